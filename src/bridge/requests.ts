@@ -1,0 +1,55 @@
+/**
+ * `<prefix>.request.<janus_id>`: validate, hand to the connection, answer. A message
+ * without a reply subject is fire-and-forget: sent, not tracked.
+ */
+import type { Msg, NatsConnection, Subscription } from 'nats';
+import type { BridgeError } from '../errors.js';
+import { parseClientRequest, type JanusMessage } from '../janus/protocol.js';
+import type { Outcome } from '../janus/transactions.js';
+import type { Logger } from '../log.js';
+import { replyWithAnswer, replyWithError } from './replies.js';
+import { REQUEST_QUEUE_GROUP } from './subjects.js';
+
+/** What the request side needs of a Janus connection. */
+export interface RequestTarget {
+  request(message: JanusMessage, clientTransaction: string | undefined): Promise<Outcome>;
+  send(message: JanusMessage, clientTransaction: string | undefined): BridgeError | undefined;
+}
+
+export interface RequestServerOptions {
+  readonly nc: NatsConnection;
+  readonly subject: string;
+  readonly target: RequestTarget;
+  readonly maxMessageBytes: number;
+  readonly log: Logger;
+}
+
+export function serveRequests(options: RequestServerOptions): Subscription {
+  const { nc, subject, target, maxMessageBytes, log } = options;
+  const handle = async (msg: Msg): Promise<void> => {
+    const parsed = parseClientRequest(msg.data, maxMessageBytes);
+    if (!parsed.ok) {
+      if (msg.reply) replyWithError(msg, parsed.error, parsed.clientTransaction);
+      else log.warn({ code: parsed.error.code, reason: parsed.error.reason }, 'fire-and-forget request refused');
+      return;
+    }
+    if (!msg.reply) {
+      const error = target.send(parsed.message, parsed.clientTransaction);
+      if (error) log.warn({ code: error.code, reason: error.reason, verb: parsed.message.janus }, 'fire-and-forget request not sent');
+      return;
+    }
+    const outcome = await target.request(parsed.message, parsed.clientTransaction);
+    if (outcome.ok) replyWithAnswer(msg, outcome.answer, nc.info?.max_payload ?? maxMessageBytes);
+    else replyWithError(msg, outcome.error, parsed.clientTransaction);
+  };
+  return nc.subscribe(subject, {
+    queue: REQUEST_QUEUE_GROUP,
+    callback: (err, msg) => {
+      if (err) {
+        log.error({ err: err.message, subject }, 'request subscription failed');
+        return;
+      }
+      handle(msg).catch((error: Error) => log.error({ err: error.message, subject }, 'request handling failed'));
+    },
+  });
+}

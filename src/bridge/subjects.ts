@@ -1,0 +1,27 @@
+/** The NATS subjects of the contract, in one place. */
+const TOKEN = /^[^\s.*>]+$/;
+
+export function isSubjectToken(value: unknown): value is string {
+  return typeof value === 'string' && TOKEN.test(value);
+}
+
+export function isSubjectPrefix(value: unknown): value is string {
+  return typeof value === 'string' && value.split('.').every((token) => TOKEN.test(token));
+}
+
+export interface Subjects {
+  request(janusId: string): string;
+  event(janusId: string): string;
+  status(janusId: string): string;
+}
+
+export function subjects(prefix: string): Subjects {
+  return {
+    request: (janusId) => `${prefix}.request.${janusId}`,
+    event: (janusId) => `${prefix}.event.${janusId}`,
+    status: (janusId) => `${prefix}.status.${janusId}`,
+  };
+}
+
+/** Requests of every connection are served in this queue group, so a request runs once whatever the replica count. */
+export const REQUEST_QUEUE_GROUP = 'janus-nats-bridge';

@@ -1,0 +1,57 @@
+/**
+ * Loads the configuration: schema defaults, then the JSON file, then environment
+ * variables. Any problem is reported as one line naming the key, before anything starts.
+ */
+import { readFileSync } from 'node:fs';
+import convict from 'convict';
+import { FORMATS, SCHEMA, type BridgeConfig } from './schema.js';
+
+for (const [name, format] of Object.entries(FORMATS)) convict.addFormat({ name, ...format });
+
+export type ConfigResult = { ok: true; config: BridgeConfig } | { ok: false, problem: string };
+
+export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv } = {}): ConfigResult {
+  let config: convict.Config<BridgeConfig>;
+  try {
+    config = convict<BridgeConfig>(SCHEMA as unknown as convict.Schema<BridgeConfig>, { env: options.env ?? process.env, args: [] });
+  } catch (err) {
+    return { ok: false, problem: oneLine((err as Error).message) };
+  }
+  if (options.file) {
+    let text: string;
+    try {
+      text = readFileSync(options.file, 'utf8');
+    } catch (err) {
+      return { ok: false, problem: `config file ${options.file}: ${(err as NodeJS.ErrnoException).code ?? ''} ${(err as Error).message}`.trim() };
+    }
+    let values: unknown;
+    try {
+      values = JSON.parse(text);
+    } catch (err) {
+      return { ok: false, problem: `config file ${options.file} is not valid JSON: ${(err as Error).message}` };
+    }
+    if (typeof values !== 'object' || values === null || Array.isArray(values)) {
+      return { ok: false, problem: `config file ${options.file} must hold a JSON object` };
+    }
+    try {
+      // convict re-applies environment variables after load(): they win over the file.
+      config.load(values as Partial<BridgeConfig>);
+    } catch (err) {
+      return { ok: false, problem: oneLine((err as Error).message) };
+    }
+  }
+  try {
+    config.validate({ allowed: 'strict' });
+  } catch (err) {
+    return { ok: false, problem: oneLine((err as Error).message) };
+  }
+  const loaded = config.getProperties();
+  if (loaded.janus.reconnect.minDelay > loaded.janus.reconnect.maxDelay) {
+    return { ok: false, problem: 'janus.reconnect.minDelay: must not exceed janus.reconnect.maxDelay' };
+  }
+  return { ok: true, config: loaded };
+}
+
+function oneLine(message: string): string {
+  return message.split('\n').map((line) => line.trim()).filter(Boolean).join('; ');
+}

@@ -1,0 +1,126 @@
+/**
+ * Every configuration key: its type, default, environment variable and meaning.
+ * The README's configuration table is checked against this schema by a unit test.
+ */
+import { parseJanusUrl } from '../janus/url.js';
+import { isSubjectToken, isSubjectPrefix } from '../bridge/subjects.js';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export interface ConnectionEntry {
+  janus_id: string;
+  janus_url: string;
+}
+
+export interface BridgeConfig {
+  nats: { servers: string[]; subjectPrefix: string; name: string };
+  janus: {
+    cmdTimeout: number;
+    sendTimeout: number;
+    pingInterval: number;
+    maxMessageBytes: number;
+    reconnect: { minDelay: number; maxDelay: number };
+  };
+  connections: ConnectionEntry[];
+  http: { host: string; port: number };
+  log: { level: (typeof LOG_LEVELS)[number] };
+}
+
+/** Custom convict formats; each throws a message that convict prefixes with the key. */
+export const FORMATS = {
+  'positive-int': {
+    validate(value: unknown): void {
+      if (!Number.isSafeInteger(value) || (value as number) <= 0) throw new Error(`must be a positive integer, got ${JSON.stringify(value)}`);
+    },
+    coerce: (value: string): unknown => (/^\d+$/.test(value.trim()) ? Number(value) : value),
+  },
+  'positive-number': {
+    validate(value: unknown): void {
+      if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new Error(`must be a positive number, got ${JSON.stringify(value)}`);
+    },
+    coerce: (value: string): unknown => (value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : value),
+  },
+  'tcp-port': {
+    validate(value: unknown): void {
+      if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 65535) throw new Error(`must be a port from 0 to 65535, got ${JSON.stringify(value)}`);
+    },
+    coerce: (value: string): unknown => (/^\d+$/.test(value.trim()) ? Number(value) : value),
+  },
+  'nats-urls': {
+    validate(value: unknown): void {
+      if (!Array.isArray(value) || value.length === 0) throw new Error('must be a non-empty list of NATS URLs');
+      for (const server of value) {
+        if (typeof server !== 'string' || !/^(nats|tls|ws|wss):\/\/[^\s]+$|^[^\s:/]+(:\d+)?$/.test(server)) {
+          throw new Error(`"${String(server)}" is not a NATS URL (nats://host:port)`);
+        }
+      }
+    },
+    coerce: (value: string): unknown => value.split(',').map((s) => s.trim()).filter(Boolean),
+  },
+  'subject-prefix': {
+    validate(value: unknown): void {
+      if (!isSubjectPrefix(value)) throw new Error(`must be NATS subject tokens separated by dots, without spaces or wildcards, got ${JSON.stringify(value)}`);
+    },
+  },
+  'janus-connections': {
+    validate(value: unknown): void {
+      const problem = connectionListProblem(value);
+      if (problem) throw new Error(problem);
+    },
+    coerce(value: string): unknown {
+      try {
+        return JSON.parse(value);
+      } catch {
+        throw new Error('must be a JSON list of {"janus_id","janus_url"} objects');
+      }
+    },
+  },
+} as const;
+
+/** Why a configured connection list is unusable, or undefined when it is fine. */
+export function connectionListProblem(value: unknown): string | undefined {
+  if (!Array.isArray(value)) return 'must be a list of {"janus_id": "...", "janus_url": "..."} objects';
+  const seen = new Set<string>();
+  for (const [index, entry] of value.entries()) {
+    const where = `entry ${index}`;
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return `${where} must be an object with janus_id and janus_url`;
+    const extra = Object.keys(entry).filter((key) => key !== 'janus_id' && key !== 'janus_url');
+    if (extra.length) return `${where} has unknown key "${extra[0]}" (only janus_id and janus_url)`;
+    const { janus_id: id, janus_url: url } = entry as Record<string, unknown>;
+    if (typeof id !== 'string' || !isSubjectToken(id)) {
+      return `${where}: janus_id must be a non-empty string usable as one NATS subject token (no spaces, dots, * or >), got ${JSON.stringify(id)}`;
+    }
+    if (seen.has(id)) return `${where}: janus_id "${id}" is listed twice`;
+    seen.add(id);
+    if (typeof url !== 'string') return `${where} (${id}): janus_url must be a string`;
+    const parsed = parseJanusUrl(url);
+    if (!parsed.ok) return `${where} (${id}): janus_url ${parsed.reason}`;
+  }
+  return undefined;
+}
+
+export const SCHEMA = {
+  nats: {
+    servers: { doc: 'NATS server URLs (comma-separated in the environment).', format: 'nats-urls', default: ['nats://127.0.0.1:4222'], env: 'JNB_NATS_SERVERS' },
+    subjectPrefix: { doc: 'First token(s) of every subject: <prefix>.request.<janus_id> and so on.', format: 'subject-prefix', default: 'janus', env: 'JNB_NATS_SUBJECT_PREFIX' },
+    name: { doc: 'Client name shown by the NATS server (nats server report connections).', format: String, default: 'janus-nats-bridge', env: 'JNB_NATS_NAME' },
+  },
+  janus: {
+    cmdTimeout: { doc: 'Milliseconds a request waits for Janus\'s answer before it gets error 610.', format: 'positive-int', default: 5000, env: 'JNB_JANUS_CMD_TIMEOUT' },
+    sendTimeout: { doc: 'Milliseconds a frame (and the WebSocket handshake) may take to be written before the connection is reset.', format: 'positive-int', default: 1000, env: 'JNB_JANUS_SEND_TIMEOUT' },
+    pingInterval: { doc: 'Seconds between session keepalives and WebSocket pings (fractions allowed); a peer silent for two intervals is dropped.', format: 'positive-number', default: 5, env: 'JNB_JANUS_PING_INTERVAL' },
+    maxMessageBytes: { doc: 'Largest message, in bytes, accepted from clients or from Janus.', format: 'positive-int', default: 1048576, env: 'JNB_JANUS_MAX_MESSAGE_BYTES' },
+    reconnect: {
+      minDelay: { doc: 'Milliseconds before the first reconnect attempt; doubles per failed attempt.', format: 'positive-int', default: 100, env: 'JNB_JANUS_RECONNECT_MIN_DELAY' },
+      maxDelay: { doc: 'Cap, in milliseconds, of the delay between reconnect attempts (jittered between half and all of it).', format: 'positive-int', default: 1500, env: 'JNB_JANUS_RECONNECT_MAX_DELAY' },
+    },
+  },
+  connections: { doc: 'The Janus servers to serve: a list of {"janus_id", "janus_url"} (JSON in the environment).', format: 'janus-connections', default: [] as ConnectionEntry[], env: 'JNB_CONNECTIONS' },
+  http: {
+    host: { doc: 'Address of the health endpoint\'s HTTP server.', format: String, default: '0.0.0.0', env: 'JNB_HTTP_HOST' },
+    port: { doc: 'Port of the health endpoint\'s HTTP server (0: any free port).', format: 'tcp-port', default: 8080, env: 'JNB_HTTP_PORT' },
+  },
+  log: {
+    level: { doc: 'Log level.', format: [...LOG_LEVELS], default: 'info', env: 'JNB_LOG_LEVEL' },
+  },
+};

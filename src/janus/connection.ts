@@ -1,0 +1,332 @@
+/**
+ * One Janus server: a socket, the bridge's session on it, and the requests waiting
+ * for answers. It reconnects by itself and gets a session again; every request
+ * either gets Janus's answer or a bridge error, never silence.
+ */
+import { bridgeError, type BridgeError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { backoffDelay, type BackoffPolicy } from './backoff.js';
+import {
+  bindToSession, isJanusId, parseJanusFrame, restoreTransaction, route, type JanusMessage,
+} from './protocol.js';
+import { JanusSocket } from './socket.js';
+import { RecentTransactions, TransactionTable, type Outcome, type PendingRequest } from './transactions.js';
+import type { JanusUrl } from './url.js';
+
+export type ConnectionState = 'connecting' | 'opening-session' | 'ready' | 'disconnected' | 'stopped';
+
+/** A lifecycle change, published on the status subject. */
+export type StatusChange =
+  | { state: 'connected'; session_id: number; janus_version?: string }
+  | { state: 'disconnected'; reason: string; failed_requests: number }
+  | { state: 'reconnecting'; attempt: number; delay_ms: number }
+  | { state: 'session-replaced'; old_session_id: number; new_session_id: number; reason: string }
+  | { state: 'stopped'; reason: string };
+
+export interface ConnectionListener {
+  /** A Janus message that answers no waiting request, as JSON text. */
+  onEvent(janusBody: string): void;
+  onStatus(change: StatusChange): void;
+}
+
+export interface ConnectionOptions {
+  readonly janusId: string;
+  readonly url: JanusUrl;
+  readonly cmdTimeoutMs: number;
+  readonly sendTimeoutMs: number;
+  readonly pingIntervalMs: number;
+  readonly maxMessageBytes: number;
+  readonly reconnect: BackoffPolicy;
+}
+
+/** How long late answers still get the client's transaction back. */
+const RECENT_TRANSACTIONS = { maxEntries: 10_000, ttlMs: 60_000 };
+
+export class JanusConnection {
+  private socket: JanusSocket | undefined;
+  private transactions = new TransactionTable();
+  private readonly recent = new RecentTransactions(RECENT_TRANSACTIONS.maxEntries, RECENT_TRANSACTIONS.ttlMs);
+  private currentState: ConnectionState = 'disconnected';
+  private session: number | undefined;
+  /** The last session we held, to tell services when theirs was replaced. */
+  private previousSession: number | undefined;
+  private failedAttempts = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private keepaliveTimer: NodeJS.Timeout | undefined;
+  private stateSince = Date.now();
+  /** Frames written to Janus on behalf of clients; tests use it to prove a refused request never left. */
+  clientFramesSent = 0;
+
+  constructor(
+    private readonly options: ConnectionOptions,
+    private readonly listener: ConnectionListener,
+    private readonly log: Logger,
+  ) {}
+
+  get state(): ConnectionState {
+    return this.currentState;
+  }
+
+  get sessionId(): number | undefined {
+    return this.session;
+  }
+
+  get pendingRequests(): number {
+    return this.transactions.size;
+  }
+
+  get since(): number {
+    return this.stateSince;
+  }
+
+  start(): void {
+    if (this.currentState !== 'disconnected' || this.socket) return;
+    this.connect();
+  }
+
+  /** Sends a client's request and resolves with Janus's answer or a bridge error. */
+  request(message: JanusMessage, clientTransaction: string | undefined): Promise<Outcome> {
+    return this.exchange(message, clientTransaction, false);
+  }
+
+  /** Sends a client's request that nobody waits for; its answers become events. */
+  send(message: JanusMessage, clientTransaction: string | undefined): BridgeError | undefined {
+    if (this.currentState !== 'ready' || !this.socket) return bridgeError('unavailable', `connection is ${this.currentState}`);
+    const transaction = this.transactions.nextTransaction();
+    const text = this.encode(bindToSession(message, this.session, transaction));
+    if (typeof text !== 'string') return text;
+    this.recent.remember(transaction, clientTransaction);
+    if (!this.socket.send(text)) return bridgeError('unavailable', 'socket closed');
+    this.clientFramesSent++;
+    return undefined;
+  }
+
+  /**
+   * Stops for good: waiting requests fail with `shutting_down`, the session is destroyed
+   * when asked (not when another process will take it over), the socket is closed.
+   */
+  async stop(reason: string, options: { destroySession: boolean; graceMs: number }): Promise<void> {
+    if (this.currentState === 'stopped') return;
+    clearTimeout(this.reconnectTimer);
+    clearInterval(this.keepaliveTimer);
+    if (options.graceMs > 0 && this.transactions.size > 0) {
+      await Promise.race([this.transactions.whenEmpty(), sleep(options.graceMs)]);
+    }
+    const wasReady = this.currentState === 'ready';
+    this.setState('stopped');
+    this.transactions.failAll(bridgeError('shutting_down', reason));
+    if (wasReady && options.destroySession && this.session !== undefined) {
+      const outcome = await this.exchange({ janus: 'destroy' }, undefined, true, true);
+      if (!outcome.ok) this.log.warn({ reason: outcome.error.reason }, 'session not destroyed');
+    }
+    this.socket?.close(reason);
+    this.socket = undefined;
+    this.listener.onStatus({ state: 'stopped', reason });
+  }
+
+  private connect(): void {
+    this.setState('connecting');
+    this.transactions = new TransactionTable((transaction, request) => this.rememberLate(transaction, request));
+    this.socket = new JanusSocket(
+      {
+        url: this.options.url.wsUrl,
+        sendTimeoutMs: this.options.sendTimeoutMs,
+        pingIntervalMs: this.options.pingIntervalMs,
+        maxMessageBytes: this.options.maxMessageBytes,
+      },
+      {
+        onOpen: () => void this.openSession(),
+        onText: (text) => this.onFrame(text),
+        onDropped: (reason) => this.log.warn({ reason }, 'frame from Janus dropped'),
+        onClose: (reason) => this.onSocketClosed(reason),
+      },
+    );
+  }
+
+  private async openSession(): Promise<void> {
+    this.setState('opening-session');
+    const info = await this.exchange({ janus: 'info' }, undefined, true);
+    if (this.currentState !== 'opening-session') return;
+    let version: string | undefined;
+    if (info.ok) {
+      version = typeof info.answer.version_string === 'string' ? info.answer.version_string : undefined;
+      this.checkSessionTimeout(info.answer['session-timeout']);
+    }
+    const created = await this.exchange({ janus: 'create' }, undefined, true);
+    if (this.currentState !== 'opening-session') return;
+    const id = created.ok ? (created.answer.data as { id?: unknown } | undefined)?.id : undefined;
+    if (!created.ok || created.answer.janus !== 'success' || !isJanusId(id)) {
+      const why = !created.ok ? created.error.reason : `Janus answered ${describeAnswer(created.answer)}`;
+      this.socket?.close(`create failed: ${why}`);
+      return;
+    }
+    this.adoptSession(id, 'reconnected');
+    this.failedAttempts = 0;
+    this.keepaliveTimer = setInterval(() => void this.keepalive(), this.options.pingIntervalMs);
+    this.setState('ready');
+    this.listener.onStatus({ state: 'connected', session_id: id, ...(version ? { janus_version: version } : {}) });
+  }
+
+  private adoptSession(id: number, reason: string): void {
+    const old = this.session ?? this.previousSession;
+    this.session = id;
+    this.previousSession = id;
+    this.log.info({ session_id: id }, 'session open');
+    if (old !== undefined && old !== id) {
+      this.listener.onStatus({ state: 'session-replaced', old_session_id: old, new_session_id: id, reason });
+    }
+  }
+
+  private checkSessionTimeout(timeout: unknown): void {
+    if (typeof timeout === 'number' && timeout > 0 && this.options.pingIntervalMs >= timeout * 1000) {
+      this.log.warn({ session_timeout_s: timeout, ping_interval_ms: this.options.pingIntervalMs },
+        'janus.pingInterval is not below Janus\'s session_timeout: the session will expire');
+    }
+  }
+
+  private async keepalive(): Promise<void> {
+    const outcome = await this.exchange({ janus: 'keepalive' }, undefined, true);
+    if (outcome.ok && outcome.answer.janus === 'error' && errorCode(outcome.answer) === 458) {
+      await this.replaceSession('Janus no longer knows the session (458)');
+    }
+  }
+
+  /** The session is gone but the socket is fine: create another on the same socket. */
+  private async replaceSession(reason: string): Promise<void> {
+    if (this.currentState !== 'ready') return;
+    this.log.warn({ reason, session_id: this.session }, 'session lost');
+    this.setState('opening-session');
+    const created = await this.exchange({ janus: 'create' }, undefined, true);
+    if (this.state !== 'opening-session') return;
+    const id = created.ok ? (created.answer.data as { id?: unknown } | undefined)?.id : undefined;
+    if (!created.ok || !isJanusId(id)) {
+      this.socket?.close(`create after session loss failed: ${created.ok ? describeAnswer(created.answer) : created.error.reason}`);
+      return;
+    }
+    this.adoptSession(id, reason);
+    this.setState('ready');
+    this.listener.onStatus({ state: 'connected', session_id: id });
+  }
+
+  private exchange(message: JanusMessage, clientTransaction: string | undefined, internal: boolean, evenIfStopped = false): Promise<Outcome> {
+    if (!this.canSend(internal, evenIfStopped)) {
+      return Promise.resolve({ ok: false, error: bridgeError('unavailable', `connection is ${this.currentState}`) });
+    }
+    const transaction = this.transactions.nextTransaction();
+    const text = this.encode(bindToSession(message, this.session, transaction));
+    if (typeof text !== 'string') return Promise.resolve({ ok: false, error: text });
+    return new Promise<Outcome>((settle) => {
+      const table = this.transactions;
+      table.add(transaction, { verb: message.janus, clientTransaction, internal, settle }, this.options.cmdTimeoutMs);
+      if (!this.socket!.send(text)) {
+        table.take(transaction);
+        settle({ ok: false, error: bridgeError('unavailable', 'socket closed') });
+        return;
+      }
+      if (!internal) this.clientFramesSent++;
+    });
+  }
+
+  /** Clients only while ready; the bridge's own requests also while the session opens or closes. */
+  private canSend(internal: boolean, evenIfStopped: boolean): boolean {
+    if (!this.socket) return false;
+    if (!internal) return this.currentState === 'ready';
+    return this.currentState !== 'stopped' || evenIfStopped;
+  }
+
+  private encode(message: JanusMessage): string | BridgeError {
+    let text: string;
+    try {
+      text = JSON.stringify(message);
+    } catch (err) {
+      return bridgeError('invalid_json', `cannot be serialised (${(err as Error).message})`);
+    }
+    const bytes = Buffer.byteLength(text);
+    if (bytes > this.options.maxMessageBytes) return bridgeError('too_large', `${bytes} bytes, limit ${this.options.maxMessageBytes}`);
+    return text;
+  }
+
+  private onFrame(text: string): void {
+    const parsed = parseJanusFrame(text);
+    if (!parsed.ok) {
+      this.log.warn({ reason: parsed.reason, bytes: text.length }, 'frame from Janus dropped');
+      return;
+    }
+    const message = parsed.message;
+    const transaction = message.transaction;
+    if (typeof transaction !== 'string') {
+      this.onNotification(message, text);
+      return;
+    }
+    const routing = route(message.janus, this.transactions.verbOf(transaction));
+    if (routing === 'drop') return;
+    if (routing === 'answer') {
+      const request = this.transactions.take(transaction)!;
+      if (!request.internal) this.recent.remember(transaction, request.clientTransaction);
+      request.settle({ ok: true, answer: restoreTransaction(message, request.clientTransaction) });
+      return;
+    }
+    const known = this.recent.lookup(transaction);
+    if (known.found) {
+      this.listener.onEvent(JSON.stringify(restoreTransaction(message, known.client)));
+    } else {
+      // Not ours (for example an answer to a request sent before a session was claimed): as Janus sent it.
+      this.listener.onEvent(text);
+    }
+  }
+
+  private onNotification(message: JanusMessage, text: string): void {
+    if (message.janus === 'ack') return;
+    if (message.janus === 'timeout' && message.session_id === this.session) {
+      this.listener.onEvent(text);
+      void this.replaceSession('Janus expired the session (timeout)');
+      return;
+    }
+    this.listener.onEvent(text);
+  }
+
+  private rememberLate(transaction: string, request: PendingRequest): void {
+    if (!request.internal) this.recent.remember(transaction, request.clientTransaction);
+  }
+
+  private onSocketClosed(reason: string): void {
+    clearInterval(this.keepaliveTimer);
+    this.socket = undefined;
+    const failed = this.transactions.failAll(bridgeError('connection_lost', reason));
+    if (this.session !== undefined) this.previousSession = this.session;
+    this.session = undefined;
+    if (this.currentState === 'stopped') return;
+    const wasUp = this.currentState === 'ready' || this.failedAttempts === 0;
+    this.setState('disconnected');
+    if (wasUp) {
+      this.log.warn({ reason, failed_requests: failed }, 'disconnected from Janus');
+      this.listener.onStatus({ state: 'disconnected', reason, failed_requests: failed });
+    } else {
+      this.log.debug({ reason }, 'reconnect attempt failed');
+    }
+    const delay = backoffDelay(this.failedAttempts, this.options.reconnect);
+    this.failedAttempts++;
+    this.listener.onStatus({ state: 'reconnecting', attempt: this.failedAttempts, delay_ms: delay });
+    this.reconnectTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  private setState(state: ConnectionState): void {
+    if (this.currentState === state) return;
+    this.currentState = state;
+    this.stateSince = Date.now();
+  }
+}
+
+function errorCode(message: JanusMessage): number | undefined {
+  const error = message.error as { code?: unknown } | undefined;
+  return typeof error?.code === 'number' ? error.code : undefined;
+}
+
+function describeAnswer(message: JanusMessage): string {
+  const error = message.error as { code?: unknown; reason?: unknown } | undefined;
+  return error ? `error ${String(error.code)} ${String(error.reason)}` : `"${message.janus}"`;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

@@ -1,0 +1,132 @@
+/**
+ * The Janus API rules the bridge applies, as plain functions: what a client may
+ * send, how a request is rewritten for the bridge's session, and which message
+ * from Janus answers which request. No I/O here.
+ */
+import { bridgeError, type BridgeError } from '../errors.js';
+
+/** A Janus API message: a JSON object with a string `janus` verb. */
+export type JanusMessage = { janus: string; transaction?: string; session_id?: number; [key: string]: unknown };
+
+/** Janus answers these with 453 when they carry a session: they must go without. */
+export const SESSIONLESS_VERBS: ReadonlySet<string> = new Set(['info', 'ping']);
+
+/** The bridge creates, keeps and destroys the session; clients may not. */
+export const REFUSED_VERBS: ReadonlySet<string> = new Set(['create', 'destroy', 'claim']);
+
+/** Messages that end a request, whatever its verb. */
+const FINAL_TYPES: ReadonlySet<string> = new Set(['success', 'error', 'event', 'pong', 'server_info']);
+
+/** Verbs whose complete answer is the `ack`; for the rest an `ack` only says "working on it". */
+const ACK_IS_FINAL: ReadonlySet<string> = new Set(['keepalive', 'trickle']);
+
+const ID_FIELDS = ['handle_id'] as const;
+
+export type ParsedRequest =
+  | { ok: true; message: JanusMessage; clientTransaction: string | undefined }
+  | { ok: false; error: BridgeError; clientTransaction: string | undefined };
+
+/** Validates a client's request as it came off NATS. */
+export function parseClientRequest(payload: Uint8Array | string, maxBytes: number): ParsedRequest {
+  const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength;
+  if (size > maxBytes) return fail(bridgeError('too_large', `${size} bytes, limit ${maxBytes}`));
+  if (size === 0) return fail(bridgeError('invalid_json', 'empty payload'));
+  let value: unknown;
+  try {
+    value = JSON.parse(typeof payload === 'string' ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8'));
+  } catch (err) {
+    return fail(bridgeError('invalid_json', (err as Error).message));
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return fail(bridgeError('not_an_object', `got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}`));
+  }
+  const message = value as Record<string, unknown>;
+  const transaction = Object.hasOwn(message, 'transaction') ? message.transaction : undefined;
+  if (transaction !== undefined && typeof transaction !== 'string') {
+    return fail(bridgeError('invalid_field', `"transaction" must be a string, got ${describe(transaction)}`));
+  }
+  const clientTransaction = transaction;
+  const verb = Object.hasOwn(message, 'janus') ? message.janus : undefined;
+  if (typeof verb !== 'string' || verb === '') {
+    return fail(bridgeError('missing_verb', verb === undefined ? '"janus" is missing' : `got ${describe(verb)}`), clientTransaction);
+  }
+  if (REFUSED_VERBS.has(verb)) return fail(bridgeError('verb_refused', `"${verb}"`), clientTransaction);
+  for (const field of ID_FIELDS) {
+    if (Object.hasOwn(message, field) && !isJanusId(message[field])) {
+      return fail(bridgeError('invalid_field', `"${field}" must be a positive integer below 2^53, got ${describe(message[field])}`), clientTransaction);
+    }
+  }
+  return { ok: true, message: message as JanusMessage, clientTransaction };
+}
+
+function fail(error: BridgeError, clientTransaction?: string): ParsedRequest {
+  return { ok: false, error, clientTransaction };
+}
+
+/** Janus ids are JSON numbers below 2^53; anything beyond lost precision in JSON.parse. */
+export function isJanusId(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'number') return `the number ${value}`;
+  if (typeof value === 'string') return `the string "${value.length > 40 ? value.slice(0, 40) + '…' : value}"`;
+  return typeof value;
+}
+
+/**
+ * Rewrites a request in place for the bridge's session: our transaction replaces
+ * the client's, and the session id is ours (or absent for session-less verbs).
+ */
+export function bindToSession(message: JanusMessage, sessionId: number | undefined, transaction: string): JanusMessage {
+  message.transaction = transaction;
+  if (SESSIONLESS_VERBS.has(message.janus) || sessionId === undefined) delete message.session_id;
+  else message.session_id = sessionId;
+  return message;
+}
+
+/** Whether a message of type `answerType` carrying a request's transaction ends that request. */
+export function completes(requestVerb: string, answerType: string): boolean {
+  if (answerType === 'ack') return ACK_IS_FINAL.has(requestVerb);
+  return FINAL_TYPES.has(answerType);
+}
+
+/** What to do with a message from Janus, given the verb of the request waiting for its transaction (if any). */
+export type Routing = 'answer' | 'drop' | 'event';
+
+export function route(answerType: string, waitingVerb: string | undefined): Routing {
+  if (waitingVerb !== undefined && completes(waitingVerb, answerType)) return 'answer';
+  // An ack that ends nothing says only "received": nobody needs it.
+  if (answerType === 'ack') return 'drop';
+  return 'event';
+}
+
+/** Puts the client's transaction back (or removes ours when the client sent none). */
+export function restoreTransaction<T extends { transaction?: unknown }>(message: T, clientTransaction: string | undefined): T {
+  if (clientTransaction === undefined) delete message.transaction;
+  else message.transaction = clientTransaction;
+  return message;
+}
+
+/** The bridge's own errors in Janus's shape, so clients handle one kind of error. */
+export function errorReply(error: BridgeError, clientTransaction: string | undefined): JanusMessage {
+  const reply: JanusMessage = { janus: 'error' };
+  if (clientTransaction !== undefined) reply.transaction = clientTransaction;
+  reply.error = { code: error.code, reason: error.reason };
+  return reply;
+}
+
+/** Parses a frame from Janus; anything but a JSON object with a string `janus` is refused. */
+export function parseJanusFrame(text: string): { ok: true; message: JanusMessage } | { ok: false; reason: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, reason: 'frame is not JSON' };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, reason: 'frame is not a JSON object' };
+  if (typeof (value as JanusMessage).janus !== 'string') return { ok: false, reason: 'frame has no string "janus" field' };
+  return { ok: true, message: value as JanusMessage };
+}

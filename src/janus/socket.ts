@@ -1,0 +1,126 @@
+/**
+ * One WebSocket to Janus (subprotocol `janus-protocol`) with the guards a long-lived
+ * link needs: a handshake deadline, WebSocket ping/pong to find a dead peer without
+ * waiting for TCP, a deadline on every write, and a size limit on incoming messages.
+ * It reports what happened; what to do about it is the connection's business.
+ */
+import WebSocket from 'ws';
+
+export interface SocketOptions {
+  readonly url: string;
+  readonly sendTimeoutMs: number;
+  readonly pingIntervalMs: number;
+  readonly maxMessageBytes: number;
+}
+
+export interface SocketListener {
+  onOpen(): void;
+  onText(text: string): void;
+  /** A frame that was dropped (binary); the socket stays open. */
+  onDropped(reason: string): void;
+  /** Called once, whatever closed the socket. */
+  onClose(reason: string): void;
+}
+
+export class JanusSocket {
+  private readonly ws: WebSocket;
+  private closed = false;
+  private peerAlive = true;
+  private heartbeat: NodeJS.Timeout | undefined;
+  /** Start times of writes not yet handed to the kernel, oldest first. */
+  private readonly unflushed: number[] = [];
+  private writeWatchdog: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: SocketOptions, private readonly listener: SocketListener) {
+    this.ws = new WebSocket(options.url, 'janus-protocol', {
+      handshakeTimeout: options.sendTimeoutMs,
+      maxPayload: options.maxMessageBytes,
+      perMessageDeflate: false,
+    });
+    this.ws.on('open', () => {
+      this.startHeartbeat();
+      listener.onOpen();
+    });
+    this.ws.on('message', (data, isBinary) => {
+      this.peerAlive = true;
+      if (isBinary) {
+        listener.onDropped('binary frame');
+        return;
+      }
+      listener.onText(data.toString());
+    });
+    this.ws.on('pong', () => {
+      this.peerAlive = true;
+    });
+    this.ws.on('unexpected-response', (_req, res) => this.close(`handshake refused: HTTP ${res.statusCode}`));
+    this.ws.on('error', (err: Error & { code?: string }) => this.close(describeError(err)));
+    this.ws.on('close', (code, reason) => this.close(`closed by peer (${code}${reason.length ? ' ' + reason.toString() : ''})`));
+  }
+
+  get isOpen(): boolean {
+    return !this.closed && this.ws.readyState === WebSocket.OPEN;
+  }
+
+  /** Sends a text frame; a write that does not reach the kernel within sendTimeout resets the socket. */
+  send(text: string): boolean {
+    if (!this.isOpen) return false;
+    this.unflushed.push(Date.now());
+    this.armWriteWatchdog();
+    this.ws.send(text, (err) => {
+      this.unflushed.shift();
+      if (err) this.close(`write failed: ${err.message}`);
+      else if (this.unflushed.length === 0) this.disarmWriteWatchdog();
+    });
+    return true;
+  }
+
+  /** Closes the socket and reports `reason`; later calls do nothing. */
+  close(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.heartbeat);
+    this.disarmWriteWatchdog();
+    // terminate(), not close(): a peer that stopped reading would never complete a closing handshake.
+    this.ws.removeAllListeners('close');
+    this.ws.on('error', () => {});
+    this.ws.terminate();
+    this.listener.onClose(reason);
+  }
+
+  private startHeartbeat(): void {
+    this.heartbeat = setInterval(() => {
+      if (!this.peerAlive) {
+        this.close(`no pong within ${this.options.pingIntervalMs} ms`);
+        return;
+      }
+      this.peerAlive = false;
+      this.ws.ping();
+    }, this.options.pingIntervalMs);
+  }
+
+  private armWriteWatchdog(): void {
+    if (this.writeWatchdog) return;
+    const oldest = this.unflushed[0] ?? Date.now();
+    const wait = Math.max(0, oldest + this.options.sendTimeoutMs - Date.now());
+    this.writeWatchdog = setTimeout(() => {
+      this.writeWatchdog = undefined;
+      const head = this.unflushed[0];
+      if (head === undefined) return;
+      if (Date.now() - head >= this.options.sendTimeoutMs) {
+        this.close(`write not flushed within janus.sendTimeout (${this.options.sendTimeoutMs} ms)`);
+      } else {
+        this.armWriteWatchdog();
+      }
+    }, wait);
+  }
+
+  private disarmWriteWatchdog(): void {
+    clearTimeout(this.writeWatchdog);
+    this.writeWatchdog = undefined;
+  }
+}
+
+function describeError(err: Error & { code?: string }): string {
+  if (err.message.includes('Max payload size exceeded')) return 'incoming message larger than janus.maxMessageBytes';
+  return err.code ? `${err.code}: ${err.message}` : err.message;
+}

@@ -1,0 +1,129 @@
+/**
+ * Requests waiting for Janus on one connection, keyed by the transaction the bridge
+ * put on the wire. Each entry leaves the table exactly once: answered, timed out, or
+ * failed with the rest when the connection goes.
+ */
+import { randomBytes } from 'node:crypto';
+import { bridgeError, type BridgeError } from '../errors.js';
+import type { JanusMessage } from './protocol.js';
+
+export type Outcome = { ok: true; answer: JanusMessage } | { ok: false; error: BridgeError };
+
+export interface PendingRequest {
+  readonly verb: string;
+  /** The bridge's own requests (create, keepalive, …): no client waits for their late answers. */
+  readonly internal: boolean;
+  readonly clientTransaction: string | undefined;
+  readonly settle: (outcome: Outcome) => void;
+}
+
+interface Entry extends PendingRequest {
+  timer: NodeJS.Timeout;
+}
+
+export class TransactionTable {
+  private readonly pending = new Map<string, Entry>();
+  /** Unique per table: a reconnect makes a new table, so a stale answer never matches. */
+  private readonly prefix = randomBytes(4).toString('hex') + '-';
+  private counter = 0;
+  private emptyWaiters: Array<() => void> = [];
+
+  constructor(private readonly onTimeout: (transaction: string, request: PendingRequest) => void = () => {}) {}
+
+  get size(): number {
+    return this.pending.size;
+  }
+
+  nextTransaction(): string {
+    return this.prefix + (++this.counter).toString(36);
+  }
+
+  add(transaction: string, request: PendingRequest, timeoutMs: number): void {
+    const timer = setTimeout(() => {
+      if (this.pending.get(transaction) !== entry) return;
+      this.pending.delete(transaction);
+      this.onTimeout(transaction, request);
+      request.settle({ ok: false, error: bridgeError('timeout', `${timeoutMs} ms`) });
+      this.notifyIfEmpty();
+    }, timeoutMs);
+    const entry: Entry = { ...request, timer };
+    this.pending.set(transaction, entry);
+  }
+
+  /** The verb waiting on `transaction`, without taking it. */
+  verbOf(transaction: string): string | undefined {
+    return this.pending.get(transaction)?.verb;
+  }
+
+  /** Removes and returns the request waiting on `transaction`. */
+  take(transaction: string): PendingRequest | undefined {
+    const entry = this.pending.get(transaction);
+    if (!entry) return undefined;
+    clearTimeout(entry.timer);
+    this.pending.delete(transaction);
+    this.notifyIfEmpty();
+    return entry;
+  }
+
+  /** Fails every waiting request with `error` and empties the table. */
+  failAll(error: BridgeError): number {
+    const entries = [...this.pending.values()];
+    this.pending.clear();
+    for (const entry of entries) {
+      clearTimeout(entry.timer);
+      entry.settle({ ok: false, error });
+    }
+    this.notifyIfEmpty();
+    return entries.length;
+  }
+
+  /** Resolves once no request is waiting (at once if none is). */
+  whenEmpty(): Promise<void> {
+    if (this.pending.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.emptyWaiters.push(resolve));
+  }
+
+  private notifyIfEmpty(): void {
+    if (this.pending.size !== 0 || this.emptyWaiters.length === 0) return;
+    const waiters = this.emptyWaiters;
+    this.emptyWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}
+
+/**
+ * Our transaction → the client's, kept a bounded time after the request ended (or
+ * for fire-and-forget requests, which never wait): late answers and follow-up events
+ * are then published with the client's own transaction. Bounded in count, oldest
+ * first, and in age; expiry is lazy, so no timer runs.
+ */
+export class RecentTransactions {
+  private readonly entries = new Map<string, { client: string | undefined; at: number }>();
+
+  constructor(
+    private readonly maxEntries: number,
+    private readonly ttlMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  remember(transaction: string, clientTransaction: string | undefined): void {
+    const now = this.now();
+    this.entries.delete(transaction);
+    this.entries.set(transaction, { client: clientTransaction, at: now });
+    for (const [key, value] of this.entries) {
+      if (this.entries.size <= this.maxEntries && now - value.at < this.ttlMs) break;
+      this.entries.delete(key);
+    }
+  }
+
+  /** `found` tells whether we knew the transaction at all; `client` is what the client sent. */
+  lookup(transaction: string): { found: boolean; client: string | undefined } {
+    const entry = this.entries.get(transaction);
+    if (!entry || this.now() - entry.at >= this.ttlMs) return { found: false, client: undefined };
+    return { found: true, client: entry.client };
+  }
+}

@@ -1,0 +1,118 @@
+/** The daemon in the test's own process (so tests can look inside), and a NATS client for talking to it. */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { connect, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
+import { loadConfig } from '../../src/config/load.js';
+import type { BridgeConfig } from '../../src/config/schema.js';
+import { startDaemon, type Daemon } from '../../src/daemon.js';
+import { createLogger } from '../../src/log.js';
+
+type DeepPartial<T> = { [K in keyof T]?: T[K] extends Array<infer U> ? U[] : T[K] extends object ? DeepPartial<T[K]> : T[K] };
+
+/** A config as a user would write it, validated by the real loader. */
+export function testConfig(values: DeepPartial<BridgeConfig>): BridgeConfig {
+  const file = join(mkdtempSync(join(tmpdir(), 'jnb-config-')), 'config.json');
+  writeFileSync(file, JSON.stringify({ http: { host: '127.0.0.1', port: 0 }, ...values }));
+  const loaded = loadConfig({ file, env: {} });
+  if (!loaded.ok) throw new Error(loaded.problem);
+  return loaded.config;
+}
+
+export interface TestBridge {
+  readonly daemon: Daemon;
+  readonly config: BridgeConfig;
+  /** Every log line written so far, parsed. */
+  logs(): Array<Record<string, unknown>>;
+  stop(): Promise<void>;
+}
+
+export async function startBridge(values: DeepPartial<BridgeConfig>): Promise<TestBridge> {
+  const config = testConfig(values);
+  const lines: string[] = [];
+  const sink = new Writable({ write(chunk: Buffer, _enc, done) { lines.push(...chunk.toString().split('\n').filter(Boolean)); done(); } });
+  const daemon = await startDaemon(config, createLogger(process.env.TEST_LOG_LEVEL ?? 'debug', sink));
+  return {
+    daemon,
+    config,
+    logs: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>),
+    stop: () => daemon.shutdown('test over'),
+  };
+}
+
+export interface Reply {
+  json: Record<string, unknown>;
+  headers: MsgHdrs | undefined;
+  ms: number;
+}
+
+export class Client {
+  private constructor(readonly nc: NatsConnection) {}
+
+  static async connect(url: string): Promise<Client> {
+    return new Client(await connect({ servers: url }));
+  }
+
+  async request(subject: string, payload: unknown, timeout = 10_000): Promise<Reply> {
+    const data = typeof payload === 'string' || payload instanceof Uint8Array ? payload : JSON.stringify(payload);
+    const started = performance.now();
+    const msg = await this.nc.request(subject, data, { timeout });
+    return { json: JSON.parse(msg.string()) as Record<string, unknown>, headers: msg.headers, ms: performance.now() - started };
+  }
+
+  publish(subject: string, payload: unknown): void {
+    this.nc.publish(subject, typeof payload === 'string' ? payload : JSON.stringify(payload));
+  }
+
+  /** Collects every message on `subject` from now on. */
+  collect(subject: string): Collector {
+    return new Collector(this.nc.subscribe(subject));
+  }
+
+  close(): Promise<void> {
+    return this.nc.close();
+  }
+}
+
+export class Collector {
+  readonly messages: Array<{ subject: string; json: Record<string, unknown>; at: number }> = [];
+  private waiters: Array<() => void> = [];
+
+  constructor(private readonly sub: Subscription) {
+    void (async () => {
+      for await (const msg of sub) {
+        this.messages.push({ subject: msg.subject, json: JSON.parse(msg.string()) as Record<string, unknown>, at: performance.now() });
+        for (const wake of this.waiters.splice(0)) wake();
+      }
+    })();
+  }
+
+  /** The first collected message matching `predicate`, waiting up to `timeoutMs`. */
+  async waitFor(predicate: (json: Record<string, unknown>) => boolean, timeoutMs = 10_000): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.messages.find((m) => predicate(m.json));
+      if (found) return found.json;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no matching message within ${timeoutMs} ms; got ${JSON.stringify(this.messages.map((m) => m.json)).slice(0, 2000)}`);
+      await new Promise<void>((wake) => {
+        const timer = setTimeout(wake, left);
+        this.waiters.push(() => { clearTimeout(timer); wake(); });
+      });
+    }
+  }
+
+  stop(): void {
+    this.sub.unsubscribe();
+  }
+}
+
+/** Waits until `check` is true, polling every 20 ms (tests only). */
+export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * Local server processes for tests: a private nats-server and a Janus from Debian's
+ * package, each on free loopback ports, each stopped by the test that started it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, connect as tcpConnect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const REPO = resolve(import.meta.dirname, '../..');
+
+export async function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => done(port));
+    });
+  });
+}
+
+export async function waitForPort(port: number, timeoutMs = 10_000, host = '127.0.0.1'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const open = await new Promise<boolean>((done) => {
+      const socket = tcpConnect({ port, host });
+      socket.once('connect', () => { socket.destroy(); done(true); });
+      socket.once('error', () => done(false));
+    });
+    if (open) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on ${host}:${port} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export interface ManagedProcess {
+  readonly pid: number;
+  /** SIGSTOP / SIGCONT: a frozen server keeps its sockets open but answers nothing. */
+  pause(): void;
+  resume(): void;
+  /** SIGKILL, waiting until the process is gone. */
+  kill(): Promise<void>;
+  /** SIGTERM, then SIGKILL after 5 s. */
+  stop(): Promise<void>;
+  output(): string;
+}
+
+function manage(child: ChildProcess): ManagedProcess {
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-200_000); });
+  child.stderr?.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-200_000); });
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  const gone = (): boolean => child.exitCode !== null || child.signalCode !== null;
+  return {
+    pid: child.pid!,
+    pause: () => child.kill('SIGSTOP'),
+    resume: () => child.kill('SIGCONT'),
+    kill: async () => {
+      if (gone()) return;
+      child.kill('SIGCONT');
+      child.kill('SIGKILL');
+      await exited;
+    },
+    stop: async () => {
+      if (gone()) return;
+      child.kill('SIGCONT');
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+    },
+    output: () => out,
+  };
+}
+
+export interface NatsServer extends ManagedProcess {
+  readonly port: number;
+  readonly url: string;
+  /** Starts a new server on the same port (after kill/stop). */
+  restart(): Promise<NatsServer>;
+}
+
+export async function startNats(port?: number): Promise<NatsServer> {
+  const chosen = port ?? (await freePort());
+  const child = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(chosen)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const managed = manage(child);
+  await waitForPort(chosen);
+  return { ...managed, port: chosen, url: `nats://127.0.0.1:${chosen}`, restart: () => startNats(chosen) };
+}
+
+export interface JanusServer extends ManagedProcess {
+  readonly wsPort: number;
+  readonly adminPort: number;
+  /** The OpenSIPS form of the URL, as users write it. */
+  readonly url: string;
+  readonly adminUrl: string;
+  /** Starts a new Janus on the same ports and flags (after kill/stop). */
+  restart(): Promise<JanusServer>;
+}
+
+export interface JanusOptions {
+  /** janus -s: seconds without a keepalive before Janus expires a session. */
+  sessionTimeout?: number;
+  /** janus -m: seconds a session outlives its closed transport. */
+  reclaimTimeout?: number;
+  wsPort?: number;
+  adminPort?: number;
+}
+
+export async function startJanus(options: JanusOptions = {}): Promise<JanusServer> {
+  const wsPort = options.wsPort ?? (await freePort());
+  const adminPort = options.adminPort ?? (await freePort());
+  const dir = mkdtempSync(join(tmpdir(), 'janus-test-'));
+  const flags: string[] = [];
+  if (options.sessionTimeout !== undefined) flags.push('-s', String(options.sessionTimeout));
+  if (options.reclaimTimeout !== undefined) flags.push('-m', String(options.reclaimTimeout));
+  const child = spawn('bash', [join(REPO, 'scripts/janus-local.sh'), dir, String(wsPort), String(adminPort), ...flags], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const managed = manage(child);
+  child.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  try {
+    await waitForPort(wsPort, 15_000);
+    await waitForPort(adminPort, 5_000);
+  } catch (err) {
+    await managed.kill();
+    throw new Error(`Janus did not start: ${(err as Error).message}\n${managed.output().slice(-2000)}`);
+  }
+  return {
+    ...managed,
+    wsPort,
+    adminPort,
+    url: `janusws://127.0.0.1:${wsPort}/janus`,
+    adminUrl: `ws://127.0.0.1:${adminPort}/admin`,
+    restart: () => startJanus({ ...options, wsPort, adminPort }),
+  };
+}
