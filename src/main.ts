@@ -16,7 +16,8 @@ async function main(): Promise<void> {
     args = parseArgs({ options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } }, strict: true }).values;
   } catch (err) {
     process.stderr.write(`janus-nats-bridge: ${(err as Error).message}\n${USAGE}\n`);
-    process.exit(2);
+    process.exitCode = 2;
+    return;
   }
   if (args.help) {
     process.stdout.write(USAGE + '\n');
@@ -25,7 +26,8 @@ async function main(): Promise<void> {
   const loaded = loadConfig({ file: args.config ?? process.env.JNB_CONFIG_FILE });
   if (!loaded.ok) {
     process.stderr.write(`janus-nats-bridge: configuration error: ${loaded.problem}\n`);
-    process.exit(2);
+    process.exitCode = 2;
+    return;
   }
   const log = createLogger(loaded.config.log.level);
   const daemon = await startDaemon(loaded.config, log);

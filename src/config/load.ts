@@ -33,6 +33,11 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv } =
     if (typeof values !== 'object' || values === null || Array.isArray(values)) {
       return { ok: false, problem: `config file ${options.file} must hold a JSON object` };
     }
+    const connections = (values as { connections?: unknown }).connections;
+    if (connections !== undefined && !Array.isArray(connections) && typeof connections === 'object') {
+      // convict would merge an object into the list's default and quietly load nothing.
+      return { ok: false, problem: 'connections: must be a list of {"janus_id": "...", "janus_url": "..."} objects, got an object' };
+    }
     try {
       // convict re-applies environment variables after load(): they win over the file.
       config.load(values as Partial<BridgeConfig>);
@@ -52,6 +57,11 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv } =
   return { ok: true, config: loaded };
 }
 
+/** convict's messages, one line, without its "value was …" echo: values may hold credentials. */
 function oneLine(message: string): string {
-  return message.split('\n').map((line) => line.trim()).filter(Boolean).join('; ');
+  return message
+    .split('\n')
+    .map((line) => line.replace(/: value was .*$/, '').trim())
+    .filter(Boolean)
+    .join('; ');
 }

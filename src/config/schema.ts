@@ -49,9 +49,10 @@ export const FORMATS = {
   'nats-urls': {
     validate(value: unknown): void {
       if (!Array.isArray(value) || value.length === 0) throw new Error('must be a non-empty list of NATS URLs');
-      for (const server of value) {
+      for (const [index, server] of value.entries()) {
         if (typeof server !== 'string' || !/^(nats|tls|ws|wss):\/\/[^\s]+$|^[^\s:/]+(:\d+)?$/.test(server)) {
-          throw new Error(`"${String(server)}" is not a NATS URL (nats://host:port)`);
+          // The value itself is not repeated: a NATS URL may carry a password.
+          throw new Error(`entry ${index} is not a NATS URL (nats://host:port)`);
         }
       }
     },
@@ -68,10 +69,11 @@ export const FORMATS = {
       if (problem) throw new Error(problem);
     },
     coerce(value: string): unknown {
+      // Unparsable text is passed on, so that validation reports it under the key's name.
       try {
         return JSON.parse(value);
       } catch {
-        throw new Error('must be a JSON list of {"janus_id","janus_url"} objects');
+        return value;
       }
     },
   },

@@ -34,7 +34,7 @@ export function parseJanusUrl(input: string): ParsedUrl {
     return { ok: false, reason: 'URL cannot be parsed (check host, port and IPv6 brackets)' };
   }
   if (!url.hostname) return { ok: false, reason: 'URL has no host' };
-  if (url.hash) return { ok: false, reason: 'URL must not have a #fragment' };
+  if (input.includes('#')) return { ok: false, reason: 'URL must not have a #fragment' };
   return { ok: true, url: { wsUrl: url.toString(), redacted: redactUrl(url) } };
 }
 

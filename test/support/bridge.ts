@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/config/load.js';
 import type { BridgeConfig } from '../../src/config/schema.js';
 import { startDaemon, type Daemon } from '../../src/daemon.js';
 import { createLogger } from '../../src/log.js';
+import { startNats, type NatsServer } from './processes.js';
 
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends Array<infer U> ? U[] : T[K] extends object ? DeepPartial<T[K]> : T[K] };
 
@@ -115,4 +116,28 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
     if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * For a test file: one private nats-server and a client for the whole file, and a list
+ * of things each test started, stopped after that test in reverse order.
+ */
+export function natsPerFile(hooks: { beforeAll: (fn: () => Promise<void>) => void; afterEach: (fn: () => Promise<void>) => void; afterAll: (fn: () => Promise<void>) => void }) {
+  const scope = {
+    nats: undefined as unknown as NatsServer,
+    client: undefined as unknown as Client,
+    running: [] as Array<{ stop(): Promise<void> }>,
+  };
+  hooks.beforeAll(async () => {
+    scope.nats = await startNats();
+    scope.client = await Client.connect(scope.nats.url);
+  });
+  hooks.afterEach(async () => {
+    for (const item of scope.running.splice(0).reverse()) await item.stop();
+  });
+  hooks.afterAll(async () => {
+    await scope.client?.close();
+    await scope.nats?.stop();
+  });
+  return scope;
 }

@@ -1,0 +1,127 @@
+/**
+ * The connection's life through NATS: status messages, keepalive past a short Janus
+ * session_timeout, timeouts while Janus is frozen, fail-fast while it is down, and
+ * a new session after a restart. Real Janus, real nats-server.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, natsPerFile, startBridge } from '../support/bridge.js';
+import { listSessions } from '../support/janus-admin.js';
+import { startJanus } from '../support/processes.js';
+
+const scope = natsPerFile({ beforeAll, afterEach, afterAll });
+const running = scope.running;
+
+async function setup(janusOptions: Parameters<typeof startJanus>[0], janusConfig: Record<string, unknown>, id: string) {
+  const janus = await startJanus(janusOptions);
+  running.push(janus);
+  const status = scope.client.collect(`janus.status.${id}`);
+  const events = scope.client.collect(`janus.event.${id}`);
+  await scope.client.nc.flush();
+  const bridge = await startBridge({ nats: { servers: [scope.nats.url] }, janus: janusConfig, connections: [{ janus_id: id, janus_url: janus.url }] });
+  running.push({ stop: async () => { status.stop(); events.stop(); await bridge.stop(); } });
+  const connected = await status.waitFor((m) => m.state === 'connected');
+  return { janus, bridge, status, events, connected, connection: () => bridge.daemon.served.get(id)!.connection };
+}
+
+describe('status subject', () => {
+  it('announces the session on connect, with id and redacted url', async () => {
+    const { connected, connection, janus } = await setup({}, {}, 'st1');
+    expect(connected).toMatchObject({ janus_id: 'st1', janus_url: `ws://127.0.0.1:${janus.wsPort}/janus`, state: 'connected' });
+    expect(connected.session_id).toBe(connection().sessionId);
+    expect(typeof connected.at).toBe('string');
+    expect(await listSessions(janus.adminUrl)).toEqual([connection().sessionId]);
+  });
+});
+
+describe('keepalive', () => {
+  it('keeps the session past a short Janus session_timeout', async () => {
+    const { connection, status, janus } = await setup({ sessionTimeout: 2 }, { pingInterval: 0.5 }, 'ka1');
+    const session = connection().sessionId;
+    await new Promise((r) => setTimeout(r, 5000));
+    expect(connection().sessionId).toBe(session);
+    expect(await listSessions(janus.adminUrl)).toEqual([session]);
+    const reply = await scope.client.request('janus.request.ka1', { janus: 'attach', plugin: 'janus.plugin.echotest' });
+    expect(reply.json).toMatchObject({ janus: 'success', session_id: session });
+    expect(status.messages.filter((m) => m.json.state !== 'connected')).toEqual([]);
+  }, 20_000);
+
+  it('without keepalives Janus expires the session, and the bridge gets a new one and says so', async () => {
+    // A ping interval longer than Janus's session_timeout: the failure the keepalive prevents.
+    const { connection, status, events } = await setup({ sessionTimeout: 1 }, { pingInterval: 4 }, 'ka2');
+    const first = connection().sessionId;
+    const replaced = await status.waitFor((m) => m.state === 'session-replaced', 10_000);
+    expect(replaced).toMatchObject({ old_session_id: first, new_session_id: connection().sessionId });
+    expect(connection().sessionId).not.toBe(first);
+    expect(await events.waitFor((m) => (m.janus_body as { janus: string }).janus === 'timeout')).toMatchObject({ janus_body: { session_id: first } });
+    const reply = await scope.client.request('janus.request.ka2', { janus: 'attach', plugin: 'janus.plugin.echotest' });
+    expect(reply.json).toMatchObject({ janus: 'success', session_id: connection().sessionId });
+  }, 20_000);
+});
+
+describe('faults', () => {
+  it('answers with a timeout error at cmdTimeout while Janus is frozen, and publishes the late answer as an event', async () => {
+    const { janus, events, connection } = await setup({}, { cmdTimeout: 1000, pingInterval: 30 }, 'fz1');
+    janus.pause();
+    try {
+      const reply = await scope.client.request('janus.request.fz1', { janus: 'attach', plugin: 'janus.plugin.echotest', transaction: 'late-1' });
+      expect(reply.json).toMatchObject({ janus: 'error', transaction: 'late-1', error: { code: 610 } });
+      expect(reply.headers?.get('Nats-Service-Error-Code')).toBe('610');
+      expect(reply.ms).toBeGreaterThan(900);
+      expect(reply.ms).toBeLessThan(1100);
+      expect(connection().pendingRequests).toBe(0);
+    } finally {
+      janus.resume();
+    }
+    const late = await events.waitFor((m) => (m.janus_body as { transaction?: string }).transaction === 'late-1');
+    expect(late.janus_body).toMatchObject({ janus: 'success' });
+  });
+
+  it('fails pending requests at once when Janus dies, fails fast while it is down, and reconnects with a new session', async () => {
+    const { janus, status, connection } = await setup({}, { cmdTimeout: 5000, pingInterval: 30, reconnect: { minDelay: 50, maxDelay: 300 } }, 'k1');
+    const oldSession = connection().sessionId;
+    janus.pause();
+    const inFlight = Array.from({ length: 20 }, (_, i) => scope.client.request('janus.request.k1', { janus: 'info', transaction: `f-${i}` }));
+    await eventually(() => connection().pendingRequests === 20, 2000, '20 pending requests');
+    const killedAt = performance.now();
+    await janus.kill();
+    const replies = await Promise.all(inFlight);
+    for (const [i, reply] of replies.entries()) {
+      expect(reply.json).toMatchObject({ janus: 'error', transaction: `f-${i}`, error: { code: 612 } });
+    }
+    expect(performance.now() - killedAt).toBeLessThan(500);
+    expect(connection().pendingRequests).toBe(0);
+    expect(await status.waitFor((m) => m.state === 'disconnected')).toMatchObject({ failed_requests: 20 });
+
+    const whileDown = await scope.client.request('janus.request.k1', { janus: 'ping', transaction: 'down' });
+    expect(whileDown.json).toMatchObject({ transaction: 'down', error: { code: 611 } });
+    expect(whileDown.ms).toBeLessThan(100);
+    await status.waitFor((m) => m.state === 'reconnecting');
+
+    const restarted = await janus.restart();
+    running.push(restarted);
+    const replaced = await status.waitFor((m) => m.state === 'session-replaced', 5000);
+    expect(replaced.old_session_id).toBe(oldSession);
+    expect(replaced.new_session_id).toBe(connection().sessionId);
+    const after = await scope.client.request('janus.request.k1', { janus: 'attach', plugin: 'janus.plugin.echotest' });
+    expect(after.json).toMatchObject({ janus: 'success', session_id: connection().sessionId });
+  }, 30_000);
+
+  it('keeps one connection serving while another Janus is down', async () => {
+    const janus = await startJanus();
+    running.push(janus);
+    const bridge = await startBridge({
+      nats: { servers: [scope.nats.url] },
+      connections: [
+        { janus_id: 'up', janus_url: janus.url },
+        { janus_id: 'blackhole', janus_url: 'ws://127.0.0.1:9/' },
+      ],
+    });
+    running.push(bridge);
+    await eventually(() => bridge.daemon.served.get('up')?.connection.state === 'ready', 5000, 'up ready');
+    const reply = await scope.client.request('janus.request.up', { janus: 'ping' });
+    expect(reply.json).toEqual({ janus: 'pong' });
+    expect(reply.ms).toBeLessThan(200);
+    const down = await scope.client.request('janus.request.blackhole', { janus: 'ping' });
+    expect(down.json).toMatchObject({ error: { code: 611 } });
+  });
+});

@@ -1,0 +1,100 @@
+/** The daemon as users run it: `node dist/main.js`, its exit codes, environment variables and SIGTERM. */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client, eventually } from '../support/bridge.js';
+import { listSessions } from '../support/janus-admin.js';
+import { freePort, startJanus, startNats, type JanusServer, type NatsServer } from '../support/processes.js';
+
+const MAIN = resolve(import.meta.dirname, '../../dist/main.js');
+
+function writeConfig(values: unknown): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'jnb-process-')), 'config.json');
+  writeFileSync(file, typeof values === 'string' ? values : JSON.stringify(values));
+  return file;
+}
+
+function run(args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const exit = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+  return { child, exit, stdout: () => stdout, stderr: () => stderr };
+}
+
+describe('configuration errors stop start-up with one line naming the key', () => {
+  const cases: Array<[string, unknown, Record<string, string>, string]> = [
+    ['an unknown key', { janus: { cmdTimeOut: 5 } }, {}, 'janus.cmdTimeOut'],
+    ['a wrong type', { janus: { cmdTimeout: 'soon' } }, {}, 'janus.cmdTimeout'],
+    ['a bad URL', { connections: [{ janus_id: 'a', janus_url: 'http://x:1' }] }, {}, 'connections'],
+    ['a bad environment value', {}, { JNB_JANUS_PING_INTERVAL: '-3' }, 'janus.pingInterval'],
+    ['a file that is not JSON', '{ nats: ', {}, 'not valid JSON'],
+  ];
+  it.each(cases)('%s', async (_name, values, env, mention) => {
+    const started = performance.now();
+    const daemon = run(['--config', writeConfig(values)], env);
+    expect(await daemon.exit).toBe(2);
+    expect(performance.now() - started).toBeLessThan(5000);
+    const lines = daemon.stderr().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('configuration error');
+    expect(lines[0]).toContain(mention);
+    expect(daemon.stdout()).toBe('');
+  });
+});
+
+describe('a running daemon', () => {
+  let nats: NatsServer;
+  let janus: JanusServer;
+  let client: Client;
+
+  beforeAll(async () => {
+    [nats, janus] = await Promise.all([startNats(), startJanus()]);
+    client = await Client.connect(nats.url);
+  });
+
+  afterAll(async () => {
+    await client?.close();
+    await Promise.all([janus?.stop(), nats?.stop()]);
+  });
+
+  it('takes its keys from environment variables over the file, and on SIGTERM finishes in-flight requests, destroys its session and exits 0', async () => {
+    const httpPort = await freePort();
+    const config = writeConfig({ nats: { servers: ['nats://127.0.0.1:1'] }, connections: [], http: { host: '127.0.0.1', port: httpPort } });
+    const status = client.collect('janus.status.p1');
+    await client.nc.flush();
+    const daemon = run(['--config', config], {
+      JNB_NATS_SERVERS: nats.url,
+      JNB_CONNECTIONS: JSON.stringify([{ janus_id: 'p1', janus_url: janus.url }]),
+      JNB_LOG_LEVEL: 'debug',
+    });
+    try {
+      const connected = await status.waitFor((m) => m.state === 'connected');
+      await eventually(async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => undefined))?.status === 200, 5000, 'ready');
+      expect((await fetch(`http://127.0.0.1:${httpPort}/healthz`)).status).toBe(200);
+      expect(await listSessions(janus.adminUrl)).toEqual([connected.session_id]);
+
+      // Freeze Janus so a request is in flight when SIGTERM arrives; thaw it shortly after.
+      janus.pause();
+      const inFlight = client.request('janus.request.p1', { janus: 'ping', transaction: 'in-flight' });
+      await new Promise((r) => setTimeout(r, 200));
+      daemon.child.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 300));
+      janus.resume();
+      expect((await inFlight).json).toEqual({ janus: 'pong', transaction: 'in-flight' });
+      expect(await daemon.exit).toBe(0);
+      expect(await listSessions(janus.adminUrl)).toEqual([]);
+      await status.waitFor((m) => m.state === 'stopped');
+      const after = await client.request('janus.request.p1', { janus: 'ping' }).catch((e: Error & { code?: string }) => e.code);
+      expect(after).toBe('503');
+    } finally {
+      janus.resume();
+      daemon.child.kill('SIGKILL');
+      status.stop();
+    }
+  });
+});

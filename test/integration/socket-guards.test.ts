@@ -1,0 +1,90 @@
+/**
+ * The WebSocket's guards: size limit on messages from Janus, write deadline, handshake
+ * deadline. Real Janus where it can do the misbehaving (SIGSTOP makes it stop reading);
+ * a bare TCP listener only for a handshake that never completes.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { natsPerFile, startBridge } from '../support/bridge.js';
+import { startJanus } from '../support/processes.js';
+
+const scope = natsPerFile({ beforeAll, afterEach, afterAll });
+const running = scope.running;
+
+it('closes the connection when Janus sends a message larger than janus.maxMessageBytes, fails the request, and reconnects', async () => {
+  const janus = await startJanus();
+  running.push(janus);
+  const status = scope.client.collect('janus.status.big');
+  await scope.client.nc.flush();
+  const bridge = await startBridge({
+    nats: { servers: [scope.nats.url] },
+    janus: { maxMessageBytes: 16 * 1024, reconnect: { minDelay: 50, maxDelay: 200 } },
+    connections: [{ janus_id: 'big', janus_url: janus.url }],
+  });
+  running.push({ stop: async () => { status.stop(); await bridge.stop(); } });
+  const first = await status.waitFor((m) => m.state === 'connected');
+  const handle = ((await scope.client.request('janus.request.big', { janus: 'attach', plugin: 'janus.plugin.videoroom' })).json.data as { id: number }).id;
+  // Rooms with long descriptions make the answer to "list" outgrow the limit.
+  for (let i = 0; i < 40; i++) {
+    const created = await scope.client.request('janus.request.big', { janus: 'message', handle_id: handle, body: { request: 'create', room: 50_000 + i, description: `room ${i} `.padEnd(500, 'x') } });
+    expect(created.json.janus).toBe('success');
+  }
+  const reply = await scope.client.request('janus.request.big', { janus: 'message', handle_id: handle, body: { request: 'list' } });
+  expect(reply.json).toMatchObject({ janus: 'error', error: { code: 612 } });
+  expect((reply.json.error as { reason: string }).reason).toContain('janus.maxMessageBytes');
+  const replaced = await status.waitFor((m) => m.state === 'session-replaced');
+  expect(replaced.old_session_id).toBe(first.session_id);
+  expect((await scope.client.request('janus.request.big', { janus: 'ping' })).json).toEqual({ janus: 'pong' });
+});
+
+it('resets the connection when a write is not flushed within janus.sendTimeout (Janus stopped reading)', async () => {
+  const janus = await startJanus();
+  running.push(janus);
+  const status = scope.client.collect('janus.status.stall');
+  await scope.client.nc.flush();
+  const bridge = await startBridge({
+    nats: { servers: [scope.nats.url] },
+    janus: { sendTimeout: 500, pingInterval: 60, maxMessageBytes: 1024 * 1024 },
+    connections: [{ janus_id: 'stall', janus_url: janus.url }],
+  });
+  running.push({ stop: async () => { status.stop(); await bridge.stop(); } });
+  await status.waitFor((m) => m.state === 'connected');
+  janus.pause();
+  try {
+    // Fire-and-forget messages of ~900 KB fill the kernel's buffers; then writes stall.
+    const big = JSON.stringify({ janus: 'message', handle_id: 1, body: { pad: 'x'.repeat(900 * 1024) } });
+    const started = performance.now();
+    for (let i = 0; i < 40 && !status.messages.some((m) => m.json.state === 'disconnected'); i++) {
+      scope.client.publish('janus.request.stall', big);
+      await scope.client.nc.flush();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const down = await status.waitFor((m) => m.state === 'disconnected', 5000);
+    expect(String(down.reason)).toContain('janus.sendTimeout');
+    expect(performance.now() - started).toBeLessThan(5000);
+  } finally {
+    janus.resume();
+  }
+  await status.waitFor((m) => m.state === 'session-replaced', 10_000);
+}, 30_000);
+
+it('gives up a WebSocket handshake that does not complete within janus.sendTimeout (a bare TCP peer that never answers)', async () => {
+  const sockets: Socket[] = [];
+  const silent: Server = createServer((socket) => sockets.push(socket));
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+  const port = (silent.address() as { port: number }).port;
+  running.push({ stop: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); silent.close(() => r()); }) });
+  const status = scope.client.collect('janus.status.mute');
+  await scope.client.nc.flush();
+  const started = performance.now();
+  const bridge = await startBridge({
+    nats: { servers: [scope.nats.url] },
+    janus: { sendTimeout: 300 },
+    connections: [{ janus_id: 'mute', janus_url: `ws://127.0.0.1:${port}/janus` }],
+  });
+  running.push({ stop: async () => { status.stop(); await bridge.stop(); } });
+  const down = await status.waitFor((m) => m.state === 'disconnected', 3000);
+  expect(String(down.reason)).toMatch(/handshake/i);
+  expect(performance.now() - started).toBeLessThan(1500);
+  expect((await scope.client.request('janus.request.mute', { janus: 'ping' })).json).toMatchObject({ error: { code: 611 } });
+});

@@ -1,0 +1,39 @@
+/** The README's tables are the user's manual: they must say what the code does. */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { SCHEMA } from '../../src/config/schema.js';
+import { BRIDGE_ERRORS } from '../../src/errors.js';
+
+const readme = readFileSync(resolve(import.meta.dirname, '../../README.md'), 'utf8');
+
+type Leaf = { doc: string; env: string; default: unknown };
+
+function leaves(node: Record<string, unknown>, path: string[] = []): Array<[string, Leaf]> {
+  return Object.entries(node).flatMap(([key, value]) =>
+    value && typeof value === 'object' && 'doc' in value
+      ? [[[...path, key].join('.'), value as Leaf] as [string, Leaf]]
+      : leaves(value as Record<string, unknown>, [...path, key]));
+}
+
+describe('README', () => {
+  it('starts with the two commands for a fresh machine', () => {
+    const firstBlock = readme.split('```')[1] ?? '';
+    expect(firstBlock).toMatch(/^sh\nmake run\b/);
+    expect(firstBlock).toMatch(/\nmake test\b/);
+  });
+
+  it.each(leaves(SCHEMA as unknown as Record<string, unknown>))('documents %s with its env var, default and meaning', (key, leaf) => {
+    const row = `| \`${key}\` | \`${leaf.env}\` | \`${JSON.stringify(leaf.default)}\` | ${leaf.doc} |`;
+    expect(readme).toContain(row);
+  });
+
+  it.each(Object.entries(BRIDGE_ERRORS))('documents error %s with its code, reason and action', (name, error) => {
+    expect(readme).toContain(`| ${error.code} | \`${name}\` | ${error.reason} | ${error.action} |`);
+  });
+
+  it('documents no error code the code does not have', () => {
+    const documented = [...readme.matchAll(/^\| (6\d\d) \| `/gm)].map((m) => Number(m[1]));
+    expect(documented.sort()).toEqual(Object.values(BRIDGE_ERRORS).map((e) => e.code).sort());
+  });
+});
