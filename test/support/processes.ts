@@ -59,7 +59,7 @@ function manage(child: ChildProcess): ManagedProcess {
     resume: () => child.kill('SIGCONT'),
     kill: async () => {
       if (gone()) return;
-      child.kill('SIGCONT');
+      // No SIGCONT first: a frozen process must die without running another instruction.
       child.kill('SIGKILL');
       await exited;
     },
