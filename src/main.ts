@@ -2,7 +2,8 @@
 /** The process: arguments, configuration, signals and exit codes. */
 import { parseArgs } from 'node:util';
 import { loadConfig } from './config/load.js';
-import { startDaemon } from './daemon.js';
+import { configReader } from './connections/choose-source.js';
+import { startDaemon, type Daemon } from './daemon.js';
 import { createLogger } from './log.js';
 
 const USAGE = `usage: janus-nats-bridge [--config <file.json>]
@@ -23,30 +24,53 @@ async function main(): Promise<void> {
     process.stdout.write(USAGE + '\n');
     return;
   }
-  const loaded = loadConfig({ file: args.config ?? process.env.JNB_CONFIG_FILE });
+  const file = args.config ?? process.env.JNB_CONFIG_FILE;
+  const loaded = loadConfig({ file });
   if (!loaded.ok) {
     process.stderr.write(`janus-nats-bridge: configuration error: ${loaded.problem}\n`);
     process.exitCode = 2;
     return;
   }
   const log = createLogger(loaded.config.log.level);
-  const daemon = await startDaemon(loaded.config, log);
-
+  // Signals are handled from the start: NATS may not be up yet, and a SIGTERM then must still exit 0.
+  let daemon: Daemon | undefined;
+  let stopping = false;
+  const stop = (reason: string, exitCode: number): void => {
+    stopping = true;
+    if (!daemon) {
+      log.info({ reason }, 'stopped before start-up completed');
+      process.exit(exitCode);
+    }
+    daemon.shutdown(reason).then(() => process.exit(exitCode), (err: Error) => {
+      log.error({ err: err.message }, 'shutdown failed');
+      process.exit(1);
+    });
+  };
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (++signals > 1) {
       log.warn({ signal }, 'second signal: exiting at once');
       process.exit(1);
     }
-    daemon.shutdown(signal).then(() => process.exit(0), (err: Error) => {
-      log.error({ err: err.message }, 'shutdown failed');
-      process.exit(1);
-    });
+    stop(signal, 0);
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  process.on('SIGHUP', () => {
+    if (!daemon) return;
+    void daemon.reload('SIGHUP').then((result) => log.info({ result }, 'reload on SIGHUP done'));
+  });
+
+  daemon = await startDaemon(loaded.config, log, { rereadConfig: configReader(file) });
+  if (stopping) return;
+  daemon.listLoaded.catch((err: Error) => {
+    // Retrying cannot fix these (wrong table version, missing table): stop with a clear line.
+    log.fatal({ reason: err.message }, 'cannot load the connection list');
+    process.stderr.write(`janus-nats-bridge: cannot load the connection list: ${err.message}\n`);
+    stop('connection list unusable', 2);
+  });
   void daemon.nc.closed().then((err) => {
-    if (signals > 0) return;
+    if (stopping) return;
     log.fatal({ err: err?.message }, 'NATS connection closed for good');
     process.exit(1);
   });

@@ -4,6 +4,8 @@
  */
 import { parseJanusUrl } from '../janus/url.js';
 import { isSubjectToken, isSubjectPrefix } from '../bridge/subjects.js';
+import { parseDbUrl } from '../connections/db-url.js';
+import { isValidTableName } from '../connections/sql/dialect.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -22,6 +24,13 @@ export interface BridgeConfig {
     reconnect: { minDelay: number; maxDelay: number };
   };
   connections: ConnectionEntry[];
+  db: {
+    url: string;
+    table: string;
+    reloadInterval: number;
+    connectTimeout: number;
+    tls: { enabled: boolean; caFile: string; rejectUnauthorized: boolean };
+  };
   http: { host: string; port: number };
   log: { level: (typeof LOG_LEVELS)[number] };
 }
@@ -62,6 +71,25 @@ export const FORMATS = {
     validate(value: unknown): void {
       if (!isSubjectPrefix(value)) throw new Error(`must be NATS subject tokens separated by dots, without spaces or wildcards, got ${JSON.stringify(value)}`);
     },
+  },
+  'db-url': {
+    validate(value: unknown): void {
+      if (value === '') return;
+      // The URL itself is never repeated: it holds the database password.
+      const parsed = typeof value === 'string' ? parseDbUrl(value) : { ok: false as const, reason: 'must be a string' };
+      if (!parsed.ok) throw new Error(parsed.reason);
+    },
+  },
+  'sql-table': {
+    validate(value: unknown): void {
+      if (typeof value !== 'string' || !isValidTableName(value)) throw new Error(`must be a table name (letters, digits, _; optionally schema.table), got ${JSON.stringify(value)}`);
+    },
+  },
+  'non-negative-number': {
+    validate(value: unknown): void {
+      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new Error(`must be a number of 0 or more, got ${JSON.stringify(value)}`);
+    },
+    coerce: (value: string): unknown => (value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : value),
   },
   'janus-connections': {
     validate(value: unknown): void {
@@ -118,6 +146,17 @@ export const SCHEMA = {
     },
   },
   connections: { doc: 'The Janus servers to serve: a list of {"janus_id", "janus_url"} (JSON in the environment).', format: 'janus-connections', default: [] as ConnectionEntry[], env: 'JNB_CONNECTIONS' },
+  db: {
+    url: { doc: 'Database holding the OpenSIPS janus table: postgres://, postgresql://, mysql:// or mariadb://. Empty: use connections. When set, it wins over connections.', format: 'db-url', default: '', env: 'JNB_DB_URL', sensitive: true },
+    table: { doc: 'Table with the id, janus_id and janus_url columns.', format: 'sql-table', default: 'janus', env: 'JNB_DB_TABLE' },
+    reloadInterval: { doc: 'Seconds between automatic reloads of the list (0: only on SIGHUP or <prefix>.admin.reload).', format: 'non-negative-number', default: 0, env: 'JNB_DB_RELOAD_INTERVAL' },
+    connectTimeout: { doc: 'Milliseconds to wait for the database to accept a connection.', format: 'positive-int', default: 5000, env: 'JNB_DB_CONNECT_TIMEOUT' },
+    tls: {
+      enabled: { doc: 'Connect to the database with TLS.', format: Boolean, default: false, env: 'JNB_DB_TLS' },
+      caFile: { doc: 'PEM file of the CA that signed the database\'s certificate (empty: the system CAs).', format: String, default: '', env: 'JNB_DB_TLS_CA_FILE' },
+      rejectUnauthorized: { doc: 'Refuse a database certificate that does not verify.', format: Boolean, default: true, env: 'JNB_DB_TLS_REJECT_UNAUTHORIZED' },
+    },
+  },
   http: {
     host: { doc: 'Address of the health endpoint\'s HTTP server.', format: String, default: '0.0.0.0', env: 'JNB_HTTP_HOST' },
     port: { doc: 'Port of the health endpoint\'s HTTP server (0: any free port).', format: 'tcp-port', default: 8080, env: 'JNB_HTTP_PORT' },

@@ -1,16 +1,19 @@
 import type { ConnectionEntry } from '../config/schema.js';
 import { toSpec, type ConnectionList, type ConnectionSource, type ConnectionSpec, type SkippedEntry } from './spec.js';
 
-/** The `connections` list of the config file (already validated with the rest of the config). */
+/**
+ * The `connections` list of the config file. `readEntries` reads the file again on a
+ * reload (it throws a ListLoadError when the file has become invalid).
+ */
 export class ConfigConnectionSource implements ConnectionSource {
   readonly description = 'config file (connections)';
 
-  constructor(private readonly entries: readonly ConnectionEntry[]) {}
+  constructor(private readonly readEntries: () => readonly ConnectionEntry[]) {}
 
   async load(): Promise<ConnectionList> {
     const specs: ConnectionSpec[] = [];
     const skipped: SkippedEntry[] = [];
-    this.entries.forEach((entry, index) => {
+    this.readEntries().forEach((entry, index) => {
       const result = toSpec(entry.janus_id, entry.janus_url);
       if (result.ok) specs.push(result.spec);
       else skipped.push({ row: `connections[${index}]`, janusId: entry.janus_id, reason: result.reason });

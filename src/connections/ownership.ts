@@ -6,19 +6,19 @@ import type { ConnectionSpec } from './spec.js';
  * answer will change on its own (a lease won or lost), hence the listener.
  */
 export interface Ownership {
-  /** Takes the full list; reports the subset to serve now and whenever it changes. */
-  offer(list: readonly ConnectionSpec[]): void;
-  onServedChange(listener: (served: readonly ConnectionSpec[]) => void): void;
+  /** Takes the full list; resolves once the subset to serve now has been applied. */
+  offer(list: readonly ConnectionSpec[]): Promise<void>;
+  onServedChange(listener: (served: readonly ConnectionSpec[]) => Promise<unknown>): void;
 }
 
 export class ServeEverything implements Ownership {
-  private listener: (served: readonly ConnectionSpec[]) => void = () => {};
+  private listener: (served: readonly ConnectionSpec[]) => Promise<unknown> = async () => {};
 
-  offer(list: readonly ConnectionSpec[]): void {
-    this.listener(list);
+  async offer(list: readonly ConnectionSpec[]): Promise<void> {
+    await this.listener(list);
   }
 
-  onServedChange(listener: (served: readonly ConnectionSpec[]) => void): void {
+  onServedChange(listener: (served: readonly ConnectionSpec[]) => Promise<unknown>): void {
     this.listener = listener;
   }
 }

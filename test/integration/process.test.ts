@@ -1,6 +1,7 @@
 /** The daemon as users run it: `node dist/main.js`, its exit codes, environment variables and SIGTERM. */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createDatabase } from '../support/databases.js';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -95,6 +96,55 @@ describe('a running daemon', () => {
       janus.resume();
       daemon.child.kill('SIGKILL');
       status.stop();
+    }
+  });
+
+  it('reloads the config file\'s connections on SIGHUP', async () => {
+    const connections = [{ janus_id: 'h1', janus_url: janus.url }];
+    const values = { nats: { servers: [nats.url] }, connections, http: { host: '127.0.0.1', port: 0 } };
+    const config = writeConfig(values);
+    const daemon = run(['--config', config]);
+    try {
+      await eventually(async () => (await client.request('janus.request.h1', { janus: 'ping' }).catch(() => undefined))?.json.janus === 'pong', 5000, 'h1 answers');
+      writeFileSync(config, JSON.stringify({ ...values, connections: [...connections, { janus_id: 'h2', janus_url: janus.url }] }));
+      daemon.child.kill('SIGHUP');
+      await eventually(async () => (await client.request('janus.request.h2', { janus: 'ping' }).catch(() => undefined))?.json.janus === 'pong', 5000, 'h2 answers after SIGHUP');
+      // A file broken since start-up: the reload fails, the running list stays.
+      writeFileSync(config, '{ "connections": [ { "janus_id": "h3" } ] }');
+      daemon.child.kill('SIGHUP');
+      await eventually(() => daemon.stdout().includes('reload failed'), 5000, 'reload failure logged');
+      expect((await client.request('janus.request.h2', { janus: 'ping' })).json).toEqual({ janus: 'pong' });
+    } finally {
+      daemon.child.kill('SIGKILL');
+    }
+  });
+
+  it('reloads the SQL table on SIGHUP', async () => {
+    const db = await createDatabase('postgres');
+    const daemon = run([], { JNB_NATS_SERVERS: nats.url, JNB_DB_URL: db.url(), JNB_HTTP_PORT: '0', JNB_HTTP_HOST: '127.0.0.1' });
+    try {
+      await eventually(() => daemon.stdout().includes('connection list loaded'), 5000, 'list loaded');
+      await db.exec('INSERT INTO janus (id, janus_id, janus_url) VALUES ($1, $2, $3)', [1, 'sql1', janus.url]);
+      daemon.child.kill('SIGHUP');
+      await eventually(async () => (await client.request('janus.request.sql1', { janus: 'ping' }).catch(() => undefined))?.json.janus === 'pong', 5000, 'sql1 answers after SIGHUP');
+    } finally {
+      daemon.child.kill('SIGKILL');
+      await daemon.exit;
+      await db.drop();
+    }
+  });
+
+  it('exits 2 with one clear line when the table version is wrong', async () => {
+    const db = await createDatabase('mysql');
+    await db.exec("UPDATE version SET table_version = 3 WHERE table_name = 'janus'");
+    try {
+      const daemon = run([], { JNB_NATS_SERVERS: nats.url, JNB_DB_URL: db.url(), JNB_HTTP_PORT: '0', JNB_HTTP_HOST: '127.0.0.1' });
+      expect(await daemon.exit).toBe(2);
+      const lines = daemon.stderr().trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain('table "janus": the version table has table_version 3, expected table_version 1');
+    } finally {
+      await db.drop();
     }
   });
 });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { connect, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
-import { loadConfig } from '../../src/config/load.js';
+import { loadConfig, type ConfigResult } from '../../src/config/load.js';
 import type { BridgeConfig } from '../../src/config/schema.js';
 import { startDaemon, type Daemon } from '../../src/daemon.js';
 import { createLogger } from '../../src/log.js';
@@ -29,11 +29,12 @@ export interface TestBridge {
   stop(): Promise<void>;
 }
 
-export async function startBridge(values: DeepPartial<BridgeConfig>): Promise<TestBridge> {
+export async function startBridge(values: DeepPartial<BridgeConfig>, options: { waitForList?: boolean; rereadConfig?: () => ConfigResult } = {}): Promise<TestBridge> {
   const config = testConfig(values);
   const lines: string[] = [];
   const sink = new Writable({ write(chunk: Buffer, _enc, done) { lines.push(...chunk.toString().split('\n').filter(Boolean)); done(); } });
-  const daemon = await startDaemon(config, createLogger(process.env.TEST_LOG_LEVEL ?? 'debug', sink));
+  const daemon = await startDaemon(config, createLogger(process.env.TEST_LOG_LEVEL ?? 'debug', sink), { rereadConfig: options.rereadConfig });
+  if (options.waitForList !== false) await daemon.listLoaded;
   return {
     daemon,
     config,

@@ -47,9 +47,26 @@ describe('loadConfig defaults', () => {
         reconnect: { minDelay: 100, maxDelay: 1500 },
       },
       connections: [],
+      db: { url: '', table: 'janus', reloadInterval: 0, connectTimeout: 5000, tls: { enabled: false, caFile: '', rejectUnauthorized: true } },
       http: { host: '0.0.0.0', port: 8080 },
       log: { level: 'info' },
     });
+  });
+
+  it('takes the db keys from the environment', () => {
+    const config = expectOk(loadConfig({ env: { JNB_DB_URL: 'mysql://u:p@db:3306/opensips', JNB_DB_TABLE: 'public.janus_servers', JNB_DB_RELOAD_INTERVAL: '30', JNB_DB_TLS: 'true' } }));
+    expect(config.db).toMatchObject({ url: 'mysql://u:p@db:3306/opensips', table: 'public.janus_servers', reloadInterval: 30, tls: { enabled: true } });
+  });
+
+  it.each([
+    ['a db.url with another scheme', { JNB_DB_URL: 'redis://u:hunter2@db/0' }, 'db.url'],
+    ['a db.url without a database', { JNB_DB_URL: 'postgres://u:hunter2@db' }, 'db.url'],
+    ['a table name with SQL in it', { JNB_DB_TABLE: 'janus; DROP TABLE x' }, 'db.table'],
+    ['a negative reload interval', { JNB_DB_RELOAD_INTERVAL: '-1' }, 'db.reloadInterval'],
+  ])('refuses %s, naming the key and never the password', (_name, env, key) => {
+    const problem = expectProblem(loadConfig({ env }));
+    expect(problem).toContain(key);
+    expect(problem).not.toContain('hunter2');
   });
 
   it('keeps defaults for keys the file leaves out', () => {

@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import { parseDbUrl } from '../../src/connections/db-url.js';
+import { isValidTableName, selectConnections, selectTableVersion } from '../../src/connections/sql/dialect.js';
+import { classifyDbError } from '../../src/connections/sql/drivers.js';
+import { rowsToList, versionProblem } from '../../src/connections/sql/rows.js';
+
+describe('rowsToList', () => {
+  it('keeps good rows in order and skips bad ones with the row id, janus_id and reason', () => {
+    const list = rowsToList([
+      { id: 1, janus_id: 'a', janus_url: 'janusws://h:8188/janus' },
+      { id: 2, janus_id: null, janus_url: 'janusws://h:8188/janus' },
+      { id: 3, janus_id: '  ', janus_url: 'janusws://h:8188/janus' },
+      { id: 4, janus_id: 'b', janus_url: 'sip:h' },
+      { id: 5, janus_id: 'a', janus_url: 'ws://other/' },
+      { id: 6, janus_id: 'c d', janus_url: 'ws://h/' },
+      { id: 7, janus_id: 'e', janus_url: null },
+      { id: 8, janus_id: 'f', janus_url: 'januswss://[::1]:8989/janus?room=x' },
+    ]);
+    expect(list.specs.map((s) => [s.janusId, s.url.wsUrl])).toEqual([['a', 'ws://h:8188/janus'], ['f', 'wss://[::1]:8989/janus?room=x']]);
+    expect(list.skipped.map((s) => [s.row, s.janusId])).toEqual([['2', ''], ['3', '  '], ['4', 'b'], ['5', 'a'], ['6', 'c d'], ['7', 'e']]);
+    expect(list.skipped[3]!.reason).toBe('janus_id already taken by row 1');
+    expect(list.skipped[2]!.reason).toContain('janus_url: URL must start with janusws://');
+  });
+
+  it('does not let a bad row take an id from a later good row', () => {
+    const list = rowsToList([
+      { id: 1, janus_id: 'a', janus_url: 'nope' },
+      { id: 2, janus_id: 'a', janus_url: 'ws://h/' },
+    ]);
+    expect(list.specs.map((s) => s.janusId)).toEqual(['a']);
+    expect(list.skipped.map((s) => s.row)).toEqual(['1']);
+  });
+});
+
+describe('versionProblem', () => {
+  it('accepts version 1 and a database without a version table', () => {
+    expect(versionProblem('janus', 1)).toBeUndefined();
+    expect(versionProblem('janus', 'no-version-table')).toBeUndefined();
+  });
+
+  it('names table, found and expected otherwise', () => {
+    expect(versionProblem('janus', 2)).toMatch(/^table "janus": the version table has table_version 2, expected table_version 1/);
+    expect(versionProblem('gw', null)).toMatch(/^table "gw": the version table has no row for it, expected table_version 1/);
+  });
+});
+
+describe('dialect', () => {
+  it.each(['janus', 'Janus_2', '_x', 'public.janus'])('accepts the table name %s', (name) => {
+    expect(isValidTableName(name)).toBe(true);
+  });
+
+  it.each(['', '2janus', 'a.b.c', 'janus;drop', 'ja nus', 'j"a', 'j`a', 'a'.repeat(64)])('refuses the table name %j', (name) => {
+    expect(isValidTableName(name)).toBe(false);
+    expect(() => selectConnections('postgres', name)).toThrow(/invalid table name/);
+  });
+
+  it('quotes identifiers per engine and passes the table name as a parameter', () => {
+    expect(selectConnections('postgres', 'public.janus').text).toBe('SELECT id, janus_id, janus_url FROM "public"."janus" ORDER BY id');
+    expect(selectConnections('mysql', 'janus').text).toBe('SELECT id, janus_id, janus_url FROM `janus` ORDER BY id');
+    expect(selectTableVersion('postgres', 'janus')).toEqual({ text: 'SELECT table_version FROM "version" WHERE table_name = $1', values: ['janus'] });
+    expect(selectTableVersion('mysql', 'janus')).toEqual({ text: 'SELECT table_version FROM `version` WHERE table_name = ?', values: ['janus'] });
+  });
+});
+
+describe('parseDbUrl', () => {
+  it.each([
+    ['postgres://u:secret@db:5433/opensips', 'postgres', 'postgres://db:5433/opensips'],
+    ['postgresql://u@db/opensips', 'postgres', 'postgres://db:5432/opensips'],
+    ['mysql://u:secret@db/opensips', 'mysql', 'mysql://db:3306/opensips'],
+    ['mariadb://u:secret@[::1]:3307/o', 'mysql', 'mysql://[::1]:3307/o'],
+  ])('%s → %s, described without the password', (url, engine, description) => {
+    const parsed = parseDbUrl(url);
+    expect(parsed).toEqual({ ok: true, target: { engine, description } });
+    expect(JSON.stringify(parsed)).not.toContain('secret');
+  });
+
+  it.each(['redis://db/0', 'postgres://u@db', 'not a url', 'mysql:///opensips'])('refuses %s with a reason', (url) => {
+    const parsed = parseDbUrl(url);
+    expect(parsed.ok).toBe(false);
+  });
+});
+
+describe('classifyDbError', () => {
+  it.each([
+    [{ code: 'ECONNREFUSED' }, 'unreachable'],
+    [{ code: '28P01' }, 'unreachable'],
+    [{ code: '3D000' }, 'unreachable'],
+    [{ code: 'ER_ACCESS_DENIED_ERROR' }, 'unreachable'],
+    [{ code: 'ER_BAD_DB_ERROR' }, 'unreachable'],
+    [{ message: 'Connection terminated due to connection timeout' }, 'unreachable'],
+    [{ code: '42P01' }, 'missing-table'],
+    [{ code: 'ER_NO_SUCH_TABLE' }, 'missing-table'],
+    [{ code: '42703', message: 'column "janus_url" does not exist' }, 'query'],
+  ])('%j is %s', (error, kind) => {
+    expect(classifyDbError(error)).toBe(kind);
+  });
+});
