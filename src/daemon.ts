@@ -12,11 +12,12 @@ import { ListKeeper, type ReloadResult } from './connections/list-keeper.js';
 import { ServeEverything, type Ownership } from './connections/ownership.js';
 import { ServedConnections } from './connections/served.js';
 import type { Logger } from './log.js';
-import { connectNats } from './nats.js';
+import { connectNats, NatsLink } from './nats.js';
 import { startHealthServer } from './ops/health.js';
 
 export interface Daemon {
   readonly nc: NatsConnection;
+  readonly link: NatsLink;
   readonly served: ServedConnections<BridgedConnection>;
   readonly httpPort: number;
   /** Resolves once the first connection list is applied; rejects when it cannot be (wrong table version, no table). */
@@ -34,20 +35,21 @@ export interface DaemonOptions {
 
 export async function startDaemon(config: BridgeConfig, log: Logger, options: DaemonOptions = {}): Promise<Daemon> {
   let stopping = false;
-  let nc: NatsConnection | undefined;
   let keeper: ListKeeper | undefined;
+  let link: NatsLink | undefined;
   const health = await startHealthServer(config.http.host, config.http.port, {
     notReadyBecause: () => [
       ...(stopping ? ['shutting down'] : []),
-      ...(!nc || nc.isClosed() ? ['NATS not connected'] : []),
+      ...(!link?.isConnected ? ['NATS not connected'] : []),
       ...(keeper?.notLoadedBecause ? [keeper.notLoadedBecause] : !keeper ? ['connection list not loaded'] : []),
     ],
   });
   log.info({ host: config.http.host, port: health.port }, 'health endpoint listening');
 
-  nc = await connectNats(config.nats, log);
-  const natsConnection = nc;
-  const served = new ServedConnections((spec) => new BridgedConnection(spec, natsConnection, config, log), log);
+  const natsConnection = await connectNats(config.nats, log);
+  const natsLink = new NatsLink(natsConnection, log);
+  link = natsLink;
+  const served = new ServedConnections((spec) => new BridgedConnection(spec, natsLink, config, log), log);
   const ownership: Ownership = new ServeEverything();
   ownership.onServedChange((specs) => served.apply(specs));
 
@@ -65,6 +67,7 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
 
   return {
     nc: natsConnection,
+    link: natsLink,
     served,
     httpPort: health.port,
     listLoaded,

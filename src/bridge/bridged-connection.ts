@@ -1,10 +1,11 @@
 /** One served Janus connection, wired to its three subjects. */
-import type { NatsConnection, Subscription } from 'nats';
+import type { Subscription } from 'nats';
 import type { BridgeConfig } from '../config/schema.js';
 import type { ConnectionSpec } from '../connections/spec.js';
 import type { Running } from '../connections/served.js';
 import { JanusConnection } from '../janus/connection.js';
 import type { Logger } from '../log.js';
+import type { NatsLink } from '../nats.js';
 import { eventPublisher, statusPublisher } from './publishers.js';
 import { serveRequests } from './requests.js';
 import { subjects } from './subjects.js';
@@ -13,10 +14,10 @@ export class BridgedConnection implements Running {
   readonly connection: JanusConnection;
   private subscription: Subscription | undefined;
 
-  constructor(readonly spec: ConnectionSpec, nc: NatsConnection, config: BridgeConfig, log: Logger) {
+  constructor(readonly spec: ConnectionSpec, link: NatsLink, config: BridgeConfig, log: Logger) {
     const names = subjects(config.nats.subjectPrefix);
     const connectionLog = log.child({ janus_id: spec.janusId });
-    const target = { nc, janusId: spec.janusId, janusUrl: spec.url.redacted, log: connectionLog };
+    const target = { link, janusId: spec.janusId, janusUrl: spec.url.redacted, log: connectionLog };
     this.connection = new JanusConnection(
       {
         janusId: spec.janusId,
@@ -31,7 +32,7 @@ export class BridgedConnection implements Running {
       connectionLog,
     );
     this.subscription = serveRequests({
-      nc, subject: names.request(spec.janusId), target: this.connection, maxMessageBytes: config.janus.maxMessageBytes, log: connectionLog,
+      nc: link.nc, subject: names.request(spec.janusId), target: this.connection, maxMessageBytes: config.janus.maxMessageBytes, log: connectionLog,
     });
     this.connection.start();
   }

@@ -2,12 +2,12 @@
  * What the bridge publishes about one connection: Janus's notifications on the event
  * subject and lifecycle changes on the status subject.
  */
-import type { NatsConnection } from 'nats';
 import type { StatusChange } from '../janus/connection.js';
 import type { Logger } from '../log.js';
+import type { NatsLink } from '../nats.js';
 
 export interface PublishTarget {
-  readonly nc: NatsConnection;
+  readonly link: NatsLink;
   readonly janusId: string;
   /** Redacted: this goes to every subscriber. */
   readonly janusUrl: string;
@@ -18,11 +18,7 @@ export interface PublishTarget {
 export function eventPublisher(target: PublishTarget, subject: string): (janusBody: string) => void {
   const head = `{"janus_id":${JSON.stringify(target.janusId)},"janus_url":${JSON.stringify(target.janusUrl)},"janus_body":`;
   return (janusBody) => {
-    try {
-      target.nc.publish(subject, Buffer.from(head + janusBody + '}'));
-    } catch (err) {
-      target.log.warn({ err: (err as Error).message, subject }, 'event not published');
-    }
+    target.link.publish(subject, Buffer.from(head + janusBody + '}'));
   };
 }
 
@@ -31,10 +27,6 @@ export function statusPublisher(target: PublishTarget, subject: string): (change
     const level = change.state === 'connected' || change.state === 'reconnecting' ? 'debug' : 'info';
     target.log[level]({ status: change }, `connection ${change.state}`);
     const message = { janus_id: target.janusId, janus_url: target.janusUrl, ...change, at: new Date().toISOString() };
-    try {
-      target.nc.publish(subject, Buffer.from(JSON.stringify(message)));
-    } catch (err) {
-      target.log.warn({ err: (err as Error).message, subject }, 'status not published');
-    }
+    target.link.publish(subject, Buffer.from(JSON.stringify(message)));
   };
 }

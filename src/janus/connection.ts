@@ -17,7 +17,7 @@ export type ConnectionState = 'connecting' | 'opening-session' | 'ready' | 'disc
 
 /** A lifecycle change, published on the status subject. */
 export type StatusChange =
-  | { state: 'connected'; session_id: number; janus_version?: string }
+  | { state: 'connected'; session_id: number; resumed: boolean; janus_version?: string }
   | { state: 'disconnected'; reason: string; failed_requests: number }
   | { state: 'reconnecting'; attempt: number; delay_ms: number }
   | { state: 'session-replaced'; old_session_id: number; new_session_id: number; reason: string }
@@ -39,6 +39,16 @@ export interface ConnectionOptions {
   readonly reconnect: BackoffPolicy;
 }
 
+interface ExchangeOptions {
+  readonly clientTransaction?: string;
+  /** The bridge's own request (info, create, claim, keepalive, destroy). */
+  readonly internal?: boolean;
+  /** For the `destroy` sent while stopping. */
+  readonly evenIfStopped?: boolean;
+  /** The session the request is for, when not the current one (claim). */
+  readonly session?: number;
+}
+
 /** How long late answers still get the client's transaction back. */
 const RECENT_TRANSACTIONS = { maxEntries: 10_000, ttlMs: 60_000 };
 
@@ -54,6 +64,7 @@ export class JanusConnection {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private keepaliveTimer: NodeJS.Timeout | undefined;
   private stateSince = Date.now();
+  private timeoutsChecked = false;
   /** Frames written to Janus on behalf of clients; tests use it to prove a refused request never left. */
   clientFramesSent = 0;
 
@@ -86,7 +97,7 @@ export class JanusConnection {
 
   /** Sends a client's request and resolves with Janus's answer or a bridge error. */
   request(message: JanusMessage, clientTransaction: string | undefined): Promise<Outcome> {
-    return this.exchange(message, clientTransaction, false);
+    return this.exchange(message, { clientTransaction });
   }
 
   /** Sends a client's request that nobody waits for; its answers become events. */
@@ -116,7 +127,7 @@ export class JanusConnection {
     this.setState('stopped');
     this.transactions.failAll(bridgeError('shutting_down', reason));
     if (wasReady && options.destroySession && this.session !== undefined) {
-      const outcome = await this.exchange({ janus: 'destroy' }, undefined, true, true);
+      const outcome = await this.exchange({ janus: 'destroy' }, { internal: true, evenIfStopped: true });
       if (!outcome.ok) this.log.warn({ reason: outcome.error.reason }, 'session not destroyed');
     }
     this.socket?.close(reason);
@@ -143,28 +154,52 @@ export class JanusConnection {
     );
   }
 
+  /**
+   * On a fresh socket: learn Janus's timeouts, then take the previous session back with
+   * `claim` (its handles survive when Janus keeps sessions after a dropped transport,
+   * reclaim_session_timeout), and only if that fails create a new one.
+   */
   private async openSession(): Promise<void> {
     this.setState('opening-session');
-    const info = await this.exchange({ janus: 'info' }, undefined, true);
-    if (this.currentState !== 'opening-session') return;
+    const info = await this.exchange({ janus: 'info' }, { internal: true });
+    if (this.state !== 'opening-session') return;
     let version: string | undefined;
     if (info.ok) {
       version = typeof info.answer.version_string === 'string' ? info.answer.version_string : undefined;
-      this.checkSessionTimeout(info.answer['session-timeout']);
+      this.checkTimeouts(info.answer);
     }
-    const created = await this.exchange({ janus: 'create' }, undefined, true);
-    if (this.currentState !== 'opening-session') return;
+    const previous = this.previousSession;
+    let replacedBecause = 'reconnected';
+    if (previous !== undefined) {
+      const claimed = await this.exchange({ janus: 'claim' }, { internal: true, session: previous });
+      if (this.state !== 'opening-session') return;
+      if (claimed.ok && claimed.answer.janus === 'success') {
+        this.becomeReady(previous, version, true);
+        return;
+      }
+      replacedBecause = `claim of session ${previous} failed: ${claimed.ok ? describeAnswer(claimed.answer) : claimed.error.reason}`;
+    }
+    const created = await this.exchange({ janus: 'create' }, { internal: true });
+    if (this.state !== 'opening-session') return;
     const id = created.ok ? (created.answer.data as { id?: unknown } | undefined)?.id : undefined;
     if (!created.ok || created.answer.janus !== 'success' || !isJanusId(id)) {
       const why = !created.ok ? created.error.reason : `Janus answered ${describeAnswer(created.answer)}`;
       this.socket?.close(`create failed: ${why}`);
       return;
     }
-    this.adoptSession(id, 'reconnected');
+    this.adoptSession(id, replacedBecause);
+    this.becomeReady(id, version, false);
+  }
+
+  private becomeReady(sessionId: number, version: string | undefined, resumed: boolean): void {
+    this.session = sessionId;
+    this.previousSession = sessionId;
     this.failedAttempts = 0;
+    clearInterval(this.keepaliveTimer);
     this.keepaliveTimer = setInterval(() => void this.keepalive(), this.options.pingIntervalMs);
     this.setState('ready');
-    this.listener.onStatus({ state: 'connected', session_id: id, ...(version ? { janus_version: version } : {}) });
+    if (resumed) this.log.info({ session_id: sessionId }, 'session claimed back');
+    this.listener.onStatus({ state: 'connected', session_id: sessionId, resumed, ...(version ? { janus_version: version } : {}) });
   }
 
   private adoptSession(id: number, reason: string): void {
@@ -177,15 +212,21 @@ export class JanusConnection {
     }
   }
 
-  private checkSessionTimeout(timeout: unknown): void {
+  private checkTimeouts(info: JanusMessage): void {
+    if (this.timeoutsChecked) return;
+    this.timeoutsChecked = true;
+    const timeout = info['session-timeout'];
     if (typeof timeout === 'number' && timeout > 0 && this.options.pingIntervalMs >= timeout * 1000) {
       this.log.warn({ session_timeout_s: timeout, ping_interval_ms: this.options.pingIntervalMs },
         'janus.pingInterval is not below Janus\'s session_timeout: the session will expire');
     }
+    if (info['reclaim-session-timeout'] === 0) {
+      this.log.warn('Janus has reclaim_session_timeout = 0: after a dropped WebSocket the session and its handles are lost (see README: session continuity)');
+    }
   }
 
   private async keepalive(): Promise<void> {
-    const outcome = await this.exchange({ janus: 'keepalive' }, undefined, true);
+    const outcome = await this.exchange({ janus: 'keepalive' }, { internal: true });
     if (outcome.ok && outcome.answer.janus === 'error' && errorCode(outcome.answer) === 458) {
       await this.replaceSession('Janus no longer knows the session (458)');
     }
@@ -196,7 +237,7 @@ export class JanusConnection {
     if (this.currentState !== 'ready') return;
     this.log.warn({ reason, session_id: this.session }, 'session lost');
     this.setState('opening-session');
-    const created = await this.exchange({ janus: 'create' }, undefined, true);
+    const created = await this.exchange({ janus: 'create' }, { internal: true });
     if (this.state !== 'opening-session') return;
     const id = created.ok ? (created.answer.data as { id?: unknown } | undefined)?.id : undefined;
     if (!created.ok || !isJanusId(id)) {
@@ -204,20 +245,20 @@ export class JanusConnection {
       return;
     }
     this.adoptSession(id, reason);
-    this.setState('ready');
-    this.listener.onStatus({ state: 'connected', session_id: id });
+    this.becomeReady(id, undefined, false);
   }
 
-  private exchange(message: JanusMessage, clientTransaction: string | undefined, internal: boolean, evenIfStopped = false): Promise<Outcome> {
-    if (!this.canSend(internal, evenIfStopped)) {
+  private exchange(message: JanusMessage, options: ExchangeOptions): Promise<Outcome> {
+    const internal = options.internal ?? false;
+    if (!this.canSend(internal, options.evenIfStopped ?? false)) {
       return Promise.resolve({ ok: false, error: bridgeError('unavailable', `connection is ${this.currentState}`) });
     }
     const transaction = this.transactions.nextTransaction();
-    const text = this.encode(bindToSession(message, this.session, transaction));
+    const text = this.encode(bindToSession(message, options.session ?? this.session, transaction));
     if (typeof text !== 'string') return Promise.resolve({ ok: false, error: text });
     return new Promise<Outcome>((settle) => {
       const table = this.transactions;
-      table.add(transaction, { verb: message.janus, clientTransaction, internal, settle }, this.options.cmdTimeoutMs);
+      table.add(transaction, { verb: message.janus, clientTransaction: options.clientTransaction, internal, settle }, this.options.cmdTimeoutMs);
       if (!this.socket!.send(text)) {
         table.take(transaction);
         settle({ ok: false, error: bridgeError('unavailable', 'socket closed') });

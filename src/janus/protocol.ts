@@ -22,6 +22,9 @@ const ACK_IS_FINAL: ReadonlySet<string> = new Set(['keepalive', 'trickle']);
 
 const ID_FIELDS = ['handle_id'] as const;
 
+/** Janus's JSON parser (jansson) refuses deeper documents; no real request comes close. */
+export const MAX_NESTING = 64;
+
 export type ParsedRequest =
   | { ok: true; message: JanusMessage; clientTransaction: string | undefined }
   | { ok: false; error: BridgeError; clientTransaction: string | undefined };
@@ -56,7 +59,44 @@ export function parseClientRequest(payload: Uint8Array | string, maxBytes: numbe
       return fail(bridgeError('invalid_field', `"${field}" must be a positive integer below 2^53, got ${describe(message[field])}`), clientTransaction);
     }
   }
+  const unsafe = unsafeContent(message);
+  if (unsafe) return fail(bridgeError('unsafe_value', unsafe), clientTransaction);
   return { ok: true, message: message as JanusMessage, clientTransaction };
+}
+
+/** Janus's JSON parser (jansson) refuses NUL characters and unpaired UTF-16 surrogates in strings. */
+const REFUSED_BY_JANSSON = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * What in a parsed request would not reach Janus as the client wrote it: nesting deeper
+ * than MAX_NESTING, an integer that JSON.parse already rounded (beyond 2^53), or a string
+ * Janus's parser refuses (Janus would answer without a transaction, so the request could
+ * only time out).
+ */
+export function unsafeContent(root: unknown): string | undefined {
+  const stack: Array<[unknown, number]> = [[root, 1]];
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop()!;
+    if (typeof value === 'string') {
+      if (REFUSED_BY_JANSSON.test(value)) return 'a string holds a NUL character or an unpaired surrogate, which Janus refuses';
+      continue;
+    }
+    if (typeof value === 'number') {
+      if (Number.isInteger(value) && !Number.isSafeInteger(value)) return `the integer ${value} is beyond 2^53 and was rounded`;
+      continue;
+    }
+    if (typeof value !== 'object' || value === null) continue;
+    if (depth > MAX_NESTING) return `nested deeper than ${MAX_NESTING} levels`;
+    if (Array.isArray(value)) {
+      for (const child of value) stack.push([child, depth + 1]);
+      continue;
+    }
+    for (const key of Object.keys(value)) {
+      if (REFUSED_BY_JANSSON.test(key)) return 'a key holds a NUL character or an unpaired surrogate, which Janus refuses';
+      stack.push([(value as Record<string, unknown>)[key], depth + 1]);
+    }
+  }
+  return undefined;
 }
 
 function fail(error: BridgeError, clientTransaction?: string): ParsedRequest {
@@ -79,6 +119,7 @@ function describe(value: unknown): string {
 /**
  * Rewrites a request in place for the bridge's session: our transaction replaces
  * the client's, and the session id is ours (or absent for session-less verbs).
+ * `claim` carries the session it claims, which the caller passes as `sessionId`.
  */
 export function bindToSession(message: JanusMessage, sessionId: number | undefined, transaction: string): JanusMessage {
   message.transaction = transaction;

@@ -28,7 +28,8 @@ export class TransactionTable {
   private counter = 0;
   private emptyWaiters: Array<() => void> = [];
 
-  constructor(private readonly onTimeout: (transaction: string, request: PendingRequest) => void = () => {}) {}
+  /** `onAbandoned` sees every request that ends without its answer (timed out, or failed with the connection). */
+  constructor(private readonly onAbandoned: (transaction: string, request: PendingRequest) => void = () => {}) {}
 
   get size(): number {
     return this.pending.size;
@@ -42,7 +43,7 @@ export class TransactionTable {
     const timer = setTimeout(() => {
       if (this.pending.get(transaction) !== entry) return;
       this.pending.delete(transaction);
-      this.onTimeout(transaction, request);
+      this.onAbandoned(transaction, request);
       request.settle({ ok: false, error: bridgeError('timeout', `${timeoutMs} ms`) });
       this.notifyIfEmpty();
     }, timeoutMs);
@@ -67,10 +68,11 @@ export class TransactionTable {
 
   /** Fails every waiting request with `error` and empties the table. */
   failAll(error: BridgeError): number {
-    const entries = [...this.pending.values()];
+    const entries = [...this.pending.entries()];
     this.pending.clear();
-    for (const entry of entries) {
+    for (const [transaction, entry] of entries) {
       clearTimeout(entry.timer);
+      this.onAbandoned(transaction, entry);
       entry.settle({ ok: false, error });
     }
     this.notifyIfEmpty();

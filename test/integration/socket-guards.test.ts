@@ -5,7 +5,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { natsPerFile, startBridge } from '../support/bridge.js';
+import { eventually, natsPerFile, startBridge } from '../support/bridge.js';
 import { startJanus } from '../support/processes.js';
 
 const scope = natsPerFile({ beforeAll, afterEach, afterAll });
@@ -37,18 +37,19 @@ it('closes the connection when Janus sends a message larger than janus.maxMessag
   expect((await scope.client.request('janus.request.big', { janus: 'ping' })).json).toEqual({ janus: 'pong' });
 });
 
-it('resets the connection when a write is not flushed within janus.sendTimeout (Janus stopped reading)', async () => {
-  const janus = await startJanus();
-  running.push(janus);
+it('resets the connection when a write is not flushed within janus.sendTimeout (Janus stopped reading), and other connections go on', async () => {
+  const [janus, other] = await Promise.all([startJanus(), startJanus()]);
+  running.push(janus, other);
   const status = scope.client.collect('janus.status.stall');
   await scope.client.nc.flush();
   const bridge = await startBridge({
     nats: { servers: [scope.nats.url] },
     janus: { sendTimeout: 500, pingInterval: 60, maxMessageBytes: 1024 * 1024 },
-    connections: [{ janus_id: 'stall', janus_url: janus.url }],
+    connections: [{ janus_id: 'stall', janus_url: janus.url }, { janus_id: 'other', janus_url: other.url }],
   });
   running.push({ stop: async () => { status.stop(); await bridge.stop(); } });
   await status.waitFor((m) => m.state === 'connected');
+  await eventually(() => bridge.daemon.served.get('other')?.connection.state === 'ready', 5000, 'other ready');
   janus.pause();
   try {
     // Fire-and-forget messages of ~900 KB fill the kernel's buffers; then writes stall.
@@ -62,6 +63,9 @@ it('resets the connection when a write is not flushed within janus.sendTimeout (
     const down = await status.waitFor((m) => m.state === 'disconnected', 5000);
     expect(String(down.reason)).toContain('janus.sendTimeout');
     expect(performance.now() - started).toBeLessThan(5000);
+    const otherReply = await scope.client.request('janus.request.other', { janus: 'ping' });
+    expect(otherReply.json).toEqual({ janus: 'pong' });
+    expect(otherReply.ms).toBeLessThan(200);
   } finally {
     janus.resume();
   }

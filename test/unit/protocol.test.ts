@@ -9,6 +9,8 @@ import {
   route,
   type JanusMessage,
   type ParsedRequest,
+  unsafeContent,
+  MAX_NESTING,
 } from '../../src/janus/protocol.js';
 import { BRIDGE_ERRORS, bridgeError } from '../../src/errors.js';
 
@@ -310,5 +312,28 @@ describe('parseJanusFrame', () => {
   it('accepts a Janus message', () => {
     const result = parseJanusFrame('{"janus":"success","transaction":"t","data":{"id":12}}');
     expect(result).toEqual({ ok: true, message: { janus: 'success', transaction: 't', data: { id: 12 } } });
+  });
+});
+
+describe('unsafeContent', () => {
+  it('passes ordinary requests, emoji (paired surrogates) included', () => {
+    expect(unsafeContent({ janus: 'message', handle_id: 1, body: { request: 'join', room: 1234, display: 'Zoë 👋', list: [1, [2, [3]]] } })).toBeUndefined();
+  });
+
+  it.each([
+    ['an integer beyond 2^53', { a: [{ b: 2 ** 60 }] }, 'beyond 2^53'],
+    ['a negative integer beyond 2^53', { a: -(2 ** 54) }, 'beyond 2^53'],
+    ['nesting deeper than MAX_NESTING', JSON.parse('{"a":'.repeat(MAX_NESTING + 1) + '1' + '}'.repeat(MAX_NESTING + 1)), 'nested deeper'],
+    ['a NUL character in a value', { a: 'x\u0000y' }, 'NUL'],
+    ['an unpaired high surrogate', { a: 'x\ud800' }, 'unpaired surrogate'],
+    ['an unpaired low surrogate', { a: '\udc00x' }, 'unpaired surrogate'],
+    ['a NUL character in a key', { ['k\u0000']: 1 }, 'key'],
+  ])('refuses %s', (_name, value, mention) => {
+    expect(unsafeContent(value)).toContain(mention);
+  });
+
+  it('allows exactly MAX_NESTING levels and floats', () => {
+    const atLimit = JSON.parse('{"a":'.repeat(MAX_NESTING) + '1.5' + '}'.repeat(MAX_NESTING));
+    expect(unsafeContent(atLimit)).toBeUndefined();
   });
 });

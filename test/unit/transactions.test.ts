@@ -47,16 +47,16 @@ describe('TransactionTable', () => {
     expect(table.take('nope')).toBeUndefined();
   });
 
-  it('times out with 610, calls onTimeout and leaves the table empty', () => {
+  it('times out with 610, calls onAbandoned and leaves the table empty', () => {
     vi.useFakeTimers();
-    const onTimeout = vi.fn();
-    const table = new TransactionTable(onTimeout);
+    const onAbandoned = vi.fn();
+    const table = new TransactionTable(onAbandoned);
     const tx = table.nextTransaction();
     const req = request('message', 'c1');
     table.add(tx, req, 250);
     vi.advanceTimersByTime(249);
     expect(req.outcomes).toEqual([]);
-    expect(onTimeout).not.toHaveBeenCalled();
+    expect(onAbandoned).not.toHaveBeenCalled();
     vi.advanceTimersByTime(1);
     expect(req.outcomes).toHaveLength(1);
     const outcome = req.outcomes[0]!;
@@ -66,9 +66,9 @@ describe('TransactionTable', () => {
       expect(outcome.error.name).toBe('timeout');
       expect(outcome.error.reason).toContain('250 ms');
     }
-    expect(onTimeout).toHaveBeenCalledTimes(1);
-    expect(onTimeout.mock.calls[0]![0]).toBe(tx);
-    expect(onTimeout.mock.calls[0]![1].verb).toBe('message');
+    expect(onAbandoned).toHaveBeenCalledTimes(1);
+    expect(onAbandoned.mock.calls[0]![0]).toBe(tx);
+    expect(onAbandoned.mock.calls[0]![1].verb).toBe('message');
     expect(table.size).toBe(0);
     expect(table.take(tx)).toBeUndefined();
     vi.advanceTimersByTime(10_000);
@@ -77,16 +77,19 @@ describe('TransactionTable', () => {
 
   it('failAll settles every request with the given error and empties the table', () => {
     vi.useFakeTimers();
-    const onTimeout = vi.fn();
-    const table = new TransactionTable(onTimeout);
+    const onAbandoned = vi.fn();
+    const table = new TransactionTable(onAbandoned);
     const reqs = [request('attach'), request('message'), request('trickle')];
-    for (const req of reqs) table.add(table.nextTransaction(), req, 1000);
+    const transactions = reqs.map(() => table.nextTransaction());
+    reqs.forEach((req, i) => table.add(transactions[i]!, req, 1000));
     const error = bridgeError('connection_lost');
     expect(table.failAll(error)).toBe(3);
     expect(table.size).toBe(0);
     for (const req of reqs) expect(req.outcomes).toEqual([{ ok: false, error }]);
+    // Each abandoned request is reported once, so a late answer can still be mapped back.
+    expect(onAbandoned.mock.calls.map((call) => call[0])).toEqual(transactions);
     vi.advanceTimersByTime(5000);
-    expect(onTimeout).not.toHaveBeenCalled();
+    expect(onAbandoned).toHaveBeenCalledTimes(3);
     for (const req of reqs) expect(req.outcomes).toHaveLength(1);
     expect(table.failAll(error)).toBe(0);
   });
