@@ -1,0 +1,372 @@
+/**
+ * deploy/: the Kubernetes manifests are valid against the Kubernetes schemas
+ * (kubernetes-models), kustomize lists exactly the files that exist, and the Deployment
+ * matches what the daemon really serves: the daemon is started with the ConfigMap's own
+ * config.json and the probe paths named in the Deployment are requested from it.
+ *
+ * There is no cluster or Docker engine here, so this is the check that stands in for
+ * `kubectl apply --dry-run=server`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, posix, relative, resolve } from 'node:path';
+import { ConfigMap, Secret, Service } from 'kubernetes-models/v1';
+import { Deployment } from 'kubernetes-models/apps/v1';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
+import { parseAllDocuments } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, startNats, type NatsServer } from '../support/processes.js';
+
+const REPO = resolve(import.meta.dirname, '../..');
+const K8S = join(REPO, 'deploy/k8s');
+const BASE = join(K8S, 'base');
+const MAIN = join(REPO, 'dist/main.js');
+
+type Obj = Record<string, any>;
+
+interface Manifest {
+  file: string; // relative to deploy/k8s
+  index: number; // document in the file
+  object: Obj;
+}
+
+function yamlFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return yamlFiles(path);
+    return /\.ya?ml$/.test(entry.name) ? [path] : [];
+  });
+}
+
+/**
+ * YAML 1.1, as Kubernetes reads it (sigs.k8s.io/yaml): `0440` is octal, `yes` a boolean.
+ * Any parse error or warning fails.
+ */
+function parseFile(path: string): Obj[] {
+  const docs = parseAllDocuments(readFileSync(path, 'utf8'), { version: '1.1', uniqueKeys: true });
+  const problems = docs.flatMap((d) => [...d.errors, ...d.warnings]).map((e) => e.message);
+  if (problems.length) throw new Error(`${relative(REPO, path)}: ${problems.join('; ')}`);
+  return docs.map((d) => d.toJS() as Obj).filter((o) => o !== null && o !== undefined);
+}
+
+const MODELS: Record<string, new (data: Obj) => { validate(): void }> = {
+  'v1/ConfigMap': ConfigMap,
+  'v1/Secret': Secret,
+  'v1/Service': Service,
+  'apps/v1/Deployment': Deployment,
+  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
+};
+
+function validate(object: Obj): void {
+  const Model = MODELS[`${object.apiVersion}/${object.kind}`];
+  if (!Model) throw new Error(`no kubernetes-models class mapped for ${object.apiVersion} ${object.kind}: add it to MODELS`);
+  new Model(object).validate();
+}
+
+const allFiles = yamlFiles(K8S);
+const manifests: Manifest[] = allFiles.flatMap((path) =>
+  parseFile(path).map((object, index) => ({ file: relative(K8S, path), index, object })),
+);
+const resources = manifests.filter((m) => m.object.kind !== 'Kustomization');
+
+function one(kind: string, dir = 'base'): Obj {
+  const found = resources.filter((m) => m.object.kind === kind && dirname(m.file) === dir);
+  expect(found.map((m) => m.file), `exactly one ${kind} in deploy/k8s/${dir}`).toHaveLength(1);
+  return found[0]!.object;
+}
+
+/** Every label of the selector is on the pod template. */
+function selects(selector: Obj | undefined, labels: Obj): boolean {
+  const entries = Object.entries(selector ?? {});
+  return entries.length > 0 && entries.every(([k, v]) => labels[k] === v);
+}
+
+describe('deploy/k8s manifests', () => {
+  it('exist and parse', () => {
+    expect(existsSync(join(BASE, 'kustomization.yaml'))).toBe(true);
+    expect(resources.length).toBeGreaterThanOrEqual(5);
+  });
+
+  it.each(resources.map((m) => [`${m.file}#${m.index} ${m.object.kind ?? '?'}`, m] as const))(
+    '%s is valid against the Kubernetes schema',
+    (_name, m) => {
+      expect(() => validate(m.object)).not.toThrow();
+      // kubernetes-models checks neither name formats nor namespaces: the API server does.
+      expect(m.object.metadata?.name).toMatch(/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/);
+      expect(m.object.metadata?.namespace, 'the base sets no namespace: an overlay does').toBeUndefined();
+    },
+  );
+
+  it('the validator rejects a broken manifest (so the checks above can fail)', () => {
+    const deployment = structuredClone(one('Deployment'));
+    deployment.spec.template.spec.containers[0].ports[0].containerPort = 'http';
+    expect(() => validate(deployment)).toThrow(/containerPort/);
+    const pdb = structuredClone(one('PodDisruptionBudget'));
+    pdb.spec.selector = 'app=janus-nats-bridge';
+    expect(() => validate(pdb)).toThrow(/selector/);
+    expect(() => validate({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'x' } })).toThrow(/no kubernetes-models class/);
+  });
+
+  it('every kustomization lists exactly the files of its directory, and every listed file exists', () => {
+    const kustomizations = manifests.filter((m) => m.object.kind === 'Kustomization');
+    expect(kustomizations.map((m) => m.file)).toContain('base/kustomization.yaml');
+    for (const k of kustomizations) {
+      const dir = join(K8S, dirname(k.file));
+      const listed: string[] = [
+        ...(k.object.resources ?? []),
+        ...(k.object.components ?? []),
+        ...(k.object.patches ?? []).map((p: Obj) => p.path).filter(Boolean),
+        ...(k.object.patchesStrategicMerge ?? []),
+        ...[...(k.object.configMapGenerator ?? []), ...(k.object.secretGenerator ?? [])].flatMap((g: Obj) =>
+          [...(g.files ?? []), ...(g.envs ?? [])].map((f: string) => f.split('=').pop()!),
+        ),
+      ];
+      for (const entry of listed) {
+        const path = join(dir, entry);
+        expect(existsSync(path), `${k.file} lists ${entry}, which does not exist`).toBe(true);
+        if (statSync(path).isDirectory()) expect(existsSync(join(path, 'kustomization.yaml')), `${entry} is a kustomization`).toBe(true);
+      }
+      const listedFiles = new Set(listed.map((e) => resolve(dir, e)));
+      const present = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f) && f !== 'kustomization.yaml');
+      for (const file of present) expect(listedFiles.has(join(dir, file)), `${k.file} does not list ${file}`).toBe(true);
+    }
+  });
+});
+
+/** The Deployment, its container and what they point to, resolved from the base manifests. */
+function deploymentFacts() {
+  const deployment = one('Deployment');
+  const configMap = one('ConfigMap');
+  const pod = deployment.spec.template.spec as Obj;
+  expect(pod.containers).toHaveLength(1);
+  const container = pod.containers[0] as Obj;
+
+  // --config <path> (also --config=<path>, -c <path>): the only argument.
+  const args: string[] = container.args ?? [];
+  const at = args.findIndex((a) => a === '--config' || a === '-c');
+  const configPath = at >= 0 ? args[at + 1] : args.find((a) => a.startsWith('--config='))?.slice('--config='.length);
+  expect(configPath, `container args ${JSON.stringify(args)} name a config file`).toBeTruthy();
+
+  // The ConfigMap volume, its mount and the key's file name inside the mount.
+  const volume = (pod.volumes as Obj[]).find((v) => v.configMap?.name === configMap.metadata.name);
+  expect(volume, `a volume of ConfigMap ${configMap.metadata.name}`).toBeDefined();
+  const mount = (container.volumeMounts as Obj[]).find((m) => m.name === volume!.name);
+  expect(mount, `a volumeMount of volume ${volume!.name}`).toBeDefined();
+  const keys = Object.keys(configMap.data ?? {});
+  /** Where the kubelet puts a key of the ConfigMap in the container ('' when nowhere). */
+  const fileOf = (key: string): string => {
+    const items = volume!.configMap.items as Obj[] | undefined;
+    const path = items ? items.find((i) => i.key === key)?.path : key;
+    if (path === undefined) return '';
+    if (mount!.subPath !== undefined) return mount!.subPath === path ? mount!.mountPath : '';
+    return posix.join(mount!.mountPath, path);
+  };
+  const key = keys.find((k) => fileOf(k) === configPath);
+  return { deployment, configMap, pod, container, configPath: configPath!, mount: mount!, volume: volume!, key, fileOf };
+}
+
+function portOf(container: Obj, port: number | string): number | undefined {
+  if (typeof port === 'number') return port;
+  return (container.ports as Obj[] | undefined)?.find((p) => p.name === port)?.containerPort;
+}
+
+describe('the Deployment matches what the daemon serves', () => {
+  it('--config points at the ConfigMap key (mountPath + key), and the key holds valid JSON', () => {
+    const { configMap, configPath, mount, key, fileOf } = deploymentFacts();
+    expect(key, `no key of ConfigMap ${configMap.metadata.name} is mounted at ${configPath}`).toBeDefined();
+    expect(configPath).toBe(fileOf(key!));
+    expect(configPath.startsWith(mount.mountPath)).toBe(true);
+    expect(mount.readOnly).toBe(true);
+    // A subPath mount would never see ConfigMap edits, and SIGHUP reloads read the file again.
+    expect(mount.subPath).toBeUndefined();
+    expect(() => JSON.parse(configMap.data[key!])).not.toThrow();
+  });
+
+  it('the container port is the config\'s http.port, probes and Service hit it, and http.host is reachable from the kubelet', () => {
+    const { configMap, container, key } = deploymentFacts();
+    const config = JSON.parse(configMap.data[key!]) as Obj;
+    const http = container.ports.find((p: Obj) => p.name === 'http');
+    expect(http, 'a container port named http').toBeDefined();
+    expect(http.containerPort).toBe(config.http?.port ?? 8080);
+    // Probes come from the pod IP: a loopback http.host would fail them.
+    expect(['0.0.0.0', '::']).toContain(config.http?.host ?? '0.0.0.0');
+    for (const probe of [container.livenessProbe, container.readinessProbe]) {
+      expect(probe?.httpGet, 'an httpGet probe').toBeDefined();
+      expect(portOf(container, probe.httpGet.port)).toBe(http.containerPort);
+      expect(probe.httpGet.scheme ?? 'HTTP').toBe('HTTP');
+    }
+    expect(container.livenessProbe.httpGet.path).toBe('/healthz');
+    expect(container.readinessProbe.httpGet.path).toBe('/readyz');
+
+    const service = one('Service');
+    const servicePort = (service.spec.ports as Obj[]).find((p) => p.name === 'http');
+    expect(servicePort, 'a Service port named http').toBeDefined();
+    expect(portOf(container, servicePort!.targetPort ?? servicePort!.port)).toBe(http.containerPort);
+    expect(service.metadata.annotations?.['prometheus.io/scrape']).toBe('true');
+    expect(Number(service.metadata.annotations?.['prometheus.io/port'])).toBe(http.containerPort);
+    expect(service.metadata.annotations?.['prometheus.io/path']).toBe('/metrics');
+  });
+
+  it('one replica, never two at once, and selectors that match the pods', () => {
+    const { deployment } = deploymentFacts();
+    expect(deployment.spec.replicas).toBe(1);
+    // RollingUpdate would run the new pod next to the old one: two sessions on every Janus.
+    const strategy = deployment.spec.strategy ?? { type: 'RollingUpdate' };
+    expect(
+      strategy.type === 'Recreate' || (strategy.type === 'RollingUpdate' && strategy.rollingUpdate?.maxSurge === 0),
+      `strategy ${JSON.stringify(strategy)} must be Recreate or RollingUpdate with maxSurge 0`,
+    ).toBe(true);
+    const labels = deployment.spec.template.metadata.labels as Obj;
+    expect(selects(deployment.spec.selector.matchLabels, labels), 'Deployment selector matches the pod labels').toBe(true);
+    expect(selects(one('Service').spec.selector, labels), 'Service selector matches the pod labels').toBe(true);
+    const pdb = one('PodDisruptionBudget');
+    expect(selects(pdb.spec.selector.matchLabels, labels), 'PDB selector matches the pod labels').toBe(true);
+    // With one replica, minAvailable >= 1 would block every node drain.
+    expect(pdb.spec.minAvailable ?? 0, 'PDB minAvailable with one replica').toBe(0);
+  });
+
+  it('locked down: non-root, read-only root filesystem, no privilege escalation, no capabilities, seccomp, resources', () => {
+    const { pod, container } = deploymentFacts();
+    const sc = container.securityContext as Obj;
+    expect(sc.runAsNonRoot ?? pod.securityContext?.runAsNonRoot).toBe(true);
+    expect(sc.runAsUser ?? pod.securityContext?.runAsUser).toBeGreaterThan(0);
+    expect(sc.readOnlyRootFilesystem).toBe(true);
+    expect(sc.allowPrivilegeEscalation).toBe(false);
+    expect(sc.capabilities?.drop).toEqual(['ALL']);
+    expect(sc.capabilities?.add ?? []).toEqual([]);
+    expect((sc.seccompProfile ?? pod.securityContext?.seccompProfile)?.type).toBe('RuntimeDefault');
+    for (const kind of ['requests', 'limits']) {
+      expect(container.resources?.[kind]?.cpu, `resources.${kind}.cpu`).toBeDefined();
+      expect(container.resources?.[kind]?.memory, `resources.${kind}.memory`).toBeDefined();
+    }
+    expect(container.command, 'the image ENTRYPOINT (node dist/main.js) runs').toBeUndefined();
+  });
+
+  it('the grace period covers a graceful shutdown: in-flight requests and session destroys (each up to janus.cmdTimeout) plus a margin', () => {
+    const { pod, configMap, key } = deploymentFacts();
+    const cmdTimeout = (JSON.parse(configMap.data[key!]) as Obj).janus?.cmdTimeout ?? 5000;
+    expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThanOrEqual(2 * cmdTimeout + 5000);
+  });
+
+  it('secrets come from the Secret: every referenced key exists in it', () => {
+    const { pod, container } = deploymentFacts();
+    const secret = one('Secret');
+    const keys = new Set([...Object.keys(secret.stringData ?? {}), ...Object.keys(secret.data ?? {})]);
+    const refs = (container.env as Obj[]).filter((e) => e.valueFrom?.secretKeyRef);
+    expect(refs.map((e) => e.name)).toContain('JNB_DB_URL');
+    for (const e of refs) {
+      expect(e.valueFrom.secretKeyRef.name).toBe(secret.metadata.name);
+      expect(keys.has(e.valueFrom.secretKeyRef.key), `Secret key ${e.valueFrom.secretKeyRef.key}`).toBe(true);
+    }
+    const secretVolumes = (pod.volumes as Obj[]).filter((v) => v.secret);
+    expect(secretVolumes.length).toBeGreaterThan(0);
+    for (const v of secretVolumes) {
+      expect(v.secret.secretName).toBe(secret.metadata.name);
+      for (const item of v.secret.items ?? []) expect(keys.has(item.key), `Secret key ${item.key}`).toBe(true);
+      expect(v.secret.defaultMode ?? 0o644).toBeLessThanOrEqual(0o777);
+      const mount = (container.volumeMounts as Obj[]).find((m) => m.name === v.name);
+      expect(mount?.readOnly).toBe(true);
+      // A file env var must point inside this mount.
+      for (const e of (container.env as Obj[]).filter((x) => typeof x.value === 'string' && x.value.startsWith(mount!.mountPath + '/'))) {
+        const file = e.value.slice(mount!.mountPath.length + 1);
+        expect((v.secret.items ?? [...keys].map((k) => ({ key: k, path: k }))).map((i: Obj) => i.path)).toContain(file);
+      }
+    }
+    // Placeholders are marked as such, so that nobody mistakes them for working values.
+    for (const value of Object.values(secret.stringData ?? {})) expect(String(value)).toContain('PLACEHOLDER');
+  });
+
+  it('the Dockerfile runs what the Deployment expects: node dist/main.js, a numeric non-root user, the http port', () => {
+    const { pod, container } = deploymentFacts();
+    const dockerfile = readFileSync(join(REPO, 'deploy/Dockerfile'), 'utf8');
+    const stages = dockerfile.split(/^FROM /m);
+    const runtime = stages[stages.length - 1]!;
+    expect(runtime).toMatch(/^ENTRYPOINT \["node", "dist\/main\.js"\]$/m);
+    const user = /^USER (\d+)(?::(\d+))?$/m.exec(runtime);
+    expect(user, 'a numeric USER, which runAsNonRoot can verify').not.toBeNull();
+    expect(Number(user![1])).toBeGreaterThan(0);
+    expect(Number(user![1])).toBe(container.securityContext?.runAsUser ?? pod.securityContext?.runAsUser);
+    const exposed = /^EXPOSE (.+)$/m.exec(runtime)?.[1]?.split(/\s+/).map((p) => Number(p.split('/')[0]));
+    expect(exposed).toContain(container.ports.find((p: Obj) => p.name === 'http').containerPort);
+  });
+});
+
+async function get(url: string): Promise<{ status: number; body: string } | undefined> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+    return { status: res.status, body: await res.text() };
+  } catch {
+    return undefined;
+  }
+}
+
+/** GETs url until `until` holds, the time is up, or the daemon has exited. */
+async function poll(url: string, until: (r: { status: number; body: string } | undefined) => boolean, timeoutMs: number, child: ChildProcess) {
+  const deadline = Date.now() + timeoutMs;
+  let last = await get(url);
+  while (!until(last) && Date.now() < deadline && child.exitCode === null && child.signalCode === null) {
+    await new Promise((r) => setTimeout(r, 100));
+    last = await get(url);
+  }
+  return last;
+}
+
+describe('the daemon started with the ConfigMap\'s config answers the Deployment\'s probes', () => {
+  let nats: NatsServer;
+  let dir: string;
+  let daemon: ChildProcess | undefined;
+  let exited: Promise<number | null>;
+  let output = '';
+  let port: number;
+
+  beforeAll(async () => {
+    nats = await startNats();
+    port = await freePort();
+    dir = mkdtempSync(join(tmpdir(), 'jnb-deploy-'));
+  });
+
+  afterAll(async () => {
+    if (daemon && daemon.exitCode === null && daemon.signalCode === null) {
+      daemon.kill('SIGKILL');
+      await exited;
+    }
+    await nats?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('GET liveness and readiness paths: 200; SIGTERM: exit 0 within the grace period', async () => {
+    const { configMap, key, container, pod } = deploymentFacts();
+    const config = JSON.parse(configMap.data[key!]) as Obj;
+    // Only what must change to run here; everything else (janus, connections, log…) as shipped.
+    config.nats = { ...config.nats, servers: [nats.url] };
+    config.http = { ...config.http, host: '127.0.0.1', port };
+    const file = join(dir, 'config.json');
+    writeFileSync(file, JSON.stringify(config));
+
+    // No JNB_* variables: the Deployment's come from the Secret (placeholder values) and
+    // name files that exist only in the pod.
+    daemon = spawn(process.execPath, [MAIN, '--config', file], { env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
+    daemon.stdout!.on('data', (d: Buffer) => { output = (output + d.toString()).slice(-20_000); });
+    daemon.stderr!.on('data', (d: Buffer) => { output = (output + d.toString()).slice(-20_000); });
+    exited = new Promise((done) => daemon!.once('exit', (code) => done(code)));
+
+    const base = `http://127.0.0.1:${port}`;
+    const liveness = `${base}${container.livenessProbe.httpGet.path}`;
+    const readiness = `${base}${container.readinessProbe.httpGet.path}`;
+    const live = await poll(liveness, (r) => r !== undefined, 10_000, daemon);
+    expect(live?.status, `GET ${liveness}\n${output}`).toBe(200);
+    const ready = await poll(readiness, (r) => r?.status === 200, 10_000, daemon);
+    expect(ready?.status, `GET ${readiness}: ${ready?.body}\n${output}`).toBe(200);
+    // The server answering is the daemon, not something else on the port: other paths are 404.
+    expect((await get(`${base}/no-such-probe-path`))?.status).toBe(404);
+
+    // What the kubelet does on pod deletion: SIGTERM, SIGKILL after the grace period.
+    const graceMs = pod.terminationGracePeriodSeconds * 1000;
+    daemon.kill('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([exited, new Promise<string>((r) => { timer = setTimeout(() => r(`still running after ${graceMs} ms`), graceMs); })]);
+    clearTimeout(timer);
+    expect(code, output).toBe(0);
+  }, 60_000);
+});
