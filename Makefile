@@ -7,6 +7,7 @@ help:
 	@echo "make test   install what is missing, build, run every test (unit and integration)"
 	@echo "make build  compile TypeScript to dist/"
 	@echo "make deps   install npm packages and, when absent, Debian's janus and nats-server"
+	@echo "make bench  build, start a loopback Janus and nats-servers, measure, write bench-results/latest.json"
 
 deps: node_modules/.installed
 	@bash scripts/install-system-deps.sh
@@ -24,4 +25,7 @@ run: deps build
 test: deps
 	npm test
 
-.PHONY: help deps build run test
+bench: deps build
+	npm run bench
+
+.PHONY: help deps build run test bench

@@ -49,12 +49,15 @@ interface ExchangeOptions {
   readonly session?: number;
 }
 
+/** Once per Janus server and process: many connections often share one Janus. */
+const serversWarnedAboutReclaim = new Set<string>();
+
 /** How long late answers still get the client's transaction back. */
 const RECENT_TRANSACTIONS = { maxEntries: 10_000, ttlMs: 60_000 };
 
 export class JanusConnection {
   private socket: JanusSocket | undefined;
-  private transactions = new TransactionTable();
+  private transactions: TransactionTable;
   private readonly recent = new RecentTransactions(RECENT_TRANSACTIONS.maxEntries, RECENT_TRANSACTIONS.ttlMs);
   private currentState: ConnectionState = 'disconnected';
   private session: number | undefined;
@@ -72,7 +75,13 @@ export class JanusConnection {
     private readonly options: ConnectionOptions,
     private readonly listener: ConnectionListener,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.transactions = this.newTransactionTable();
+  }
+
+  private newTransactionTable(): TransactionTable {
+    return new TransactionTable(this.options.cmdTimeoutMs, (transaction, request) => this.rememberLate(transaction, request));
+  }
 
   get state(): ConnectionState {
     return this.currentState;
@@ -137,7 +146,7 @@ export class JanusConnection {
 
   private connect(): void {
     this.setState('connecting');
-    this.transactions = new TransactionTable((transaction, request) => this.rememberLate(transaction, request));
+    this.transactions = this.newTransactionTable();
     this.socket = new JanusSocket(
       {
         url: this.options.url.wsUrl,
@@ -220,8 +229,10 @@ export class JanusConnection {
       this.log.warn({ session_timeout_s: timeout, ping_interval_ms: this.options.pingIntervalMs },
         'janus.pingInterval is not below Janus\'s session_timeout: the session will expire');
     }
-    if (info['reclaim-session-timeout'] === 0) {
-      this.log.warn('Janus has reclaim_session_timeout = 0: after a dropped WebSocket the session and its handles are lost (see README: session continuity)');
+    const server = new URL(this.options.url.wsUrl).host;
+    if (info['reclaim-session-timeout'] === 0 && !serversWarnedAboutReclaim.has(server)) {
+      serversWarnedAboutReclaim.add(server);
+      this.log.warn({ server }, 'Janus has reclaim_session_timeout = 0: after a dropped WebSocket the session and its handles are lost (see README: session continuity)');
     }
   }
 
@@ -258,7 +269,7 @@ export class JanusConnection {
     if (typeof text !== 'string') return Promise.resolve({ ok: false, error: text });
     return new Promise<Outcome>((settle) => {
       const table = this.transactions;
-      table.add(transaction, { verb: message.janus, clientTransaction: options.clientTransaction, internal, settle }, this.options.cmdTimeoutMs);
+      table.add(transaction, { verb: message.janus, clientTransaction: options.clientTransaction, internal, settle });
       if (!this.socket!.send(text)) {
         table.take(transaction);
         settle({ ok: false, error: bridgeError('unavailable', 'socket closed') });

@@ -4,6 +4,7 @@
  * waiting for TCP, a deadline on every write, and a size limit on incoming messages.
  * It reports what happened; what to do about it is the connection's business.
  */
+import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 
 export interface SocketOptions {
@@ -30,6 +31,7 @@ export class JanusSocket {
   /** Start times of writes not yet handed to the kernel, oldest first. */
   private readonly unflushed: number[] = [];
   private writeWatchdog: NodeJS.Timeout | undefined;
+  private corked = false;
 
   constructor(private readonly options: SocketOptions, private readonly listener: SocketListener) {
     this.ws = new WebSocket(options.url, 'janus-protocol', {
@@ -64,6 +66,7 @@ export class JanusSocket {
   /** Sends a text frame; a write that does not reach the kernel within sendTimeout resets the socket. */
   send(text: string): boolean {
     if (!this.isOpen) return false;
+    this.corkUntilNextTick();
     this.unflushed.push(Date.now());
     this.armWriteWatchdog();
     this.ws.send(text, (err) => {
@@ -72,6 +75,23 @@ export class JanusSocket {
       else if (this.unflushed.length === 0) this.disarmWriteWatchdog();
     });
     return true;
+  }
+
+  /**
+   * Frames sent in the same tick (a batch of NATS requests read at once) leave in one
+   * write instead of one system call each: the TCP socket is corked until the next tick.
+   */
+  private corkUntilNextTick(): void {
+    if (this.corked) return;
+    // ws keeps its net.Socket in _socket; it has no public handle for batching writes.
+    const tcp = (this.ws as unknown as { _socket?: Socket })._socket;
+    if (!tcp) return;
+    this.corked = true;
+    tcp.cork();
+    process.nextTick(() => {
+      this.corked = false;
+      tcp.uncork();
+    });
   }
 
   /** Closes the socket and reports `reason`; later calls do nothing. */

@@ -17,19 +17,28 @@ export interface PendingRequest {
   readonly settle: (outcome: Outcome) => void;
 }
 
-interface Entry extends PendingRequest {
-  timer: NodeJS.Timeout;
+interface Entry {
+  readonly request: PendingRequest;
+  readonly deadline: number;
 }
 
+/**
+ * Every request of a table has the same timeout, so insertion order is deadline order:
+ * one timer, armed for the oldest entry, expires requests in order. No timer per request.
+ */
 export class TransactionTable {
   private readonly pending = new Map<string, Entry>();
   /** Unique per table: a reconnect makes a new table, so a stale answer never matches. */
   private readonly prefix = randomBytes(4).toString('hex') + '-';
   private counter = 0;
+  private timer: NodeJS.Timeout | undefined;
   private emptyWaiters: Array<() => void> = [];
 
   /** `onAbandoned` sees every request that ends without its answer (timed out, or failed with the connection). */
-  constructor(private readonly onAbandoned: (transaction: string, request: PendingRequest) => void = () => {}) {}
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly onAbandoned: (transaction: string, request: PendingRequest) => void = () => {},
+  ) {}
 
   get size(): number {
     return this.pending.size;
@@ -39,44 +48,53 @@ export class TransactionTable {
     return this.prefix + (++this.counter).toString(36);
   }
 
-  add(transaction: string, request: PendingRequest, timeoutMs: number): void {
-    const timer = setTimeout(() => {
-      if (this.pending.get(transaction) !== entry) return;
-      this.pending.delete(transaction);
-      this.onAbandoned(transaction, request);
-      request.settle({ ok: false, error: bridgeError('timeout', `${timeoutMs} ms`) });
-      this.notifyIfEmpty();
-    }, timeoutMs);
-    const entry: Entry = { ...request, timer };
-    this.pending.set(transaction, entry);
+  add(transaction: string, request: PendingRequest): void {
+    this.pending.set(transaction, { request, deadline: Date.now() + this.timeoutMs });
+    if (!this.timer) this.timer = setTimeout(() => this.expire(), this.timeoutMs);
   }
 
   /** The verb waiting on `transaction`, without taking it. */
   verbOf(transaction: string): string | undefined {
-    return this.pending.get(transaction)?.verb;
+    return this.pending.get(transaction)?.request.verb;
   }
 
   /** Removes and returns the request waiting on `transaction`. */
   take(transaction: string): PendingRequest | undefined {
     const entry = this.pending.get(transaction);
     if (!entry) return undefined;
-    clearTimeout(entry.timer);
     this.pending.delete(transaction);
     this.notifyIfEmpty();
-    return entry;
+    return entry.request;
   }
 
   /** Fails every waiting request with `error` and empties the table. */
   failAll(error: BridgeError): number {
+    clearTimeout(this.timer);
+    this.timer = undefined;
     const entries = [...this.pending.entries()];
     this.pending.clear();
-    for (const [transaction, entry] of entries) {
-      clearTimeout(entry.timer);
-      this.onAbandoned(transaction, entry);
-      entry.settle({ ok: false, error });
+    for (const [transaction, { request }] of entries) {
+      this.onAbandoned(transaction, request);
+      request.settle({ ok: false, error });
     }
     this.notifyIfEmpty();
     return entries.length;
+  }
+
+  /** Times out every request past its deadline, then re-arms for the oldest one left. */
+  private expire(): void {
+    this.timer = undefined;
+    const now = Date.now();
+    for (const [transaction, { request, deadline }] of this.pending) {
+      if (deadline > now) {
+        this.timer = setTimeout(() => this.expire(), deadline - now);
+        break;
+      }
+      this.pending.delete(transaction);
+      this.onAbandoned(transaction, request);
+      request.settle({ ok: false, error: bridgeError('timeout', `${this.timeoutMs} ms`) });
+    }
+    this.notifyIfEmpty();
   }
 
   /** Resolves once no request is waiting (at once if none is). */
@@ -100,7 +118,11 @@ export class TransactionTable {
  * first, and in age; expiry is lazy, so no timer runs.
  */
 export class RecentTransactions {
-  private readonly entries = new Map<string, { client: string | undefined; at: number }>();
+  private readonly entries = new Map<string, { client: string | undefined; at: number; seq: number }>();
+  /** Keys in the order they were remembered, consumed from `head`: eviction never walks the Map. */
+  private order: Array<{ key: string; at: number; seq: number }> = [];
+  private head = 0;
+  private seq = 0;
 
   constructor(
     private readonly maxEntries: number,
@@ -113,12 +135,20 @@ export class RecentTransactions {
   }
 
   remember(transaction: string, clientTransaction: string | undefined): void {
-    const now = this.now();
-    this.entries.delete(transaction);
-    this.entries.set(transaction, { client: clientTransaction, at: now });
-    for (const [key, value] of this.entries) {
-      if (this.entries.size <= this.maxEntries && now - value.at < this.ttlMs) break;
-      this.entries.delete(key);
+    const at = this.now();
+    const seq = ++this.seq;
+    this.entries.set(transaction, { client: clientTransaction, at, seq });
+    this.order.push({ key: transaction, at, seq });
+    while (this.head < this.order.length) {
+      const oldest = this.order[this.head]!;
+      if (this.entries.size <= this.maxEntries && at - oldest.at < this.ttlMs) break;
+      // Only if the key was not remembered again since.
+      if (this.entries.get(oldest.key)?.seq === oldest.seq) this.entries.delete(oldest.key);
+      this.head++;
+    }
+    if (this.head > 1024 && this.head * 2 > this.order.length) {
+      this.order = this.order.slice(this.head);
+      this.head = 0;
     }
   }
 

@@ -127,7 +127,7 @@ export function natsPerFile(hooks: { beforeAll: (fn: () => Promise<void>) => voi
   const scope = {
     nats: undefined as unknown as NatsServer,
     client: undefined as unknown as Client,
-    running: [] as Array<{ stop(): Promise<void> }>,
+    running: [] as Array<{ stop(): Promise<unknown> }>,
   };
   hooks.beforeAll(async () => {
     scope.nats = await startNats();

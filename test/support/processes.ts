@@ -3,12 +3,20 @@
  * package, each on free loopback ports, each stopped by the test that started it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 
-const REPO = resolve(import.meta.dirname, '../..');
+/** The repository root, found from wherever this file was compiled to (tests, bench). */
+export const REPO = findRepoRoot(import.meta.dirname);
+
+function findRepoRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'scripts/janus-local.sh'))) return dir;
+    if (dirname(dir) === dir) throw new Error(`no repository root above ${from}`);
+  }
+}
 
 export async function freePort(): Promise<number> {
   return new Promise((done, fail) => {
@@ -37,24 +45,26 @@ export async function waitForPort(port: number, timeoutMs = 10_000, host = '127.
 
 export interface ManagedProcess {
   readonly pid: number;
+  readonly child: ChildProcess;
   /** SIGSTOP / SIGCONT: a frozen server keeps its sockets open but answers nothing. */
   pause(): void;
   resume(): void;
   /** SIGKILL, waiting until the process is gone. */
   kill(): Promise<void>;
-  /** SIGTERM, then SIGKILL after 5 s. */
-  stop(): Promise<void>;
+  /** SIGTERM, then SIGKILL after graceMs (5 s); resolves with the ms it took to exit. */
+  stop(graceMs?: number): Promise<number>;
   output(): string;
 }
 
-function manage(child: ChildProcess): ManagedProcess {
+export function manage(child: ChildProcess, keep = 200_000): ManagedProcess {
   let out = '';
-  child.stdout?.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-200_000); });
-  child.stderr?.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-200_000); });
+  child.stdout?.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-keep); });
+  child.stderr?.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-keep); });
   const exited = new Promise<void>((done) => child.once('exit', () => done()));
   const gone = (): boolean => child.exitCode !== null || child.signalCode !== null;
   return {
     pid: child.pid!,
+    child,
     pause: () => child.kill('SIGSTOP'),
     resume: () => child.kill('SIGCONT'),
     kill: async () => {
@@ -63,13 +73,15 @@ function manage(child: ChildProcess): ManagedProcess {
       child.kill('SIGKILL');
       await exited;
     },
-    stop: async () => {
-      if (gone()) return;
+    stop: async (graceMs = 5_000) => {
+      const started = Date.now();
+      if (gone()) return 0;
       child.kill('SIGCONT');
       child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
       await exited;
       clearTimeout(timer);
+      return Date.now() - started;
     },
     output: () => out,
   };

@@ -13,8 +13,8 @@ describe('TransactionTable', () => {
   });
 
   it('gives unique transactions within and across tables', () => {
-    const a = new TransactionTable();
-    const b = new TransactionTable();
+    const a = new TransactionTable(1000);
+    const b = new TransactionTable(1000);
     const seen = new Set<string>();
     for (let i = 0; i < 50; i++) {
       seen.add(a.nextTransaction());
@@ -25,10 +25,10 @@ describe('TransactionTable', () => {
 
   it('adds and takes a request exactly once', () => {
     vi.useFakeTimers();
-    const table = new TransactionTable();
+    const table = new TransactionTable(1000);
     const tx = table.nextTransaction();
     const req = request('attach');
-    table.add(tx, req, 1000);
+    table.add(tx, req);
     expect(table.size).toBe(1);
     expect(table.verbOf(tx)).toBe('attach');
     const taken = table.take(tx);
@@ -43,17 +43,17 @@ describe('TransactionTable', () => {
   });
 
   it('take of an unknown transaction returns undefined', () => {
-    const table = new TransactionTable();
+    const table = new TransactionTable(1000);
     expect(table.take('nope')).toBeUndefined();
   });
 
   it('times out with 610, calls onAbandoned and leaves the table empty', () => {
     vi.useFakeTimers();
     const onAbandoned = vi.fn();
-    const table = new TransactionTable(onAbandoned);
+    const table = new TransactionTable(250, onAbandoned);
     const tx = table.nextTransaction();
     const req = request('message', 'c1');
-    table.add(tx, req, 250);
+    table.add(tx, req);
     vi.advanceTimersByTime(249);
     expect(req.outcomes).toEqual([]);
     expect(onAbandoned).not.toHaveBeenCalled();
@@ -78,10 +78,10 @@ describe('TransactionTable', () => {
   it('failAll settles every request with the given error and empties the table', () => {
     vi.useFakeTimers();
     const onAbandoned = vi.fn();
-    const table = new TransactionTable(onAbandoned);
+    const table = new TransactionTable(1000, onAbandoned);
     const reqs = [request('attach'), request('message'), request('trickle')];
     const transactions = reqs.map(() => table.nextTransaction());
-    reqs.forEach((req, i) => table.add(transactions[i]!, req, 1000));
+    reqs.forEach((req, i) => table.add(transactions[i]!, req));
     const error = bridgeError('connection_lost');
     expect(table.failAll(error)).toBe(3);
     expect(table.size).toBe(0);
@@ -95,17 +95,17 @@ describe('TransactionTable', () => {
   });
 
   it('whenEmpty resolves at once when nothing waits', async () => {
-    const table = new TransactionTable();
+    const table = new TransactionTable(1000);
     await expect(table.whenEmpty()).resolves.toBeUndefined();
   });
 
   it('whenEmpty resolves only after the last take', async () => {
     vi.useFakeTimers();
-    const table = new TransactionTable();
+    const table = new TransactionTable(1000);
     const t1 = table.nextTransaction();
     const t2 = table.nextTransaction();
-    table.add(t1, request(), 1000);
-    table.add(t2, request(), 1000);
+    table.add(t1, request());
+    table.add(t2, request());
     let resolved = false;
     const done = table.whenEmpty().then(() => {
       resolved = true;
@@ -121,8 +121,8 @@ describe('TransactionTable', () => {
 
   it('whenEmpty resolves after a timeout empties the table', async () => {
     vi.useFakeTimers();
-    const table = new TransactionTable();
-    table.add(table.nextTransaction(), request(), 100);
+    const table = new TransactionTable(100);
+    table.add(table.nextTransaction(), request());
     let resolved = false;
     const done = table.whenEmpty().then(() => {
       resolved = true;
@@ -192,5 +192,52 @@ describe('RecentTransactions', () => {
     expect(recent.size).toBe(2);
     expect(recent.lookup('mid')).toEqual({ found: true, client: 'm' });
     expect(recent.lookup('new')).toEqual({ found: true, client: 'n' });
+  });
+});
+
+describe('TransactionTable expiry with one timer', () => {
+  it('times out requests in deadline order, each at its own deadline, however many wait', () => {
+    vi.useFakeTimers();
+    const table = new TransactionTable(1000);
+    const early = Array.from({ length: 3 }, () => request('message'));
+    early.forEach((req) => table.add(table.nextTransaction(), req));
+    vi.advanceTimersByTime(400);
+    const late = Array.from({ length: 2 }, () => request('message'));
+    const lateTx = late.map(() => table.nextTransaction());
+    late.forEach((req, i) => table.add(lateTx[i]!, req));
+    vi.advanceTimersByTime(599);
+    expect(early.map((r) => r.outcomes.length)).toEqual([0, 0, 0]);
+    vi.advanceTimersByTime(1);
+    expect(early.map((r) => r.outcomes[0]?.ok)).toEqual([false, false, false]);
+    expect(late.map((r) => r.outcomes.length)).toEqual([0, 0]);
+    expect(table.take(lateTx[0]!)).toBe(late[0]);
+    vi.advanceTimersByTime(399);
+    expect(late[1]!.outcomes).toHaveLength(0);
+    vi.advanceTimersByTime(1);
+    expect(late[1]!.outcomes).toHaveLength(1);
+    expect(late[0]!.outcomes).toHaveLength(0);
+    expect(table.size).toBe(0);
+  });
+});
+
+describe('RecentTransactions at its bound', () => {
+  it('keeps exactly the newest maxEntries and forgets the rest, over many rounds', () => {
+    const recent = new RecentTransactions(100, 60_000, () => 0);
+    for (let i = 0; i < 10_000; i++) recent.remember(`t${i}`, `c${i}`);
+    expect(recent.size).toBe(100);
+    expect(recent.lookup('t9899')).toEqual({ found: false, client: undefined });
+    expect(recent.lookup('t9900')).toEqual({ found: true, client: 'c9900' });
+    expect(recent.lookup('t9999')).toEqual({ found: true, client: 'c9999' });
+  });
+
+  it('keeps a key remembered again when its first record is evicted', () => {
+    let now = 0;
+    const recent = new RecentTransactions(1000, 100, () => now);
+    recent.remember('a', 'first');
+    now = 50;
+    recent.remember('a', 'second');
+    now = 120;
+    recent.remember('b', 'x');
+    expect(recent.lookup('a')).toEqual({ found: true, client: 'second' });
   });
 });
