@@ -94,12 +94,19 @@ export interface NatsServer extends ManagedProcess {
   restart(): Promise<NatsServer>;
 }
 
-export async function startNats(port?: number): Promise<NatsServer> {
+/** A private nats-server; `args` adds flags (auth, TLS) and is kept for restarts. */
+export async function startNats(port?: number, args: string[] = []): Promise<NatsServer> {
   const chosen = port ?? (await freePort());
-  const child = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(chosen)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(chosen), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const managed = manage(child);
-  await waitForPort(chosen);
-  return { ...managed, port: chosen, url: `nats://127.0.0.1:${chosen}`, restart: () => startNats(chosen) };
+  try {
+    await waitForPort(chosen);
+  } catch (err) {
+    await managed.kill();
+    throw new Error(`nats-server did not start: ${(err as Error).message}\n${managed.output().slice(-2000)}`);
+  }
+  const scheme = args.includes('--tls') ? 'tls' : 'nats';
+  return { ...managed, port: chosen, url: `${scheme}://127.0.0.1:${chosen}`, restart: () => startNats(chosen, args) };
 }
 
 export interface JanusServer extends ManagedProcess {
