@@ -1,25 +1,31 @@
 /**
- * Wires the parts: NATS, the connection list, the connections this process serves,
- * their subjects, and the health endpoint. Returns a handle that shuts it all down.
+ * Wires the parts: HTTP operations, NATS, the connection list, the connections this
+ * process serves, their subjects, service discovery. Returns a handle that shuts it all down.
  */
 import type { NatsConnection, Subscription } from 'nats';
 import type { Server } from 'node:http';
-import { serveReload } from './bridge/admin.js';
+import { serveAdmin } from './bridge/admin.js';
 import { BridgedConnection } from './bridge/bridged-connection.js';
 import type { BridgeConfig } from './config/schema.js';
+import { resolveSecrets, type Secrets } from './config/secrets.js';
 import { chooseSource, type ConfigReader } from './connections/choose-source.js';
 import { ListKeeper, type ReloadResult } from './connections/list-keeper.js';
 import { ServeEverything, type Ownership } from './connections/ownership.js';
 import { ServedConnections } from './connections/served.js';
 import type { Logger } from './log.js';
 import { connectNats, NatsLink } from './nats.js';
-import { startHealthServer } from './ops/health.js';
+import { startHttpServer } from './ops/http.js';
+import { Metrics } from './ops/metrics.js';
+import { readinessProblems } from './ops/readiness.js';
+import { ServiceDiscovery } from './ops/service-discovery.js';
+import { VERSION } from './version.js';
 
 export interface Daemon {
   readonly nc: NatsConnection;
   readonly link: NatsLink;
   readonly served: ServedConnections<BridgedConnection>;
   readonly httpPort: number;
+  readonly discovery: ServiceDiscovery;
   /** Resolves once the first connection list is applied; rejects when it cannot be (wrong table version, no table). */
   readonly listLoaded: Promise<void>;
   /** Loads the connection list again and applies the difference. */
@@ -31,27 +37,39 @@ export interface Daemon {
 export interface DaemonOptions {
   /** Reads the configuration again, for reloads of a config-file list. */
   rereadConfig?: ConfigReader;
+  /** Resolved by the caller (to report problems as configuration errors); resolved here when absent. */
+  secrets?: Secrets;
 }
 
 export async function startDaemon(config: BridgeConfig, log: Logger, options: DaemonOptions = {}): Promise<Daemon> {
+  const secrets = options.secrets ?? mustResolve(config);
   let stopping = false;
   let keeper: ListKeeper | undefined;
   let link: NatsLink | undefined;
-  const health = await startHealthServer(config.http.host, config.http.port, {
-    notReadyBecause: () => [
-      ...(stopping ? ['shutting down'] : []),
-      ...(!link?.isConnected ? ['NATS not connected'] : []),
-      ...(keeper?.notLoadedBecause ? [keeper.notLoadedBecause] : !keeper ? ['connection list not loaded'] : []),
-    ],
+  let served: ServedConnections<BridgedConnection> | undefined;
+  const connections = () => (served?.entries() ?? []).map(({ instance }) => instance);
+  const metrics = new Metrics({
+    connections: () => connections().map((c) => ({ janusId: c.spec.janusId, state: c.connection.state, pending: c.connection.pendingRequests })),
+    natsConnected: () => link?.isConnected ?? false,
   });
-  log.info({ host: config.http.host, port: health.port }, 'health endpoint listening');
+  const http = await startHttpServer(config.http.host, config.http.port, {
+    notReadyBecause: () => readinessProblems({
+      stopping,
+      natsConnected: link?.isConnected ?? false,
+      listProblem: keeper ? keeper.notLoadedBecause : 'connection list not loaded',
+      connectionStates: connections().map((c) => c.connection.state),
+      readyShare: config.http.readyShare,
+    }),
+  }, metrics.registry);
+  log.info({ host: config.http.host, port: http.port }, 'HTTP endpoint listening (/healthz, /readyz, /metrics)');
 
-  const natsConnection = await connectNats(config.nats, log);
-  const natsLink = new NatsLink(natsConnection, log);
+  const nc = await connectNats(config.nats, secrets.nats, log);
+  const natsLink = new NatsLink(nc, log);
   link = natsLink;
-  const served = new ServedConnections((spec) => new BridgedConnection(spec, natsLink, config, log), log);
+  const servedNow = new ServedConnections((spec) => new BridgedConnection(spec, { link: natsLink, config, secrets, metrics, log }), log);
+  served = servedNow;
   const ownership: Ownership = new ServeEverything();
-  ownership.onServedChange((specs) => served.apply(specs));
+  ownership.onServedChange((specs) => servedNow.apply(specs));
 
   const source = chooseSource(config, options.rereadConfig, log);
   const list = new ListKeeper(source, ownership, log);
@@ -60,16 +78,34 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
   const listLoaded = list.start();
   listLoaded.catch(() => {});
 
-  const adminSubscriptions: Subscription[] = [serveReload(natsConnection, config.nats.subjectPrefix, (trigger) => list.reload(trigger), log)];
+  const discovery = new ServiceDiscovery(nc, {
+    version: VERSION,
+    description: 'Janus WebRTC servers over NATS: one request endpoint per janus_id',
+    metadata: { subject_prefix: config.nats.subjectPrefix },
+    endpoints: () => connections().map((c) => c.stats),
+  });
+  const adminSubscriptions: Subscription[] = serveAdmin(nc, config.nats.subjectPrefix, {
+    reload: (trigger) => list.reload(trigger),
+    status: () => connections().map((c) => ({
+      janus_id: c.spec.janusId,
+      janus_url: c.spec.url.redacted,
+      state: c.connection.state,
+      session_id: c.connection.sessionId ?? null,
+      since: new Date(c.connection.since).toISOString(),
+      pending: c.connection.pendingRequests,
+    })),
+    instance: { id: discovery.id, version: VERSION },
+  }, log);
   const interval = config.db.url && config.db.reloadInterval > 0
     ? setInterval(() => void list.reload('interval'), config.db.reloadInterval * 1000)
     : undefined;
 
   return {
-    nc: natsConnection,
+    nc,
     link: natsLink,
-    served,
-    httpPort: health.port,
+    served: servedNow,
+    httpPort: http.port,
+    discovery,
     listLoaded,
     reload: (trigger) => list.reload(trigger),
     shutdown: async (reason) => {
@@ -78,14 +114,21 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
       log.info({ reason }, 'shutting down');
       clearInterval(interval);
       list.cancel();
+      discovery.stop();
       for (const subscription of adminSubscriptions) subscription.unsubscribe();
-      for (const { instance } of served.entries()) instance.stopAccepting();
-      await served.stopAll('bridge shutting down', { destroySession: true, graceMs: config.janus.cmdTimeout });
-      await natsConnection.drain().catch((err: Error) => log.warn({ err: err.message }, 'NATS drain failed'));
-      await closeServer(health.server);
+      for (const { instance } of servedNow.entries()) instance.stopAccepting();
+      await servedNow.stopAll('bridge shutting down', { destroySession: true, graceMs: config.janus.cmdTimeout });
+      await nc.drain().catch((err: Error) => log.warn({ err: err.message }, 'NATS drain failed'));
+      await closeServer(http.server);
       log.info('stopped');
     },
   };
+}
+
+function mustResolve(config: BridgeConfig): Secrets {
+  const resolved = resolveSecrets(config);
+  if (!resolved.ok) throw new Error(`configuration error: ${resolved.problem}`);
+  return resolved.secrets;
 }
 
 function closeServer(server: Server): Promise<void> {

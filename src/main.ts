@@ -2,6 +2,7 @@
 /** The process: arguments, configuration, signals and exit codes. */
 import { parseArgs } from 'node:util';
 import { loadConfig } from './config/load.js';
+import { resolveSecrets } from './config/secrets.js';
 import { configReader } from './connections/choose-source.js';
 import { startDaemon, type Daemon } from './daemon.js';
 import { createLogger } from './log.js';
@@ -28,6 +29,12 @@ async function main(): Promise<void> {
   const loaded = loadConfig({ file });
   if (!loaded.ok) {
     process.stderr.write(`janus-nats-bridge: configuration error: ${loaded.problem}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const secrets = resolveSecrets(loaded.config);
+  if (!secrets.ok) {
+    process.stderr.write(`janus-nats-bridge: configuration error: ${secrets.problem}\n`);
     process.exitCode = 2;
     return;
   }
@@ -61,7 +68,7 @@ async function main(): Promise<void> {
     void daemon.reload('SIGHUP').then((result) => log.info({ result }, 'reload on SIGHUP done'));
   });
 
-  daemon = await startDaemon(loaded.config, log, { rereadConfig: configReader(file) });
+  daemon = await startDaemon(loaded.config, log, { rereadConfig: configReader(file), secrets: secrets.secrets });
   if (stopping) return;
   daemon.listLoaded.catch((err: Error) => {
     // Retrying cannot fix these (wrong table version, missing table): stop with a clear line.

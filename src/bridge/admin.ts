@@ -1,21 +1,46 @@
 /** `<prefix>.admin.*`: operations over NATS. */
+import { hostname } from 'node:os';
 import type { NatsConnection, Subscription } from 'nats';
 import type { ReloadResult } from '../connections/list-keeper.js';
 import type { Logger } from '../log.js';
 
-export function adminSubjects(prefix: string): { reload: string } {
-  return { reload: `${prefix}.admin.reload` };
+export function adminSubjects(prefix: string): { reload: string; status: string } {
+  return { reload: `${prefix}.admin.reload`, status: `${prefix}.admin.status` };
 }
 
-/** Answers `<prefix>.admin.reload` with the reload's summary (or why it failed). */
-export function serveReload(nc: NatsConnection, prefix: string, reload: (trigger: string) => Promise<ReloadResult>, log: Logger): Subscription {
-  return nc.subscribe(adminSubjects(prefix).reload, {
-    callback: (err, msg) => {
-      if (err) return;
-      reload('nats').then(
-        (result) => msg.respond(Buffer.from(JSON.stringify(result))),
-        (error: Error) => log.error({ err: error.message }, 'reload request failed'),
-      );
-    },
-  });
+/** One connection as `<prefix>.admin.status` shows it. */
+export interface ConnectionStatus {
+  janus_id: string;
+  /** Redacted. */
+  janus_url: string;
+  state: string;
+  session_id: number | null;
+  since: string;
+  pending: number;
+}
+
+export interface AdminHandlers {
+  reload(trigger: string): Promise<ReloadResult>;
+  status(): ConnectionStatus[];
+  readonly instance: { id: string; version: string };
+}
+
+/** Answers `<prefix>.admin.reload` (the reload's summary) and `<prefix>.admin.status` (every served connection). */
+export function serveAdmin(nc: NatsConnection, prefix: string, handlers: AdminHandlers, log: Logger): Subscription[] {
+  const names = adminSubjects(prefix);
+  const reply = (msg: { respond(data: Uint8Array): boolean }, body: unknown): void => { msg.respond(Buffer.from(JSON.stringify(body))); };
+  return [
+    nc.subscribe(names.reload, {
+      callback: (err, msg) => {
+        if (err) return;
+        handlers.reload('nats').then((result) => reply(msg, result), (error: Error) => log.error({ err: error.message }, 'reload request failed'));
+      },
+    }),
+    nc.subscribe(names.status, {
+      callback: (err, msg) => {
+        if (err) return;
+        reply(msg, { host: hostname(), instance: handlers.instance.id, version: handlers.instance.version, connections: handlers.status() });
+      },
+    }),
+  ];
 }

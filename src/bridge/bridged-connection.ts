@@ -1,23 +1,39 @@
-/** One served Janus connection, wired to its three subjects. */
+/** One served Janus connection, wired to its subjects, its metrics and its service statistics. */
 import type { Subscription } from 'nats';
 import type { BridgeConfig } from '../config/schema.js';
+import type { Secrets } from '../config/secrets.js';
 import type { ConnectionSpec } from '../connections/spec.js';
 import type { Running } from '../connections/served.js';
 import { JanusConnection } from '../janus/connection.js';
 import type { Logger } from '../log.js';
 import type { NatsLink } from '../nats.js';
+import type { Metrics } from '../ops/metrics.js';
+import { EndpointStats } from '../ops/service-discovery.js';
 import { eventPublisher, statusPublisher } from './publishers.js';
 import { serveRequests } from './requests.js';
-import { subjects } from './subjects.js';
+import { REQUEST_QUEUE_GROUP, subjects } from './subjects.js';
+
+/** What every connection shares. */
+export interface BridgeContext {
+  readonly link: NatsLink;
+  readonly config: BridgeConfig;
+  readonly secrets: Secrets;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+}
 
 export class BridgedConnection implements Running {
   readonly connection: JanusConnection;
+  readonly stats: EndpointStats;
   private subscription: Subscription | undefined;
 
-  constructor(readonly spec: ConnectionSpec, link: NatsLink, config: BridgeConfig, log: Logger) {
+  constructor(readonly spec: ConnectionSpec, private readonly context: BridgeContext) {
+    const { link, config, secrets, metrics } = context;
     const names = subjects(config.nats.subjectPrefix);
-    const connectionLog = log.child({ janus_id: spec.janusId });
-    const target = { link, janusId: spec.janusId, janusUrl: spec.url.redacted, log: connectionLog };
+    const log = context.log.child({ janus_id: spec.janusId });
+    const connectionMetrics = metrics.forConnection(spec.janusId);
+    this.stats = new EndpointStats(spec.janusId, names.request(spec.janusId), REQUEST_QUEUE_GROUP);
+    const target = { link, janusId: spec.janusId, janusUrl: spec.url.redacted, log, metrics: connectionMetrics };
     this.connection = new JanusConnection(
       {
         janusId: spec.janusId,
@@ -27,12 +43,25 @@ export class BridgedConnection implements Running {
         pingIntervalMs: Math.round(config.janus.pingInterval * 1000),
         maxMessageBytes: config.janus.maxMessageBytes,
         reconnect: config.janus.reconnect,
+        // The URL's own credentials win over the configured defaults.
+        credentials: {
+          apiSecret: spec.url.credentials.apiSecret ?? secrets.janus.apiSecret,
+          token: spec.url.credentials.token ?? secrets.janus.token,
+        },
       },
       { onEvent: eventPublisher(target, names.event(spec.janusId)), onStatus: statusPublisher(target, names.status(spec.janusId)) },
-      connectionLog,
+      log,
     );
     this.subscription = serveRequests({
-      nc: link.nc, subject: names.request(spec.janusId), target: this.connection, maxMessageBytes: config.janus.maxMessageBytes, log: connectionLog,
+      nc: link.nc,
+      subject: names.request(spec.janusId),
+      target: this.connection,
+      maxMessageBytes: config.janus.maxMessageBytes,
+      log,
+      observe: (outcome, seconds, error) => {
+        connectionMetrics.request(outcome, seconds);
+        this.stats.record(seconds, error);
+      },
     });
     this.connection.start();
   }
@@ -46,5 +75,6 @@ export class BridgedConnection implements Running {
   async stop(reason: string, options: { destroySession: boolean; graceMs: number }): Promise<void> {
     this.stopAccepting();
     await this.connection.stop(reason, options);
+    this.context.metrics.removeConnection(this.spec.janusId);
   }
 }

@@ -3,13 +3,16 @@ import { headers, type Msg, type MsgHdrs } from 'nats';
 import { bridgeError, type BridgeError } from '../errors.js';
 import { errorReply, type JanusMessage } from '../janus/protocol.js';
 
-export function replyWithAnswer(msg: Msg, answer: JanusMessage, maxPayload: number): void {
+/** Sends Janus's answer; when it cannot fit in a NATS message, sends (and returns) error 614 instead. */
+export function replyWithAnswer(msg: Msg, answer: JanusMessage, maxPayload: number): BridgeError | undefined {
   const data = Buffer.from(JSON.stringify(answer));
   if (data.byteLength > maxPayload) {
-    replyWithError(msg, bridgeError('reply_too_large', `${data.byteLength} bytes, NATS max_payload ${maxPayload}`), answer.transaction);
-    return;
+    const error = bridgeError('reply_too_large', `${data.byteLength} bytes, NATS max_payload ${maxPayload}`);
+    replyWithError(msg, error, answer.transaction);
+    return error;
   }
   msg.respond(data);
+  return undefined;
 }
 
 export function replyWithError(msg: Msg, error: BridgeError, clientTransaction: string | undefined): void {

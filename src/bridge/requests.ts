@@ -7,6 +7,7 @@ import type { BridgeError } from '../errors.js';
 import { parseClientRequest, type JanusMessage } from '../janus/protocol.js';
 import type { Outcome } from '../janus/transactions.js';
 import type { Logger } from '../log.js';
+import { outcomeOf, type Outcome as RequestOutcome } from '../ops/metrics.js';
 import { replyWithAnswer, replyWithError } from './replies.js';
 import { REQUEST_QUEUE_GROUP } from './subjects.js';
 
@@ -16,31 +17,44 @@ export interface RequestTarget {
   send(message: JanusMessage, clientTransaction: string | undefined): BridgeError | undefined;
 }
 
+/** Told how each request ended (metrics, service statistics). */
+export type RequestObserver = (outcome: RequestOutcome, seconds: number, error?: BridgeError) => void;
+
 export interface RequestServerOptions {
   readonly nc: NatsConnection;
   readonly subject: string;
   readonly target: RequestTarget;
   readonly maxMessageBytes: number;
   readonly log: Logger;
+  readonly observe: RequestObserver;
 }
 
 export function serveRequests(options: RequestServerOptions): Subscription {
-  const { nc, subject, target, maxMessageBytes, log } = options;
+  const { nc, subject, target, maxMessageBytes, log, observe } = options;
   const handle = async (msg: Msg): Promise<void> => {
+    const started = performance.now();
+    const seconds = (): number => (performance.now() - started) / 1000;
     const parsed = parseClientRequest(msg.data, maxMessageBytes);
     if (!parsed.ok) {
       if (msg.reply) replyWithError(msg, parsed.error, parsed.clientTransaction);
       else log.warn({ code: parsed.error.code, reason: parsed.error.reason }, 'fire-and-forget request refused');
+      observe('rejected', seconds(), parsed.error);
       return;
     }
     if (!msg.reply) {
       const error = target.send(parsed.message, parsed.clientTransaction);
       if (error) log.warn({ code: error.code, reason: error.reason, verb: parsed.message.janus }, 'fire-and-forget request not sent');
+      observe(error ? outcomeOf(error) : 'ok', seconds(), error);
       return;
     }
     const outcome = await target.request(parsed.message, parsed.clientTransaction);
-    if (outcome.ok) replyWithAnswer(msg, outcome.answer, nc.info?.max_payload ?? maxMessageBytes);
-    else replyWithError(msg, outcome.error, parsed.clientTransaction);
+    if (outcome.ok) {
+      const error = replyWithAnswer(msg, outcome.answer, nc.info?.max_payload ?? maxMessageBytes);
+      observe(error ? 'rejected' : outcomeOf(outcome.answer), seconds(), error);
+    } else {
+      replyWithError(msg, outcome.error, parsed.clientTransaction);
+      observe(outcomeOf(outcome.error), seconds(), outcome.error);
+    }
   };
   return nc.subscribe(subject, {
     queue: REQUEST_QUEUE_GROUP,

@@ -15,13 +15,30 @@ export interface ConnectionEntry {
 }
 
 export interface BridgeConfig {
-  nats: { servers: string[]; subjectPrefix: string; name: string };
+  nats: {
+    servers: string[];
+    subjectPrefix: string;
+    name: string;
+    user: string;
+    password: string;
+    passwordFile: string;
+    token: string;
+    tokenFile: string;
+    nkeySeed: string;
+    nkeySeedFile: string;
+    credsFile: string;
+    tls: { caFile: string; certFile: string; keyFile: string };
+  };
   janus: {
     cmdTimeout: number;
     sendTimeout: number;
     pingInterval: number;
     maxMessageBytes: number;
     reconnect: { minDelay: number; maxDelay: number };
+    apiSecret: string;
+    apiSecretFile: string;
+    token: string;
+    tokenFile: string;
   };
   connections: ConnectionEntry[];
   db: {
@@ -31,7 +48,7 @@ export interface BridgeConfig {
     connectTimeout: number;
     tls: { enabled: boolean; caFile: string; rejectUnauthorized: boolean };
   };
-  http: { host: string; port: number };
+  http: { host: string; port: number; readyShare: number };
   log: { level: (typeof LOG_LEVELS)[number] };
 }
 
@@ -85,6 +102,12 @@ export const FORMATS = {
       if (typeof value !== 'string' || !isValidTableName(value)) throw new Error(`must be a table name (letters, digits, _; optionally schema.table), got ${JSON.stringify(value)}`);
     },
   },
+  share: {
+    validate(value: unknown): void {
+      if (typeof value !== 'number' || !(value >= 0 && value <= 1)) throw new Error(`must be a number from 0 to 1, got ${JSON.stringify(value)}`);
+    },
+    coerce: (value: string): unknown => (value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : value),
+  },
   'non-negative-number': {
     validate(value: unknown): void {
       if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new Error(`must be a number of 0 or more, got ${JSON.stringify(value)}`);
@@ -134,6 +157,19 @@ export const SCHEMA = {
     servers: { doc: 'NATS server URLs (comma-separated in the environment).', format: 'nats-urls', default: ['nats://127.0.0.1:4222'], env: 'JNB_NATS_SERVERS' },
     subjectPrefix: { doc: 'First token(s) of every subject: <prefix>.request.<janus_id> and so on.', format: 'subject-prefix', default: 'janus', env: 'JNB_NATS_SUBJECT_PREFIX' },
     name: { doc: 'Client name shown by the NATS server (nats server report connections).', format: String, default: 'janus-nats-bridge', env: 'JNB_NATS_NAME' },
+    user: { doc: 'NATS user name (with nats.password or nats.passwordFile).', format: String, default: '', env: 'JNB_NATS_USER' },
+    password: { doc: 'NATS password.', format: String, default: '', env: 'JNB_NATS_PASSWORD', sensitive: true },
+    passwordFile: { doc: 'File holding the NATS password (a mounted Kubernetes Secret).', format: String, default: '', env: 'JNB_NATS_PASSWORD_FILE' },
+    token: { doc: 'NATS authentication token.', format: String, default: '', env: 'JNB_NATS_TOKEN', sensitive: true },
+    tokenFile: { doc: 'File holding the NATS token.', format: String, default: '', env: 'JNB_NATS_TOKEN_FILE' },
+    nkeySeed: { doc: 'NKey seed (SU…) for NKey authentication.', format: String, default: '', env: 'JNB_NATS_NKEY_SEED', sensitive: true },
+    nkeySeedFile: { doc: 'File holding the NKey seed.', format: String, default: '', env: 'JNB_NATS_NKEY_SEED_FILE' },
+    credsFile: { doc: 'NATS credentials file (JWT and NKey seed, as nsc writes it).', format: String, default: '', env: 'JNB_NATS_CREDS_FILE' },
+    tls: {
+      caFile: { doc: 'PEM file of the CA that signed the NATS server\'s certificate (enables TLS).', format: String, default: '', env: 'JNB_NATS_TLS_CA_FILE' },
+      certFile: { doc: 'PEM client certificate, for servers that verify clients (with nats.tls.keyFile).', format: String, default: '', env: 'JNB_NATS_TLS_CERT_FILE' },
+      keyFile: { doc: 'PEM private key of the client certificate.', format: String, default: '', env: 'JNB_NATS_TLS_KEY_FILE' },
+    },
   },
   janus: {
     cmdTimeout: { doc: 'Milliseconds a request waits for Janus\'s answer before it gets error 610.', format: 'positive-int', default: 5000, env: 'JNB_JANUS_CMD_TIMEOUT' },
@@ -144,6 +180,10 @@ export const SCHEMA = {
       minDelay: { doc: 'Milliseconds before the first reconnect attempt; doubles per failed attempt.', format: 'positive-int', default: 100, env: 'JNB_JANUS_RECONNECT_MIN_DELAY' },
       maxDelay: { doc: 'Cap, in milliseconds, of the delay between reconnect attempts (jittered between half and all of it).', format: 'positive-int', default: 1500, env: 'JNB_JANUS_RECONNECT_MAX_DELAY' },
     },
+    apiSecret: { doc: 'Janus API secret (janus -a / api_secret) added to every request; an apisecret query parameter of a janus_url wins.', format: String, default: '', env: 'JNB_JANUS_API_SECRET', sensitive: true },
+    apiSecretFile: { doc: 'File holding the Janus API secret.', format: String, default: '', env: 'JNB_JANUS_API_SECRET_FILE' },
+    token: { doc: 'Janus token (token_auth) added to every request; a token query parameter of a janus_url wins.', format: String, default: '', env: 'JNB_JANUS_TOKEN', sensitive: true },
+    tokenFile: { doc: 'File holding the Janus token.', format: String, default: '', env: 'JNB_JANUS_TOKEN_FILE' },
   },
   connections: { doc: 'The Janus servers to serve: a list of {"janus_id", "janus_url"} (JSON in the environment).', format: 'janus-connections', default: [] as ConnectionEntry[], env: 'JNB_CONNECTIONS' },
   db: {
@@ -158,8 +198,9 @@ export const SCHEMA = {
     },
   },
   http: {
-    host: { doc: 'Address of the health endpoint\'s HTTP server.', format: String, default: '0.0.0.0', env: 'JNB_HTTP_HOST' },
-    port: { doc: 'Port of the health endpoint\'s HTTP server (0: any free port).', format: 'tcp-port', default: 8080, env: 'JNB_HTTP_PORT' },
+    host: { doc: 'Address of the HTTP server for /healthz, /readyz and /metrics.', format: String, default: '0.0.0.0', env: 'JNB_HTTP_HOST' },
+    port: { doc: 'Port of the HTTP server for /healthz, /readyz and /metrics (0: any free port).', format: 'tcp-port', default: 8080, env: 'JNB_HTTP_PORT' },
+    readyShare: { doc: 'Share (0 to 1) of the listed Janus connections that must be connected for /readyz to say ready; 0: Janus does not count.', format: 'share', default: 0, env: 'JNB_HTTP_READY_SHARE' },
   },
   log: {
     level: { doc: 'Log level.', format: [...LOG_LEVELS], default: 'info', env: 'JNB_LOG_LEVEL' },

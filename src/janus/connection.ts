@@ -7,11 +7,11 @@ import { bridgeError, type BridgeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { backoffDelay, type BackoffPolicy } from './backoff.js';
 import {
-  bindToSession, isJanusId, parseJanusFrame, restoreTransaction, route, type JanusMessage,
+  bindToSession, isJanusId, parseJanusFrame, restoreTransaction, route, withCredentials, type JanusMessage,
 } from './protocol.js';
 import { JanusSocket } from './socket.js';
 import { RecentTransactions, TransactionTable, type Outcome, type PendingRequest } from './transactions.js';
-import type { JanusUrl } from './url.js';
+import type { JanusCredentials, JanusUrl } from './url.js';
 
 export type ConnectionState = 'connecting' | 'opening-session' | 'ready' | 'disconnected' | 'stopped';
 
@@ -37,6 +37,8 @@ export interface ConnectionOptions {
   readonly pingIntervalMs: number;
   readonly maxMessageBytes: number;
   readonly reconnect: BackoffPolicy;
+  /** Janus API secret and token put on every request (never logged). */
+  readonly credentials: JanusCredentials;
 }
 
 interface ExchangeOptions {
@@ -287,6 +289,7 @@ export class JanusConnection {
   }
 
   private encode(message: JanusMessage): string | BridgeError {
+    withCredentials(message, this.options.credentials);
     let text: string;
     try {
       text = JSON.stringify(message);

@@ -128,6 +128,18 @@ export function bindToSession(message: JanusMessage, sessionId: number | undefin
   return message;
 }
 
+/**
+ * Puts the bridge's Janus credentials on a request, replacing any the client sent:
+ * the session is the bridge's, and so is the right to use it.
+ */
+export function withCredentials(message: JanusMessage, credentials: { apiSecret?: string; token?: string }): JanusMessage {
+  if (credentials.apiSecret) message.apisecret = credentials.apiSecret;
+  else delete message.apisecret;
+  if (credentials.token) message.token = credentials.token;
+  else delete message.token;
+  return message;
+}
+
 /** Whether a message of type `answerType` carrying a request's transaction ends that request. */
 export function completes(requestVerb: string, answerType: string): boolean {
   if (answerType === 'ack') return ACK_IS_FINAL.has(requestVerb);

@@ -12,11 +12,21 @@ const SCHEMES: Record<string, 'ws:' | 'wss:'> = {
 /** Query parameters that carry credentials and never appear in logs, events or status. */
 export const SECRET_QUERY_PARAMS = ['apisecret', 'token', 'password', 'secret'];
 
+/** Query parameters that are Janus API credentials: taken out of the URL and put on every request. */
+const CREDENTIAL_PARAMS = { apisecret: 'apiSecret', token: 'token' } as const;
+
+export interface JanusCredentials {
+  readonly apiSecret?: string;
+  readonly token?: string;
+}
+
 export interface JanusUrl {
-  /** What the WebSocket client dials. */
+  /** What the WebSocket client dials: without the Janus credentials. */
   readonly wsUrl: string;
-  /** What may be shown to anyone: credentials replaced by `***`. */
+  /** What may be shown to anyone: remaining credentials replaced by `***`. */
   readonly redacted: string;
+  /** `apisecret` and `token` from the query, sent in each request instead of the URL. */
+  readonly credentials: JanusCredentials;
 }
 
 export type ParsedUrl = { ok: true; url: JanusUrl } | { ok: false; reason: string };
@@ -35,7 +45,14 @@ export function parseJanusUrl(input: string): ParsedUrl {
   }
   if (!url.hostname) return { ok: false, reason: 'URL has no host' };
   if (input.includes('#')) return { ok: false, reason: 'URL must not have a #fragment' };
-  return { ok: true, url: { wsUrl: url.toString(), redacted: redactUrl(url) } };
+  const credentials: { apiSecret?: string; token?: string } = {};
+  for (const key of [...url.searchParams.keys()]) {
+    const field = CREDENTIAL_PARAMS[key.toLowerCase() as keyof typeof CREDENTIAL_PARAMS];
+    if (!field) continue;
+    credentials[field] = url.searchParams.get(key)!;
+    url.searchParams.delete(key);
+  }
+  return { ok: true, url: { wsUrl: url.toString(), redacted: redactUrl(url), credentials } };
 }
 
 function redactUrl(source: URL): string {

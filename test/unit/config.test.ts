@@ -38,17 +38,22 @@ describe('loadConfig defaults', () => {
   it('uses every default when there is no file and no environment', () => {
     const config = expectOk(loadConfig({ env: {} }));
     expect(config).toEqual({
-      nats: { servers: ['nats://127.0.0.1:4222'], subjectPrefix: 'janus', name: 'janus-nats-bridge' },
+      nats: {
+        servers: ['nats://127.0.0.1:4222'], subjectPrefix: 'janus', name: 'janus-nats-bridge',
+        user: '', password: '', passwordFile: '', token: '', tokenFile: '', nkeySeed: '', nkeySeedFile: '', credsFile: '',
+        tls: { caFile: '', certFile: '', keyFile: '' },
+      },
       janus: {
         cmdTimeout: 5000,
         sendTimeout: 1000,
         pingInterval: 5,
         maxMessageBytes: 1048576,
         reconnect: { minDelay: 100, maxDelay: 1500 },
+        apiSecret: '', apiSecretFile: '', token: '', tokenFile: '',
       },
       connections: [],
       db: { url: '', table: 'janus', reloadInterval: 0, connectTimeout: 5000, tls: { enabled: false, caFile: '', rejectUnauthorized: true } },
-      http: { host: '0.0.0.0', port: 8080 },
+      http: { host: '0.0.0.0', port: 8080, readyShare: 0 },
       log: { level: 'info' },
     });
   });
@@ -104,7 +109,7 @@ describe('loadConfig file and environment', () => {
     expect(config.janus.pingInterval).toBe(0.5);
     expect(config.janus.reconnect).toEqual({ minDelay: 50, maxDelay: 50 });
     expect(config.connections).toEqual([VALID_ENTRY, { janus_id: 'j2', janus_url: 'wss://j2.example/janus' }]);
-    expect(config.http).toEqual({ host: '127.0.0.1', port: 0 });
+    expect(config.http).toEqual({ host: '127.0.0.1', port: 0, readyShare: 0 });
     expect(config.log.level).toBe('debug');
   });
 

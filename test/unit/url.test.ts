@@ -61,18 +61,26 @@ describe('parseJanusUrl', () => {
     expect(refused('janusws://host:8188/janus#')).toBe('URL must not have a #fragment');
   });
 
-  it('hides user, password and secret query values in the redacted form only', () => {
+  it('takes apisecret and token out of the URL Janus sees, keeps user info for the upgrade, and redacts it', () => {
     const url = ok('janusws://admin:s3cret@host:8188/janus?apisecret=AS1&room=12&token=TK2');
-    expect(url.wsUrl).toBe('ws://admin:s3cret@host:8188/janus?apisecret=AS1&room=12&token=TK2');
-    expect(url.redacted).toBe('ws://***:***@host:8188/janus?apisecret=***&room=12&token=***');
+    expect(url.wsUrl).toBe('ws://admin:s3cret@host:8188/janus?room=12');
+    expect(url.credentials).toEqual({ apiSecret: 'AS1', token: 'TK2' });
+    expect(url.redacted).toBe('ws://***:***@host:8188/janus?room=12');
     for (const secret of ['admin', 's3cret', 'AS1', 'TK2']) expect(url.redacted).not.toContain(secret);
   });
 
-  it('hides secret query values whatever the case of the parameter name', () => {
+  it('finds the credentials whatever the case of the parameter name, and redacts other secret-looking parameters', () => {
     const url = ok('januswss://host/janus?ApiSecret=AS1&TOKEN=TK2&password=PW&secret=S');
-    expect(url.wsUrl).toContain('ApiSecret=AS1');
+    expect(url.credentials).toEqual({ apiSecret: 'AS1', token: 'TK2' });
+    expect(url.wsUrl).toBe('wss://host/janus?password=PW&secret=S');
     for (const secret of ['AS1', 'TK2', 'PW', '=S']) expect(url.redacted).not.toContain(secret);
-    expect(url.redacted).toBe('wss://host/janus?ApiSecret=***&TOKEN=***&password=***&secret=***');
+    expect(url.redacted).toBe('wss://host/janus?password=***&secret=***');
+  });
+
+  it('has no credentials when the URL names none, and leaves its query untouched', () => {
+    const url = ok('janusws://host:8188/janus?room=a%20b&x=1');
+    expect(url.credentials).toEqual({});
+    expect(url.wsUrl).toBe('ws://host:8188/janus?room=a%20b&x=1');
   });
 
   it('hides a password given without a user name', () => {

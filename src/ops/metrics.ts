@@ -1,0 +1,102 @@
+/**
+ * Prometheus metrics (prom-client), served on /metrics. Per-connection series carry a
+ * `janus_id` label and are removed when the connection is no longer served.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { StatusChange } from '../janus/connection.js';
+
+/** How a request ended, as the `outcome` label says it. */
+export const OUTCOMES = ['ok', 'janus_error', 'timeout', 'unavailable', 'rejected'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+const CONNECTION_STATES = ['connecting', 'opening-session', 'ready', 'disconnected', 'stopped'] as const;
+
+/** What one connection reports; handed to the parts that see the events. */
+export interface ConnectionMetrics {
+  request(outcome: Outcome, seconds: number): void;
+  event(published: boolean): void;
+  status(change: StatusChange): void;
+}
+
+export interface MetricsSources {
+  /** Current state and waiting requests of each served connection, read at scrape time. */
+  connections(): Array<{ janusId: string; state: string; pending: number }>;
+  natsConnected(): boolean;
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly requests = new Counter({ name: 'janus_bridge_requests_total', help: 'Requests handled, by outcome', labelNames: ['janus_id', 'outcome'], registers: [this.registry] });
+  private readonly duration = new Histogram({
+    name: 'janus_bridge_request_duration_seconds', help: 'Time from a request\'s arrival to its reply', labelNames: ['janus_id'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry],
+  });
+  private readonly events = new Counter({ name: 'janus_bridge_events_published_total', help: 'Events published on the event subject (including those buffered during a NATS outage)', labelNames: ['janus_id'], registers: [this.registry] });
+  private readonly eventsDropped = new Counter({ name: 'janus_bridge_events_dropped_total', help: 'Events dropped (NATS away and its buffer full, or the publish failed)', labelNames: ['janus_id'], registers: [this.registry] });
+  private readonly reconnects = new Counter({ name: 'janus_bridge_reconnects_total', help: 'Reconnect attempts to Janus', labelNames: ['janus_id'], registers: [this.registry] });
+  private readonly replacements = new Counter({ name: 'janus_bridge_session_replacements_total', help: 'Sessions replaced by a new one (every handle lost)', labelNames: ['janus_id'], registers: [this.registry] });
+  private readonly claims = new Counter({ name: 'janus_bridge_session_claims_total', help: 'Sessions claimed back after a reconnect (handles kept)', labelNames: ['janus_id'], registers: [this.registry] });
+
+  constructor(sources: MetricsSources) {
+    collectDefaultMetrics({ register: this.registry });
+    new Gauge({
+      name: 'janus_bridge_connection_state', help: '1 for the state each Janus connection is in, 0 for the others', labelNames: ['janus_id', 'state'], registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const connection of sources.connections()) {
+          for (const state of CONNECTION_STATES) this.set({ janus_id: connection.janusId, state }, connection.state === state ? 1 : 0);
+        }
+      },
+    });
+    new Gauge({
+      name: 'janus_bridge_pending_requests', help: 'Requests waiting for Janus', labelNames: ['janus_id'], registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const connection of sources.connections()) this.set({ janus_id: connection.janusId }, connection.pending);
+      },
+    });
+    new Gauge({
+      name: 'janus_bridge_nats_connected', help: '1 while the NATS connection is up', registers: [this.registry],
+      collect() {
+        this.set(sources.natsConnected() ? 1 : 0);
+      },
+    });
+  }
+
+  forConnection(janusId: string): ConnectionMetrics {
+    const byOutcome = new Map<Outcome, Counter.Internal>();
+    const duration = this.duration.labels({ janus_id: janusId });
+    const events = this.events.labels({ janus_id: janusId });
+    const dropped = this.eventsDropped.labels({ janus_id: janusId });
+    return {
+      request: (outcome, seconds) => {
+        let counter = byOutcome.get(outcome);
+        if (!counter) byOutcome.set(outcome, (counter = this.requests.labels({ janus_id: janusId, outcome })));
+        counter.inc();
+        duration.observe(seconds);
+      },
+      event: (published) => (published ? events : dropped).inc(),
+      status: (change) => {
+        if (change.state === 'reconnecting') this.reconnects.inc({ janus_id: janusId });
+        else if (change.state === 'session-replaced') this.replacements.inc({ janus_id: janusId });
+        else if (change.state === 'connected' && change.resumed) this.claims.inc({ janus_id: janusId });
+      },
+    };
+  }
+
+  /** Drops every series of a connection that is no longer served. */
+  removeConnection(janusId: string): void {
+    const labels = { janus_id: janusId };
+    for (const metric of [this.events, this.eventsDropped, this.reconnects, this.replacements, this.claims]) metric.remove(labels);
+    this.duration.remove(labels);
+    for (const outcome of OUTCOMES) this.requests.remove({ ...labels, outcome });
+  }
+}
+
+/** The outcome label of a reply: Janus's own error, or the bridge's error code. */
+export function outcomeOf(reply: { janus: string } | { code: number }): Outcome {
+  if ('janus' in reply) return reply.janus === 'error' ? 'janus_error' : 'ok';
+  if (reply.code === 610) return 'timeout';
+  if (reply.code >= 611 && reply.code <= 613) return 'unavailable';
+  return 'rejected';
+}

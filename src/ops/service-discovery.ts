@@ -1,0 +1,94 @@
+/**
+ * The NATS services protocol (ADR-32: $SRV.PING, $SRV.INFO, $SRV.STATS), so that
+ * `nats micro ls/info/stats` show the bridge, its version and one endpoint per served
+ * janus_id with its request statistics.
+ *
+ * Why not the client's own services API (nc.services.add): its endpoints cannot be
+ * removed one by one (unsubscribing one stops the whole service), while a reload adds
+ * and removes janus_ids at run time and a removed id must answer "no responders".
+ * The request subscriptions stay ours; this module only answers the discovery protocol.
+ */
+import { randomBytes } from 'node:crypto';
+import type { NatsConnection, Subscription } from 'nats';
+
+export const SERVICE_NAME = 'janus-nats-bridge';
+
+/** Statistics of one endpoint, in ADR-32's terms. */
+export class EndpointStats {
+  numRequests = 0;
+  numErrors = 0;
+  lastError = '';
+  processingNanos = 0;
+
+  constructor(readonly name: string, readonly subject: string, readonly queueGroup: string) {}
+
+  record(seconds: number, error?: { code: number; reason: string }): void {
+    this.numRequests++;
+    this.processingNanos += Math.round(seconds * 1e9);
+    if (error) {
+      this.numErrors++;
+      this.lastError = `${error.code}:${error.reason}`;
+    }
+  }
+
+  info(): Record<string, unknown> {
+    return { name: this.name, subject: this.subject, queue_group: this.queueGroup, metadata: null };
+  }
+
+  stats(): Record<string, unknown> {
+    return {
+      name: this.name,
+      subject: this.subject,
+      queue_group: this.queueGroup,
+      num_requests: this.numRequests,
+      num_errors: this.numErrors,
+      last_error: this.lastError,
+      processing_time: this.processingNanos,
+      average_processing_time: this.numRequests ? Math.round(this.processingNanos / this.numRequests) : 0,
+    };
+  }
+}
+
+export interface ServiceDescription {
+  readonly version: string;
+  readonly description: string;
+  readonly metadata: Record<string, string>;
+  /** The endpoints right now (they change with the connection list). */
+  endpoints(): EndpointStats[];
+}
+
+/** Answers the discovery subjects until stopped. */
+export class ServiceDiscovery {
+  readonly id = randomBytes(11).toString('hex').toUpperCase();
+  private readonly started = new Date().toISOString();
+  private readonly subscriptions: Subscription[] = [];
+
+  constructor(private readonly nc: NatsConnection, private readonly service: ServiceDescription) {
+    const answers = {
+      PING: () => this.identity('io.nats.micro.v1.ping_response'),
+      INFO: () => ({
+        ...this.identity('io.nats.micro.v1.info_response'),
+        description: service.description,
+        endpoints: service.endpoints().map((e) => e.info()),
+      }),
+      STATS: () => ({
+        ...this.identity('io.nats.micro.v1.stats_response'),
+        started: this.started,
+        endpoints: service.endpoints().map((e) => e.stats()),
+      }),
+    };
+    for (const [verb, answer] of Object.entries(answers)) {
+      for (const subject of [`$SRV.${verb}`, `$SRV.${verb}.${SERVICE_NAME}`, `$SRV.${verb}.${SERVICE_NAME}.${this.id}`]) {
+        this.subscriptions.push(nc.subscribe(subject, { callback: (err, msg) => { if (!err) msg.respond(Buffer.from(JSON.stringify(answer()))); } }));
+      }
+    }
+  }
+
+  stop(): void {
+    for (const subscription of this.subscriptions) subscription.unsubscribe();
+  }
+
+  private identity(type: string): Record<string, unknown> {
+    return { type, name: SERVICE_NAME, id: this.id, version: this.service.version, metadata: this.service.metadata };
+  }
+}
