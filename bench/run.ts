@@ -157,7 +157,7 @@ function log(line: string): void {
   process.stderr.write(line + '\n');
 }
 
-function janusCpu(janus: Managed): CpuProbe {
+function janusCpu(janus: Pick<Managed, 'pid'>): CpuProbe {
   return { read: () => procCpuMicros(janus.pid) };
 }
 

@@ -6,15 +6,17 @@
 set -euo pipefail
 dir=${1:?config dir}; ws_port=${2:?ws port}; admin_port=${3:?admin ws port}; shift 3
 src=${JANUS_CONFIG_SOURCE:-/etc/janus}
+# Loopback unless told otherwise (the test container binds 0.0.0.0 behind its port mappings).
+ip=${JANUS_BIND_IP:-127.0.0.1}
 command -v janus >/dev/null || { echo "janus is not installed (apt-get install -y janus)" >&2; exit 127; }
 mkdir -p "$dir"
 cp "$src"/*.jcfg "$dir"/
 
 ws="$dir/janus.transport.websockets.jcfg"
 sed -i -E \
-  -e "s/^(\s*)ws_port = [0-9]+/\1ws_port = $ws_port\n\1ws_ip = \"127.0.0.1\"/" \
+  -e "s/^(\s*)ws_port = [0-9]+/\1ws_port = $ws_port\n\1ws_ip = \"$ip\"/" \
   -e "s/^(\s*)admin_ws = false/\1admin_ws = true/" \
-  -e "s/^(\s*)admin_ws_port = [0-9]+/\1admin_ws_port = $admin_port\n\1admin_ws_ip = \"127.0.0.1\"/" \
+  -e "s/^(\s*)admin_ws_port = [0-9]+/\1admin_ws_port = $admin_port\n\1admin_ws_ip = \"$ip\"/" \
   "$ws"
 
 # Only the WebSocket transport: the stock config would also open HTTP on 0.0.0.0:8088

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { connect, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
+import { connect, type ConnectionOptions, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
 import { loadConfig, type ConfigResult } from '../../src/config/load.js';
 import type { BridgeConfig } from '../../src/config/schema.js';
 import { startDaemon, type Daemon } from '../../src/daemon.js';
@@ -52,8 +52,8 @@ export interface Reply {
 export class Client {
   private constructor(readonly nc: NatsConnection) {}
 
-  static async connect(url: string): Promise<Client> {
-    return new Client(await connect({ servers: url }));
+  static async connect(url: string, options: Omit<ConnectionOptions, 'servers'> = {}): Promise<Client> {
+    return new Client(await connect({ servers: url, ...options }));
   }
 
   async request(subject: string, payload: unknown, timeout = 10_000): Promise<Reply> {
@@ -84,7 +84,13 @@ export class Collector {
   constructor(private readonly sub: Subscription) {
     void (async () => {
       for await (const msg of sub) {
-        this.messages.push({ subject: msg.subject, json: JSON.parse(msg.string()) as Record<string, unknown>, at: performance.now() });
+        let json: Record<string, unknown>;
+        try {
+          json = JSON.parse(msg.string()) as Record<string, unknown>;
+        } catch {
+          json = { unparsable: msg.string() };
+        }
+        this.messages.push({ subject: msg.subject, json, at: performance.now() });
         for (const wake of this.waiters.splice(0)) wake();
       }
     })();

@@ -1,6 +1,9 @@
 /**
  * A database of its own for each test, on the PostgreSQL and MariaDB that run on this
  * machine (loopback), created with the shipped schema files and dropped afterwards.
+ * When global setup chose containers (environment.ts), it started one PostgreSQL and one
+ * MariaDB container for the run and pointed TEST_POSTGRES_URL / TEST_MYSQL_URL at their
+ * published ports, so the databases are created inside them.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -9,15 +12,13 @@ import pg from 'pg';
 
 const REPO = resolve(import.meta.dirname, '../..');
 
+function engine(admin: string, defaultPort: number): { readonly admin: string; readonly port: number } {
+  return { admin, port: Number(new URL(admin).port || defaultPort) };
+}
+
 export const ENGINES = {
-  postgres: {
-    admin: process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
-    port: 5432,
-  },
-  mysql: {
-    admin: process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test',
-    port: 3306,
-  },
+  postgres: engine(process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres', 5432),
+  mysql: engine(process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test', 3306),
 } as const;
 
 export type EngineName = keyof typeof ENGINES;

@@ -1,10 +1,13 @@
 /**
- * Picks where the integration tests' services come from and says so once, at the start.
- * Today: local processes (nats-server and Debian's janus, started per test file on free
- * loopback ports) and the PostgreSQL/MariaDB already running on this machine.
+ * Picks where the integration tests' services come from and says so once, at the start
+ * (environment.ts): testcontainers when a Docker engine is reachable, else local processes
+ * (nats-server and Debian's janus, started per test file on free loopback ports) and the
+ * PostgreSQL/MariaDB already running on this machine. TEST_ENVIRONMENT=local|containers
+ * forces one. The choice goes to the test workers in an environment variable, set here
+ * before vitest forks them.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { SELECTED_VARIABLE, selectEnvironment } from './environment.js';
 
 function has(command: string): boolean {
   try {
@@ -15,9 +18,16 @@ function has(command: string): boolean {
   }
 }
 
-export default function setup(): void {
-  const missing = ['janus', 'nats-server'].filter((c) => !has(c));
-  if (missing.length) throw new Error(`integration tests need ${missing.join(' and ')} on PATH (make deps installs them)`);
-  const docker = existsSync('/var/run/docker.sock') ? 'a Docker socket exists but is not used yet' : 'no Docker engine';
-  process.stdout.write(`test environment: local processes (nats-server, janus on free loopback ports; ${docker})\n`);
+export default async function setup(): Promise<(() => Promise<void>) | undefined> {
+  const selection = await selectEnvironment();
+  process.env[SELECTED_VARIABLE] = selection.source;
+  if (selection.source === 'local') {
+    const missing = ['janus', 'nats-server'].filter((c) => !has(c));
+    if (missing.length) throw new Error(`integration tests need ${missing.join(' and ')} on PATH (make deps installs them)`);
+    process.stdout.write(`test environment: local processes (nats-server, janus on free loopback ports; ${selection.reason})\n`);
+    return undefined;
+  }
+  process.stdout.write(`test environment: testcontainers (${selection.reason}; NATS, PostgreSQL, MariaDB, Janus in containers)\n`);
+  const { prepare } = await import('./containers.js');
+  return prepare();
 }

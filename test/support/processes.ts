@@ -1,12 +1,15 @@
 /**
- * Local server processes for tests: a private nats-server and a Janus from Debian's
- * package, each on free loopback ports, each stopped by the test that started it.
+ * Server processes for tests: a private nats-server and a Janus from Debian's package,
+ * each on free loopback ports, each stopped by the test that started it. When global
+ * setup chose containers (environment.ts), startNats/startJanus start them with
+ * testcontainers instead (containers.ts), with the same interface.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { selected } from './environment.js';
 
 /** The repository root, found from wherever this file was compiled to (tests, bench). */
 export const REPO = findRepoRoot(import.meta.dirname);
@@ -43,9 +46,10 @@ export async function waitForPort(port: number, timeoutMs = 10_000, host = '127.
   }
 }
 
-export interface ManagedProcess {
+/** A server a test controls, as a local process or as a container. */
+export interface ServerHandle {
+  /** The server's pid on this machine (a container's main process included). */
   readonly pid: number;
-  readonly child: ChildProcess;
   /** SIGSTOP / SIGCONT: a frozen server keeps its sockets open but answers nothing. */
   pause(): void;
   resume(): void;
@@ -54,6 +58,10 @@ export interface ManagedProcess {
   /** SIGTERM, then SIGKILL after graceMs (5 s); resolves with the ms it took to exit. */
   stop(graceMs?: number): Promise<number>;
   output(): string;
+}
+
+export interface ManagedProcess extends ServerHandle {
+  readonly child: ChildProcess;
 }
 
 export function manage(child: ChildProcess, keep = 200_000): ManagedProcess {
@@ -87,7 +95,7 @@ export function manage(child: ChildProcess, keep = 200_000): ManagedProcess {
   };
 }
 
-export interface NatsServer extends ManagedProcess {
+export interface NatsServer extends ServerHandle {
   readonly port: number;
   readonly url: string;
   /** Starts a new server on the same port (after kill/stop). */
@@ -96,6 +104,7 @@ export interface NatsServer extends ManagedProcess {
 
 /** A private nats-server; `args` adds flags (auth, TLS) and is kept for restarts. */
 export async function startNats(port?: number, args: string[] = []): Promise<NatsServer> {
+  if (selected() === 'containers') return (await import('./containers.js')).startNats(port, args);
   const chosen = port ?? (await freePort());
   const child = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(chosen), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const managed = manage(child);
@@ -109,7 +118,7 @@ export async function startNats(port?: number, args: string[] = []): Promise<Nat
   return { ...managed, port: chosen, url: `${scheme}://127.0.0.1:${chosen}`, restart: () => startNats(chosen, args) };
 }
 
-export interface JanusServer extends ManagedProcess {
+export interface JanusServer extends ServerHandle {
   readonly wsPort: number;
   readonly adminPort: number;
   /** The OpenSIPS form of the URL, as users write it. */
@@ -124,17 +133,27 @@ export interface JanusOptions {
   sessionTimeout?: number;
   /** janus -m: seconds a session outlives its closed transport. */
   reclaimTimeout?: number;
+  /** janus -a: the API secret every session request must carry. */
+  apiSecret?: string;
   wsPort?: number;
   adminPort?: number;
 }
 
-export async function startJanus(options: JanusOptions = {}): Promise<JanusServer> {
-  const wsPort = options.wsPort ?? (await freePort());
-  const adminPort = options.adminPort ?? (await freePort());
-  const dir = mkdtempSync(join(tmpdir(), 'janus-test-'));
+/** The janus command-line flags for `options` (local processes and containers alike). */
+export function janusFlags(options: JanusOptions): string[] {
   const flags: string[] = [];
   if (options.sessionTimeout !== undefined) flags.push('-s', String(options.sessionTimeout));
   if (options.reclaimTimeout !== undefined) flags.push('-m', String(options.reclaimTimeout));
+  if (options.apiSecret !== undefined) flags.push('-a', options.apiSecret);
+  return flags;
+}
+
+export async function startJanus(options: JanusOptions = {}): Promise<JanusServer> {
+  if (selected() === 'containers') return (await import('./containers.js')).startJanus(options);
+  const wsPort = options.wsPort ?? (await freePort());
+  const adminPort = options.adminPort ?? (await freePort());
+  const dir = mkdtempSync(join(tmpdir(), 'janus-test-'));
+  const flags = janusFlags(options);
   const child = spawn('bash', [join(REPO, 'scripts/janus-local.sh'), dir, String(wsPort), String(adminPort), ...flags], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
