@@ -2,11 +2,11 @@ import { pino, type Logger } from 'pino';
 
 export type { Logger };
 
-/** Paths that may carry secrets in any object we log; pino replaces them before writing. */
-export const REDACTED_PATHS = [
-  '*.password', '*.pass', '*.token', '*.apisecret', '*.secret', '*.nkey', '*.seed',
-  'config.nats.password', 'config.nats.token',
-];
+/** Field names that carry secrets. Nothing logs them on purpose; pino censors them should one slip in. */
+const SECRET_FIELDS = ['password', 'pass', 'token', 'apisecret', 'apiSecret', 'secret', 'nkeySeed', 'seed', 'creds', 'authorization'];
+
+/** Those fields at the top of a log object and one or two levels down. */
+export const REDACTED_PATHS = SECRET_FIELDS.flatMap((field) => [field, `*.${field}`, `*.*.${field}`]);
 
 export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
   const options = {
