@@ -119,15 +119,30 @@ describe('a running daemon', () => {
     }
   });
 
-  it('reloads the SQL table on SIGHUP', async () => {
+  it('reloads the SQL table on SIGHUP: adds, removes and changes', async () => {
     const db = await createDatabase('postgres');
+    const insert = (id: number, janusId: string, url: string) => db.exec('INSERT INTO janus (id, janus_id, janus_url) VALUES ($1, $2, $3)', [id, janusId, url]);
+    await insert(1, 'sql-gone', janus.url);
+    await insert(2, 'sql-moved', janus.url);
+    const status = client.collect('janus.status.sql-moved');
+    await client.nc.flush();
     const daemon = run([], { JNB_NATS_SERVERS: nats.url, JNB_DB_URL: db.url(), JNB_HTTP_PORT: '0', JNB_HTTP_HOST: '127.0.0.1' });
+    const pong = (id: string) => async () => (await client.request(`janus.request.${id}`, { janus: 'ping' }).catch(() => undefined))?.json.janus === 'pong';
     try {
-      await eventually(() => daemon.stdout().includes('connection list loaded'), 5000, 'list loaded');
-      await db.exec('INSERT INTO janus (id, janus_id, janus_url) VALUES ($1, $2, $3)', [1, 'sql1', janus.url]);
+      await eventually(pong('sql-gone'), 5000, 'sql-gone answers');
+      const before = await status.waitFor((m) => m.state === 'connected');
+      await insert(3, 'sql-new', janus.url);
+      await db.exec('DELETE FROM janus WHERE id = 1');
+      await db.exec('UPDATE janus SET janus_url = $1 WHERE id = 2', [`${janus.url}?room=2`]);
       daemon.child.kill('SIGHUP');
-      await eventually(async () => (await client.request('janus.request.sql1', { janus: 'ping' }).catch(() => undefined))?.json.janus === 'pong', 5000, 'sql1 answers after SIGHUP');
+      await eventually(pong('sql-new'), 5000, 'sql-new answers after SIGHUP');
+      await eventually(async () => (await client.request('janus.request.sql-gone', { janus: 'ping' }).catch((e: { code?: string }) => e.code)) === '503', 5000, 'sql-gone removed');
+      const after = await status.waitFor((m) => m.state === 'connected' && m.session_id !== before.session_id);
+      expect(after.janus_url).toBe(`ws://127.0.0.1:${janus.wsPort}/janus?room=2`);
+      expect(status.messages.map((m) => m.json.state)).toContain('stopped');
+      expect(daemon.stdout()).toContain('"trigger":"SIGHUP"');
     } finally {
+      status.stop();
       daemon.child.kill('SIGKILL');
       await daemon.exit;
       await db.drop();

@@ -188,13 +188,20 @@ describe.each(Object.keys(ENGINES) as EngineName[])('%s', (engine) => {
     expect(bridge.daemon.served.size).toBe(1);
   }, 30_000);
 
-  it('reloads by itself every db.reloadInterval seconds', async () => {
+  it('reloads by itself every db.reloadInterval seconds: adds, removes and changes', async () => {
     await withDatabase();
     await insert(1, 'first', janusA.url);
+    await insert(2, 'moving', janusA.url);
     await bridgeOn(db.url(), { reloadInterval: 0.5 });
-    await insert(2, 'second', janusB.url);
+    await eventually(async () => JSON.stringify(await ping('moving')) === '{"janus":"pong"}', 5000, 'moving answers');
+    await insert(3, 'second', janusB.url);
     await eventually(async () => JSON.stringify(await ping('second')) === '{"janus":"pong"}', 5000, 'second answers after the interval');
     await db.exec('DELETE FROM janus WHERE id = 1');
+    await db.exec('UPDATE janus SET janus_url = $1 WHERE id = 2', [janusB.url]);
     await eventually(async () => (await ping('first')) === 'no responders', 5000, 'first gone after the interval');
+    await eventually(async () => {
+      if (JSON.stringify(await ping('moving')) !== '{"janus":"pong"}') return false;
+      return (await listSessions(janusB.adminUrl)).includes(await sessionOf('moving'));
+    }, 5000, 'moving now on Janus B');
   });
 });
