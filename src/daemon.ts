@@ -6,6 +6,8 @@ import type { NatsConnection, Subscription } from 'nats';
 import type { Server } from 'node:http';
 import { serveAdmin } from './bridge/admin.js';
 import { BridgedConnection } from './bridge/bridged-connection.js';
+import { CoreEventSink, type EventSink } from './bridge/event-sink.js';
+import { JetStreamEventSink } from './bridge/jetstream-sink.js';
 import type { BridgeConfig } from './config/schema.js';
 import { resolveSecrets, type Secrets } from './config/secrets.js';
 import { chooseSource, type ConfigReader } from './connections/choose-source.js';
@@ -26,6 +28,7 @@ export interface Daemon {
   readonly served: ServedConnections<BridgedConnection>;
   readonly httpPort: number;
   readonly discovery: ServiceDiscovery;
+  readonly events: EventSink;
   /** Resolves once the first connection list is applied; rejects when it cannot be (wrong table version, no table). */
   readonly listLoaded: Promise<void>;
   /** Loads the connection list again and applies the difference. */
@@ -66,7 +69,8 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
   const nc = await connectNats(config.nats, secrets.nats, log);
   const natsLink = new NatsLink(nc, log);
   link = natsLink;
-  const servedNow = new ServedConnections((spec) => new BridgedConnection(spec, { link: natsLink, config, secrets, metrics, log }), log);
+  const events = eventSink(config, natsLink, log);
+  const servedNow = new ServedConnections((spec) => new BridgedConnection(spec, { link: natsLink, config, secrets, metrics, events, log }), log);
   served = servedNow;
   const ownership: Ownership = new ServeEverything();
   ownership.onServedChange((specs) => servedNow.apply(specs));
@@ -107,6 +111,7 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
     httpPort: http.port,
     discovery,
     listLoaded,
+    events,
     reload: (trigger) => list.reload(trigger),
     shutdown: async (reason) => {
       if (stopping) return;
@@ -118,11 +123,30 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
       for (const subscription of adminSubscriptions) subscription.unsubscribe();
       for (const { instance } of servedNow.entries()) instance.stopAccepting();
       await servedNow.stopAll('bridge shutting down', { destroySession: true, graceMs: config.janus.cmdTimeout });
+      await events.flush(config.janus.cmdTimeout);
+      events.stop();
       await nc.drain().catch((err: Error) => log.warn({ err: err.message }, 'NATS drain failed'));
       await closeServer(http.server);
       log.info('stopped');
     },
   };
+}
+
+/** Core NATS, or JetStream capture when events.stream.enabled. */
+function eventSink(config: BridgeConfig, link: NatsLink, log: Logger): EventSink {
+  const stream = config.events.stream;
+  if (!stream.enabled) return new CoreEventSink(link);
+  const prefix = config.nats.subjectPrefix;
+  return new JetStreamEventSink(link.nc, {
+    name: stream.name || `${prefix.toUpperCase().replace(/[^A-Z0-9_-]/g, '_')}_EVENTS`,
+    subjects: [`${prefix}.event.>`],
+    maxAgeSeconds: stream.maxAge,
+    maxBytes: stream.maxBytes,
+    storage: stream.storage,
+    replicas: stream.replicas,
+    maxPending: stream.maxPending,
+    bufferSize: stream.bufferSize,
+  }, log.child({ component: 'event-stream' }));
 }
 
 function mustResolve(config: BridgeConfig): Secrets {

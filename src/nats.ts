@@ -1,5 +1,5 @@
 /** The NATS client, set up for a daemon: waits for a server at start, reconnects forever. */
-import { connect, credsAuthenticator, nkeyAuthenticator, type ConnectionOptions, type NatsConnection } from 'nats';
+import { connect, credsAuthenticator, nkeyAuthenticator, type ConnectionOptions, type MsgHdrs, type NatsConnection } from 'nats';
 import type { BridgeConfig } from './config/schema.js';
 import type { Secrets } from './config/secrets.js';
 import type { Logger } from './log.js';
@@ -58,7 +58,7 @@ export class NatsLink {
     return this.connected && !this.nc.isClosed();
   }
 
-  publish(subject: string, data: Uint8Array): PublishResult {
+  publish(subject: string, data: Uint8Array, headers?: MsgHdrs): PublishResult {
     if (!this.connected) {
       if (this.buffered >= MAX_BUFFERED_DURING_OUTAGE) {
         this.dropped++;
@@ -69,7 +69,7 @@ export class NatsLink {
       this.totals.buffered++;
     }
     try {
-      this.nc.publish(subject, data);
+      this.nc.publish(subject, data, headers ? { headers } : undefined);
     } catch (err) {
       this.failed++;
       this.totals.failed++;

@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import type { NatsLink } from '../nats.js';
 import type { Metrics } from '../ops/metrics.js';
 import { EndpointStats } from '../ops/service-discovery.js';
+import type { EventSink } from './event-sink.js';
 import { eventPublisher, statusPublisher } from './publishers.js';
 import { serveRequests } from './requests.js';
 import { REQUEST_QUEUE_GROUP, subjects } from './subjects.js';
@@ -19,6 +20,7 @@ export interface BridgeContext {
   readonly config: BridgeConfig;
   readonly secrets: Secrets;
   readonly metrics: Metrics;
+  readonly events: EventSink;
   readonly log: Logger;
 }
 
@@ -48,8 +50,12 @@ export class BridgedConnection implements Running {
           apiSecret: spec.url.credentials.apiSecret ?? secrets.janus.apiSecret,
           token: spec.url.credentials.token ?? secrets.janus.token,
         },
+        recentTransactions: { ttlMs: config.events.transactionTtl * 1000, max: config.events.transactionMax },
       },
-      { onEvent: eventPublisher(target, names.event(spec.janusId)), onStatus: statusPublisher(target, names.status(spec.janusId)) },
+      {
+        onEvent: eventPublisher(target, context.events, names.event(spec.janusId), config.events.subjects),
+        onStatus: statusPublisher(target, names.status(spec.janusId)),
+      },
       log,
     );
     this.subscription = serveRequests({

@@ -49,6 +49,21 @@ export interface BridgeConfig {
     tls: { enabled: boolean; caFile: string; rejectUnauthorized: boolean };
   };
   http: { host: string; port: number; readyShare: number };
+  events: {
+    subjects: 'flat' | 'typed';
+    transactionTtl: number;
+    transactionMax: number;
+    stream: {
+      enabled: boolean;
+      name: string;
+      maxAge: number;
+      maxBytes: number;
+      storage: 'file' | 'memory';
+      replicas: number;
+      maxPending: number;
+      bufferSize: number;
+    };
+  };
   log: { level: (typeof LOG_LEVELS)[number] };
 }
 
@@ -201,6 +216,21 @@ export const SCHEMA = {
     host: { doc: 'Address of the HTTP server for /healthz, /readyz and /metrics.', format: String, default: '0.0.0.0', env: 'JNB_HTTP_HOST' },
     port: { doc: 'Port of the HTTP server for /healthz, /readyz and /metrics (0: any free port).', format: 'tcp-port', default: 8080, env: 'JNB_HTTP_PORT' },
     readyShare: { doc: 'Share (0 to 1) of the listed Janus connections that must be connected for /readyz to say ready; 0: Janus does not count.', format: 'share', default: 0, env: 'JNB_HTTP_READY_SHARE' },
+  },
+  events: {
+    subjects: { doc: 'flat: every event on <prefix>.event.<janus_id>; typed: on <prefix>.event.<janus_id>.<type> (plugin events: .plugin.<plugin name, dots as _>).', format: ['flat', 'typed'], default: 'flat', env: 'JNB_EVENTS_SUBJECTS' },
+    transactionTtl: { doc: 'Seconds after a request ends during which later events with its transaction get the client\'s transaction back.', format: 'positive-number', default: 60, env: 'JNB_EVENTS_TRANSACTION_TTL' },
+    transactionMax: { doc: 'Most transactions remembered that way per connection (oldest dropped first).', format: 'positive-int', default: 10000, env: 'JNB_EVENTS_TRANSACTION_MAX' },
+    stream: {
+      enabled: { doc: 'Publish events through JetStream into a stream that captures <prefix>.event.>.', format: Boolean, default: false, env: 'JNB_EVENTS_STREAM' },
+      name: { doc: 'Stream name (empty: the prefix in upper case, dots as _, then _EVENTS, e.g. JANUS_EVENTS).', format: String, default: '', env: 'JNB_EVENTS_STREAM_NAME' },
+      maxAge: { doc: 'Seconds an event is kept in the stream.', format: 'positive-number', default: 86400, env: 'JNB_EVENTS_STREAM_MAX_AGE' },
+      maxBytes: { doc: 'Most bytes the stream keeps (oldest events go first).', format: 'positive-int', default: 1073741824, env: 'JNB_EVENTS_STREAM_MAX_BYTES' },
+      storage: { doc: 'Stream storage: file or memory.', format: ['file', 'memory'], default: 'file', env: 'JNB_EVENTS_STREAM_STORAGE' },
+      replicas: { doc: 'Stream replicas in a NATS cluster.', format: 'positive-int', default: 1, env: 'JNB_EVENTS_STREAM_REPLICAS' },
+      maxPending: { doc: 'Most events published to JetStream and not yet acknowledged.', format: 'positive-int', default: 256, env: 'JNB_EVENTS_STREAM_MAX_PENDING' },
+      bufferSize: { doc: 'Most events waiting for JetStream; beyond that they are dropped, counted and logged.', format: 'positive-int', default: 10000, env: 'JNB_EVENTS_STREAM_BUFFER' },
+    },
   },
   log: {
     level: { doc: 'Log level.', format: [...LOG_LEVELS], default: 'info', env: 'JNB_LOG_LEVEL' },

@@ -24,8 +24,8 @@ export type StatusChange =
   | { state: 'stopped'; reason: string };
 
 export interface ConnectionListener {
-  /** A Janus message that answers no waiting request, as JSON text. */
-  onEvent(janusBody: string): void;
+  /** A Janus message that answers no waiting request: parsed, and as the JSON text to publish. */
+  onEvent(message: JanusMessage, text: string): void;
   onStatus(change: StatusChange): void;
 }
 
@@ -39,6 +39,8 @@ export interface ConnectionOptions {
   readonly reconnect: BackoffPolicy;
   /** Janus API secret and token put on every request (never logged). */
   readonly credentials: JanusCredentials;
+  /** How long, and how many, ended requests keep their client transaction for later events. */
+  readonly recentTransactions: { ttlMs: number; max: number };
 }
 
 interface ExchangeOptions {
@@ -54,13 +56,11 @@ interface ExchangeOptions {
 /** Once per Janus server and process: many connections often share one Janus. */
 const serversWarnedAboutReclaim = new Set<string>();
 
-/** How long late answers still get the client's transaction back. */
-const RECENT_TRANSACTIONS = { maxEntries: 10_000, ttlMs: 60_000 };
 
 export class JanusConnection {
   private socket: JanusSocket | undefined;
   private transactions: TransactionTable;
-  private readonly recent = new RecentTransactions(RECENT_TRANSACTIONS.maxEntries, RECENT_TRANSACTIONS.ttlMs);
+  private readonly recent: RecentTransactions;
   private currentState: ConnectionState = 'disconnected';
   private session: number | undefined;
   /** The last session we held, to tell services when theirs was replaced. */
@@ -79,6 +79,7 @@ export class JanusConnection {
     private readonly log: Logger,
   ) {
     this.transactions = this.newTransactionTable();
+    this.recent = new RecentTransactions(options.recentTransactions.max, options.recentTransactions.ttlMs);
   }
 
   private newTransactionTable(): TransactionTable {
@@ -323,21 +324,22 @@ export class JanusConnection {
     }
     const known = this.recent.lookup(transaction);
     if (known.found) {
-      this.listener.onEvent(JSON.stringify(restoreTransaction(message, known.client)));
+      const restored = restoreTransaction(message, known.client);
+      this.listener.onEvent(restored, JSON.stringify(restored));
     } else {
       // Not ours (for example an answer to a request sent before a session was claimed): as Janus sent it.
-      this.listener.onEvent(text);
+      this.listener.onEvent(message, text);
     }
   }
 
   private onNotification(message: JanusMessage, text: string): void {
     if (message.janus === 'ack') return;
     if (message.janus === 'timeout' && message.session_id === this.session) {
-      this.listener.onEvent(text);
+      this.listener.onEvent(message, text);
       void this.replaceSession('Janus expired the session (timeout)');
       return;
     }
-    this.listener.onEvent(text);
+    this.listener.onEvent(message, text);
   }
 
   private rememberLate(transaction: string, request: PendingRequest): void {

@@ -12,9 +12,12 @@ export type Outcome = (typeof OUTCOMES)[number];
 const CONNECTION_STATES = ['connecting', 'opening-session', 'ready', 'disconnected', 'stopped'] as const;
 
 /** What one connection reports; handed to the parts that see the events. */
+/** What became of an event: published, or dropped and why. */
+export type EventResult = 'published' | 'nats_unavailable' | 'buffer_full' | 'refused';
+
 export interface ConnectionMetrics {
   request(outcome: Outcome, seconds: number): void;
-  event(published: boolean): void;
+  event(result: EventResult): void;
   status(change: StatusChange): void;
 }
 
@@ -32,7 +35,7 @@ export class Metrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry],
   });
   private readonly events = new Counter({ name: 'janus_bridge_events_published_total', help: 'Events published on the event subject (including those buffered during a NATS outage)', labelNames: ['janus_id'], registers: [this.registry] });
-  private readonly eventsDropped = new Counter({ name: 'janus_bridge_events_dropped_total', help: 'Events dropped (NATS away and its buffer full, or the publish failed)', labelNames: ['janus_id'], registers: [this.registry] });
+  private readonly eventsDropped = new Counter({ name: 'janus_bridge_events_dropped_total', help: 'Events lost, by reason: nats_unavailable (NATS away and its buffer full), buffer_full (JetStream too slow), refused (JetStream refused them)', labelNames: ['janus_id', 'reason'], registers: [this.registry] });
   private readonly reconnects = new Counter({ name: 'janus_bridge_reconnects_total', help: 'Reconnect attempts to Janus', labelNames: ['janus_id'], registers: [this.registry] });
   private readonly replacements = new Counter({ name: 'janus_bridge_session_replacements_total', help: 'Sessions replaced by a new one (every handle lost)', labelNames: ['janus_id'], registers: [this.registry] });
   private readonly claims = new Counter({ name: 'janus_bridge_session_claims_total', help: 'Sessions claimed back after a reconnect (handles kept)', labelNames: ['janus_id'], registers: [this.registry] });
@@ -67,7 +70,6 @@ export class Metrics {
     const byOutcome = new Map<Outcome, Counter.Internal>();
     const duration = this.duration.labels({ janus_id: janusId });
     const events = this.events.labels({ janus_id: janusId });
-    const dropped = this.eventsDropped.labels({ janus_id: janusId });
     return {
       request: (outcome, seconds) => {
         let counter = byOutcome.get(outcome);
@@ -75,7 +77,10 @@ export class Metrics {
         counter.inc();
         duration.observe(seconds);
       },
-      event: (published) => (published ? events : dropped).inc(),
+      event: (result) => {
+        if (result === 'published') events.inc();
+        else this.eventsDropped.inc({ janus_id: janusId, reason: result });
+      },
       status: (change) => {
         if (change.state === 'reconnecting') this.reconnects.inc({ janus_id: janusId });
         else if (change.state === 'session-replaced') this.replacements.inc({ janus_id: janusId });
@@ -87,7 +92,8 @@ export class Metrics {
   /** Drops every series of a connection that is no longer served. */
   removeConnection(janusId: string): void {
     const labels = { janus_id: janusId };
-    for (const metric of [this.events, this.eventsDropped, this.reconnects, this.replacements, this.claims]) metric.remove(labels);
+    for (const metric of [this.events, this.reconnects, this.replacements, this.claims]) metric.remove(labels);
+    for (const reason of ['nats_unavailable', 'buffer_full', 'refused']) this.eventsDropped.remove({ ...labels, reason });
     this.duration.remove(labels);
     for (const outcome of OUTCOMES) this.requests.remove({ ...labels, outcome });
   }

@@ -142,11 +142,15 @@ describe.each(Object.keys(ENGINES) as EngineName[])('%s', (engine) => {
     await insert(4, 'new', janusB.url);
     await insert(5, '', janusA.url);
     // A request in flight on the connection about to go: Janus B is frozen so it stays pending.
+    const leaving = bridge.daemon.served.get('leave')!.connection;
+    expect(leaving.state).toBe('ready');
     janusB.pause();
     let pending: Promise<{ json: Record<string, unknown>; ms: number }>;
     try {
       pending = scope.client.request('janus.request.leave', { janus: 'info', transaction: 'bye' });
-      await eventually(() => (bridge.daemon.served.get('leave')?.connection.pendingRequests ?? 0) >= 1, 2000, 'pending request');
+      const early = await Promise.race([pending, new Promise<undefined>((r) => setTimeout(() => r(undefined), 300))]);
+      expect(early, `answered before the reload (connection ${leaving.state})`).toBeUndefined();
+      await eventually(() => leaving.pendingRequests >= 1, 5000, `pending request (connection ${leaving.state}, ${leaving.pendingRequests} pending)`);
       const reloading = scope.client.request('janus.admin.reload', '', 15_000);
       const cut = await pending;
       expect(cut.json).toMatchObject({ transaction: 'bye', error: { code: 613 } });

@@ -78,7 +78,7 @@ export class Client {
 }
 
 export class Collector {
-  readonly messages: Array<{ subject: string; json: Record<string, unknown>; at: number }> = [];
+  readonly messages: Array<{ subject: string; json: Record<string, unknown>; headers: MsgHdrs | undefined; at: number }> = [];
   private waiters: Array<() => void> = [];
 
   constructor(private readonly sub: Subscription) {
@@ -90,7 +90,7 @@ export class Collector {
         } catch {
           json = { unparsable: msg.string() };
         }
-        this.messages.push({ subject: msg.subject, json, at: performance.now() });
+        this.messages.push({ subject: msg.subject, json, headers: msg.headers, at: performance.now() });
         for (const wake of this.waiters.splice(0)) wake();
       }
     })();
@@ -98,10 +98,15 @@ export class Collector {
 
   /** The first collected message matching `predicate`, waiting up to `timeoutMs`. */
   async waitFor(predicate: (json: Record<string, unknown>) => boolean, timeoutMs = 10_000): Promise<Record<string, unknown>> {
+    return (await this.waitForMessage((m) => predicate(m.json), timeoutMs)).json;
+  }
+
+  /** Like waitFor, with the subject and headers too. */
+  async waitForMessage(predicate: (message: Collector['messages'][number]) => boolean, timeoutMs = 10_000): Promise<Collector['messages'][number]> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const found = this.messages.find((m) => predicate(m.json));
-      if (found) return found.json;
+      const found = this.messages.find(predicate);
+      if (found) return found;
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`no matching message within ${timeoutMs} ms; got ${JSON.stringify(this.messages.map((m) => m.json)).slice(0, 2000)}`);
       await new Promise<void>((wake) => {

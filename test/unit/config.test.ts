@@ -54,6 +54,10 @@ describe('loadConfig defaults', () => {
       connections: [],
       db: { url: '', table: 'janus', reloadInterval: 0, connectTimeout: 5000, tls: { enabled: false, caFile: '', rejectUnauthorized: true } },
       http: { host: '0.0.0.0', port: 8080, readyShare: 0 },
+      events: {
+        subjects: 'flat', transactionTtl: 60, transactionMax: 10000,
+        stream: { enabled: false, name: '', maxAge: 86400, maxBytes: 1073741824, storage: 'file', replicas: 1, maxPending: 256, bufferSize: 10000 },
+      },
       log: { level: 'info' },
     });
   });
