@@ -10,6 +10,8 @@ export interface DaemonOptions {
   connections: { janus_id: string; janus_url: string }[];
   /** Directory for `node --cpu-prof`; no profiling when absent. */
   profileDir?: string;
+  /** More top-level configuration sections, e.g. `{ events: { stream: { enabled: true } } }`. */
+  config?: Record<string, unknown>;
 }
 
 export interface DaemonProcess extends Managed {
@@ -29,6 +31,7 @@ export function startDaemon(options: DaemonOptions): DaemonProcess {
     http: { host: '127.0.0.1', port: 0 },
     log: { level: 'info' },
     connections: options.connections,
+    ...options.config,
   }));
   const flags = options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [];
   const spawnedAt = Date.now();

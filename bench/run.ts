@@ -5,8 +5,10 @@
  *   direct  a plain ws client sending `keepalive` on a Janus session (the Janus leg's floor)
  *   echo    NATS request/reply to a trivial responder in its own process (the NATS leg's floor)
  *   bridge  NATS request → the daemon (node dist/main.js, its own process) → Janus → reply
- * then events per second from a real Janus (echotest fire-and-forget messages), and the cost
- * of 10, 100 and 1,000 connections (time until all are up, RSS).
+ * then events per second from a real Janus (echotest fire-and-forget messages) as a direct ws
+ * client receives them, through the daemon, and through a second daemon with JetStream capture
+ * on (events.stream.enabled, its own nats-server with -js; the stream's message count is read
+ * at the end), and the cost of 10, 100 and 1,000 connections (time until all are up, RSS).
  * Prints a table and writes bench-results/latest.json. Not a gate: the figures are noisy.
  *
  * Environment: BENCH_PROFILE=1 runs the daemons under `node --cpu-prof` (into
@@ -15,9 +17,10 @@
  * BENCH_SEQ, BENCH_REQUESTS, BENCH_EVENTS, BENCH_CONNECTIONS (e.g. "10,100,1000") scale it.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, type NatsConnection } from 'nats';
+import { connect, type JetStreamManager, type NatsConnection } from 'nats';
 import { startDaemon, type DaemonProcess } from './daemon.js';
 import { DirectJanus } from './janus-direct.js';
 import { machine, percentile, procCpuMicros, procRssMiB } from './proc.js';
@@ -36,6 +39,11 @@ const WINDOW = 256;
 const EVENTS = envInt('BENCH_EVENTS', 10_000);
 /** Fire-and-forget messages sent but not yet seen as events: keeps the burst bounded. */
 const EVENT_WINDOW = 1_000;
+/** Events through the capture daemon before it is measured (its JetStream path warmed up); the stream is purged after. */
+const CAPTURE_WARMUP_EVENTS = Math.min(2_000, EVENTS);
+const STREAM = 'BENCH_EVENTS';
+/** events.stream.maxPending: the daemon's default. */
+const STREAM_MAX_PENDING = 256;
 const CONNECTION_COUNTS = (process.env.BENCH_CONNECTIONS ?? '10,100,1000').split(',').map(Number).filter((n) => n > 0);
 const CONNECT_DEADLINE_MS = 60_000;
 /** Wait after all are up: one keepalive round at the default janus.pingInterval of 5 s. */
@@ -145,6 +153,71 @@ function eventBurst(total: number, sendOne: (i: number) => void, subscribeEvents
 }
 
 const EVENT_PATTERN = /"janus"\s*:\s*"event"/;
+
+interface DaemonEventRate extends EventRate {
+  /** Messages on the event subject that were not `"janus":"event"` (none expected). */
+  non_event_messages: number;
+  /** nats-server CPU over the same span. */
+  nats_cpu?: CpuUse;
+}
+
+/**
+ * Through the daemon: attaches echotest on `janusId`, sends `total` fire-and-forget
+ * `message`s with core NATS publishes, counts the events a plain subscriber receives on
+ * janus.event.<janusId>, detaches. CPU (daemon, Janus, nats-server) is read after
+ * `settle` (e.g. until JetStream has stored them all): what the events still cost once
+ * the last one was seen counts too.
+ */
+async function eventsViaDaemon(
+  nc: NatsConnection, janusId: string, total: number,
+  pids: { daemon: number; janus: number; nats: number },
+  settle?: (seen: number, seconds: number) => Promise<void>,
+): Promise<DaemonEventRate> {
+  const attachReply = JSON.parse((await nc.request(`janus.request.${janusId}`, Buffer.from('{"janus":"attach","plugin":"janus.plugin.echotest"}'), { timeout: 5_000 })).string()) as { data: { id: number } };
+  const handle = attachReply.data.id;
+  const eventSub = nc.subscribe(`janus.event.${janusId}`);
+  await nc.flush();
+  let other = 0;
+  const before = { daemon: procCpuMicros(pids.daemon), janus: procCpuMicros(pids.janus), nats: procCpuMicros(pids.nats) };
+  const rate = await eventBurst(
+    total,
+    (i) => nc.publish(`janus.request.${janusId}`, Buffer.from(`{"janus":"message","handle_id":${handle},"body":{"audio":true},"transaction":"e${i}"}`)),
+    (onEvent) => {
+      void (async () => {
+        for await (const msg of eventSub) {
+          if (EVENT_PATTERN.test(msg.string())) onEvent();
+          else other++;
+        }
+      })();
+    },
+  );
+  eventSub.unsubscribe();
+  if (settle) await settle(rate.events + other, rate.seconds);
+  const used = (pid: number, from: number): CpuUse => {
+    const us = procCpuMicros(pid) - from;
+    return { cpu_ms: us / 1000, us_per_request: us / total };
+  };
+  const result: DaemonEventRate = {
+    ...rate, cpu: used(pids.daemon, before.daemon), janus_cpu: used(pids.janus, before.janus), nats_cpu: used(pids.nats, before.nats), non_event_messages: other,
+  };
+  await nc.request(`janus.request.${janusId}`, Buffer.from(`{"janus":"detach","handle_id":${handle}}`), { timeout: 5_000 });
+  return result;
+}
+
+/** Messages the stream holds (0 when it does not exist yet). */
+async function streamMessages(jsm: JetStreamManager, name: string): Promise<number | undefined> {
+  return (await jsm.streams.info(name).catch(() => undefined))?.state.messages;
+}
+
+/** Polls until `done(messages)` or the deadline; returns the last count. */
+async function waitStream(jsm: JetStreamManager, name: string, deadlineMs: number, done: (messages: number) => boolean): Promise<number | undefined> {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    const messages = await streamMessages(jsm, name);
+    if ((messages !== undefined && done(messages)) || Date.now() > deadline) return messages;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 // ---------------------------------------------------------------- the run
 
@@ -313,33 +386,84 @@ async function main(): Promise<void> {
   const logBytesPerRequest = (bridgeDaemon.logBytes() - logBytesBefore) / (SEQUENTIAL + REQUESTS);
 
   log(`bridge: ${EVENTS} fire-and-forget echotest messages`);
-  const attachReply = JSON.parse((await nc.request('janus.request.bench', Buffer.from('{"janus":"attach","plugin":"janus.plugin.echotest"}'), { timeout: 5_000 })).string()) as { data: { id: number } };
-  const bridgeHandle = attachReply.data.id;
-  const eventSub = nc.subscribe('janus.event.bench');
-  let otherEvents = 0;
-  const janusBeforeEvents = procCpuMicros(janus.pid);
-  const [bridgeEvents, bridgeEventsCpu] = await measureCpu(daemonCpu, EVENTS, () => eventBurst(
-    EVENTS,
-    (i) => nc.publish('janus.request.bench', Buffer.from(`{"janus":"message","handle_id":${bridgeHandle},"body":{"audio":true},"transaction":"e${i}"}`)),
-    (onEvent) => {
-      void (async () => {
-        for await (const msg of eventSub) {
-          if (EVENT_PATTERN.test(msg.string())) onEvent();
-          else otherEvents++;
-        }
-      })();
-    },
-  ));
-  eventSub.unsubscribe();
-  bridgeEvents.cpu = bridgeEventsCpu;
-  const janusEventsCpu = (procCpuMicros(janus.pid) - janusBeforeEvents) / 1000;
-  bridgeEvents.janus_cpu = { cpu_ms: janusEventsCpu, us_per_request: (janusEventsCpu * 1000) / EVENTS };
-  await nc.request('janus.request.bench', Buffer.from(`{"janus":"detach","handle_id":${bridgeHandle}}`), { timeout: 5_000 });
+  const bridgeEvents = await eventsViaDaemon(nc, 'bench', EVENTS, { daemon: bridgeDaemon.pid, janus: janus.pid, nats: nats.pid });
   const bridgeRss = procRssMiB(bridgeDaemon.pid);
   const bridgeLogs = bridgeDaemon.logCounts();
   const bridgeProblems = bridgeDaemon.problems();
   const bridgeShutdownMs = await bridgeDaemon.stop(20_000);
   const bridgeProfile = profileBridge ? await profileOf(profileBridge, 'daemon, bridge + events phases') : undefined;
+
+  // ---------------------------------------------------------------- events with JetStream capture
+  // Its own daemon (events.stream.enabled) on its own nats-server with JetStream; the same
+  // fire-and-forget flow, events counted by a plain subscriber on janus.event.<id>.
+  const jsDir = mkdtempSync(join(tmpdir(), 'jnb-bench-js-'));
+  cleanups.push(async () => rmSync(jsDir, { recursive: true, force: true }));
+  const jsNats = await startNats(undefined, ['-js', '-sd', jsDir]);
+  cleanups.push(() => jsNats.stop());
+  const jsNc = await connect({ servers: jsNats.url, name: 'bench-client' });
+  cleanups.push(() => jsNc.close());
+  const jsm = await jsNc.jetstreamManager();
+  const profileCapture = PROFILE ? join(PROFILE_DIR, 'capture') : undefined;
+  if (profileCapture) mkdirSync(profileCapture, { recursive: true });
+  const captureDaemon = startDaemon({
+    natsUrl: jsNats.url, connections: [{ janus_id: 'capture', janus_url: janus.url }], profileDir: profileCapture,
+    config: { events: { stream: { enabled: true, name: STREAM, storage: 'memory', maxPending: STREAM_MAX_PENDING } } },
+  });
+  cleanups.push(() => captureDaemon.stop(20_000));
+  const captureUp = await (await waitConnected(jsNc, new Set(['capture']), captureDaemon, 15_000)).wait();
+  if (captureUp.up !== 1) throw new Error(`the capture daemon did not connect to Janus: ${captureDaemon.problems().join('\n')}`);
+  if ((await waitStream(jsm, STREAM, 10_000, () => true)) === undefined) throw new Error(`the capture daemon did not create the stream ${STREAM}: ${captureDaemon.problems().join('\n')}`);
+  const captureOnce = async (): Promise<void> => {
+    const reply = await jsNc.request('janus.request.capture', KEEPALIVE, { timeout: 5_000 });
+    if ((JSON.parse(reply.string()) as { janus: string }).janus !== 'ack') throw new Error(`keepalive answered ${reply.string()}`);
+  };
+  const capturePids = { daemon: captureDaemon.pid, janus: janus.pid, nats: jsNats.pid };
+  log(`capture: warm-up (${WARMUP + WARMUP * 4} requests, ${CAPTURE_WARMUP_EVENTS} events)`);
+  await sequential(WARMUP, captureOnce);
+  await windowed(WARMUP * 4, WINDOW, captureOnce);
+  await eventsViaDaemon(jsNc, 'capture', CAPTURE_WARMUP_EVENTS, capturePids);
+  // Everything from the warm-up stored (nothing more coming in for 200 ms), then emptied.
+  let lastCount = -1;
+  let steadySince = Date.now();
+  await waitStream(jsm, STREAM, 5_000, (messages) => {
+    if (messages !== lastCount) { lastCount = messages; steadySince = Date.now(); }
+    return messages >= CAPTURE_WARMUP_EVENTS && Date.now() - steadySince >= 200;
+  });
+  await jsm.streams.purge(STREAM);
+  log(`capture: ${EVENTS} fire-and-forget echotest messages, JetStream capture on`);
+  let storedSeconds: number | undefined;
+  let storedAtEnd: number | undefined;
+  const captureEvents = await eventsViaDaemon(jsNc, 'capture', EVENTS, capturePids, async (seen, seconds) => {
+    // The daemon awaits its acks asynchronously: the stream may trail the subscriber a little.
+    const settleBegin = process.hrtime.bigint();
+    storedAtEnd = await waitStream(jsm, STREAM, 5_000, (messages) => messages >= seen);
+    if (storedAtEnd !== undefined && storedAtEnd >= seen) storedSeconds = seconds + Number(process.hrtime.bigint() - settleBegin) / 1e9;
+  });
+  const streamInfo = await jsm.streams.info(STREAM);
+  const captureLogs = captureDaemon.logCounts();
+  const captureProblems = captureDaemon.problems();
+  const captureRss = procRssMiB(captureDaemon.pid);
+  const captureShutdownMs = await captureDaemon.stop(20_000);
+  const captureProfile = profileCapture ? await profileOf(profileCapture, 'daemon, JetStream capture phase') : undefined;
+  await jsNc.close();
+  await jsNats.stop();
+  rmSync(jsDir, { recursive: true, force: true });
+  const captureResult = {
+    ...captureEvents,
+    stream: {
+      name: STREAM, storage: 'memory', max_pending: STREAM_MAX_PENDING,
+      /** Messages the stream holds once the measured burst is over (purged after the warm-up). */
+      messages: storedAtEnd ?? null,
+      /** The events the subscriber saw, the stream should hold as many. */
+      expected: captureEvents.events + captureEvents.non_event_messages,
+      /** From the first message sent until the stream held them all. */
+      seconds_until_stored: storedSeconds ?? null,
+      /** After detach (what Janus sends about the detach is captured too). */
+      messages_after_detach: streamInfo.state.messages,
+      bytes_after_detach: streamInfo.state.bytes,
+    },
+    rss_mib: captureRss, log_lines: captureLogs, shutdown_ms: captureShutdownMs, problems: captureProblems.slice(-10),
+  };
 
   // ---------------------------------------------------------------- N connections
   const connectionResults: Record<string, unknown>[] = [];
@@ -391,7 +515,7 @@ async function main(): Promise<void> {
     at: startedAt.toISOString(),
     profiled: PROFILE,
     machine: machine(janusVersion),
-    parameters: { warmup: WARMUP, sequential: SEQUENTIAL, requests: REQUESTS, window: WINDOW, events: EVENTS, event_window: EVENT_WINDOW, connections: CONNECTION_COUNTS, daemon_log_level: 'info' },
+    parameters: { warmup: WARMUP, sequential: SEQUENTIAL, requests: REQUESTS, window: WINDOW, events: EVENTS, event_window: EVENT_WINDOW, capture_warmup_events: CAPTURE_WARMUP_EVENTS, connections: CONNECTION_COUNTS, daemon_log_level: 'info' },
     direct: directLeg,
     echo: { ...echoLeg, cpu_us_per_request_from_proc_stat: echoProcCpuUs },
     bridge: {
@@ -399,14 +523,14 @@ async function main(): Promise<void> {
       shutdown_ms: bridgeShutdownMs, problems: bridgeProblems.slice(-10),
     },
     ratios,
-    events: { direct: directEvents, bridge: { ...bridgeEvents, non_event_messages: otherEvents } },
+    events: { direct: directEvents, bridge: bridgeEvents, bridge_jetstream: captureResult },
     connections: connectionResults,
     connection_targets: largest && largest.connections >= 1000 ? {
       all_up_under_10s: { value_ms: largest.all_connected_ms ?? null, pass: largest.all_connected_ms !== undefined && largest.all_connected_ms < 10_000 },
       rss_under_250mib: { value_mib: largest.rss_mib_when_up, pass: largest.rss_mib_when_up < 250 },
     } : undefined,
     janus_stop_ms: janusStopMs,
-    profiles: PROFILE ? { bridge: bridgeProfile, connections: connectionProfiles } : undefined,
+    profiles: PROFILE ? { bridge: bridgeProfile, capture: captureProfile, connections: connectionProfiles } : undefined,
   };
 
   const table = render(results);
@@ -449,12 +573,19 @@ function render(r: any): string {
   lines.push('');
   const ev = r.events;
   lines.push(`events (echotest fire-and-forget message → event, ${k(r.parameters.events)} sent, ≤ ${k(r.parameters.event_window)} outstanding)`);
+  const evRow = (name: string, e: any): string[] => [
+    name, k(e.events) + (e.complete ? '' : ' (stalled)'), f(e.seconds, 2), k(e.per_second),
+    e.non_event_messages === undefined ? '—' : f(e.cpu?.us_per_request, 1), f(e.janus_cpu?.us_per_request, 1), f(e.nats_cpu?.us_per_request, 1),
+  ];
   lines.push(...grid([
-    ['path', 'events', 'seconds', 'events/s', 'daemon CPU µs/event', 'Janus CPU µs/event'],
-    ['direct ws client', k(ev.direct.events) + (ev.direct.complete ? '' : ' (stalled)'), f(ev.direct.seconds, 2), k(ev.direct.per_second), '—', f(ev.direct.janus_cpu?.us_per_request, 1)],
-    ['janus.event.<id> via daemon', k(ev.bridge.events) + (ev.bridge.complete ? '' : ' (stalled)'), f(ev.bridge.seconds, 2), k(ev.bridge.per_second), f(ev.bridge.cpu?.us_per_request, 1), f(ev.bridge.janus_cpu?.us_per_request, 1)],
+    ['path', 'events', 'seconds', 'events/s', 'daemon CPU µs/event', 'Janus CPU µs/event', 'nats-server CPU µs/event'],
+    evRow('direct ws client', ev.direct),
+    evRow('janus.event.<id> via daemon, capture off', ev.bridge),
+    evRow('janus.event.<id> via daemon, JetStream capture on', ev.bridge_jetstream),
   ]));
-  lines.push(`  bridge/direct events/s: ${(ev.bridge.per_second / ev.direct.per_second).toFixed(2)}; other messages on the event subject: ${ev.bridge.non_event_messages}`);
+  const st = ev.bridge_jetstream.stream;
+  lines.push(`  events/s: capture off / direct ${(ev.bridge.per_second / ev.direct.per_second).toFixed(2)}, capture on / direct ${(ev.bridge_jetstream.per_second / ev.direct.per_second).toFixed(2)}, capture on / off ${(ev.bridge_jetstream.per_second / ev.bridge.per_second).toFixed(2)}; other messages on the event subject: ${ev.bridge.non_event_messages} / ${ev.bridge_jetstream.non_event_messages}`);
+  lines.push(`  stream ${st.name} (${st.storage}, ≤ ${st.max_pending} acks pending) holds ${st.messages === null ? '—' : k(st.messages)} messages of ${k(st.expected)} events seen${st.seconds_until_stored === null ? ' (NOT all stored within 5 s)' : `, all stored ${f(st.seconds_until_stored, 2)} s after the first was sent`}; capture daemon ${(ev.bridge_jetstream.log_lines.warn ?? 0)}/${(ev.bridge_jetstream.log_lines.error ?? 0) + (ev.bridge_jetstream.log_lines.fatal ?? 0)} warn/error logs`);
   lines.push('');
   lines.push('connections (all janus_ids on the one Janus; time from spawn)');
   const rowsN: string[][] = [['janus_ids', 'up', 'first up ms', 'all up ms', 'RSS MiB up', 'RSS +5.5 s', 'peak RSS', 'CPU ms to up', 'CPU ms 5.5 s idle', 'shutdown ms', 'warn/error logs']];
