@@ -47,6 +47,7 @@ export interface DaemonOptions {
 export async function startDaemon(config: BridgeConfig, log: Logger, options: DaemonOptions = {}): Promise<Daemon> {
   const secrets = options.secrets ?? mustResolve(config);
   let stopping = false;
+  let shuttingDown: Promise<void> | undefined;
   let keeper: ListKeeper | undefined;
   let link: NatsLink | undefined;
   let served: ServedConnections<BridgedConnection> | undefined;
@@ -70,7 +71,7 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
   const natsLink = new NatsLink(nc, log);
   link = natsLink;
   const events = eventSink(config, natsLink, log);
-  const servedNow = new ServedConnections((spec) => new BridgedConnection(spec, { link: natsLink, config, secrets, metrics, events, log }), log);
+  const servedNow = new ServedConnections((spec, replaces) => new BridgedConnection(spec, { link: natsLink, config, secrets, metrics, events, log }, replaces), log);
   served = servedNow;
   const ownership: Ownership = new ServeEverything();
   ownership.onServedChange((specs) => servedNow.apply(specs));
@@ -101,7 +102,7 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
     instance: { id: discovery.id, version: VERSION },
   }, log);
   const interval = config.db.url && config.db.reloadInterval > 0
-    ? setInterval(() => void list.reload('interval'), config.db.reloadInterval * 1000)
+    ? setInterval(() => { if (!list.reloading) void list.reload('interval'); }, config.db.reloadInterval * 1000)
     : undefined;
 
   return {
@@ -113,8 +114,7 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
     listLoaded,
     events,
     reload: (trigger) => list.reload(trigger),
-    shutdown: async (reason) => {
-      if (stopping) return;
+    shutdown: (reason) => (shuttingDown ??= (async () => {
       stopping = true;
       log.info({ reason }, 'shutting down');
       clearInterval(interval);
@@ -128,7 +128,7 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
       await nc.drain().catch((err: Error) => log.warn({ err: err.message }, 'NATS drain failed'));
       await closeServer(http.server);
       log.info('stopped');
-    },
+    })()),
   };
 }
 

@@ -31,8 +31,3 @@ export function bridgeError(name: BridgeErrorName, detail?: string): BridgeError
   const { code, reason } = BRIDGE_ERRORS[name];
   return { name, code, reason: detail ? `${reason}: ${detail}` : reason };
 }
-
-export function isBridgeError(value: unknown): value is BridgeError {
-  return typeof value === 'object' && value !== null && 'code' in value && 'name' in value &&
-    typeof (value as BridgeError).name === 'string' && (value as BridgeError).name in BRIDGE_ERRORS;
-}

@@ -64,12 +64,11 @@ async function main(): Promise<void> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   process.on('SIGHUP', () => {
-    if (!daemon) return;
+    if (!daemon || stopping) return;
     void daemon.reload('SIGHUP').then((result) => log.info({ result }, 'reload on SIGHUP done'));
   });
 
   daemon = await startDaemon(loaded.config, log, { rereadConfig: configReader(file), secrets: secrets.secrets });
-  if (stopping) return;
   daemon.listLoaded.catch((err: Error) => {
     // Retrying cannot fix these (wrong table version, missing table): stop with a clear line.
     log.fatal({ reason: err.message }, 'cannot load the connection list');

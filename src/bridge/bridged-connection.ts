@@ -3,7 +3,7 @@ import type { Subscription } from 'nats';
 import type { BridgeConfig } from '../config/schema.js';
 import type { Secrets } from '../config/secrets.js';
 import type { ConnectionSpec } from '../connections/spec.js';
-import type { Running } from '../connections/served.js';
+import type { Replaces, Running } from '../connections/served.js';
 import { JanusConnection } from '../janus/connection.js';
 import type { Logger } from '../log.js';
 import type { NatsLink } from '../nats.js';
@@ -29,7 +29,7 @@ export class BridgedConnection implements Running {
   readonly stats: EndpointStats;
   private subscription: Subscription | undefined;
 
-  constructor(readonly spec: ConnectionSpec, private readonly context: BridgeContext) {
+  constructor(readonly spec: ConnectionSpec, private readonly context: BridgeContext, replaces?: Replaces) {
     const { link, config, secrets, metrics } = context;
     const names = subjects(config.nats.subjectPrefix);
     const log = context.log.child({ janus_id: spec.janusId });
@@ -51,6 +51,7 @@ export class BridgedConnection implements Running {
           token: spec.url.credentials.token ?? secrets.janus.token,
         },
         recentTransactions: { ttlMs: config.events.transactionTtl * 1000, max: config.events.transactionMax },
+        ...(replaces ? { replaces } : {}),
       },
       {
         onEvent: eventPublisher(target, context.events, names.event(spec.janusId), config.events.subjects),
@@ -70,6 +71,10 @@ export class BridgedConnection implements Running {
       },
     });
     this.connection.start();
+  }
+
+  get sessionId(): number | undefined {
+    return this.connection.sessionId;
   }
 
   /** No new requests reach this connection; those already taken still get answers. */

@@ -42,8 +42,10 @@ export class JetStreamEventSink implements EventSink {
   private ready = false;
   private retrying = false;
   private failures = 0;
+  private noStream = 0;
   private stopped = false;
-  private retryTimer: NodeJS.Timeout | undefined;
+  private setupTimer: NodeJS.Timeout | undefined;
+  private rewindTimer: NodeJS.Timeout | undefined;
   private idleWaiters: Array<() => void> = [];
   private unlogged = { dropped: 0, refused: 0, lastReason: '' };
   private logTimer: NodeJS.Timeout | undefined;
@@ -77,7 +79,8 @@ export class JetStreamEventSink implements EventSink {
 
   stop(): void {
     this.stopped = true;
-    clearTimeout(this.retryTimer);
+    clearTimeout(this.setupTimer);
+    clearTimeout(this.rewindTimer);
     this.flushLog();
   }
 
@@ -105,7 +108,7 @@ export class JetStreamEventSink implements EventSink {
     } catch (err) {
       const delay = backoffDelay(attempt, RETRY);
       this.log.error({ stream: wanted.name, err: (err as Error).message, retry_in_ms: delay }, 'cannot set up the event stream; events wait in the buffer');
-      this.retryTimer = setTimeout(() => void this.ensureStream(attempt + 1), delay);
+      this.setupTimer = setTimeout(() => void this.ensureStream(attempt + 1), delay);
     }
   }
 
@@ -137,20 +140,27 @@ export class JetStreamEventSink implements EventSink {
         if (entry.done) return;
         entry.done = true;
         this.failures = 0;
+        this.noStream = 0;
         this.totals.published++;
         event.report('published');
       },
       (err: NatsError) => {
         if (entry.done) return;
-        if (err.api_error) {
-          // JetStream answered and refused (stream full with discard new, …): retrying would not help.
+        if (isRefusal(err)) {
+          // The stream answered and refused it (full with discard new, message too large): retrying would not help.
           entry.done = true;
           this.totals.refused++;
           this.unlogged.refused++;
-          this.unlogged.lastReason = err.api_error.description;
+          this.unlogged.lastReason = err.api_error?.description ?? err.message;
           this.scheduleLog();
           event.report('refused');
         } else {
+          if (err.code === '503' && ++this.noStream >= 3) {
+            // Nobody captures the subject any more (the stream was deleted): set it up again.
+            this.noStream = 0;
+            this.ready = false;
+            void this.ensureStream(0);
+          }
           this.retryFromOldest(err);
         }
       },
@@ -172,7 +182,7 @@ export class JetStreamEventSink implements EventSink {
 
   private rewind(): void {
     const delay = backoffDelay(this.failures++, RETRY);
-    this.retryTimer = setTimeout(() => {
+    this.rewindTimer = setTimeout(() => {
       this.retrying = false;
       this.next = this.head;
       this.pump();
@@ -204,6 +214,16 @@ export class JetStreamEventSink implements EventSink {
     if (refused) this.log.error({ refused, reason: lastReason }, `${refused} events refused by the event stream`);
     this.unlogged = { dropped: 0, refused: 0, lastReason: '' };
   }
+}
+
+/**
+ * JetStream answered and will say the same again: the stream is full and discards new
+ * messages, or the message breaks one of its limits. Anything else (no answer, the system
+ * temporarily unavailable during an election, no stream yet) is worth sending again.
+ */
+function isRefusal(err: NatsError): boolean {
+  const description = err.api_error?.description ?? '';
+  return /maximum|exceed|too large|limit/i.test(description);
 }
 
 function describeDifferences(existing: StreamConfig, wanted: ReturnType<JetStreamEventSink['streamConfig']>): string[] {

@@ -7,7 +7,7 @@ import type { BridgeError } from '../errors.js';
 import { parseClientRequest, type JanusMessage } from '../janus/protocol.js';
 import type { Outcome } from '../janus/transactions.js';
 import type { Logger } from '../log.js';
-import { outcomeOf, type Outcome as RequestOutcome } from '../ops/metrics.js';
+import { outcomeOf, type RequestOutcome } from '../ops/metrics.js';
 import { replyWithAnswer, replyWithError } from './replies.js';
 import { REQUEST_QUEUE_GROUP } from './subjects.js';
 

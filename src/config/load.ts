@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import convict from 'convict';
+import { jsonErrorWithoutInput } from '../janus/protocol.js';
 import { FORMATS, SCHEMA, type BridgeConfig } from './schema.js';
 
 for (const [name, format] of Object.entries(FORMATS)) convict.addFormat({ name, ...format });
@@ -28,7 +29,7 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv } =
     try {
       values = JSON.parse(text);
     } catch (err) {
-      return { ok: false, problem: `config file ${options.file} is not valid JSON: ${(err as Error).message}` };
+      return { ok: false, problem: `config file ${options.file} is not valid JSON: ${jsonErrorWithoutInput(err as Error)}` };
     }
     if (typeof values !== 'object' || values === null || Array.isArray(values)) {
       return { ok: false, problem: `config file ${options.file} must hold a JSON object` };

@@ -75,6 +75,19 @@ export const FORMATS = {
     },
     coerce: (value: string): unknown => (/^\d+$/.test(value.trim()) ? Number(value) : value),
   },
+  milliseconds: {
+    validate(value: unknown): void {
+      // Node's timers hold at most 2^31-1 ms; an hour is more than any of these needs.
+      if (!Number.isSafeInteger(value) || (value as number) <= 0 || (value as number) > 3_600_000) throw new Error(`must be a whole number of milliseconds from 1 to 3600000, got ${JSON.stringify(value)}`);
+    },
+    coerce: (value: string): unknown => (/^\d+$/.test(value.trim()) ? Number(value) : value),
+  },
+  seconds: {
+    validate(value: unknown): void {
+      if (typeof value !== 'number' || !(value > 0 && value <= 86_400)) throw new Error(`must be a number of seconds above 0 and at most 86400, got ${JSON.stringify(value)}`);
+    },
+    coerce: (value: string): unknown => (value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : value),
+  },
   'positive-number': {
     validate(value: unknown): void {
       if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new Error(`must be a positive number, got ${JSON.stringify(value)}`);
@@ -123,9 +136,9 @@ export const FORMATS = {
     },
     coerce: (value: string): unknown => (value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : value),
   },
-  'non-negative-number': {
+  'seconds-or-zero': {
     validate(value: unknown): void {
-      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new Error(`must be a number of 0 or more, got ${JSON.stringify(value)}`);
+      if (typeof value !== 'number' || !(value >= 0 && value <= 86_400)) throw new Error(`must be a number of seconds from 0 to 86400, got ${JSON.stringify(value)}`);
     },
     coerce: (value: string): unknown => (value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : value),
   },
@@ -187,13 +200,13 @@ export const SCHEMA = {
     },
   },
   janus: {
-    cmdTimeout: { doc: 'Milliseconds a request waits for Janus\'s answer before it gets error 610.', format: 'positive-int', default: 5000, env: 'JNB_JANUS_CMD_TIMEOUT' },
-    sendTimeout: { doc: 'Milliseconds a frame (and the WebSocket handshake) may take to be written before the connection is reset.', format: 'positive-int', default: 1000, env: 'JNB_JANUS_SEND_TIMEOUT' },
-    pingInterval: { doc: 'Seconds between session keepalives and WebSocket pings (fractions allowed); a peer silent for two intervals is dropped.', format: 'positive-number', default: 5, env: 'JNB_JANUS_PING_INTERVAL' },
+    cmdTimeout: { doc: 'Milliseconds a request waits for Janus\'s answer before it gets error 610.', format: 'milliseconds', default: 5000, env: 'JNB_JANUS_CMD_TIMEOUT' },
+    sendTimeout: { doc: 'Milliseconds a frame (and the WebSocket handshake) may take to be written before the connection is reset.', format: 'milliseconds', default: 1000, env: 'JNB_JANUS_SEND_TIMEOUT' },
+    pingInterval: { doc: 'Seconds between session keepalives and WebSocket pings (fractions allowed); a peer silent for two intervals is dropped.', format: 'seconds', default: 5, env: 'JNB_JANUS_PING_INTERVAL' },
     maxMessageBytes: { doc: 'Largest message, in bytes, accepted from clients or from Janus.', format: 'positive-int', default: 1048576, env: 'JNB_JANUS_MAX_MESSAGE_BYTES' },
     reconnect: {
-      minDelay: { doc: 'Milliseconds before the first reconnect attempt; doubles per failed attempt.', format: 'positive-int', default: 100, env: 'JNB_JANUS_RECONNECT_MIN_DELAY' },
-      maxDelay: { doc: 'Cap, in milliseconds, of the delay between reconnect attempts (jittered between half and all of it).', format: 'positive-int', default: 1500, env: 'JNB_JANUS_RECONNECT_MAX_DELAY' },
+      minDelay: { doc: 'Milliseconds before the first reconnect attempt; doubles per failed attempt.', format: 'milliseconds', default: 100, env: 'JNB_JANUS_RECONNECT_MIN_DELAY' },
+      maxDelay: { doc: 'Cap, in milliseconds, of the delay between reconnect attempts (jittered between half and all of it).', format: 'milliseconds', default: 1500, env: 'JNB_JANUS_RECONNECT_MAX_DELAY' },
     },
     apiSecret: { doc: 'Janus API secret (janus -a / api_secret) added to every request; an apisecret query parameter of a janus_url wins.', format: String, default: '', env: 'JNB_JANUS_API_SECRET', sensitive: true },
     apiSecretFile: { doc: 'File holding the Janus API secret.', format: String, default: '', env: 'JNB_JANUS_API_SECRET_FILE' },
@@ -204,8 +217,8 @@ export const SCHEMA = {
   db: {
     url: { doc: 'Database holding the OpenSIPS janus table: postgres://, postgresql://, mysql:// or mariadb://. Empty: use connections. When set, it wins over connections.', format: 'db-url', default: '', env: 'JNB_DB_URL', sensitive: true },
     table: { doc: 'Table with the id, janus_id and janus_url columns.', format: 'sql-table', default: 'janus', env: 'JNB_DB_TABLE' },
-    reloadInterval: { doc: 'Seconds between automatic reloads of the list (0: only on SIGHUP or <prefix>.admin.reload).', format: 'non-negative-number', default: 0, env: 'JNB_DB_RELOAD_INTERVAL' },
-    connectTimeout: { doc: 'Milliseconds to wait for the database to accept a connection.', format: 'positive-int', default: 5000, env: 'JNB_DB_CONNECT_TIMEOUT' },
+    reloadInterval: { doc: 'Seconds between automatic reloads of the list (0: only on SIGHUP or <prefix>.admin.reload).', format: 'seconds-or-zero', default: 0, env: 'JNB_DB_RELOAD_INTERVAL' },
+    connectTimeout: { doc: 'Milliseconds to wait for the database to accept a connection, and for each query to answer.', format: 'milliseconds', default: 5000, env: 'JNB_DB_CONNECT_TIMEOUT' },
     tls: {
       enabled: { doc: 'Connect to the database with TLS.', format: Boolean, default: false, env: 'JNB_DB_TLS' },
       caFile: { doc: 'PEM file of the CA that signed the database\'s certificate (empty: the system CAs).', format: String, default: '', env: 'JNB_DB_TLS_CA_FILE' },
@@ -219,7 +232,7 @@ export const SCHEMA = {
   },
   events: {
     subjects: { doc: 'flat: every event on <prefix>.event.<janus_id>; typed: on <prefix>.event.<janus_id>.<type> (plugin events: .plugin.<plugin name, dots as _>).', format: ['flat', 'typed'], default: 'flat', env: 'JNB_EVENTS_SUBJECTS' },
-    transactionTtl: { doc: 'Seconds after a request ends during which later events with its transaction get the client\'s transaction back.', format: 'positive-number', default: 60, env: 'JNB_EVENTS_TRANSACTION_TTL' },
+    transactionTtl: { doc: 'Seconds after a request ends during which later events with its transaction get the client\'s transaction back.', format: 'seconds', default: 60, env: 'JNB_EVENTS_TRANSACTION_TTL' },
     transactionMax: { doc: 'Most transactions remembered that way per connection (oldest dropped first).', format: 'positive-int', default: 10000, env: 'JNB_EVENTS_TRANSACTION_MAX' },
     stream: {
       enabled: { doc: 'Publish events through JetStream into a stream that captures <prefix>.event.>.', format: Boolean, default: false, env: 'JNB_EVENTS_STREAM' },

@@ -1,4 +1,4 @@
-/** Why a connection list could not be loaded; `retry` tells whether trying again may help. */
+/** Why a connection list could not be loaded; `fatal` tells whether trying again cannot help. */
 export type ListErrorKind = 'unreachable' | 'version' | 'missing-table' | 'query' | 'invalid-config';
 
 export class ListLoadError extends Error {
@@ -6,7 +6,8 @@ export class ListLoadError extends Error {
     super(message);
   }
 
-  get retry(): boolean {
-    return this.kind === 'unreachable';
+  /** Retrying cannot fix these: the table or the configuration must change. */
+  get fatal(): boolean {
+    return this.kind === 'version' || this.kind === 'missing-table' || this.kind === 'invalid-config';
   }
 }

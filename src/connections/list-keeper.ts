@@ -24,12 +24,9 @@ export class ListKeeper {
   private waitingReason: string | undefined;
   private cancelled = false;
   private wake: (() => void) | undefined;
+  private queued = 0;
 
   constructor(private readonly source: ConnectionSource, private readonly ownership: Ownership, private readonly log: Logger) {}
-
-  get loaded(): boolean {
-    return this.current !== undefined;
-  }
 
   /** Why the list is not loaded yet (for readiness), if it is not. */
   get notLoadedBecause(): string | undefined {
@@ -38,18 +35,20 @@ export class ListKeeper {
   }
 
   /**
-   * Loads the first list, retrying with backoff while the source is unreachable.
-   * Throws a ListLoadError that retrying cannot fix (wrong table version, no table).
+   * Loads the first list, retrying with backoff while that may help (database down or
+   * busy). Throws a ListLoadError that retrying cannot fix (wrong table version, no table).
    */
   async start(): Promise<void> {
     for (let attempt = 0; !this.cancelled; attempt++) {
       try {
-        await this.apply(await this.source.load(), 'start');
+        const list = await this.source.load();
+        if (this.cancelled) return;
+        await this.apply(list, 'start');
         this.waitingReason = undefined;
         return;
       } catch (err) {
         const error = asListError(err);
-        if (!error.retry) throw error;
+        if (error.fatal) throw error;
         const delay = backoffDelay(attempt, START_RETRY);
         this.waitingReason = error.message;
         this.log.error({ source: this.source.description, reason: error.message, retry_in_ms: delay }, 'connection list unavailable; retrying');
@@ -69,15 +68,23 @@ export class ListKeeper {
 
   /** Loads the list again and applies the difference; one reload at a time. */
   reload(trigger: string): Promise<ReloadResult> {
-    const next = this.queue.then(() => this.reloadNow(trigger));
+    this.queued++;
+    const next = this.queue.then(() => this.reloadNow(trigger)).finally(() => { this.queued--; });
     this.queue = next.catch(() => undefined);
     return next;
   }
 
+  /** Whether a reload is waiting or running (an interval tick then skips its turn). */
+  get reloading(): boolean {
+    return this.queued > 0;
+  }
+
   private async reloadNow(trigger: string): Promise<ReloadResult> {
     if (!this.current) return { ok: false, source: this.source.description, error: { kind: 'not-started', message: 'the first load has not finished yet' } };
+    if (this.cancelled) return { ok: false, source: this.source.description, error: { kind: 'stopping', message: 'the bridge is shutting down' } };
     try {
       const list = await this.source.load();
+      if (this.cancelled) return { ok: false, source: this.source.description, error: { kind: 'stopping', message: 'the bridge is shutting down' } };
       const diff = diffConnections(this.current, list.specs);
       await this.apply(list, trigger);
       return {
@@ -103,8 +110,8 @@ export class ListKeeper {
     }
     this.lastSkipped = skipped;
     if (list.specs.length === 0) this.log.warn({ source: this.source.description }, 'the connection list is empty: no Janus to serve');
-    this.current = list.specs;
     await this.ownership.offer(list.specs);
+    this.current = list.specs;
     this.log.info({ trigger, source: this.source.description, connections: list.specs.length, skipped: list.skipped.length }, 'connection list loaded');
   }
 }

@@ -8,14 +8,23 @@ import type { ConnectionSpec } from './spec.js';
 
 /** A started connection: whatever the factory built for one spec. */
 export interface Running {
+  /** The Janus session it holds, if any. */
+  readonly sessionId: number | undefined;
   stop(reason: string, options: { destroySession: boolean; graceMs: number }): Promise<void>;
 }
 
-export type StartConnection<R extends Running> = (spec: ConnectionSpec) => R;
+/** Given when a connection replaces one whose janus_url changed. */
+export interface Replaces {
+  readonly sessionId: number;
+  readonly reason: string;
+}
+
+export type StartConnection<R extends Running> = (spec: ConnectionSpec, replaces?: Replaces) => R;
 
 export class ServedConnections<R extends Running> {
   private readonly running = new Map<string, { spec: ConnectionSpec; instance: R }>();
   private applying: Promise<unknown> = Promise.resolve();
+  private closed = false;
 
   constructor(private readonly start: StartConnection<R>, private readonly log: Logger) {}
 
@@ -38,8 +47,9 @@ export class ServedConnections<R extends Running> {
     return next;
   }
 
-  /** Stops everything (shutdown). */
+  /** Stops everything (shutdown); later applies change nothing. */
   async stopAll(reason: string, options: { destroySession: boolean; graceMs: number }): Promise<void> {
+    this.closed = true;
     await this.applying;
     const all = [...this.running.values()];
     this.running.clear();
@@ -48,16 +58,20 @@ export class ServedConnections<R extends Running> {
 
   private async applyNow(served: readonly ConnectionSpec[]): Promise<ConnectionDiff> {
     const diff = diffConnections([...this.running.values()].map((entry) => entry.spec), served);
+    if (this.closed) return { added: [], removed: [], changed: [], unchanged: diff.unchanged };
+    const replaced = new Map<string, Replaces>();
     const stopping: Array<Promise<void>> = [];
     for (const spec of [...diff.removed, ...diff.changed]) {
       const entry = this.running.get(spec.janusId)!;
       this.running.delete(spec.janusId);
       const removed = diff.removed.includes(spec);
-      stopping.push(entry.instance.stop(removed ? 'removed from the connection list' : 'janus_url changed', { destroySession: true, graceMs: 0 }));
+      const reason = removed ? 'removed from the connection list' : 'janus_url changed';
+      if (!removed && entry.instance.sessionId !== undefined) replaced.set(spec.janusId, { sessionId: entry.instance.sessionId, reason });
+      stopping.push(entry.instance.stop(reason, { destroySession: true, graceMs: 0 }));
     }
     await Promise.all(stopping);
     for (const spec of [...diff.added, ...diff.changed]) {
-      this.running.set(spec.janusId, { spec, instance: this.start(spec) });
+      this.running.set(spec.janusId, { spec, instance: this.start(spec, replaced.get(spec.janusId)) });
     }
     if (diff.added.length + diff.removed.length + diff.changed.length > 0) {
       this.log.info({

@@ -21,8 +21,8 @@ export interface ConnectionList {
 }
 
 /**
- * Where the list comes from: the config file today, an SQL table next. A source
- * only reads; what changed and what to do about it is decided elsewhere.
+ * Where the list comes from: the config file or an SQL table. A source only reads;
+ * what changed and what to do about it is decided elsewhere.
  */
 export interface ConnectionSource {
   /** For logs: "config file", "postgres://db/janus (table janus)", … */

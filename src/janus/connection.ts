@@ -41,6 +41,8 @@ export interface ConnectionOptions {
   readonly credentials: JanusCredentials;
   /** How long, and how many, ended requests keep their client transaction for later events. */
   readonly recentTransactions: { ttlMs: number; max: number };
+  /** The session of the connection this one replaces (its janus_url changed): services learn it was replaced. */
+  readonly replaces?: { sessionId: number; reason: string };
 }
 
 interface ExchangeOptions {
@@ -70,6 +72,10 @@ export class JanusConnection {
   private keepaliveTimer: NodeJS.Timeout | undefined;
   private stateSince = Date.now();
   private timeoutsChecked = false;
+  private janusVersion: string | undefined;
+  private stopping: Promise<void> | undefined;
+  /** Our own requests (create, claim, …) that ended without their answer: a late answer must not become an event. */
+  private readonly abandonedInternal = new Map<string, string>();
   /** Frames written to Janus on behalf of clients; tests use it to prove a refused request never left. */
   clientFramesSent = 0;
 
@@ -128,13 +134,20 @@ export class JanusConnection {
    * Stops for good: waiting requests fail with `shutting_down`, the session is destroyed
    * when asked (not when another process will take it over), the socket is closed.
    */
-  async stop(reason: string, options: { destroySession: boolean; graceMs: number }): Promise<void> {
-    if (this.currentState === 'stopped') return;
+  stop(reason: string, options: { destroySession: boolean; graceMs: number }): Promise<void> {
+    // Once asked, every later call gets the same stop, and nothing reconnects meanwhile.
+    this.stopping ??= this.stopNow(reason, options);
+    return this.stopping;
+  }
+
+  private async stopNow(reason: string, options: { destroySession: boolean; graceMs: number }): Promise<void> {
     clearTimeout(this.reconnectTimer);
     clearInterval(this.keepaliveTimer);
     if (options.graceMs > 0 && this.transactions.size > 0) {
       await Promise.race([this.transactions.whenEmpty(), sleep(options.graceMs)]);
     }
+    clearTimeout(this.reconnectTimer);
+    clearInterval(this.keepaliveTimer);
     const wasReady = this.currentState === 'ready';
     this.setState('stopped');
     this.transactions.failAll(bridgeError('shutting_down', reason));
@@ -148,6 +161,7 @@ export class JanusConnection {
   }
 
   private connect(): void {
+    if (this.stopping) return;
     this.setState('connecting');
     this.transactions = this.newTransactionTable();
     this.socket = new JanusSocket(
@@ -178,6 +192,7 @@ export class JanusConnection {
     let version: string | undefined;
     if (info.ok) {
       version = typeof info.answer.version_string === 'string' ? info.answer.version_string : undefined;
+      this.janusVersion = version;
       this.checkTimeouts(info.answer);
     }
     const previous = this.previousSession;
@@ -191,6 +206,11 @@ export class JanusConnection {
       }
       replacedBecause = `claim of session ${previous} failed: ${claimed.ok ? describeAnswer(claimed.answer) : claimed.error.reason}`;
     }
+    await this.createSession(replacedBecause, version);
+  }
+
+  /** Creates a session on the open socket; when Janus will not, the socket is closed and the reconnect loop retries. */
+  private async createSession(replacedBecause: string, version: string | undefined): Promise<void> {
     const created = await this.exchange({ janus: 'create' }, { internal: true });
     if (this.state !== 'opening-session') return;
     const id = created.ok ? (created.answer.data as { id?: unknown } | undefined)?.id : undefined;
@@ -200,7 +220,7 @@ export class JanusConnection {
       return;
     }
     this.adoptSession(id, replacedBecause);
-    this.becomeReady(id, version, false);
+    this.becomeReady(id, version ?? this.janusVersion, false);
   }
 
   private becomeReady(sessionId: number, version: string | undefined, resumed: boolean): void {
@@ -208,14 +228,16 @@ export class JanusConnection {
     this.previousSession = sessionId;
     this.failedAttempts = 0;
     clearInterval(this.keepaliveTimer);
-    this.keepaliveTimer = setInterval(() => void this.keepalive(), this.options.pingIntervalMs);
+    if (!this.stopping) this.keepaliveTimer = setInterval(() => void this.keepalive(), this.options.pingIntervalMs);
     this.setState('ready');
     if (resumed) this.log.info({ session_id: sessionId }, 'session claimed back');
     this.listener.onStatus({ state: 'connected', session_id: sessionId, resumed, ...(version ? { janus_version: version } : {}) });
   }
 
   private adoptSession(id: number, reason: string): void {
-    const old = this.session ?? this.previousSession;
+    const replaced = this.options.replaces;
+    const old = this.session ?? this.previousSession ?? replaced?.sessionId;
+    if (old === replaced?.sessionId) reason = replaced?.reason ?? reason;
     this.session = id;
     this.previousSession = id;
     this.log.info({ session_id: id }, 'session open');
@@ -251,15 +273,7 @@ export class JanusConnection {
     if (this.currentState !== 'ready') return;
     this.log.warn({ reason, session_id: this.session }, 'session lost');
     this.setState('opening-session');
-    const created = await this.exchange({ janus: 'create' }, { internal: true });
-    if (this.state !== 'opening-session') return;
-    const id = created.ok ? (created.answer.data as { id?: unknown } | undefined)?.id : undefined;
-    if (!created.ok || !isJanusId(id)) {
-      this.socket?.close(`create after session loss failed: ${created.ok ? describeAnswer(created.answer) : created.error.reason}`);
-      return;
-    }
-    this.adoptSession(id, reason);
-    this.becomeReady(id, undefined, false);
+    await this.createSession(reason, undefined);
   }
 
   private exchange(message: JanusMessage, options: ExchangeOptions): Promise<Outcome> {
@@ -322,6 +336,12 @@ export class JanusConnection {
       request.settle({ ok: true, answer: restoreTransaction(message, request.clientTransaction) });
       return;
     }
+    const abandonedVerb = this.abandonedInternal.get(transaction);
+    if (abandonedVerb !== undefined) {
+      this.abandonedInternal.delete(transaction);
+      this.onLateInternalAnswer(abandonedVerb, message);
+      return;
+    }
     const known = this.recent.lookup(transaction);
     if (known.found) {
       const restored = restoreTransaction(message, known.client);
@@ -343,7 +363,21 @@ export class JanusConnection {
   }
 
   private rememberLate(transaction: string, request: PendingRequest): void {
-    if (!request.internal) this.recent.remember(transaction, request.clientTransaction);
+    if (!request.internal) {
+      this.recent.remember(transaction, request.clientTransaction);
+      return;
+    }
+    this.abandonedInternal.set(transaction, request.verb);
+    // Only a handful ever (one per timed-out create/claim/keepalive); keep the newest 100.
+    if (this.abandonedInternal.size > 100) this.abandonedInternal.delete(this.abandonedInternal.keys().next().value!);
+  }
+
+  /** A late answer to one of our own requests: a session created after we gave up on it is destroyed. */
+  private onLateInternalAnswer(verb: string, message: JanusMessage): void {
+    const id = (message.data as { id?: unknown } | undefined)?.id;
+    if (verb !== 'create' || message.janus !== 'success' || !isJanusId(id) || id === this.session) return;
+    this.log.info({ session_id: id }, 'destroying a session whose create answer came too late');
+    void this.exchange({ janus: 'destroy' }, { internal: true, session: id });
   }
 
   private onSocketClosed(reason: string): void {
@@ -353,6 +387,10 @@ export class JanusConnection {
     if (this.session !== undefined) this.previousSession = this.session;
     this.session = undefined;
     if (this.currentState === 'stopped') return;
+    if (this.stopping) {
+      this.setState('disconnected');
+      return;
+    }
     const wasUp = this.currentState === 'ready' || this.failedAttempts === 0;
     this.setState('disconnected');
     if (wasUp) {

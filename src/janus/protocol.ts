@@ -38,7 +38,7 @@ export function parseClientRequest(payload: Uint8Array | string, maxBytes: numbe
   try {
     value = JSON.parse(typeof payload === 'string' ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8'));
   } catch (err) {
-    return fail(bridgeError('invalid_json', (err as Error).message));
+    return fail(bridgeError('invalid_json', jsonErrorWithoutInput(err as Error)));
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return fail(bridgeError('not_an_object', `got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}`));
@@ -101,6 +101,16 @@ export function unsafeContent(root: unknown): string | undefined {
 
 function fail(error: BridgeError, clientTransaction?: string): ParsedRequest {
   return { ok: false, error, clientTransaction };
+}
+
+/**
+ * JSON.parse's message quotes the text around the error, which may hold a secret
+ * (an apisecret, a password): keep only where the error is.
+ */
+export function jsonErrorWithoutInput(err: Error): string {
+  const position = /position (\d+)/.exec(err.message);
+  if (position) return `not valid JSON at position ${position[1]}`;
+  return /end of JSON input/i.test(err.message) ? 'the JSON ends too early' : 'not valid JSON';
 }
 
 /** Janus ids are JSON numbers below 2^53; anything beyond lost precision in JSON.parse. */

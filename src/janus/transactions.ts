@@ -49,7 +49,7 @@ export class TransactionTable {
   }
 
   add(transaction: string, request: PendingRequest): void {
-    this.pending.set(transaction, { request, deadline: Date.now() + this.timeoutMs });
+    this.pending.set(transaction, { request, deadline: performance.now() + this.timeoutMs });
     if (!this.timer) this.timer = setTimeout(() => this.expire(), this.timeoutMs);
   }
 
@@ -84,10 +84,11 @@ export class TransactionTable {
   /** Times out every request past its deadline, then re-arms for the oldest one left. */
   private expire(): void {
     this.timer = undefined;
-    const now = Date.now();
+    // The monotonic clock, like the timers: a wall-clock step must not shorten or stretch a timeout.
+    const now = performance.now();
     for (const [transaction, { request, deadline }] of this.pending) {
       if (deadline > now) {
-        this.timer = setTimeout(() => this.expire(), deadline - now);
+        this.timer = setTimeout(() => this.expire(), Math.ceil(deadline - now));
         break;
       }
       this.pending.delete(transaction);

@@ -7,16 +7,16 @@ import type { StatusChange } from '../janus/connection.js';
 
 /** How a request ended, as the `outcome` label says it. */
 export const OUTCOMES = ['ok', 'janus_error', 'timeout', 'unavailable', 'rejected'] as const;
-export type Outcome = (typeof OUTCOMES)[number];
+export type RequestOutcome = (typeof OUTCOMES)[number];
 
 const CONNECTION_STATES = ['connecting', 'opening-session', 'ready', 'disconnected', 'stopped'] as const;
 
-/** What one connection reports; handed to the parts that see the events. */
 /** What became of an event: published, or dropped and why. */
 export type EventResult = 'published' | 'nats_unavailable' | 'buffer_full' | 'refused';
 
+/** What one connection reports; handed to the parts that see the events. */
 export interface ConnectionMetrics {
-  request(outcome: Outcome, seconds: number): void;
+  request(outcome: RequestOutcome, seconds: number): void;
   event(result: EventResult): void;
   status(change: StatusChange): void;
 }
@@ -66,22 +66,30 @@ export class Metrics {
     });
   }
 
+  private readonly removed = new Set<string>();
+
   forConnection(janusId: string): ConnectionMetrics {
-    const byOutcome = new Map<Outcome, Counter.Internal>();
+    this.removed.delete(janusId);
+    // Acks of events queued before a removal may come later: they must not bring the series back.
+    const live = (): boolean => !this.removed.has(janusId);
+    const byOutcome = new Map<RequestOutcome, Counter.Internal>();
     const duration = this.duration.labels({ janus_id: janusId });
     const events = this.events.labels({ janus_id: janusId });
     return {
       request: (outcome, seconds) => {
+        if (!live()) return;
         let counter = byOutcome.get(outcome);
         if (!counter) byOutcome.set(outcome, (counter = this.requests.labels({ janus_id: janusId, outcome })));
         counter.inc();
         duration.observe(seconds);
       },
       event: (result) => {
+        if (!live()) return;
         if (result === 'published') events.inc();
         else this.eventsDropped.inc({ janus_id: janusId, reason: result });
       },
       status: (change) => {
+        if (!live()) return;
         if (change.state === 'reconnecting') this.reconnects.inc({ janus_id: janusId });
         else if (change.state === 'session-replaced') this.replacements.inc({ janus_id: janusId });
         else if (change.state === 'connected' && change.resumed) this.claims.inc({ janus_id: janusId });
@@ -91,6 +99,7 @@ export class Metrics {
 
   /** Drops every series of a connection that is no longer served. */
   removeConnection(janusId: string): void {
+    this.removed.add(janusId);
     const labels = { janus_id: janusId };
     for (const metric of [this.events, this.reconnects, this.replacements, this.claims]) metric.remove(labels);
     for (const reason of ['nats_unavailable', 'buffer_full', 'refused']) this.eventsDropped.remove({ ...labels, reason });
@@ -100,7 +109,7 @@ export class Metrics {
 }
 
 /** The outcome label of a reply: Janus's own error, or the bridge's error code. */
-export function outcomeOf(reply: { janus: string } | { code: number }): Outcome {
+export function outcomeOf(reply: { janus: string } | { code: number }): RequestOutcome {
   if ('janus' in reply) return reply.janus === 'error' ? 'janus_error' : 'ok';
   if (reply.code === 610) return 'timeout';
   if (reply.code >= 611 && reply.code <= 613) return 'unavailable';

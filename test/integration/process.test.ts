@@ -140,6 +140,8 @@ describe('a running daemon', () => {
       const after = await status.waitFor((m) => m.state === 'connected' && m.session_id !== before.session_id);
       expect(after.janus_url).toBe(`ws://127.0.0.1:${janus.wsPort}/janus?room=2`);
       expect(status.messages.map((m) => m.json.state)).toContain('stopped');
+      const replaced = await status.waitFor((m) => m.state === 'session-replaced');
+      expect(replaced).toMatchObject({ old_session_id: before.session_id, new_session_id: after.session_id, reason: 'janus_url changed' });
       expect(daemon.stdout()).toContain('"trigger":"SIGHUP"');
     } finally {
       status.stop();

@@ -158,7 +158,7 @@ describe('loadConfig problems', () => {
   it.each([['abc'], [0], [-1], [1.5], [true]])('refuses cmdTimeout %j naming the key', (value) => {
     const problem = expectProblem(withFile({ janus: { cmdTimeout: value } }));
     expect(problem).toContain('janus.cmdTimeout');
-    expect(problem).toContain('positive integer');
+    expect(problem).toContain('whole number of milliseconds from 1 to 3600000');
   });
 
   it('refuses a bad JNB_JANUS_CMD_TIMEOUT naming the key', () => {
@@ -305,4 +305,26 @@ describe('loadConfig: connections of the wrong shape', () => {
     expect(expectProblem(loadConfig({ env: { JNB_CONNECTIONS: 'not json' } }))).toContain('connections');
   });
 
+});
+
+describe('loadConfig: values never echoed, bounds', () => {
+  it('does not quote a broken config file, which may hold a password', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'jnb-cfg-'));
+    const file = join(dir, 'c.json');
+    writeFileSync(file, '{ "nats": { "password": hunter2-pass } }');
+    const result = loadConfig({ file, env: {} });
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.problem).not.toContain('hunter2');
+  });
+
+  it.each([
+    [{ JNB_JANUS_CMD_TIMEOUT: '3600001' }, 'janus.cmdTimeout'],
+    [{ JNB_JANUS_PING_INTERVAL: '86401' }, 'janus.pingInterval'],
+    [{ JNB_DB_RELOAD_INTERVAL: '100000' }, 'db.reloadInterval'],
+    [{ JNB_EVENTS_TRANSACTION_TTL: '0' }, 'events.transactionTtl'],
+  ])('refuses %j beyond its bounds', (env, key) => {
+    const result = loadConfig({ env });
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.problem).toContain(key);
+  });
 });

@@ -337,3 +337,18 @@ describe('unsafeContent', () => {
     expect(unsafeContent(atLimit)).toBeUndefined();
   });
 });
+
+describe('JSON errors never quote the request', () => {
+  it.each([
+    '{"janus":"message","apisecret": s3cr3t-value}',
+    '{"janus":"message","apisecret":"s3cr3t-value"',
+    '{"janus":"message","apisecret":"s3cr3t-value"} trailing',
+  ])('%s', (payload) => {
+    const parsed = parseClientRequest(payload, 1024);
+    expect(parsed.ok).toBe(false);
+    if (parsed.ok) return;
+    expect(parsed.error.code).toBe(600);
+    expect(parsed.error.reason).not.toContain('s3cr3t');
+    expect(parsed.error.reason).toMatch(/JSON/);
+  });
+});

@@ -7,6 +7,7 @@ import type { Engine, Statement } from './dialect.js';
 
 export interface DbOptions {
   readonly url: string;
+  /** For the connection and for each query: a hung database must not block reloads for ever. */
   readonly connectTimeoutMs: number;
   readonly tls: { enabled: boolean; caFile: string; rejectUnauthorized: boolean };
 }
@@ -40,7 +41,7 @@ export async function openDbSession(engine: Engine, options: DbOptions): Promise
 async function openPostgres(options: DbOptions): Promise<DbSession> {
   const { default: pg } = await import('pg');
   const ssl = tlsOptions(options);
-  const client = new pg.Client({ connectionString: options.url, connectionTimeoutMillis: options.connectTimeoutMs, ...(ssl ? { ssl } : {}) });
+  const client = new pg.Client({ connectionString: options.url, connectionTimeoutMillis: options.connectTimeoutMs, query_timeout: options.connectTimeoutMs, ...(ssl ? { ssl } : {}) });
   client.on('error', () => {});
   try {
     await client.connect();
@@ -61,7 +62,7 @@ async function openMysql(options: DbOptions): Promise<DbSession> {
   const connection = await mysql.createConnection({ uri, connectTimeout: options.connectTimeoutMs, ...(ssl ? { ssl } : {}) });
   connection.on('error', () => {});
   return {
-    query: async <T>(statement: Statement) => (await connection.query(statement.text, [...statement.values]))[0] as T[],
+    query: async <T>(statement: Statement) => (await connection.query({ sql: statement.text, values: [...statement.values], timeout: options.connectTimeoutMs }))[0] as T[],
     close: () => connection.end(),
   };
 }
