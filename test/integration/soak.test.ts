@@ -101,7 +101,9 @@ it(`answers ${TOTAL} mixed requests through timeouts and reconnects, leaks nothi
   expect(answered).toBe(TOTAL);
   expect(mismatched).toBe(0);
   expect([...outcomes.keys()].filter((k) => k.startsWith('nats'))).toEqual([]);
-  expect(outcomes.get('ok')).toBeGreaterThan(TOTAL * 0.9);
+  // While the WebSocket is cut, requests fail fast (611), so how many depends on the machine's speed.
+  expect(outcomes.get('ok')).toBeGreaterThan(TOTAL / 2);
+  expect([...outcomes.keys()].filter((k) => !['ok', 'error 610', 'error 611', 'error 612'].includes(k))).toEqual([]);
   expect(outcomes.get('error 610') ?? 0).toBeGreaterThan(0);
   expect((outcomes.get('error 612') ?? 0) + (outcomes.get('error 611') ?? 0)).toBeGreaterThan(0);
   expect(connection().pendingRequests).toBe(0);
