@@ -30,4 +30,8 @@ if [ -f "$dir/janus.plugin.sip.jcfg" ]; then
   sed -i -E 's/^(\s*)#?local_ip = .*/\1local_ip = "127.0.0.1"/' "$dir/janus.plugin.sip.jcfg"
 fi
 
+# Run inside the config folder with core dumps off: Janus sometimes crashes while it is
+# being stopped, and a 50 MB core file must not land in the caller's working directory.
+cd "$dir"
+ulimit -c 0
 exec janus -F "$dir" -o -d "${JANUS_DEBUG_LEVEL:-3}" "$@"
