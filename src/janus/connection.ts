@@ -6,11 +6,10 @@
 import { bridgeError, type BridgeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { backoffDelay, type BackoffPolicy } from './backoff.js';
-import {
-  bindToSession, isJanusId, parseJanusFrame, restoreTransaction, route, withCredentials, type JanusMessage,
-} from './protocol.js';
+import { FrameRouter } from './frame-router.js';
+import { bindToSession, isJanusId, withCredentials, type JanusMessage } from './protocol.js';
 import { JanusSocket } from './socket.js';
-import { RecentTransactions, TransactionTable, type Outcome, type PendingRequest } from './transactions.js';
+import { TransactionTable, type Outcome } from './transactions.js';
 import type { JanusCredentials, JanusUrl } from './url.js';
 
 export type ConnectionState = 'connecting' | 'opening-session' | 'ready' | 'disconnected' | 'stopped';
@@ -62,7 +61,7 @@ const serversWarnedAboutReclaim = new Set<string>();
 export class JanusConnection {
   private socket: JanusSocket | undefined;
   private transactions: TransactionTable;
-  private readonly recent: RecentTransactions;
+  private readonly router: FrameRouter;
   private currentState: ConnectionState = 'disconnected';
   private session: number | undefined;
   /** The last session we held, to tell services when theirs was replaced. */
@@ -74,8 +73,6 @@ export class JanusConnection {
   private timeoutsChecked = false;
   private janusVersion: string | undefined;
   private stopping: Promise<void> | undefined;
-  /** Our own requests (create, claim, …) that ended without their answer: a late answer must not become an event. */
-  private readonly abandonedInternal = new Map<string, string>();
   /** Frames written to Janus on behalf of clients; tests use it to prove a refused request never left. */
   clientFramesSent = 0;
 
@@ -85,11 +82,20 @@ export class JanusConnection {
     private readonly log: Logger,
   ) {
     this.transactions = this.newTransactionTable();
-    this.recent = new RecentTransactions(options.recentTransactions.max, options.recentTransactions.ttlMs);
+    this.router = new FrameRouter(options.recentTransactions, {
+      transactions: () => this.transactions,
+      sessionId: () => this.session,
+      onEvent: (message, text) => listener.onEvent(message, text),
+      onSessionExpired: () => void this.replaceSession('Janus expired the session (timeout)'),
+      onLateSession: (id) => {
+        this.log.info({ session_id: id }, 'destroying a session whose create answer came too late');
+        void this.exchange({ janus: 'destroy' }, { internal: true, session: id });
+      },
+    }, log);
   }
 
   private newTransactionTable(): TransactionTable {
-    return new TransactionTable(this.options.cmdTimeoutMs, (transaction, request) => this.rememberLate(transaction, request));
+    return new TransactionTable(this.options.cmdTimeoutMs, (transaction, request) => this.router.abandoned(transaction, request));
   }
 
   get state(): ConnectionState {
@@ -124,7 +130,7 @@ export class JanusConnection {
     const transaction = this.transactions.nextTransaction();
     const text = this.encode(bindToSession(message, this.session, transaction));
     if (typeof text !== 'string') return text;
-    this.recent.remember(transaction, clientTransaction);
+    this.router.sent(transaction, clientTransaction);
     if (!this.socket.send(text)) return bridgeError('unavailable', 'socket closed');
     this.clientFramesSent++;
     return undefined;
@@ -173,7 +179,7 @@ export class JanusConnection {
       },
       {
         onOpen: () => void this.openSession(),
-        onText: (text) => this.onFrame(text),
+        onText: (text) => this.router.frame(text),
         onDropped: (reason) => this.log.warn({ reason }, 'frame from Janus dropped'),
         onClose: (reason) => this.onSocketClosed(reason),
       },
@@ -314,70 +320,6 @@ export class JanusConnection {
     const bytes = Buffer.byteLength(text);
     if (bytes > this.options.maxMessageBytes) return bridgeError('too_large', `${bytes} bytes, limit ${this.options.maxMessageBytes}`);
     return text;
-  }
-
-  private onFrame(text: string): void {
-    const parsed = parseJanusFrame(text);
-    if (!parsed.ok) {
-      this.log.warn({ reason: parsed.reason, bytes: text.length }, 'frame from Janus dropped');
-      return;
-    }
-    const message = parsed.message;
-    const transaction = message.transaction;
-    if (typeof transaction !== 'string') {
-      this.onNotification(message, text);
-      return;
-    }
-    const routing = route(message.janus, this.transactions.verbOf(transaction));
-    if (routing === 'drop') return;
-    if (routing === 'answer') {
-      const request = this.transactions.take(transaction)!;
-      if (!request.internal) this.recent.remember(transaction, request.clientTransaction);
-      request.settle({ ok: true, answer: restoreTransaction(message, request.clientTransaction) });
-      return;
-    }
-    const abandonedVerb = this.abandonedInternal.get(transaction);
-    if (abandonedVerb !== undefined) {
-      this.abandonedInternal.delete(transaction);
-      this.onLateInternalAnswer(abandonedVerb, message);
-      return;
-    }
-    const known = this.recent.lookup(transaction);
-    if (known.found) {
-      const restored = restoreTransaction(message, known.client);
-      this.listener.onEvent(restored, JSON.stringify(restored));
-    } else {
-      // Not ours (for example an answer to a request sent before a session was claimed): as Janus sent it.
-      this.listener.onEvent(message, text);
-    }
-  }
-
-  private onNotification(message: JanusMessage, text: string): void {
-    if (message.janus === 'ack') return;
-    if (message.janus === 'timeout' && message.session_id === this.session) {
-      this.listener.onEvent(message, text);
-      void this.replaceSession('Janus expired the session (timeout)');
-      return;
-    }
-    this.listener.onEvent(message, text);
-  }
-
-  private rememberLate(transaction: string, request: PendingRequest): void {
-    if (!request.internal) {
-      this.recent.remember(transaction, request.clientTransaction);
-      return;
-    }
-    this.abandonedInternal.set(transaction, request.verb);
-    // Only a handful ever (one per timed-out create/claim/keepalive); keep the newest 100.
-    if (this.abandonedInternal.size > 100) this.abandonedInternal.delete(this.abandonedInternal.keys().next().value!);
-  }
-
-  /** A late answer to one of our own requests: a session created after we gave up on it is destroyed. */
-  private onLateInternalAnswer(verb: string, message: JanusMessage): void {
-    const id = (message.data as { id?: unknown } | undefined)?.id;
-    if (verb !== 'create' || message.janus !== 'success' || !isJanusId(id) || id === this.session) return;
-    this.log.info({ session_id: id }, 'destroying a session whose create answer came too late');
-    void this.exchange({ janus: 'destroy' }, { internal: true, session: id });
   }
 
   private onSocketClosed(reason: string): void {

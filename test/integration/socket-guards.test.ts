@@ -55,14 +55,15 @@ it('resets the connection when a write is not flushed within janus.sendTimeout (
     // Fire-and-forget messages of ~900 KB fill the kernel's buffers; then writes stall.
     const big = JSON.stringify({ janus: 'message', handle_id: 1, body: { pad: 'x'.repeat(900 * 1024) } });
     const started = performance.now();
-    for (let i = 0; i < 40 && !status.messages.some((m) => m.json.state === 'disconnected'); i++) {
+    for (let i = 0; i < 80 && !status.messages.some((m) => m.json.state === 'disconnected'); i++) {
       scope.client.publish('janus.request.stall', big);
       await scope.client.nc.flush();
       await new Promise((r) => setTimeout(r, 20));
     }
-    const down = await status.waitFor((m) => m.state === 'disconnected', 5000);
-    expect(String(down.reason)).toContain('janus.sendTimeout');
-    expect(performance.now() - started).toBeLessThan(5000);
+    // How long the kernel's buffers take to fill depends on the machine's load; the reset itself comes 500 ms after the first stalled write.
+    const down = await status.waitFor((m) => m.state === 'disconnected', 15_000);
+    expect(String(down.reason)).toContain('janus.sendTimeout (500 ms)');
+    expect(performance.now() - started).toBeLessThan(15_000);
     const otherReply = await scope.client.request('janus.request.other', { janus: 'ping' });
     expect(otherReply.json).toEqual({ janus: 'pong' });
     expect(otherReply.ms).toBeLessThan(200);

@@ -1,0 +1,97 @@
+/**
+ * Where each message from Janus goes: to the request waiting for its transaction, to the
+ * event subject (with the client's transaction put back while it is remembered), or
+ * nowhere. It remembers ended requests, so that their late answers still find the way.
+ */
+import type { Logger } from '../log.js';
+import { isJanusId, parseJanusFrame, restoreTransaction, route, type JanusMessage } from './protocol.js';
+import { RecentTransactions, type PendingRequest, type TransactionTable } from './transactions.js';
+
+export interface RouterHooks {
+  /** The table of the current socket (a new one per socket). */
+  transactions(): TransactionTable;
+  sessionId(): number | undefined;
+  onEvent(message: JanusMessage, text: string): void;
+  /** Janus said our session timed out. */
+  onSessionExpired(): void;
+  /** Janus created a session after we had given up on the request: it must be destroyed. */
+  onLateSession(sessionId: number): void;
+}
+
+/** Our own timed-out requests are rare (one per failed create, claim, keepalive): a few are enough. */
+const MAX_ABANDONED_INTERNAL = 100;
+
+export class FrameRouter {
+  private readonly recent: RecentTransactions;
+  private readonly abandonedInternal = new Map<string, string>();
+
+  constructor(recent: { ttlMs: number; max: number }, private readonly hooks: RouterHooks, private readonly log: Logger) {
+    this.recent = new RecentTransactions(recent.max, recent.ttlMs);
+  }
+
+  /** A fire-and-forget request went out: its answers become events with the client's transaction. */
+  sent(transaction: string, clientTransaction: string | undefined): void {
+    this.recent.remember(transaction, clientTransaction);
+  }
+
+  /** A request ended without its answer (timeout, connection lost): keep track of what may still come. */
+  abandoned(transaction: string, request: PendingRequest): void {
+    if (!request.internal) {
+      this.recent.remember(transaction, request.clientTransaction);
+      return;
+    }
+    this.abandonedInternal.set(transaction, request.verb);
+    if (this.abandonedInternal.size > MAX_ABANDONED_INTERNAL) this.abandonedInternal.delete(this.abandonedInternal.keys().next().value!);
+  }
+
+  /** Handles one text frame from Janus. */
+  frame(text: string): void {
+    const parsed = parseJanusFrame(text);
+    if (!parsed.ok) {
+      this.log.warn({ reason: parsed.reason, bytes: text.length }, 'frame from Janus dropped');
+      return;
+    }
+    const message = parsed.message;
+    const transaction = message.transaction;
+    if (typeof transaction !== 'string') {
+      this.notification(message, text);
+      return;
+    }
+    const transactions = this.hooks.transactions();
+    const routing = route(message.janus, transactions.verbOf(transaction));
+    if (routing === 'drop') return;
+    if (routing === 'answer') {
+      const request = transactions.take(transaction)!;
+      if (!request.internal) this.recent.remember(transaction, request.clientTransaction);
+      request.settle({ ok: true, answer: restoreTransaction(message, request.clientTransaction) });
+      return;
+    }
+    const abandonedVerb = this.abandonedInternal.get(transaction);
+    if (abandonedVerb !== undefined) {
+      this.abandonedInternal.delete(transaction);
+      this.lateInternalAnswer(abandonedVerb, message);
+      return;
+    }
+    const known = this.recent.lookup(transaction);
+    if (known.found) {
+      const restored = restoreTransaction(message, known.client);
+      this.hooks.onEvent(restored, JSON.stringify(restored));
+    } else {
+      // Not ours (for example an answer to a request sent before a session was claimed): as Janus sent it.
+      this.hooks.onEvent(message, text);
+    }
+  }
+
+  private notification(message: JanusMessage, text: string): void {
+    if (message.janus === 'ack') return;
+    this.hooks.onEvent(message, text);
+    if (message.janus === 'timeout' && message.session_id === this.hooks.sessionId()) this.hooks.onSessionExpired();
+  }
+
+  /** Late answers to our own requests are never events; a session created too late is given back. */
+  private lateInternalAnswer(verb: string, message: JanusMessage): void {
+    const id = (message.data as { id?: unknown } | undefined)?.id;
+    if (verb !== 'create' || message.janus !== 'success' || !isJanusId(id) || id === this.hooks.sessionId()) return;
+    this.hooks.onLateSession(id);
+  }
+}
