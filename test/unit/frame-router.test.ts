@@ -1,0 +1,82 @@
+import { describe, expect, it, vi } from 'vitest';
+import { FrameRouter } from '../../src/janus/frame-router.js';
+import type { JanusMessage } from '../../src/janus/protocol.js';
+import { TransactionTable, type Outcome } from '../../src/janus/transactions.js';
+import { createLogger } from '../../src/log.js';
+
+function setup(session = 77) {
+  const table = new TransactionTable(60_000, (tx, request) => router.abandoned(tx, request));
+  const events: Array<{ message: JanusMessage; text: string }> = [];
+  const expired = vi.fn();
+  const late = vi.fn();
+  const router: FrameRouter = new FrameRouter({ ttlMs: 60_000, max: 100 }, {
+    transactions: () => table,
+    sessionId: () => session,
+    onEvent: (message, text) => events.push({ message, text }),
+    onSessionExpired: expired,
+    onLateSession: late,
+  }, createLogger('silent'));
+  const wait = (verb: string, clientTransaction: string | undefined, internal = false) => {
+    const tx = table.nextTransaction();
+    const outcomes: Outcome[] = [];
+    table.add(tx, { verb, clientTransaction, internal, settle: (o) => outcomes.push(o) });
+    return { tx, outcomes };
+  };
+  const frame = (body: Record<string, unknown>) => router.frame(JSON.stringify(body));
+  return { table, router, events, expired, late, wait, frame };
+}
+
+describe('FrameRouter', () => {
+  it('answers the waiting request with the client transaction, and gives later events with that transaction the client one too', () => {
+    const { wait, frame, events } = setup();
+    const { tx, outcomes } = wait('message', 'client-1');
+    frame({ janus: 'ack', transaction: tx });
+    expect(outcomes).toEqual([]);
+    frame({ janus: 'event', transaction: tx, plugindata: { data: { n: 1 } } });
+    expect(outcomes).toEqual([{ ok: true, answer: { janus: 'event', transaction: 'client-1', plugindata: { data: { n: 1 } } } }]);
+    frame({ janus: 'event', transaction: tx, plugindata: { data: { n: 2 } } });
+    expect(events.map((e) => e.message.transaction)).toEqual(['client-1']);
+    expect(JSON.parse(events[0]!.text)).toMatchObject({ transaction: 'client-1', plugindata: { data: { n: 2 } } });
+  });
+
+  it('publishes the late answer of a timed-out client request with its transaction, or without one when the client sent none', () => {
+    const { wait, frame, events, table } = setup();
+    const first = wait('info', 'late-1');
+    const second = wait('info', undefined);
+    table.failAll({ name: 'connection_lost', code: 612, reason: 'x' });
+    frame({ janus: 'server_info', transaction: first.tx });
+    frame({ janus: 'server_info', transaction: second.tx });
+    expect(events.map((e) => e.message.transaction)).toEqual(['late-1', undefined]);
+  });
+
+  it('never publishes late answers to its own requests, and hands back a session created too late', () => {
+    const { wait, frame, events, table, late } = setup();
+    const create = wait('create', undefined, true);
+    const keepalive = wait('keepalive', undefined, true);
+    table.failAll({ name: 'timeout', code: 610, reason: 'x' });
+    frame({ janus: 'success', transaction: create.tx, data: { id: 4242 } });
+    frame({ janus: 'error', transaction: keepalive.tx, error: { code: 458 } });
+    expect(late).toHaveBeenCalledWith(4242);
+    expect(events).toEqual([]);
+  });
+
+  it('passes notifications through as Janus sent them, drops bare acks, and reports the expiry of its own session only', () => {
+    const { frame, events, expired, router } = setup(77);
+    router.frame('{"janus":"hangup","session_id":77,"sender":5}');
+    frame({ janus: 'ack', session_id: 77 });
+    frame({ janus: 'timeout', session_id: 12 });
+    expect(expired).not.toHaveBeenCalled();
+    frame({ janus: 'timeout', session_id: 77 });
+    expect(expired).toHaveBeenCalledTimes(1);
+    expect(events.map((e) => e.message.janus)).toEqual(['hangup', 'timeout', 'timeout']);
+    expect(events[0]!.text).toBe('{"janus":"hangup","session_id":77,"sender":5}');
+  });
+
+  it('drops frames that are not Janus messages, and publishes answers to transactions it never sent as they are', () => {
+    const { router, events, frame } = setup();
+    router.frame('not json');
+    router.frame('[1]');
+    frame({ janus: 'event', transaction: 'someone-else' });
+    expect(events.map((e) => e.message.transaction)).toEqual(['someone-else']);
+  });
+});
