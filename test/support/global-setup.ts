@@ -8,6 +8,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { SELECTED_VARIABLE, selectEnvironment } from './environment.js';
+import { killLeftovers, RUN_VARIABLE } from './leftovers.js';
 
 function has(command: string): boolean {
   try {
@@ -18,16 +19,27 @@ function has(command: string): boolean {
   }
 }
 
+/** Stops (and names) any server process a test left running. */
+async function stopLeftovers(): Promise<void> {
+  const left = killLeftovers();
+  if (left.length) process.stdout.write(`test teardown: ${left.length} server process(es) a test left running were killed:\n  ${left.join('\n  ')}\n`);
+}
+
 export default async function setup(): Promise<(() => Promise<void>) | undefined> {
   const selection = await selectEnvironment();
   process.env[SELECTED_VARIABLE] = selection.source;
+  process.env[RUN_VARIABLE] = String(process.pid);
   if (selection.source === 'local') {
     const missing = ['janus', 'nats-server'].filter((c) => !has(c));
     if (missing.length) throw new Error(`integration tests need ${missing.join(' and ')} on PATH (make deps installs them)`);
     process.stdout.write(`test environment: local processes (nats-server, janus on free loopback ports; ${selection.reason})\n`);
-    return undefined;
+    return stopLeftovers;
   }
   process.stdout.write(`test environment: testcontainers (${selection.reason}; NATS, PostgreSQL, MariaDB, Janus in containers)\n`);
   const { prepare } = await import('./containers.js');
-  return prepare();
+  const teardown = await prepare();
+  return async () => {
+    await stopLeftovers();
+    await teardown?.();
+  };
 }

@@ -10,6 +10,7 @@ import { createServer, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { selected } from './environment.js';
+import { registerProcess, unregisterProcess } from './leftovers.js';
 
 /** The repository root, found from wherever this file was compiled to (tests, bench). */
 export const REPO = findRepoRoot(import.meta.dirname);
@@ -65,6 +66,8 @@ export interface ManagedProcess extends ServerHandle {
 }
 
 export function manage(child: ChildProcess, keep = 200_000): ManagedProcess {
+  registerProcess(child.pid!, child.spawnargs.slice(0, 6).join(' '));
+  child.once('exit', () => unregisterProcess(child.pid!));
   let out = '';
   child.stdout?.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-keep); });
   child.stderr?.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-keep); });
