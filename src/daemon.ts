@@ -46,7 +46,6 @@ export interface DaemonOptions {
 
 export async function startDaemon(config: BridgeConfig, log: Logger, options: DaemonOptions = {}): Promise<Daemon> {
   const secrets = options.secrets ?? mustResolve(config);
-  let stopping = false;
   let shuttingDown: Promise<void> | undefined;
   let keeper: ListKeeper | undefined;
   let link: NatsLink | undefined;
@@ -58,7 +57,7 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
   });
   const http = await startHttpServer(config.http.host, config.http.port, {
     notReadyBecause: () => readinessProblems({
-      stopping,
+      stopping: shuttingDown !== undefined,
       natsConnected: link?.isConnected ?? false,
       listProblem: keeper ? keeper.notLoadedBecause : 'connection list not loaded',
       connectionStates: connections().map((c) => c.connection.state),
@@ -115,7 +114,6 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
     events,
     reload: (trigger) => list.reload(trigger),
     shutdown: (reason) => (shuttingDown ??= (async () => {
-      stopping = true;
       log.info({ reason }, 'shutting down');
       clearInterval(interval);
       list.cancel();

@@ -149,11 +149,10 @@ export class JanusConnection {
   private async stopNow(reason: string, options: { destroySession: boolean; graceMs: number }): Promise<void> {
     clearTimeout(this.reconnectTimer);
     clearInterval(this.keepaliveTimer);
+    // While we wait, `stopping` keeps connect(), becomeReady() and onSocketClosed() from arming timers again.
     if (options.graceMs > 0 && this.transactions.size > 0) {
       await Promise.race([this.transactions.whenEmpty(), sleep(options.graceMs)]);
     }
-    clearTimeout(this.reconnectTimer);
-    clearInterval(this.keepaliveTimer);
     const wasReady = this.currentState === 'ready';
     this.setState('stopped');
     this.transactions.failAll(bridgeError('shutting_down', reason));
@@ -195,10 +194,8 @@ export class JanusConnection {
     this.setState('opening-session');
     const info = await this.exchange({ janus: 'info' }, { internal: true });
     if (this.state !== 'opening-session') return;
-    let version: string | undefined;
     if (info.ok) {
-      version = typeof info.answer.version_string === 'string' ? info.answer.version_string : undefined;
-      this.janusVersion = version;
+      if (typeof info.answer.version_string === 'string') this.janusVersion = info.answer.version_string;
       this.checkTimeouts(info.answer);
     }
     const previous = this.previousSession;
@@ -207,16 +204,16 @@ export class JanusConnection {
       const claimed = await this.exchange({ janus: 'claim' }, { internal: true, session: previous });
       if (this.state !== 'opening-session') return;
       if (claimed.ok && claimed.answer.janus === 'success') {
-        this.becomeReady(previous, version, true);
+        this.becomeReady(previous, true);
         return;
       }
       replacedBecause = `claim of session ${previous} failed: ${claimed.ok ? describeAnswer(claimed.answer) : claimed.error.reason}`;
     }
-    await this.createSession(replacedBecause, version);
+    await this.createSession(replacedBecause);
   }
 
   /** Creates a session on the open socket; when Janus will not, the socket is closed and the reconnect loop retries. */
-  private async createSession(replacedBecause: string, version: string | undefined): Promise<void> {
+  private async createSession(replacedBecause: string): Promise<void> {
     const created = await this.exchange({ janus: 'create' }, { internal: true });
     if (this.state !== 'opening-session') return;
     const id = created.ok ? (created.answer.data as { id?: unknown } | undefined)?.id : undefined;
@@ -225,11 +222,11 @@ export class JanusConnection {
       this.socket?.close(`create failed: ${why}`);
       return;
     }
-    this.adoptSession(id, replacedBecause);
-    this.becomeReady(id, version ?? this.janusVersion, false);
+    this.announceReplacement(id, replacedBecause);
+    this.becomeReady(id, false);
   }
 
-  private becomeReady(sessionId: number, version: string | undefined, resumed: boolean): void {
+  private becomeReady(sessionId: number, resumed: boolean): void {
     this.session = sessionId;
     this.previousSession = sessionId;
     this.failedAttempts = 0;
@@ -237,19 +234,18 @@ export class JanusConnection {
     if (!this.stopping) this.keepaliveTimer = setInterval(() => void this.keepalive(), this.options.pingIntervalMs);
     this.setState('ready');
     if (resumed) this.log.info({ session_id: sessionId }, 'session claimed back');
+    const version = this.janusVersion;
     this.listener.onStatus({ state: 'connected', session_id: sessionId, resumed, ...(version ? { janus_version: version } : {}) });
   }
 
-  private adoptSession(id: number, reason: string): void {
-    const replaced = this.options.replaces;
-    const old = this.session ?? this.previousSession ?? replaced?.sessionId;
-    if (old === replaced?.sessionId) reason = replaced?.reason ?? reason;
-    this.session = id;
-    this.previousSession = id;
+  /** A new session: tells services when it replaces one they knew (ours, or that of the connection we replace). */
+  private announceReplacement(id: number, reason: string): void {
     this.log.info({ session_id: id }, 'session open');
-    if (old !== undefined && old !== id) {
-      this.listener.onStatus({ state: 'session-replaced', old_session_id: old, new_session_id: id, reason });
-    }
+    const ours = this.session ?? this.previousSession;
+    const old = ours ?? this.options.replaces?.sessionId;
+    if (old === undefined || old === id) return;
+    const why = ours === undefined ? this.options.replaces!.reason : reason;
+    this.listener.onStatus({ state: 'session-replaced', old_session_id: old, new_session_id: id, reason: why });
   }
 
   private checkTimeouts(info: JanusMessage): void {
@@ -279,7 +275,7 @@ export class JanusConnection {
     if (this.currentState !== 'ready') return;
     this.log.warn({ reason, session_id: this.session }, 'session lost');
     this.setState('opening-session');
-    await this.createSession(reason, undefined);
+    await this.createSession(reason);
   }
 
   private exchange(message: JanusMessage, options: ExchangeOptions): Promise<Outcome> {
