@@ -2,6 +2,8 @@
  * Wires the parts: HTTP operations, NATS, the connection list, the connections this
  * process serves, their subjects, service discovery. Returns a handle that shuts it all down.
  */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { NatsConnection, Subscription } from 'nats';
 import type { Server } from 'node:http';
 import { serveAdmin } from './bridge/admin.js';
@@ -14,6 +16,8 @@ import { chooseSource, type ConfigReader } from './connections/choose-source.js'
 import { ListKeeper, type ReloadResult } from './connections/list-keeper.js';
 import { ServeEverything, type Ownership } from './connections/ownership.js';
 import { ServedConnections } from './connections/served.js';
+import { AnswerRelay } from './ha/relay.js';
+import { replicaIdOf, startLeaseOwnership } from './ha/start.js';
 import type { Logger } from './log.js';
 import { connectNats, NatsLink } from './nats.js';
 import { startHttpServer } from './ops/http.js';
@@ -70,10 +74,12 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
   const natsLink = new NatsLink(nc, log);
   link = natsLink;
   const events = eventSink(config, natsLink, log);
-  const servedNow = new ServedConnections((spec, replaces) => new BridgedConnection(spec, { link: natsLink, config, secrets, metrics, events, log }, replaces), log);
+  const instance = randomBytes(11).toString('hex').toUpperCase();
+  const relay = config.ha.enabled ? new AnswerRelay(nc, config.nats.subjectPrefix, log) : undefined;
+  const servedNow = new ServedConnections((spec, how) => new BridgedConnection(spec, { link: natsLink, config, secrets, metrics, events, log, ...(relay ? { relay } : {}) }, how), log);
   served = servedNow;
-  const ownership: Ownership = new ServeEverything();
-  ownership.onServedChange((specs) => servedNow.apply(specs));
+  const leases = relay ? await startLeaseOwnership(config, { link: natsLink, served: servedNow, relay, metrics, instance }, log) : undefined;
+  const ownership: Ownership = leases ?? new ServeEverything((specs) => servedNow.apply(specs));
 
   const source = chooseSource(config, options.rereadConfig, log);
   const list = new ListKeeper(source, ownership, log);
@@ -82,7 +88,7 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
   const listLoaded = list.start();
   listLoaded.catch(() => {});
 
-  const discovery = new ServiceDiscovery(nc, {
+  const discovery = new ServiceDiscovery(nc, instance, {
     version: VERSION,
     description: 'Janus WebRTC servers over NATS: one request endpoint per janus_id',
     metadata: { subject_prefix: config.nats.subjectPrefix },
@@ -98,7 +104,8 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
       since: new Date(c.connection.since).toISOString(),
       pending: c.connection.pendingRequests,
     })),
-    instance: { id: discovery.id, version: VERSION },
+    instance: { id: instance, version: VERSION, replica: config.ha.enabled ? replicaIdOf(config) : hostname() },
+    ...(leases ? { owners: () => leases.owners() } : {}),
   }, log);
   const interval = config.db.url && config.db.reloadInterval > 0
     ? setInterval(() => { if (!list.reloading) void list.reload('interval'); }, config.db.reloadInterval * 1000)
@@ -119,8 +126,10 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
       list.cancel();
       discovery.stop();
       for (const subscription of adminSubscriptions) subscription.unsubscribe();
-      for (const { instance } of servedNow.entries()) instance.stopAccepting();
-      await servedNow.stopAll('bridge shutting down', { destroySession: true, graceMs: config.janus.cmdTimeout });
+      // With several replicas the sessions live on: the others take them over.
+      await leases?.leave();
+      for (const { instance: running } of servedNow.entries()) running.stopAccepting();
+      await servedNow.stopAll('bridge shutting down', { destroySession: !leases, graceMs: config.janus.cmdTimeout });
       await events.flush(config.janus.cmdTimeout);
       events.stop();
       await nc.drain().catch((err: Error) => log.warn({ err: err.message }, 'NATS drain failed'));

@@ -84,7 +84,7 @@ async function main(): Promise<void> {
 
 main().catch((err: Error & { code?: string }) => {
   // One line for what an operator can fix (a port in use, a missing permission); the stack for anything else.
-  const known = err.code === 'EADDRINUSE' || err.code === 'EACCES' || err.code === 'EADDRNOTAVAIL';
+  const known = err.code === 'EADDRINUSE' || err.code === 'EACCES' || err.code === 'EADDRNOTAVAIL' || err.code === 'JNB_HA_UNAVAILABLE';
   process.stderr.write(`janus-nats-bridge: ${known ? err.message : err.stack ?? err.message}\n`);
   process.exit(1);
 });

@@ -49,6 +49,7 @@ export class NatsLink {
   private failed = 0;
   /** Totals since start, for tests and metrics. */
   readonly totals = { buffered: 0, dropped: 0, failed: 0 };
+  private readonly reconnectListeners: Array<() => void> = [];
 
   constructor(readonly nc: NatsConnection, private readonly log: Logger) {
     void this.watch();
@@ -56,6 +57,11 @@ export class NatsLink {
 
   get isConnected(): boolean {
     return this.connected && !this.nc.isClosed();
+  }
+
+  /** Called each time the client is connected again after an outage. */
+  onReconnect(listener: () => void): void {
+    this.reconnectListeners.push(listener);
   }
 
   publish(subject: string, data: Uint8Array, headers?: MsgHdrs): PublishResult {
@@ -93,6 +99,7 @@ export class NatsLink {
         this.buffered = 0;
         this.dropped = 0;
         this.failed = 0;
+        for (const listener of this.reconnectListeners) listener();
       } else {
         this.log[status.type === 'error' ? 'warn' : 'debug']({ nats_status: status.type, data }, `NATS ${status.type}`);
       }

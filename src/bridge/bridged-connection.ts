@@ -3,8 +3,9 @@ import type { Subscription } from 'nats';
 import type { BridgeConfig } from '../config/schema.js';
 import type { Secrets } from '../config/secrets.js';
 import type { ConnectionSpec } from '../connections/spec.js';
-import type { Replaces, Running } from '../connections/served.js';
-import { JanusConnection } from '../janus/connection.js';
+import type { Running, StartHow, StopHow } from '../connections/served.js';
+import type { AnswerRelay } from '../ha/relay.js';
+import { JanusConnection, type StatusChange } from '../janus/connection.js';
 import type { Logger } from '../log.js';
 import type { NatsLink } from '../nats.js';
 import type { Metrics } from '../ops/metrics.js';
@@ -22,20 +23,32 @@ export interface BridgeContext {
   readonly metrics: Metrics;
   readonly events: EventSink;
   readonly log: Logger;
+  /** With several replicas: passes answers owed to another replica's requests on to it. */
+  readonly relay?: AnswerRelay;
 }
 
 export class BridgedConnection implements Running {
   readonly connection: JanusConnection;
   readonly stats: EndpointStats;
   private subscription: Subscription | undefined;
+  private subscribed = false;
+  private readonly subscribe: () => void;
+  private readonly serving: Promise<void>;
+  private markServing: () => void = () => {};
+  /** Publishes on this connection's status subject. */
+  readonly announce: (change: StatusChange) => void;
 
-  constructor(readonly spec: ConnectionSpec, private readonly context: BridgeContext, replaces?: Replaces) {
-    const { link, config, secrets, metrics } = context;
+  constructor(readonly spec: ConnectionSpec, private readonly context: BridgeContext, how: StartHow = {}) {
+    const { link, config, secrets, metrics, relay } = context;
     const names = subjects(config.nats.subjectPrefix);
     const log = context.log.child({ janus_id: spec.janusId });
     const connectionMetrics = metrics.forConnection(spec.janusId);
     this.stats = new EndpointStats(spec.janusId, names.request(spec.janusId), REQUEST_QUEUE_GROUP);
+    this.serving = new Promise((resolve) => { this.markServing = resolve; });
     const target = { link, janusId: spec.janusId, janusUrl: spec.url.redacted, log, metrics: connectionMetrics };
+    const onEvent = eventPublisher(target, context.events, names.event(spec.janusId), config.events.subjects);
+    const onStatus = statusPublisher(target, names.status(spec.janusId));
+    this.announce = onStatus;
     this.connection = new JanusConnection(
       {
         janusId: spec.janusId,
@@ -51,25 +64,42 @@ export class BridgedConnection implements Running {
           token: spec.url.credentials.token ?? secrets.janus.token,
         },
         recentTransactions: { ttlMs: config.events.transactionTtl * 1000, max: config.events.transactionMax },
-        ...(replaces ? { replaces } : {}),
+        ...(how.replaces ? { replaces: how.replaces } : {}),
+        ...(how.takeOver?.sessionId !== undefined ? { resumeSession: how.takeOver.sessionId } : {}),
+        // A failover claims the session after the lease expired and a socket opened.
+        ...(config.ha.enabled ? { reclaimNeededSeconds: config.ha.leaseTtl + 2 } : {}),
       },
       {
-        onEvent: eventPublisher(target, context.events, names.event(spec.janusId), config.events.subjects),
-        onStatus: statusPublisher(target, names.status(spec.janusId)),
+        onEvent,
+        onStatus: (change) => {
+          onStatus(change);
+          if (change.state === 'connected') this.subscribe();
+        },
+        // Answers owed to the replica we took the session from go to it; what it does not claim is an event.
+        ...(relay ? {
+          onUnknownAnswer: (message, text) => void relay.offer(spec.janusId, text).then((taken) => { if (!taken) onEvent(message, text); }),
+        } : {}),
       },
       log,
     );
-    this.subscription = serveRequests({
-      nc: link.nc,
-      subject: names.request(spec.janusId),
-      target: this.connection,
-      maxMessageBytes: config.janus.maxMessageBytes,
-      log,
-      observe: (outcome, seconds, error) => {
-        connectionMetrics.request(outcome, seconds);
-        this.stats.record(seconds, error);
-      },
-    });
+    this.subscribe = () => {
+      if (this.subscribed) return;
+      this.subscribed = true;
+      this.subscription = serveRequests({
+        nc: link.nc,
+        subject: names.request(spec.janusId),
+        target: this.connection,
+        maxMessageBytes: config.janus.maxMessageBytes,
+        log,
+        observe: (outcome, seconds, error) => {
+          connectionMetrics.request(outcome, seconds);
+          this.stats.record(seconds, error);
+        },
+      });
+      this.markServing();
+    };
+    // A takeover answers requests only once the session is ours: until then the old owner does.
+    if (!how.takeOver) this.subscribe();
     this.connection.start();
   }
 
@@ -77,15 +107,36 @@ export class BridgedConnection implements Running {
     return this.connection.sessionId;
   }
 
-  /** No new requests reach this connection; those already taken still get answers. */
-  stopAccepting(): void {
-    this.subscription?.unsubscribe();
-    this.subscription = undefined;
+  /**
+   * Resolves once requests are taken: at once for a fresh connection, when the session is
+   * claimed (or replaced) for a takeover, or after `maxWaitMs` when Janus is not reachable,
+   * so that an owner answers (with 611) rather than nobody.
+   */
+  whenServing(maxWaitMs: number): Promise<void> {
+    const timer = setTimeout(() => this.subscribe(), maxWaitMs);
+    return this.serving.finally(() => clearTimeout(timer));
   }
 
-  async stop(reason: string, options: { destroySession: boolean; graceMs: number }): Promise<void> {
-    this.stopAccepting();
-    await this.connection.stop(reason, options);
+  /** No new requests reach this connection; those already taken still get answers. */
+  stopAccepting(): void {
+    this.subscribed = true;
+    this.subscription?.unsubscribe();
+    this.subscription = undefined;
+    this.markServing();
+  }
+
+  async stop(reason: string, options: StopHow): Promise<void> {
+    if (options.handedOver && this.subscription) {
+      // Drain, not unsubscribe: requests already on their way to us are still answered.
+      const subscription = this.subscription;
+      this.subscription = undefined;
+      this.subscribed = true;
+      this.markServing();
+      await subscription.drain().catch(() => undefined);
+    } else {
+      this.stopAccepting();
+    }
+    await this.connection.stop(reason, { destroySession: options.destroySession, graceMs: options.graceMs, quiet: options.handedOver ?? false });
     this.context.metrics.removeConnection(this.spec.janusId);
   }
 }

@@ -64,6 +64,14 @@ export interface BridgeConfig {
       bufferSize: number;
     };
   };
+  ha: {
+    enabled: boolean;
+    replicaId: string;
+    bucket: string;
+    bucketReplicas: number;
+    leaseTtl: number;
+    handoverTimeout: number;
+  };
   log: { level: (typeof LOG_LEVELS)[number] };
 }
 
@@ -139,6 +147,25 @@ export const FORMATS = {
   'seconds-or-zero': {
     validate(value: unknown): void {
       if (typeof value !== 'number' || !(value >= 0 && value <= 86_400)) throw new Error(`must be a number of seconds from 0 to 86400, got ${JSON.stringify(value)}`);
+    },
+    coerce: (value: string): unknown => (value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : value),
+  },
+  'replica-id': {
+    validate(value: unknown): void {
+      if (value === '') return;
+      if (typeof value !== 'string' || !/^[A-Za-z0-9_-]{1,128}$/.test(value)) throw new Error(`must be letters, digits, - and _ (at most 128), got ${JSON.stringify(value)}`);
+    },
+  },
+  'kv-bucket': {
+    validate(value: unknown): void {
+      if (value === '') return;
+      if (typeof value !== 'string' || !/^[A-Za-z0-9_-]{1,128}$/.test(value)) throw new Error(`must be a KV bucket name (letters, digits, - and _), got ${JSON.stringify(value)}`);
+    },
+  },
+  'lease-seconds': {
+    validate(value: unknown): void {
+      // Below 1 s a renewal's round trip is a real share of the lease; above 5 min a dead replica's Janus waits too long.
+      if (typeof value !== 'number' || !(value >= 1 && value <= 300)) throw new Error(`must be a number of seconds from 1 to 300, got ${JSON.stringify(value)}`);
     },
     coerce: (value: string): unknown => (value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : value),
   },
@@ -244,6 +271,14 @@ export const SCHEMA = {
       maxPending: { doc: 'Most events published to JetStream and not yet acknowledged.', format: 'positive-int', default: 256, env: 'JNB_EVENTS_STREAM_MAX_PENDING' },
       bufferSize: { doc: 'Most events waiting for JetStream; beyond that they are dropped, counted and logged.', format: 'positive-int', default: 10000, env: 'JNB_EVENTS_STREAM_BUFFER' },
     },
+  },
+  ha: {
+    enabled: { doc: 'Several replicas share the Janus servers: each connection is served by the one replica holding its lease in a JetStream KV bucket (false: this process serves every connection, no JetStream needed).', format: Boolean, default: false, env: 'JNB_HA_ENABLED' },
+    replicaId: { doc: 'This replica\'s name in the ownership table (empty: the host name, which is the pod name on Kubernetes); letters, digits, - and _.', format: 'replica-id', default: '', env: 'JNB_HA_REPLICA_ID' },
+    bucket: { doc: 'JetStream KV bucket of the leases, created when missing (empty: <prefix>_owners, dots as _).', format: 'kv-bucket', default: '', env: 'JNB_HA_BUCKET' },
+    bucketReplicas: { doc: 'Stream replicas of that bucket in a NATS cluster.', format: 'positive-int', default: 1, env: 'JNB_HA_BUCKET_REPLICAS' },
+    leaseTtl: { doc: 'Seconds a lease lives unless renewed (renewed every third of it); a dead replica\'s connections are taken over after about this long.', format: 'lease-seconds', default: 6, env: 'JNB_HA_LEASE_TTL' },
+    handoverTimeout: { doc: 'Seconds a leaving replica waits for others to take its connections over before it closes them anyway (sessions kept for the next owner).', format: 'seconds', default: 10, env: 'JNB_HA_HANDOVER_TIMEOUT' },
   },
   log: {
     level: { doc: 'Log level.', format: [...LOG_LEVELS], default: 'info', env: 'JNB_LOG_LEVEL' },

@@ -1,24 +1,19 @@
 import type { ConnectionSpec } from './spec.js';
 
 /**
- * Which of the listed connections this process serves. Today one process serves
- * them all; with several replicas a lease per connection will decide, and the
- * answer will change on its own (a lease won or lost), hence the listener.
+ * Which of the listed connections this process serves. One process alone serves them
+ * all (ServeEverything); with several replicas a lease per connection decides
+ * (src/ha/lease-ownership.ts), and what is served then also changes on its own.
  */
 export interface Ownership {
-  /** Takes the full list; resolves once the subset to serve now has been applied. */
+  /** Takes the full list; resolves once what this process serves of it has been settled. */
   offer(list: readonly ConnectionSpec[]): Promise<void>;
-  onServedChange(listener: (served: readonly ConnectionSpec[]) => Promise<unknown>): void;
 }
 
 export class ServeEverything implements Ownership {
-  private listener: (served: readonly ConnectionSpec[]) => Promise<unknown> = async () => {};
+  constructor(private readonly serve: (specs: readonly ConnectionSpec[]) => Promise<unknown>) {}
 
   async offer(list: readonly ConnectionSpec[]): Promise<void> {
-    await this.listener(list);
-  }
-
-  onServedChange(listener: (served: readonly ConnectionSpec[]) => Promise<unknown>): void {
-    this.listener = listener;
+    await this.serve(list);
   }
 }

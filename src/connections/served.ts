@@ -6,11 +6,19 @@ import type { Logger } from '../log.js';
 import { diffConnections, type ConnectionDiff } from './diff.js';
 import type { ConnectionSpec } from './spec.js';
 
+export interface StopHow {
+  readonly destroySession: boolean;
+  /** How long requests already taken may still be answered. */
+  readonly graceMs: number;
+  /** Another replica serves it now: no `stopped` status, and requests already delivered are still taken. */
+  readonly handedOver?: boolean;
+}
+
 /** A started connection: whatever the factory built for one spec. */
 export interface Running {
   /** The Janus session it holds, if any. */
   readonly sessionId: number | undefined;
-  stop(reason: string, options: { destroySession: boolean; graceMs: number }): Promise<void>;
+  stop(reason: string, options: StopHow): Promise<void>;
 }
 
 /** Given when a connection replaces one whose janus_url changed. */
@@ -19,7 +27,14 @@ export interface Replaces {
   readonly reason: string;
 }
 
-export type StartConnection<R extends Running> = (spec: ConnectionSpec, replaces?: Replaces) => R;
+/** How a connection starts: fresh, replacing one whose janus_url changed, or taking over another replica's session. */
+export interface StartHow {
+  readonly replaces?: Replaces;
+  /** Claim this session first (it was another replica's); subscribe only once it is ready. */
+  readonly takeOver?: { readonly sessionId: number | undefined };
+}
+
+export type StartConnection<R extends Running> = (spec: ConnectionSpec, how: StartHow) => R;
 
 export class ServedConnections<R extends Running> {
   private readonly running = new Map<string, { spec: ConnectionSpec; instance: R }>();
@@ -47,8 +62,24 @@ export class ServedConnections<R extends Running> {
     return next;
   }
 
+  /** Starts one connection that is not running yet (a lease won). */
+  add(spec: ConnectionSpec, how: StartHow): R | undefined {
+    if (this.closed || this.running.has(spec.janusId)) return undefined;
+    const instance = this.start(spec, how);
+    this.running.set(spec.janusId, { spec, instance });
+    return instance;
+  }
+
+  /** Stops one connection (a lease handed over or lost). */
+  async remove(janusId: string, reason: string, options: StopHow): Promise<void> {
+    const entry = this.running.get(janusId);
+    if (!entry) return;
+    this.running.delete(janusId);
+    await entry.instance.stop(reason, options);
+  }
+
   /** Stops everything (shutdown); later applies change nothing. */
-  async stopAll(reason: string, options: { destroySession: boolean; graceMs: number }): Promise<void> {
+  async stopAll(reason: string, options: StopHow): Promise<void> {
     this.closed = true;
     await this.applying;
     const all = [...this.running.values()];
@@ -71,7 +102,8 @@ export class ServedConnections<R extends Running> {
     }
     await Promise.all(stopping);
     for (const spec of [...diff.added, ...diff.changed]) {
-      this.running.set(spec.janusId, { spec, instance: this.start(spec, replaced.get(spec.janusId)) });
+      const replaces = replaced.get(spec.janusId);
+      this.running.set(spec.janusId, { spec, instance: this.start(spec, replaces ? { replaces } : {}) });
     }
     if (diff.added.length + diff.removed.length + diff.changed.length > 0) {
       this.log.info({

@@ -20,11 +20,18 @@ export type StatusChange =
   | { state: 'disconnected'; reason: string; failed_requests: number }
   | { state: 'reconnecting'; attempt: number; delay_ms: number }
   | { state: 'session-replaced'; old_session_id: number; new_session_id: number; reason: string }
-  | { state: 'stopped'; reason: string };
+  | { state: 'stopped'; reason: string }
+  /** Published by the ownership layer: another replica serves the connection now, on the same session when it could be claimed. */
+  | { state: 'owner-changed'; old_replica: string; new_replica: string; session_id: number | null };
 
 export interface ConnectionListener {
   /** A Janus message that answers no waiting request: parsed, and as the JSON text to publish. */
   onEvent(message: JanusMessage, text: string): void;
+  /**
+   * An answer to a transaction this connection never sent (another process's request
+   * on a session we took over); published as an event when absent.
+   */
+  onUnknownAnswer?(message: JanusMessage, text: string): void;
   onStatus(change: StatusChange): void;
 }
 
@@ -42,6 +49,18 @@ export interface ConnectionOptions {
   readonly recentTransactions: { ttlMs: number; max: number };
   /** The session of the connection this one replaces (its janus_url changed): services learn it was replaced. */
   readonly replaces?: { sessionId: number; reason: string };
+  /** A session to take over with `claim` before creating one (another replica held it). */
+  readonly resumeSession?: number;
+  /** Seconds Janus must keep a session after its WebSocket drops for a takeover to keep it (warned about when shorter). */
+  readonly reclaimNeededSeconds?: number;
+}
+
+export interface StopOptions {
+  readonly destroySession: boolean;
+  /** How long requests already sent may take to be answered before they fail. */
+  readonly graceMs: number;
+  /** No `stopped` status: the connection lives on in another process. */
+  readonly quiet?: boolean;
 }
 
 interface ExchangeOptions {
@@ -82,10 +101,12 @@ export class JanusConnection {
     private readonly log: Logger,
   ) {
     this.transactions = this.newTransactionTable();
+    this.previousSession = options.resumeSession;
     this.router = new FrameRouter(options.recentTransactions, {
       transactions: () => this.transactions,
       sessionId: () => this.session,
       onEvent: (message, text) => listener.onEvent(message, text),
+      onUnknownAnswer: (message, text) => (listener.onUnknownAnswer ?? listener.onEvent)(message, text),
       onSessionExpired: () => void this.replaceSession('Janus expired the session (timeout)'),
       onLateSession: (id) => {
         this.log.info({ session_id: id }, 'destroying a session whose create answer came too late');
@@ -137,16 +158,24 @@ export class JanusConnection {
   }
 
   /**
+   * A frame another process received on our session (after it claimed the session) for a
+   * request we sent: handled as if it had come on our socket. False when it is not ours.
+   */
+  routeRelayed(text: string): boolean {
+    return this.router.relayed(text);
+  }
+
+  /**
    * Stops for good: waiting requests fail with `shutting_down`, the session is destroyed
    * when asked (not when another process will take it over), the socket is closed.
    */
-  stop(reason: string, options: { destroySession: boolean; graceMs: number }): Promise<void> {
+  stop(reason: string, options: StopOptions): Promise<void> {
     // Once asked, every later call gets the same stop, and nothing reconnects meanwhile.
     this.stopping ??= this.stopNow(reason, options);
     return this.stopping;
   }
 
-  private async stopNow(reason: string, options: { destroySession: boolean; graceMs: number }): Promise<void> {
+  private async stopNow(reason: string, options: StopOptions): Promise<void> {
     clearTimeout(this.reconnectTimer);
     clearInterval(this.keepaliveTimer);
     // While we wait, `stopping` keeps connect(), becomeReady() and onSocketClosed() from arming timers again.
@@ -162,7 +191,7 @@ export class JanusConnection {
     }
     this.socket?.close(reason);
     this.socket = undefined;
-    this.listener.onStatus({ state: 'stopped', reason });
+    if (!options.quiet) this.listener.onStatus({ state: 'stopped', reason });
   }
 
   private connect(): void {
@@ -257,9 +286,16 @@ export class JanusConnection {
         'janus.pingInterval is not below Janus\'s session_timeout: the session will expire');
     }
     const server = new URL(this.options.url.wsUrl).host;
-    if (info['reclaim-session-timeout'] === 0 && !serversWarnedAboutReclaim.has(server)) {
+    const reclaim = info['reclaim-session-timeout'];
+    if (typeof reclaim !== 'number' || serversWarnedAboutReclaim.has(server)) return;
+    const needed = this.options.reclaimNeededSeconds ?? 0;
+    if (reclaim === 0) {
       serversWarnedAboutReclaim.add(server);
       this.log.warn({ server }, 'Janus has reclaim_session_timeout = 0: after a dropped WebSocket the session and its handles are lost (see README: session continuity)');
+    } else if (reclaim < needed) {
+      serversWarnedAboutReclaim.add(server);
+      this.log.warn({ server, reclaim_session_timeout_s: reclaim, needed_s: needed },
+        'Janus\'s reclaim_session_timeout is shorter than a failover takes (ha.leaseTtl + connect): handles are lost when a replica dies (see README: running several replicas)');
     }
   }
 

@@ -12,6 +12,8 @@ export interface RouterHooks {
   transactions(): TransactionTable;
   sessionId(): number | undefined;
   onEvent(message: JanusMessage, text: string): void;
+  /** A message with a transaction this connection never sent nor remembers. */
+  onUnknownAnswer(message: JanusMessage, text: string): void;
   /** Janus said our session timed out. */
   onSessionExpired(): void;
   /** Janus created a session after we had given up on the request: it must be destroyed. */
@@ -52,34 +54,46 @@ export class FrameRouter {
       return;
     }
     const message = parsed.message;
-    const transaction = message.transaction;
-    if (typeof transaction !== 'string') {
+    if (typeof message.transaction !== 'string') {
       this.notification(message, text);
       return;
     }
+    // Not ours (an answer to a request another process sent on a session we took over).
+    if (!this.answer(message, message.transaction)) this.hooks.onUnknownAnswer(message, text);
+  }
+
+  /**
+   * A frame that reached another process (which took our session over) and answers one of
+   * our transactions; false, and nothing done, when it answers none of ours.
+   */
+  relayed(text: string): boolean {
+    const parsed = parseJanusFrame(text);
+    if (!parsed.ok || typeof parsed.message.transaction !== 'string') return false;
+    return this.answer(parsed.message, parsed.message.transaction);
+  }
+
+  /** Routes a message with a transaction; false when the transaction is not one of ours. */
+  private answer(message: JanusMessage, transaction: string): boolean {
     const transactions = this.hooks.transactions();
     const routing = route(message.janus, transactions.verbOf(transaction));
-    if (routing === 'drop') return;
+    if (routing === 'drop') return true;
     if (routing === 'answer') {
       const request = transactions.take(transaction)!;
       if (!request.internal) this.recent.remember(transaction, request.clientTransaction);
       request.settle({ ok: true, answer: restoreTransaction(message, request.clientTransaction) });
-      return;
+      return true;
     }
     const abandonedVerb = this.abandonedInternal.get(transaction);
     if (abandonedVerb !== undefined) {
       this.abandonedInternal.delete(transaction);
       this.lateInternalAnswer(abandonedVerb, message);
-      return;
+      return true;
     }
     const known = this.recent.lookup(transaction);
-    if (known.found) {
-      const restored = restoreTransaction(message, known.client);
-      this.hooks.onEvent(restored, JSON.stringify(restored));
-    } else {
-      // Not ours (for example an answer to a request sent before a session was claimed): as Janus sent it.
-      this.hooks.onEvent(message, text);
-    }
+    if (!known.found) return false;
+    const restored = restoreTransaction(message, known.client);
+    this.hooks.onEvent(restored, JSON.stringify(restored));
+    return true;
   }
 
   private notification(message: JanusMessage, text: string): void {

@@ -3,6 +3,7 @@
  * `janus_id` label and are removed when the connection is no longer served.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { LeaseMetrics } from '../ha/lease-ownership.js';
 import type { StatusChange } from '../janus/connection.js';
 
 /** How a request ended, as the `outcome` label says it. */
@@ -94,6 +95,25 @@ export class Metrics {
         else if (change.state === 'session-replaced') this.replacements.inc({ janus_id: janusId });
         else if (change.state === 'connected' && change.resumed) this.claims.inc({ janus_id: janusId });
       },
+    };
+  }
+
+  /** The ownership metrics, registered only when several replicas share the connections. */
+  leases(held: () => number): LeaseMetrics {
+    const registers = [this.registry];
+    new Gauge({ name: 'janus_bridge_ha_leases_held', help: 'Connections this replica holds the lease of (serving, taking over or handing over)', registers, collect() { this.set(held()); } });
+    const handOvers = new Counter({ name: 'janus_bridge_ha_handovers_total', help: 'Connections handed over without losing the session, by direction (given, taken)', labelNames: ['direction'], registers });
+    const failovers = new Counter({ name: 'janus_bridge_ha_failovers_total', help: 'Connections taken over from a replica whose lease expired', registers });
+    const renewals = new Histogram({ name: 'janus_bridge_ha_lease_renewal_seconds', help: 'Time a lease renewal (or another write of a held lease) took', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers });
+    const failures = new Counter({ name: 'janus_bridge_ha_lease_renewal_failures_total', help: 'Lease renewals (and other writes of a held lease) that failed: NATS unreachable, or another replica wrote the lease', registers });
+    for (const direction of ['given', 'taken']) handOvers.inc({ direction }, 0);
+    return {
+      renewal: (seconds, ok) => {
+        renewals.observe(seconds);
+        if (!ok) failures.inc();
+      },
+      handOver: (direction) => handOvers.inc({ direction }),
+      failover: () => failovers.inc(),
     };
   }
 

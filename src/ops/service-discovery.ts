@@ -8,7 +8,6 @@
  * and removes janus_ids at run time and a removed id must answer "no responders".
  * The request subscriptions stay ours; this module only answers the discovery protocol.
  */
-import { randomBytes } from 'node:crypto';
 import type { NatsConnection, Subscription } from 'nats';
 
 export const SERVICE_NAME = 'janus-nats-bridge';
@@ -59,11 +58,11 @@ export interface ServiceDescription {
 
 /** Answers the discovery subjects until stopped. */
 export class ServiceDiscovery {
-  readonly id = randomBytes(11).toString('hex').toUpperCase();
   private readonly started = new Date().toISOString();
   private readonly subscriptions: Subscription[] = [];
 
-  constructor(private readonly nc: NatsConnection, private readonly service: ServiceDescription) {
+  /** `id`: this process's instance id (ADR-32 asks for one unique per service instance). */
+  constructor(private readonly nc: NatsConnection, readonly id: string, private readonly service: ServiceDescription) {
     const answers = {
       PING: () => this.identity('io.nats.micro.v1.ping_response'),
       INFO: () => ({

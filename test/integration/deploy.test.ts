@@ -6,8 +6,13 @@
  *
  * There is no cluster or Docker engine here, so this is the check that stands in for
  * `kubectl apply --dry-run=server`.
+ *
+ * Overlays (deploy/k8s/overlays/*) are built here the way kustomize builds them (resources,
+ * strategic merge patches, images; anything else fails loudly), and the built objects are
+ * validated and checked. When kubectl is installed, the build is also compared with
+ * `kubectl kustomize`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix, relative, resolve } from 'node:path';
@@ -68,7 +73,21 @@ const allFiles = yamlFiles(K8S);
 const manifests: Manifest[] = allFiles.flatMap((path) =>
   parseFile(path).map((object, index) => ({ file: relative(K8S, path), index, object })),
 );
-const resources = manifests.filter((m) => m.object.kind !== 'Kustomization');
+const kustomizations = manifests.filter((m) => m.object.kind === 'Kustomization');
+
+/** The files a kustomization lists as patches (relative to dir). */
+function patchPaths(kustomization: Obj): string[] {
+  return [...(kustomization.patches ?? []).map((p: Obj) => p.path).filter(Boolean), ...(kustomization.patchesStrategicMerge ?? [])];
+}
+
+/**
+ * Patch files hold partial objects, merged into the base's: they are checked through the
+ * objects they patch (the overlay tests below), not validated on their own.
+ */
+const patchFiles = new Set(
+  kustomizations.flatMap((k) => patchPaths(k.object).map((p) => relative(K8S, resolve(K8S, dirname(k.file), p)))),
+);
+const resources = manifests.filter((m) => m.object.kind !== 'Kustomization' && !patchFiles.has(m.file));
 
 function one(kind: string, dir = 'base'): Obj {
   const found = resources.filter((m) => m.object.kind === kind && dirname(m.file) === dir);
@@ -109,15 +128,18 @@ describe('deploy/k8s manifests', () => {
   });
 
   it('every kustomization lists exactly the files of its directory, and every listed file exists', () => {
-    const kustomizations = manifests.filter((m) => m.object.kind === 'Kustomization');
     expect(kustomizations.map((m) => m.file)).toContain('base/kustomization.yaml');
+    expect(kustomizations.map((m) => m.file)).toContain('overlays/ha/kustomization.yaml');
     for (const k of kustomizations) {
       const dir = join(K8S, dirname(k.file));
+      // A file is a whole object or a patch, never both: kustomize would add the partial
+      // object next to the one it was meant to patch.
+      const asResource = new Set((k.object.resources ?? []).map((e: string) => resolve(dir, e)));
+      for (const p of patchPaths(k.object)) expect(asResource.has(resolve(dir, p)), `${k.file} lists ${p} as a resource and a patch`).toBe(false);
       const listed: string[] = [
         ...(k.object.resources ?? []),
         ...(k.object.components ?? []),
-        ...(k.object.patches ?? []).map((p: Obj) => p.path).filter(Boolean),
-        ...(k.object.patchesStrategicMerge ?? []),
+        ...patchPaths(k.object),
         ...[...(k.object.configMapGenerator ?? []), ...(k.object.secretGenerator ?? [])].flatMap((g: Obj) =>
           [...(g.files ?? []), ...(g.envs ?? [])].map((f: string) => f.split('=').pop()!),
         ),
@@ -290,6 +312,215 @@ describe('the Deployment matches what the daemon serves', () => {
     const exposed = /^EXPOSE (.+)$/m.exec(runtime)?.[1]?.split(/\s+/).map((p) => Number(p.split('/')[0]));
     expect(exposed).toContain(container.ports.find((p: Obj) => p.name === 'http').containerPort);
   });
+});
+
+/**
+ * Strategic merge as kustomize applies it, for the fields patched here: maps merge key by
+ * key, null deletes, lists of the fields below merge item by item on their key (new items
+ * first, as kustomize places them), `args` and `command` are replaced whole. Any other list
+ * or a $directive fails: add its patch strategy (from the Kubernetes API types) first.
+ */
+const LIST_MERGE_KEY: Record<string, string> = {
+  containers: 'name',
+  initContainers: 'name',
+  env: 'name',
+  volumes: 'name',
+  volumeMounts: 'mountPath',
+  topologySpreadConstraints: 'topologyKey',
+};
+const LIST_REPLACE = new Set(['args', 'command']);
+
+function isMap(value: unknown): value is Obj {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function strategicMerge(target: unknown, patch: unknown, field = ''): unknown {
+  if (Array.isArray(patch)) {
+    const key = LIST_MERGE_KEY[field];
+    if (key === undefined) {
+      if (!LIST_REPLACE.has(field)) throw new Error(`strategic merge of list "${field}": add its patch strategy to LIST_MERGE_KEY or LIST_REPLACE`);
+      return structuredClone(patch);
+    }
+    const merged = structuredClone(Array.isArray(target) ? (target as Obj[]) : []);
+    const added: Obj[] = [];
+    for (const item of patch as Obj[]) {
+      const at = merged.findIndex((o) => o[key] === item[key]);
+      if (at >= 0) merged[at] = strategicMerge(merged[at], item) as Obj;
+      else added.push(strategicMerge(undefined, item) as Obj);
+    }
+    return [...added, ...merged];
+  }
+  if (isMap(patch)) {
+    const merged: Obj = isMap(target) ? structuredClone(target) : {};
+    for (const [k, v] of Object.entries(patch)) {
+      if (k.startsWith('$')) throw new Error(`strategic merge directive ${k} is not implemented in this test`);
+      if (v === null) delete merged[k];
+      else merged[k] = strategicMerge(merged[k], v, k);
+    }
+    return merged;
+  }
+  return patch;
+}
+
+/** kustomize's images transformer on pod templates: name[:tag][@digest]. */
+function setImage(object: Obj, image: Obj): Obj {
+  const unknown = Object.keys(image).filter((k) => !['name', 'newName', 'newTag', 'digest'].includes(k));
+  if (unknown.length) throw new Error(`images: ${unknown.join(', ')} not implemented in this test`);
+  const pod = object.spec?.template?.spec as Obj | undefined;
+  if (!pod) return object;
+  const out = structuredClone(object);
+  for (const c of [...(out.spec.template.spec.containers ?? []), ...(out.spec.template.spec.initContainers ?? [])] as Obj[]) {
+    const at = c.image.indexOf('@');
+    const nameTag: string = at >= 0 ? c.image.slice(0, at) : c.image;
+    const digest: string | undefined = at >= 0 ? c.image.slice(at + 1) : undefined;
+    const colon = nameTag.lastIndexOf(':');
+    const hasTag = colon > nameTag.lastIndexOf('/');
+    const name = hasTag ? nameTag.slice(0, colon) : nameTag;
+    const tag = hasTag ? nameTag.slice(colon + 1) : undefined;
+    if (name !== image.name) continue;
+    const newName: string = image.newName ?? name;
+    if (image.digest) c.image = `${newName}@${image.digest}`;
+    else if (image.newTag) c.image = `${newName}:${image.newTag}`;
+    else c.image = `${newName}${tag ? `:${tag}` : ''}${digest ? `@${digest}` : ''}`;
+  }
+  return out;
+}
+
+/**
+ * `kustomize build dir`, for what these kustomizations use: resources (files and
+ * directories), patches given by path (strategic merge, the target named by the patch's
+ * apiVersion, kind and metadata.name), images. Any other field fails.
+ */
+function kustomize(dir: string): Obj[] {
+  const [k, ...more] = parseFile(join(dir, 'kustomization.yaml'));
+  const name = relative(REPO, join(dir, 'kustomization.yaml'));
+  if (!k || more.length) throw new Error(`${name}: one document expected`);
+  const unknown = Object.keys(k).filter((key) => !['apiVersion', 'kind', 'resources', 'patches', 'images'].includes(key));
+  if (unknown.length) throw new Error(`${name}: ${unknown.join(', ')} not implemented by kustomize() in this test`);
+  let objects: Obj[] = (k.resources ?? []).flatMap((entry: string) => {
+    const path = resolve(dir, entry);
+    return statSync(path).isDirectory() ? kustomize(path) : parseFile(path);
+  });
+  for (const p of (k.patches ?? []) as Obj[]) {
+    const extra = Object.keys(p).filter((key) => key !== 'path');
+    if (extra.length || !p.path) throw new Error(`${name}: patches with ${extra.join(', ') || 'no path'} not implemented in this test`);
+    for (const patch of parseFile(resolve(dir, p.path))) {
+      const matches = objects.filter(
+        (o) => o.apiVersion === patch.apiVersion && o.kind === patch.kind && o.metadata?.name === patch.metadata?.name,
+      );
+      expect(matches.length, `${p.path}: ${patch.apiVersion} ${patch.kind} ${patch.metadata?.name} patches exactly one object`).toBe(1);
+      objects = objects.map((o) => (o === matches[0] ? (strategicMerge(o, patch) as Obj) : o));
+    }
+  }
+  for (const image of (k.images ?? []) as Obj[]) objects = objects.map((o) => setImage(o, image));
+  return objects;
+}
+
+const HA = join(K8S, 'overlays/ha');
+
+function builtOne(objects: Obj[], kind: string): Obj {
+  const found = objects.filter((o) => o.kind === kind);
+  expect(found.map((o) => o.metadata?.name), `exactly one ${kind} in the build`).toHaveLength(1);
+  return found[0]!;
+}
+
+/** The HA overlay, built: its Deployment, pod spec, container, PDB, ConfigMap config. */
+function haFacts() {
+  const objects = kustomize(HA);
+  const deployment = builtOne(objects, 'Deployment');
+  const pod = deployment.spec.template.spec as Obj;
+  expect(pod.containers).toHaveLength(1);
+  const container = pod.containers[0] as Obj;
+  const env = new Map<string, Obj>((container.env ?? []).map((e: Obj) => [e.name, e]));
+  const configMap = builtOne(objects, 'ConfigMap');
+  const config = JSON.parse(Object.values(configMap.data as Obj)[0] as string) as Obj;
+  return { objects, deployment, pod, container, env, pdb: builtOne(objects, 'PodDisruptionBudget'), config };
+}
+
+describe('deploy/k8s/overlays/ha: several replicas', () => {
+  it('the test\'s strategic merge: maps merge, null deletes, env merges by name, unknown lists fail', () => {
+    const target = { a: 1, b: { c: 2, d: 3 }, env: [{ name: 'X', value: '1' }, { name: 'Y', value: '2' }] };
+    expect(strategicMerge(target, { b: { d: null, e: 4 }, env: [{ name: 'Y', value: '3' }, { name: 'Z', value: '4' }] })).toEqual({
+      a: 1,
+      b: { c: 2, e: 4 },
+      env: [{ name: 'Z', value: '4' }, { name: 'X', value: '1' }, { name: 'Y', value: '3' }],
+    });
+    expect(() => strategicMerge({}, { tolerations: [] })).toThrow(/tolerations/);
+    expect(() => strategicMerge({}, { $patch: 'replace' })).toThrow(/\$patch/);
+  });
+
+  it('builds on the base with patches only: the same objects, each valid against the Kubernetes schema', () => {
+    const k = parseFile(join(HA, 'kustomization.yaml'))[0]!;
+    expect(k.resources).toEqual(['../../base']);
+    expect(patchPaths(k).length).toBeGreaterThan(0);
+    const { objects } = haFacts();
+    const ids = (list: Obj[]) => list.map((o) => `${o.apiVersion} ${o.kind} ${o.metadata?.name}`).sort();
+    // Patched, not added: a second PodDisruptionBudget over the same pods would block evictions.
+    expect(ids(objects)).toEqual(ids(kustomize(BASE)));
+    for (const o of objects) {
+      expect(() => validate(o), `${o.kind} ${o.metadata?.name}`).not.toThrow();
+      expect(o.metadata?.name).toMatch(/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/);
+    }
+  });
+
+  it('three replicas, RollingUpdate that starts the new pod (ready) before stopping an old one', () => {
+    const { deployment, container } = haFacts();
+    expect(deployment.spec.replicas).toBe(3);
+    expect(deployment.spec.strategy?.type).toBe('RollingUpdate');
+    expect(deployment.spec.strategy?.rollingUpdate?.maxUnavailable).toBe(0);
+    expect(deployment.spec.strategy?.rollingUpdate?.maxSurge).toBe(1);
+    // "Ready" is what the rollout waits for before it stops an old pod.
+    expect(container.readinessProbe?.httpGet?.path).toBe('/readyz');
+  });
+
+  it('HA enabled through the environment: JNB_HA_ENABLED "true", JNB_HA_REPLICA_ID the pod name; the base\'s env kept', () => {
+    const { deployment, env } = haFacts();
+    expect(env.get('JNB_HA_ENABLED')).toEqual({ name: 'JNB_HA_ENABLED', value: 'true' });
+    const replicaId = env.get('JNB_HA_REPLICA_ID');
+    expect(replicaId?.value).toBeUndefined();
+    expect(replicaId?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.name');
+    expect(replicaId?.valueFrom?.fieldRef?.apiVersion ?? 'v1').toBe('v1');
+    // Pod names <deployment>-<hash>-<suffix> fit ha.replicaId (letters, digits, - and _)
+    // only if the Deployment's name has no dots.
+    expect(deployment.metadata.name).toMatch(/^[a-z0-9-]+$/);
+    expect(env.get('JNB_DB_URL')?.valueFrom?.secretKeyRef, 'the patch adds to the base\'s env, not replaces it').toBeDefined();
+  });
+
+  it('one PodDisruptionBudget: maxUnavailable 1, no minAvailable, selecting the Deployment\'s pods', () => {
+    const { deployment, pdb } = haFacts();
+    expect(pdb.spec.maxUnavailable).toBe(1);
+    expect(pdb.spec.minAvailable).toBeUndefined();
+    expect(pdb.spec.selector?.matchLabels).toEqual(deployment.spec.selector.matchLabels);
+    expect(selects(pdb.spec.selector.matchLabels, deployment.spec.template.metadata.labels)).toBe(true);
+  });
+
+  it('spread across nodes: kubernetes.io/hostname, maxSkew 1, ScheduleAnyway, on the Deployment\'s pod labels', () => {
+    const { deployment, pod } = haFacts();
+    const spread = ((pod.topologySpreadConstraints ?? []) as Obj[]).filter((c) => c.topologyKey === 'kubernetes.io/hostname');
+    expect(spread).toHaveLength(1);
+    expect(spread[0]!.maxSkew).toBe(1);
+    expect(spread[0]!.whenUnsatisfiable).toBe('ScheduleAnyway');
+    expect(spread[0]!.labelSelector?.matchLabels).toEqual(deployment.spec.selector.matchLabels);
+    expect(spread[0]!.labelSelector?.matchExpressions).toBeUndefined();
+  });
+
+  it('the grace period covers a hand-over: ha.handoverTimeout, then requests and sessions (janus.cmdTimeout each), plus a margin; at least 45 s', () => {
+    const { pod, env, config } = haFacts();
+    const handoverS = Number(env.get('JNB_HA_HANDOVER_TIMEOUT')?.value ?? config.ha?.handoverTimeout ?? 10);
+    const cmdTimeoutMs = Number(env.get('JNB_JANUS_CMD_TIMEOUT')?.value ?? config.janus?.cmdTimeout ?? 5000);
+    expect(pod.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(45);
+    expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThanOrEqual(handoverS * 1000 + 2 * cmdTimeoutMs + 5000);
+  });
+
+  const kubectl = spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore', timeout: 30_000 }).status === 0;
+  it.runIf(kubectl).each(kustomizations.map((k) => dirname(k.file)))('the build of %s equals `kubectl kustomize`', (dir) => {
+    const run = spawnSync('kubectl', ['kustomize', join(K8S, dir)], { encoding: 'utf8', timeout: 30_000 });
+    expect(run.status, run.stderr).toBe(0);
+    const docs = parseAllDocuments(run.stdout, { version: '1.1' }).map((d) => d.toJS() as Obj).filter(Boolean);
+    const key = (o: Obj) => `${o.kind}/${o.metadata?.name}`;
+    const sorted = (list: Obj[]) => [...list].sort((a, b) => key(a).localeCompare(key(b)));
+    expect(sorted(kustomize(join(K8S, dir)))).toEqual(sorted(docs));
+  }, 60_000);
 });
 
 async function get(url: string): Promise<{ status: number; body: string } | undefined> {

@@ -165,3 +165,18 @@ describe('a running daemon', () => {
     }
   });
 });
+
+describe('ha.enabled against a NATS without JetStream', () => {
+  let nats: NatsServer;
+  beforeAll(async () => { nats = await startNats(); });
+  afterAll(async () => { await nats?.stop(); });
+
+  it('stops at start-up with one line saying JetStream does not answer, exit 1', async () => {
+    const started = performance.now();
+    const daemon = run([], { JNB_NATS_SERVERS: nats.url, JNB_HA_ENABLED: 'true', JNB_HTTP_PORT: '0', JNB_HTTP_HOST: '127.0.0.1', JNB_LOG_LEVEL: 'silent' });
+    expect(await daemon.exit).toBe(1);
+    expect(performance.now() - started).toBeLessThan(10_000);
+    const lines = daemon.stderr().trim().split('\n');
+    expect(lines).toEqual(['janus-nats-bridge: ha.enabled needs the JetStream KV bucket "janus_owners": JetStream does not answer on this NATS server (no responders on $JS.API: is it enabled, and this account allowed to use it?)']);
+  });
+});

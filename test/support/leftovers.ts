@@ -3,7 +3,7 @@
  * process is registered for the run, unregistered when it exits, and whatever is still
  * registered when the run ends is killed and reported by the global teardown.
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -29,7 +29,7 @@ export function unregisterProcess(pid: number): void {
 /** Kills what is still registered; returns what it found alive, described. */
 export function killLeftovers(): string[] {
   const dir = directory();
-  if (!dir) return [];
+  if (!dir || !existsSync(dir)) return [];
   const alive: string[] = [];
   for (const name of readdirSync(dir, { withFileTypes: false }).map(String)) {
     try {

@@ -58,6 +58,7 @@ describe('loadConfig defaults', () => {
         subjects: 'flat', transactionTtl: 60, transactionMax: 10000,
         stream: { enabled: false, name: '', maxAge: 86400, maxBytes: 1073741824, storage: 'file', replicas: 1, maxPending: 256, bufferSize: 10000 },
       },
+      ha: { enabled: false, replicaId: '', bucket: '', bucketReplicas: 1, leaseTtl: 6, handoverTimeout: 10 },
       log: { level: 'info' },
     });
   });
@@ -76,6 +77,21 @@ describe('loadConfig defaults', () => {
     const problem = expectProblem(loadConfig({ env }));
     expect(problem).toContain(key);
     expect(problem).not.toContain('hunter2');
+  });
+
+  it('takes the ha keys from the environment', () => {
+    const config = expectOk(loadConfig({ env: { JNB_HA_ENABLED: 'true', JNB_HA_REPLICA_ID: 'bridge-7d9f-x2k4q', JNB_HA_BUCKET: 'prod_owners', JNB_HA_LEASE_TTL: '2.5', JNB_HA_HANDOVER_TIMEOUT: '20', JNB_HA_BUCKET_REPLICAS: '3' } }));
+    expect(config.ha).toEqual({ enabled: true, replicaId: 'bridge-7d9f-x2k4q', bucket: 'prod_owners', bucketReplicas: 3, leaseTtl: 2.5, handoverTimeout: 20 });
+  });
+
+  it.each([
+    ['a replica id with a dot', { JNB_HA_REPLICA_ID: 'a.b' }, 'ha.replicaId'],
+    ['a bucket name with a space', { JNB_HA_BUCKET: 'my bucket' }, 'ha.bucket'],
+    ['a lease TTL below a second', { JNB_HA_LEASE_TTL: '0.5' }, 'ha.leaseTtl'],
+    ['a lease TTL that is not a number', { JNB_HA_LEASE_TTL: 'six' }, 'ha.leaseTtl'],
+    ['no bucket replicas', { JNB_HA_BUCKET_REPLICAS: '0' }, 'ha.bucketReplicas'],
+  ])('refuses %s, naming the key', (_name, env, key) => {
+    expect(expectProblem(loadConfig({ env }))).toContain(key);
   });
 
   it('keeps defaults for keys the file leaves out', () => {

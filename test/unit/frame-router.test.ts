@@ -7,12 +7,14 @@ import { createLogger } from '../../src/log.js';
 function setup(session = 77) {
   const table = new TransactionTable(60_000, (tx, request) => router.abandoned(tx, request));
   const events: Array<{ message: JanusMessage; text: string }> = [];
+  const unknown: string[] = [];
   const expired = vi.fn();
   const late = vi.fn();
   const router: FrameRouter = new FrameRouter({ ttlMs: 60_000, max: 100 }, {
     transactions: () => table,
     sessionId: () => session,
     onEvent: (message, text) => events.push({ message, text }),
+    onUnknownAnswer: (_message, text) => unknown.push(text),
     onSessionExpired: expired,
     onLateSession: late,
   }, createLogger('silent'));
@@ -23,7 +25,7 @@ function setup(session = 77) {
     return { tx, outcomes };
   };
   const frame = (body: Record<string, unknown>) => router.frame(JSON.stringify(body));
-  return { table, router, events, expired, late, wait, frame };
+  return { table, router, events, unknown, expired, late, wait, frame };
 }
 
 describe('FrameRouter', () => {
@@ -72,11 +74,33 @@ describe('FrameRouter', () => {
     expect(events[0]!.text).toBe('{"janus":"hangup","session_id":77,"sender":5}');
   });
 
-  it('drops frames that are not Janus messages, and publishes answers to transactions it never sent as they are', () => {
-    const { router, events, frame } = setup();
+  it('drops frames that are not Janus messages', () => {
+    const { router, events, unknown } = setup();
     router.frame('not json');
     router.frame('[1]');
-    frame({ janus: 'event', transaction: 'someone-else' });
-    expect(events.map((e) => e.message.transaction)).toEqual(['someone-else']);
+    router.frame('{"transaction":"x"}');
+    expect(events).toEqual([]);
+    expect(unknown).toEqual([]);
+  });
+
+  it('hands an answer to a transaction it never sent to onUnknownAnswer, as Janus sent it, and not as an event', () => {
+    const { frame, events, unknown } = setup();
+    frame({ janus: 'event', transaction: 'other-process-1', plugindata: { data: { x: 1 } } });
+    frame({ janus: 'ack', transaction: 'other-process-2' });
+    expect(events).toEqual([]);
+    expect(unknown.map((text) => JSON.parse(text))).toEqual([{ janus: 'event', transaction: 'other-process-1', plugindata: { data: { x: 1 } } }]);
+  });
+
+  it('routes a relayed answer to its waiting request, and declines one that answers none of its transactions', () => {
+    const { router, wait, events, unknown } = setup();
+    const { tx, outcomes } = wait('message', 'client-9');
+    expect(router.relayed(JSON.stringify({ janus: 'event', transaction: 'someone-else', plugindata: {} }))).toBe(false);
+    expect(router.relayed('not json')).toBe(false);
+    expect(router.relayed(JSON.stringify({ janus: 'event', transaction: tx, plugindata: { data: { ok: 1 } } }))).toBe(true);
+    expect(outcomes).toEqual([{ ok: true, answer: { janus: 'event', transaction: 'client-9', plugindata: { data: { ok: 1 } } } }]);
+    // A later relayed event with the same transaction is an event with the client's transaction, not an unknown answer.
+    expect(router.relayed(JSON.stringify({ janus: 'event', transaction: tx, plugindata: { data: { ok: 2 } } }))).toBe(true);
+    expect(events.map((e) => e.message.transaction)).toEqual(['client-9']);
+    expect(unknown).toEqual([]);
   });
 });

@@ -1,0 +1,71 @@
+/**
+ * Fair shares: which connections a replica should take or hand over, given what it
+ * holds, what is takeable and how many replicas are alive. Pure; the coordinator acts.
+ */
+import { createHash } from 'node:crypto';
+
+/** Why a connection another replica does not serve can be taken, in order of preference. */
+export type Takeable =
+  /** Its owner is leaving or over its share and waits for a taker. */
+  | 'releasing'
+  /** Nobody owns it (never taken, or given up without a taker). */
+  | 'free'
+  /** Its owner stopped renewing it: dead or cut off. */
+  | 'expired';
+
+export interface BalanceInput {
+  /** janus_ids of the connection list. */
+  readonly listed: readonly string[];
+  /** Connections this replica serves or is taking over. */
+  readonly held: ReadonlySet<string>;
+  /** Connections this replica is handing over. */
+  readonly releasing: ReadonlySet<string>;
+  /** Connections with a move of this replica under way: left alone. */
+  readonly busy: ReadonlySet<string>;
+  /** Live replicas, this one included. */
+  readonly liveReplicas: number;
+  /** This replica is shutting down: it hands everything over and takes nothing. */
+  readonly leaving: boolean;
+  /** Spreads the choices of replicas that decide at the same moment. */
+  readonly tieBreak: string;
+  takeable(janusId: string): Takeable | undefined;
+}
+
+export interface BalancePlan {
+  readonly take: string[];
+  readonly release: string[];
+}
+
+/** At most this many connections per replica: the list spread evenly, rounded up. */
+export function fairShare(connections: number, liveReplicas: number): number {
+  return Math.ceil(connections / Math.max(1, liveReplicas));
+}
+
+const PREFERENCE: readonly Takeable[] = ['releasing', 'free', 'expired'];
+
+export function planBalance(input: BalanceInput): BalancePlan {
+  const listed = new Set(input.listed);
+  const keeping = [...input.held].filter((id) => listed.has(id) && !input.releasing.has(id));
+  if (input.leaving) return { take: [], release: keeping.filter((id) => !input.busy.has(id)) };
+  const share = fairShare(listed.size, input.liveReplicas);
+  if (keeping.length > share) {
+    const movable = keeping.filter((id) => !input.busy.has(id)).sort((a, b) => order(a, input.tieBreak).localeCompare(order(b, input.tieBreak)));
+    return { take: [], release: movable.slice(0, keeping.length - share) };
+  }
+  const releasing = [...input.releasing].filter((id) => listed.has(id)).length;
+  const room = share - keeping.length - releasing;
+  if (room <= 0) return { take: [], release: [] };
+  const candidates: Array<{ id: string; rank: number }> = [];
+  for (const id of listed) {
+    if (input.held.has(id) || input.releasing.has(id) || input.busy.has(id)) continue;
+    const why = input.takeable(id);
+    if (why) candidates.push({ id, rank: PREFERENCE.indexOf(why) });
+  }
+  candidates.sort((a, b) => a.rank - b.rank || order(a.id, input.tieBreak).localeCompare(order(b.id, input.tieBreak)));
+  return { take: candidates.slice(0, room).map((c) => c.id), release: [] };
+}
+
+/** A per-replica order, so that replicas balancing at once mostly reach for different connections. */
+function order(id: string, tieBreak: string): string {
+  return createHash('sha1').update(tieBreak).update('\0').update(id).digest('hex');
+}

@@ -1,0 +1,73 @@
+/**
+ * The ownership bucket in JetStream KV: opened (created when missing, with the lease TTL
+ * as its max age), watched, and written with compare-and-set.
+ */
+import type { KV, KvEntry, NatsConnection, QueuedIterator } from 'nats';
+import type { Logger } from '../log.js';
+import { encodeRecord, type Heartbeat, type Lease } from './lease-record.js';
+import type { WatchedEntry } from './ownership-view.js';
+
+export type WriteResult = { ok: true; revision: number } | { ok: false; conflict: boolean; reason: string };
+
+/** JetStream's "wrong last sequence": someone wrote the key since the revision we gave. */
+const WRONG_LAST_SEQUENCE = 10071;
+
+export interface LeaseBucketOptions {
+  readonly name: string;
+  readonly ttlMs: number;
+  readonly replicas: number;
+  /** How long a write may take before it counts as failed. */
+  readonly timeoutMs: number;
+}
+
+export class LeaseBucket {
+  private constructor(private readonly kv: KV, readonly name: string) {}
+
+  static async open(nc: NatsConnection, options: LeaseBucketOptions, log: Logger): Promise<LeaseBucket> {
+    const kv = await nc.jetstream().views.kv(options.name, { ttl: options.ttlMs, history: 1, replicas: options.replicas, timeout: options.timeoutMs });
+    const status = await kv.status();
+    if (status.ttl !== options.ttlMs) {
+      // An existing bucket keeps its settings: leases then outlive (or undercut) ha.leaseTtl.
+      log.error({ bucket: options.name, bucket_max_age_ms: status.ttl, lease_ttl_ms: options.ttlMs },
+        'the ownership bucket exists with another max age than ha.leaseTtl: dead replicas\' leases expire after the bucket\'s max age; delete the bucket or align ha.leaseTtl');
+    }
+    return new LeaseBucket(kv, options.name);
+  }
+
+  create(key: string, record: Lease | Heartbeat): Promise<WriteResult> {
+    return this.write(() => this.kv.create(key, encodeRecord(record)));
+  }
+
+  update(key: string, record: Lease | Heartbeat, revision: number): Promise<WriteResult> {
+    return this.write(() => this.kv.update(key, encodeRecord(record), revision));
+  }
+
+  put(key: string, record: Lease | Heartbeat): Promise<WriteResult> {
+    return this.write(() => this.kv.put(key, encodeRecord(record)));
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.kv.delete(key);
+  }
+
+  /**
+   * Every key's current value, then every change, until `stop`. `onReady` is called once
+   * the current values have been delivered.
+   */
+  async watch(onEntry: (entry: WatchedEntry) => void, onReady: () => void): Promise<{ stop(): void; done: Promise<void> }> {
+    const iterator: QueuedIterator<KvEntry> = await this.kv.watch({ key: '>', initializedFn: onReady });
+    const done = (async () => {
+      for await (const entry of iterator) onEntry({ key: entry.key, operation: entry.operation, value: entry.value, revision: entry.revision });
+    })();
+    return { stop: () => iterator.stop(), done };
+  }
+
+  private async write(operation: () => Promise<number>): Promise<WriteResult> {
+    try {
+      return { ok: true, revision: await operation() };
+    } catch (err) {
+      const error = err as { message?: string; api_error?: { err_code?: number } };
+      return { ok: false, conflict: error.api_error?.err_code === WRONG_LAST_SEQUENCE, reason: error.message ?? String(err) };
+    }
+  }
+}

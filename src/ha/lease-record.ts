@@ -1,0 +1,104 @@
+/**
+ * What the ownership bucket holds: one key per janus_id (its lease) and one per live
+ * replica (its heartbeat). Pure encoding, no I/O.
+ */
+
+/** Where a lease is in its life. */
+export type LeaseState =
+  /** The owner is taking the connection over (connecting, claiming the session). */
+  | 'taking'
+  /** The owner answers requests for it. */
+  | 'serving'
+  /** The owner wants to hand it over and still serves it until a taker is serving. */
+  | 'releasing'
+  /** Nobody serves it; the session id is kept for whoever takes it next. */
+  | 'free';
+
+export interface Lease {
+  readonly replica: string;
+  /** Unique per process: a restarted replica (same replica id) is another instance. */
+  readonly instance: string;
+  readonly session_id: number | null;
+  /** When this owner took it (ISO 8601). */
+  readonly since: string;
+  readonly state: LeaseState;
+  /** The replica it was taken from, while a hand-over or failover is under way. */
+  readonly from?: string;
+}
+
+export interface Heartbeat {
+  readonly replica: string;
+  readonly instance: string;
+  readonly since: string;
+}
+
+const LEASE_PREFIX = 'owner.';
+const HEARTBEAT_PREFIX = 'replica.';
+const STATES: readonly LeaseState[] = ['taking', 'serving', 'releasing', 'free'];
+
+/**
+ * KV keys allow fewer characters than subject tokens: anything outside [A-Za-z0-9_-]
+ * becomes `=` and two hex digits per UTF-8 byte, which is reversible.
+ */
+export function encodeKeyPart(text: string): string {
+  let out = '';
+  for (const byte of Buffer.from(text, 'utf8')) {
+    const char = String.fromCharCode(byte);
+    out += /[A-Za-z0-9_-]/.test(char) ? char : `=${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+export function decodeKeyPart(part: string): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < part.length; i++) {
+    if (part[i] === '=') {
+      bytes.push(Number.parseInt(part.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else {
+      bytes.push(part.charCodeAt(i));
+    }
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+export const leaseKey = (janusId: string): string => LEASE_PREFIX + encodeKeyPart(janusId);
+export const heartbeatKey = (replica: string): string => HEARTBEAT_PREFIX + encodeKeyPart(replica);
+
+export type ParsedKey = { kind: 'lease'; janusId: string } | { kind: 'heartbeat'; replica: string } | { kind: 'other' };
+
+export function parseKey(key: string): ParsedKey {
+  if (key.startsWith(LEASE_PREFIX)) return { kind: 'lease', janusId: decodeKeyPart(key.slice(LEASE_PREFIX.length)) };
+  if (key.startsWith(HEARTBEAT_PREFIX)) return { kind: 'heartbeat', replica: decodeKeyPart(key.slice(HEARTBEAT_PREFIX.length)) };
+  return { kind: 'other' };
+}
+
+export function encodeRecord(record: Lease | Heartbeat): Uint8Array {
+  return Buffer.from(JSON.stringify(record));
+}
+
+/** A lease as stored, or undefined when the bytes are not one (written by something else). */
+export function decodeLease(bytes: Uint8Array): Lease | undefined {
+  const value = parseObject(bytes);
+  if (!value) return undefined;
+  const { replica, instance, session_id: sessionId, since, state, from } = value;
+  if (typeof replica !== 'string' || typeof instance !== 'string' || typeof since !== 'string') return undefined;
+  if (!(sessionId === null || (typeof sessionId === 'number' && Number.isSafeInteger(sessionId)))) return undefined;
+  if (!STATES.includes(state as LeaseState)) return undefined;
+  return { replica, instance, session_id: sessionId, since, state: state as LeaseState, ...(typeof from === 'string' ? { from } : {}) };
+}
+
+export function decodeHeartbeat(bytes: Uint8Array): Heartbeat | undefined {
+  const value = parseObject(bytes);
+  if (!value || typeof value.replica !== 'string' || typeof value.instance !== 'string' || typeof value.since !== 'string') return undefined;
+  return { replica: value.replica, instance: value.instance, since: value.since };
+}
+
+function parseObject(bytes: Uint8Array): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(bytes).toString('utf8'));
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * After a session changes hands, Janus sends asynchronous answers to requests the old
+ * owner sent (an `event` after its `ack`) to the new owner's WebSocket. The new owner
+ * offers each such message on `<prefix>.relay.<janus_id>`, where the old owner listens
+ * while it finishes; a reply says whether it was one of its requests.
+ */
+import type { Msg, NatsConnection, Subscription } from 'nats';
+import type { Logger } from '../log.js';
+
+const TAKEN = Buffer.from('1');
+const NOT_MINE = Buffer.from('0');
+/** The old owner answers from memory: a slow answer means it is gone. */
+const OFFER_TIMEOUT_MS = 2000;
+
+export class AnswerRelay {
+  constructor(private readonly nc: NatsConnection, private readonly prefix: string, private readonly log: Logger) {}
+
+  private subject(janusId: string): string {
+    return `${this.prefix}.relay.${janusId}`;
+  }
+
+  /** New owner: true when the old owner took the message (it answered one of its requests). */
+  async offer(janusId: string, text: string): Promise<boolean> {
+    try {
+      const reply = await this.nc.request(this.subject(janusId), Buffer.from(text), { timeout: OFFER_TIMEOUT_MS });
+      return reply.data.length === 1 && reply.data[0] === TAKEN[0];
+    } catch {
+      // No responders: nobody is handing this connection over (or the old owner died).
+      return false;
+    }
+  }
+
+  /** Old owner: routes offered messages until the returned function is called. */
+  async listen(janusId: string, route: (text: string) => boolean): Promise<() => void> {
+    const subject = this.subject(janusId);
+    const subscription: Subscription = this.nc.subscribe(subject, {
+      callback: (err, msg: Msg) => {
+        if (err) return;
+        let taken = false;
+        try {
+          taken = route(Buffer.from(msg.data).toString('utf8'));
+        } catch (error) {
+          this.log.warn({ janus_id: janusId, err: (error as Error).message }, 'relayed answer not handled');
+        }
+        msg.respond(taken ? TAKEN : NOT_MINE);
+      },
+    });
+    // The new owner may claim the session as soon as the lease says so: be listening by then.
+    await this.nc.flush().catch(() => undefined);
+    return () => subscription.unsubscribe();
+  }
+}

@@ -1,0 +1,49 @@
+/** The connections of this replica, as the ownership coordinator drives them. */
+import type { BridgedConnection } from '../bridge/bridged-connection.js';
+import type { ServedConnections } from '../connections/served.js';
+import type { ConnectionSpec } from '../connections/spec.js';
+import type { ConnectionHost } from './lease-ownership.js';
+import type { AnswerRelay } from './relay.js';
+
+export interface ServedHostOptions {
+  /** How long a takeover may wait for Janus before it answers requests anyway (with 611 while Janus is away). */
+  readonly serveWaitMs: number;
+  /** How long requests already taken may still be answered during a hand-over. */
+  readonly requestGraceMs: number;
+}
+
+export function servedHost(served: ServedConnections<BridgedConnection>, relay: AnswerRelay, options: ServedHostOptions): ConnectionHost {
+  /** Handed over, finishing their last requests: still reachable for relayed answers. */
+  const departing = new Map<string, BridgedConnection>();
+  return {
+    async serve(spec, sessionId) {
+      const connection = served.get(spec.janusId) ?? served.add(spec, { takeOver: { sessionId } });
+      if (!connection) return undefined;
+      await connection.whenServing(options.serveWaitMs);
+      return connection.sessionId;
+    },
+    async prepareHandOver(janusId) {
+      return relay.listen(janusId, (text) => served.get(janusId)?.connection.routeRelayed(text) ?? departing.get(janusId)?.connection.routeRelayed(text) ?? false);
+    },
+    async handOver(janusId, to) {
+      const connection = served.get(janusId);
+      if (!connection) return;
+      departing.set(janusId, connection);
+      try {
+        await served.remove(janusId, `handed over to ${to}`, { destroySession: false, graceMs: options.requestGraceMs, handedOver: true });
+      } finally {
+        if (departing.get(janusId) === connection) departing.delete(janusId);
+      }
+    },
+    async drop(janusId, reason) {
+      await served.remove(janusId, reason, { destroySession: false, graceMs: 0 });
+    },
+    async applyList(owned: readonly ConnectionSpec[]) {
+      await served.apply(owned);
+    },
+    sessionOf: (janusId) => served.get(janusId)?.sessionId,
+    ownerChanged(janusId, change) {
+      served.get(janusId)?.announce({ state: 'owner-changed', ...change });
+    },
+  };
+}

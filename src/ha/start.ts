@@ -1,0 +1,55 @@
+/** Several replicas: the ownership bucket, the relay and the coordinator, wired for the daemon. */
+import { hostname } from 'node:os';
+import type { BridgedConnection } from '../bridge/bridged-connection.js';
+import type { BridgeConfig } from '../config/schema.js';
+import type { ServedConnections } from '../connections/served.js';
+import type { Logger } from '../log.js';
+import type { NatsLink } from '../nats.js';
+import type { Metrics } from '../ops/metrics.js';
+import { LeaseBucket } from './lease-bucket.js';
+import { LeaseOwnership } from './lease-ownership.js';
+import type { AnswerRelay } from './relay.js';
+import { servedHost } from './served-host.js';
+
+/** ha.replicaId, or the host name (the pod name on Kubernetes). */
+export function replicaIdOf(config: BridgeConfig): string {
+  return config.ha.replicaId || hostname();
+}
+
+/** ha.bucket, or `<prefix>_owners` with the prefix's dots as underscores. */
+export function bucketNameOf(config: BridgeConfig): string {
+  return config.ha.bucket || `${config.nats.subjectPrefix.replace(/[^A-Za-z0-9_-]/g, '_')}_owners`;
+}
+
+export async function startLeaseOwnership(
+  config: BridgeConfig,
+  parts: { link: NatsLink; served: ServedConnections<BridgedConnection>; relay: AnswerRelay; metrics: Metrics; instance: string },
+  log: Logger,
+): Promise<LeaseOwnership> {
+  const leaseTtlMs = Math.round(config.ha.leaseTtl * 1000);
+  const handoverTimeoutMs = Math.round(config.ha.handoverTimeout * 1000);
+  const haLog = log.child({ component: 'ownership' });
+  const name = bucketNameOf(config);
+  const bucket = await LeaseBucket.open(parts.link.nc, {
+    name,
+    ttlMs: leaseTtlMs,
+    replicas: config.ha.bucketReplicas,
+    // A write slower than a third of the lease is as good as failed: the next renewal is due.
+    timeoutMs: Math.max(500, Math.floor(leaseTtlMs / 3)),
+  }, haLog).catch((err: Error & { code?: string }) => {
+    const why = err.code === '503' ? 'JetStream does not answer on this NATS server (no responders on $JS.API: is it enabled, and this account allowed to use it?)' : err.message;
+    throw Object.assign(new Error(`ha.enabled needs the JetStream KV bucket "${name}": ${why}`), { code: 'JNB_HA_UNAVAILABLE' });
+  });
+  let coordinator: LeaseOwnership | undefined;
+  const host = servedHost(parts.served, parts.relay, { serveWaitMs: handoverTimeoutMs, requestGraceMs: config.janus.cmdTimeout });
+  coordinator = new LeaseOwnership(bucket, host, {
+    replicaId: replicaIdOf(config),
+    instance: parts.instance,
+    leaseTtlMs,
+    handoverTimeoutMs,
+    requestGraceMs: config.janus.cmdTimeout,
+  }, parts.metrics.leases(() => coordinator?.leasesHeld ?? 0), haLog);
+  await coordinator.start();
+  parts.link.onReconnect(() => void coordinator?.resync());
+  return coordinator;
+}

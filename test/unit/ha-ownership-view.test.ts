@@ -1,0 +1,203 @@
+import { describe, expect, it } from 'vitest';
+import { encodeRecord, heartbeatKey, leaseKey, type Heartbeat, type Lease, type LeaseState } from '../../src/ha/lease-record.js';
+import { OwnershipView, type WatchedEntry } from '../../src/ha/ownership-view.js';
+
+const TTL = 10_000;
+const ME = 'instance-me';
+const OTHER = 'instance-other';
+
+function leaseOf(state: LeaseState, instance = OTHER, replica = 'bridge-1'): Lease {
+  return { replica, instance, session_id: 77, since: '2024-01-01T00:00:00.000Z', state };
+}
+
+function heartbeatOf(replica: string, instance = `${replica}-instance`): Heartbeat {
+  return { replica, instance, since: '2024-01-01T00:00:00.000Z' };
+}
+
+const put = (key: string, record: Lease | Heartbeat, revision: number): WatchedEntry => ({ key, operation: 'PUT', value: encodeRecord(record), revision });
+const del = (key: string, revision: number, operation: 'DEL' | 'PURGE' = 'DEL'): WatchedEntry => ({ key, operation, value: new Uint8Array(), revision });
+
+describe('OwnershipView leases', () => {
+  it('calls a connection with no lease free, with nothing to write over', () => {
+    const view = new OwnershipView(TTL);
+    expect(view.takeable('j1', ME, 0)).toBe('free');
+    expect(view.takeBasis('j1')).toEqual({ revision: undefined, previous: undefined });
+    expect(view.lease('j1')).toBeUndefined();
+  });
+
+  it('does not let a serving or taking lease of another instance be taken within the TTL', () => {
+    const view = new OwnershipView(TTL);
+    view.apply(put(leaseKey('j1'), leaseOf('serving'), 5), 1_000);
+    view.apply(put(leaseKey('j2'), leaseOf('taking'), 6), 1_000);
+    expect(view.takeable('j1', ME, 1_000)).toBeUndefined();
+    expect(view.takeable('j1', ME, 1_000 + TTL)).toBeUndefined();
+    expect(view.takeable('j2', ME, 1_000 + TTL)).toBeUndefined();
+  });
+
+  it('calls a lease not seen for more than the TTL expired, whatever its state', () => {
+    const view = new OwnershipView(TTL);
+    view.apply(put(leaseKey('j1'), leaseOf('serving'), 5), 1_000);
+    view.apply(put(leaseKey('j2'), leaseOf('releasing'), 6), 1_000);
+    view.apply(put(leaseKey('j3'), leaseOf('free'), 7), 1_000);
+    for (const id of ['j1', 'j2', 'j3']) {
+      expect(view.takeable(id, ME, 1_000 + TTL + 1)).toBe('expired');
+    }
+    const seen = view.lease('j1')!;
+    expect(view.leaseIsLive(seen, 1_000 + TTL)).toBe(true);
+    expect(view.leaseIsLive(seen, 1_000 + TTL + 1)).toBe(false);
+  });
+
+  it('keeps a renewed lease live', () => {
+    const view = new OwnershipView(TTL);
+    view.apply(put(leaseKey('j1'), leaseOf('serving'), 5), 0);
+    view.apply(put(leaseKey('j1'), leaseOf('serving'), 9), TTL - 1);
+    expect(view.takeable('j1', ME, TTL + 5)).toBeUndefined();
+    expect(view.lease('j1')).toMatchObject({ revision: 9, seenAt: TTL - 1 });
+  });
+
+  it("calls a releasing lease 'releasing' and a free one 'free'", () => {
+    const view = new OwnershipView(TTL);
+    view.apply(put(leaseKey('r'), leaseOf('releasing'), 1), 0);
+    view.apply(put(leaseKey('f'), leaseOf('free'), 2), 0);
+    expect(view.takeable('r', ME, 100)).toBe('releasing');
+    expect(view.takeable('f', ME, 100)).toBe('free');
+  });
+
+  it("calls a lease of this very instance that it does not serve 'free', live or not", () => {
+    const view = new OwnershipView(TTL);
+    view.apply(put(leaseKey('j1'), leaseOf('serving', ME, 'bridge-0'), 3), 0);
+    expect(view.takeable('j1', ME, 10)).toBe('free');
+    expect(view.takeable('j1', ME, TTL * 5)).toBe('free');
+    // The same lease seen by another instance is not takeable.
+    expect(view.takeable('j1', OTHER, 10)).toBeUndefined();
+  });
+
+  it('writes a take over the revision it saw, with the lease it replaces', () => {
+    const view = new OwnershipView(TTL);
+    const previous = leaseOf('releasing');
+    expect(view.apply(put(leaseKey('j.1'), previous, 12), 0)).toEqual({ lease: 'j.1' });
+    expect(view.takeBasis('j.1')).toEqual({ revision: 12, previous });
+  });
+
+  it('forgets a deleted lease and writes a take over the revision of the delete', () => {
+    for (const operation of ['DEL', 'PURGE'] as const) {
+      const view = new OwnershipView(TTL);
+      view.apply(put(leaseKey('j1'), leaseOf('serving'), 12), 0);
+      expect(view.apply(del(leaseKey('j1'), 13, operation), 5)).toEqual({ lease: 'j1' });
+      expect(view.lease('j1')).toBeUndefined();
+      expect(view.allLeases()).toEqual([]);
+      expect(view.takeable('j1', ME, 5)).toBe('free');
+      expect(view.takeBasis('j1')).toEqual({ revision: 13, previous: undefined });
+    }
+  });
+
+  it('writes over the newest revision once a deleted key is written again', () => {
+    const view = new OwnershipView(TTL);
+    view.apply(del(leaseKey('j1'), 13), 0);
+    const again = leaseOf('serving');
+    view.apply(put(leaseKey('j1'), again, 20), 1);
+    expect(view.takeBasis('j1')).toEqual({ revision: 20, previous: again });
+    view.apply(del(leaseKey('j1'), 21), 2);
+    expect(view.takeBasis('j1')).toEqual({ revision: 21, previous: undefined });
+  });
+
+  it('drops a lease overwritten with something that is not a lease', () => {
+    const view = new OwnershipView(TTL);
+    view.apply(put(leaseKey('j1'), leaseOf('serving'), 4), 0);
+    view.apply({ key: leaseKey('j1'), operation: 'PUT', value: Buffer.from('garbage'), revision: 5 }, 1);
+    expect(view.lease('j1')).toBeUndefined();
+    expect(view.takeable('j1', ME, 1)).toBe('free');
+  });
+
+  it('lists every lease it knows with its revision and when it was seen', () => {
+    const view = new OwnershipView(TTL);
+    const a = leaseOf('serving');
+    const b = leaseOf('free', ME, 'bridge-0');
+    view.apply(put(leaseKey('a'), a, 1), 100);
+    view.apply(put(leaseKey('b b'), b, 2), 200);
+    view.apply(put(heartbeatKey('bridge-1'), heartbeatOf('bridge-1'), 3), 200);
+    const all = new Map(view.allLeases());
+    expect([...all.keys()].sort()).toEqual(['a', 'b b']);
+    expect(all.get('a')).toEqual({ lease: a, revision: 1, seenAt: 100 });
+    expect(all.get('b b')).toEqual({ lease: b, revision: 2, seenAt: 200 });
+  });
+
+  it('ignores keys that are neither leases nor heartbeats', () => {
+    const view = new OwnershipView(TTL);
+    expect(view.apply(put('config.whatever', leaseOf('serving'), 1), 0)).toEqual({});
+    expect(view.allLeases()).toEqual([]);
+    expect(view.liveReplicas(0)).toEqual([]);
+  });
+
+  it('forgets everything on clear', () => {
+    const view = new OwnershipView(TTL);
+    view.apply(put(leaseKey('a'), leaseOf('serving'), 1), 0);
+    view.apply(del(leaseKey('b'), 2), 0);
+    view.apply(put(heartbeatKey('r'), heartbeatOf('r'), 3), 0);
+    view.clear();
+    expect(view.allLeases()).toEqual([]);
+    expect(view.takeBasis('b')).toEqual({ revision: undefined, previous: undefined });
+    expect(view.liveReplicas(0)).toEqual([]);
+  });
+
+  // Watch restart (resync after NATS comes back) replays the bucket's current content
+  // into the same view. A replayed entry is one already seen: it is no sign that its
+  // owner renewed it, so it must not make an old lease look fresh.
+  it('does not make a lease look fresh when the same revision is replayed', () => {
+    const view = new OwnershipView(TTL);
+    const entry = put(leaseKey('j1'), leaseOf('serving'), 5);
+    view.apply(entry, 0);
+    const later = TTL + 1;
+    view.apply(entry, later); // the watch restarted and delivered revision 5 again
+    expect(view.lease('j1')?.seenAt).toBe(0);
+    expect(view.takeable('j1', ME, later)).toBe('expired');
+  });
+});
+
+describe('OwnershipView heartbeats', () => {
+  it('counts a replica live within the TTL of its last heartbeat only', () => {
+    const view = new OwnershipView(TTL);
+    const a = heartbeatOf('a');
+    const b = heartbeatOf('b');
+    expect(view.apply(put(heartbeatKey('a'), a, 1), 0)).toEqual({ heartbeat: 'a' });
+    view.apply(put(heartbeatKey('b'), b, 2), 5_000);
+    expect(view.liveReplicas(TTL)).toEqual([a, b]);
+    expect(view.liveReplicas(TTL + 1)).toEqual([b]);
+    expect(view.liveReplicas(5_000 + TTL + 1)).toEqual([]);
+  });
+
+  it('keeps a renewed heartbeat live and shows its latest content', () => {
+    const view = new OwnershipView(TTL);
+    view.apply(put(heartbeatKey('a'), heartbeatOf('a', 'old'), 1), 0);
+    const renewed = heartbeatOf('a', 'new');
+    view.apply(put(heartbeatKey('a'), renewed, 2), TTL);
+    expect(view.liveReplicas(TTL * 2)).toEqual([renewed]);
+  });
+
+  it('drops a heartbeat at once when it is deleted', () => {
+    const view = new OwnershipView(TTL);
+    view.apply(put(heartbeatKey('a'), heartbeatOf('a'), 1), 0);
+    view.apply(put(heartbeatKey('b'), heartbeatOf('b'), 2), 0);
+    expect(view.apply(del(heartbeatKey('a'), 3), 1)).toEqual({ heartbeat: 'a' });
+    expect(view.liveReplicas(1).map((h) => h.replica)).toEqual(['b']);
+    view.apply(del(heartbeatKey('b'), 4, 'PURGE'), 1);
+    expect(view.liveReplicas(1)).toEqual([]);
+  });
+
+  it('keeps heartbeats and leases apart, even for the same name', () => {
+    const view = new OwnershipView(TTL);
+    view.apply(put(heartbeatKey('x'), heartbeatOf('x'), 1), 0);
+    view.apply(put(leaseKey('x'), leaseOf('serving'), 2), 0);
+    view.apply(del(heartbeatKey('x'), 3), 0);
+    expect(view.lease('x')).toBeDefined();
+    expect(view.liveReplicas(0)).toEqual([]);
+  });
+
+  it('does not make a dead replica look live when its same heartbeat revision is replayed', () => {
+    const view = new OwnershipView(TTL);
+    const entry = put(heartbeatKey('a'), heartbeatOf('a'), 1);
+    view.apply(entry, 0);
+    view.apply(entry, TTL + 1); // watch restart replays revision 1
+    expect(view.liveReplicas(TTL + 1)).toEqual([]);
+  });
+});
