@@ -24,7 +24,8 @@ export class LeaseBucket {
   private constructor(private readonly kv: KV, readonly name: string) {}
 
   static async open(nc: NatsConnection, options: LeaseBucketOptions, log: Logger): Promise<LeaseBucket> {
-    const kv = await nc.jetstream().views.kv(options.name, { ttl: options.ttlMs, history: 1, replicas: options.replicas, timeout: options.timeoutMs });
+    // The JetStream context's timeout bounds each write (a KV put is a JetStream publish).
+    const kv = await nc.jetstream({ timeout: options.timeoutMs }).views.kv(options.name, { ttl: options.ttlMs, history: 1, replicas: options.replicas, timeout: options.timeoutMs });
     const status = await kv.status();
     if (status.ttl !== options.ttlMs) {
       // An existing bucket keeps its settings: leases then outlive (or undercut) ha.leaseTtl.
