@@ -17,6 +17,7 @@ import { ListKeeper, type ReloadResult } from './connections/list-keeper.js';
 import { ServeEverything, type Ownership } from './connections/ownership.js';
 import { ServedConnections } from './connections/served.js';
 import { AnswerRelay } from './ha/relay.js';
+import type { LeaseOwnership } from './ha/lease-ownership.js';
 import { replicaIdOf, startLeaseOwnership } from './ha/start.js';
 import type { Logger } from './log.js';
 import { connectNats, NatsLink } from './nats.js';
@@ -75,10 +76,12 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
   link = natsLink;
   const events = eventSink(config, natsLink, log);
   const instance = randomBytes(11).toString('hex').toUpperCase();
-  const relay = config.ha.enabled ? new AnswerRelay(nc, config.nats.subjectPrefix, log) : undefined;
+  let leases: LeaseOwnership | undefined;
+  const leaseMetrics = config.ha.enabled ? metrics.leases(() => leases?.leasesHeld ?? 0) : undefined;
+  const relay = leaseMetrics ? new AnswerRelay(nc, config.nats.subjectPrefix, log, leaseMetrics.relayed) : undefined;
   const servedNow = new ServedConnections((spec, how) => new BridgedConnection(spec, { link: natsLink, config, secrets, metrics, events, log, ...(relay ? { relay } : {}) }, how), log);
   served = servedNow;
-  const leases = relay ? await startLeaseOwnership(config, { link: natsLink, served: servedNow, relay, metrics, instance }, log) : undefined;
+  if (relay && leaseMetrics) leases = await startLeaseOwnership(config, { link: natsLink, served: servedNow, relay, metrics: leaseMetrics, instance }, log);
   const ownership: Ownership = leases ?? new ServeEverything((specs) => servedNow.apply(specs));
 
   const source = chooseSource(config, options.rereadConfig, log);
@@ -88,6 +91,7 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
   const listLoaded = list.start();
   listLoaded.catch(() => {});
 
+  const coordinator = leases;
   const discovery = new ServiceDiscovery(nc, instance, {
     version: VERSION,
     description: 'Janus WebRTC servers over NATS: one request endpoint per janus_id',
@@ -105,7 +109,7 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
       pending: c.connection.pendingRequests,
     })),
     instance: { id: instance, version: VERSION, replica: config.ha.enabled ? replicaIdOf(config) : hostname() },
-    ...(leases ? { owners: () => leases.owners() } : {}),
+    ...(coordinator ? { owners: () => coordinator.owners() } : {}),
   }, log);
   const interval = config.db.url && config.db.reloadInterval > 0
     ? setInterval(() => { if (!list.reloading) void list.reload('interval'); }, config.db.reloadInterval * 1000)

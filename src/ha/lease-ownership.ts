@@ -93,9 +93,13 @@ export class LeaseOwnership implements Ownership {
   private listed = new Map<string, ConnectionSpec>();
   private readonly held = new Map<string, Held>();
   private readonly busy = new Set<string>();
+  /** Takes whose compare-and-set is on its way: they count against the share already. */
+  private readonly takesInFlight = new Set<string>();
   private leaving = false;
   private stopped = false;
   private ready = false;
+  /** No balancing before this: replicas started together first see each other's heartbeats. */
+  private settleUntil = 0;
   private watcher: { stop(): void; done: Promise<void> } | undefined;
   private tickTimer: NodeJS.Timeout | undefined;
   private lastRenewal = 0;
@@ -131,6 +135,7 @@ export class LeaseOwnership implements Ownership {
         'another process announced this replica id within the lease TTL: a previous run of this replica, or a second process with the same ha.replicaId');
     }
     await this.bucket.put(heartbeatKey(this.settings.replicaId), this.heartbeat);
+    this.settleUntil = this.clock() + Math.min(1000, this.settings.leaseTtlMs / 3);
     const tickMs = Math.max(100, Math.floor(this.settings.leaseTtlMs / TICKS_PER_TTL));
     this.tickTimer = setInterval(() => this.tick(), tickMs);
     this.log.info({ replica: this.settings.replicaId, instance: this.settings.instance, bucket: this.bucket.name, lease_ttl_ms: this.settings.leaseTtlMs }, 'ownership: replica announced');
@@ -280,15 +285,20 @@ export class LeaseOwnership implements Ownership {
     return next;
   }
 
-  /** Someone else wrote our lease: a taker during a hand-over is expected, anyone else means we lost it. */
+  /**
+   * Someone else wrote our lease. While we hand it over that is the taker (our watch may
+   * not show it yet): the watch or the hand-over timeout finishes the move. Otherwise we
+   * lost it and stop serving at once.
+   */
   private onConflict(id: string, held: Held): void {
+    if (held.phase === 'releasing') return;
     const seen = this.view.lease(id);
-    if (held.phase === 'releasing' && seen && seen.lease.instance !== this.settings.instance) return;
-    void this.dropLease(id, seen ? `lease taken by ${seen.lease.replica}` : 'lease was removed');
+    const by = seen && seen.lease.instance !== this.settings.instance ? `lease taken by ${seen.lease.replica}` : 'lease written by another process';
+    void this.dropLease(id, by);
   }
 
   private scheduleBalance(): void {
-    if (!this.ready || this.stopped) return;
+    if (!this.ready || this.stopped || this.clock() < this.settleUntil) return;
     if (this.balancing) {
       this.balanceAgain = true;
       return;
@@ -315,7 +325,7 @@ export class LeaseOwnership implements Ownership {
     const phases = (phase: Phase): Set<string> => new Set([...this.held].filter(([, h]) => h.phase === phase && !h.finishing).map(([id]) => id));
     const plan = planBalance({
       listed: [...this.listed.keys()],
-      held: new Set([...phases('serving'), ...phases('taking')]),
+      held: new Set([...phases('serving'), ...phases('taking'), ...this.takesInFlight]),
       releasing: phases('releasing'),
       busy: this.busy,
       liveReplicas: Math.max(1, live.size),
@@ -331,6 +341,7 @@ export class LeaseOwnership implements Ownership {
     const spec = this.listed.get(id);
     if (!spec || this.busy.has(id) || this.held.has(id)) return;
     this.busy.add(id);
+    this.takesInFlight.add(id);
     try {
       const why = this.view.takeable(id, this.settings.instance, this.clock());
       const basis = this.view.takeBasis(id);
@@ -357,6 +368,7 @@ export class LeaseOwnership implements Ownership {
       const finished = new Promise<void>((resolve) => { finish = resolve; });
       const held: Held = { spec, phase: 'taking', lease, revision: result.revision, lastWriteSent: sent, writing: Promise.resolve(), finished, finish };
       this.held.set(id, held);
+      this.takesInFlight.delete(id);
       this.log.info({ janus_id: id, from: from ?? null, session_id: lease.session_id, reason: why }, 'ownership: lease taken');
       const sessionId = await this.host.serve(spec, lease.session_id ?? undefined);
       if (this.held.get(id) !== held || held.phase !== 'taking') return;
@@ -371,6 +383,7 @@ export class LeaseOwnership implements Ownership {
         else this.metrics.handOver('taken');
       }
     } finally {
+      this.takesInFlight.delete(id);
       this.busy.delete(id);
       this.scheduleBalance();
     }
@@ -380,14 +393,15 @@ export class LeaseOwnership implements Ownership {
     const held = this.held.get(id);
     if (!held || held.phase !== 'serving' || this.busy.has(id)) return;
     this.busy.add(id);
+    // Releasing from now on, for the balance; the lease says so once the relay listens.
+    held.phase = 'releasing';
+    held.releaseStarted = this.clock();
     held.stopRelay = await this.host.prepareHandOver(id);
     if (this.held.get(id) !== held || held.finishing) {
       held.stopRelay();
       this.busy.delete(id);
       return;
     }
-    held.phase = 'releasing';
-    held.releaseStarted = this.clock();
     this.log.info({ janus_id: id, leaving: this.leaving }, 'ownership: handing over');
     await this.write(id, { state: 'releasing' });
     // What follows comes from the watch (a taker serves) or from the tick (nobody took it in time).

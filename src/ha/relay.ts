@@ -13,7 +13,13 @@ const NOT_MINE = Buffer.from('0');
 const OFFER_TIMEOUT_MS = 2000;
 
 export class AnswerRelay {
-  constructor(private readonly nc: NatsConnection, private readonly prefix: string, private readonly log: Logger) {}
+  /** `counted` hears how each offer ended: taken by the old owner, or not (then published as an event). */
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly prefix: string,
+    private readonly log: Logger,
+    private readonly counted: (taken: boolean) => void = () => {},
+  ) {}
 
   private subject(janusId: string): string {
     return `${this.prefix}.relay.${janusId}`;
@@ -21,13 +27,15 @@ export class AnswerRelay {
 
   /** New owner: true when the old owner took the message (it answered one of its requests). */
   async offer(janusId: string, text: string): Promise<boolean> {
+    let taken = false;
     try {
       const reply = await this.nc.request(this.subject(janusId), Buffer.from(text), { timeout: OFFER_TIMEOUT_MS });
-      return reply.data.length === 1 && reply.data[0] === TAKEN[0];
+      taken = reply.data.length === 1 && reply.data[0] === TAKEN[0];
     } catch {
       // No responders: nobody is handing this connection over (or the old owner died).
-      return false;
     }
+    this.counted(taken);
+    return taken;
   }
 
   /** Old owner: routes offered messages until the returned function is called. */

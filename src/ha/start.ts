@@ -5,9 +5,8 @@ import type { BridgeConfig } from '../config/schema.js';
 import type { ServedConnections } from '../connections/served.js';
 import type { Logger } from '../log.js';
 import type { NatsLink } from '../nats.js';
-import type { Metrics } from '../ops/metrics.js';
 import { LeaseBucket } from './lease-bucket.js';
-import { LeaseOwnership } from './lease-ownership.js';
+import { LeaseOwnership, type LeaseMetrics } from './lease-ownership.js';
 import type { AnswerRelay } from './relay.js';
 import { servedHost } from './served-host.js';
 
@@ -23,7 +22,7 @@ export function bucketNameOf(config: BridgeConfig): string {
 
 export async function startLeaseOwnership(
   config: BridgeConfig,
-  parts: { link: NatsLink; served: ServedConnections<BridgedConnection>; relay: AnswerRelay; metrics: Metrics; instance: string },
+  parts: { link: NatsLink; served: ServedConnections<BridgedConnection>; relay: AnswerRelay; metrics: LeaseMetrics; instance: string },
   log: Logger,
 ): Promise<LeaseOwnership> {
   const leaseTtlMs = Math.round(config.ha.leaseTtl * 1000);
@@ -40,16 +39,15 @@ export async function startLeaseOwnership(
     const why = err.code === '503' ? 'JetStream does not answer on this NATS server (no responders on $JS.API: is it enabled, and this account allowed to use it?)' : err.message;
     throw Object.assign(new Error(`ha.enabled needs the JetStream KV bucket "${name}": ${why}`), { code: 'JNB_HA_UNAVAILABLE' });
   });
-  let coordinator: LeaseOwnership | undefined;
   const host = servedHost(parts.served, parts.relay, { serveWaitMs: handoverTimeoutMs, requestGraceMs: config.janus.cmdTimeout });
-  coordinator = new LeaseOwnership(bucket, host, {
+  const coordinator = new LeaseOwnership(bucket, host, {
     replicaId: replicaIdOf(config),
     instance: parts.instance,
     leaseTtlMs,
     handoverTimeoutMs,
     requestGraceMs: config.janus.cmdTimeout,
-  }, parts.metrics.leases(() => coordinator?.leasesHeld ?? 0), haLog);
+  }, parts.metrics, haLog);
   await coordinator.start();
-  parts.link.onReconnect(() => void coordinator?.resync());
+  parts.link.onReconnect(() => void coordinator.resync());
   return coordinator;
 }

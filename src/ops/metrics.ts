@@ -99,8 +99,10 @@ export class Metrics {
   }
 
   /** The ownership metrics, registered only when several replicas share the connections. */
-  leases(held: () => number): LeaseMetrics {
+  leases(held: () => number): LeaseMetrics & { relayed(taken: boolean): void } {
     const registers = [this.registry];
+    const relayed = new Counter({ name: 'janus_bridge_ha_relayed_answers_total', help: 'Answers to another replica\'s requests that reached this one after a takeover, by result: taken (passed to that replica) or published (nobody claimed them: published as events)', labelNames: ['result'], registers });
+    for (const result of ['taken', 'published']) relayed.inc({ result }, 0);
     new Gauge({ name: 'janus_bridge_ha_leases_held', help: 'Connections this replica holds the lease of (serving, taking over or handing over)', registers, collect() { this.set(held()); } });
     const handOvers = new Counter({ name: 'janus_bridge_ha_handovers_total', help: 'Connections handed over without losing the session, by direction (given, taken)', labelNames: ['direction'], registers });
     const failovers = new Counter({ name: 'janus_bridge_ha_failovers_total', help: 'Connections taken over from a replica whose lease expired', registers });
@@ -114,6 +116,7 @@ export class Metrics {
       },
       handOver: (direction) => handOvers.inc({ direction }),
       failover: () => failovers.inc(),
+      relayed: (taken) => relayed.inc({ result: taken ? 'taken' : 'published' }),
     };
   }
 

@@ -1,0 +1,117 @@
+/**
+ * One hand-over looked at closely, in-process: two bridges with ha.enabled on a private
+ * nats-server with JetStream and one real Janus (reclaim_session_timeout 0, Janus's
+ * default: a planned hand-over keeps the session anyway). The old owner hands over while
+ * a steady flood of asynchronous echotest messages runs, so that some `event`s owed to its
+ * requests reach the taker's WebSocket: they must still answer their own request.
+ * Also: the warning about a reclaim timeout too short for a failover.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client, eventually, startBridge, type TestBridge } from '../support/bridge.js';
+import { listSessions } from '../support/janus-admin.js';
+import { startJanus, startNats, type JanusServer, type NatsServer } from '../support/processes.js';
+
+let nats: NatsServer;
+let janus: JanusServer;
+let client: Client;
+const bridges: TestBridge[] = [];
+
+beforeAll(async () => {
+  [nats, janus] = await Promise.all([startNats(undefined, ['-js', '-sd', mkdtempSync(join(tmpdir(), 'jnb-js-'))]), startJanus({ reclaimTimeout: 0 })]);
+  client = await Client.connect(nats.url);
+}, 30_000);
+
+afterAll(async () => {
+  for (const bridge of bridges.splice(0)) await bridge.stop().catch(() => {});
+  await client?.close();
+  await Promise.all([janus?.stop(), nats?.stop()]);
+});
+
+function haBridge(replicaId: string, connections: Array<{ janus_id: string; janus_url: string }>, leaseTtl = 3): Promise<TestBridge> {
+  return startBridge({
+    nats: { servers: [nats.url], subjectPrefix: `jh${replicaId === 'warn' ? 'w' : ''}` },
+    connections,
+    ha: { enabled: true, replicaId, leaseTtl, handoverTimeout: 5 },
+  }).then((bridge) => { bridges.push(bridge); return bridge; });
+}
+
+async function metric(bridge: TestBridge, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${bridge.daemon.httpPort}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(name));
+  return line ? Number(line.split(' ').pop()) : Number.NaN;
+}
+
+describe('a hand-over under a flood of asynchronous requests', () => {
+  it('answers every request with its own event, relays those that reached the taker, keeps the handle and the one session', async () => {
+    const connections = [{ janus_id: 'h1', janus_url: janus.url }];
+    const a = await haBridge('a', connections);
+    await eventually(() => a.daemon.served.get('h1')?.connection.state === 'ready' && a.logs().some((l) => l.msg === 'serving'), 10_000, 'a serves h1');
+    const attached = await client.request('jh.request.h1', { janus: 'attach', plugin: 'janus.plugin.echotest' });
+    const handle = (attached.json.data as { id: number }).id;
+    const session = a.daemon.served.get('h1')!.sessionId;
+    const b = await haBridge('b', connections);
+    const status = client.collect('jh.status.h1');
+
+    // 40 streams, each sending the next message as soon as the previous one is answered, until the move is over.
+    let moving = true;
+    let sent = 0;
+    const failures: string[] = [];
+    const stream = async (n: number): Promise<void> => {
+      for (let i = 0; moving; i++) {
+        sent++;
+        try {
+          const reply = await client.request('jh.request.h1', { janus: 'message', handle_id: handle, body: { audio: true }, transaction: `s${n}-${i}` }, 5000);
+          const ok = reply.json.janus === 'event' && reply.json.transaction === `s${n}-${i}`;
+          if (!ok) failures.push(JSON.stringify(reply.json).slice(0, 200));
+        } catch (err) {
+          failures.push((err as Error).message);
+        }
+      }
+    };
+    const streams = Array.from({ length: 40 }, (_, n) => stream(n));
+    // Past b's start-up settling (a third of the TTL, at most 1 s): what follows is the hand-over alone.
+    await new Promise((r) => setTimeout(r, 1200));
+    const started = performance.now();
+    const leaving = a.stop();
+    await eventually(() => b.daemon.served.get('h1')?.connection.state === 'ready' && b.logs().some((l) => l.msg === 'serving'), 10_000, 'b serves h1');
+    const tookMs = performance.now() - started;
+    await new Promise((r) => setTimeout(r, 300));
+    moving = false;
+    await Promise.all(streams);
+    await leaving;
+
+    const relayed = await metric(b, 'janus_bridge_ha_relayed_answers_total{result="taken"}');
+    const published = await metric(b, 'janus_bridge_ha_relayed_answers_total{result="published"}');
+    const change = await status.waitFor((m) => m.state === 'owner-changed');
+    console.log(`[ha] hand-over under ${sent} async messages (40 in flight): b serving ${tookMs.toFixed(0)} ms after a's SIGTERM, ${relayed} answers relayed back to a, ${published} published as events, ${failures.length} failed`);
+    expect(failures).toEqual([]);
+    expect(relayed, 'some events owed to a reached b and were relayed').toBeGreaterThan(0);
+    expect(change).toMatchObject({ old_replica: 'a', new_replica: 'b', session_id: session });
+    expect(status.messages.filter((m) => m.json.state === 'stopped' || m.json.state === 'session-replaced')).toEqual([]);
+    expect(b.daemon.served.get('h1')!.sessionId).toBe(session);
+    const after = await client.request('jh.request.h1', { janus: 'message', handle_id: handle, body: { audio: false } });
+    expect(after.json.janus).toBe('event');
+    expect(await listSessions(janus.adminUrl)).toEqual([session]);
+    await b.stop();
+    bridges.splice(bridges.indexOf(b), 1);
+  }, 60_000);
+});
+
+describe('start-up checks', () => {
+  it('warns once per Janus whose reclaim_session_timeout is shorter than a failover (ha.leaseTtl + 2 s), and not about one long enough', async () => {
+    const [short, long] = await Promise.all([startJanus({ reclaimTimeout: 5 }), startJanus({ reclaimTimeout: 30 })]);
+    try {
+      const bridge = await haBridge('warn', [{ janus_id: 'w1', janus_url: short.url }, { janus_id: 'w2', janus_url: short.url }, { janus_id: 'w3', janus_url: long.url }], 6);
+      await eventually(() => bridge.logs().filter((l) => l.msg === 'serving').length === 3, 10_000, 'serving all three');
+      const warnings = bridge.logs().filter((l) => String(l.msg).includes('reclaim_session_timeout'));
+      expect(warnings.map((w) => ({ server: w.server, reclaim: w.reclaim_session_timeout_s, needed: w.needed_s }))).toEqual([
+        { server: new URL(short.url).host, reclaim: 5, needed: 8 },
+      ]);
+    } finally {
+      await Promise.all([short.stop(), long.stop()]);
+    }
+  }, 30_000);
+});
