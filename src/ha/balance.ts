@@ -29,6 +29,11 @@ export interface BalanceInput {
   /** Spreads the choices of replicas that decide at the same moment. */
   readonly tieBreak: string;
   takeable(janusId: string): Takeable | undefined;
+  /**
+   * Nobody has served it for a while although it is takeable: replicas disagree on the
+   * share (lists differ during a reload) or none has room. Taken beyond the share.
+   */
+  overdue(janusId: string): boolean;
 }
 
 export interface BalancePlan {
@@ -53,8 +58,7 @@ export function planBalance(input: BalanceInput): BalancePlan {
     return { take: [], release: movable.slice(0, keeping.length - share) };
   }
   const releasing = [...input.releasing].filter((id) => listed.has(id)).length;
-  const room = share - keeping.length - releasing;
-  if (room <= 0) return { take: [], release: [] };
+  const room = Math.max(0, share - keeping.length - releasing);
   const candidates: Array<{ id: string; rank: number }> = [];
   for (const id of listed) {
     if (input.held.has(id) || input.releasing.has(id) || input.busy.has(id)) continue;
@@ -62,7 +66,10 @@ export function planBalance(input: BalanceInput): BalancePlan {
     if (why) candidates.push({ id, rank: PREFERENCE.indexOf(why) });
   }
   candidates.sort((a, b) => a.rank - b.rank || order(a.id, input.tieBreak).localeCompare(order(b.id, input.tieBreak)));
-  return { take: candidates.slice(0, room).map((c) => c.id), release: [] };
+  const within = candidates.slice(0, room).map((c) => c.id);
+  // An unserved connection is worse than an unfair share: the share is restored later by a hand-over.
+  const beyond = candidates.slice(room).filter((c) => c.rank !== PREFERENCE.indexOf('releasing') && input.overdue(c.id)).map((c) => c.id);
+  return { take: [...within, ...beyond], release: [] };
 }
 
 /** A per-replica order, so that replicas balancing at once mostly reach for different connections. */

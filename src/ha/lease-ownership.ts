@@ -8,8 +8,9 @@ import type { ConnectionSpec } from '../connections/spec.js';
 import type { Ownership } from '../connections/ownership.js';
 import type { Logger } from '../log.js';
 import { planBalance } from './balance.js';
+import { BucketWatch } from './bucket-watch.js';
 import type { WriteResult } from './lease-bucket.js';
-import { heartbeatKey, leaseKey, type Heartbeat, type Lease } from './lease-record.js';
+import { heartbeatKey, leaseKey, type Heartbeat, type Lease, type LeaseState } from './lease-record.js';
 import { OwnershipView, type WatchedEntry } from './ownership-view.js';
 
 /** What the coordinator needs of the bucket (LeaseBucket). */
@@ -30,10 +31,10 @@ export interface ConnectionHost {
   prepareHandOver(janusId: string): Promise<() => void>;
   /** The taker serves: stop taking requests, finish those taken, close without destroying the session. */
   handOver(janusId: string, to: string): Promise<void>;
-  /** Stop at once, without destroying the session (the lease is lost, or nobody took it). */
-  drop(janusId: string, reason: string): Promise<void>;
-  /** The list changed: stop (destroying the session) what left it, restart what moved, among what we own. */
-  applyList(owned: readonly ConnectionSpec[]): Promise<void>;
+  /** Stops without destroying the session (the lease is lost, or nobody took it); requests taken get `graceMs`. */
+  drop(janusId: string, reason: string, graceMs: number): Promise<void>;
+  /** The list changed: stop (destroying the session) what left it, restart what moved, among what we run. */
+  applyList(running: readonly ConnectionSpec[]): Promise<void>;
   sessionOf(janusId: string): number | undefined;
   ownerChanged(janusId: string, change: { old_replica: string; new_replica: string; session_id: number | null }): void;
 }
@@ -63,10 +64,13 @@ type Phase = 'taking' | 'serving' | 'releasing';
 const FENCE_SHARE = 0.7;
 /** Timer checks per TTL: renewals are due every third, fences are checked every tick. */
 const TICKS_PER_TTL = 10;
+/** What the view forgets, in TTLs without a write. */
+const FORGET_AFTER_TTLS = 10;
 
 interface Held {
   spec: ConnectionSpec;
   phase: Phase;
+  /** What we last wrote. */
   lease: Lease;
   revision: number;
   /** When the last successful write was sent: the server's expiry is at least a TTL after it. */
@@ -90,23 +94,32 @@ export interface OwnerRow {
 
 export class LeaseOwnership implements Ownership {
   private readonly view: OwnershipView;
+  private readonly watch: BucketWatch;
   private listed = new Map<string, ConnectionSpec>();
   private readonly held = new Map<string, Held>();
+  /** Connections with a move of ours under way. */
   private readonly busy = new Set<string>();
   /** Takes whose compare-and-set is on its way: they count against the share already. */
   private readonly takesInFlight = new Set<string>();
+  /** A take that failed is tried again after a tick, or when the lease changes. */
+  private readonly retryTakeAt = new Map<string, number>();
+  /** A release nobody took is not tried again before this. */
+  private readonly releaseQuietUntil = new Map<string, number>();
+  /** When we first saw a listed connection takeable and unserved. */
+  private readonly unservedSince = new Map<string, number>();
   private leaving = false;
   private stopped = false;
   private ready = false;
+  /** The heartbeat goes out once the first list is applied: a replica without a list has no room to offer. */
+  private announced = false;
   /** No balancing before this: replicas started together first see each other's heartbeats. */
-  private settleUntil = 0;
-  private watcher: { stop(): void; done: Promise<void> } | undefined;
+  private settleUntil = Number.POSITIVE_INFINITY;
   private tickTimer: NodeJS.Timeout | undefined;
   private lastRenewal = 0;
   private balancing = false;
   private balanceAgain = false;
   private readonly heartbeat: Heartbeat;
-  private readonly clock: () => number;
+  private readonly tickMs: number;
 
   constructor(
     private readonly bucket: Bucket,
@@ -114,11 +127,12 @@ export class LeaseOwnership implements Ownership {
     private readonly settings: LeaseSettings,
     private readonly metrics: LeaseMetrics,
     private readonly log: Logger,
-    clock: () => number = () => performance.now(),
+    private readonly clock: () => number = () => performance.now(),
   ) {
-    this.clock = clock;
     this.view = new OwnershipView(settings.leaseTtlMs);
-    this.heartbeat = { replica: settings.replicaId, instance: settings.instance, since: new Date().toISOString() };
+    this.watch = new BucketWatch(bucket, (entry) => this.onEntry(entry), log, Math.max(5000, settings.leaseTtlMs));
+    this.heartbeat = { replica: settings.replicaId, instance: settings.instance, since: new Date().toISOString(), ttl_ms: settings.leaseTtlMs };
+    this.tickMs = Math.max(100, Math.floor(settings.leaseTtlMs / TICKS_PER_TTL));
   }
 
   /** Connections this replica holds a lease on (serving, taking over or handing over). */
@@ -126,44 +140,43 @@ export class LeaseOwnership implements Ownership {
     return this.held.size;
   }
 
-  /** Watches the bucket (resolving once its current content is known), announces this replica, starts the timers. */
+  /** Watches the bucket (resolving once its current content is known) and starts the timers. */
   async start(): Promise<void> {
-    await this.restartWatch();
+    await this.watch.start();
+    this.ready = true;
     const previous = this.view.liveReplicas(this.clock()).find((h) => h.replica === this.settings.replicaId);
     if (previous && previous.instance !== this.settings.instance) {
       this.log.warn({ replica: this.settings.replicaId, other_instance: previous.instance },
         'another process announced this replica id within the lease TTL: a previous run of this replica, or a second process with the same ha.replicaId');
     }
-    await this.bucket.put(heartbeatKey(this.settings.replicaId), this.heartbeat);
-    this.settleUntil = this.clock() + Math.min(1000, this.settings.leaseTtlMs / 3);
-    const tickMs = Math.max(100, Math.floor(this.settings.leaseTtlMs / TICKS_PER_TTL));
-    this.tickTimer = setInterval(() => this.tick(), tickMs);
-    this.log.info({ replica: this.settings.replicaId, instance: this.settings.instance, bucket: this.bucket.name, lease_ttl_ms: this.settings.leaseTtlMs }, 'ownership: replica announced');
+    this.tickTimer = setInterval(() => this.tick(), this.tickMs);
   }
 
   /** NATS came back: the watch may have missed changes, so it starts again from the bucket's content. */
-  async resync(): Promise<void> {
-    if (this.stopped) return;
-    this.watcher?.stop();
-    await this.restartWatch().catch((err: Error) => this.log.warn({ err: err.message }, 'ownership: watch not restarted'));
+  resync(): void {
+    this.watch.restart();
     this.scheduleBalance();
   }
 
   async offer(list: readonly ConnectionSpec[]): Promise<void> {
     this.listed = new Map(list.map((spec) => [spec.janusId, spec]));
-    const owned = [...this.held.keys()].map((id) => this.listed.get(id)).filter((spec): spec is ConnectionSpec => spec !== undefined);
-    await this.host.applyList(owned);
+    // A connection on the move keeps the spec it runs with; the next owner starts it with the new one.
+    const running = [...this.held].filter(([id]) => this.listed.has(id))
+      .map(([id, held]) => (held.phase === 'serving' && !this.busy.has(id) ? this.listed.get(id)! : held.spec));
+    await this.host.applyList(running);
     for (const [id, held] of [...this.held]) {
       const spec = this.listed.get(id);
-      if (!spec) {
-        // Removed from the list: the session was destroyed with it; nobody should take the lease.
-        this.held.delete(id);
-        held.stopRelay?.();
-        held.finish();
-        await this.bucket.delete(leaseKey(id)).catch(() => undefined);
-      } else {
-        held.spec = spec;
-      }
+      if (spec && held.phase === 'serving' && !this.busy.has(id)) held.spec = spec;
+      if (spec) continue;
+      // Removed from the list: stopped with its session; nobody should take the lease.
+      this.forget(id, held);
+      await this.bucket.delete(leaseKey(id)).catch(() => undefined);
+    }
+    if (!this.announced && !this.leaving) {
+      this.announced = true;
+      await this.bucket.put(heartbeatKey(this.settings.replicaId), this.heartbeat);
+      this.settleUntil = this.clock() + Math.min(1000, this.settings.leaseTtlMs / 3);
+      this.log.info({ replica: this.settings.replicaId, instance: this.settings.instance, bucket: this.bucket.name, lease_ttl_ms: this.settings.leaseTtlMs }, 'ownership: replica announced');
     }
     this.scheduleBalance();
   }
@@ -185,9 +198,10 @@ export class LeaseOwnership implements Ownership {
   async leave(): Promise<void> {
     if (this.leaving) return;
     this.leaving = true;
-    await this.bucket.delete(heartbeatKey(this.settings.replicaId)).catch(() => undefined);
+    if (this.announced) await this.bucket.delete(heartbeatKey(this.settings.replicaId)).catch(() => undefined);
     this.scheduleBalance();
-    const limit = this.settings.handoverTimeoutMs + this.settings.requestGraceMs + 1000;
+    // A taker slow to serve gets two hand-over timeouts; requests taken finish within the grace.
+    const limit = 2 * this.settings.handoverTimeoutMs + this.settings.requestGraceMs + 1000;
     const all = Promise.all([...this.held.values()].map((held) => held.finished));
     await Promise.race([all, sleep(limit)]);
     this.stop();
@@ -197,28 +211,18 @@ export class LeaseOwnership implements Ownership {
   stop(): void {
     this.stopped = true;
     clearInterval(this.tickTimer);
-    this.watcher?.stop();
-  }
-
-  private async restartWatch(): Promise<void> {
-    let markReady: () => void = () => {};
-    const initialised = new Promise<void>((resolve) => { markReady = resolve; });
-    this.watcher = await this.bucket.watch((entry) => this.onEntry(entry), () => markReady());
-    await initialised;
-    this.ready = true;
+    this.watch.stop();
   }
 
   private onEntry(entry: WatchedEntry): void {
     const changed = this.view.apply(entry, this.clock()).lease;
-    const held = changed === undefined ? undefined : this.held.get(changed);
-    if (held && changed !== undefined) {
+    if (changed !== undefined) {
+      this.retryTakeAt.delete(changed);
+      const held = this.held.get(changed);
       const seen = this.view.lease(changed);
-      if (seen && seen.lease.instance !== this.settings.instance) {
-        if (held.phase === 'releasing') {
-          if (seen.lease.state === 'serving') void this.completeHandOver(changed, seen.lease.replica);
-        } else {
-          void this.dropLease(changed, `lease taken by ${seen.lease.replica}`);
-        }
+      if (held && !held.finishing && seen && seen.lease.instance !== this.settings.instance) {
+        if (held.phase !== 'releasing') void this.dropLease(changed, `lease taken by ${seen.lease.replica}`);
+        else if (seen.lease.state === 'serving') void this.completeHandOver(changed, seen.lease.replica);
       }
     }
     this.scheduleBalance();
@@ -227,16 +231,16 @@ export class LeaseOwnership implements Ownership {
   private tick(): void {
     if (this.stopped) return;
     const now = this.clock();
-    const fenceMs = this.settings.leaseTtlMs * FENCE_SHARE;
+    this.view.prune(now, FORGET_AFTER_TTLS * this.settings.leaseTtlMs);
     for (const [id, held] of this.held) {
       if (held.finishing) continue;
-      const releasing = held.phase === 'releasing';
-      // A taker holds the lease now: we serve on until it serves (or the hand-over times out), whatever our lease says.
-      const holder = this.view.lease(id)?.lease.instance;
-      const taken = releasing && holder !== undefined && holder !== this.settings.instance;
-      if (!taken && now - held.lastWriteSent > fenceMs) {
+      const holder = this.view.lease(id)?.lease;
+      if (held.phase === 'releasing' && holder && holder.instance !== this.settings.instance) {
+        // A taker holds the lease: we serve on until it serves, within bounds should it never get there.
+        if (now - held.releaseStarted! > 2 * this.settings.handoverTimeoutMs) void this.completeHandOver(id, holder.replica);
+      } else if (now - held.lastWriteSent > this.settings.leaseTtlMs * FENCE_SHARE) {
         void this.dropLease(id, 'lease not renewed in time (NATS unreachable?)');
-      } else if (releasing && now - held.releaseStarted! > this.settings.handoverTimeoutMs) {
+      } else if (held.phase === 'releasing' && now - held.releaseStarted! > this.settings.handoverTimeoutMs) {
         void this.releaseTimedOut(id);
       }
     }
@@ -248,26 +252,23 @@ export class LeaseOwnership implements Ownership {
   }
 
   private renewAll(): void {
-    if (!this.leaving) {
-      void this.bucket.put(heartbeatKey(this.settings.replicaId), this.heartbeat);
-    }
-    for (const [id, held] of this.held) {
-      if (!held.finishing) void this.write(id);
-    }
+    if (this.announced && !this.leaving) void this.bucket.put(heartbeatKey(this.settings.replicaId), this.heartbeat);
+    for (const [id, held] of this.held) if (!held.finishing) void this.write(id);
   }
 
   /**
-   * Writes a lease we hold over its last revision, with `change` applied to what it says
-   * when the write runs; one write at a time per lease. Also the renewal.
+   * Writes a lease we hold over its last revision, saying what the connection's phase is
+   * (or `state`, when given) at the moment the write runs: a write that failed is thus
+   * repeated by the next renewal. One write at a time per lease.
    */
-  private write(id: string, change: Partial<Lease> = {}): Promise<boolean> {
+  private write(id: string, state?: LeaseState): Promise<boolean> {
     const held = this.held.get(id);
     if (!held) return Promise.resolve(false);
     const next = held.writing.then(async () => {
       if (this.held.get(id) !== held || held.finishing) return false;
       // The session may have been replaced since (Janus expired it): the next owner claims the current one.
-      const session = this.host.sessionOf(id);
-      const lease: Lease = { ...held.lease, ...(session !== undefined ? { session_id: session } : {}), ...change };
+      const session = this.host.sessionOf(id) ?? held.lease.session_id;
+      const lease: Lease = { ...held.lease, session_id: session, state: state ?? held.phase };
       const sent = this.clock();
       const result = await this.bucket.update(leaseKey(id), lease, held.revision);
       this.metrics.renewal((this.clock() - sent) / 1000, result.ok);
@@ -277,28 +278,17 @@ export class LeaseOwnership implements Ownership {
         held.lastWriteSent = sent;
         return true;
       }
-      if (result.conflict) this.onConflict(id, held);
-      else this.log.warn({ janus_id: id, reason: result.reason }, 'ownership: lease not renewed');
+      if (!result.conflict) this.log.warn({ janus_id: id, reason: result.reason }, 'ownership: lease not renewed');
+      // Someone else wrote it. While we hand it over that is the taker (our watch may not show it yet): the watch finishes the move.
+      else if (held.phase !== 'releasing') void this.dropLease(id, 'lease written by another replica');
       return false;
     });
     held.writing = next.catch(() => false);
     return next;
   }
 
-  /**
-   * Someone else wrote our lease. While we hand it over that is the taker (our watch may
-   * not show it yet): the watch or the hand-over timeout finishes the move. Otherwise we
-   * lost it and stop serving at once.
-   */
-  private onConflict(id: string, held: Held): void {
-    if (held.phase === 'releasing') return;
-    const seen = this.view.lease(id);
-    const by = seen && seen.lease.instance !== this.settings.instance ? `lease taken by ${seen.lease.replica}` : 'lease written by another process';
-    void this.dropLease(id, by);
-  }
-
   private scheduleBalance(): void {
-    if (!this.ready || this.stopped || this.clock() < this.settleUntil) return;
+    if (!this.ready || this.stopped || (!this.leaving && this.clock() < this.settleUntil)) return;
     if (this.balancing) {
       this.balanceAgain = true;
       return;
@@ -320,48 +310,56 @@ export class LeaseOwnership implements Ownership {
   private balance(): void {
     const now = this.clock();
     const live = new Set(this.view.liveReplicas(now).map((h) => h.replica));
-    if (!this.leaving) live.add(this.settings.replicaId);
-    else live.delete(this.settings.replicaId);
-    const phases = (phase: Phase): Set<string> => new Set([...this.held].filter(([, h]) => h.phase === phase && !h.finishing).map(([id]) => id));
+    if (this.leaving) live.delete(this.settings.replicaId);
+    else live.add(this.settings.replicaId);
+    const phases = (phase: Phase): string[] => [...this.held].filter(([, h]) => h.phase === phase && !h.finishing).map(([id]) => id);
+    const waiting = (times: Map<string, number>): string[] => [...times].filter(([, at]) => at > now).map(([id]) => id);
+    const takeable = (id: string) => this.view.takeable(id, this.settings.instance, now);
+    for (const id of this.listed.keys()) {
+      const unserved = !this.held.has(id) && (takeable(id) === 'free' || takeable(id) === 'expired');
+      if (!unserved) this.unservedSince.delete(id);
+      else if (!this.unservedSince.has(id)) this.unservedSince.set(id, now);
+    }
     const plan = planBalance({
       listed: [...this.listed.keys()],
       held: new Set([...phases('serving'), ...phases('taking'), ...this.takesInFlight]),
-      releasing: phases('releasing'),
-      busy: this.busy,
+      releasing: new Set(phases('releasing')),
+      busy: new Set([...this.busy, ...waiting(this.retryTakeAt), ...waiting(this.releaseQuietUntil)]),
       liveReplicas: Math.max(1, live.size),
       leaving: this.leaving,
       tieBreak: this.settings.instance,
-      takeable: (id) => this.view.takeable(id, this.settings.instance, now),
+      takeable,
+      overdue: (id) => now - (this.unservedSince.get(id) ?? now) >= this.settings.leaseTtlMs,
     });
     for (const id of plan.release) void this.release(id);
     for (const id of plan.take) void this.take(id);
   }
 
   private async take(id: string): Promise<void> {
-    const spec = this.listed.get(id);
-    if (!spec || this.busy.has(id) || this.held.has(id)) return;
+    if (!this.listed.has(id) || this.busy.has(id) || this.held.has(id)) return;
     this.busy.add(id);
     this.takesInFlight.add(id);
     try {
       const why = this.view.takeable(id, this.settings.instance, this.clock());
-      const basis = this.view.takeBasis(id);
-      const previous = basis.previous;
-      const from = previous && previous.instance !== this.settings.instance && previous.state !== 'free' ? previous.replica : undefined;
+      const { revision, previous } = this.view.takeBasis(id);
+      const from = previous && previous.instance !== this.settings.instance ? previous.replica : undefined;
       const lease: Lease = {
         replica: this.settings.replicaId, instance: this.settings.instance, session_id: previous?.session_id ?? null,
-        since: new Date().toISOString(), state: 'taking', ...(from ? { from } : {}),
+        since: new Date().toISOString(), state: 'taking', ttl_ms: this.settings.leaseTtlMs, ...(from ? { from } : {}),
       };
       const sent = this.clock();
-      let result = basis.revision !== undefined ? await this.bucket.update(leaseKey(id), lease, basis.revision) : await this.bucket.create(leaseKey(id), lease);
-      // The key we saw may have expired meanwhile (the bucket's max age): then it is absent.
-      if (!result.ok && result.conflict && basis.revision !== undefined && why === 'expired') result = await this.bucket.create(leaseKey(id), lease);
+      let result = revision !== undefined ? await this.bucket.update(leaseKey(id), lease, revision) : await this.bucket.create(leaseKey(id), lease);
+      // The key we saw may be gone meanwhile (the bucket's max age removes leases and delete markers): then it is absent.
+      if (!result.ok && result.conflict && revision !== undefined) result = await this.bucket.create(leaseKey(id), lease);
       if (!result.ok) {
+        this.retryTakeAt.set(id, this.clock() + this.tickMs);
         this.log.debug({ janus_id: id, reason: result.reason }, 'ownership: take lost to another replica');
         return;
       }
-      if (this.stopped || this.leaving) {
-        // Taken while we began to leave: give it straight back.
-        await this.bucket.update(leaseKey(id), { ...lease, state: 'free' }, result.revision).catch(() => undefined);
+      const spec = this.listed.get(id);
+      if (this.stopped || this.leaving || !spec) {
+        // Leaving, or no longer listed, since the take began: give it straight back.
+        await this.bucket.update(leaseKey(id), { ...lease, state: 'free' }, result.revision);
         return;
       }
       let finish: () => void = () => {};
@@ -369,16 +367,17 @@ export class LeaseOwnership implements Ownership {
       const held: Held = { spec, phase: 'taking', lease, revision: result.revision, lastWriteSent: sent, writing: Promise.resolve(), finished, finish };
       this.held.set(id, held);
       this.takesInFlight.delete(id);
+      this.unservedSince.delete(id);
       this.log.info({ janus_id: id, from: from ?? null, session_id: lease.session_id, reason: why }, 'ownership: lease taken');
       const sessionId = await this.host.serve(spec, lease.session_id ?? undefined);
-      if (this.held.get(id) !== held || held.phase !== 'taking') return;
+      if (this.held.get(id) !== held || held.finishing) return;
       held.phase = 'serving';
-      const sessionNow = sessionId ?? lease.session_id;
-      this.log.info({ janus_id: id, session_id: sessionNow, replica: this.settings.replicaId }, 'serving');
-      // This write is what tells the old owner to close its WebSocket.
-      if (!(await this.write(id, { state: 'serving', session_id: sessionNow }))) return;
-      if (from) {
-        this.host.ownerChanged(id, { old_replica: from, new_replica: this.settings.replicaId, session_id: sessionNow });
+      const session = sessionId ?? lease.session_id;
+      this.log.info({ janus_id: id, session_id: session, replica: this.settings.replicaId }, 'serving');
+      // This write is what tells the old owner to close its WebSocket (a failed one is repeated by the renewals).
+      await this.write(id);
+      if (from && this.held.get(id) === held) {
+        this.host.ownerChanged(id, { old_replica: from, new_replica: this.settings.replicaId, session_id: session });
         if (why === 'expired') this.metrics.failover();
         else this.metrics.handOver('taken');
       }
@@ -391,7 +390,7 @@ export class LeaseOwnership implements Ownership {
 
   private async release(id: string): Promise<void> {
     const held = this.held.get(id);
-    if (!held || held.phase !== 'serving' || this.busy.has(id)) return;
+    if (!held || held.phase !== 'serving' || held.finishing || this.busy.has(id)) return;
     this.busy.add(id);
     // Releasing from now on, for the balance; the lease says so once the relay listens.
     held.phase = 'releasing';
@@ -399,11 +398,10 @@ export class LeaseOwnership implements Ownership {
     held.stopRelay = await this.host.prepareHandOver(id);
     if (this.held.get(id) !== held || held.finishing) {
       held.stopRelay();
-      this.busy.delete(id);
       return;
     }
     this.log.info({ janus_id: id, leaving: this.leaving }, 'ownership: handing over');
-    await this.write(id, { state: 'releasing' });
+    await this.write(id);
     // What follows comes from the watch (a taker serves) or from the tick (nobody took it in time).
   }
 
@@ -417,52 +415,53 @@ export class LeaseOwnership implements Ownership {
       await this.host.handOver(id, to);
       this.metrics.handOver('given');
     } finally {
-      held.stopRelay?.();
-      held.finish();
-      this.busy.delete(id);
-      this.scheduleBalance();
+      this.forget(id, held);
     }
   }
 
+  /** Nobody took a connection we release. */
   private async releaseTimedOut(id: string): Promise<void> {
     const held = this.held.get(id);
     if (!held || held.finishing) return;
-    const seen = this.view.lease(id);
-    if (seen && seen.lease.instance !== this.settings.instance) {
-      // A taker holds the lease but is not serving yet (its Janus is slow or down): it owns the connection now.
-      await this.completeHandOver(id, seen.lease.replica);
+    if (this.leaving) {
+      // Close it keeping the session, and tell the next owner which session to claim. A conflict means a taker came: the watch finishes.
+      if (await this.write(id, 'free')) await this.dropLease(id, 'shutting down; no replica took the connection over', this.settings.requestGraceMs);
       return;
     }
-    if (!this.leaving) {
-      held.phase = 'serving';
-      held.releaseStarted = undefined;
-      held.stopRelay?.();
-      held.stopRelay = undefined;
-      this.busy.delete(id);
-      this.log.info({ janus_id: id }, 'ownership: nobody took the connection; keeping it');
-      await this.write(id, { state: 'serving' });
-      return;
-    }
-    // Leaving and nobody took it: close it keeping the session, and tell the next owner which session to claim.
-    await this.write(id, { state: 'free' });
-    await this.dropLease(id, 'shutting down; no replica took the connection over');
+    // Keep it; the phase changes only once the lease says so, since a taker may still come first.
+    if (!(await this.write(id, 'serving')) || this.held.get(id) !== held || held.finishing) return;
+    held.phase = 'serving';
+    held.releaseStarted = undefined;
+    held.stopRelay?.();
+    held.stopRelay = undefined;
+    this.busy.delete(id);
+    this.releaseQuietUntil.set(id, this.clock() + 3 * this.settings.handoverTimeoutMs);
+    this.log.info({ janus_id: id }, 'ownership: nobody took the connection; keeping it');
   }
 
-  /** Stops serving at once, keeping the session (another replica may claim it). */
-  private async dropLease(id: string, reason: string): Promise<void> {
+  /** Stops serving, keeping the session (another replica may claim it). */
+  private async dropLease(id: string, reason: string, graceMs = 0): Promise<void> {
     const held = this.held.get(id);
     if (!held || held.finishing) return;
     held.finishing = true;
     this.held.delete(id);
     this.log.warn({ janus_id: id, replica: this.settings.replicaId, reason }, 'stopped serving');
     try {
-      await this.host.drop(id, reason);
+      await this.host.drop(id, reason, graceMs);
     } finally {
-      held.stopRelay?.();
-      held.finish();
-      this.busy.delete(id);
-      this.scheduleBalance();
+      this.forget(id, held);
     }
+  }
+
+  /** The one way out of `held`, whatever the reason. */
+  private forget(id: string, held: Held): void {
+    held.finishing = true;
+    if (this.held.get(id) === held) this.held.delete(id);
+    held.stopRelay?.();
+    held.finish();
+    this.busy.delete(id);
+    this.releaseQuietUntil.delete(id);
+    this.scheduleBalance();
   }
 }
 

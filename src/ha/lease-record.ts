@@ -22,14 +22,17 @@ export interface Lease {
   /** When this owner took it (ISO 8601). */
   readonly since: string;
   readonly state: LeaseState;
-  /** The replica it was taken from, while a hand-over or failover is under way. */
+  /** The replica this owner took it from (a hand-over or failover), for `owner-changed`. */
   readonly from?: string;
+  /** The writer's ha.leaseTtl: others wait at least this long before taking a lease it stopped renewing. */
+  readonly ttl_ms: number;
 }
 
 export interface Heartbeat {
   readonly replica: string;
   readonly instance: string;
   readonly since: string;
+  readonly ttl_ms: number;
 }
 
 const LEASE_PREFIX = 'owner.';
@@ -81,17 +84,21 @@ export function encodeRecord(record: Lease | Heartbeat): Uint8Array {
 export function decodeLease(bytes: Uint8Array): Lease | undefined {
   const value = parseObject(bytes);
   if (!value) return undefined;
-  const { replica, instance, session_id: sessionId, since, state, from } = value;
+  const { replica, instance, session_id: sessionId, since, state, from, ttl_ms: ttl } = value;
   if (typeof replica !== 'string' || typeof instance !== 'string' || typeof since !== 'string') return undefined;
   if (!(sessionId === null || (typeof sessionId === 'number' && Number.isSafeInteger(sessionId)))) return undefined;
-  if (!STATES.includes(state as LeaseState)) return undefined;
-  return { replica, instance, session_id: sessionId, since, state: state as LeaseState, ...(typeof from === 'string' ? { from } : {}) };
+  if (!STATES.includes(state as LeaseState) || !isTtl(ttl)) return undefined;
+  return { replica, instance, session_id: sessionId, since, state: state as LeaseState, ...(typeof from === 'string' ? { from } : {}), ttl_ms: ttl };
 }
 
 export function decodeHeartbeat(bytes: Uint8Array): Heartbeat | undefined {
   const value = parseObject(bytes);
-  if (!value || typeof value.replica !== 'string' || typeof value.instance !== 'string' || typeof value.since !== 'string') return undefined;
-  return { replica: value.replica, instance: value.instance, since: value.since };
+  if (!value || typeof value.replica !== 'string' || typeof value.instance !== 'string' || typeof value.since !== 'string' || !isTtl(value.ttl_ms)) return undefined;
+  return { replica: value.replica, instance: value.instance, since: value.since, ttl_ms: value.ttl_ms };
+}
+
+function isTtl(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0;
 }
 
 function parseObject(bytes: Uint8Array): Record<string, unknown> | undefined {

@@ -32,7 +32,7 @@ export type TakeBasis = { revision: number; previous: Lease | undefined } | { re
 export class OwnershipView {
   private readonly leases = new Map<string, SeenLease>();
   /** Deleted lease keys: the revision of the delete, for a compare-and-set create. */
-  private readonly deleted = new Map<string, number>();
+  private readonly deleted = new Map<string, { revision: number; seenAt: number }>();
   private readonly heartbeats = new Map<string, SeenHeartbeat>();
 
   constructor(private readonly ttlMs: number) {}
@@ -51,7 +51,7 @@ export class OwnershipView {
         this.deleted.delete(key.janusId);
       } else {
         this.leases.delete(key.janusId);
-        if (removed) this.deleted.set(key.janusId, entry.revision);
+        if (removed) this.deleted.set(key.janusId, { revision: entry.revision, seenAt: now });
       }
       return { lease: key.janusId };
     }
@@ -66,31 +66,35 @@ export class OwnershipView {
     return {};
   }
 
-  /** Forgets everything (a new watch will replay the bucket). */
-  clear(): void {
-    this.leases.clear();
-    this.deleted.clear();
-    this.heartbeats.clear();
-  }
-
   lease(janusId: string): SeenLease | undefined {
     return this.leases.get(janusId);
   }
 
+  /** Renewed within the TTL: ours, or the writer's when longer (replicas may run with different ha.leaseTtl during an update). */
   leaseIsLive(seen: SeenLease, now: number): boolean {
-    return now - seen.seenAt <= this.ttlMs;
+    return now - seen.seenAt <= Math.max(this.ttlMs, seen.lease.ttl_ms);
   }
 
   /** Replicas whose heartbeat was renewed within the TTL. */
   liveReplicas(now: number): Heartbeat[] {
-    return [...this.heartbeats.values()].filter((h) => now - h.seenAt <= this.ttlMs).map((h) => h.heartbeat);
+    return [...this.heartbeats.values()].filter((h) => now - h.seenAt <= Math.max(this.ttlMs, h.heartbeat.ttl_ms)).map((h) => h.heartbeat);
+  }
+
+  /**
+   * Forgets what has not been written for `ageMs` (much longer than any TTL): pods come
+   * and go with new names, and the session of a lease that old cannot be claimed anyway.
+   */
+  prune(now: number, ageMs: number): void {
+    for (const [id, seen] of this.leases) if (now - seen.seenAt > ageMs) this.leases.delete(id);
+    for (const [replica, seen] of this.heartbeats) if (now - seen.seenAt > ageMs) this.heartbeats.delete(replica);
+    for (const [id, deleted] of this.deleted) if (now - deleted.seenAt > ageMs) this.deleted.delete(id);
   }
 
   /** Whether, and why, a connection this instance does not serve could be taken now. */
   takeable(janusId: string, instance: string, now: number): Takeable | undefined {
     const seen = this.leases.get(janusId);
     if (!seen) return 'free';
-    // Our own lease that we no longer serve (dropped while cut off from NATS): nobody serves it.
+    // Our own lease, asked about only when we do not serve it (dropped while cut off from NATS): nobody serves it.
     if (seen.lease.instance === instance) return 'free';
     if (!this.leaseIsLive(seen, now)) return 'expired';
     if (seen.lease.state === 'free') return 'free';
@@ -102,8 +106,8 @@ export class OwnershipView {
   takeBasis(janusId: string): TakeBasis {
     const seen = this.leases.get(janusId);
     if (seen) return { revision: seen.revision, previous: seen.lease };
-    const deletedAt = this.deleted.get(janusId);
-    return deletedAt !== undefined ? { revision: deletedAt, previous: undefined } : { revision: undefined, previous: undefined };
+    const deleted = this.deleted.get(janusId);
+    return deleted !== undefined ? { revision: deleted.revision, previous: undefined } : { revision: undefined, previous: undefined };
   }
 
   /** Every lease, for `<prefix>.admin.owners`. */

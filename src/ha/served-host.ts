@@ -23,7 +23,8 @@ export function servedHost(served: ServedConnections<BridgedConnection>, relay: 
       return connection.sessionId;
     },
     async prepareHandOver(janusId) {
-      return relay.listen(janusId, (text) => served.get(janusId)?.connection.routeRelayed(text) ?? departing.get(janusId)?.connection.routeRelayed(text) ?? false);
+      const route = (connection: BridgedConnection | undefined, text: string): boolean => connection?.connection.routeRelayed(text) ?? false;
+      return relay.listen(janusId, (text) => route(served.get(janusId), text) || route(departing.get(janusId), text));
     },
     async handOver(janusId, to) {
       const connection = served.get(janusId);
@@ -35,11 +36,11 @@ export function servedHost(served: ServedConnections<BridgedConnection>, relay: 
         if (departing.get(janusId) === connection) departing.delete(janusId);
       }
     },
-    async drop(janusId, reason) {
-      await served.remove(janusId, reason, { destroySession: false, graceMs: 0 });
+    async drop(janusId, reason, graceMs) {
+      await served.remove(janusId, reason, { destroySession: false, graceMs });
     },
-    async applyList(owned: readonly ConnectionSpec[]) {
-      await served.apply(owned);
+    async applyList(running: readonly ConnectionSpec[]) {
+      await served.apply(running);
     },
     sessionOf: (janusId) => served.get(janusId)?.sessionId,
     ownerChanged(janusId, change) {

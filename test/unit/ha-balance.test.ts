@@ -15,9 +15,10 @@ function input(over: Partial<Omit<BalanceInput, 'takeable'>> & { takeable?: Reco
     liveReplicas: 1,
     leaving: false,
     tieBreak: 'instance-a',
+    overdue: () => false,
     ...rest,
     takeable: why,
-  };
+  } as BalanceInput;
 }
 
 describe('fairShare', () => {
@@ -225,5 +226,23 @@ describe('planBalance', () => {
       total += x.length;
     }
     expect(shared / total).toBeLessThan(0.5);
+  });
+});
+
+describe('planBalance, connections nobody serves', () => {
+  it('takes overdue free or expired connections beyond its share, never a releasing one', () => {
+    const plan = planBalance(input({
+      listed: ['a', 'b', 'c', 'd'],
+      held: new Set(['a', 'b']),
+      liveReplicas: 2,
+      takeable: { c: 'expired', d: 'releasing' },
+      overdue: (id) => id === 'c' || id === 'd',
+    }));
+    expect(plan).toEqual({ take: ['c'], release: [] });
+  });
+
+  it('leaves a connection that is not yet overdue to a replica with room', () => {
+    const plan = planBalance(input({ listed: ['a', 'b', 'c'], held: new Set(['a', 'b']), liveReplicas: 2, takeable: { c: 'free' } }));
+    expect(plan).toEqual({ take: [], release: [] });
   });
 });

@@ -17,7 +17,7 @@ const KV_KEY = /^[-/_=.a-zA-Z0-9]+$/;
 
 const bytes = (value: unknown): Uint8Array => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value));
 
-const lease: Lease = { replica: 'bridge-0', instance: 'i-1', session_id: 4242, since: '2024-01-01T00:00:00.000Z', state: 'serving' };
+const lease: Lease = { replica: 'bridge-0', instance: 'i-1', session_id: 4242, since: '2024-01-01T00:00:00.000Z', state: 'serving', ttl_ms: 6000 };
 
 const ODD_IDS = [
   'plain',
@@ -115,13 +115,15 @@ describe('lease records', () => {
   });
 
   it('rejects records with a missing or mistyped field', () => {
-    for (const field of ['replica', 'instance', 'since', 'state', 'session_id'] as const) {
+    for (const field of ['replica', 'instance', 'since', 'state', 'session_id', 'ttl_ms'] as const) {
       const { [field]: _dropped, ...rest } = lease;
       expect(decodeLease(bytes(rest)), `without ${field}`).toBeUndefined();
     }
     expect(decodeLease(bytes({ ...lease, replica: 7 }))).toBeUndefined();
     expect(decodeLease(bytes({ ...lease, instance: null }))).toBeUndefined();
     expect(decodeLease(bytes({ ...lease, since: 12 }))).toBeUndefined();
+    expect(decodeLease(bytes({ ...lease, ttl_ms: 0 }))).toBeUndefined();
+    expect(decodeLease(bytes({ ...lease, ttl_ms: '6000' }))).toBeUndefined();
   });
 
   it('rejects an unknown state', () => {
@@ -153,7 +155,7 @@ describe('lease records', () => {
 });
 
 describe('heartbeat records', () => {
-  const heartbeat: Heartbeat = { replica: 'bridge-0', instance: 'i-1', since: '2024-01-01T00:00:00.000Z' };
+  const heartbeat: Heartbeat = { replica: 'bridge-0', instance: 'i-1', since: '2024-01-01T00:00:00.000Z', ttl_ms: 6000 };
 
   it('round-trips a heartbeat', () => {
     expect(decodeHeartbeat(encodeRecord(heartbeat))).toEqual(heartbeat);

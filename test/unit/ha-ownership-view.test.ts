@@ -7,11 +7,11 @@ const ME = 'instance-me';
 const OTHER = 'instance-other';
 
 function leaseOf(state: LeaseState, instance = OTHER, replica = 'bridge-1'): Lease {
-  return { replica, instance, session_id: 77, since: '2024-01-01T00:00:00.000Z', state };
+  return { replica, instance, session_id: 77, since: '2024-01-01T00:00:00.000Z', state, ttl_ms: TTL };
 }
 
 function heartbeatOf(replica: string, instance = `${replica}-instance`): Heartbeat {
-  return { replica, instance, since: '2024-01-01T00:00:00.000Z' };
+  return { replica, instance, since: '2024-01-01T00:00:00.000Z', ttl_ms: TTL };
 }
 
 const put = (key: string, record: Lease | Heartbeat, revision: number): WatchedEntry => ({ key, operation: 'PUT', value: encodeRecord(record), revision });
@@ -129,15 +129,27 @@ describe('OwnershipView leases', () => {
     expect(view.liveReplicas(0)).toEqual([]);
   });
 
-  it('forgets everything on clear', () => {
+  it('prunes what has not been written for the given age, and keeps the rest', () => {
     const view = new OwnershipView(TTL);
-    view.apply(put(leaseKey('a'), leaseOf('serving'), 1), 0);
-    view.apply(del(leaseKey('b'), 2), 0);
-    view.apply(put(heartbeatKey('r'), heartbeatOf('r'), 3), 0);
-    view.clear();
-    expect(view.allLeases()).toEqual([]);
-    expect(view.takeBasis('b')).toEqual({ revision: undefined, previous: undefined });
-    expect(view.liveReplicas(0)).toEqual([]);
+    view.apply(put(leaseKey('old'), leaseOf('serving'), 1), 0);
+    view.apply(del(leaseKey('gone'), 2), 0);
+    view.apply(put(heartbeatKey('r-old'), heartbeatOf('r-old'), 3), 0);
+    view.apply(put(leaseKey('new'), leaseOf('serving'), 4), 50_000);
+    view.apply(put(heartbeatKey('r-new'), heartbeatOf('r-new'), 5), 50_000);
+    view.prune(60_001, 60_000);
+    expect(view.allLeases().map(([id]) => id)).toEqual(['new']);
+    expect(view.takeBasis('gone')).toEqual({ revision: undefined, previous: undefined });
+    expect(view.liveReplicas(50_000 + TTL).map((h) => h.replica)).toEqual(['r-new']);
+  });
+
+  it('waits for the longer of its own TTL and the writer\'s before a lease or a replica counts as gone', () => {
+    const view = new OwnershipView(TTL);
+    view.apply(put(leaseKey('slow'), { ...leaseOf('serving'), ttl_ms: 3 * TTL }, 1), 0);
+    view.apply(put(heartbeatKey('r-slow'), { ...heartbeatOf('r-slow'), ttl_ms: 3 * TTL }, 2), 0);
+    expect(view.takeable('slow', 'me', 2 * TTL)).toBeUndefined();
+    expect(view.takeable('slow', 'me', 3 * TTL + 1)).toBe('expired');
+    expect(view.liveReplicas(2 * TTL).map((h) => h.replica)).toEqual(['r-slow']);
+    expect(view.liveReplicas(3 * TTL + 1)).toEqual([]);
   });
 
   // Watch restart (resync after NATS comes back) replays the bucket's current content
