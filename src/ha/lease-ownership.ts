@@ -268,7 +268,9 @@ export class LeaseOwnership implements Ownership {
       if (this.held.get(id) !== held || held.finishing) return false;
       // The session may have been replaced since (Janus expired it): the next owner claims the current one.
       const session = this.host.sessionOf(id) ?? held.lease.session_id;
-      const lease: Lease = { ...held.lease, session_id: session, state: state ?? held.phase };
+      // 'releasing' only once the relay listens: a taker may claim the session as soon as the lease says so.
+      const phase = held.phase === 'releasing' && !held.stopRelay ? 'serving' : held.phase;
+      const lease: Lease = { ...held.lease, session_id: session, state: state ?? phase };
       const sent = this.clock();
       const result = await this.bucket.update(leaseKey(id), lease, held.revision);
       this.metrics.renewal((this.clock() - sent) / 1000, result.ok);
