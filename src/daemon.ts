@@ -136,11 +136,20 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
       await servedNow.stopAll('bridge shutting down', { destroySession: !leases, graceMs: config.janus.cmdTimeout });
       await events.flush(config.janus.cmdTimeout);
       events.stop();
-      await nc.drain().catch((err: Error) => log.warn({ err: err.message }, 'NATS drain failed'));
+      // A drain waits for the server: bounded, so that an unreachable NATS cannot hold the exit.
+      const drained = nc.drain().then(() => true, (err: Error) => { log.warn({ err: err.message }, 'NATS drain failed'); return false; });
+      if (!(await Promise.race([drained, delay(DRAIN_LIMIT_MS).then(() => false)]))) await nc.close().catch(() => undefined);
       await closeServer(http.server);
       log.info('stopped');
     })()),
   };
+}
+
+/** How long the final NATS drain may take. */
+const DRAIN_LIMIT_MS = 2000;
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 /** Core NATS, or JetStream capture when events.stream.enabled. */

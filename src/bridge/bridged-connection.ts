@@ -31,10 +31,13 @@ export class BridgedConnection implements Running {
   readonly connection: JanusConnection;
   readonly stats: EndpointStats;
   private subscription: Subscription | undefined;
-  private subscribed = false;
+  /** The request subscription was opened, or will never be (stopping). */
+  private subscriptionSettled = false;
   private readonly subscribe: () => void;
   private readonly serving: Promise<void>;
   private markServing: () => void = () => {};
+  /** Whether requests were opened because the session was ready (not because the wait ran out). */
+  private sessionReady = false;
   /** Publishes on this connection's status subject. */
   readonly announce: (change: StatusChange) => void;
 
@@ -73,7 +76,10 @@ export class BridgedConnection implements Running {
         onEvent,
         onStatus: (change) => {
           onStatus(change);
-          if (change.state === 'connected') this.subscribe();
+          if (change.state === 'connected') {
+            this.sessionReady = true;
+            this.subscribe();
+          }
         },
         // Answers owed to the replica we took the session from go to it; what it does not claim is an event.
         ...(relay ? {
@@ -83,8 +89,8 @@ export class BridgedConnection implements Running {
       log,
     );
     this.subscribe = () => {
-      if (this.subscribed) return;
-      this.subscribed = true;
+      if (this.subscriptionSettled) return;
+      this.subscriptionSettled = true;
       this.subscription = serveRequests({
         nc: link.nc,
         subject: names.request(spec.janusId),
@@ -108,29 +114,34 @@ export class BridgedConnection implements Running {
   }
 
   /**
-   * Resolves once requests are taken: at once for a fresh connection, when the session is
-   * claimed (or replaced) for a takeover, or after `maxWaitMs` when Janus is not reachable,
-   * so that an owner answers (with 611) rather than nobody.
+   * For a takeover: resolves true once the session is claimed (or replaced) and requests
+   * are taken. After `maxWaitMs` without Janus it resolves false; with `subscribeAnyway`
+   * requests are then taken all the same (answered 611 until Janus is back), so that an
+   * owner answers rather than nobody.
    */
-  whenServing(maxWaitMs: number): Promise<void> {
-    const timer = setTimeout(() => this.subscribe(), maxWaitMs);
-    return this.serving.finally(() => clearTimeout(timer));
+  async whenServing(maxWaitMs: number, subscribeAnyway: boolean): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => { timer = setTimeout(resolve, maxWaitMs); });
+    await Promise.race([this.serving, waited]);
+    clearTimeout(timer);
+    if (!this.sessionReady && subscribeAnyway) this.subscribe();
+    return this.sessionReady && this.subscription !== undefined;
   }
 
   /** No new requests reach this connection; those already taken still get answers. */
   stopAccepting(): void {
-    this.subscribed = true;
+    this.subscriptionSettled = true;
     this.subscription?.unsubscribe();
     this.subscription = undefined;
     this.markServing();
   }
 
   async stop(reason: string, options: StopHow): Promise<void> {
-    if (options.handedOver && this.subscription) {
+    if ((options.handedOver || options.graceMs > 0) && this.subscription) {
       // Drain, not unsubscribe: requests already on their way to us are still answered.
       const subscription = this.subscription;
       this.subscription = undefined;
-      this.subscribed = true;
+      this.subscriptionSettled = true;
       this.markServing();
       await subscription.drain().catch(() => undefined);
     } else {

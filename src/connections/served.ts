@@ -55,9 +55,13 @@ export class ServedConnections<R extends Running> {
     return [...this.running.values()];
   }
 
-  /** Applies `served` as a difference; calls are serialised so two updates never interleave. */
-  apply(served: readonly ConnectionSpec[]): Promise<ConnectionDiff> {
-    const next = this.applying.then(() => this.applyNow(served));
+  /**
+   * Applies `served` as a difference; calls are serialised so two updates never interleave.
+   * `stillWanted` is asked again before a changed connection restarts (it may have moved
+   * to another replica while its old self stopped).
+   */
+  apply(served: readonly ConnectionSpec[], stillWanted: (janusId: string) => boolean = () => true): Promise<ConnectionDiff> {
+    const next = this.applying.then(() => this.applyNow(served, stillWanted));
     this.applying = next.catch(() => undefined);
     return next;
   }
@@ -87,7 +91,7 @@ export class ServedConnections<R extends Running> {
     await Promise.all(all.map(({ instance }) => instance.stop(reason, options)));
   }
 
-  private async applyNow(served: readonly ConnectionSpec[]): Promise<ConnectionDiff> {
+  private async applyNow(served: readonly ConnectionSpec[], stillWanted: (janusId: string) => boolean): Promise<ConnectionDiff> {
     const diff = diffConnections([...this.running.values()].map((entry) => entry.spec), served);
     if (this.closed) return { added: [], removed: [], changed: [], unchanged: diff.unchanged };
     const replaced = new Map<string, Replaces>();
@@ -102,6 +106,7 @@ export class ServedConnections<R extends Running> {
     }
     await Promise.all(stopping);
     for (const spec of [...diff.added, ...diff.changed]) {
+      if (this.closed || this.running.has(spec.janusId) || !stillWanted(spec.janusId)) continue;
       const replaces = replaced.get(spec.janusId);
       this.running.set(spec.janusId, { spec, instance: this.start(spec, replaces ? { replaces } : {}) });
     }

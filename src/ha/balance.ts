@@ -54,22 +54,27 @@ export function planBalance(input: BalanceInput): BalancePlan {
   if (input.leaving) return { take: [], release: keeping.filter((id) => !input.busy.has(id)) };
   const share = fairShare(listed.size, input.liveReplicas);
   if (keeping.length > share) {
-    const movable = keeping.filter((id) => !input.busy.has(id)).sort((a, b) => order(a, input.tieBreak).localeCompare(order(b, input.tieBreak)));
+    const movable = byOrder(keeping.filter((id) => !input.busy.has(id)), input.tieBreak);
     return { take: [], release: movable.slice(0, keeping.length - share) };
   }
   const releasing = [...input.releasing].filter((id) => listed.has(id)).length;
   const room = Math.max(0, share - keeping.length - releasing);
-  const candidates: Array<{ id: string; rank: number }> = [];
+  const candidates: Array<{ id: string; rank: number; order: string }> = [];
   for (const id of listed) {
     if (input.held.has(id) || input.releasing.has(id) || input.busy.has(id)) continue;
     const why = input.takeable(id);
-    if (why) candidates.push({ id, rank: PREFERENCE.indexOf(why) });
+    if (why) candidates.push({ id, rank: PREFERENCE.indexOf(why), order: order(id, input.tieBreak) });
   }
-  candidates.sort((a, b) => a.rank - b.rank || order(a.id, input.tieBreak).localeCompare(order(b.id, input.tieBreak)));
+  candidates.sort((a, b) => a.rank - b.rank || a.order.localeCompare(b.order));
   const within = candidates.slice(0, room).map((c) => c.id);
   // An unserved connection is worse than an unfair share: the share is restored later by a hand-over.
   const beyond = candidates.slice(room).filter((c) => c.rank !== PREFERENCE.indexOf('releasing') && input.overdue(c.id)).map((c) => c.id);
   return { take: [...within, ...beyond], release: [] };
+}
+
+/** Sorted by `order`, each id hashed once. */
+function byOrder(ids: string[], tieBreak: string): string[] {
+  return ids.map((id) => ({ id, order: order(id, tieBreak) })).sort((a, b) => a.order.localeCompare(b.order)).map((e) => e.id);
 }
 
 /** A per-replica order, so that replicas balancing at once mostly reach for different connections. */

@@ -47,8 +47,9 @@ export class LeaseBucket {
     return this.write(() => this.kv.put(key, encodeRecord(record)));
   }
 
-  async delete(key: string): Promise<void> {
-    await this.kv.delete(key);
+  /** Deletes `key`; with `revision`, only if nobody wrote it since. */
+  async delete(key: string, revision?: number): Promise<void> {
+    await this.kv.delete(key, revision !== undefined ? { previousSeq: revision } : undefined);
   }
 
   /**

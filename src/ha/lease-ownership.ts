@@ -19,22 +19,30 @@ export interface Bucket {
   create(key: string, record: Lease | Heartbeat): Promise<WriteResult>;
   update(key: string, record: Lease | Heartbeat, revision: number): Promise<WriteResult>;
   put(key: string, record: Lease | Heartbeat): Promise<WriteResult>;
-  delete(key: string): Promise<void>;
+  /** With `revision`: only if nobody wrote the key since. */
+  delete(key: string, revision?: number): Promise<void>;
   watch(onEntry: (entry: WatchedEntry) => void, onReady: () => void): Promise<{ stop(): void; done: Promise<void> }>;
 }
 
 /** What the coordinator needs of the connections this process runs. */
 export interface ConnectionHost {
-  /** Starts serving, claiming `sessionId` first; resolves with the session once requests are taken. */
-  serve(spec: ConnectionSpec, sessionId: number | undefined): Promise<number | undefined>;
+  /**
+   * Starts the connection, claiming `sessionId` first. Resolves `ready` once the session is
+   * ours and requests are taken, or not ready after ha.handoverTimeout without Janus (then
+   * requests are taken all the same when `subscribeAnyway`).
+   */
+  serve(spec: ConnectionSpec, sessionId: number | undefined, subscribeAnyway: boolean): Promise<{ ready: boolean; sessionId: number | undefined }>;
   /** From now on, answers owed to our requests that reach the taker come back to us; returns the way to stop. */
   prepareHandOver(janusId: string): Promise<() => void>;
   /** The taker serves: stop taking requests, finish those taken, close without destroying the session. */
   handOver(janusId: string, to: string): Promise<void>;
   /** Stops without destroying the session (the lease is lost, or nobody took it); requests taken get `graceMs`. */
   drop(janusId: string, reason: string, graceMs: number): Promise<void>;
-  /** The list changed: stop (destroying the session) what left it, restart what moved, among what we run. */
-  applyList(running: readonly ConnectionSpec[]): Promise<void>;
+  /**
+   * The list changed: stop (destroying the session) what left it, restart what moved, among
+   * what we run; a restart happens only if `stillWanted` still says so when its turn comes.
+   */
+  applyList(running: readonly ConnectionSpec[], stillWanted: (janusId: string) => boolean): Promise<void>;
   sessionOf(janusId: string): number | undefined;
   ownerChanged(janusId: string, change: { old_replica: string; new_replica: string; session_id: number | null }): void;
 }
@@ -79,6 +87,8 @@ interface Held {
   releaseStarted?: number;
   stopRelay?: () => void;
   finishing?: boolean;
+  /** Taking the lease back from a taker that gave up. */
+  reclaiming?: boolean;
   finished: Promise<void>;
   finish: () => void;
 }
@@ -103,8 +113,8 @@ export class LeaseOwnership implements Ownership {
   private readonly takesInFlight = new Set<string>();
   /** A take that failed is tried again after a tick, or when the lease changes. */
   private readonly retryTakeAt = new Map<string, number>();
-  /** A release nobody took is not tried again before this. */
-  private readonly releaseQuietUntil = new Map<string, number>();
+  /** After a move that failed (a release nobody took, a take given back), this replica leaves the connection alone until then. */
+  private readonly restUntil = new Map<string, number>();
   /** When we first saw a listed connection takeable and unserved. */
   private readonly unservedSince = new Map<string, number>();
   private leaving = false;
@@ -160,17 +170,13 @@ export class LeaseOwnership implements Ownership {
 
   async offer(list: readonly ConnectionSpec[]): Promise<void> {
     this.listed = new Map(list.map((spec) => [spec.janusId, spec]));
-    // A connection on the move keeps the spec it runs with; the next owner starts it with the new one.
-    const running = [...this.held].filter(([id]) => this.listed.has(id))
-      .map(([id, held]) => (held.phase === 'serving' && !this.busy.has(id) ? this.listed.get(id)! : held.spec));
-    await this.host.applyList(running);
+    for (const times of [this.retryTakeAt, this.unservedSince]) for (const id of times.keys()) if (!this.listed.has(id)) times.delete(id);
+    await this.applyListToHeld();
     for (const [id, held] of [...this.held]) {
-      const spec = this.listed.get(id);
-      if (spec && held.phase === 'serving' && !this.busy.has(id)) held.spec = spec;
-      if (spec) continue;
-      // Removed from the list: stopped with its session; nobody should take the lease.
+      if (this.listed.has(id)) continue;
+      // Removed from the list: stopped with its session; nobody should take the lease (unless someone took it since).
       this.forget(id, held);
-      await this.bucket.delete(leaseKey(id)).catch(() => undefined);
+      await this.bucket.delete(leaseKey(id), held.revision).catch(() => undefined);
     }
     if (!this.announced && !this.leaving) {
       this.announced = true;
@@ -179,6 +185,27 @@ export class LeaseOwnership implements Ownership {
       this.log.info({ replica: this.settings.replicaId, instance: this.settings.instance, bucket: this.bucket.name, lease_ttl_ms: this.settings.leaseTtlMs }, 'ownership: replica announced');
     }
     this.scheduleBalance();
+  }
+
+  /**
+   * Stops what left the list and restarts what moved, among the connections we serve. One
+   * on the move keeps the spec it runs with; the new one applies once it serves again.
+   */
+  private async applyListToHeld(): Promise<void> {
+    const settled = (id: string, held: Held): boolean => held.phase === 'serving' && !this.busy.has(id) && !held.finishing;
+    const running = [...this.held].filter(([id]) => this.listed.has(id)).map(([id, held]) => (settled(id, held) ? this.listed.get(id)! : held.spec));
+    for (const spec of running) this.held.get(spec.janusId)!.spec = spec;
+    await this.host.applyList(running, (id) => {
+      const held = this.held.get(id);
+      return held !== undefined && !held.finishing;
+    });
+  }
+
+  /** A connection that was on the move serves again: apply a list change that came meanwhile. */
+  private async catchUpWithList(id: string): Promise<void> {
+    const held = this.held.get(id);
+    const listed = this.listed.get(id);
+    if (held && listed && listed !== held.spec) await this.applyListToHeld();
   }
 
   /** The ownership table as this replica sees it. */
@@ -198,12 +225,13 @@ export class LeaseOwnership implements Ownership {
   async leave(): Promise<void> {
     if (this.leaving) return;
     this.leaving = true;
-    if (this.announced) await this.bucket.delete(heartbeatKey(this.settings.replicaId)).catch(() => undefined);
-    this.scheduleBalance();
     // A taker slow to serve gets two hand-over timeouts; requests taken finish within the grace.
-    const limit = 2 * this.settings.handoverTimeoutMs + this.settings.requestGraceMs + 1000;
+    const limit = sleep(2 * this.settings.handoverTimeoutMs + this.settings.requestGraceMs + 1000);
+    const leaveSet = this.announced ? this.bucket.delete(heartbeatKey(this.settings.replicaId)).catch(() => undefined) : Promise.resolve();
+    await Promise.race([leaveSet, limit]);
+    this.scheduleBalance();
     const all = Promise.all([...this.held.values()].map((held) => held.finished));
-    await Promise.race([all, sleep(limit)]);
+    await Promise.race([all, limit]);
     this.stop();
   }
 
@@ -220,12 +248,22 @@ export class LeaseOwnership implements Ownership {
       this.retryTakeAt.delete(changed);
       const held = this.held.get(changed);
       const seen = this.view.lease(changed);
-      if (held && !held.finishing && seen && seen.lease.instance !== this.settings.instance) {
-        if (held.phase !== 'releasing') void this.dropLease(changed, `lease taken by ${seen.lease.replica}`);
-        else if (seen.lease.state === 'serving') void this.completeHandOver(changed, seen.lease.replica);
-      }
+      if (held && !held.finishing && seen) this.heldLeaseChanged(changed, held, seen.lease, seen.revision);
     }
     this.scheduleBalance();
+  }
+
+  /** Someone wrote a lease we hold (or our own write shows up). */
+  private heldLeaseChanged(id: string, held: Held, lease: Lease, revision: number): void {
+    if (lease.instance === this.settings.instance) {
+      // Our write whose answer we missed (it timed out, yet the server applied it): carry on from it.
+      if (revision > held.revision) held.revision = revision;
+      return;
+    }
+    if (held.phase !== 'releasing') this.background(this.dropLease(id, `lease taken by ${lease.replica}`));
+    else if (lease.state === 'serving') this.background(this.completeHandOver(id, lease.replica));
+    // The taker gave it back (it could not reach Janus, or began to leave).
+    else if (lease.state === 'free') this.background(this.takerGaveUp(id, held, revision));
   }
 
   private tick(): void {
@@ -234,14 +272,18 @@ export class LeaseOwnership implements Ownership {
     this.view.prune(now, FORGET_AFTER_TTLS * this.settings.leaseTtlMs);
     for (const [id, held] of this.held) {
       if (held.finishing) continue;
-      const holder = this.view.lease(id)?.lease;
-      if (held.phase === 'releasing' && holder && holder.instance !== this.settings.instance) {
-        // A taker holds the lease: we serve on until it serves, within bounds should it never get there.
-        if (now - held.releaseStarted! > 2 * this.settings.handoverTimeoutMs) void this.completeHandOver(id, holder.replica);
+      const seen = this.view.lease(id);
+      const taker = held.phase === 'releasing' && seen && seen.lease.instance !== this.settings.instance ? seen : undefined;
+      if (taker && !this.view.leaseIsLive(taker, now)) {
+        // The taker died before it served.
+        this.background(this.takerGaveUp(id, held, taker.revision));
+      } else if (taker) {
+        // We serve on until the taker serves, within bounds should it never get there.
+        if (now - held.releaseStarted! > 2 * this.settings.handoverTimeoutMs) this.background(this.completeHandOver(id, taker.lease.replica));
       } else if (now - held.lastWriteSent > this.settings.leaseTtlMs * FENCE_SHARE) {
-        void this.dropLease(id, 'lease not renewed in time (NATS unreachable?)');
+        this.background(this.dropLease(id, 'lease not renewed in time (NATS unreachable?)'));
       } else if (held.phase === 'releasing' && now - held.releaseStarted! > this.settings.handoverTimeoutMs) {
-        void this.releaseTimedOut(id);
+        this.background(this.releaseTimedOut(id));
       }
     }
     if (now - this.lastRenewal >= this.settings.leaseTtlMs / 3) {
@@ -252,8 +294,17 @@ export class LeaseOwnership implements Ownership {
   }
 
   private renewAll(): void {
-    if (this.announced && !this.leaving) void this.bucket.put(heartbeatKey(this.settings.replicaId), this.heartbeat);
-    for (const [id, held] of this.held) if (!held.finishing) void this.write(id);
+    if (this.announced && !this.leaving) this.background(this.bucket.put(heartbeatKey(this.settings.replicaId), this.heartbeat));
+    for (const [id, held] of this.held) {
+      // A lease a taker holds is not ours to renew.
+      const takerHolds = held.phase === 'releasing' && this.view.lease(id)?.lease.instance !== this.settings.instance && this.view.lease(id) !== undefined;
+      if (!held.finishing && !takerHolds) this.background(this.write(id));
+    }
+  }
+
+  /** Runs a step of the protocol without waiting for it; a failure is logged, never left unhandled. */
+  private background(step: Promise<unknown>): void {
+    step.catch((err: Error) => this.log.error({ err: err.message }, 'ownership: step failed'));
   }
 
   /**
@@ -280,9 +331,14 @@ export class LeaseOwnership implements Ownership {
         held.lastWriteSent = sent;
         return true;
       }
-      if (!result.conflict) this.log.warn({ janus_id: id, reason: result.reason }, 'ownership: lease not renewed');
-      // Someone else wrote it. While we hand it over that is the taker (our watch may not show it yet): the watch finishes the move.
-      else if (held.phase !== 'releasing') void this.dropLease(id, 'lease written by another replica');
+      if (!result.conflict) {
+        this.log.warn({ janus_id: id, reason: result.reason }, 'ownership: lease not renewed');
+        return false;
+      }
+      // Someone wrote it since: a taker while we hand it over, or our own write whose answer we missed
+      // (it timed out, yet the server applied it). The watch tells which; the fence bounds the wait.
+      const seen = this.view.lease(id);
+      if (seen && seen.revision > held.revision) this.heldLeaseChanged(id, held, seen.lease, seen.revision);
       return false;
     });
     held.writing = next.catch(() => false);
@@ -296,7 +352,8 @@ export class LeaseOwnership implements Ownership {
       return;
     }
     this.balancing = true;
-    queueMicrotask(() => {
+    // After the I/O callbacks of this turn: a burst of watch entries makes one balance, not one each.
+    setImmediate(() => {
       try {
         this.balance();
       } finally {
@@ -326,15 +383,15 @@ export class LeaseOwnership implements Ownership {
       listed: [...this.listed.keys()],
       held: new Set([...phases('serving'), ...phases('taking'), ...this.takesInFlight]),
       releasing: new Set(phases('releasing')),
-      busy: new Set([...this.busy, ...waiting(this.retryTakeAt), ...waiting(this.releaseQuietUntil)]),
+      busy: new Set([...this.busy, ...waiting(this.retryTakeAt), ...waiting(this.restUntil)]),
       liveReplicas: Math.max(1, live.size),
       leaving: this.leaving,
       tieBreak: this.settings.instance,
       takeable,
       overdue: (id) => now - (this.unservedSince.get(id) ?? now) >= this.settings.leaseTtlMs,
     });
-    for (const id of plan.release) void this.release(id);
-    for (const id of plan.take) void this.take(id);
+    for (const id of plan.release) this.background(this.release(id));
+    for (const id of plan.take) this.background(this.take(id));
   }
 
   private async take(id: string): Promise<void> {
@@ -371,13 +428,19 @@ export class LeaseOwnership implements Ownership {
       this.takesInFlight.delete(id);
       this.unservedSince.delete(id);
       this.log.info({ janus_id: id, from: from ?? null, session_id: lease.session_id, reason: why }, 'ownership: lease taken');
-      const sessionId = await this.host.serve(spec, lease.session_id ?? undefined);
+      // A hand-over only moves a connection whose new owner reaches Janus; a failover takes it anyway.
+      const served = await this.host.serve(spec, lease.session_id ?? undefined, why !== 'releasing');
       if (this.held.get(id) !== held || held.finishing) return;
+      if (!served.ready && why === 'releasing' && previous) {
+        await this.giveBack(id, held, previous, 'Janus not reachable within ha.handoverTimeout');
+        return;
+      }
       held.phase = 'serving';
-      const session = sessionId ?? lease.session_id;
+      const session = served.sessionId ?? lease.session_id;
       this.log.info({ janus_id: id, session_id: session, replica: this.settings.replicaId }, 'serving');
       // This write is what tells the old owner to close its WebSocket (a failed one is repeated by the renewals).
       await this.write(id);
+      await this.catchUpWithList(id);
       if (from && this.held.get(id) === held) {
         this.host.ownerChanged(id, { old_replica: from, new_replica: this.settings.replicaId, session_id: session });
         if (why === 'expired') this.metrics.failover();
@@ -437,8 +500,48 @@ export class LeaseOwnership implements Ownership {
     held.stopRelay?.();
     held.stopRelay = undefined;
     this.busy.delete(id);
-    this.releaseQuietUntil.set(id, this.clock() + 3 * this.settings.handoverTimeoutMs);
+    this.restUntil.set(id, this.clock() + 3 * this.settings.handoverTimeoutMs);
     this.log.info({ janus_id: id }, 'ownership: nobody took the connection; keeping it');
+    await this.catchUpWithList(id);
+  }
+
+  /**
+   * A take from a releasing owner that could not get ready: stop, and write the lease back
+   * as the owner had it (it still serves, and carries on from that revision).
+   */
+  private async giveBack(id: string, held: Held, owner: Lease, reason: string): Promise<void> {
+    held.finishing = true;
+    this.held.delete(id);
+    this.log.warn({ janus_id: id, replica: this.settings.replicaId, reason, back_to: owner.replica }, 'stopped serving');
+    try {
+      await this.host.drop(id, reason, 0);
+      await this.bucket.update(leaseKey(id), owner, held.revision);
+    } finally {
+      this.forget(id, held);
+      this.restUntil.set(id, this.clock() + 3 * this.settings.handoverTimeoutMs);
+    }
+  }
+
+  /** While we released it, the taker gave the lease back or died before serving: keep serving it, or let it go if we leave. */
+  private async takerGaveUp(id: string, held: Held, revision: number): Promise<void> {
+    if (held.finishing || held.reclaiming) return;
+    if (this.leaving) {
+      await this.dropLease(id, 'shutting down; the replica taking the connection over gave up', this.settings.requestGraceMs);
+      return;
+    }
+    held.reclaiming = true;
+    const lease: Lease = { ...held.lease, session_id: this.host.sessionOf(id) ?? held.lease.session_id, state: 'serving' };
+    const sent = this.clock();
+    const result = await this.bucket.update(leaseKey(id), lease, revision);
+    held.reclaiming = false;
+    if (!result.ok || this.held.get(id) !== held || held.finishing) return;
+    Object.assign(held, { revision: result.revision, lease, lastWriteSent: sent, phase: 'serving' as const, releaseStarted: undefined });
+    held.stopRelay?.();
+    held.stopRelay = undefined;
+    this.busy.delete(id);
+    this.restUntil.set(id, this.clock() + 3 * this.settings.handoverTimeoutMs);
+    this.log.info({ janus_id: id }, 'ownership: the taker gave the connection back; keeping it');
+    await this.catchUpWithList(id);
   }
 
   /** Stops serving, keeping the session (another replica may claim it). */
@@ -462,7 +565,7 @@ export class LeaseOwnership implements Ownership {
     held.stopRelay?.();
     held.finish();
     this.busy.delete(id);
-    this.releaseQuietUntil.delete(id);
+    this.restUntil.delete(id);
     this.scheduleBalance();
   }
 }

@@ -8,9 +8,12 @@ import type { Msg, NatsConnection, Subscription } from 'nats';
 import type { Logger } from '../log.js';
 
 const TAKEN = Buffer.from('1');
-const NOT_MINE = Buffer.from('0');
-/** The old owner answers from memory: a slow answer means it is gone. */
-const OFFER_TIMEOUT_MS = 2000;
+/**
+ * Only a listener that takes the message replies (two may listen during hand-overs in a
+ * row, and the first reply wins); silence means nobody took it. The old owner answers
+ * from memory, so a short wait is enough.
+ */
+const OFFER_TIMEOUT_MS = 500;
 
 export class AnswerRelay {
   /** `counted` hears how each offer ended: taken by the old owner, or not (then published as an event). */
@@ -32,7 +35,7 @@ export class AnswerRelay {
       const reply = await this.nc.request(this.subject(janusId), Buffer.from(text), { timeout: OFFER_TIMEOUT_MS });
       taken = reply.data.length === 1 && reply.data[0] === TAKEN[0];
     } catch {
-      // No responders: nobody is handing this connection over (or the old owner died).
+      // No responders (nobody is handing this connection over, or the old owner died), or nobody took it.
     }
     this.counted(taken);
     return taken;
@@ -50,7 +53,7 @@ export class AnswerRelay {
         } catch (error) {
           this.log.warn({ janus_id: janusId, err: (error as Error).message }, 'relayed answer not handled');
         }
-        msg.respond(taken ? TAKEN : NOT_MINE);
+        if (taken) msg.respond(TAKEN);
       },
     });
     // The new owner may claim the session as soon as the lease says so: be listening by then.

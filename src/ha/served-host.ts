@@ -16,11 +16,11 @@ export function servedHost(served: ServedConnections<BridgedConnection>, relay: 
   /** Handed over, finishing their last requests: still reachable for relayed answers. */
   const departing = new Map<string, BridgedConnection>();
   return {
-    async serve(spec, sessionId) {
+    async serve(spec, sessionId, subscribeAnyway) {
       const connection = served.get(spec.janusId) ?? served.add(spec, { takeOver: { sessionId } });
-      if (!connection) return undefined;
-      await connection.whenServing(options.serveWaitMs);
-      return connection.sessionId;
+      if (!connection) return { ready: false, sessionId: undefined };
+      const ready = await connection.whenServing(options.serveWaitMs, subscribeAnyway);
+      return { ready, sessionId: connection.sessionId };
     },
     async prepareHandOver(janusId) {
       const route = (connection: BridgedConnection | undefined, text: string): boolean => connection?.connection.routeRelayed(text) ?? false;
@@ -37,10 +37,17 @@ export function servedHost(served: ServedConnections<BridgedConnection>, relay: 
       }
     },
     async drop(janusId, reason, graceMs) {
-      await served.remove(janusId, reason, { destroySession: false, graceMs });
+      const connection = served.get(janusId);
+      // With a grace, a taker may claim the session meanwhile: answers it relays must still find this connection.
+      if (connection && graceMs > 0) departing.set(janusId, connection);
+      try {
+        await served.remove(janusId, reason, { destroySession: false, graceMs });
+      } finally {
+        if (connection && departing.get(janusId) === connection) departing.delete(janusId);
+      }
     },
-    async applyList(running: readonly ConnectionSpec[]) {
-      await served.apply(running);
+    async applyList(running: readonly ConnectionSpec[], stillWanted: (janusId: string) => boolean) {
+      await served.apply(running, stillWanted);
     },
     sessionOf: (janusId) => served.get(janusId)?.sessionId,
     ownerChanged(janusId, change) {

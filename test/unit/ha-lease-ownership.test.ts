@@ -234,12 +234,19 @@ class FakeHost implements ConnectionHost {
     return this.of(call).map((args) => args[0] as string);
   }
 
-  async serve(spec: ConnectionSpec, sessionId: number | undefined): Promise<number | undefined> {
+  /** Janus ids whose serve() does not get ready (Janus out of reach for this replica). */
+  readonly unreachable = new Set<string>();
+  /** Takes from a releasing owner (serve() told not to take requests without Janus). */
+  readonly handOverTakes: string[] = [];
+
+  async serve(spec: ConnectionSpec, sessionId: number | undefined, subscribeAnyway: boolean): Promise<{ ready: boolean; sessionId: number | undefined }> {
     this.record('serve', spec.janusId, sessionId);
+    if (!subscribeAnyway) this.handOverTakes.push(spec.janusId);
     await this.serveGate?.(spec.janusId);
+    if (this.unreachable.has(spec.janusId)) return { ready: false, sessionId: undefined };
     const session = sessionId ?? this.newSession();
     this.sessions.set(spec.janusId, session);
-    return session;
+    return { ready: true, sessionId: session };
   }
 
   async prepareHandOver(janusId: string): Promise<() => void> {
@@ -258,7 +265,7 @@ class FakeHost implements ConnectionHost {
     this.sessions.delete(janusId);
   }
 
-  async applyList(running: readonly ConnectionSpec[]): Promise<void> {
+  async applyList(running: readonly ConnectionSpec[], _stillWanted: (janusId: string) => boolean): Promise<void> {
     const ids = running.map((spec) => spec.janusId);
     this.record('applyList', ids);
     for (const id of [...this.sessions.keys()]) if (!ids.includes(id)) this.sessions.delete(id);
@@ -448,6 +455,8 @@ describe('LeaseOwnership: two replicas', () => {
     expect(b.coordinator.leasesHeld).toBe(2);
     expect(a.metrics.handOvers).toEqual(['given', 'given']);
     expect(b.metrics.handOvers).toEqual(['taken', 'taken']);
+    // Taken from a releasing owner: requests are taken only once the session is claimed.
+    expect(b.host.handOverTakes.sort()).toEqual(moving);
 
     // Stable from then on.
     const served = servedBy(kv, ids);
@@ -457,6 +466,37 @@ describe('LeaseOwnership: two replicas', () => {
     expect(a.host.calls.length + b.host.calls.length).toBe(calls);
     expect(a.host.of('drop')).toEqual([]);
     expect(b.host.of('drop')).toEqual([]);
+  });
+
+  it('gives a connection back when its Janus is out of reach for the taker, and the giver keeps serving it', async () => {
+    const { kv, replica } = world();
+    const ids = ['j1', 'j2'];
+    const a = replica('A');
+    await a.join(...ids);
+    await advance(SETTLE + 2 * TICK);
+    const b = replica('B');
+    for (const id of ids) b.host.unreachable.add(id);
+    await b.join(...ids);
+    await advance(0);
+    const moving = ids.filter((id) => stateOf(kv, id) === 'releasing');
+    expect(moving).toHaveLength(1);
+    await advance(SETTLE + 2 * TICK);
+    // B could not get ready: it stopped, and the lease went back to A, still serving on its session.
+    expect(b.host.ids('drop')).toEqual(moving);
+    expect(a.host.ids('handOver')).toEqual([]);
+    expect(a.host.ids('drop')).toEqual([]);
+    expect(kv.lease(moving[0]!)).toMatchObject({ replica: 'A', instance: 'A-instance' });
+    expect(a.coordinator.leasesHeld).toBe(2);
+    expect(b.coordinator.leasesHeld).toBe(0);
+    // Nobody else takes it: A's release times out, it keeps serving, and B does not try again at once.
+    await advance(HANDOVER + 2 * TICK);
+    expect(kv.lease(moving[0]!)).toMatchObject({ replica: 'A', state: 'serving' });
+    expect(a.host.ids('stopRelay')).toContain(moving[0]);
+    // A then offers its other connection (still over its share); B, unable to reach it either, gives it back too.
+    expect(b.host.ids('serve').filter((id) => id === moving[0])).toHaveLength(1);
+    expect(a.host.ids('handOver')).toEqual([]);
+    expect(a.host.ids('drop')).toEqual([]);
+    expect(a.coordinator.leasesHeld).toBe(2);
   });
 
   it('settles at fair shares when both start together, each connection served once', async () => {
