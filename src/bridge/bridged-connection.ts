@@ -8,7 +8,7 @@ import type { AnswerRelay } from '../ha/relay.js';
 import { JanusConnection, type StatusChange } from '../janus/connection.js';
 import type { Logger } from '../log.js';
 import type { NatsLink } from '../nats.js';
-import type { Metrics } from '../ops/metrics.js';
+import type { ConnectionMetrics, Metrics } from '../ops/metrics.js';
 import { EndpointStats } from '../ops/service-discovery.js';
 import type { EventSink } from './event-sink.js';
 import { eventPublisher, statusPublisher } from './publishers.js';
@@ -38,6 +38,7 @@ export class BridgedConnection implements Running {
   private markServing: () => void = () => {};
   /** Whether requests were opened because the session was ready (not because the wait ran out). */
   private sessionReady = false;
+  private readonly reporter: ConnectionMetrics;
   /** Publishes on this connection's status subject. */
   readonly announce: (change: StatusChange) => void;
 
@@ -46,6 +47,7 @@ export class BridgedConnection implements Running {
     const names = subjects(config.nats.subjectPrefix);
     const log = context.log.child({ janus_id: spec.janusId });
     const connectionMetrics = metrics.forConnection(spec.janusId);
+    this.reporter = connectionMetrics;
     this.stats = new EndpointStats(spec.janusId, names.request(spec.janusId), REQUEST_QUEUE_GROUP);
     this.serving = new Promise((resolve) => { this.markServing = resolve; });
     const target = { link, janusId: spec.janusId, janusUrl: spec.url.redacted, log, metrics: connectionMetrics };
@@ -148,6 +150,6 @@ export class BridgedConnection implements Running {
       this.stopAccepting();
     }
     await this.connection.stop(reason, { destroySession: options.destroySession, graceMs: options.graceMs, quiet: options.handedOver ?? false });
-    this.context.metrics.removeConnection(this.spec.janusId);
+    this.context.metrics.removeConnection(this.spec.janusId, this.reporter);
   }
 }

@@ -69,6 +69,9 @@ export class Metrics {
 
   private readonly removed = new Set<string>();
 
+  /** Which connection reports for each janus_id now: a new one may start while the old one finishes (a takeover). */
+  private readonly current = new Map<string, ConnectionMetrics>();
+
   forConnection(janusId: string): ConnectionMetrics {
     this.removed.delete(janusId);
     // Acks of events queued before a removal may come later: they must not bring the series back.
@@ -76,7 +79,7 @@ export class Metrics {
     const byOutcome = new Map<RequestOutcome, Counter.Internal>();
     const duration = this.duration.labels({ janus_id: janusId });
     const events = this.events.labels({ janus_id: janusId });
-    return {
+    const reporter: ConnectionMetrics = {
       request: (outcome, seconds) => {
         if (!live()) return;
         let counter = byOutcome.get(outcome);
@@ -96,6 +99,8 @@ export class Metrics {
         else if (change.state === 'connected' && change.resumed) this.claims.inc({ janus_id: janusId });
       },
     };
+    this.current.set(janusId, reporter);
+    return reporter;
   }
 
   /** The ownership metrics, registered only when several replicas share the connections. */
@@ -121,7 +126,10 @@ export class Metrics {
   }
 
   /** Drops every series of a connection that is no longer served. */
-  removeConnection(janusId: string): void {
+  removeConnection(janusId: string, reporter?: ConnectionMetrics): void {
+    // Not when a newer connection for the same janus_id reports already.
+    if (reporter && this.current.get(janusId) !== reporter) return;
+    this.current.delete(janusId);
     this.removed.add(janusId);
     const labels = { janus_id: janusId };
     for (const metric of [this.events, this.reconnects, this.replacements, this.claims]) metric.remove(labels);
