@@ -38,6 +38,8 @@ export class BridgedConnection implements Running {
   private markServing: () => void = () => {};
   /** Whether requests were opened because the session was ready (not because the wait ran out). */
   private sessionReady = false;
+  /** Resolves once the NATS server has the request subscription. */
+  private subscriptionKnown: Promise<unknown> = Promise.resolve();
   private readonly reporter: ConnectionMetrics;
   /** Publishes on this connection's status subject. */
   readonly announce: (change: StatusChange) => void;
@@ -104,6 +106,7 @@ export class BridgedConnection implements Running {
           this.stats.record(seconds, error);
         },
       });
+      this.subscriptionKnown = link.nc.flush().catch(() => undefined);
       this.markServing();
     };
     // A takeover answers requests only once the session is ours: until then the old owner does.
@@ -127,6 +130,8 @@ export class BridgedConnection implements Running {
     await Promise.race([this.serving, waited]);
     clearTimeout(timer);
     if (!this.sessionReady && subscribeAnyway) this.subscribe();
+    // "Serving" means the server routes requests to us: only then may the old owner let go.
+    await this.subscriptionKnown;
     return this.sessionReady && this.subscription !== undefined;
   }
 
