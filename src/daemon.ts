@@ -25,6 +25,7 @@ import { startHttpServer } from './ops/http.js';
 import { Metrics } from './ops/metrics.js';
 import { readinessProblems } from './ops/readiness.js';
 import { ServiceDiscovery } from './ops/service-discovery.js';
+import { sleep } from './sleep.js';
 import { VERSION } from './version.js';
 
 export interface Daemon {
@@ -138,7 +139,7 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
       events.stop();
       // A drain waits for the server: bounded, so that an unreachable NATS cannot hold the exit.
       const drained = nc.drain().then(() => true, (err: Error) => { log.warn({ err: err.message }, 'NATS drain failed'); return false; });
-      if (!(await Promise.race([drained, delay(DRAIN_LIMIT_MS).then(() => false)]))) await nc.close().catch(() => undefined);
+      if (!(await Promise.race([drained, sleep(DRAIN_LIMIT_MS).then(() => false)]))) await nc.close().catch(() => undefined);
       await closeServer(http.server);
       log.info('stopped');
     })()),
@@ -147,10 +148,6 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
 
 /** How long the final NATS drain may take. */
 const DRAIN_LIMIT_MS = 2000;
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}
 
 /** Core NATS, or JetStream capture when events.stream.enabled. */
 function eventSink(config: BridgeConfig, link: NatsLink, log: Logger): EventSink {

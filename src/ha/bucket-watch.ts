@@ -5,6 +5,7 @@
  */
 import { backoffDelay } from '../janus/backoff.js';
 import type { Logger } from '../log.js';
+import { sleep } from '../sleep.js';
 import type { WatchedEntry } from './ownership-view.js';
 
 export interface Watchable {
@@ -81,8 +82,4 @@ export class BucketWatch {
       }
     }
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

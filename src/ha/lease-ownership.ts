@@ -7,6 +7,7 @@
 import type { ConnectionSpec } from '../connections/spec.js';
 import type { Ownership } from '../connections/ownership.js';
 import type { Logger } from '../log.js';
+import { sleep } from '../sleep.js';
 import { planBalance } from './balance.js';
 import { BucketWatch } from './bucket-watch.js';
 import { heartbeatKey, leaseKey, type Heartbeat, type Lease, type LeaseState } from './lease-record.js';
@@ -512,8 +513,4 @@ export class LeaseOwnership implements Ownership {
     this.restUntil.delete(id);
     this.scheduleBalance();
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

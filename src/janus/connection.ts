@@ -5,6 +5,7 @@
  */
 import { bridgeError, type BridgeError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { sleep } from '../sleep.js';
 import { backoffDelay, type BackoffPolicy } from './backoff.js';
 import { FrameRouter } from './frame-router.js';
 import { bindToSession, isJanusId, withCredentials, type JanusMessage } from './protocol.js';
@@ -394,8 +395,4 @@ function errorCode(message: JanusMessage): number | undefined {
 function describeAnswer(message: JanusMessage): string {
   const error = message.error as { code?: unknown; reason?: unknown } | undefined;
   return error ? `error ${String(error.code)} ${String(error.reason)}` : `"${message.janus}"`;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
