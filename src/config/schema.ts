@@ -75,38 +75,52 @@ export interface BridgeConfig {
   log: { level: (typeof LOG_LEVELS)[number] };
 }
 
+/** Environment values are text: a number in it becomes a number; anything else stays, for validation to report under the key's name. */
+const wholeNumberFromText = (value: string): unknown => (/^\d+$/.test(value.trim()) ? Number(value) : value);
+const numberFromText = (value: string): unknown => (value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : value);
+
+/** A name of letters, digits, - and _ (at most 128), or empty for the default. */
+function nameFormat(what: string): { validate(value: unknown): void } {
+  return {
+    validate(value: unknown): void {
+      if (value === '') return;
+      if (typeof value !== 'string' || !/^[A-Za-z0-9_-]{1,128}$/.test(value)) throw new Error(`must be ${what}, got ${JSON.stringify(value)}`);
+    },
+  };
+}
+
 /** Custom convict formats; each throws a message that convict prefixes with the key. */
 export const FORMATS = {
   'positive-int': {
     validate(value: unknown): void {
       if (!Number.isSafeInteger(value) || (value as number) <= 0) throw new Error(`must be a positive integer, got ${JSON.stringify(value)}`);
     },
-    coerce: (value: string): unknown => (/^\d+$/.test(value.trim()) ? Number(value) : value),
+    coerce: wholeNumberFromText,
   },
   milliseconds: {
     validate(value: unknown): void {
       // Node's timers hold at most 2^31-1 ms; an hour is more than any of these needs.
       if (!Number.isSafeInteger(value) || (value as number) <= 0 || (value as number) > 3_600_000) throw new Error(`must be a whole number of milliseconds from 1 to 3600000, got ${JSON.stringify(value)}`);
     },
-    coerce: (value: string): unknown => (/^\d+$/.test(value.trim()) ? Number(value) : value),
+    coerce: wholeNumberFromText,
   },
   seconds: {
     validate(value: unknown): void {
       if (typeof value !== 'number' || !(value > 0 && value <= 86_400)) throw new Error(`must be a number of seconds above 0 and at most 86400, got ${JSON.stringify(value)}`);
     },
-    coerce: (value: string): unknown => (value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : value),
+    coerce: numberFromText,
   },
   'positive-number': {
     validate(value: unknown): void {
       if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new Error(`must be a positive number, got ${JSON.stringify(value)}`);
     },
-    coerce: (value: string): unknown => (value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : value),
+    coerce: numberFromText,
   },
   'tcp-port': {
     validate(value: unknown): void {
       if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 65535) throw new Error(`must be a port from 0 to 65535, got ${JSON.stringify(value)}`);
     },
-    coerce: (value: string): unknown => (/^\d+$/.test(value.trim()) ? Number(value) : value),
+    coerce: wholeNumberFromText,
   },
   'nats-urls': {
     validate(value: unknown): void {
@@ -142,32 +156,22 @@ export const FORMATS = {
     validate(value: unknown): void {
       if (typeof value !== 'number' || !(value >= 0 && value <= 1)) throw new Error(`must be a number from 0 to 1, got ${JSON.stringify(value)}`);
     },
-    coerce: (value: string): unknown => (value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : value),
+    coerce: numberFromText,
   },
   'seconds-or-zero': {
     validate(value: unknown): void {
       if (typeof value !== 'number' || !(value >= 0 && value <= 86_400)) throw new Error(`must be a number of seconds from 0 to 86400, got ${JSON.stringify(value)}`);
     },
-    coerce: (value: string): unknown => (value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : value),
+    coerce: numberFromText,
   },
-  'replica-id': {
-    validate(value: unknown): void {
-      if (value === '') return;
-      if (typeof value !== 'string' || !/^[A-Za-z0-9_-]{1,128}$/.test(value)) throw new Error(`must be letters, digits, - and _ (at most 128), got ${JSON.stringify(value)}`);
-    },
-  },
-  'kv-bucket': {
-    validate(value: unknown): void {
-      if (value === '') return;
-      if (typeof value !== 'string' || !/^[A-Za-z0-9_-]{1,128}$/.test(value)) throw new Error(`must be a KV bucket name (letters, digits, - and _), got ${JSON.stringify(value)}`);
-    },
-  },
+  'replica-id': nameFormat('letters, digits, - and _ (at most 128)'),
+  'kv-bucket': nameFormat('a KV bucket name (letters, digits, - and _)'),
   'lease-seconds': {
     validate(value: unknown): void {
       // Below 1 s a renewal's round trip is a real share of the lease; above 5 min a dead replica's Janus waits too long.
       if (typeof value !== 'number' || !(value >= 1 && value <= 300)) throw new Error(`must be a number of seconds from 1 to 300, got ${JSON.stringify(value)}`);
     },
-    coerce: (value: string): unknown => (value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : value),
+    coerce: numberFromText,
   },
   'janus-connections': {
     validate(value: unknown): void {
