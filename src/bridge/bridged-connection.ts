@@ -137,23 +137,23 @@ export class BridgedConnection implements Running {
 
   /** No new requests reach this connection; those already taken still get answers. */
   stopAccepting(): void {
-    this.subscriptionSettled = true;
-    this.subscription?.unsubscribe();
+    this.closeRequests()?.unsubscribe();
+  }
+
+  /** The request subscription, taken out for good (nothing opens it again). */
+  private closeRequests(): Subscription | undefined {
+    const subscription = this.subscription;
     this.subscription = undefined;
+    this.subscriptionSettled = true;
     this.markServing();
+    return subscription;
   }
 
   async stop(reason: string, options: StopHow): Promise<void> {
-    if ((options.handedOver || options.graceMs > 0) && this.subscription) {
-      // Drain, not unsubscribe: requests already on their way to us are still answered.
-      const subscription = this.subscription;
-      this.subscription = undefined;
-      this.subscriptionSettled = true;
-      this.markServing();
-      await subscription.drain().catch(() => undefined);
-    } else {
-      this.stopAccepting();
-    }
+    const subscription = this.closeRequests();
+    // Drain, not unsubscribe, when requests may still be answered: those already on their way to us are taken too.
+    if (options.handedOver || options.graceMs > 0) await subscription?.drain().catch(() => undefined);
+    else subscription?.unsubscribe();
     await this.connection.stop(reason, { destroySession: options.destroySession, graceMs: options.graceMs, quiet: options.handedOver ?? false });
     this.context.metrics.removeConnection(this.spec.janusId, this.reporter);
   }

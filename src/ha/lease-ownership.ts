@@ -418,15 +418,10 @@ export class LeaseOwnership implements Ownership {
   private async completeHandOver(id: string, to: string): Promise<void> {
     const held = this.held.get(id);
     if (!held || held.finishing) return;
-    held.finishing = true;
-    this.held.delete(id);
-    this.log.info({ janus_id: id, replica: this.settings.replicaId, reason: `handed over to ${to}` }, 'stopped serving');
-    try {
+    await this.stopServing(id, held, { reason: `handed over to ${to}` }, 'info', async () => {
       await this.host.handOver(id, to);
       this.metrics.handOver('given');
-    } finally {
-      this.forget(id, held);
-    }
+    });
   }
 
   /** Nobody took a connection we release. */
@@ -440,13 +435,18 @@ export class LeaseOwnership implements Ownership {
     }
     // Keep it; the phase changes only once the lease says so, since a taker may still come first.
     if (!(await this.write(id, 'serving')) || this.held.get(id) !== held || held.finishing) return;
+    await this.keepServing(id, held, 'ownership: nobody took the connection; keeping it');
+  }
+
+  /** A release that did not happen: serving again, and no new attempt for a while. */
+  private async keepServing(id: string, held: Held, message: string): Promise<void> {
     held.phase = 'serving';
     held.releaseStarted = undefined;
     held.stopRelay?.();
     held.stopRelay = undefined;
     this.busy.delete(id);
     this.restUntil.set(id, this.clock() + 3 * this.settings.handoverTimeoutMs);
-    this.log.info({ janus_id: id }, 'ownership: nobody took the connection; keeping it');
+    this.log.info({ janus_id: id }, message);
     await this.catchUpWithList(id);
   }
 
@@ -455,14 +455,12 @@ export class LeaseOwnership implements Ownership {
    * as the owner had it (it still serves, and carries on from that revision).
    */
   private async giveBack(id: string, held: Held, owner: Lease, reason: string): Promise<void> {
-    held.finishing = true;
-    this.held.delete(id);
-    this.log.warn({ janus_id: id, replica: this.settings.replicaId, reason, back_to: owner.replica }, 'stopped serving');
     try {
-      await this.host.drop(id, reason, 0);
-      await this.bucket.update(leaseKey(id), owner, held.revision);
+      await this.stopServing(id, held, { reason, back_to: owner.replica }, 'warn', async () => {
+        await this.host.drop(id, reason, 0);
+        await this.bucket.update(leaseKey(id), owner, held.revision);
+      });
     } finally {
-      this.forget(id, held);
       this.restUntil.set(id, this.clock() + 3 * this.settings.handoverTimeoutMs);
     }
   }
@@ -480,24 +478,24 @@ export class LeaseOwnership implements Ownership {
     const result = await this.bucket.update(leaseKey(id), lease, revision);
     held.reclaiming = false;
     if (!result.ok || this.held.get(id) !== held || held.finishing) return;
-    Object.assign(held, { revision: result.revision, lease, lastWriteSent: sent, phase: 'serving' as const, releaseStarted: undefined });
-    held.stopRelay?.();
-    held.stopRelay = undefined;
-    this.busy.delete(id);
-    this.restUntil.set(id, this.clock() + 3 * this.settings.handoverTimeoutMs);
-    this.log.info({ janus_id: id }, 'ownership: the taker gave the connection back; keeping it');
-    await this.catchUpWithList(id);
+    Object.assign(held, { revision: result.revision, lease, lastWriteSent: sent });
+    await this.keepServing(id, held, 'ownership: the taker gave the connection back; keeping it');
   }
 
   /** Stops serving, keeping the session (another replica may claim it). */
   private async dropLease(id: string, reason: string, graceMs = 0): Promise<void> {
     const held = this.held.get(id);
     if (!held || held.finishing) return;
+    await this.stopServing(id, held, { reason }, 'warn', () => this.host.drop(id, reason, graceMs));
+  }
+
+  /** Leaves `held` at once (nothing else may act on it), logs why, runs `stop`, then forgets the connection. */
+  private async stopServing(id: string, held: Held, why: Record<string, string>, level: 'info' | 'warn', stop: () => Promise<void>): Promise<void> {
     held.finishing = true;
     this.held.delete(id);
-    this.log.warn({ janus_id: id, replica: this.settings.replicaId, reason }, 'stopped serving');
+    this.log[level]({ janus_id: id, replica: this.settings.replicaId, ...why }, 'stopped serving');
     try {
-      await this.host.drop(id, reason, graceMs);
+      await stop();
     } finally {
       this.forget(id, held);
     }
