@@ -320,7 +320,8 @@ export class LeaseOwnership implements Ownership {
     const waiting = (times: Map<string, number>): string[] => [...times].filter(([, at]) => at > now).map(([id]) => id);
     const takeable = (id: string) => this.view.takeable(id, this.settings.instance, now);
     for (const id of this.listed.keys()) {
-      const unserved = !this.held.has(id) && (takeable(id) === 'free' || takeable(id) === 'expired');
+      const why = this.held.has(id) ? undefined : takeable(id);
+      const unserved = why === 'free' || why === 'expired';
       if (!unserved) this.unservedSince.delete(id);
       else if (!this.unservedSince.has(id)) this.unservedSince.set(id, now);
     }
