@@ -2,7 +2,7 @@
  * Prometheus metrics (prom-client), served on /metrics. Per-connection series carry a
  * `janus_id` label and are removed when the connection is no longer served.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { LeaseMetrics } from '../ha/lease-ownership.js';
 import type { StatusChange } from '../janus/connection.js';
 
@@ -11,6 +11,9 @@ export const OUTCOMES = ['ok', 'janus_error', 'timeout', 'unavailable', 'rejecte
 export type RequestOutcome = (typeof OUTCOMES)[number];
 
 const CONNECTION_STATES = ['connecting', 'opening-session', 'ready', 'disconnected', 'stopped'] as const;
+
+/** The bucket bounds of janus_bridge_request_duration_seconds, in seconds. */
+const DURATION_BOUNDS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** What became of an event: published, or dropped and why. */
 export type EventResult = 'published' | 'nats_unavailable' | 'buffer_full' | 'refused';
@@ -30,11 +33,23 @@ export interface MetricsSources {
 
 export class Metrics {
   readonly registry = new Registry();
-  private readonly requests = new Counter({ name: 'janus_bridge_requests_total', help: 'Requests handled, by outcome', labelNames: ['janus_id', 'outcome'], registers: [this.registry] });
-  private readonly duration = new Histogram({
-    name: 'janus_bridge_request_duration_seconds', help: 'Time from a request\'s arrival to its reply', labelNames: ['janus_id'],
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry],
+  /** The requests of each janus_id, counted in plain fields and published at scrape time (see RequestTally). */
+  private readonly tallies = new Map<string, RequestTally>();
+  private readonly requests = new Counter({
+    name: 'janus_bridge_requests_total', help: 'Requests handled, by outcome', labelNames: ['janus_id', 'outcome'], registers: [this.registry],
+    collect: () => {
+      this.requests.reset();
+      for (const [janusId, tally] of this.tallies) {
+        for (const outcome of OUTCOMES) {
+          const count = tally.outcomes[outcome];
+          // As before, an outcome has no series until its first request.
+          if (count > 0) this.requests.inc({ janus_id: janusId, outcome }, count);
+        }
+      }
+    },
   });
+  // Registered here, after the counter, so /metrics lists the metrics in the same order as before.
+  private readonly duration = registerCollector(this.registry, new RequestDurations(this.tallies));
   private readonly events = new Counter({ name: 'janus_bridge_events_published_total', help: 'Events published on the event subject (including those buffered during a NATS outage)', labelNames: ['janus_id'], registers: [this.registry] });
   private readonly eventsDropped = new Counter({ name: 'janus_bridge_events_dropped_total', help: 'Events lost, by reason: nats_unavailable (NATS away and its buffer full), buffer_full (JetStream too slow), refused (JetStream refused them)', labelNames: ['janus_id', 'reason'], registers: [this.registry] });
   private readonly reconnects = new Counter({ name: 'janus_bridge_reconnects_total', help: 'Reconnect attempts to Janus', labelNames: ['janus_id'], registers: [this.registry] });
@@ -76,16 +91,14 @@ export class Metrics {
     this.removed.delete(janusId);
     // Acks of events queued before a removal may come later: they must not bring the series back.
     const live = (): boolean => !this.removed.has(janusId);
-    const byOutcome = new Map<RequestOutcome, Counter.Internal>();
-    const duration = this.duration.labels({ janus_id: janusId });
+    // A takeover's newer connection keeps adding to the same tally, as to the same series.
+    if (!this.tallies.has(janusId)) this.tallies.set(janusId, new RequestTally());
     const events = this.events.labels({ janus_id: janusId });
     const reporter: ConnectionMetrics = {
       request: (outcome, seconds) => {
         if (!live()) return;
-        let counter = byOutcome.get(outcome);
-        if (!counter) byOutcome.set(outcome, (counter = this.requests.labels({ janus_id: janusId, outcome })));
-        counter.inc();
-        duration.observe(seconds);
+        // Looked up on every call: after a removal and a re-add, the id has a new tally.
+        this.tallies.get(janusId)?.add(outcome, seconds);
       },
       event: (result) => {
         if (!live()) return;
@@ -134,9 +147,80 @@ export class Metrics {
     const labels = { janus_id: janusId };
     for (const metric of [this.events, this.reconnects, this.replacements, this.claims]) metric.remove(labels);
     for (const reason of ['nats_unavailable', 'buffer_full', 'refused']) this.eventsDropped.remove({ ...labels, reason });
-    this.duration.remove(labels);
-    for (const outcome of OUTCOMES) this.requests.remove({ ...labels, outcome });
+    this.tallies.delete(janusId);
   }
+}
+
+/**
+ * One janus_id's requests: what janus_bridge_requests_total and janus_bridge_request_duration_seconds
+ * show for it. Counted here rather than in prom-client because `request()` is on the hot path of every
+ * request and prom-client validates and hashes the labels on every `inc()` / `observe()` (well over half
+ * a microsecond a request); plain fields cost a few ns, and the metrics read them only when /metrics is scraped.
+ */
+class RequestTally {
+  readonly outcomes: Record<RequestOutcome, number> = { ok: 0, janus_error: 0, timeout: 0, unavailable: 0, rejected: 0 };
+  /** Durations per bucket, not cumulative: `inBucket[i]` counts those in (bound i-1, bound i]; those above the last bound are only in `count`. */
+  readonly inBucket: number[] = DURATION_BOUNDS.map(() => 0);
+  sum = 0;
+  count = 0;
+
+  add(outcome: RequestOutcome, seconds: number): void {
+    this.outcomes[outcome] += 1;
+    // prom-client's observe() threw on such a duration (after the outcome was counted); a NaN would stick in the sum for good.
+    if (!Number.isFinite(seconds)) return;
+    let i = 0;
+    while (i < DURATION_BOUNDS.length && seconds > DURATION_BOUNDS[i]!) i++;
+    if (i < DURATION_BOUNDS.length) this.inBucket[i]! += 1;
+    this.sum += seconds;
+    this.count += 1;
+  }
+}
+
+type Sample = { labels: Record<string, string | number>; value: number; metricName: string };
+
+/**
+ * janus_bridge_request_duration_seconds, read from the tallies at scrape time. prom-client's Histogram
+ * can only be fed one observation at a time, so this is a collector of its own: the registry needs only
+ * name, help, type, aggregator, get() and reset() (prom-client lib/registry.js), and get() gives the
+ * same samples, with the same labels, as Histogram.get().
+ */
+class RequestDurations {
+  readonly name = 'janus_bridge_request_duration_seconds';
+  readonly help = 'Time from a request\'s arrival to its reply';
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+
+  constructor(private readonly tallies: Map<string, RequestTally>) {}
+
+  async get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: Sample[] }> {
+    const values: Sample[] = [];
+    for (const [janusId, tally] of this.tallies) {
+      // A Histogram has no series for a janus_id until its first observation.
+      if (tally.count === 0) continue;
+      let cumulative = 0;
+      DURATION_BOUNDS.forEach((le, i) => {
+        cumulative += tally.inBucket[i]!;
+        values.push({ labels: { le, janus_id: janusId }, value: cumulative, metricName: `${this.name}_bucket` });
+      });
+      values.push(
+        { labels: { le: '+Inf', janus_id: janusId }, value: tally.count, metricName: `${this.name}_bucket` },
+        { labels: { janus_id: janusId }, value: tally.sum, metricName: `${this.name}_sum` },
+        { labels: { janus_id: janusId }, value: tally.count, metricName: `${this.name}_count` },
+      );
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  /** For Registry.resetMetrics(): starts every tally again from zero (both request metrics, then). */
+  reset(): void {
+    for (const janusId of this.tallies.keys()) this.tallies.set(janusId, new RequestTally());
+  }
+}
+
+/** Registers a metric of our own; prom-client's typings admit only its own metric classes. */
+function registerCollector<T extends { name: string }>(registry: Registry, collector: T): T {
+  registry.registerMetric(collector as unknown as Metric);
+  return collector;
 }
 
 /** The outcome label of a reply: Janus's own error, or the bridge's error code. */
