@@ -3,9 +3,9 @@ import { headers, type Msg, type MsgHdrs } from 'nats';
 import { bridgeError, type BridgeError } from '../errors.js';
 import { errorReply, type JanusMessage } from '../janus/protocol.js';
 
-/** Sends Janus's answer; when it cannot fit in a NATS message, sends (and returns) error 614 instead. */
-export function replyWithAnswer(msg: Msg, answer: JanusMessage, maxPayload: number): BridgeError | undefined {
-  const data = Buffer.from(JSON.stringify(answer));
+/** Sends Janus's answer (`text`, its JSON); when it cannot fit in a NATS message, sends (and returns) error 614 instead. */
+export function replyWithAnswer(msg: Msg, answer: JanusMessage, text: string, maxPayload: number): BridgeError | undefined {
+  const data = Buffer.from(text);
   if (data.byteLength > maxPayload) {
     const error = bridgeError('reply_too_large', `${data.byteLength} bytes, NATS max_payload ${maxPayload}`);
     replyWithError(msg, error, answer.transaction);

@@ -49,7 +49,7 @@ export function serveRequests(options: RequestServerOptions): Subscription {
     }
     const outcome = await target.request(parsed.message, parsed.clientTransaction);
     if (outcome.ok) {
-      const error = replyWithAnswer(msg, outcome.answer, nc.info?.max_payload ?? maxMessageBytes);
+      const error = replyWithAnswer(msg, outcome.answer, outcome.text, nc.info?.max_payload ?? maxMessageBytes);
       observe(error ? 'rejected' : outcomeOf(outcome.answer), seconds(), error);
     } else {
       replyWithError(msg, outcome.error, parsed.clientTransaction);

@@ -4,7 +4,7 @@
  * nowhere. It remembers ended requests, so that their late answers still find the way.
  */
 import type { Logger } from '../log.js';
-import { isJanusId, parseJanusFrame, restoreTransaction, route, type JanusMessage } from './protocol.js';
+import { forClient, isJanusId, mayHaveFollowUps, parseJanusFrame, route, type JanusMessage } from './protocol.js';
 import { RecentTransactions, type PendingRequest, type TransactionTable } from './transactions.js';
 
 export interface RouterHooks {
@@ -59,7 +59,7 @@ export class FrameRouter {
       return;
     }
     // Not ours (an answer to a request another process sent on a session we took over).
-    if (!this.answer(message, message.transaction)) this.hooks.onUnknownAnswer(message, text);
+    if (!this.answer(message, text, message.transaction)) this.hooks.onUnknownAnswer(message, text);
   }
 
   /**
@@ -69,18 +69,19 @@ export class FrameRouter {
   relayed(text: string): boolean {
     const parsed = parseJanusFrame(text);
     if (!parsed.ok || typeof parsed.message.transaction !== 'string') return false;
-    return this.answer(parsed.message, parsed.message.transaction);
+    return this.answer(parsed.message, text, parsed.message.transaction);
   }
 
   /** Routes a message with a transaction; false when the transaction is not one of ours. */
-  private answer(message: JanusMessage, transaction: string): boolean {
+  private answer(message: JanusMessage, text: string, transaction: string): boolean {
     const transactions = this.hooks.transactions();
     const routing = route(message.janus, transactions.verbOf(transaction));
     if (routing === 'drop') return true;
     if (routing === 'answer') {
       const request = transactions.take(transaction)!;
-      if (!request.internal) this.recent.remember(transaction, request.clientTransaction);
-      request.settle({ ok: true, answer: restoreTransaction(message, request.clientTransaction) });
+      if (!request.internal && mayHaveFollowUps(request.verb)) this.recent.remember(transaction, request.clientTransaction);
+      const { message: answer, text: answerText } = forClient(message, text, transaction, request.clientTransaction);
+      request.settle({ ok: true, answer, text: answerText });
       return true;
     }
     const abandonedVerb = this.abandonedInternal.get(transaction);
@@ -91,8 +92,8 @@ export class FrameRouter {
     }
     const known = this.recent.lookup(transaction);
     if (!known.found) return false;
-    const restored = restoreTransaction(message, known.client);
-    this.hooks.onEvent(restored, JSON.stringify(restored));
+    const event = forClient(message, text, transaction, known.client);
+    this.hooks.onEvent(event.message, event.text);
     return true;
   }
 

@@ -156,6 +156,15 @@ export function completes(requestVerb: string, answerType: string): boolean {
   return FINAL_TYPES.has(answerType);
 }
 
+/**
+ * Whether more messages may carry a request's transaction after its answer: only a plugin
+ * `message` (a plugin may push several events for one request). The core's requests end
+ * with their answer, so the bridge need not remember their transactions.
+ */
+export function mayHaveFollowUps(requestVerb: string): boolean {
+  return requestVerb === 'message';
+}
+
 /** What to do with a message from Janus, given the verb of the request waiting for its transaction (if any). */
 export type Routing = 'answer' | 'drop' | 'event';
 
@@ -172,6 +181,35 @@ export function restoreTransaction<T extends { transaction?: unknown }>(message:
   else message.transaction = clientTransaction;
   return message;
 }
+
+/** A message from Janus as the client gets it: the value, and the JSON text to send. */
+export interface ClientMessage {
+  readonly message: JanusMessage;
+  readonly text: string;
+}
+
+/**
+ * Janus's message with the client's transaction in place of ours (`ours`), as a value and as
+ * text. The text is Janus's own with only the transaction's value replaced, not the whole
+ * message serialised again (answers can be large): Janus writes `transaction` before any
+ * plugin data, so the first `"<ours>"` right after `"transaction":` is that member. When it
+ * is not found that way, or the member must go (the client sent none), the value is
+ * serialised instead.
+ */
+export function forClient(message: JanusMessage, text: string, ours: string, client: string | undefined): ClientMessage {
+  const restored = restoreTransaction(message, client);
+  if (client !== undefined) {
+    const quoted = `"${ours}"`;
+    const at = text.indexOf(quoted);
+    if (at > 0 && TRANSACTION_KEY_BEFORE.test(text.slice(Math.max(0, at - 32), at))) {
+      return { message: restored, text: text.slice(0, at) + JSON.stringify(client) + text.slice(at + quoted.length) };
+    }
+  }
+  return { message: restored, text: JSON.stringify(restored) };
+}
+
+/** `"transaction":` and the whitespace Janus's indented or plain JSON puts around the colon, ending where the value starts. */
+const TRANSACTION_KEY_BEFORE = /"transaction"\s*:\s*$/;
 
 /** The bridge's own errors in Janus's shape, so clients handle one kind of error. */
 export function errorReply(error: BridgeError, clientTransaction: string | undefined): JanusMessage {

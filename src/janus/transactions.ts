@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { bridgeError, type BridgeError } from '../errors.js';
 import type { JanusMessage } from './protocol.js';
 
-export type Outcome = { ok: true; answer: JanusMessage } | { ok: false; error: BridgeError };
+/** `text`: the answer as JSON, to pass on as it is (Janus's own text with the client's transaction). */
+export type Outcome = { ok: true; answer: JanusMessage; text: string } | { ok: false; error: BridgeError };
 
 export interface PendingRequest {
   readonly verb: string;
@@ -119,11 +120,11 @@ export class TransactionTable {
  * first, and in age; expiry is lazy, so no timer runs.
  */
 export class RecentTransactions {
-  private readonly entries = new Map<string, { client: string | undefined; at: number; seq: number }>();
-  /** Keys in the order they were remembered, consumed from `head`: eviction never walks the Map. */
-  private order: Array<{ key: string; at: number; seq: number }> = [];
+  /** One record per remembered transaction, shared by the Map and the eviction queue: the Map holds the newest for its key. */
+  private readonly entries = new Map<string, Remembered>();
+  /** Records in the order they were remembered, consumed from `head`: eviction never walks the Map. */
+  private order: Remembered[] = [];
   private head = 0;
-  private seq = 0;
 
   constructor(
     private readonly maxEntries: number,
@@ -137,14 +138,14 @@ export class RecentTransactions {
 
   remember(transaction: string, clientTransaction: string | undefined): void {
     const at = this.now();
-    const seq = ++this.seq;
-    this.entries.set(transaction, { client: clientTransaction, at, seq });
-    this.order.push({ key: transaction, at, seq });
+    const record: Remembered = { key: transaction, client: clientTransaction, at };
+    this.entries.set(transaction, record);
+    this.order.push(record);
     while (this.head < this.order.length) {
       const oldest = this.order[this.head]!;
       if (this.entries.size <= this.maxEntries && at - oldest.at < this.ttlMs) break;
-      // Only if the key was not remembered again since.
-      if (this.entries.get(oldest.key)?.seq === oldest.seq) this.entries.delete(oldest.key);
+      // Only if the key was not remembered again since (then the Map holds a newer record).
+      if (this.entries.get(oldest.key) === oldest) this.entries.delete(oldest.key);
       this.head++;
     }
     if (this.head > 1024 && this.head * 2 > this.order.length) {
@@ -159,4 +160,10 @@ export class RecentTransactions {
     if (!entry || this.now() - entry.at >= this.ttlMs) return { found: false, client: undefined };
     return { found: true, client: entry.client };
   }
+}
+
+interface Remembered {
+  readonly key: string;
+  readonly client: string | undefined;
+  readonly at: number;
 }

@@ -28,6 +28,11 @@ function setup(session = 77) {
   return { table, router, events, unknown, expired, late, wait, frame };
 }
 
+/** What a request gets when answered: the answer, and its JSON (the test's frames are compact JSON, in the answer's key order). */
+function answered(answer: JanusMessage): Outcome {
+  return { ok: true, answer, text: JSON.stringify(answer) };
+}
+
 describe('FrameRouter', () => {
   it('answers the waiting request with the client transaction, and gives later events with that transaction the client one too', () => {
     const { wait, frame, events } = setup();
@@ -35,10 +40,20 @@ describe('FrameRouter', () => {
     frame({ janus: 'ack', transaction: tx });
     expect(outcomes).toEqual([]);
     frame({ janus: 'event', transaction: tx, plugindata: { data: { n: 1 } } });
-    expect(outcomes).toEqual([{ ok: true, answer: { janus: 'event', transaction: 'client-1', plugindata: { data: { n: 1 } } } }]);
+    expect(outcomes).toEqual([answered({ janus: 'event', transaction: 'client-1', plugindata: { data: { n: 1 } } })]);
     frame({ janus: 'event', transaction: tx, plugindata: { data: { n: 2 } } });
     expect(events.map((e) => e.message.transaction)).toEqual(['client-1']);
     expect(JSON.parse(events[0]!.text)).toMatchObject({ transaction: 'client-1', plugindata: { data: { n: 2 } } });
+  });
+
+  it('forgets the transaction of an answered core request (nothing follows it), so a stray frame with it is not given the client one', () => {
+    const { wait, frame, events, unknown } = setup();
+    const { tx, outcomes } = wait('attach', 'client-2');
+    frame({ janus: 'success', transaction: tx, data: { id: 5 } });
+    expect(outcomes).toEqual([answered({ janus: 'success', transaction: 'client-2', data: { id: 5 } })]);
+    frame({ janus: 'event', transaction: tx });
+    expect(events).toEqual([]);
+    expect(unknown.map((text) => JSON.parse(text).transaction)).toEqual([tx]);
   });
 
   it('publishes the late answer of a timed-out client request with its transaction, or without one when the client sent none', () => {
@@ -97,7 +112,7 @@ describe('FrameRouter', () => {
     expect(router.relayed(JSON.stringify({ janus: 'event', transaction: 'someone-else', plugindata: {} }))).toBe(false);
     expect(router.relayed('not json')).toBe(false);
     expect(router.relayed(JSON.stringify({ janus: 'event', transaction: tx, plugindata: { data: { ok: 1 } } }))).toBe(true);
-    expect(outcomes).toEqual([{ ok: true, answer: { janus: 'event', transaction: 'client-9', plugindata: { data: { ok: 1 } } } }]);
+    expect(outcomes).toEqual([answered({ janus: 'event', transaction: 'client-9', plugindata: { data: { ok: 1 } } })]);
     // A later relayed event with the same transaction is an event with the client's transaction, not an unknown answer.
     expect(router.relayed(JSON.stringify({ janus: 'event', transaction: tx, plugindata: { data: { ok: 2 } } }))).toBe(true);
     expect(events.map((e) => e.message.transaction)).toEqual(['client-9']);

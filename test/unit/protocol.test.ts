@@ -3,6 +3,8 @@ import {
   bindToSession,
   completes,
   errorReply,
+  forClient,
+  mayHaveFollowUps,
   parseClientRequest,
   parseJanusFrame,
   restoreTransaction,
@@ -240,6 +242,11 @@ describe('completes and route', () => {
     expect(route('ack', verb)).toBe('drop');
   });
 
+  it('only a plugin message may be followed by more messages with its transaction', () => {
+    expect(mayHaveFollowUps('message')).toBe(true);
+    for (const verb of ['attach', 'detach', 'hangup', 'keepalive', 'trickle', 'info', 'ping', 'claim']) expect(mayHaveFollowUps(verb)).toBe(false);
+  });
+
   it.each(['webrtcup', 'media', 'hangup', 'slowlink', 'detached', 'timeout'])(
     'an unknown type (%s) with a waiting verb is an event',
     (type) => {
@@ -350,5 +357,44 @@ describe('JSON errors never quote the request', () => {
     expect(parsed.error.code).toBe(600);
     expect(parsed.error.reason).not.toContain('s3cr3t');
     expect(parsed.error.reason).toMatch(/JSON/);
+  });
+});
+
+describe('forClient', () => {
+  const ours = '1a2b3c4d-7';
+  // How Janus writes an answer with its default `json = "indented"`.
+  const indented = `{\n   "janus": "success",\n   "session_id": 42,\n   "transaction": "${ours}",\n   "data": {\n      "id": 7\n   }\n}`;
+
+  it("edits Janus's own text: only the transaction's value changes, the layout stays", () => {
+    const message = JSON.parse(indented) as JanusMessage;
+    const result = forClient(message, indented, ours, 'client-"1"');
+    expect(result.text).toBe(indented.replace(`"${ours}"`, '"client-\\"1\\""'));
+    expect(JSON.parse(result.text)).toEqual({ janus: 'success', session_id: 42, transaction: 'client-"1"', data: { id: 7 } });
+    expect(result.message.transaction).toBe('client-"1"');
+  });
+
+  it('edits plain and compact layouts too', () => {
+    for (const text of [`{"janus": "ack", "session_id": 42, "transaction": "${ours}"}`, `{"janus":"ack","session_id":42,"transaction":"${ours}"}`]) {
+      const result = forClient(JSON.parse(text) as JanusMessage, text, ours, 'c');
+      expect(result.text).toBe(text.replace(ours, 'c'));
+    }
+  });
+
+  it('leaves a later plugin value equal to our transaction alone', () => {
+    const text = `{"janus":"event","transaction":"${ours}","plugindata":{"data":{"echo":"${ours}"}}}`;
+    const result = forClient(JSON.parse(text) as JanusMessage, text, ours, 'c');
+    expect(JSON.parse(result.text)).toEqual({ janus: 'event', transaction: 'c', plugindata: { data: { echo: ours } } });
+  });
+
+  it('serialises the message when our transaction shows first somewhere else than as the transaction', () => {
+    const text = `{"janus":"event","note":"${ours}","transaction":"${ours}"}`;
+    const result = forClient(JSON.parse(text) as JanusMessage, text, ours, 'c');
+    expect(JSON.parse(result.text)).toEqual({ janus: 'event', note: ours, transaction: 'c' });
+  });
+
+  it('removes the transaction when the client sent none', () => {
+    const result = forClient(JSON.parse(indented) as JanusMessage, indented, ours, undefined);
+    expect(JSON.parse(result.text)).toEqual({ janus: 'success', session_id: 42, data: { id: 7 } });
+    expect(result.message).not.toHaveProperty('transaction');
   });
 });
