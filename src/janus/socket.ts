@@ -67,12 +67,11 @@ export class JanusSocket {
   send(text: string): boolean {
     if (!this.isOpen) return false;
     this.corkUntilNextTick();
-    this.unflushed.push(Date.now());
-    this.armWriteWatchdog();
+    this.unflushed.push(performance.now());
+    if (!this.writeWatchdog) this.armWriteWatchdog();
     this.ws.send(text, (err) => {
       this.unflushed.shift();
       if (err) this.close(`write failed: ${err.message}`);
-      else if (this.unflushed.length === 0) this.disarmWriteWatchdog();
     });
     return true;
   }
@@ -118,15 +117,19 @@ export class JanusSocket {
     }, this.options.pingIntervalMs);
   }
 
+  /**
+   * One timer for all writes, armed for the oldest unflushed one. It is left to run out
+   * when everything was flushed (then it stops), not cleared and armed again on every
+   * write: one request at a time would otherwise cost a timer each.
+   */
   private armWriteWatchdog(): void {
-    if (this.writeWatchdog) return;
-    const oldest = this.unflushed[0] ?? Date.now();
-    const wait = Math.max(0, oldest + this.options.sendTimeoutMs - Date.now());
+    const oldest = this.unflushed[0] ?? performance.now();
+    const wait = Math.max(0, oldest + this.options.sendTimeoutMs - performance.now());
     this.writeWatchdog = setTimeout(() => {
       this.writeWatchdog = undefined;
       const head = this.unflushed[0];
       if (head === undefined) return;
-      if (Date.now() - head >= this.options.sendTimeoutMs) {
+      if (performance.now() - head >= this.options.sendTimeoutMs) {
         this.close(`write not flushed within janus.sendTimeout (${this.options.sendTimeoutMs} ms)`);
       } else {
         this.armWriteWatchdog();
