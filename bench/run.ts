@@ -4,7 +4,11 @@
  * Starts a loopback Janus and private nats-servers, then measures on the same machine:
  *   direct  a plain ws client sending `keepalive` on a Janus session (the Janus leg's floor)
  *   echo    NATS request/reply to a trivial responder in its own process (the NATS leg's floor)
+ *   floor   NATS request → a minimal relay (bench/relay-floor.ts: parse, swap the transaction,
+ *           write to Janus, reply; nothing else) → Janus → reply: the bridge leg's floor
  *   bridge  NATS request → the daemon (node dist/main.js, its own process) → Janus → reply
+ * All four are up at once and take turns, one round each (sequential, then windowed),
+ * BENCH_ROUNDS times; the table shows each figure's median over the rounds, the JSON every round.
  * then events per second from a real Janus (echotest fire-and-forget messages) as a direct ws
  * client receives them, through the daemon, and through a second daemon with JetStream capture
  * on (events.stream.enabled, its own nats-server with -js; the stream's message count is read
@@ -14,7 +18,7 @@
  * Environment: BENCH_PROFILE=1 runs the daemons under `node --cpu-prof` (into
  * BENCH_PROFILE_DIR, default /tmp/prof/<time>) and prints the top self-time functions;
  * its figures then go next to the profiles, not to bench-results/.
- * BENCH_SEQ, BENCH_REQUESTS, BENCH_EVENTS, BENCH_CONNECTIONS (e.g. "10,100,1000") scale it.
+ * BENCH_SEQ, BENCH_REQUESTS, BENCH_ROUNDS, BENCH_EVENTS, BENCH_CONNECTIONS (e.g. "10,100,1000") scale it.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -36,6 +40,7 @@ const WARMUP = 500;
 const SEQUENTIAL = envInt('BENCH_SEQ', 2_000);
 const REQUESTS = envInt('BENCH_REQUESTS', 20_000);
 const WINDOW = 256;
+const ROUNDS = envInt('BENCH_ROUNDS', 3);
 const EVENTS = envInt('BENCH_EVENTS', 10_000);
 /** Fire-and-forget messages sent but not yet seen as events: keeps the burst bounded. */
 const EVENT_WINDOW = 1_000;
@@ -103,14 +108,69 @@ async function measureCpu<T>(probe: CpuProbe | (() => Promise<number>), requests
   return [result, { cpu_ms: used / 1000, us_per_request: used / requests }];
 }
 
-interface LegResult {
+interface LegRound {
   sequential: Latency;
   throughput: Throughput;
-  /** CPU of the process under test (the echo responder, the daemon), sequential and windowed phases. */
+  /** CPU of the process under test (the echo responder, the relay, the daemon), sequential and windowed phases. */
   cpu_sequential?: CpuUse;
   cpu_window?: CpuUse;
   /** CPU of Janus itself, windowed phase. */
   janus_cpu_window?: CpuUse;
+}
+
+/** Each figure is its own median over the rounds; `rounds` keeps them all. */
+interface LegResult extends LegRound {
+  rounds: LegRound[];
+}
+
+interface CpuProbes {
+  /** The process under test (the echo responder, the relay, the daemon). */
+  cpu?: CpuProbe | (() => Promise<number>);
+  janus?: CpuProbe;
+}
+
+/** One round of a leg: SEQUENTIAL requests one at a time, then REQUESTS with WINDOW in flight, CPU read around each phase. */
+async function measureRound(once: () => Promise<void>, probes: CpuProbes): Promise<LegRound> {
+  const none = async (): Promise<number> => 0;
+  const [seq, cpuSeq] = await measureCpu(probes.cpu ?? none, SEQUENTIAL, () => sequential(SEQUENTIAL, once));
+  const janusBefore = probes.janus?.read() ?? 0;
+  const [tput, cpuWindow] = await measureCpu(probes.cpu ?? none, REQUESTS, () => windowed(REQUESTS, WINDOW, once));
+  const round: LegRound = { sequential: seq, throughput: tput };
+  if (probes.cpu) Object.assign(round, { cpu_sequential: cpuSeq, cpu_window: cpuWindow });
+  if (probes.janus) {
+    const us = probes.janus.read() - janusBefore;
+    round.janus_cpu_window = { cpu_ms: us / 1000, us_per_request: us / REQUESTS };
+  }
+  return round;
+}
+
+/**
+ * The legs take turns, one round each, ROUNDS times: the speed of a shared machine drifts
+ * over minutes, and legs measured seconds apart see the same machine. Each figure is then
+ * the median of its rounds.
+ */
+async function measureLegs<K extends string>(legs: Record<K, { once: () => Promise<void>; probes: CpuProbes }>): Promise<Record<K, LegResult>> {
+  const names = Object.keys(legs) as K[];
+  const rounds = Object.fromEntries(names.map((name) => [name, [] as LegRound[]])) as Record<K, LegRound[]>;
+  for (let i = 0; i < ROUNDS; i++) {
+    for (const name of names) {
+      log(`round ${i + 1}/${ROUNDS}: ${name}`);
+      rounds[name].push(await measureRound(legs[name].once, legs[name].probes));
+    }
+  }
+  return Object.fromEntries(names.map((name) => {
+    const result: LegResult = { ...medianByField(rounds[name]), rounds: rounds[name] };
+    result.throughput.errors = rounds[name].reduce((sum, round) => sum + round.throughput.errors, 0);
+    return [name, result];
+  })) as Record<K, LegResult>;
+}
+
+/** Field by field, the median over `values` (objects of the same shape). */
+function medianByField<T>(values: T[]): T {
+  const first = values[0] as unknown;
+  if (typeof first === 'number') return percentile([...(values as number[])].sort((a, b) => a - b), 50) as T;
+  if (typeof first !== 'object' || first === null) return first as T;
+  return Object.fromEntries(Object.keys(first).map((key) => [key, medianByField(values.map((value) => (value as Record<string, unknown>)[key]))])) as T;
 }
 
 // ---------------------------------------------------------------- events
@@ -230,6 +290,25 @@ function log(line: string): void {
   process.stderr.write(line + '\n');
 }
 
+/** A bench helper process (echo responder, relay floor) from dist-bench/bench, once it prints "ready". */
+async function startResponder(script: string, args: string[]): Promise<Managed> {
+  const child = spawn(process.execPath, [join(import.meta.dirname, script), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const managed = manage(child);
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('ready')) resolve(); });
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}: ${managed.output()}`)));
+  });
+  return managed;
+}
+
+/** CPU microseconds of the helper answering on `subject` (its own process.cpuUsage(): finer than /proc's ticks). */
+function cpuOver(nc: NatsConnection, subject: string): () => Promise<number> {
+  return async () => {
+    const usage = JSON.parse((await nc.request(subject, undefined, { timeout: 5_000 })).string()) as NodeJS.CpuUsage;
+    return usage.user + usage.system;
+  };
+}
+
 function janusCpu(janus: Pick<Managed, 'pid'>): CpuProbe {
   return { read: () => procCpuMicros(janus.pid) };
 }
@@ -290,70 +369,35 @@ async function main(): Promise<void> {
   cleanups.push(() => janus.stop());
   log(`Janus on ${`ws://127.0.0.1:${janus.wsPort}/janus`} (pid ${janus.pid})`);
 
-  // ---------------------------------------------------------------- direct
+  // ---------------------------------------------------------------- the four legs, all up at once
+  // direct: a plain ws client on its own Janus session.
   const direct = await DirectJanus.open(`ws://127.0.0.1:${janus.wsPort}/janus`);
   cleanups.push(() => direct.close());
   const info = await direct.request({ janus: 'info' });
   const janusVersion = String(info.version_string ?? 'unknown');
   const created = await direct.request({ janus: 'create' });
   const session = (created.data as { id: number }).id;
-  const keepalive = async (): Promise<void> => {
+  const directOnce = async (): Promise<void> => {
     const answer = await direct.request({ janus: 'keepalive', session_id: session });
     if (answer.janus !== 'ack') throw new Error(`keepalive answered ${JSON.stringify(answer)}`);
   };
-  log('direct: warm-up');
-  await sequential(WARMUP, keepalive);
-  await windowed(WARMUP * 4, WINDOW, keepalive);
-  log(`direct: ${SEQUENTIAL} sequential, ${REQUESTS} with ${WINDOW} in flight`);
-  const directSeq = await sequential(SEQUENTIAL, keepalive);
-  const [directTput, directJanusCpu] = await measureCpu(janusCpu(janus), REQUESTS, () => windowed(REQUESTS, WINDOW, keepalive));
-  const directLeg: LegResult = { sequential: directSeq, throughput: directTput, janus_cpu_window: directJanusCpu };
 
-  log(`direct: ${EVENTS} fire-and-forget echotest messages`);
-  const attached = await direct.request({ janus: 'attach', session_id: session, plugin: 'janus.plugin.echotest' });
-  const directHandle = (attached.data as { id: number }).id;
-  const [directEvents, directEventsJanusCpu] = await measureCpu(janusCpu(janus), EVENTS, () => eventBurst(
-    EVENTS,
-    () => direct.send({ janus: 'message', session_id: session, handle_id: directHandle, body: { audio: true } }),
-    (onEvent) => { direct.onOther = (body) => { if (body.janus === 'event') onEvent(); }; },
-  ));
-  directEvents.janus_cpu = directEventsJanusCpu;
-  direct.onOther = () => {};
-  await direct.request({ janus: 'detach', session_id: session, handle_id: directHandle });
-  await direct.request({ janus: 'destroy', session_id: session });
-  await direct.close();
-
-  // ---------------------------------------------------------------- echo
+  // echo, and floor (the least a relay does, bench/relay-floor.ts): on their own nats-server.
   const echoNats = await startNats();
   cleanups.push(() => echoNats.stop());
-  const echoChild = spawn(process.execPath, [join(import.meta.dirname, 'echo-responder.js'), echoNats.url], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const echo = manage(echoChild);
+  const echo = await startResponder('echo-responder.js', [echoNats.url]);
   cleanups.push(() => echo.stop());
-  await new Promise<void>((resolve, reject) => {
-    echoChild.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('ready')) resolve(); });
-    echoChild.once('exit', (code) => reject(new Error(`echo responder exited with ${code}: ${echo.output()}`)));
-  });
+  const floor = await startResponder('relay-floor.js', [echoNats.url, `ws://127.0.0.1:${janus.wsPort}/janus`]);
+  cleanups.push(() => floor.stop());
   const echoNc = await connect({ servers: echoNats.url, name: 'bench-client' });
   cleanups.push(() => echoNc.close());
   const echoOnce = async (): Promise<void> => { await echoNc.request('bench.echo', KEEPALIVE, { timeout: 5_000 }); };
-  const echoCpu = async (): Promise<number> => {
-    const usage = JSON.parse((await echoNc.request('bench.cpu', undefined, { timeout: 5_000 })).string()) as NodeJS.CpuUsage;
-    return usage.user + usage.system;
+  const floorOnce = async (): Promise<void> => {
+    const reply = await echoNc.request('bench.relay', KEEPALIVE, { timeout: 5_000 });
+    if ((JSON.parse(reply.string()) as { janus: string }).janus !== 'ack') throw new Error(`keepalive answered ${reply.string()}`);
   };
-  log('echo: warm-up');
-  await sequential(WARMUP, echoOnce);
-  await windowed(WARMUP * 4, WINDOW, echoOnce);
-  log(`echo: ${SEQUENTIAL} sequential, ${REQUESTS} with ${WINDOW} in flight`);
-  const echoProcCpuBefore = procCpuMicros(echo.pid);
-  const [echoSeq, echoCpuSeq] = await measureCpu(echoCpu, SEQUENTIAL, () => sequential(SEQUENTIAL, echoOnce));
-  const [echoTput, echoCpuWindow] = await measureCpu(echoCpu, REQUESTS, () => windowed(REQUESTS, WINDOW, echoOnce));
-  const echoProcCpuUs = (procCpuMicros(echo.pid) - echoProcCpuBefore) / (SEQUENTIAL + REQUESTS);
-  const echoLeg: LegResult = { sequential: echoSeq, throughput: echoTput, cpu_sequential: echoCpuSeq, cpu_window: echoCpuWindow };
-  await echoNc.close();
-  await echo.stop();
-  await echoNats.stop();
 
-  // ---------------------------------------------------------------- bridge
+  // bridge: the daemon as users run it, on its own nats-server.
   const nats = await startNats();
   cleanups.push(() => nats.stop());
   const nc = await connect({ servers: nats.url, name: 'bench-client' });
@@ -369,21 +413,43 @@ async function main(): Promise<void> {
     const body = JSON.parse(reply.string()) as { janus: string };
     if (body.janus !== 'ack') throw new Error(`keepalive answered ${reply.string()}`);
   };
-  const daemonCpu: CpuProbe = { read: () => procCpuMicros(bridgeDaemon.pid) };
-  log('bridge: warm-up');
-  await sequential(WARMUP, bridgeOnce);
-  await windowed(WARMUP * 4, WINDOW, bridgeOnce);
-  log(`bridge: ${SEQUENTIAL} sequential, ${REQUESTS} with ${WINDOW} in flight`);
-  const logBytesBefore = bridgeDaemon.logBytes();
-  const [bridgeSeq, bridgeCpuSeq] = await measureCpu(daemonCpu, SEQUENTIAL, () => sequential(SEQUENTIAL, bridgeOnce));
-  const janusBefore = procCpuMicros(janus.pid);
-  const [bridgeTput, bridgeCpuWindow] = await measureCpu(daemonCpu, REQUESTS, () => windowed(REQUESTS, WINDOW, bridgeOnce));
-  const bridgeJanusCpu = (procCpuMicros(janus.pid) - janusBefore) / 1000;
-  const bridgeLeg: LegResult = {
-    sequential: bridgeSeq, throughput: bridgeTput, cpu_sequential: bridgeCpuSeq, cpu_window: bridgeCpuWindow,
-    janus_cpu_window: { cpu_ms: bridgeJanusCpu, us_per_request: (bridgeJanusCpu * 1000) / REQUESTS },
+
+  const legs = {
+    direct: { once: directOnce, probes: { janus: janusCpu(janus) } },
+    echo: { once: echoOnce, probes: { cpu: cpuOver(echoNc, 'bench.echo.cpu') } },
+    floor: { once: floorOnce, probes: { cpu: cpuOver(echoNc, 'bench.relay.cpu'), janus: janusCpu(janus) } },
+    bridge: { once: bridgeOnce, probes: { cpu: { read: () => procCpuMicros(bridgeDaemon.pid) }, janus: janusCpu(janus) } },
   };
-  const logBytesPerRequest = (bridgeDaemon.logBytes() - logBytesBefore) / (SEQUENTIAL + REQUESTS);
+  for (const [name, leg] of Object.entries(legs)) {
+    log(`${name}: warm-up`);
+    await sequential(WARMUP, leg.once);
+    await windowed(WARMUP * 4, WINDOW, leg.once);
+  }
+  log(`${ROUNDS} rounds, each leg in turn: ${SEQUENTIAL} sequential, ${REQUESTS} with ${WINDOW} in flight`);
+  const echoProcCpuBefore = procCpuMicros(echo.pid);
+  const logBytesBefore = bridgeDaemon.logBytes();
+  const { direct: directLeg, echo: echoLeg, floor: floorLeg, bridge: bridgeLeg } = await measureLegs(legs);
+  const echoProcCpuUs = (procCpuMicros(echo.pid) - echoProcCpuBefore) / (ROUNDS * (SEQUENTIAL + REQUESTS));
+  const logBytesPerRequest = (bridgeDaemon.logBytes() - logBytesBefore) / (ROUNDS * (SEQUENTIAL + REQUESTS));
+  await floor.stop();
+  await echo.stop();
+  await echoNc.close();
+  await echoNats.stop();
+
+  // ---------------------------------------------------------------- events
+  log(`direct: ${EVENTS} fire-and-forget echotest messages`);
+  const attached = await direct.request({ janus: 'attach', session_id: session, plugin: 'janus.plugin.echotest' });
+  const directHandle = (attached.data as { id: number }).id;
+  const [directEvents, directEventsJanusCpu] = await measureCpu(janusCpu(janus), EVENTS, () => eventBurst(
+    EVENTS,
+    () => direct.send({ janus: 'message', session_id: session, handle_id: directHandle, body: { audio: true } }),
+    (onEvent) => { direct.onOther = (body) => { if (body.janus === 'event') onEvent(); }; },
+  ));
+  directEvents.janus_cpu = directEventsJanusCpu;
+  direct.onOther = () => {};
+  await direct.request({ janus: 'detach', session_id: session, handle_id: directHandle });
+  await direct.request({ janus: 'destroy', session_id: session });
+  await direct.close();
 
   log(`bridge: ${EVENTS} fire-and-forget echotest messages`);
   const bridgeEvents = await eventsViaDaemon(nc, 'bench', EVENTS, { daemon: bridgeDaemon.pid, janus: janus.pid, nats: nats.pid });
@@ -505,9 +571,18 @@ async function main(): Promise<void> {
     value, target: `${lowerIsBetter ? '<=' : '>='} ${target}`, pass: lowerIsBetter ? value <= target : value >= target,
   });
   const ratios = {
-    latency_p50: ratio(bridgeSeq.p50_ms / (directSeq.p50_ms + echoSeq.p50_ms), 1.10, true),
-    throughput: ratio(bridgeTput.per_second / Math.min(directTput.per_second, echoTput.per_second), 0.65, false),
-    cpu_per_request: ratio(bridgeCpuWindow.us_per_request / echoCpuWindow.us_per_request, 1.8, true),
+    latency_p50: ratio(bridgeLeg.sequential.p50_ms / (directLeg.sequential.p50_ms + echoLeg.sequential.p50_ms), 1.10, true),
+    throughput: ratio(bridgeLeg.throughput.per_second / Math.min(directLeg.throughput.per_second, echoLeg.throughput.per_second), 0.65, false),
+    cpu_per_request: ratio(bridgeLeg.cpu_window!.us_per_request / echoLeg.cpu_window!.us_per_request, 1.8, true),
+  };
+  // The same ratios for the relay floor (what no bridge can beat), and the daemon over the floor (what its features cost).
+  const floorRatios = {
+    floor_latency_p50: floorLeg.sequential.p50_ms / (directLeg.sequential.p50_ms + echoLeg.sequential.p50_ms),
+    floor_throughput: floorLeg.throughput.per_second / Math.min(directLeg.throughput.per_second, echoLeg.throughput.per_second),
+    floor_cpu_per_request: floorLeg.cpu_window!.us_per_request / echoLeg.cpu_window!.us_per_request,
+    bridge_over_floor_latency_p50: bridgeLeg.sequential.p50_ms / floorLeg.sequential.p50_ms,
+    bridge_over_floor_cpu_window: bridgeLeg.cpu_window!.us_per_request / floorLeg.cpu_window!.us_per_request,
+    bridge_over_floor_cpu_sequential: bridgeLeg.cpu_sequential!.us_per_request / floorLeg.cpu_sequential!.us_per_request,
   };
   const largest = connectionResults[connectionResults.length - 1] as { connections: number; all_connected_ms?: number; rss_mib_when_up: number } | undefined;
   const results = {
@@ -515,14 +590,16 @@ async function main(): Promise<void> {
     at: startedAt.toISOString(),
     profiled: PROFILE,
     machine: machine(janusVersion),
-    parameters: { warmup: WARMUP, sequential: SEQUENTIAL, requests: REQUESTS, window: WINDOW, events: EVENTS, event_window: EVENT_WINDOW, capture_warmup_events: CAPTURE_WARMUP_EVENTS, connections: CONNECTION_COUNTS, daemon_log_level: 'info' },
+    parameters: { warmup: WARMUP, sequential: SEQUENTIAL, requests: REQUESTS, window: WINDOW, rounds: ROUNDS, events: EVENTS, event_window: EVENT_WINDOW, capture_warmup_events: CAPTURE_WARMUP_EVENTS, connections: CONNECTION_COUNTS, daemon_log_level: 'info' },
     direct: directLeg,
     echo: { ...echoLeg, cpu_us_per_request_from_proc_stat: echoProcCpuUs },
+    floor: floorLeg,
     bridge: {
       ...bridgeLeg, rss_mib: bridgeRss, log_bytes_per_request: logBytesPerRequest, log_lines: bridgeLogs,
       shutdown_ms: bridgeShutdownMs, problems: bridgeProblems.slice(-10),
     },
     ratios,
+    floor_ratios: floorRatios,
     events: { direct: directEvents, bridge: bridgeEvents, bridge_jetstream: captureResult },
     connections: connectionResults,
     connection_targets: largest && largest.connections >= 1000 ? {
@@ -552,11 +629,11 @@ function render(r: any): string {
   const lines: string[] = [];
   lines.push(`janus-nats-bridge benchmark, ${r.at}${r.profiled ? ' (daemon PROFILED: figures not comparable)' : ''}`);
   lines.push(`machine: ${m.nproc} CPUs, ${m.cpu_model}, Linux ${m.kernel}, Node ${m.node}, Janus ${m.janus}, ${m.nats_server}`);
-  lines.push(`requests: Janus keepalive; ${r.parameters.warmup} warm-up, ${r.parameters.sequential} sequential, ${r.parameters.requests} with ${r.parameters.window} in flight; daemon log level info`);
+  lines.push(`requests: Janus keepalive; ${r.parameters.warmup} warm-up, then ${r.parameters.rounds} rounds of ${r.parameters.sequential} sequential and ${r.parameters.requests} with ${r.parameters.window} in flight (medians of the rounds); daemon log level info`);
   lines.push('');
   const head = ['leg', 'p50 ms', 'p99 ms', 'req/s (256)', 'CPU µs/req seq', 'CPU µs/req 256', 'Janus µs/req 256'];
   const rows: string[][] = [head];
-  for (const [name, leg] of [['direct (ws → Janus)', r.direct], ['echo (NATS responder)', r.echo], ['bridge (NATS → daemon → Janus)', r.bridge]] as const) {
+  for (const [name, leg] of [['direct (ws → Janus)', r.direct], ['echo (NATS responder)', r.echo], ['floor (NATS → minimal relay → Janus)', r.floor], ['bridge (NATS → daemon → Janus)', r.bridge]] as const) {
     rows.push([
       name, f(leg.sequential.p50_ms), f(leg.sequential.p99_ms), k(leg.throughput.per_second) + (leg.throughput.errors ? ` (${leg.throughput.errors} err)` : ''),
       f(leg.cpu_sequential?.us_per_request, 1), f(leg.cpu_window?.us_per_request, 1), f(leg.janus_cpu_window?.us_per_request, 1),
@@ -569,6 +646,9 @@ function render(r: any): string {
   lines.push(`throughput ratio  bridge req/s / min(direct, echo)                ${verdict(r.ratios.throughput)}`);
   lines.push(`CPU ratio         daemon µs/req / echo responder µs/req (256)     ${verdict(r.ratios.cpu_per_request)}`);
   lines.push(`  (info) sequential CPU ratio, daemon / echo: ${(r.bridge.cpu_sequential.us_per_request / r.echo.cpu_sequential.us_per_request).toFixed(2)}; echo CPU from /proc/<pid>/stat over both phases: ${f(r.echo.cpu_us_per_request_from_proc_stat, 1)} µs/req`);
+  const fr = r.floor_ratios;
+  lines.push(`the minimal relay on the same ratios: latency ${f(fr.floor_latency_p50, 2)}, throughput ${f(fr.floor_throughput, 2)}, CPU ${f(fr.floor_cpu_per_request, 2)} (256 in flight)`);
+  lines.push(`daemon over the minimal relay: p50 ${f(fr.bridge_over_floor_latency_p50, 2)}×, CPU ${f(fr.bridge_over_floor_cpu_window, 2)}× (256 in flight), ${f(fr.bridge_over_floor_cpu_sequential, 2)}× (sequential)`);
   lines.push(`daemon with 1 connection: RSS ${f(r.bridge.rss_mib, 1)} MiB, ${f(r.bridge.log_bytes_per_request, 2)} log bytes/request, shutdown ${r.bridge.shutdown_ms} ms`);
   lines.push('');
   const ev = r.events;
