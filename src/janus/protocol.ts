@@ -49,10 +49,13 @@ export function parseClientRequest(payload: Uint8Array | string, maxBytes: numbe
     return fail(bridgeError('invalid_field', `"transaction" must be a string, got ${describe(transaction)}`));
   }
   const clientTransaction = transaction;
-  const verb = Object.hasOwn(message, 'janus') ? message.janus : undefined;
-  if (typeof verb !== 'string' || verb === '') {
-    return fail(bridgeError('missing_verb', verb === undefined ? '"janus" is missing' : `got ${describe(verb)}`), clientTransaction);
+  const written = Object.hasOwn(message, 'janus') ? message.janus : undefined;
+  if (typeof written !== 'string' || written === '') {
+    return fail(bridgeError('missing_verb', written === undefined ? '"janus" is missing' : `got ${describe(written)}`), clientTransaction);
   }
+  // Janus reads verbs in any case ("Destroy" destroys): every rule here, and Janus, see the same lower-case verb.
+  const verb = written.toLowerCase();
+  message.janus = verb;
   if (REFUSED_VERBS.has(verb)) return fail(bridgeError('verb_refused', `"${verb}"`), clientTransaction);
   for (const field of ID_FIELDS) {
     if (Object.hasOwn(message, field) && !isJanusId(message[field])) {
@@ -191,25 +194,36 @@ export interface ClientMessage {
 /**
  * Janus's message with the client's transaction in place of ours (`ours`), as a value and as
  * text. The text is Janus's own with only the transaction's value replaced, not the whole
- * message serialised again (answers can be large): Janus writes `transaction` before any
- * plugin data, so the first `"<ours>"` right after `"transaction":` is that member. When it
- * is not found that way, or the member must go (the client sent none), the value is
- * serialised instead.
+ * message serialised again (answers can be large). Janus writes `transaction` right after
+ * `janus`, `session_id`, `sender` and `opaque_id`, before any object: so the member is the
+ * first `"<ours>"`, preceded by `"transaction":` as a key of the outer object (no `{` or `[`
+ * opened before it). When it is not found that way, or the member must go (the client sent
+ * none), the value is serialised instead.
  */
 export function forClient(message: JanusMessage, text: string, ours: string, client: string | undefined): ClientMessage {
   const restored = restoreTransaction(message, client);
   if (client !== undefined) {
-    const quoted = `"${ours}"`;
-    const at = text.indexOf(quoted);
-    if (at > 0 && TRANSACTION_KEY_BEFORE.test(text.slice(Math.max(0, at - 32), at))) {
-      return { message: restored, text: text.slice(0, at) + JSON.stringify(client) + text.slice(at + quoted.length) };
-    }
+    const at = topLevelTransactionValue(text, ours);
+    if (at >= 0) return { message: restored, text: text.slice(0, at) + JSON.stringify(client) + text.slice(at + ours.length + 2) };
   }
   return { message: restored, text: JSON.stringify(restored) };
 }
 
-/** `"transaction":` and the whitespace Janus's indented or plain JSON puts around the colon, ending where the value starts. */
-const TRANSACTION_KEY_BEFORE = /"transaction"\s*:\s*$/;
+/** Where `"<ours>"` stands as the outer object's `transaction` value in `text`, or -1. */
+function topLevelTransactionValue(text: string, ours: string): number {
+  const at = text.indexOf(`"${ours}"`);
+  if (at < 0) return -1;
+  const opening = text.indexOf('{');
+  const outer = text.lastIndexOf('{', at) === opening && text.lastIndexOf('[', at) === -1;
+  return outer && TRANSACTION_KEY_BEFORE.test(text.slice(opening, at)) ? at : -1;
+}
+
+/**
+ * A key `"transaction"` (after the object's `{` or a `,`: not the end of a string or key that
+ * merely ends so) and its colon, with the whitespace of Janus's indented or plain JSON, up to
+ * where the value starts.
+ */
+const TRANSACTION_KEY_BEFORE = /[{,]\s*"transaction"\s*:\s*$/;
 
 /** The bridge's own errors in Janus's shape, so clients handle one kind of error. */
 export function errorReply(error: BridgeError, clientTransaction: string | undefined): JanusMessage {

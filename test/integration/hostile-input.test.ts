@@ -54,6 +54,8 @@ const CASES: Array<[string, string, number | string]> = [
   ['destroy', '{"janus":"destroy"}', 604],
   ['claim', '{"janus":"claim","session_id":1}', 604],
   ['duplicate keys, last one refused', '{"janus":"ping","janus":"destroy"}', 604],
+  ['destroy in another case (Janus reads verbs in any case)', '{"janus":"Destroy"}', 604],
+  ['create in capitals', '{"janus":"CREATE"}', 604],
   ['handle_id string', `{"janus":"message","handle_id":"${H}","body":{}}`, 605],
   ['handle_id float', '{"janus":"message","handle_id":1.5,"body":{}}', 605],
   ['handle_id negative', '{"janus":"message","handle_id":-3,"body":{}}', 605],

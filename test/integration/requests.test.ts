@@ -88,6 +88,11 @@ describe('which message answers', () => {
     expect(trickle.json).toMatchObject({ janus: 'ack', transaction: 't' });
   });
 
+  it('reads verbs in any case, as Janus does: KeepAlive ends with its ack, Info goes without a session', async () => {
+    expect((await client.request(subject, { janus: 'KeepAlive', transaction: 'k2' })).json).toMatchObject({ janus: 'ack', transaction: 'k2' });
+    expect((await client.request(subject, { janus: 'Info', session_id: 42, transaction: 'i2' })).json).toMatchObject({ janus: 'server_info', transaction: 'i2' });
+  });
+
   it('returns a Janus error at once, as Janus sent it', async () => {
     const reply = await client.request(subject, { janus: 'message', handle_id: 987654321, body: {}, transaction: 'e-1' });
     expect(reply.json).toMatchObject({ janus: 'error', transaction: 'e-1', error: { code: 459 } });

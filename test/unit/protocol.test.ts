@@ -106,8 +106,20 @@ describe('parseClientRequest', () => {
   });
 
   it('does not refuse verbs that only resemble refused ones', () => {
-    expectOk(parseClientRequest('{"janus":"Create"}', MAX));
+    expectOk(parseClientRequest('{"janus":"created"}', MAX));
     expectOk(parseClientRequest('{"janus":"detach","handle_id":1}', MAX));
+  });
+
+  it.each(['Create', 'DESTROY', 'Claim'])('refuses %s: Janus reads verbs in any case', (verb) => {
+    expectError(parseClientRequest(JSON.stringify({ janus: verb }), MAX), 'verb_refused');
+  });
+
+  it('passes the verb on in lower case, so that the bridge and Janus read it alike', () => {
+    const keepalive = expectOk(parseClientRequest('{"janus":"KeepAlive"}', MAX));
+    expect(keepalive.message.janus).toBe('keepalive');
+    expect(completes(keepalive.message.janus, 'ack')).toBe(true);
+    const info = expectOk(parseClientRequest('{"janus":"INFO","session_id":5}', MAX));
+    expect(bindToSession(info.message, 1234, 'ours').session_id).toBeUndefined();
   });
 
   it.each([
@@ -390,6 +402,18 @@ describe('forClient', () => {
     const text = `{"janus":"event","note":"${ours}","transaction":"${ours}"}`;
     const result = forClient(JSON.parse(text) as JanusMessage, text, ours, 'c');
     expect(JSON.parse(result.text)).toEqual({ janus: 'event', note: ours, transaction: 'c' });
+  });
+
+  it('serialises the message when an object opened before the transaction holds our value first', () => {
+    const text = `{"janus":"event","plugindata":{"transaction":"${ours}"},"transaction":"${ours}"}`;
+    const result = forClient(JSON.parse(text) as JanusMessage, text, ours, 'c');
+    expect(JSON.parse(result.text)).toEqual({ janus: 'event', plugindata: { transaction: ours }, transaction: 'c' });
+  });
+
+  it('does not take a key that merely ends in "transaction" for the member', () => {
+    const text = `{"janus":"event","x\\"transaction":"${ours}","transaction":"${ours}"}`;
+    const result = forClient(JSON.parse(text) as JanusMessage, text, ours, 'c');
+    expect(JSON.parse(result.text)).toEqual({ janus: 'event', 'x"transaction': ours, transaction: 'c' });
   });
 
   it('removes the transaction when the client sent none', () => {
