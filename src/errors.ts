@@ -15,7 +15,7 @@ export const BRIDGE_ERRORS = {
   unavailable: { code: 611, reason: 'the Janus connection is not ready', action: 'retry after the status subject says connected' },
   connection_lost: { code: 612, reason: 'the connection to Janus closed before it answered', action: 'retry after reconnect; the request may or may not have run' },
   shutting_down: { code: 613, reason: 'the connection is being stopped (shutdown or removed from the list)', action: 'retry: another replica or the restarted daemon will answer' },
-  reply_too_large: { code: 614, reason: 'Janus\'s answer does not fit in a NATS message', action: 'raise the NATS server\'s max_payload' },
+  reply_too_large: { code: 614, reason: 'Janus\'s answer does not fit in a NATS message, even compact', action: 'raise the NATS server\'s max_payload' },
 } as const;
 
 export type BridgeErrorName = keyof typeof BRIDGE_ERRORS;

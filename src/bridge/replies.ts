@@ -3,9 +3,14 @@ import { headers, type Msg, type MsgHdrs } from 'nats';
 import { bridgeError, type BridgeError } from '../errors.js';
 import { errorReply, type JanusMessage } from '../janus/protocol.js';
 
-/** Sends Janus's answer (`text`, its JSON); when it cannot fit in a NATS message, sends (and returns) error 614 instead. */
+/**
+ * Sends Janus's answer (`text`, its JSON as Janus wrote it). Too large for a NATS message, it
+ * goes compact (Janus indents by default: often half the bytes); still too large, error 614
+ * is sent (and returned) instead.
+ */
 export function replyWithAnswer(msg: Msg, answer: JanusMessage, text: string, maxPayload: number): BridgeError | undefined {
-  const data = Buffer.from(text);
+  let data = Buffer.from(text);
+  if (data.byteLength > maxPayload) data = Buffer.from(JSON.stringify(answer));
   if (data.byteLength > maxPayload) {
     const error = bridgeError('reply_too_large', `${data.byteLength} bytes, NATS max_payload ${maxPayload}`);
     replyWithError(msg, error, answer.transaction);

@@ -80,7 +80,8 @@ export class FrameRouter {
     if (routing === 'answer') {
       const request = transactions.take(transaction)!;
       if (!request.internal && mayHaveFollowUps(request.verb)) this.recent.remember(transaction, request.clientTransaction);
-      const { message: answer, text: answerText } = forClient(message, text, transaction, request.clientTransaction);
+      // The bridge's own requests read the answer only: no text to make for anyone.
+      const { message: answer, text: answerText } = request.internal ? { message, text } : forClient(message, text, transaction, request.clientTransaction);
       request.settle({ ok: true, answer, text: answerText });
       return true;
     }

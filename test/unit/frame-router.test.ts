@@ -98,6 +98,22 @@ describe('FrameRouter', () => {
     expect(unknown).toEqual([]);
   });
 
+  it("passes Janus's indented text on with only the transaction replaced: answers, follow-up events and relayed answers", () => {
+    const { router, wait, events, table } = setup();
+    // As Janus writes with its default `json = "indented"`.
+    const indented = (tx: string, n: number) =>
+      `{\n   "janus": "event",\n   "session_id": 77,\n   "sender": 5,\n   "transaction": "${tx}",\n   "plugindata": {\n      "data": {\n         "n": ${n}\n      }\n   }\n}`;
+    const first = wait('message', 'client-1');
+    router.frame(indented(first.tx, 1));
+    expect(first.outcomes).toEqual([{ ok: true, answer: JSON.parse(indented('client-1', 1)), text: indented('client-1', 1) }]);
+    router.frame(indented(first.tx, 2));
+    expect(events.map((e) => e.text)).toEqual([indented('client-1', 2)]);
+    const second = wait('message', 'client-2');
+    expect(router.relayed(indented(second.tx, 3))).toBe(true);
+    expect(second.outcomes).toEqual([{ ok: true, answer: JSON.parse(indented('client-2', 3)), text: indented('client-2', 3) }]);
+    expect(table.size).toBe(0);
+  });
+
   it('hands an answer to a transaction it never sent to onUnknownAnswer, as Janus sent it, and not as an event', () => {
     const { frame, events, unknown } = setup();
     frame({ janus: 'event', transaction: 'other-process-1', plugindata: { data: { x: 1 } } });
