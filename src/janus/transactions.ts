@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { bridgeError, type BridgeError } from '../errors.js';
 import type { JanusMessage } from './protocol.js';
 
-/** `text`: the answer as JSON, to pass on as it is (Janus's own text with the client's transaction). */
+/** `text`: the answer as JSON text, Janus's own; for a client's request with the client's transaction in it, ready to pass on. */
 export type Outcome = { ok: true; answer: JanusMessage; text: string } | { ok: false; error: BridgeError };
 
 export interface PendingRequest {
