@@ -1,6 +1,6 @@
 /** The connections of this replica, as the ownership coordinator drives them. */
 import type { BridgedConnection } from '../bridge/bridged-connection.js';
-import type { ServedConnections } from '../connections/served.js';
+import type { ServedConnections, StopHow } from '../connections/served.js';
 import type { ConnectionSpec } from '../connections/spec.js';
 import type { ConnectionHost } from './lease-ownership.js';
 import type { AnswerRelay } from './relay.js';
@@ -15,6 +15,16 @@ export interface ServedHostOptions {
 export function servedHost(served: ServedConnections<BridgedConnection>, relay: AnswerRelay, options: ServedHostOptions): ConnectionHost {
   /** Handed over, finishing their last requests: still reachable for relayed answers. */
   const departing = new Map<string, BridgedConnection>();
+  /** Stops a connection keeping its session; while it finishes, when `reachable`, answers relayed to it still find it. */
+  const depart = async (janusId: string, reason: string, how: StopHow, reachable: boolean): Promise<void> => {
+    const connection = served.get(janusId);
+    if (connection && reachable) departing.set(janusId, connection);
+    try {
+      await served.remove(janusId, reason, how);
+    } finally {
+      if (connection && departing.get(janusId) === connection) departing.delete(janusId);
+    }
+  };
   return {
     async serve(spec, sessionId, subscribeAnyway) {
       const connection = served.get(spec.janusId) ?? served.add(spec, { takeOver: { sessionId } });
@@ -26,26 +36,9 @@ export function servedHost(served: ServedConnections<BridgedConnection>, relay: 
       const route = (connection: BridgedConnection | undefined, text: string): boolean => connection?.connection.routeRelayed(text) ?? false;
       return relay.listen(janusId, (text) => route(served.get(janusId), text) || route(departing.get(janusId), text));
     },
-    async handOver(janusId, to) {
-      const connection = served.get(janusId);
-      if (!connection) return;
-      departing.set(janusId, connection);
-      try {
-        await served.remove(janusId, `handed over to ${to}`, { destroySession: false, graceMs: options.requestGraceMs, handedOver: true });
-      } finally {
-        if (departing.get(janusId) === connection) departing.delete(janusId);
-      }
-    },
-    async drop(janusId, reason, graceMs) {
-      const connection = served.get(janusId);
-      // With a grace, a taker may claim the session meanwhile: answers it relays must still find this connection.
-      if (connection && graceMs > 0) departing.set(janusId, connection);
-      try {
-        await served.remove(janusId, reason, { destroySession: false, graceMs });
-      } finally {
-        if (connection && departing.get(janusId) === connection) departing.delete(janusId);
-      }
-    },
+    handOver: (janusId, to) => depart(janusId, `handed over to ${to}`, { destroySession: false, graceMs: options.requestGraceMs, handedOver: true }, true),
+    // With a grace, a taker may claim the session meanwhile: answers it relays must still find this connection.
+    drop: (janusId, reason, graceMs) => depart(janusId, reason, { destroySession: false, graceMs }, graceMs > 0),
     async applyList(running: readonly ConnectionSpec[], stillWanted: (janusId: string) => boolean) {
       await served.apply(running, stillWanted);
     },
