@@ -11,7 +11,7 @@ import { sleep } from '../sleep.js';
 import { planBalance } from './balance.js';
 import { BucketWatch } from './bucket-watch.js';
 import { heartbeatKey, leaseKey, type Heartbeat, type Lease, type LeaseState } from './lease-record.js';
-import { OwnershipView, type WatchedEntry } from './ownership-view.js';
+import { OwnershipView, type SeenLease, type WatchedEntry } from './ownership-view.js';
 import type { Bucket, ConnectionHost, LeaseMetrics, LeaseSettings, OwnerRow } from './ports.js';
 
 export type { Bucket, ConnectionHost, LeaseMetrics, LeaseSettings, OwnerRow } from './ports.js';
@@ -217,8 +217,7 @@ export class LeaseOwnership implements Ownership {
     this.view.prune(now, FORGET_AFTER_TTLS * this.settings.leaseTtlMs);
     for (const [id, held] of this.held) {
       if (held.finishing) continue;
-      const seen = this.view.lease(id);
-      const taker = held.phase === 'releasing' && seen && seen.lease.instance !== this.settings.instance ? seen : undefined;
+      const taker = this.takerOf(id, held);
       if (taker && !this.view.leaseIsLive(taker, now)) {
         // The taker died before it served.
         this.background(this.takerGaveUp(id, held, taker.revision));
@@ -242,9 +241,14 @@ export class LeaseOwnership implements Ownership {
     if (this.announced && !this.leaving) this.background(this.bucket.put(heartbeatKey(this.settings.replicaId), this.heartbeat));
     for (const [id, held] of this.held) {
       // A lease a taker holds is not ours to renew.
-      const takerHolds = held.phase === 'releasing' && this.view.lease(id)?.lease.instance !== this.settings.instance && this.view.lease(id) !== undefined;
-      if (!held.finishing && !takerHolds) this.background(this.write(id));
+      if (!held.finishing && !this.takerOf(id, held)) this.background(this.write(id));
     }
+  }
+
+  /** While we release a connection: the lease as another replica (the taker) wrote it, if it did. */
+  private takerOf(id: string, held: Held): SeenLease | undefined {
+    const seen = held.phase === 'releasing' ? this.view.lease(id) : undefined;
+    return seen && seen.lease.instance !== this.settings.instance ? seen : undefined;
   }
 
   /** Runs a step of the protocol without waiting for it; a failure is logged, never left unhandled. */
@@ -446,7 +450,7 @@ export class LeaseOwnership implements Ownership {
     held.stopRelay?.();
     held.stopRelay = undefined;
     this.busy.delete(id);
-    this.restUntil.set(id, this.clock() + 3 * this.settings.handoverTimeoutMs);
+    this.restFromMoves(id);
     this.log.info({ janus_id: id }, message);
     await this.catchUpWithList(id);
   }
@@ -462,8 +466,13 @@ export class LeaseOwnership implements Ownership {
         await this.bucket.update(leaseKey(id), owner, held.revision);
       });
     } finally {
-      this.restUntil.set(id, this.clock() + 3 * this.settings.handoverTimeoutMs);
+      this.restFromMoves(id);
     }
+  }
+
+  /** After a move that failed, this replica leaves the connection alone for a while. */
+  private restFromMoves(id: string): void {
+    this.restUntil.set(id, this.clock() + 3 * this.settings.handoverTimeoutMs);
   }
 
   /** While we released it, the taker gave the lease back or died before serving: keep serving it, or let it go if we leave. */
