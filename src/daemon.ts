@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import type { NatsConnection, Subscription } from 'nats';
 import type { Server } from 'node:http';
 import { serveAdmin } from './bridge/admin.js';
+import { jetStreamNameFrom } from './bridge/subjects.js';
 import { BridgedConnection } from './bridge/bridged-connection.js';
 import { CoreEventSink, type EventSink } from './bridge/event-sink.js';
 import { JetStreamEventSink } from './bridge/jetstream-sink.js';
@@ -155,7 +156,7 @@ function eventSink(config: BridgeConfig, link: NatsLink, log: Logger): EventSink
   if (!stream.enabled) return new CoreEventSink(link);
   const prefix = config.nats.subjectPrefix;
   return new JetStreamEventSink(link.nc, {
-    name: stream.name || `${prefix.toUpperCase().replace(/[^A-Z0-9_-]/g, '_')}_EVENTS`,
+    name: stream.name || `${jetStreamNameFrom(prefix.toUpperCase())}_EVENTS`,
     subjects: [`${prefix}.event.>`],
     maxAgeSeconds: stream.maxAge,
     maxBytes: stream.maxBytes,

@@ -23,5 +23,10 @@ export function subjects(prefix: string): Subjects {
   };
 }
 
+/** A JetStream name (stream, KV bucket) made from the subject prefix: what a name may not hold (dots, among others) becomes `_`. */
+export function jetStreamNameFrom(prefix: string): string {
+  return prefix.replace(/[^A-Za-z0-9_-]/g, '_');
+}
+
 /** Requests of every connection are served in this queue group, so a request runs once whatever the replica count. */
 export const REQUEST_QUEUE_GROUP = 'janus-nats-bridge';

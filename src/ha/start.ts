@@ -1,6 +1,7 @@
 /** Several replicas: the ownership bucket, the relay and the coordinator, wired for the daemon. */
 import { hostname } from 'node:os';
 import type { BridgedConnection } from '../bridge/bridged-connection.js';
+import { jetStreamNameFrom } from '../bridge/subjects.js';
 import type { BridgeConfig } from '../config/schema.js';
 import type { ServedConnections } from '../connections/served.js';
 import type { Logger } from '../log.js';
@@ -17,7 +18,7 @@ export function replicaIdOf(config: BridgeConfig): string {
 
 /** ha.bucket, or `<prefix>_owners` with the prefix's dots as underscores. */
 export function bucketNameOf(config: BridgeConfig): string {
-  return config.ha.bucket || `${config.nats.subjectPrefix.replace(/[^A-Za-z0-9_-]/g, '_')}_owners`;
+  return config.ha.bucket || `${jetStreamNameFrom(config.nats.subjectPrefix)}_owners`;
 }
 
 export async function startLeaseOwnership(
