@@ -77,7 +77,6 @@ interface ExchangeOptions {
 /** Once per Janus server and process: many connections often share one Janus. */
 const serversWarnedAboutReclaim = new Set<string>();
 
-
 export class JanusConnection {
   private socket: JanusSocket | undefined;
   private transactions: TransactionTable;

@@ -96,8 +96,7 @@ export class Metrics {
     const events = this.events.labels({ janus_id: janusId });
     const reporter: ConnectionMetrics = {
       request: (outcome, seconds) => {
-        if (!live()) return;
-        // Looked up on every call: after a removal and a re-add, the id has a new tally.
+        // Looked up on every call: a removed id has no tally (nothing is counted), a re-added one a new tally.
         this.tallies.get(janusId)?.add(outcome, seconds);
       },
       event: (result) => {

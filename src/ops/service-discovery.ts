@@ -62,7 +62,7 @@ export class ServiceDiscovery {
   private readonly subscriptions: Subscription[] = [];
 
   /** `id`: this process's instance id (ADR-32 asks for one unique per service instance). */
-  constructor(private readonly nc: NatsConnection, readonly id: string, private readonly service: ServiceDescription) {
+  constructor(nc: NatsConnection, readonly id: string, private readonly service: ServiceDescription) {
     const answers = {
       PING: () => this.identity('io.nats.micro.v1.ping_response'),
       INFO: () => ({
