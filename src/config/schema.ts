@@ -27,6 +27,8 @@ export interface BridgeConfig {
     nkeySeed: string;
     nkeySeedFile: string;
     credsFile: string;
+    stallTimeout: number;
+    maxPendingBytes: number;
     tls: { caFile: string; certFile: string; keyFile: string };
   };
   janus: {
@@ -48,7 +50,7 @@ export interface BridgeConfig {
     connectTimeout: number;
     tls: { enabled: boolean; caFile: string; rejectUnauthorized: boolean };
   };
-  http: { host: string; port: number; readyShare: number };
+  http: { host: string; port: number; maxConnections: number; readyShare: number };
   events: {
     subjects: 'flat' | 'typed';
     transactionTtl: number;
@@ -224,6 +226,8 @@ export const SCHEMA = {
     nkeySeed: { doc: 'NKey seed (SU…) for NKey authentication.', format: String, default: '', env: 'JNB_NATS_NKEY_SEED', sensitive: true },
     nkeySeedFile: { doc: 'File holding the NKey seed.', format: String, default: '', env: 'JNB_NATS_NKEY_SEED_FILE' },
     credsFile: { doc: 'NATS credentials file (JWT and NKey seed, as nsc writes it).', format: String, default: '', env: 'JNB_NATS_CREDS_FILE' },
+    stallTimeout: { doc: 'Milliseconds the NATS server may leave the bridge\'s ping unanswered (while writes wait) before the connection is taken as stalled: it is dropped and another server tried, and /readyz says not ready meanwhile.', format: 'milliseconds', default: 4000, env: 'JNB_NATS_STALL_TIMEOUT' },
+    maxPendingBytes: { doc: 'Most bytes handed to the NATS client and not yet confirmed by the server (a stall or an outage); past it events and status messages are dropped and counted, answers dropped, logged and counted.', format: 'positive-int', default: 33554432, env: 'JNB_NATS_MAX_PENDING_BYTES' },
     tls: {
       caFile: { doc: 'PEM file of the CA that signed the NATS server\'s certificate (enables TLS).', format: String, default: '', env: 'JNB_NATS_TLS_CA_FILE' },
       certFile: { doc: 'PEM client certificate, for servers that verify clients (with nats.tls.keyFile).', format: String, default: '', env: 'JNB_NATS_TLS_CERT_FILE' },
@@ -259,6 +263,7 @@ export const SCHEMA = {
   http: {
     host: { doc: 'Address of the HTTP server for /healthz, /readyz and /metrics.', format: String, default: '0.0.0.0', env: 'JNB_HTTP_HOST' },
     port: { doc: 'Port of the HTTP server for /healthz, /readyz and /metrics (0: any free port).', format: 'tcp-port', default: 8080, env: 'JNB_HTTP_PORT' },
+    maxConnections: { doc: 'Most HTTP connections open at once; more are closed on arrival. Idle connections close after 5 s, headers must arrive within 5 s and a request within 10 s.', format: 'positive-int', default: 64, env: 'JNB_HTTP_MAX_CONNECTIONS' },
     readyShare: { doc: 'Share (0 to 1) of the listed Janus connections that must be connected for /readyz to say ready; 0: Janus does not count.', format: 'share', default: 0, env: 'JNB_HTTP_READY_SHARE' },
   },
   events: {

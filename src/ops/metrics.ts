@@ -16,7 +16,7 @@ const CONNECTION_STATES = ['connecting', 'opening-session', 'ready', 'disconnect
 const DURATION_BOUNDS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** What became of an event: published, or dropped and why. */
-export type EventResult = 'published' | 'nats_unavailable' | 'buffer_full' | 'refused';
+export type EventResult = 'published' | 'nats_unavailable' | 'buffer_full' | 'refused' | 'too_large';
 
 /** What one connection reports; handed to the parts that see the events. */
 export interface ConnectionMetrics {
@@ -51,7 +51,7 @@ export class Metrics {
   // Registered here, after the counter, so /metrics lists the metrics in the same order as before.
   private readonly duration = registerCollector(this.registry, new RequestDurations(this.tallies));
   private readonly events = new Counter({ name: 'janus_bridge_events_published_total', help: 'Events published on the event subject (including those buffered during a NATS outage)', labelNames: ['janus_id'], registers: [this.registry] });
-  private readonly eventsDropped = new Counter({ name: 'janus_bridge_events_dropped_total', help: 'Events lost, by reason: nats_unavailable (NATS away and its buffer full), buffer_full (JetStream too slow), refused (JetStream refused them)', labelNames: ['janus_id', 'reason'], registers: [this.registry] });
+  private readonly eventsDropped = new Counter({ name: 'janus_bridge_events_dropped_total', help: 'Events lost, by reason: nats_unavailable (NATS away or stalled and nats.maxPendingBytes reached), buffer_full (JetStream too slow), refused (JetStream refused them), too_large (larger than the NATS server\'s max_payload)', labelNames: ['janus_id', 'reason'], registers: [this.registry] });
   private readonly reconnects = new Counter({ name: 'janus_bridge_reconnects_total', help: 'Reconnect attempts to Janus', labelNames: ['janus_id'], registers: [this.registry] });
   private readonly replacements = new Counter({ name: 'janus_bridge_session_replacements_total', help: 'Sessions replaced by a new one (every handle lost)', labelNames: ['janus_id'], registers: [this.registry] });
   private readonly claims = new Counter({ name: 'janus_bridge_session_claims_total', help: 'Sessions claimed back after a reconnect (handles kept)', labelNames: ['janus_id'], registers: [this.registry] });
@@ -145,7 +145,7 @@ export class Metrics {
     this.removed.add(janusId);
     const labels = { janus_id: janusId };
     for (const metric of [this.events, this.reconnects, this.replacements, this.claims]) metric.remove(labels);
-    for (const reason of ['nats_unavailable', 'buffer_full', 'refused']) this.eventsDropped.remove({ ...labels, reason });
+    for (const reason of ['nats_unavailable', 'buffer_full', 'refused', 'too_large']) this.eventsDropped.remove({ ...labels, reason });
     this.tallies.delete(janusId);
   }
 }
