@@ -74,7 +74,7 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
   log.info({ host: config.http.host, port: http.port }, 'HTTP endpoint listening (/healthz, /readyz, /metrics)');
 
   const nc = await connectNats(config.nats, secrets.nats, log);
-  const natsLink = new NatsLink(nc, log);
+  const natsLink = new NatsLink(nc, log, { stallTimeoutMs: config.nats.stallTimeout, maxPendingBytes: config.nats.maxPendingBytes });
   link = natsLink;
   const events = eventSink(config, natsLink, log);
   const instance = randomBytes(11).toString('hex').toUpperCase();
@@ -138,6 +138,7 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
       await servedNow.stopAll('bridge shutting down', { destroySession: !leases, graceMs: config.janus.cmdTimeout });
       await events.flush(config.janus.cmdTimeout);
       events.stop();
+      natsLink.stop();
       // A drain waits for the server: bounded, so that an unreachable NATS cannot hold the exit.
       const drained = nc.drain().then(() => true, (err: Error) => { log.warn({ err: err.message }, 'NATS drain failed'); return false; });
       if (!(await Promise.race([drained, sleep(DRAIN_LIMIT_MS).then(() => false)]))) await nc.close().catch(() => undefined);

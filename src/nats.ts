@@ -3,9 +3,7 @@ import { connect, credsAuthenticator, nkeyAuthenticator, type ConnectionOptions,
 import type { BridgeConfig } from './config/schema.js';
 import type { Secrets } from './config/secrets.js';
 import type { Logger } from './log.js';
-
-/** Messages published while NATS is away wait in the client's buffer, up to this many per outage. */
-export const MAX_BUFFERED_DURING_OUTAGE = 10_000;
+import { PendingBudget } from './nats/pending-budget.js';
 
 /** Client options: reconnect forever, wait for a server at start, and whichever credentials are configured. */
 export function natsOptions(config: BridgeConfig['nats'], secrets: Secrets['nats']): ConnectionOptions {
@@ -16,6 +14,9 @@ export function natsOptions(config: BridgeConfig['nats'], secrets: Secrets['nats
     waitOnFirstConnect: true,
     reconnectTimeWait: 500,
     pingInterval: 10_000,
+    // A server that accepts the TCP connection and then says nothing (a stopped one does) is skipped
+    // quickly: after leaving a stalled server, nats.js dials that same server first.
+    timeout: dialTimeoutMs(config.stallTimeout),
   };
   if (secrets.user) {
     options.user = secrets.user;
@@ -29,6 +30,11 @@ export function natsOptions(config: BridgeConfig['nats'], secrets: Secrets['nats
   return options;
 }
 
+/** A server answers a new connection at once; one that does not within half the stall timeout is skipped. */
+export function dialTimeoutMs(stallTimeoutMs: number): number {
+  return Math.max(1000, Math.round(stallTimeoutMs / 2));
+}
+
 export async function connectNats(config: BridgeConfig['nats'], secrets: Secrets['nats'], log: Logger): Promise<NatsConnection> {
   const nc = await connect(natsOptions(config, secrets));
   log.info({ server: nc.getServer() }, 'connected to NATS');
@@ -37,26 +43,66 @@ export async function connectNats(config: BridgeConfig['nats'], secrets: Secrets
 
 export type PublishResult = 'sent' | 'buffered' | 'dropped';
 
+/** What a message is, for the counts and the log: events and status messages may be dropped, answers only loudly. */
+export type PublishKind = 'event' | 'status' | 'reply';
+
+export interface LinkSettings {
+  /** How long the server may leave a ping unanswered before the connection is taken as stalled. */
+  readonly stallTimeoutMs: number;
+  /** Most bytes handed over and not confirmed by the server, or kept while NATS is away. */
+  readonly maxPendingBytes: number;
+}
+
+interface Parked {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly headers: MsgHdrs | undefined;
+  readonly kind: PublishKind;
+  readonly bytes: number;
+}
+
 /**
- * Publishing that accounts for NATS outages: while the client is reconnecting, messages
- * are buffered up to MAX_BUFFERED_DURING_OUTAGE and the rest dropped, and the numbers
- * are logged when NATS is back, so nothing is lost without a count.
+ * Publishing that survives a NATS server that goes away or stops reading, within a memory
+ * bound (`maxPendingBytes`):
+ * - While connected, every message is handed to the client and counted until a ping sent
+ *   after it is answered; past the bound, messages are dropped and counted.
+ * - A ping left unanswered for `stallTimeoutMs` means the server stalled: the connection is
+ *   dropped so that the client dials another server. nats.js cannot do this alone: before it
+ *   gives a connection up it waits for its writes to be flushed, which a stopped server
+ *   never does, and meanwhile everything published piles up in the socket.
+ * - While NATS is away, messages are kept here, not in the client (which discards its own
+ *   buffer at every dial attempt), and sent once it is back; past the bound, dropped and
+ *   counted. One log line says what an outage cost.
  */
 export class NatsLink {
   private connected = true;
-  private buffered = 0;
-  private dropped = 0;
-  private failed = 0;
+  private readonly budget = new PendingBudget();
+  private parked: Parked[] = [];
+  private parkedBytes = 0;
+  /** Of the current outage, for its log line. */
+  private outage = { buffered: 0, dropped: 0, failed: 0, lost: 0 };
   /** Totals since start, for tests and metrics. */
-  readonly totals = { buffered: 0, dropped: 0, failed: 0 };
+  readonly totals = { buffered: 0, dropped: 0, failed: 0, stalls: 0, lost: 0, droppedReplies: 0 };
   private readonly reconnectListeners: Array<() => void> = [];
+  private readonly ticker: NodeJS.Timeout;
+  /** Makes a ping answered after its connection was left count for nothing. */
+  private generation = 0;
 
-  constructor(readonly nc: NatsConnection, private readonly log: Logger) {
+  constructor(readonly nc: NatsConnection, private readonly log: Logger, private readonly settings: LinkSettings) {
     void this.watch();
+    // A ping every quarter of the timeout (at most every second): a stall is seen within the timeout plus one tick.
+    this.ticker = setInterval(() => this.tick(), Math.min(1000, Math.max(50, settings.stallTimeoutMs / 4)));
+    this.ticker.unref();
   }
 
+  /** Connected to a server that answers: what readiness asks. */
   get isConnected(): boolean {
     return this.connected && !this.nc.isClosed();
+  }
+
+  /** Bytes handed to the client and not yet confirmed, plus those kept during an outage. */
+  get pendingBytes(): number {
+    return this.budget.unconfirmed + this.parkedBytes;
   }
 
   /** Called each time the client is connected again after an outage. */
@@ -64,25 +110,87 @@ export class NatsLink {
     this.reconnectListeners.push(listener);
   }
 
-  publish(subject: string, data: Uint8Array, headers?: MsgHdrs): PublishResult {
+  publish(subject: string, data: Uint8Array, headers?: MsgHdrs, kind: PublishKind = 'event'): PublishResult {
+    const bytes = messageBytes(subject, data, headers);
+    if (this.pendingBytes + bytes > this.settings.maxPendingBytes) return this.drop(kind, subject);
     if (!this.connected) {
-      if (this.buffered >= MAX_BUFFERED_DURING_OUTAGE) {
-        this.dropped++;
-        this.totals.dropped++;
-        return 'dropped';
-      }
-      this.buffered++;
+      this.parked.push({ subject, data, headers, kind, bytes });
+      this.parkedBytes += bytes;
+      this.outage.buffered++;
       this.totals.buffered++;
+      return 'buffered';
     }
+    return this.handOver(subject, data, headers, bytes) ? 'sent' : 'dropped';
+  }
+
+  stop(): void {
+    clearInterval(this.ticker);
+  }
+
+  private handOver(subject: string, data: Uint8Array, headers: MsgHdrs | undefined, bytes: number): boolean {
     try {
       this.nc.publish(subject, data, headers ? { headers } : undefined);
     } catch (err) {
-      this.failed++;
+      this.outage.failed++;
       this.totals.failed++;
       this.log.warn({ err: (err as Error).message, subject }, 'message not published');
-      return 'dropped';
+      return false;
     }
-    return this.connected ? 'sent' : 'buffered';
+    this.budget.handed(bytes);
+    return true;
+  }
+
+  private drop(kind: PublishKind, subject: string): 'dropped' {
+    this.outage.dropped++;
+    this.totals.dropped++;
+    // An answer is owed to someone waiting: never lost without a line.
+    if (kind === 'reply') {
+      this.totals.droppedReplies++;
+      this.log.warn({ subject, pending_bytes: this.pendingBytes, limit: this.settings.maxPendingBytes }, 'answer dropped: NATS is not taking messages and nats.maxPendingBytes is reached');
+    }
+    return 'dropped';
+  }
+
+  private tick(): void {
+    if (!this.connected || this.nc.isClosed()) return;
+    const now = performance.now();
+    const waited = this.budget.probeAge(now);
+    if (waited === undefined) {
+      const generation = this.generation;
+      const mark = this.budget.startProbe(now);
+      this.nc.flush().then(
+        () => { if (generation === this.generation) this.budget.confirm(mark); },
+        () => { if (generation === this.generation) this.budget.abandonProbe(); },
+      );
+    } else if (waited > this.settings.stallTimeoutMs) {
+      this.leaveStalledServer(waited);
+    }
+  }
+
+  private leaveStalledServer(waitedMs: number): void {
+    this.connected = false;
+    this.totals.stalls++;
+    this.log.warn({ server: this.nc.getServer(), waited_ms: Math.round(waitedMs), unconfirmed_bytes: this.budget.unconfirmed },
+      'NATS server stalled: no answer to a ping within nats.stallTimeout; leaving it for another server');
+    this.forgetUnconfirmed();
+    dropConnection(this.nc, this.log);
+  }
+
+  /** What was handed to a connection that is gone never reached the server: counted, not waited for. */
+  private forgetUnconfirmed(): void {
+    this.generation++;
+    const lost = this.budget.forget();
+    this.outage.lost += lost;
+    this.totals.lost += lost;
+  }
+
+  private sendParked(): void {
+    const parked = this.parked;
+    this.parked = [];
+    this.parkedBytes = 0;
+    for (const message of parked) {
+      if (!this.handOver(message.subject, message.data, message.headers, message.bytes) && message.kind === 'reply') this.totals.droppedReplies++;
+    }
   }
 
   private async watch(): Promise<void> {
@@ -90,19 +198,47 @@ export class NatsLink {
       if (status.type === 'pingTimer') continue;
       const data = typeof status.data === 'string' ? status.data : undefined;
       if (status.type === 'disconnect') {
+        const wasConnected = this.connected;
         this.connected = false;
-        this.log.warn({ nats_status: status.type, data }, 'NATS disconnected: messages are buffered until it is back');
+        this.forgetUnconfirmed();
+        if (wasConnected) this.log.warn({ nats_status: status.type, data }, 'NATS disconnected: messages are kept until it is back');
       } else if (status.type === 'reconnect') {
         this.connected = true;
-        this.log.info({ nats_status: status.type, data, buffered_sent: this.buffered, dropped: this.dropped, failed: this.failed },
-          `NATS reconnected: ${this.buffered} messages buffered during the outage sent, ${this.dropped} dropped`);
-        this.buffered = 0;
-        this.dropped = 0;
-        this.failed = 0;
+        const { buffered, dropped, failed, lost } = this.outage;
+        this.outage = { buffered: 0, dropped: 0, failed: 0, lost: 0 };
+        this.sendParked();
+        this.log.info({ nats_status: status.type, data, buffered_sent: buffered, dropped, failed, lost_bytes: lost },
+          `NATS reconnected: ${buffered} messages kept during the outage sent, ${dropped} dropped`);
         for (const listener of this.reconnectListeners) listener();
       } else {
         this.log[status.type === 'error' ? 'warn' : 'debug']({ nats_status: status.type, data }, `NATS ${status.type}`);
       }
     }
   }
+}
+
+/** What a message costs in the client's buffer, near enough: payload, subject, and a header block. */
+function messageBytes(subject: string, data: Uint8Array, headers: MsgHdrs | undefined): number {
+  return data.byteLength + subject.length + (headers ? HEADER_BLOCK_ESTIMATE : 0) + PROTOCOL_LINE_ESTIMATE;
+}
+
+/** The bridge's header blocks (event headers, service errors) are 100–300 bytes. */
+const HEADER_BLOCK_ESTIMATE = 256;
+const PROTOCOL_LINE_ESTIMATE = 32;
+
+/**
+ * Drops the client's connection at once so that it dials another server. nats.js's own
+ * reconnect() first waits for its pending writes to be flushed, which never happens when the
+ * server stopped reading; destroying the socket makes the client see an ordinary disconnect.
+ * The socket is not public API: when it is not where nats.js 2.x keeps it, reconnect() is
+ * the fallback (slower, but not stuck forever once the kernel gives the socket up).
+ */
+function dropConnection(nc: NatsConnection, log: Logger): void {
+  const socket = (nc as unknown as { protocol?: { transport?: { socket?: { destroy(err?: Error): void } } } }).protocol?.transport?.socket;
+  if (socket) {
+    socket.destroy(new Error('NATS server stalled'));
+    return;
+  }
+  log.warn('the NATS client keeps its socket elsewhere than expected: asking it to reconnect instead');
+  void nc.reconnect().catch(() => undefined);
 }
