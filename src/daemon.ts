@@ -154,7 +154,7 @@ const DRAIN_LIMIT_MS = 2000;
 /** Core NATS, or JetStream capture when events.stream.enabled. */
 function eventSink(config: BridgeConfig, link: NatsLink, log: Logger): EventSink {
   const stream = config.events.stream;
-  if (!stream.enabled) return new CoreEventSink(link);
+  if (!stream.enabled) return new CoreEventSink(link, log.child({ component: 'events' }));
   const prefix = config.nats.subjectPrefix;
   return new JetStreamEventSink(link.nc, {
     name: stream.name || `${jetStreamNameFrom(prefix.toUpperCase())}_EVENTS`,

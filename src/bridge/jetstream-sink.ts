@@ -8,7 +8,7 @@
 import { nanos, NatsError, StorageType, type JetStreamClient, type NatsConnection, type StreamConfig } from 'nats';
 import { backoffDelay } from '../janus/backoff.js';
 import type { Logger } from '../log.js';
-import type { EventSink, OutgoingEvent } from './event-sink.js';
+import { exceedsMaxPayload, isMaxPayloadError, LOG_EVERY_MS, OversizeLog, publishedBytes, type EventSink, type OutgoingEvent } from './event-sink.js';
 
 export interface StreamSettings {
   readonly name: string;
@@ -28,8 +28,6 @@ interface Entry {
 
 const RETRY = { minDelay: 250, maxDelay: 5_000 };
 const ACK_TIMEOUT_MS = 5_000;
-/** Drops and refusals are logged at most this often, with their counts. */
-const LOG_EVERY_MS = 5_000;
 
 export class JetStreamEventSink implements EventSink {
   private readonly js: JetStreamClient;
@@ -49,16 +47,30 @@ export class JetStreamEventSink implements EventSink {
   private idleWaiters: Array<() => void> = [];
   private unlogged = { dropped: 0, refused: 0, lastReason: '' };
   private logTimer: NodeJS.Timeout | undefined;
+  private readonly oversize: OversizeLog;
   /** Since start, for tests and logs. */
-  readonly totals = { published: 0, dropped: 0, refused: 0, retried: 0 };
+  readonly totals = { published: 0, dropped: 0, refused: 0, tooLarge: 0, retried: 0 };
 
   constructor(private readonly nc: NatsConnection, private readonly settings: StreamSettings, private readonly log: Logger) {
     this.js = nc.jetstream();
+    this.oversize = new OversizeLog(log);
     void this.ensureStream(0);
   }
 
+  /** Events in the buffer: not yet acknowledged, refused or dropped. */
+  get waiting(): number {
+    return this.entries.length - this.head;
+  }
+
   publish(event: OutgoingEvent): void {
-    if (this.entries.length - this.head >= this.settings.bufferSize) {
+    // Decided before it takes a place in the buffer: retried, it would hold every later event back for good.
+    const bytes = publishedBytes(event);
+    const maxPayload = this.nc.info?.max_payload;
+    if (exceedsMaxPayload(bytes, maxPayload)) {
+      this.tooLarge(event, bytes, maxPayload!);
+      return;
+    }
+    if (this.waiting >= this.settings.bufferSize) {
       this.totals.dropped++;
       this.unlogged.dropped++;
       this.scheduleLog();
@@ -82,6 +94,13 @@ export class JetStreamEventSink implements EventSink {
     clearTimeout(this.setupTimer);
     clearTimeout(this.rewindTimer);
     this.flushLog();
+    this.oversize.flush();
+  }
+
+  private tooLarge(event: OutgoingEvent, bytes: number, maxPayload: number): void {
+    this.totals.tooLarge++;
+    this.oversize.note(event.subject, bytes, maxPayload);
+    event.report('too_large');
   }
 
   /** Creates the stream, or checks the one that exists (reported when different, never changed). */
@@ -146,7 +165,11 @@ export class JetStreamEventSink implements EventSink {
       },
       (err: NatsError) => {
         if (entry.done) return;
-        if (isRefusal(err)) {
+        if (isMaxPayloadError(err)) {
+          // Fitted when it was buffered; the server now connected takes less (another one, or one reconfigured).
+          entry.done = true;
+          this.tooLarge(event, publishedBytes(event), this.nc.info?.max_payload ?? 0);
+        } else if (isRefusal(err)) {
           // The stream answered and refused it (full with discard new, message too large): retrying would not help.
           entry.done = true;
           this.totals.refused++;
