@@ -70,7 +70,7 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
       connectionStates: connections().map((c) => c.connection.state),
       readyShare: config.http.readyShare,
     }),
-  }, metrics.registry);
+  }, metrics.registry, { maxConnections: config.http.maxConnections });
   log.info({ host: config.http.host, port: http.port }, 'HTTP endpoint listening (/healthz, /readyz, /metrics)');
 
   const nc = await connectNats(config.nats, secrets.nats, log);

@@ -3,7 +3,8 @@
  * The README's configuration table is checked against this schema by a unit test.
  */
 import { parseJanusUrl } from '../janus/url.js';
-import { isSubjectToken, isSubjectPrefix } from '../bridge/subjects.js';
+import { isSubjectPrefix } from '../bridge/subjects.js';
+import { janusIdProblem, JANUS_ID_MAX_BYTES, SUBJECT_PREFIX_MAX_BYTES, utf8Length } from '../connections/spec.js';
 import { parseDbUrl } from '../connections/db-url.js';
 import { isValidTableName } from '../connections/sql/dialect.js';
 
@@ -138,6 +139,10 @@ export const FORMATS = {
   },
   'subject-prefix': {
     validate(value: unknown): void {
+      // Checked first, so that an over-long value is not repeated in the message.
+      if (typeof value === 'string' && utf8Length(value) > SUBJECT_PREFIX_MAX_BYTES) {
+        throw new Error(`must be at most ${SUBJECT_PREFIX_MAX_BYTES} bytes (UTF-8), got ${utf8Length(value)} bytes`);
+      }
       if (!isSubjectPrefix(value)) throw new Error(`must be NATS subject tokens separated by dots, without spaces or wildcards, got ${JSON.stringify(value)}`);
     },
   },
@@ -191,6 +196,11 @@ export const FORMATS = {
   },
 } as const;
 
+/** `, got <id>` for the message about a bad janus_id; nothing for an over-long one, which may be kilobytes. */
+function echoedId(id: unknown): string {
+  return typeof id === 'string' && utf8Length(id) > JANUS_ID_MAX_BYTES ? '' : `, got ${JSON.stringify(id)}`;
+}
+
 /** Why a configured connection list is unusable, or undefined when it is fine. */
 export function connectionListProblem(value: unknown): string | undefined {
   if (!Array.isArray(value)) return 'must be a list of {"janus_id": "...", "janus_url": "..."} objects';
@@ -201,9 +211,8 @@ export function connectionListProblem(value: unknown): string | undefined {
     const extra = Object.keys(entry).filter((key) => key !== 'janus_id' && key !== 'janus_url');
     if (extra.length) return `${where} has unknown key "${extra[0]}" (only janus_id and janus_url)`;
     const { janus_id: id, janus_url: url } = entry as Record<string, unknown>;
-    if (typeof id !== 'string' || !isSubjectToken(id)) {
-      return `${where}: janus_id must be a non-empty string usable as one NATS subject token (no spaces, dots, * or >), got ${JSON.stringify(id)}`;
-    }
+    const idProblem = janusIdProblem(id);
+    if (typeof id !== 'string' || idProblem !== undefined) return `${where}: ${idProblem ?? 'janus_id is empty'}${echoedId(id)}`;
     if (seen.has(id)) return `${where}: janus_id "${id}" is listed twice`;
     seen.add(id);
     if (typeof url !== 'string') return `${where} (${id}): janus_url must be a string`;
@@ -216,7 +225,7 @@ export function connectionListProblem(value: unknown): string | undefined {
 export const SCHEMA = {
   nats: {
     servers: { doc: 'NATS server URLs (comma-separated in the environment).', format: 'nats-urls', default: ['nats://127.0.0.1:4222'], env: 'JNB_NATS_SERVERS' },
-    subjectPrefix: { doc: 'First token(s) of every subject: <prefix>.request.<janus_id> and so on.', format: 'subject-prefix', default: 'janus', env: 'JNB_NATS_SUBJECT_PREFIX' },
+    subjectPrefix: { doc: 'First token(s) of every subject: <prefix>.request.<janus_id> and so on (at most 128 bytes).', format: 'subject-prefix', default: 'janus', env: 'JNB_NATS_SUBJECT_PREFIX' },
     name: { doc: 'Client name shown by the NATS server (nats server report connections).', format: String, default: 'janus-nats-bridge', env: 'JNB_NATS_NAME' },
     user: { doc: 'NATS user name (with nats.password or nats.passwordFile).', format: String, default: '', env: 'JNB_NATS_USER' },
     password: { doc: 'NATS password.', format: String, default: '', env: 'JNB_NATS_PASSWORD', sensitive: true },
@@ -226,7 +235,7 @@ export const SCHEMA = {
     nkeySeed: { doc: 'NKey seed (SU…) for NKey authentication.', format: String, default: '', env: 'JNB_NATS_NKEY_SEED', sensitive: true },
     nkeySeedFile: { doc: 'File holding the NKey seed.', format: String, default: '', env: 'JNB_NATS_NKEY_SEED_FILE' },
     credsFile: { doc: 'NATS credentials file (JWT and NKey seed, as nsc writes it).', format: String, default: '', env: 'JNB_NATS_CREDS_FILE' },
-    stallTimeout: { doc: 'Milliseconds the NATS server may leave the bridge\'s ping unanswered (while writes wait) before the connection is taken as stalled: it is dropped and another server tried, and /readyz says not ready meanwhile.', format: 'milliseconds', default: 4000, env: 'JNB_NATS_STALL_TIMEOUT' },
+    stallTimeout: { doc: 'Milliseconds the NATS server may leave the bridge\'s ping unanswered (while writes wait) before the connection is taken as stalled: it is dropped and another server tried (one that sends nothing for half of it on a new connection is skipped), and /readyz says not ready meanwhile.', format: 'milliseconds', default: 4000, env: 'JNB_NATS_STALL_TIMEOUT' },
     maxPendingBytes: { doc: 'Most bytes handed to the NATS client and not yet confirmed by the server (a stall or an outage); past it events and status messages are dropped and counted, answers dropped, logged and counted.', format: 'positive-int', default: 33554432, env: 'JNB_NATS_MAX_PENDING_BYTES' },
     tls: {
       caFile: { doc: 'PEM file of the CA that signed the NATS server\'s certificate (enables TLS).', format: String, default: '', env: 'JNB_NATS_TLS_CA_FILE' },

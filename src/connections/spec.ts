@@ -1,4 +1,49 @@
+import { isSubjectToken } from '../bridge/subjects.js';
 import { parseJanusUrl, type JanusUrl } from '../janus/url.js';
+
+/*
+ * Length limits, in UTF-8 bytes because the NATS server counts a protocol line in bytes
+ * (max_control_line, 4096 by default) and closes the connection of a client that sends a
+ * longer one: a single SUB for an over-long id took every subscription of the bridge down
+ * with it, reconnecting and closed again forever. The longest lines the bridge writes are
+ *   SUB  <prefix>.request.<janus_id> janus-nats-bridge <sid>
+ *   HPUB <prefix>.event.<janus_id>.plugin.<plugin token> <header bytes> <total bytes>
+ *   HPUB <prefix>.event.<janus_id>.handle.<16 digits> …, PUB <prefix>.relay.<janus_id> <inbox> …
+ * and, with several replicas, the lease key in the KV bucket, where the id may triple
+ * (ha/lease-record.ts). At both limits the first stay under 400 bytes plus the plugin
+ * token and the lease lines under 1 KiB (test/unit/janus-id.test.ts adds them up).
+ */
+
+/** Longest janus_id, in UTF-8 bytes. */
+export const JANUS_ID_MAX_BYTES = 200;
+
+/** Longest nats.subjectPrefix, in UTF-8 bytes. */
+export const SUBJECT_PREFIX_MAX_BYTES = 128;
+
+export function utf8Length(value: string): number {
+  return Buffer.byteLength(value, 'utf8');
+}
+
+/**
+ * Why `id` cannot be a janus_id, or undefined when it can: it goes into subjects as one
+ * token. The reason never repeats the id: an over-long one may be kilobytes.
+ */
+export function janusIdProblem(id: unknown): string | undefined {
+  if (typeof id !== 'string' || id.trim() === '') return 'janus_id is empty';
+  const bytes = utf8Length(id);
+  if (bytes > JANUS_ID_MAX_BYTES) return `janus_id is ${bytes} bytes long, at most ${JANUS_ID_MAX_BYTES} bytes (UTF-8) are allowed`;
+  if (!isSubjectToken(id)) return 'janus_id cannot be a NATS subject token (no spaces, dots, * or >)';
+  // NATS takes them, but they would reach headers and log lines as they are.
+  if (/[\u0000-\u001f\u007f]/.test(id)) return 'janus_id holds a control character';
+  return undefined;
+}
+
+/** A janus_id fit for a log line or a reload summary: an over-long one is cut, with its length. */
+export function shownJanusId(id: string): string {
+  const bytes = utf8Length(id);
+  if (bytes <= JANUS_ID_MAX_BYTES) return id;
+  return `${[...id].slice(0, 32).join('')}… (${bytes} bytes)`;
+}
 
 /** One Janus server the bridge may serve, as the connection list names it. */
 export interface ConnectionSpec {

@@ -9,8 +9,46 @@ const SCHEMES: Record<string, 'ws:' | 'wss:'> = {
   'wss:': 'wss:',
 };
 
-/** Query parameters that carry credentials and never appear in logs, events or status. */
-export const SECRET_QUERY_PARAMS = ['apisecret', 'token', 'password', 'secret'];
+/*
+ * Which query parameters are hidden where a URL is shown (logs, events, status, admin
+ * answers): any whose name suggests a credential, judged by the words of the name, since
+ * the services in front of Janus each name theirs differently (access_token, X-Amz-Signature,
+ * apiKey, sig, client_secret, …). When in doubt a value is hidden: a hidden room number
+ * costs a little readability, a shown token costs the token.
+ */
+
+/** A name word containing one of these is a credential; the few harmless words that hold one (`author`) are hidden too. */
+const SECRET_STEMS = ['token', 'secret', 'passw', 'passphrase', 'passcode', 'pincode', 'pwd', 'credential', 'signature', 'bearer', 'jwt', 'auth', 'session', 'sessid', 'cookie', 'private', 'hmac', 'apikey'];
+
+/** A name word ending in one of these is a credential (api_key, apiKey, secretkey, bypass, …), but `keyframe` is not. */
+const SECRET_ENDINGS = ['key', 'keys', 'pass', 'sig', 'pw'];
+
+/** Too short to look for inside words: only a whole name word counts. */
+const SECRET_WORDS = ['access', 'cred', 'creds', 'sid', 'otp', 'pin', 'code', 'nonce', 'ticket', 'sas', 'hash', 'salt', 'seed', 'sign', 'cert'];
+
+/**
+ * Splits a parameter name into lower-case words: at anything not a letter (`_`, `-`, `.`,
+ * digits, brackets, spaces) and at camelCase humps (`accessToken`, `APIKey`).
+ */
+export function nameWords(name: string): string[] {
+  return name
+    .replace(/([a-z])([A-Z])/g, '$1 $2')
+    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
+    .split(/[^\p{L}]+/u)
+    .filter(Boolean)
+    .map((word) => word.toLowerCase());
+}
+
+/** Whether a query parameter of this name may carry a credential, so its value is never shown. */
+export function isSecretParamName(name: string): boolean {
+  const words = nameWords(name);
+  // The words run together too: a credential word cut by a separator (`sess_id`, `To-Ken`) still counts.
+  const joined = words.join('');
+  return [joined, ...words].some((word) =>
+    SECRET_STEMS.some((stem) => word.includes(stem))
+    || SECRET_ENDINGS.some((ending) => word.endsWith(ending))
+    || SECRET_WORDS.includes(word));
+}
 
 /** Query parameters that are Janus API credentials: taken out of the URL and put on every request. */
 const CREDENTIAL_PARAMS = { apisecret: 'apiSecret', token: 'token' } as const;
@@ -59,9 +97,30 @@ function redactUrl(source: URL): string {
   const url = new URL(source.toString());
   if (url.username) url.username = '***';
   if (url.password) url.password = '***';
-  for (const key of [...url.searchParams.keys()]) {
-    if (SECRET_QUERY_PARAMS.includes(key.toLowerCase())) url.searchParams.set(key, '***');
+  url.search = hideSecretValues(url.search);
+  return url.toString();
+}
+
+/**
+ * The query with the value of every secret-named parameter replaced by `***`. Works on the
+ * text as written, so that what is shown keeps the order, repeats and encoding of the rest.
+ */
+function hideSecretValues(search: string): string {
+  if (search.length <= 1) return search;
+  const pairs = search.slice(1).split('&').map((pair) => {
+    const equals = pair.indexOf('=');
+    if (equals < 0) return pair;
+    return isSecretParamName(decodeName(pair.slice(0, equals))) ? `${pair.slice(0, equals)}=***` : pair;
+  });
+  return `?${pairs.join('&')}`;
+}
+
+/** A parameter name as a server reads it (`+` is a space, %XX decoded); kept as it is when not decodable. */
+function decodeName(raw: string): string {
+  const spaced = raw.replace(/\+/g, ' ');
+  try {
+    return decodeURIComponent(spaced);
+  } catch {
+    return spaced;
   }
-  // URLSearchParams encodes '*'; keep the marker readable.
-  return url.toString().replace(/%2A%2A%2A/g, '***');
 }

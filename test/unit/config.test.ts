@@ -41,6 +41,7 @@ describe('loadConfig defaults', () => {
       nats: {
         servers: ['nats://127.0.0.1:4222'], subjectPrefix: 'janus', name: 'janus-nats-bridge',
         user: '', password: '', passwordFile: '', token: '', tokenFile: '', nkeySeed: '', nkeySeedFile: '', credsFile: '',
+        stallTimeout: 4000, maxPendingBytes: 33554432,
         tls: { caFile: '', certFile: '', keyFile: '' },
       },
       janus: {
@@ -53,7 +54,7 @@ describe('loadConfig defaults', () => {
       },
       connections: [],
       db: { url: '', table: 'janus', reloadInterval: 0, connectTimeout: 5000, tls: { enabled: false, caFile: '', rejectUnauthorized: true } },
-      http: { host: '0.0.0.0', port: 8080, readyShare: 0 },
+      http: { host: '0.0.0.0', port: 8080, maxConnections: 64, readyShare: 0 },
       events: {
         subjects: 'flat', transactionTtl: 60, transactionMax: 10000,
         stream: { enabled: false, name: '', maxAge: 86400, maxBytes: 1073741824, storage: 'file', replicas: 1, maxPending: 256, bufferSize: 10000 },
@@ -120,7 +121,7 @@ describe('loadConfig file and environment', () => {
         nats: { servers: ['nats://n1:4222', 'nats://n2:4222'], subjectPrefix: 'prod.janus', name: 'b1' },
         janus: { cmdTimeout: 3000, sendTimeout: 500, pingInterval: 0.5, maxMessageBytes: 65536, reconnect: { minDelay: 50, maxDelay: 50 } },
         connections: [VALID_ENTRY, { janus_id: 'j2', janus_url: 'wss://j2.example/janus' }],
-        http: { host: '127.0.0.1', port: 0 },
+        http: { host: '127.0.0.1', port: 0, maxConnections: 10 },
         log: { level: 'debug' },
       }),
     );
@@ -129,7 +130,7 @@ describe('loadConfig file and environment', () => {
     expect(config.janus.pingInterval).toBe(0.5);
     expect(config.janus.reconnect).toEqual({ minDelay: 50, maxDelay: 50 });
     expect(config.connections).toEqual([VALID_ENTRY, { janus_id: 'j2', janus_url: 'wss://j2.example/janus' }]);
-    expect(config.http).toEqual({ host: '127.0.0.1', port: 0, readyShare: 0 });
+    expect(config.http).toEqual({ host: '127.0.0.1', port: 0, maxConnections: 10, readyShare: 0 });
     expect(config.log.level).toBe('debug');
   });
 
@@ -248,7 +249,34 @@ describe('loadConfig problems', () => {
 
   it.each([['a.b'], ['a b'], ['a*'], ['>'], [''], [7]])('refuses janus_id %j', (id) => {
     const problem = expectProblem(withFile({ connections: [{ janus_id: id, janus_url: 'ws://h/janus' }] }));
-    expect(problem).toContain('connections: entry 0: janus_id must be a non-empty string usable as one NATS subject token');
+    expect(problem).toMatch(/connections: entry 0: janus_id (is empty|cannot be a NATS subject token)/);
+    expect(problem).toContain(`, got ${JSON.stringify(id)}`);
+  });
+
+  it('refuses a janus_id over 200 bytes, saying the length and the limit but never the id', () => {
+    const long = 'q'.repeat(5000);
+    const problem = expectProblem(withFile({ connections: [VALID_ENTRY, { janus_id: long, janus_url: 'ws://h/janus' }] }));
+    expect(problem).toContain('connections: entry 1: janus_id is 5000 bytes long, at most 200 bytes (UTF-8) are allowed');
+    expect(problem).not.toContain('qqqq');
+  });
+
+  it('counts a janus_id in UTF-8 bytes: 100 two-byte letters pass, 101 do not', () => {
+    expect(expectOk(withFile({ connections: [{ janus_id: 'é'.repeat(100), janus_url: 'ws://h/janus' }] })).connections).toHaveLength(1);
+    expect(expectProblem(withFile({ connections: [{ janus_id: 'é'.repeat(101), janus_url: 'ws://h/janus' }] }))).toContain('202 bytes long');
+  });
+
+  it('refuses an over-long janus_id in JNB_CONNECTIONS too, naming the key', () => {
+    const problem = expectProblem(loadConfig({ env: { JNB_CONNECTIONS: JSON.stringify([{ janus_id: 'q'.repeat(300), janus_url: 'ws://h' }]) } }));
+    expect(problem).toContain('connections: entry 0: janus_id is 300 bytes long');
+    expect(problem).not.toContain('qqqq');
+  });
+
+  it('accepts a subjectPrefix of 128 bytes and refuses 129, saying the length but not the value', () => {
+    const prefix = (length: number) => `prod.${'abcdefg'.repeat(20)}`.slice(0, length);
+    expect(expectOk(withFile({ nats: { subjectPrefix: prefix(128) } })).nats.subjectPrefix).toHaveLength(128);
+    const problem = expectProblem(withFile({ nats: { subjectPrefix: prefix(129) } }));
+    expect(problem).toContain('nats.subjectPrefix: must be at most 128 bytes (UTF-8), got 129 bytes');
+    expect(problem).not.toContain('abcdefg');
   });
 
   it('refuses an extra key in an entry', () => {

@@ -22,6 +22,24 @@ describe('rowsToList', () => {
     expect(list.skipped[2]!.reason).toContain('janus_url: URL must start with janusws://');
   });
 
+  it('skips an id over the length limit, naming its length and the limit, with the id cut short, and loads the rows around it', () => {
+    const long = 'x'.repeat(5000);
+    const list = rowsToList([
+      { id: 1, janus_id: 'before', janus_url: 'ws://h/' },
+      { id: 2, janus_id: long, janus_url: 'ws://h/' },
+      { id: 3, janus_id: 'é'.repeat(101), janus_url: 'ws://h/' },
+      { id: 4, janus_id: 'é'.repeat(100), janus_url: 'ws://h/' },
+      { id: 5, janus_id: 'after', janus_url: 'ws://h/' },
+    ]);
+    expect(list.specs.map((s) => s.janusId)).toEqual(['before', 'é'.repeat(100), 'after']);
+    expect(list.skipped.map((s) => [s.row, s.reason])).toEqual([
+      ['2', 'janus_id is 5000 bytes long, at most 200 bytes (UTF-8) are allowed'],
+      ['3', 'janus_id is 202 bytes long, at most 200 bytes (UTF-8) are allowed'],
+    ]);
+    expect(list.skipped[0]!.janusId).toBe(`${'x'.repeat(32)}… (5000 bytes)`);
+    expect(JSON.stringify(list.skipped).length).toBeLessThan(500);
+  });
+
   it('does not let a bad row take an id from a later good row', () => {
     const list = rowsToList([
       { id: 1, janus_id: 'a', janus_url: 'nope' },

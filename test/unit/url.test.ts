@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseJanusUrl, type JanusUrl } from '../../src/janus/url.js';
+import { isSecretParamName, nameWords, parseJanusUrl, type JanusUrl } from '../../src/janus/url.js';
 
 function ok(input: string): JanusUrl {
   const result = parseJanusUrl(input);
@@ -87,5 +87,88 @@ describe('parseJanusUrl', () => {
     const url = ok('janusws://:pw@host:8188/janus');
     expect(url.wsUrl).toBe('ws://:pw@host:8188/janus');
     expect(url.redacted).not.toContain('pw');
+  });
+});
+
+describe('nameWords', () => {
+  it.each([
+    ['access_token', ['access', 'token']],
+    ['X-Amz-Signature', ['x', 'amz', 'signature']],
+    ['apiKey', ['api', 'key']],
+    ['APIKey', ['api', 'key']],
+    ['clientSecret2', ['client', 'secret']],
+    ['auth.token', ['auth', 'token']],
+    ['user[password]', ['user', 'password']],
+    ['room', ['room']],
+    ['', []],
+  ])('splits %j into %j', (name, words) => {
+    expect(nameWords(name)).toEqual(words);
+  });
+});
+
+describe('isSecretParamName', () => {
+  it.each([
+    // OAuth, API gateways, cloud signed URLs.
+    'access_token', 'accessToken', 'AccessToken', 'refresh_token', 'id_token', 'token', 'TOKEN', 'auth_token', 'x-auth-token',
+    'api_key', 'apiKey', 'APIKEY', 'apikey', 'x-api-key', 'key', 'Key', 'keys', 'secretkey', 'access_key', 'AWSAccessKeyId', 'nkey',
+    'secret', 'client_secret', 'clientSecret', 'apisecret', 'ApiSecret', 'shared-secret',
+    'password', 'Password', 'passwd', 'pwd', 'pass', 'pw', 'user_pass', 'passphrase', 'passcode', 'pass_word',
+    'auth', 'authorization', 'Authorization', 'oauth_signature', 'basic_auth',
+    'credential', 'credentials', 'cred', 'creds', 'X-Amz-Credential', 'X-Amz-Security-Token',
+    'signature', 'X-Amz-Signature', 'X-Goog-Signature', 'sig', 'api_sig', 'sign', 'hmac', 'hash',
+    'session', 'session_id', 'sessionId', 'JSESSIONID', 'PHPSESSID', 'sess_id', 'sid',
+    'jwt', 'bearer', 'bearer_token', 'cookie', 'private_key', 'privkey',
+    'otp', 'pin', 'pincode', 'code', 'ticket', 'nonce', 'salt', 'seed', 'cert', 'access', 'sas',
+    'to-ken', 'to_ken2',
+  ])('hides %s', (name) => {
+    expect(isSecretParamName(name)).toBe(true);
+  });
+
+  // Chosen when in doubt: a name word that merely ends like a credential is hidden too.
+  it.each(['author', 'monkey', 'bypass', 'key_frame', 'session_timeout'])('hides %s too (preferring to hide when in doubt)', (name) => {
+    expect(isSecretParamName(name)).toBe(true);
+  });
+
+  it.each([
+    'room', 'room_id', 'id', 'janus', 'plugin', 'display', 'display_name', 'lang', 'v', 'version', 'debug', 'transport',
+    'keyframe', 'keepalive', 'passive', 'signal', 'signed_headers', 'X-Amz-SignedHeaders', 'X-Amz-Date', 'X-Amz-Expires',
+    'X-Amz-Algorithm', 'user', 'username', 'client_id', 'state', 'audiocodec', 'timeout', 'region', 'x', '',
+  ])('shows %j', (name) => {
+    expect(isSecretParamName(name)).toBe(false);
+  });
+});
+
+describe('redacted URLs', () => {
+  it('hides the values of credential-like parameters but keeps their names, the other parameters and their order', () => {
+    const url = ok('janusws://host:8188/janus?room=12&access_token=SECRET1&api_key=SECRET2&X-Amz-Signature=SECRET3&keyframe=1');
+    expect(url.redacted).toBe('ws://host:8188/janus?room=12&access_token=***&api_key=***&X-Amz-Signature=***&keyframe=1');
+  });
+
+  it('still sends those parameters to Janus: only apisecret and token become request fields', () => {
+    const url = ok('janusws://host:8188/janus?access_token=SECRET1&token=TK');
+    expect(url.wsUrl).toBe('ws://host:8188/janus?access_token=SECRET1');
+    expect(url.credentials).toEqual({ token: 'TK' });
+  });
+
+  it('hides every occurrence of a repeated parameter', () => {
+    expect(ok('ws://h/janus?sig=A1&room=1&sig=B2').redacted).toBe('ws://h/janus?sig=***&room=1&sig=***');
+  });
+
+  it('judges a percent-encoded or plus-spaced name by what it decodes to', () => {
+    const url = ok('ws://h/janus?api%5Fkey=S1&client+secret=S2&%E2%9C%93=fine');
+    expect(url.redacted).toBe('ws://h/janus?api%5Fkey=***&client+secret=***&%E2%9C%93=fine');
+  });
+
+  it('hides a value even when the name cannot be decoded', () => {
+    expect(ok('ws://h/janus?token%zz=S1').redacted).toBe('ws://h/janus?token%zz=***');
+  });
+
+  it('keeps parameters without a value and empty query parts as written', () => {
+    expect(ok('ws://h/janus?debug&password=&room=a%20b').redacted).toBe('ws://h/janus?debug&password=***&room=a%20b');
+  });
+
+  it('hides user info and credential parameters together', () => {
+    const url = ok('januswss://u:pw@h:8989/janus?Bearer=B1&room=r');
+    expect(url.redacted).toBe('wss://***:***@h:8989/janus?Bearer=***&room=r');
   });
 });

@@ -1,6 +1,5 @@
 /** Turning the table's rows into a connection list, and the version rule: pure functions. */
-import { isSubjectToken } from '../../bridge/subjects.js';
-import { toSpec, type ConnectionList, type ConnectionSpec, type SkippedEntry } from '../spec.js';
+import { janusIdProblem, shownJanusId, toSpec, type ConnectionList, type ConnectionSpec, type SkippedEntry } from '../spec.js';
 import { EXPECTED_TABLE_VERSION } from './dialect.js';
 
 export interface ConnectionRow {
@@ -16,10 +15,10 @@ export function rowsToList(rows: readonly ConnectionRow[]): ConnectionList {
   const takenBy = new Map<string, string>();
   for (const row of rows) {
     const rowId = String(row.id);
-    const janusId = typeof row.janus_id === 'string' ? row.janus_id : String(row.janus_id ?? '');
+    const janusId = shownJanusId(typeof row.janus_id === 'string' ? row.janus_id : String(row.janus_id ?? ''));
     const skip = (reason: string): void => { skipped.push({ row: rowId, janusId, reason }); };
-    if (typeof row.janus_id !== 'string' || row.janus_id.trim() === '') { skip('janus_id is empty'); continue; }
-    if (!isSubjectToken(row.janus_id)) { skip('janus_id cannot be a NATS subject token (no spaces, dots, * or >)'); continue; }
+    const idProblem = janusIdProblem(row.janus_id);
+    if (typeof row.janus_id !== 'string' || idProblem !== undefined) { skip(idProblem ?? 'janus_id is empty'); continue; }
     if (takenBy.has(row.janus_id)) { skip(`janus_id already taken by row ${takenBy.get(row.janus_id)}`); continue; }
     if (typeof row.janus_url !== 'string') { skip('janus_url is empty'); continue; }
     const result = toSpec(row.janus_id, row.janus_url);
