@@ -80,7 +80,7 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
   const instance = randomBytes(11).toString('hex').toUpperCase();
   let leases: LeaseOwnership | undefined;
   const leaseMetrics = config.ha.enabled ? metrics.leases(() => leases?.leasesHeld ?? 0) : undefined;
-  const relay = leaseMetrics ? new AnswerRelay(nc, config.nats.subjectPrefix, log, leaseMetrics.relayed) : undefined;
+  const relay = leaseMetrics ? new AnswerRelay(nc, config.nats.subjectPrefix, log, leaseMetrics.relayed, metrics) : undefined;
   const servedNow = new ServedConnections((spec, how) => new BridgedConnection(spec, { link: natsLink, config, secrets, metrics, events, log, ...(relay ? { relay } : {}) }, how), log);
   served = servedNow;
   if (relay && leaseMetrics) leases = await startLeaseOwnership(config, { link: natsLink, served: servedNow, relay, metrics: leaseMetrics, instance }, log);
@@ -99,7 +99,7 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
     description: 'Janus WebRTC servers over NATS: one request endpoint per janus_id',
     metadata: { subject_prefix: config.nats.subjectPrefix },
     endpoints: () => connections().map((c) => c.stats),
-  });
+  }, { log, metrics, prefix: config.nats.subjectPrefix });
   const adminSubscriptions: Subscription[] = serveAdmin(nc, config.nats.subjectPrefix, {
     reload: (trigger) => list.reload(trigger),
     status: () => connections().map((c) => ({
@@ -112,7 +112,7 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
     })),
     instance: { id: instance, version: VERSION, replica: config.ha.enabled ? replicaIdOf(config) : hostname() },
     ...(coordinator ? { owners: () => coordinator.owners() } : {}),
-  }, log);
+  }, log, metrics);
   const interval = config.db.url && config.db.reloadInterval > 0
     ? setInterval(() => { if (!list.reloading) void list.reload('interval'); }, config.db.reloadInterval * 1000)
     : undefined;

@@ -101,6 +101,7 @@ export class BridgedConnection implements Running {
         target: this.connection,
         maxMessageBytes: config.janus.maxMessageBytes,
         log,
+        metrics: connectionMetrics,
         observe: (outcome, seconds, error) => {
           connectionMetrics.request(outcome, seconds);
           this.stats.record(seconds, error);

@@ -1,14 +1,15 @@
 /**
  * What an event says about itself, for consumers that filter without parsing JSON:
- * its NATS headers and, in typed mode, its subject. Pure functions.
+ * its NATS headers and, in typed mode, its subject. And the rule every header value the
+ * bridge writes follows. Pure functions.
  */
 import type { JanusMessage } from '../janus/protocol.js';
 
 export type EventSubjects = 'flat' | 'typed';
 
-/** A NATS subject token made of `value`: dots, spaces, `*` and `>` become `_`. */
+/** A NATS subject token made of `value`: dots, whitespace, other control characters, `*` and `>` become `_`. */
 function token(value: string): string {
-  const cleaned = value.replace(/[\s.*>]/g, '_');
+  const cleaned = value.replace(/[\s\u0000-\u001f\u007f.*>]/g, '_');
   return cleaned === '' ? '_' : cleaned;
 }
 
@@ -24,14 +25,73 @@ export function eventSubject(base: string, message: JanusMessage, mode: EventSub
   return plugin ? `${base}.plugin.${token(plugin)}` : `${base}.${token(message.janus)}`;
 }
 
-/** The headers of one event; `msgId` is its Nats-Msg-Id. */
+/**
+ * The headers of one event; `msgId` is its Nats-Msg-Id. A value that would not reach the
+ * consumer exactly as the body has it (see isExactHeaderValue) is left out, header and all:
+ * consumers match these values, and a missing header sends them to the body, where an
+ * altered one would mislead them.
+ */
 export function eventHeaders(janusId: string, message: JanusMessage, msgId: string): Array<[string, string]> {
-  const headers: Array<[string, string]> = [['Janus-Id', janusId], ['Janus-Type', message.janus]];
-  if (typeof message.session_id === 'number') headers.push(['Janus-Session', String(message.session_id)]);
-  if (typeof message.sender === 'number') headers.push(['Janus-Handle', String(message.sender)]);
+  const headers: Array<[string, string]> = [];
+  const add = (name: string, value: string): void => {
+    if (isExactHeaderValue(value)) headers.push([name, value]);
+  };
+  add('Janus-Id', janusId);
+  add('Janus-Type', message.janus);
+  if (typeof message.session_id === 'number') add('Janus-Session', String(message.session_id));
+  if (typeof message.sender === 'number') add('Janus-Handle', String(message.sender));
   const plugin = pluginOf(message);
-  if (plugin) headers.push(['Janus-Plugin', plugin]);
-  if (typeof message.transaction === 'string') headers.push(['Janus-Transaction', message.transaction]);
-  headers.push(['Nats-Msg-Id', msgId]);
+  if (plugin) add('Janus-Plugin', plugin);
+  if (typeof message.transaction === 'string') add('Janus-Transaction', message.transaction);
+  add('Nats-Msg-Id', msgId);
   return headers;
+}
+
+/**
+ * The longest header value the bridge writes, in UTF-8 bytes. Headers count towards the
+ * server's max_payload, and a consumer that filters on them wants a short value, not a body.
+ */
+export const MAX_HEADER_VALUE_BYTES = 1024;
+
+/**
+ * What a header value cannot carry as it is: C0 control characters (CR and LF end a header
+ * line: nats.js refuses them with BAD_HEADER, and other clients would split the header), DEL,
+ * C1 control characters (NEL ends a line for some readers), the Unicode line and paragraph
+ * separators, and unpaired surrogates (UTF-8 cannot encode them: they would arrive as U+FFFD).
+ */
+const UNSAFE_IN_HEADER = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const UNSAFE_IN_HEADER_ALL = new RegExp(UNSAFE_IN_HEADER.source, 'g');
+
+/**
+ * Whether `value` can be a header value that the consumer reads exactly as it is: no
+ * character nats.js refuses or a reader splits on, no whitespace at either end (nats.js trims
+ * values on both sides), and at most MAX_HEADER_VALUE_BYTES.
+ */
+export function isExactHeaderValue(value: string): boolean {
+  return value.length <= MAX_HEADER_VALUE_BYTES
+    && !UNSAFE_IN_HEADER.test(value)
+    && value.trim() === value
+    && Buffer.byteLength(value) <= MAX_HEADER_VALUE_BYTES;
+}
+
+/**
+ * `text` made into a header value that can always be sent, for headers that are prose
+ * (Nats-Service-Error) rather than values to match: each unsafe character becomes a space,
+ * the ends are trimmed, and beyond MAX_HEADER_VALUE_BYTES it is cut (ending in `…`).
+ */
+export function cleanHeaderValue(text: string): string {
+  const cleaned = text.replace(UNSAFE_IN_HEADER_ALL, ' ').trim();
+  if (Buffer.byteLength(cleaned) <= MAX_HEADER_VALUE_BYTES) return cleaned;
+  const ellipsis = '…';
+  const room = MAX_HEADER_VALUE_BYTES - Buffer.byteLength(ellipsis);
+  let bytes = 0;
+  let end = 0;
+  // By code point, so that a cut never splits a surrogate pair.
+  for (const char of cleaned) {
+    const size = Buffer.byteLength(char);
+    if (bytes + size > room) break;
+    bytes += size;
+    end += char.length;
+  }
+  return cleaned.slice(0, end).trimEnd() + ellipsis;
 }

@@ -3,14 +3,15 @@
  * subject (with headers that say what they are) and lifecycle changes on the status subject.
  */
 import { randomBytes } from 'node:crypto';
-import { headers } from 'nats';
+import { headers, type MsgHdrs } from 'nats';
 import type { StatusChange } from '../janus/connection.js';
 import type { JanusMessage } from '../janus/protocol.js';
 import type { Logger } from '../log.js';
-import type { NatsLink } from '../nats.js';
+import type { NatsLink, PublishResult } from '../nats.js';
 import type { ConnectionMetrics } from '../ops/metrics.js';
 import { eventHeaders, eventSubject, type EventSubjects } from './event-meta.js';
 import type { EventSink } from './event-sink.js';
+import { errorCode, errorText } from './replies.js';
 
 export interface PublishTarget {
   readonly link: NatsLink;
@@ -24,6 +25,9 @@ export interface PublishTarget {
 /**
  * Publishes `{janus_id, janus_url, janus_body}`; the body is Janus's JSON text, spliced in
  * without a re-parse. Each event gets a Nats-Msg-Id unique to this process and connection.
+ * It never throws: it runs inside the WebSocket's message handler, for a frame from Janus
+ * that may carry a client's transaction. An event that cannot be published is logged and
+ * counted (publish failures, kind `event`).
  */
 export function eventPublisher(target: PublishTarget, sink: EventSink, baseSubject: string, mode: EventSubjects): (message: JanusMessage, text: string) => void {
   const head = `{"janus_id":${JSON.stringify(target.janusId)},"janus_url":${JSON.stringify(target.janusUrl)},"janus_body":`;
@@ -31,19 +35,47 @@ export function eventPublisher(target: PublishTarget, sink: EventSink, baseSubje
   let sequence = 0;
   const report = target.metrics.event;
   return (message, text) => {
-    const msgId = idPrefix + (++sequence).toString(36);
-    const h = headers();
-    for (const [name, value] of eventHeaders(target.janusId, message, msgId)) h.set(name, value);
-    sink.publish({ subject: eventSubject(baseSubject, message, mode), data: Buffer.from(head + text + '}'), headers: h, msgId, report });
+    try {
+      const msgId = idPrefix + (++sequence).toString(36);
+      const h = natsHeaders(eventHeaders(target.janusId, message, msgId), target.log);
+      sink.publish({ subject: eventSubject(baseSubject, message, mode), data: Buffer.from(head + text + '}'), headers: h, msgId, report });
+    } catch (err) {
+      target.log.error({ code: errorCode(err), err: errorText(err), type: String(message.janus).slice(0, 64) }, 'event not published');
+      target.metrics.publishFailed('event');
+    }
   };
 }
 
+/**
+ * nats.js headers of an event. The values passed the header rule already (eventHeaders); one
+ * that nats.js refuses all the same is left out, logged, rather than taking the event with it.
+ */
+function natsHeaders(values: Array<[string, string]>, log: Logger): MsgHdrs {
+  const h = headers();
+  for (const [name, value] of values) {
+    try {
+      h.set(name, value);
+    } catch (err) {
+      log.warn({ header: name, code: errorCode(err) }, 'event header left out');
+    }
+  }
+  return h;
+}
+
+/** Publishes each change; one NATS did not take (refused, or dropped during an outage) is counted (publish failures, kind `status`). */
 export function statusPublisher(target: PublishTarget, subject: string): (change: StatusChange) => void {
   return (change) => {
     target.metrics.status(change);
     const level = change.state === 'connected' || change.state === 'reconnecting' ? 'debug' : 'info';
     target.log[level]({ status: change }, `connection ${change.state}`);
     const message = { janus_id: target.janusId, janus_url: target.janusUrl, ...change, at: new Date().toISOString() };
-    target.link.publish(subject, Buffer.from(JSON.stringify(message)));
+    let result: PublishResult;
+    try {
+      result = target.link.publish(subject, Buffer.from(JSON.stringify(message)), undefined, 'status');
+    } catch (err) {
+      target.log.error({ code: errorCode(err), err: errorText(err) }, 'status not published');
+      result = 'dropped';
+    }
+    if (result === 'dropped') target.metrics.publishFailed('status');
   };
 }

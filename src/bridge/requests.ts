@@ -7,9 +7,9 @@ import type { BridgeError } from '../errors.js';
 import { parseClientRequest, type JanusMessage } from '../janus/protocol.js';
 import type { Outcome } from '../janus/transactions.js';
 import type { Logger } from '../log.js';
-import { outcomeOf, type RequestOutcome } from '../ops/metrics.js';
-import { replyWithAnswer, replyWithError } from './replies.js';
-import { REQUEST_QUEUE_GROUP } from './subjects.js';
+import { outcomeOf, type AnswerMetrics, type RequestOutcome } from '../ops/metrics.js';
+import { errorCode, errorText, mayAnswer, replyWithAnswer, replyWithError, type AnswerReport } from './replies.js';
+import { prefixOfRequestSubject, REQUEST_QUEUE_GROUP } from './subjects.js';
 
 /** What the request side needs of a Janus connection. */
 export interface RequestTarget {
@@ -22,37 +22,49 @@ export type RequestObserver = (outcome: RequestOutcome, seconds: number, error?:
 
 export interface RequestServerOptions {
   readonly nc: NatsConnection;
+  /** `<prefix>.request.<janus_id>`. */
   readonly subject: string;
   readonly target: RequestTarget;
   readonly maxMessageBytes: number;
   readonly log: Logger;
   readonly observe: RequestObserver;
+  /** Counts replies NATS refused and requests refused for their reply subject. */
+  readonly metrics?: AnswerMetrics;
 }
+
+/** The most of a client's verb a log line shows. */
+const VERB_IN_LOG_CHARS = 64;
 
 export function serveRequests(options: RequestServerOptions): Subscription {
   const { nc, subject, target, maxMessageBytes, log, observe } = options;
+  const prefix = prefixOfRequestSubject(subject);
+  const report: AnswerReport = { log, metrics: options.metrics };
   const handle = async (msg: Msg): Promise<void> => {
     const started = performance.now();
     const seconds = (): number => (performance.now() - started) / 1000;
+    if (!mayAnswer(msg, prefix, 'request', report)) {
+      observe('rejected', seconds());
+      return;
+    }
     const parsed = parseClientRequest(msg.data, maxMessageBytes);
     if (!parsed.ok) {
-      if (msg.reply) replyWithError(msg, parsed.error, parsed.clientTransaction);
+      if (msg.reply) replyWithError(msg, parsed.error, parsed.clientTransaction, report);
       else log.warn({ code: parsed.error.code, reason: parsed.error.reason }, 'fire-and-forget request refused');
       observe('rejected', seconds(), parsed.error);
       return;
     }
     if (!msg.reply) {
       const error = target.send(parsed.message, parsed.clientTransaction);
-      if (error) log.warn({ code: error.code, reason: error.reason, verb: parsed.message.janus }, 'fire-and-forget request not sent');
+      if (error) log.warn({ code: error.code, reason: error.reason, verb: parsed.message.janus.slice(0, VERB_IN_LOG_CHARS) }, 'fire-and-forget request not sent');
       observe(error ? outcomeOf(error) : 'ok', seconds(), error);
       return;
     }
     const outcome = await target.request(parsed.message, parsed.clientTransaction);
     if (outcome.ok) {
-      const error = replyWithAnswer(msg, outcome.answer, outcome.text, nc.info?.max_payload ?? maxMessageBytes);
+      const error = replyWithAnswer(msg, outcome.answer, outcome.text, nc.info?.max_payload ?? maxMessageBytes, report);
       observe(error ? 'rejected' : outcomeOf(outcome.answer), seconds(), error);
     } else {
-      replyWithError(msg, outcome.error, parsed.clientTransaction);
+      replyWithError(msg, outcome.error, parsed.clientTransaction, report);
       observe(outcomeOf(outcome.error), seconds(), outcome.error);
     }
   };
@@ -63,7 +75,8 @@ export function serveRequests(options: RequestServerOptions): Subscription {
         log.error({ err: err.message, subject }, 'request subscription failed');
         return;
       }
-      handle(msg).catch((error: Error) => log.error({ err: error.message, subject }, 'request handling failed'));
+      // handle() is async: whatever it throws becomes this rejection, never an exception in nats.js's reader.
+      handle(msg).catch((error: unknown) => log.error({ code: errorCode(error), err: errorText(error), subject }, `request handling failed: ${errorText(error)}`));
     },
   });
 }

@@ -5,7 +5,9 @@
  * while it finishes; a reply says whether it was one of its requests.
  */
 import type { Msg, NatsConnection, Subscription } from 'nats';
+import { errorText, mayAnswer, respondSafely, type AnswerReport } from '../bridge/replies.js';
 import type { Logger } from '../log.js';
+import type { AnswerMetrics } from '../ops/metrics.js';
 
 const TAKEN = Buffer.from('1');
 /**
@@ -16,13 +18,21 @@ const TAKEN = Buffer.from('1');
 const OFFER_TIMEOUT_MS = 500;
 
 export class AnswerRelay {
-  /** `counted` hears how each offer ended: taken by the old owner, or not (then published as an event). */
+  private readonly report: AnswerReport;
+
+  /**
+   * `counted` hears how each offer ended: taken by the old owner, or not (then published as an
+   * event); `metrics` counts offers refused for their reply subject and answers NATS refused.
+   */
   constructor(
     private readonly nc: NatsConnection,
     private readonly prefix: string,
     private readonly log: Logger,
     private readonly counted: (taken: boolean) => void = () => {},
-  ) {}
+    metrics?: AnswerMetrics,
+  ) {
+    this.report = { log, metrics };
+  }
 
   private subject(janusId: string): string {
     return `${this.prefix}.relay.${janusId}`;
@@ -47,13 +57,15 @@ export class AnswerRelay {
     const subscription: Subscription = this.nc.subscribe(subject, {
       callback: (err, msg: Msg) => {
         if (err) return;
+        // A new owner asks from its own inbox (nc.request): an offer that wants its answer elsewhere is not one, and is not routed.
+        if (!mayAnswer(msg, this.prefix, 'relay', this.report)) return;
         let taken = false;
         try {
           taken = route(Buffer.from(msg.data).toString('utf8'));
         } catch (error) {
-          this.log.warn({ janus_id: janusId, err: (error as Error).message }, 'relayed answer not handled');
+          this.log.warn({ janus_id: janusId, err: errorText(error) }, 'relayed answer not handled');
         }
-        if (taken) msg.respond(TAKEN);
+        if (taken) respondSafely(msg, TAKEN, undefined, 'admin', this.report);
       },
     });
     // The new owner may claim the session as soon as the lease says so: be listening by then.

@@ -46,8 +46,18 @@ export class FrameRouter {
     if (this.abandonedInternal.size > MAX_ABANDONED_INTERNAL) this.abandonedInternal.delete(this.abandonedInternal.keys().next().value!);
   }
 
-  /** Handles one text frame from Janus. */
+  /** Handles one text frame from Janus; what goes wrong with it is logged and stays with it. */
   frame(text: string): void {
+    try {
+      this.route(text);
+    } catch (err) {
+      // The socket reader and every other frame must go on; the frame itself may hold secrets, so it is not logged.
+      const message = err instanceof Error ? err.message : String(err);
+      this.log.error({ err: message.length > 200 ? `${message.slice(0, 200)}…` : message, bytes: text.length }, 'frame handling failed');
+    }
+  }
+
+  private route(text: string): void {
     const parsed = parseJanusFrame(text);
     if (!parsed.ok) {
       this.log.warn({ reason: parsed.reason, bytes: text.length }, 'frame from Janus dropped');

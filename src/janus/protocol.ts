@@ -41,17 +41,17 @@ export function parseClientRequest(payload: Uint8Array | string, maxBytes: numbe
     return fail(bridgeError('invalid_json', jsonErrorWithoutInput(err as Error)));
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return fail(bridgeError('not_an_object', `got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}`));
+    return fail(bridgeError('not_an_object', `got ${describeValue(value)}`));
   }
   const message = value as Record<string, unknown>;
   const transaction = Object.hasOwn(message, 'transaction') ? message.transaction : undefined;
   if (transaction !== undefined && typeof transaction !== 'string') {
-    return fail(bridgeError('invalid_field', `"transaction" must be a string, got ${describe(transaction)}`));
+    return fail(bridgeError('invalid_field', `"transaction" must be a string, got ${describeValue(transaction)}`));
   }
   const clientTransaction = transaction;
   const written = Object.hasOwn(message, 'janus') ? message.janus : undefined;
   if (typeof written !== 'string' || written === '') {
-    return fail(bridgeError('missing_verb', written === undefined ? '"janus" is missing' : `got ${describe(written)}`), clientTransaction);
+    return fail(bridgeError('missing_verb', written === undefined ? '"janus" is missing' : `got ${describeValue(written)}`), clientTransaction);
   }
   // Janus reads verbs in any case ("Destroy" destroys): every rule here, and Janus, see the same lower-case verb.
   const verb = written.toLowerCase();
@@ -59,7 +59,7 @@ export function parseClientRequest(payload: Uint8Array | string, maxBytes: numbe
   if (REFUSED_VERBS.has(verb)) return fail(bridgeError('verb_refused', `"${verb}"`), clientTransaction);
   for (const field of ID_FIELDS) {
     if (Object.hasOwn(message, field) && !isJanusId(message[field])) {
-      return fail(bridgeError('invalid_field', `"${field}" must be a positive integer below 2^53, got ${describe(message[field])}`), clientTransaction);
+      return fail(bridgeError('invalid_field', `"${field}" must be a positive integer below 2^53, got ${describeValue(message[field])}`), clientTransaction);
     }
   }
   const unsafe = unsafeContent(message);
@@ -121,12 +121,19 @@ export function isJanusId(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
 }
 
-function describe(value: unknown): string {
+/**
+ * What a client's value is, for an error reason: its type, and its length for a string, never
+ * the string itself. Reasons go into the Nats-Service-Error header, the reply and log lines,
+ * and a client's string may carry anything: line breaks, a megabyte, somebody's secret. A
+ * number is shown: JSON.parse made it, so it is short and plain.
+ */
+export function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'number') return `the number ${value}`;
-  if (typeof value === 'string') return `the string "${value.length > 40 ? value.slice(0, 40) + '…' : value}"`;
-  return typeof value;
+  if (typeof value === 'string') return value === '' ? 'an empty string' : `a string of ${value.length} ${value.length === 1 ? 'character' : 'characters'}`;
+  if (typeof value === 'object') return 'an object';
+  return `a ${typeof value}`;
 }
 
 /**

@@ -17,7 +17,7 @@ export interface SocketOptions {
 export interface SocketListener {
   onOpen(): void;
   onText(text: string): void;
-  /** A frame that was dropped (binary); the socket stays open. */
+  /** A frame that was dropped (binary, or its handling threw); the socket stays open. */
   onDropped(reason: string): void;
   /** Called once, whatever closed the socket. */
   onClose(reason: string): void;
@@ -45,11 +45,14 @@ export class JanusSocket {
     });
     this.ws.on('message', (data, isBinary) => {
       this.peerAlive = true;
-      if (isBinary) {
-        listener.onDropped('binary frame');
-        return;
+      try {
+        if (isBinary) listener.onDropped('binary frame');
+        else listener.onText(data.toString());
+      } catch (err) {
+        // A throw would unwind into ws's reader, which then reads no further frame, and on to
+        // the process as an uncaught exception: one frame must cost that frame only.
+        this.reportFailedFrame(err);
       }
-      listener.onText(data.toString());
     });
     this.ws.on('pong', () => {
       this.peerAlive = true;
@@ -104,6 +107,16 @@ export class JanusSocket {
     this.ws.on('error', () => {});
     this.ws.terminate();
     this.listener.onClose(reason);
+  }
+
+  /** Says, as a dropped frame, that handling one failed: the error's message (bounded), never the frame. */
+  private reportFailedFrame(err: unknown): void {
+    const message = err instanceof Error ? err.message : String(err);
+    try {
+      this.listener.onDropped(`frame handling failed: ${message.length > 200 ? `${message.slice(0, 200)}…` : message}`);
+    } catch {
+      // Nothing is left to tell: the frame is dropped, the socket stays open.
+    }
   }
 
   private startHeartbeat(): void {

@@ -18,8 +18,27 @@ const DURATION_BOUNDS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 
 /** What became of an event: published, or dropped and why. */
 export type EventResult = 'published' | 'nats_unavailable' | 'buffer_full' | 'refused' | 'too_large';
 
+/**
+ * What a message the bridge could not publish was: a reply to a Janus request, an event, a
+ * status message, or an answer on the admin, service-discovery or relay subjects.
+ */
+export const PUBLISH_KINDS = ['reply', 'event', 'status', 'admin'] as const;
+export type PublishKind = (typeof PUBLISH_KINDS)[number];
+
+/** Which subjects a request came on whose reply subject the bridge refused to answer on. */
+export const REFUSED_REPLY_KINDS = ['request', 'admin', 'discovery', 'relay'] as const;
+export type RefusedReplyKind = (typeof REFUSED_REPLY_KINDS)[number];
+
+/** What the parts that answer NATS requests report besides their own figures. */
+export interface AnswerMetrics {
+  /** NATS refused a message (the client threw): it was not sent. */
+  publishFailed(kind: PublishKind): void;
+  /** A request was refused unanswered because of its reply subject (see isAcceptableReplySubject). */
+  replySubjectRefused(kind: RefusedReplyKind): void;
+}
+
 /** What one connection reports; handed to the parts that see the events. */
-export interface ConnectionMetrics {
+export interface ConnectionMetrics extends AnswerMetrics {
   request(outcome: RequestOutcome, seconds: number): void;
   event(result: EventResult): void;
   status(change: StatusChange): void;
@@ -55,9 +74,14 @@ export class Metrics {
   private readonly reconnects = new Counter({ name: 'janus_bridge_reconnects_total', help: 'Reconnect attempts to Janus', labelNames: ['janus_id'], registers: [this.registry] });
   private readonly replacements = new Counter({ name: 'janus_bridge_session_replacements_total', help: 'Sessions replaced by a new one (every handle lost)', labelNames: ['janus_id'], registers: [this.registry] });
   private readonly claims = new Counter({ name: 'janus_bridge_session_claims_total', help: 'Sessions claimed back after a reconnect (handles kept)', labelNames: ['janus_id'], registers: [this.registry] });
+  private readonly publishFailures = new Counter({ name: 'janus_bridge_publish_failures_total', help: 'Messages the bridge could not publish, by kind: reply (to a Janus request), event, status, admin (admin, service-discovery and relay answers)', labelNames: ['kind'], registers: [this.registry] });
+  private readonly refusedReplySubjects = new Counter({ name: 'janus_bridge_reply_subjects_refused_total', help: 'Requests left unanswered because their reply subject is one the bridge never publishes on (its own subjects, $-subjects, wildcards), by the subjects they came on: request, admin, discovery, relay', labelNames: ['kind'], registers: [this.registry] });
 
   constructor(sources: MetricsSources) {
     collectDefaultMetrics({ register: this.registry });
+    // Every kind from the start: an alert on an increase needs the series before the first failure.
+    for (const kind of PUBLISH_KINDS) this.publishFailures.inc({ kind }, 0);
+    for (const kind of REFUSED_REPLY_KINDS) this.refusedReplySubjects.inc({ kind }, 0);
     new Gauge({
       name: 'janus_bridge_connection_state', help: '1 for the state each Janus connection is in, 0 for the others', labelNames: ['janus_id', 'state'], registers: [this.registry],
       collect() {
@@ -80,6 +104,14 @@ export class Metrics {
         this.set(sources.natsConnected() ? 1 : 0);
       },
     });
+  }
+
+  publishFailed(kind: PublishKind): void {
+    this.publishFailures.inc({ kind });
+  }
+
+  replySubjectRefused(kind: RefusedReplyKind): void {
+    this.refusedReplySubjects.inc({ kind });
   }
 
   private readonly removed = new Set<string>();
@@ -110,6 +142,9 @@ export class Metrics {
         else if (change.state === 'session-replaced') this.replacements.inc({ janus_id: janusId });
         else if (change.state === 'connected' && change.resumed) this.claims.inc({ janus_id: janusId });
       },
+      // Not per janus_id, and counted even after a removal: a failure is the process's, whoever caused it.
+      publishFailed: (kind) => this.publishFailed(kind),
+      replySubjectRefused: (kind) => this.replySubjectRefused(kind),
     };
     this.current.set(janusId, reporter);
     return reporter;

@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import { describe, expect, it, vi } from 'vitest';
 import { FrameRouter } from '../../src/janus/frame-router.js';
 import type { JanusMessage } from '../../src/janus/protocol.js';
@@ -133,5 +134,27 @@ describe('FrameRouter', () => {
     expect(router.relayed(JSON.stringify({ janus: 'event', transaction: tx, plugindata: { data: { ok: 2 } } }))).toBe(true);
     expect(events.map((e) => e.message.transaction)).toEqual(['client-9']);
     expect(unknown).toEqual([]);
+  });
+
+  it('logs a frame whose handling throws as "frame handling failed" with the error, not the frame, and routes the next frame', () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const sink = new Writable({ write(chunk: Buffer, _enc, done) { lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>); done(); } });
+    const delivered: string[] = [];
+    const router = new FrameRouter({ ttlMs: 60_000, max: 100 }, {
+      transactions: () => new TransactionTable(60_000, () => {}),
+      sessionId: () => 1,
+      onEvent: (message) => {
+        if (message.janus === 'hangup') throw new Error('BAD_HEADER');
+        delivered.push(message.janus);
+      },
+      onUnknownAnswer: () => {},
+      onSessionExpired: () => {},
+      onLateSession: () => {},
+    }, createLogger('debug', sink));
+    expect(() => router.frame(JSON.stringify({ janus: 'hangup', reason: 'the s3cr3t frame' }))).not.toThrow();
+    router.frame(JSON.stringify({ janus: 'webrtcup' }));
+    expect(delivered).toEqual(['webrtcup']);
+    expect(lines).toContainEqual(expect.objectContaining({ level: 'error', msg: 'frame handling failed', err: 'BAD_HEADER' }));
+    expect(JSON.stringify(lines)).not.toContain('s3cr3t');
   });
 });

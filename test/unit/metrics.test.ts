@@ -144,3 +144,27 @@ describe('Metrics per connection', () => {
     expect(await requestLinesOf(m, 'j1')).toEqual([]);
   });
 });
+
+describe('Metrics of what the bridge could not publish or refused to answer', () => {
+  it('shows every kind at 0 from the start', async () => {
+    const text = await metrics().registry.metrics();
+    for (const kind of ['reply', 'event', 'status', 'admin']) expect(text).toContain(`janus_bridge_publish_failures_total{kind="${kind}"} 0`);
+    for (const kind of ['request', 'admin', 'discovery', 'relay']) expect(text).toContain(`janus_bridge_reply_subjects_refused_total{kind="${kind}"} 0`);
+  });
+
+  it('counts them by kind, from the process and from a connection, even after the connection is removed', async () => {
+    const m = metrics();
+    const reporter = m.forConnection('j1');
+    m.publishFailed('admin');
+    reporter.publishFailed('event');
+    m.removeConnection('j1', reporter);
+    reporter.publishFailed('event');
+    reporter.replySubjectRefused('request');
+    m.replySubjectRefused('discovery');
+    const text = await m.registry.metrics();
+    expect(text).toContain('janus_bridge_publish_failures_total{kind="admin"} 1');
+    expect(text).toContain('janus_bridge_publish_failures_total{kind="event"} 2');
+    expect(text).toContain('janus_bridge_reply_subjects_refused_total{kind="request"} 1');
+    expect(text).toContain('janus_bridge_reply_subjects_refused_total{kind="discovery"} 1');
+  });
+});

@@ -13,6 +13,7 @@ import {
   type ParsedRequest,
   unsafeContent,
   MAX_NESTING,
+  describeValue,
 } from '../../src/janus/protocol.js';
 import { BRIDGE_ERRORS, bridgeError } from '../../src/errors.js';
 
@@ -146,6 +147,21 @@ describe('parseClientRequest', () => {
     const result = expectError(parseClientRequest(`{"janus":"message","handle_id":${literal},"transaction":"h"}`, MAX), 'invalid_field');
     expect(result.error.reason).toContain('"handle_id" must be a positive integer below 2^53');
     expect(result.clientTransaction).toBe('h');
+  });
+
+  it.each([
+    ['a line break', '1\n2'],
+    ['CR LF and a forged header', 'x\r\nNats-Service-Error-Code: 200'],
+    ['a secret-looking string', 'apisecret=s3cr3t'],
+    ['a long string', 'y'.repeat(100_000)],
+  ])('says only the type and length of a string handle_id (%s), never the string', (_label, value) => {
+    const result = expectError(parseClientRequest(JSON.stringify({ janus: 'message', handle_id: value, transaction: 'h' }), 200_000), 'invalid_field');
+    expect(result.error.reason).toBe(`a field has the wrong type: "handle_id" must be a positive integer below 2^53, got a string of ${value.length} characters`);
+  });
+
+  it('says only the type of a non-object payload that is a string, never the string', () => {
+    const result = expectError(parseClientRequest(JSON.stringify('ping\r\nsecret'), MAX), 'not_an_object');
+    expect(result.error.reason).toBe('request must be a JSON object: got a string of 12 characters');
   });
 
   it('accepts the largest safe handle_id', () => {
@@ -420,5 +436,21 @@ describe('forClient', () => {
     const result = forClient(JSON.parse(indented) as JanusMessage, indented, ours, undefined);
     expect(JSON.parse(result.text)).toEqual({ janus: 'success', session_id: 42, data: { id: 7 } });
     expect(result.message).not.toHaveProperty('transaction');
+  });
+});
+
+describe('describeValue', () => {
+  it.each([
+    [null, 'null'],
+    [[1], 'an array'],
+    [{}, 'an object'],
+    [true, 'a boolean'],
+    [1.5, 'the number 1.5'],
+    ['', 'an empty string'],
+    ['a', 'a string of 1 character'],
+    ['abc', 'a string of 3 characters'],
+    ['\r\n', 'a string of 2 characters'],
+  ])('describes %j as %s', (value, described) => {
+    expect(describeValue(value)).toBe(described);
   });
 });
