@@ -11,6 +11,7 @@ export const BRIDGE_ERRORS = {
   verb_refused: { code: 604, reason: 'the bridge owns the Janus session; create, destroy and claim are refused', action: 'drop the verb: every request already runs on the bridge\'s session' },
   invalid_field: { code: 605, reason: 'a field has the wrong type', action: 'fix the named field (ids are positive integers, transaction is a string)' },
   unsafe_value: { code: 606, reason: 'the request cannot be passed on exactly', action: 'nest at most 64 levels, keep integers below 2^53, and leave out NUL characters and unpaired surrogates' },
+  invalid_header: { code: 607, reason: 'a request header has a malformed value', action: 'send Janus-Timeout as a whole number of milliseconds from 1 to 2147483647, or leave it out' },
   timeout: { code: 610, reason: 'no answer from Janus within janus.cmdTimeout', action: 'retry; a late answer is published on the event subject' },
   unavailable: { code: 611, reason: 'the Janus connection is not ready', action: 'retry after the status subject says connected' },
   connection_lost: { code: 612, reason: 'the connection to Janus closed before it answered', action: 'retry after reconnect; the request may or may not have run' },

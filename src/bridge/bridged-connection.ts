@@ -100,6 +100,7 @@ export class BridgedConnection implements Running {
         subject: names.request(spec.janusId),
         target: this.connection,
         maxMessageBytes: config.janus.maxMessageBytes,
+        cmdTimeoutMs: config.janus.cmdTimeout,
         log,
         metrics: connectionMetrics,
         observe: (outcome, seconds, error) => {

@@ -5,7 +5,7 @@
  */
 import type { JanusMessage } from '../janus/protocol.js';
 
-export type EventSubjects = 'flat' | 'typed';
+export type EventSubjects = 'flat' | 'typed' | 'handle';
 
 /** A NATS subject token made of `value`: dots, whitespace, other control characters, `*` and `>` become `_`. */
 function token(value: string): string {
@@ -18,9 +18,14 @@ function pluginOf(message: JanusMessage): string | undefined {
   return typeof plugin === 'string' ? plugin : undefined;
 }
 
-/** `<base>` when flat; `<base>.<type>` or `<base>.plugin.<plugin>` when typed. */
+/**
+ * `<base>` when flat; `<base>.<type>` or `<base>.plugin.<plugin>` when typed; when by handle,
+ * `<base>.handle.<handle id>` for a handle's events and `<base>.session` for the rest, so
+ * that a service subscribes to exactly the handles it owns and NATS does the routing.
+ */
 export function eventSubject(base: string, message: JanusMessage, mode: EventSubjects): string {
   if (mode === 'flat') return base;
+  if (mode === 'handle') return typeof message.sender === 'number' ? `${base}.handle.${message.sender}` : `${base}.session`;
   const plugin = pluginOf(message);
   return plugin ? `${base}.plugin.${token(plugin)}` : `${base}.${token(message.janus)}`;
 }

@@ -2,18 +2,19 @@
  * `<prefix>.request.<janus_id>`: validate, hand to the connection, answer. A message
  * without a reply subject is fire-and-forget: sent, not tracked.
  */
-import type { Msg, NatsConnection, Subscription } from 'nats';
+import { Match, type Msg, type NatsConnection, type Subscription } from 'nats';
 import type { BridgeError } from '../errors.js';
 import { parseClientRequest, type JanusMessage } from '../janus/protocol.js';
 import type { Outcome } from '../janus/transactions.js';
 import type { Logger } from '../log.js';
 import { outcomeOf, type AnswerMetrics, type RequestOutcome } from '../ops/metrics.js';
+import { requestDeadline, TIMEOUT_HEADER } from './deadline.js';
 import { errorCode, errorText, mayAnswer, replyWithAnswer, replyWithError, type AnswerReport } from './replies.js';
 import { prefixOfRequestSubject, REQUEST_QUEUE_GROUP } from './subjects.js';
 
 /** What the request side needs of a Janus connection. */
 export interface RequestTarget {
-  request(message: JanusMessage, clientTransaction: string | undefined): Promise<Outcome>;
+  request(message: JanusMessage, clientTransaction: string | undefined, timeoutMs?: number): Promise<Outcome>;
   send(message: JanusMessage, clientTransaction: string | undefined): BridgeError | undefined;
 }
 
@@ -26,17 +27,25 @@ export interface RequestServerOptions {
   readonly subject: string;
   readonly target: RequestTarget;
   readonly maxMessageBytes: number;
+  /** janus.cmdTimeout: the longest a request waits, whatever its Janus-Timeout says. */
+  readonly cmdTimeoutMs: number;
   readonly log: Logger;
   readonly observe: RequestObserver;
   /** Counts replies NATS refused and requests refused for their reply subject. */
   readonly metrics?: AnswerMetrics;
 }
 
+/** The Janus-Timeout header, in any case, or undefined when absent. */
+function timeoutHeader(msg: Msg): string | undefined {
+  const headers = msg.headers;
+  return headers?.has(TIMEOUT_HEADER, Match.IgnoreCase) ? headers.get(TIMEOUT_HEADER, Match.IgnoreCase) : undefined;
+}
+
 /** The most of a client's verb a log line shows. */
 const VERB_IN_LOG_CHARS = 64;
 
 export function serveRequests(options: RequestServerOptions): Subscription {
-  const { nc, subject, target, maxMessageBytes, log, observe } = options;
+  const { nc, subject, target, maxMessageBytes, cmdTimeoutMs, log, observe } = options;
   const prefix = prefixOfRequestSubject(subject);
   const report: AnswerReport = { log, metrics: options.metrics };
   const handle = async (msg: Msg): Promise<void> => {
@@ -59,7 +68,13 @@ export function serveRequests(options: RequestServerOptions): Subscription {
       observe(error ? outcomeOf(error) : 'ok', seconds(), error);
       return;
     }
-    const outcome = await target.request(parsed.message, parsed.clientTransaction);
+    const deadline = requestDeadline(timeoutHeader(msg), cmdTimeoutMs);
+    if (!deadline.ok) {
+      replyWithError(msg, deadline.error, parsed.clientTransaction, report);
+      observe('rejected', seconds(), deadline.error);
+      return;
+    }
+    const outcome = await target.request(parsed.message, parsed.clientTransaction, deadline.timeoutMs < cmdTimeoutMs ? deadline.timeoutMs : undefined);
     if (outcome.ok) {
       const error = replyWithAnswer(msg, outcome.answer, outcome.text, nc.info?.max_payload ?? maxMessageBytes, report);
       observe(error ? 'rejected' : outcomeOf(outcome.answer), seconds(), error);

@@ -53,7 +53,7 @@ export interface BridgeConfig {
   };
   http: { host: string; port: number; maxConnections: number; readyShare: number };
   events: {
-    subjects: 'flat' | 'typed';
+    subjects: 'flat' | 'typed' | 'handle';
     transactionTtl: number;
     transactionMax: number;
     stream: {
@@ -276,7 +276,7 @@ export const SCHEMA = {
     readyShare: { doc: 'Share (0 to 1) of the listed Janus connections that must be connected for /readyz to say ready; 0: Janus does not count.', format: 'share', default: 0, env: 'JNB_HTTP_READY_SHARE' },
   },
   events: {
-    subjects: { doc: 'flat: every event on <prefix>.event.<janus_id>; typed: on <prefix>.event.<janus_id>.<type> (plugin events: .plugin.<plugin name, dots as _>).', format: ['flat', 'typed'], default: 'flat', env: 'JNB_EVENTS_SUBJECTS' },
+    subjects: { doc: 'flat: every event on <prefix>.event.<janus_id>; typed: on <prefix>.event.<janus_id>.<type> (plugin events: .plugin.<plugin name, dots as _>); handle: a handle\'s events on <prefix>.event.<janus_id>.handle.<handle id>, the others on <prefix>.event.<janus_id>.session.', format: ['flat', 'typed', 'handle'], default: 'flat', env: 'JNB_EVENTS_SUBJECTS' },
     transactionTtl: { doc: 'Seconds after a request ends during which later events with its transaction get the client\'s transaction back.', format: 'seconds', default: 60, env: 'JNB_EVENTS_TRANSACTION_TTL' },
     transactionMax: { doc: 'Most transactions remembered that way per connection (oldest dropped first).', format: 'positive-int', default: 10000, env: 'JNB_EVENTS_TRANSACTION_MAX' },
     stream: {

@@ -72,6 +72,8 @@ interface ExchangeOptions {
   readonly evenIfStopped?: boolean;
   /** The session the request is for, when not the current one (claim). */
   readonly session?: number;
+  /** This request's deadline, when shorter than janus.cmdTimeout. */
+  readonly timeoutMs?: number;
 }
 
 /** Once per Janus server and process: many connections often share one Janus. */
@@ -141,8 +143,9 @@ export class JanusConnection {
   }
 
   /** Sends a client's request and resolves with Janus's answer or a bridge error. */
-  request(message: JanusMessage, clientTransaction: string | undefined): Promise<Outcome> {
-    return this.exchange(message, { clientTransaction });
+  /** `timeoutMs`: this request's deadline, when shorter than janus.cmdTimeout. */
+  request(message: JanusMessage, clientTransaction: string | undefined, timeoutMs?: number): Promise<Outcome> {
+    return this.exchange(message, { clientTransaction, ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
   }
 
   /** Sends a client's request that nobody waits for; its answers become events. */
@@ -324,7 +327,7 @@ export class JanusConnection {
     if (typeof text !== 'string') return Promise.resolve({ ok: false, error: text });
     return new Promise<Outcome>((settle) => {
       const table = this.transactions;
-      table.add(transaction, { verb: message.janus, clientTransaction: options.clientTransaction, internal, settle });
+      table.add(transaction, { verb: message.janus, clientTransaction: options.clientTransaction, internal, settle }, options.timeoutMs);
       if (!this.socket!.send(text)) {
         table.take(transaction);
         settle({ ok: false, error: bridgeError('unavailable', 'socket closed') });

@@ -20,12 +20,16 @@ export interface PendingRequest {
 
 interface Entry {
   readonly request: PendingRequest;
+  /** When the table's own timeout ends it: insertion order is the order of these. */
   readonly deadline: number;
+  /** A request that asked for less than the table's timeout has a timer of its own. */
+  readonly shortTimer: NodeJS.Timeout | undefined;
 }
 
 /**
  * Every request of a table has the same timeout, so insertion order is deadline order:
- * one timer, armed for the oldest entry, expires requests in order. No timer per request.
+ * one timer, armed for the oldest entry, expires requests in order. Only a request that
+ * asked for a shorter deadline (Janus-Timeout) gets a timer of its own.
  */
 export class TransactionTable {
   private readonly pending = new Map<string, Entry>();
@@ -49,8 +53,10 @@ export class TransactionTable {
     return this.prefix + (++this.counter).toString(36);
   }
 
-  add(transaction: string, request: PendingRequest): void {
-    this.pending.set(transaction, { request, deadline: performance.now() + this.timeoutMs });
+  /** `timeoutMs`: this request's deadline when shorter than the table's. */
+  add(transaction: string, request: PendingRequest, timeoutMs = this.timeoutMs): void {
+    const shortTimer = timeoutMs < this.timeoutMs ? setTimeout(() => this.expireOne(transaction, timeoutMs), timeoutMs) : undefined;
+    this.pending.set(transaction, { request, deadline: performance.now() + this.timeoutMs, shortTimer });
     if (!this.timer) this.timer = setTimeout(() => this.expire(), this.timeoutMs);
   }
 
@@ -64,6 +70,7 @@ export class TransactionTable {
     const entry = this.pending.get(transaction);
     if (!entry) return undefined;
     this.pending.delete(transaction);
+    clearTimeout(entry.shortTimer);
     this.notifyIfEmpty();
     return entry.request;
   }
@@ -74,7 +81,8 @@ export class TransactionTable {
     this.timer = undefined;
     const entries = [...this.pending.entries()];
     this.pending.clear();
-    for (const [transaction, { request }] of entries) {
+    for (const [transaction, { request, shortTimer }] of entries) {
+      clearTimeout(shortTimer);
       this.onAbandoned(transaction, request);
       request.settle({ ok: false, error });
     }
@@ -96,6 +104,15 @@ export class TransactionTable {
       this.onAbandoned(transaction, request);
       request.settle({ ok: false, error: bridgeError('timeout', `${this.timeoutMs} ms`) });
     }
+    this.notifyIfEmpty();
+  }
+
+  private expireOne(transaction: string, timeoutMs: number): void {
+    const entry = this.pending.get(transaction);
+    if (!entry) return;
+    this.pending.delete(transaction);
+    this.onAbandoned(transaction, entry.request);
+    entry.request.settle({ ok: false, error: bridgeError('timeout', `${timeoutMs} ms, the request's Janus-Timeout`) });
     this.notifyIfEmpty();
   }
 

@@ -131,6 +131,33 @@ describe('typed subjects', () => {
   });
 });
 
+describe('subjects by handle', () => {
+  it('routes a handle\'s events to its own subject, so a subscriber of one handle gets none of another\'s', async () => {
+    await bridge('hs1', { events: { subjects: 'handle' } });
+    const [first, second] = [await attach('hs1', 'janus.plugin.echotest'), await attach('hs1', 'janus.plugin.echotest')];
+    const ofFirst = await collect(`janus.event.hs1.handle.${first}`);
+    const everything = await collect('janus.event.hs1.>');
+    const flat = await collect('janus.event.hs1');
+    for (const [handle, tag] of [[first, 'one'], [second, 'two']] as const) {
+      client.publish('janus.request.hs1', { janus: 'message', handle_id: handle, body: { audio: true }, transaction: `hs-${tag}` });
+    }
+    client.publish('janus.request.hs1', { janus: 'ping', transaction: 'hs-session' });
+    await everything.waitForMessage((m) => (m.json.janus_body as { transaction?: string }).transaction === 'hs-two');
+    const sessionLevel = await everything.waitForMessage((m) => (m.json.janus_body as { transaction?: string }).transaction === 'hs-session');
+    expect(sessionLevel.subject).toBe('janus.event.hs1.session');
+    const own = await ofFirst.waitForMessage((m) => (m.json.janus_body as { transaction?: string }).transaction === 'hs-one');
+    expect(own.headers?.get('Janus-Handle')).toBe(String(first));
+    await client.request('janus.request.hs1', { janus: 'detach', handle_id: first });
+    const detached = await ofFirst.waitForMessage((m) => (m.json.janus_body as { janus: string }).janus === 'detached');
+    expect(detached.subject).toBe(`janus.event.hs1.handle.${first}`);
+    await client.nc.flush();
+    expect(ofFirst.messages.every((m) => m.headers?.get('Janus-Handle') === String(first))).toBe(true);
+    expect(ofFirst.messages.some((m) => (m.json.janus_body as { transaction?: string }).transaction === 'hs-two')).toBe(false);
+    expect(flat.messages).toHaveLength(0);
+    for (const c of [ofFirst, everything, flat]) c.stop();
+  });
+});
+
 describe('JetStream capture', () => {
   it('a durable consumer that was away gets all 1,000 events, across a daemon restart, in publish order, none twice', async () => {
     const config = { events: { stream: { enabled: true, name: 'DURABLE_TEST', storage: 'memory' as const } }, nats: { servers: [nats.url], subjectPrefix: 'dur' } };

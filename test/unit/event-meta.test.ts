@@ -20,6 +20,16 @@ describe('eventSubject', () => {
   ])('types %j as %s', (message, subject) => {
     expect(eventSubject('janus.event.j1', message, 'typed')).toBe(subject);
   });
+
+  it.each([
+    [pluginEvent, 'janus.event.j1.handle.22'],
+    [{ janus: 'detached', session_id: 1, sender: 9007199254740991 }, 'janus.event.j1.handle.9007199254740991'],
+    [{ janus: 'timeout', session_id: 1 }, 'janus.event.j1.session'],
+    [{ janus: 'pong', transaction: 't' }, 'janus.event.j1.session'],
+    [{ janus: 'event', sender: '22' }, 'janus.event.j1.session'],
+  ])('routes %j by handle to %s', (message, subject) => {
+    expect(eventSubject('janus.event.j1', message, 'handle')).toBe(subject);
+  });
 });
 
 describe('eventHeaders', () => {

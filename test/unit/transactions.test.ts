@@ -75,6 +75,38 @@ describe('TransactionTable', () => {
     expect(req.outcomes).toHaveLength(1);
   });
 
+  it('times out a request with a shorter deadline of its own first, leaving the others to the table\'s timeout', () => {
+    vi.useFakeTimers();
+    const onAbandoned = vi.fn();
+    const table = new TransactionTable(1000, onAbandoned);
+    const [long, short] = [table.nextTransaction(), table.nextTransaction()];
+    const [longRequest, shortRequest] = [request('message', 'long'), request('message', 'short')];
+    table.add(long, longRequest);
+    table.add(short, shortRequest, 200);
+    vi.advanceTimersByTime(200);
+    expect(shortRequest.outcomes).toHaveLength(1);
+    const outcome = shortRequest.outcomes[0]!;
+    expect(outcome.ok || outcome.error.reason).toContain("200 ms, the request's Janus-Timeout");
+    expect(onAbandoned).toHaveBeenCalledTimes(1);
+    expect(longRequest.outcomes).toEqual([]);
+    expect(table.size).toBe(1);
+    vi.advanceTimersByTime(800);
+    expect(longRequest.outcomes).toHaveLength(1);
+    expect(table.size).toBe(0);
+  });
+
+  it('clears a short deadline once answered: nothing settles twice', () => {
+    vi.useFakeTimers();
+    const table = new TransactionTable(1000);
+    const tx = table.nextTransaction();
+    const req = request();
+    table.add(tx, req, 100);
+    expect(table.take(tx)).toBe(req);
+    vi.advanceTimersByTime(5000);
+    expect(req.outcomes).toEqual([]);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it('failAll settles every request with the given error and empties the table', () => {
     vi.useFakeTimers();
     const onAbandoned = vi.fn();
