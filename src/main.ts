@@ -9,7 +9,7 @@ import { createLogger } from './log.js';
 
 const USAGE = `usage: janus-nats-bridge [--config <file.json>]
 
-Every key can also be set by an environment variable (see README: Configuration).
+Every key can also be set by an environment variable (see docs/configuration.md).
 Exit codes: 0 stopped cleanly, 1 fatal runtime error, 2 configuration error.`;
 
 async function main(): Promise<void> {

@@ -1,6 +1,6 @@
 /**
  * Every configuration key: its type, default, environment variable and meaning.
- * The README's configuration table is checked against this schema by a unit test.
+ * docs/configuration.md's table is checked against this schema by a unit test.
  */
 import { parseJanusUrl } from '../janus/url.js';
 import { isSubjectPrefix } from '../bridge/subjects.js';

@@ -294,11 +294,11 @@ export class JanusConnection {
     const needed = this.options.reclaimNeededSeconds ?? 0;
     if (reclaim === 0) {
       serversWarnedAboutReclaim.add(server);
-      this.log.warn({ server }, 'Janus has reclaim_session_timeout = 0: after a dropped WebSocket the session and its handles are lost (see README: session continuity)');
+      this.log.warn({ server }, 'Janus has reclaim_session_timeout = 0: after a dropped WebSocket the session and its handles are lost (see docs/continuity.md)');
     } else if (reclaim < needed) {
       serversWarnedAboutReclaim.add(server);
       this.log.warn({ server, reclaim_session_timeout_s: reclaim, needed_s: needed },
-        'Janus\'s reclaim_session_timeout is shorter than a failover takes (ha.leaseTtl + connect): handles are lost when a replica dies (see README: running several replicas)');
+        'Janus\'s reclaim_session_timeout is shorter than a failover takes (ha.leaseTtl + connect): handles are lost when a replica dies (see docs/replicas.md)');
     }
   }
 

@@ -1,11 +1,14 @@
-/** The README's tables are the user's manual: they must say what the code does. */
+/** The README is the front door and docs/ the manual: their tables must say what the code does. */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SCHEMA } from '../../src/config/schema.js';
 import { BRIDGE_ERRORS } from '../../src/errors.js';
 
-const readme = readFileSync(resolve(import.meta.dirname, '../../README.md'), 'utf8');
+const read = (path: string): string => readFileSync(resolve(import.meta.dirname, '../..', path), 'utf8');
+const readme = read('README.md');
+const configuration = read('docs/configuration.md');
+const errors = read('docs/errors.md');
 
 type Leaf = { doc: string; env: string; default: unknown };
 
@@ -23,17 +26,25 @@ describe('README', () => {
     expect(firstBlock).toMatch(/\nmake test\b/);
   });
 
+  it('stays a front door: well under 20 KB, the reference in docs/', () => {
+    expect(Buffer.byteLength(readme)).toBeLessThan(20 * 1024);
+  });
+});
+
+describe('docs/configuration.md', () => {
   it.each(leaves(SCHEMA as unknown as Record<string, unknown>))('documents %s with its env var, default and meaning', (key, leaf) => {
     const row = `| \`${key}\` | \`${leaf.env}\` | \`${JSON.stringify(leaf.default)}\` | ${leaf.doc} |`;
-    expect(readme).toContain(row);
+    expect(configuration).toContain(row);
   });
+});
 
+describe('docs/errors.md', () => {
   it.each(Object.entries(BRIDGE_ERRORS))('documents error %s with its code, reason and action', (name, error) => {
-    expect(readme).toContain(`| ${error.code} | \`${name}\` | ${error.reason} | ${error.action} |`);
+    expect(errors).toContain(`| ${error.code} | \`${name}\` | ${error.reason} | ${error.action} |`);
   });
 
   it('documents no error code the code does not have', () => {
-    const documented = [...readme.matchAll(/^\| (6\d\d) \| `/gm)].map((m) => Number(m[1]));
+    const documented = [...errors.matchAll(/^\| (6\d\d) \| `/gm)].map((m) => Number(m[1]));
     expect(documented.sort()).toEqual(Object.values(BRIDGE_ERRORS).map((e) => e.code).sort());
   });
 });
