@@ -13,6 +13,7 @@ import { CoreEventSink, type EventSink } from './bridge/event-sink.js';
 import { JetStreamEventSink } from './bridge/jetstream-sink.js';
 import type { BridgeConfig } from './config/schema.js';
 import { resolveSecrets, type Secrets } from './config/secrets.js';
+import { keysNeedingRestart, watchConfigFile } from './config/watch.js';
 import { chooseSource, type ConfigReader } from './connections/choose-source.js';
 import { ListKeeper, type ReloadResult } from './connections/list-keeper.js';
 import { ServeEverything, type Ownership } from './connections/ownership.js';
@@ -49,6 +50,8 @@ export interface DaemonOptions {
   rereadConfig?: ConfigReader;
   /** Resolved by the caller (to report problems as configuration errors); resolved here when absent. */
   secrets?: Secrets;
+  /** The --config file: watched for changes (configWatch.interval), each reloading the list. */
+  configFile?: string;
 }
 
 export async function startDaemon(config: BridgeConfig, log: Logger, options: DaemonOptions = {}): Promise<Daemon> {
@@ -113,6 +116,14 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
     instance: { id: instance, version: VERSION, replica: config.ha.enabled ? replicaIdOf(config) : hostname() },
     ...(coordinator ? { owners: () => coordinator.owners() } : {}),
   }, log, metrics);
+  const configWatch = options.configFile && config.configWatch.interval > 0
+    ? watchConfigFile(options.configFile, config.configWatch.interval * 1000, () => {
+      const reread = options.rereadConfig?.();
+      const restartKeys = reread?.ok ? keysNeedingRestart(config, reread.config) : [];
+      log.info({ file: options.configFile, ...(restartKeys.length ? { needs_restart: restartKeys } : {}) }, 'configuration file changed: reloading the connection list');
+      void list.reload('config-file');
+    })
+    : undefined;
   const interval = config.db.url && config.db.reloadInterval > 0
     ? setInterval(() => { if (!list.reloading) void list.reload('interval'); }, config.db.reloadInterval * 1000)
     : undefined;
@@ -129,6 +140,7 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
     shutdown: (reason) => (shuttingDown ??= (async () => {
       log.info({ reason }, 'shutting down');
       clearInterval(interval);
+      configWatch?.stop();
       list.cancel();
       discovery.stop();
       for (const subscription of adminSubscriptions) subscription.unsubscribe();

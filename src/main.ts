@@ -68,7 +68,7 @@ async function main(): Promise<void> {
     void daemon.reload('SIGHUP').then((result) => log.info({ result }, 'reload on SIGHUP done'));
   });
 
-  daemon = await startDaemon(loaded.config, log, { rereadConfig: configReader(file), secrets: secrets.secrets });
+  daemon = await startDaemon(loaded.config, log, { rereadConfig: configReader(file), secrets: secrets.secrets, ...(file ? { configFile: file } : {}) });
   daemon.listLoaded.catch((err: Error) => {
     // Retrying cannot fix these (wrong table version, missing table): stop with a clear line.
     log.fatal({ reason: err.message }, 'cannot load the connection list');

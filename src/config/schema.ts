@@ -75,6 +75,7 @@ export interface BridgeConfig {
     leaseTtl: number;
     handoverTimeout: number;
   };
+  configWatch: { interval: number };
   log: { level: (typeof LOG_LEVELS)[number] };
 }
 
@@ -297,6 +298,9 @@ export const SCHEMA = {
     bucketReplicas: { doc: 'Stream replicas of that bucket in a NATS cluster.', format: 'positive-int', default: 1, env: 'JNB_HA_BUCKET_REPLICAS' },
     leaseTtl: { doc: 'Seconds a lease lives unless renewed (renewed every third of it); a dead replica\'s connections are taken over after about this long.', format: 'lease-seconds', default: 6, env: 'JNB_HA_LEASE_TTL' },
     handoverTimeout: { doc: 'Seconds a leaving replica waits for others to take its connections over before it closes them anyway (sessions kept for the next owner).', format: 'seconds', default: 10, env: 'JNB_HA_HANDOVER_TIMEOUT' },
+  },
+  configWatch: {
+    interval: { doc: 'Seconds between checks of the --config file for a change (a Kubernetes ConfigMap update lands as a symlink swap); a change reloads the connection list as SIGHUP does, on every replica. 0: never.', format: 'seconds-or-zero', default: 2, env: 'JNB_CONFIG_WATCH_INTERVAL' },
   },
   log: {
     level: { doc: 'Log level.', format: [...LOG_LEVELS], default: 'info', env: 'JNB_LOG_LEVEL' },

@@ -60,6 +60,7 @@ describe('loadConfig defaults', () => {
         stream: { enabled: false, name: '', maxAge: 86400, maxBytes: 1073741824, storage: 'file', replicas: 1, maxPending: 256, bufferSize: 10000 },
       },
       ha: { enabled: false, replicaId: '', bucket: '', bucketReplicas: 1, leaseTtl: 6, handoverTimeout: 10 },
+      configWatch: { interval: 2 },
       log: { level: 'info' },
     });
   });
