@@ -1,21 +1,44 @@
 #!/usr/bin/env node
 /** The process: arguments, configuration, signals and exit codes. */
 import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { explainConfig, formatExplained } from './config/explain.js';
 import { loadConfig } from './config/load.js';
 import { resolveSecrets } from './config/secrets.js';
 import { configReader } from './connections/choose-source.js';
 import { startDaemon, type Daemon } from './daemon.js';
 import { createLogger } from './log.js';
+import { VERSION } from './version.js';
 
 const USAGE = `usage: janus-nats-bridge [--config <file.json>]
+       janus-nats-bridge --check-config <file.json>   validate, print the effective configuration (secrets masked) and where each value came from
+       janus-nats-bridge --version
 
 Every key can also be set by an environment variable (see docs/configuration.md).
 Exit codes: 0 stopped cleanly, 1 fatal runtime error, 2 configuration error.`;
 
+/** --check-config: 0 when the file (with the environment) makes a configuration the daemon would start with, else 2. */
+function checkConfig(file: string): number {
+  const loaded = loadConfig({ file });
+  const secrets = loaded.ok ? resolveSecrets(loaded.config) : undefined;
+  const problem = !loaded.ok ? loaded.problem : secrets && !secrets.ok ? secrets.problem : undefined;
+  if (problem !== undefined || !loaded.ok) {
+    process.stderr.write(`janus-nats-bridge: configuration error: ${problem}\n`);
+    return 2;
+  }
+  process.stdout.write(`# ${file}: valid\n` + formatExplained(explainConfig(loaded.config, JSON.parse(readFileSync(file, 'utf8')), process.env)));
+  return 0;
+}
+
 async function main(): Promise<void> {
   let args;
   try {
-    args = parseArgs({ options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } }, strict: true }).values;
+    args = parseArgs({ options: {
+      config: { type: 'string', short: 'c' },
+      'check-config': { type: 'string' },
+      version: { type: 'boolean', short: 'v' },
+      help: { type: 'boolean', short: 'h' },
+    }, strict: true }).values;
   } catch (err) {
     process.stderr.write(`janus-nats-bridge: ${(err as Error).message}\n${USAGE}\n`);
     process.exitCode = 2;
@@ -23,6 +46,14 @@ async function main(): Promise<void> {
   }
   if (args.help) {
     process.stdout.write(USAGE + '\n');
+    return;
+  }
+  if (args.version) {
+    process.stdout.write(`janus-nats-bridge ${VERSION} (Node.js ${process.versions.node})\n`);
+    return;
+  }
+  if (args['check-config'] !== undefined) {
+    process.exitCode = checkConfig(args['check-config']);
     return;
   }
   const file = args.config ?? process.env.JNB_CONFIG_FILE;

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import convict from 'convict';
 import { jsonErrorWithoutInput } from '../janus/protocol.js';
+import { parseDbUrl } from '../connections/db-url.js';
 import { FORMATS, SCHEMA, type BridgeConfig } from './schema.js';
 
 for (const [name, format] of Object.entries(FORMATS)) convict.addFormat({ name, ...format });
@@ -52,10 +53,27 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv } =
     return { ok: false, problem: oneLine((err as Error).message) };
   }
   const loaded = config.getProperties();
+  const dbUrl = dbUrlFromFile(loaded.db);
+  if (!dbUrl.ok) return dbUrl;
+  loaded.db.url = dbUrl.url;
   if (loaded.janus.reconnect.minDelay > loaded.janus.reconnect.maxDelay) {
     return { ok: false, problem: 'janus.reconnect.minDelay: must not exceed janus.reconnect.maxDelay' };
   }
   return { ok: true, config: loaded };
+}
+
+/** db.url, or what db.urlFile holds (validated as db.url is, never repeated: it holds the password). */
+function dbUrlFromFile(db: BridgeConfig['db']): { ok: true; url: string } | { ok: false; problem: string } {
+  if (!db.urlFile) return { ok: true, url: db.url };
+  if (db.url) return { ok: false, problem: 'db.url and db.urlFile: set one of them, not both' };
+  let url: string;
+  try {
+    url = readFileSync(db.urlFile, 'utf8').trim();
+  } catch (err) {
+    return { ok: false, problem: `db.urlFile: cannot read ${db.urlFile} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` };
+  }
+  const parsed = parseDbUrl(url);
+  return parsed.ok ? { ok: true, url } : { ok: false, problem: `db.urlFile: ${parsed.reason}` };
 }
 
 /** convict's messages, one line, without its "value was …" echo: values may hold credentials. */

@@ -46,6 +46,7 @@ export interface BridgeConfig {
   connections: ConnectionEntry[];
   db: {
     url: string;
+    urlFile: string;
     table: string;
     reloadInterval: number;
     connectTimeout: number;
@@ -261,6 +262,7 @@ export const SCHEMA = {
   connections: { doc: 'The Janus servers to serve: a list of {"janus_id", "janus_url"} (JSON in the environment).', format: 'janus-connections', default: [] as ConnectionEntry[], env: 'JNB_CONNECTIONS' },
   db: {
     url: { doc: 'Database holding the OpenSIPS janus table: postgres://, postgresql://, mysql:// or mariadb://. Empty: use connections. When set, it wins over connections.', format: 'db-url', default: '', env: 'JNB_DB_URL', sensitive: true },
+    urlFile: { doc: 'File holding db.url (a mounted Kubernetes Secret); set one of the two.', format: String, default: '', env: 'JNB_DB_URL_FILE' },
     table: { doc: 'Table with the id, janus_id and janus_url columns.', format: 'sql-table', default: 'janus', env: 'JNB_DB_TABLE' },
     reloadInterval: { doc: 'Seconds between automatic reloads of the list (0: only on SIGHUP or <prefix>.admin.reload).', format: 'seconds-or-zero', default: 0, env: 'JNB_DB_RELOAD_INTERVAL' },
     connectTimeout: { doc: 'Milliseconds to wait for the database to accept a connection, and for each query to answer.', format: 'milliseconds', default: 5000, env: 'JNB_DB_CONNECT_TIMEOUT' },

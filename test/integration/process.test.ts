@@ -48,6 +48,33 @@ describe('configuration errors stop start-up with one line naming the key', () =
   });
 });
 
+describe('operator commands', () => {
+  it('--version prints the version and the Node.js version, exit 0', async () => {
+    const cli = run(['--version']);
+    expect(await cli.exit).toBe(0);
+    expect(cli.stdout()).toMatch(/^janus-nats-bridge \d+\.\d+\.\d+ \(Node\.js \d+\.\d+\.\d+\)\n$/);
+  });
+
+  it('--check-config prints the effective configuration with sources and masked secrets, exit 0', async () => {
+    const file = writeConfig({ nats: { user: 'u', password: 'pw-secret' }, connections: [{ janus_id: 'a', janus_url: 'ws://127.0.0.1:1/janus' }] });
+    const cli = run(['--check-config', file], { JNB_LOG_LEVEL: 'debug' });
+    expect(await cli.exit).toBe(0);
+    expect(cli.stdout()).toContain(`# ${file}: valid`);
+    expect(cli.stdout()).toMatch(/^nats\.password +=  ?"\*\*\*"  \(file\)$/m);
+    expect(cli.stdout()).toMatch(/^log\.level +=  ?"debug"  \(env JNB_LOG_LEVEL\)$/m);
+    expect(cli.stdout()).toMatch(/^janus\.cmdTimeout +=  ?5000  \(default\)$/m);
+    expect(cli.stdout()).not.toContain('pw-secret');
+  });
+
+  it('--check-config refuses an invalid file with one line, exit 2, and starts nothing', async () => {
+    const cli = run(['--check-config', writeConfig({ janus: { cmdTimeout: 'soon' } })]);
+    expect(await cli.exit).toBe(2);
+    expect(cli.stderr().trim().split('\n')).toHaveLength(1);
+    expect(cli.stderr()).toContain('janus.cmdTimeout');
+    expect(cli.stdout()).toBe('');
+  });
+});
+
 describe('a running daemon', () => {
   let nats: NatsServer;
   let janus: JanusServer;

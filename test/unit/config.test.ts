@@ -53,7 +53,7 @@ describe('loadConfig defaults', () => {
         apiSecret: '', apiSecretFile: '', token: '', tokenFile: '',
       },
       connections: [],
-      db: { url: '', table: 'janus', reloadInterval: 0, connectTimeout: 5000, tls: { enabled: false, caFile: '', rejectUnauthorized: true } },
+      db: { url: '', urlFile: '', table: 'janus', reloadInterval: 0, connectTimeout: 5000, tls: { enabled: false, caFile: '', rejectUnauthorized: true } },
       http: { host: '0.0.0.0', port: 8080, maxConnections: 64, readyShare: 0 },
       events: {
         subjects: 'flat', transactionTtl: 60, transactionMax: 10000,
@@ -371,5 +371,34 @@ describe('loadConfig: values never echoed, bounds', () => {
     const result = loadConfig({ env });
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.problem).toContain(key);
+  });
+});
+
+describe('db.urlFile', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'jnb-dburl-'));
+  const write = (name: string, text: string): string => {
+    const file = join(dir, name);
+    writeFileSync(file, text);
+    return file;
+  };
+
+  it('reads db.url from the file (a mounted Secret), trimmed', () => {
+    const file = write('ok', 'postgres://u:s3cret@db:5432/opensips\n');
+    const loaded = loadConfig({ env: { JNB_DB_URL_FILE: file } });
+    expect(loaded.ok && loaded.config.db.url).toBe('postgres://u:s3cret@db:5432/opensips');
+  });
+
+  it('refuses both db.url and db.urlFile', () => {
+    const file = write('both', 'postgres://db/x');
+    const loaded = loadConfig({ env: { JNB_DB_URL: 'postgres://db/y', JNB_DB_URL_FILE: file } });
+    expect(loaded).toEqual({ ok: false, problem: 'db.url and db.urlFile: set one of them, not both' });
+  });
+
+  it('names the key and the file when it cannot be read, and a bad URL without repeating it', () => {
+    const missing = loadConfig({ env: { JNB_DB_URL_FILE: join(dir, 'missing') } });
+    expect(!missing.ok && missing.problem).toBe(`db.urlFile: cannot read ${join(dir, 'missing')} (ENOENT)`);
+    const bad = loadConfig({ env: { JNB_DB_URL_FILE: write('bad', 'redis://:hunter2@db/0') } });
+    expect(!bad.ok && bad.problem.startsWith('db.urlFile: ')).toBe(true);
+    expect(!bad.ok && bad.problem).not.toContain('hunter2');
   });
 });
