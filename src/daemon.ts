@@ -170,7 +170,7 @@ function eventSink(config: BridgeConfig, link: NatsLink, log: Logger): EventSink
   const prefix = config.nats.subjectPrefix;
   return new JetStreamEventSink(link.nc, {
     name: stream.name || `${jetStreamNameFrom(prefix.toUpperCase())}_EVENTS`,
-    subjects: [`${prefix}.event.>`],
+    subjects: [`${prefix}.event.>`, ...(stream.captureStatus ? [`${prefix}.status.>`] : [])],
     maxAgeSeconds: stream.maxAge,
     maxBytes: stream.maxBytes,
     storage: stream.storage,

@@ -66,6 +66,7 @@ export interface BridgeConfig {
       replicas: number;
       maxPending: number;
       bufferSize: number;
+      captureStatus: boolean;
     };
   };
   ha: {
@@ -291,6 +292,7 @@ export const SCHEMA = {
       replicas: { doc: 'Stream replicas in a NATS cluster.', format: 'positive-int', default: 1, env: 'JNB_EVENTS_STREAM_REPLICAS' },
       maxPending: { doc: 'Most events published to JetStream and not yet acknowledged.', format: 'positive-int', default: 256, env: 'JNB_EVENTS_STREAM_MAX_PENDING' },
       bufferSize: { doc: 'Most events waiting for JetStream; beyond that they are dropped, counted and logged.', format: 'positive-int', default: 10000, env: 'JNB_EVENTS_STREAM_BUFFER' },
+      captureStatus: { doc: 'The stream captures <prefix>.status.> too, so that a service that was away learns what happened to its connections (session-replaced: its handles are gone).', format: Boolean, default: false, env: 'JNB_EVENTS_STREAM_CAPTURE_STATUS' },
     },
   },
   ha: {

@@ -159,6 +159,19 @@ describe('subjects by handle', () => {
 });
 
 describe('JetStream capture', () => {
+  it('captures status messages too when asked, so a service that was away learns its session was replaced', async () => {
+    const b = await startBridge({ nats: { servers: [nats.url], subjectPrefix: 'cs' }, connections: [{ janus_id: 'cs1', janus_url: janus.url }],
+      events: { stream: { enabled: true, name: 'STATUS_CAPTURE_TEST', storage: 'memory', captureStatus: true } } });
+    running.push(b);
+    await eventually(() => b.daemon.served.get('cs1')?.connection.state === 'ready', 10_000, 'ready');
+    const jsm = await client.nc.jetstreamManager();
+    const info = await jsm.streams.info('STATUS_CAPTURE_TEST');
+    expect(info.config.subjects).toEqual(['cs.event.>', 'cs.status.>']);
+    await eventually(async () => (await jsm.streams.info('STATUS_CAPTURE_TEST')).state.messages >= 1, 5_000, 'status stored');
+    const stored = await jsm.streams.getMessage('STATUS_CAPTURE_TEST', { last_by_subj: 'cs.status.cs1' });
+    expect(stored.json<{ janus_id: string; state: string }>()).toMatchObject({ janus_id: 'cs1', state: 'connected' });
+  });
+
   it('a durable consumer that was away gets all 1,000 events, across a daemon restart, in publish order, none twice', async () => {
     const config = { events: { stream: { enabled: true, name: 'DURABLE_TEST', storage: 'memory' as const } }, nats: { servers: [nats.url], subjectPrefix: 'dur' } };
     const live = await collect('dur.event.d1');

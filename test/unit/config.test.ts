@@ -57,7 +57,7 @@ describe('loadConfig defaults', () => {
       http: { host: '0.0.0.0', port: 8080, maxConnections: 64, readyShare: 0 },
       events: {
         subjects: 'flat', transactionTtl: 60, transactionMax: 10000,
-        stream: { enabled: false, name: '', maxAge: 86400, maxBytes: 1073741824, storage: 'file', replicas: 1, maxPending: 256, bufferSize: 10000 },
+        stream: { enabled: false, name: '', maxAge: 86400, maxBytes: 1073741824, storage: 'file', replicas: 1, maxPending: 256, bufferSize: 10000, captureStatus: false },
       },
       ha: { enabled: false, replicaId: '', bucket: '', bucketReplicas: 1, leaseTtl: 6, handoverTimeout: 10 },
       configWatch: { interval: 2 },
