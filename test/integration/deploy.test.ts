@@ -7,10 +7,16 @@
  * There is no cluster or Docker engine here, so this is the check that stands in for
  * `kubectl apply --dry-run=server`.
  *
- * Overlays (deploy/k8s/overlays/*) are built here the way kustomize builds them (resources,
- * strategic merge patches, images; anything else fails loudly), and the built objects are
- * validated and checked. When kubectl is installed, the build is also compared with
- * `kubectl kustomize`.
+ * Overlays (deploy/k8s/overlays/*) and components (deploy/k8s/components/*) are built here
+ * the way kustomize builds them (resources, components, strategic merge patches, images;
+ * anything else fails loudly), and the built objects are validated and checked. When
+ * kubectl is installed, each build is also compared with `kubectl kustomize`, and the
+ * checks run on kubectl's output too.
+ *
+ * The base runs as applied: it references no Secret and no placeholder. Each opt-in (the
+ * SQL list, NATS credentials, JetStream capture, the overlay ha) is rendered alone and in
+ * every combination with the others, and the configuration each rendering gives the daemon
+ * (ConfigMap plus the container's environment) is loaded with the daemon's own loader.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -21,12 +27,19 @@ import { Deployment } from 'kubernetes-models/apps/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+import type { BridgeConfig } from '../../src/config/schema.js';
+import { resolveSecrets } from '../../src/config/secrets.js';
 import { freePort, startNats, type NatsServer } from '../support/processes.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const K8S = join(REPO, 'deploy/k8s');
 const BASE = join(K8S, 'base');
 const MAIN = join(REPO, 'dist/main.js');
+/** The opt-in components, deploy/k8s/components/<name>. */
+const COMPONENTS = ['sql-list', 'nats-credentials', 'jetstream-capture'] as const;
+type ComponentName = (typeof COMPONENTS)[number];
+const HAS_KUBECTL = spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore', timeout: 30_000 }).status === 0;
 
 type Obj = Record<string, any>;
 
@@ -73,7 +86,9 @@ const allFiles = yamlFiles(K8S);
 const manifests: Manifest[] = allFiles.flatMap((path) =>
   parseFile(path).map((object, index) => ({ file: relative(K8S, path), index, object })),
 );
-const kustomizations = manifests.filter((m) => m.object.kind === 'Kustomization');
+/** Kustomizations and components (kind: Component): both list resources and patches. */
+const KUSTOMIZE_KINDS = new Set(['Kustomization', 'Component']);
+const kustomizations = manifests.filter((m) => KUSTOMIZE_KINDS.has(m.object.kind));
 
 /** The files a kustomization lists as patches (relative to dir). */
 function patchPaths(kustomization: Obj): string[] {
@@ -87,12 +102,48 @@ function patchPaths(kustomization: Obj): string[] {
 const patchFiles = new Set(
   kustomizations.flatMap((k) => patchPaths(k.object).map((p) => relative(K8S, resolve(K8S, dirname(k.file), p)))),
 );
-const resources = manifests.filter((m) => m.object.kind !== 'Kustomization' && !patchFiles.has(m.file));
+const resources = manifests.filter((m) => !KUSTOMIZE_KINDS.has(m.object.kind) && !patchFiles.has(m.file));
 
 function one(kind: string, dir = 'base'): Obj {
   const found = resources.filter((m) => m.object.kind === kind && dirname(m.file) === dir);
   expect(found.map((m) => m.file), `exactly one ${kind} in deploy/k8s/${dir}`).toHaveLength(1);
   return found[0]!.object;
+}
+
+interface Reference {
+  name: string;
+  where: string;
+  optional: boolean;
+}
+
+/**
+ * Every Secret (or ConfigMap) a pod spec refers to, with whether the kubelet may start the
+ * pod without it (optional: true). imagePullSecrets cannot be optional.
+ */
+function references(pod: Obj, kind: 'Secret' | 'ConfigMap'): Reference[] {
+  const keyRef = kind === 'Secret' ? 'secretKeyRef' : 'configMapKeyRef';
+  const fromRef = kind === 'Secret' ? 'secretRef' : 'configMapRef';
+  const volumeOf = (v: Obj): Obj | undefined => (kind === 'Secret' ? v.secret && { name: v.secret.secretName, optional: v.secret.optional } : v.configMap);
+  const refs: Reference[] = [];
+  for (const c of [...(pod.containers ?? []), ...(pod.initContainers ?? []), ...(pod.ephemeralContainers ?? [])] as Obj[]) {
+    for (const e of (c.env ?? []) as Obj[]) {
+      const ref = e.valueFrom?.[keyRef];
+      if (ref) refs.push({ name: ref.name, where: `container ${c.name} env ${e.name}`, optional: ref.optional === true });
+    }
+    for (const e of (c.envFrom ?? []) as Obj[]) {
+      if (e[fromRef]) refs.push({ name: e[fromRef].name, where: `container ${c.name} envFrom`, optional: e[fromRef].optional === true });
+    }
+  }
+  for (const v of (pod.volumes ?? []) as Obj[]) {
+    const ref = volumeOf(v);
+    if (ref) refs.push({ name: ref.name, where: `volume ${v.name}`, optional: ref.optional === true });
+    for (const source of (v.projected?.sources ?? []) as Obj[]) {
+      const projected = source[kind === 'Secret' ? 'secret' : 'configMap'];
+      if (projected) refs.push({ name: projected.name, where: `volume ${v.name} (projected)`, optional: projected.optional === true });
+    }
+  }
+  if (kind === 'Secret') for (const s of (pod.imagePullSecrets ?? []) as Obj[]) refs.push({ name: s.name, where: 'imagePullSecrets', optional: false });
+  return refs;
 }
 
 /** Every label of the selector is on the pod template. */
@@ -104,7 +155,8 @@ function selects(selector: Obj | undefined, labels: Obj): boolean {
 describe('deploy/k8s manifests', () => {
   it('exist and parse', () => {
     expect(existsSync(join(BASE, 'kustomization.yaml'))).toBe(true);
-    expect(resources.length).toBeGreaterThanOrEqual(5);
+    // ConfigMap, Deployment, Service, PodDisruptionBudget: no Secret (components reference the users' own).
+    expect(resources.filter((m) => dirname(m.file) === 'base').map((m) => m.object.kind).sort()).toEqual(['ConfigMap', 'Deployment', 'PodDisruptionBudget', 'Service']);
   });
 
   it.each(resources.map((m) => [`${m.file}#${m.index} ${m.object.kind ?? '?'}`, m] as const))(
@@ -130,6 +182,13 @@ describe('deploy/k8s manifests', () => {
   it('every kustomization lists exactly the files of its directory, and every listed file exists', () => {
     expect(kustomizations.map((m) => m.file)).toContain('base/kustomization.yaml');
     expect(kustomizations.map((m) => m.file)).toContain('overlays/ha/kustomization.yaml');
+    for (const c of COMPONENTS) {
+      const k = kustomizations.find((m) => m.file === `components/${c}/kustomization.yaml`);
+      expect(k?.object.kind, `components/${c} is a kustomize Component`).toBe('Component');
+      expect(k?.object.apiVersion).toBe('kustomize.config.k8s.io/v1alpha1');
+    }
+    // Every directory under components/ is one of the components rendered below.
+    expect(readdirSync(join(K8S, 'components')).sort()).toEqual([...COMPONENTS].sort());
     for (const k of kustomizations) {
       const dir = join(K8S, dirname(k.file));
       // A file is a whole object or a patch, never both: kustomize would add the partial
@@ -271,32 +330,17 @@ describe('the Deployment matches what the daemon serves', () => {
     expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThanOrEqual(2 * cmdTimeout + 5000);
   });
 
-  it('secrets come from the Secret: every referenced key exists in it', () => {
-    const { pod, container } = deploymentFacts();
-    const secret = one('Secret');
-    const keys = new Set([...Object.keys(secret.stringData ?? {}), ...Object.keys(secret.data ?? {})]);
-    const refs = (container.env as Obj[]).filter((e) => e.valueFrom?.secretKeyRef);
-    expect(refs.map((e) => e.name)).toContain('JNB_DB_URL');
-    for (const e of refs) {
-      expect(e.valueFrom.secretKeyRef.name).toBe(secret.metadata.name);
-      expect(keys.has(e.valueFrom.secretKeyRef.key), `Secret key ${e.valueFrom.secretKeyRef.key}`).toBe(true);
-    }
-    const secretVolumes = (pod.volumes as Obj[]).filter((v) => v.secret);
-    expect(secretVolumes.length).toBeGreaterThan(0);
-    for (const v of secretVolumes) {
-      expect(v.secret.secretName).toBe(secret.metadata.name);
-      for (const item of v.secret.items ?? []) expect(keys.has(item.key), `Secret key ${item.key}`).toBe(true);
-      expect(v.secret.defaultMode ?? 0o644).toBeLessThanOrEqual(0o777);
-      const mount = (container.volumeMounts as Obj[]).find((m) => m.name === v.name);
-      expect(mount?.readOnly).toBe(true);
-      // A file env var must point inside this mount.
-      for (const e of (container.env as Obj[]).filter((x) => typeof x.value === 'string' && x.value.startsWith(mount!.mountPath + '/'))) {
-        const file = e.value.slice(mount!.mountPath.length + 1);
-        expect((v.secret.items ?? [...keys].map((k) => ({ key: k, path: k }))).map((i: Obj) => i.path)).toContain(file);
-      }
-    }
-    // Placeholders are marked as such, so that nobody mistakes them for working values.
-    for (const value of Object.values(secret.stringData ?? {})) expect(String(value)).toContain('PLACEHOLDER');
+  it('runs as applied: no Secret, no reference to one, no JNB_DB_URL; NATS at the Service `nats`', () => {
+    const { pod, container, configMap, key } = deploymentFacts();
+    expect(resources.filter((m) => dirname(m.file) === 'base' && m.object.kind === 'Secret').map((m) => m.file), 'a Secret in the base').toEqual([]);
+    expect(references(pod, 'Secret'), 'Secret references in the base Deployment').toEqual([]);
+    expect(((container.env ?? []) as Obj[]).map((e) => e.name)).not.toContain('JNB_DB_URL');
+    expect(container.envFrom, 'envFrom in the base').toBeUndefined();
+    const config = JSON.parse(configMap.data[key!]) as Obj;
+    // The NATS Helm chart's Service for a release named `nats`, in the bridge's namespace.
+    expect(config.nats.servers).toEqual(['nats://nats:4222']);
+    expect(config.db?.url ?? '', 'the ConfigMap\'s list is the one served').toBe('');
+    expect(config.connections.length).toBeGreaterThan(0);
   });
 
   it('the Dockerfile runs what the Deployment expects: node dist/main.js, a numeric non-root user, the http port', () => {
@@ -317,7 +361,7 @@ describe('the Deployment matches what the daemon serves', () => {
 /**
  * Strategic merge as kustomize applies it, for the fields patched here: maps merge key by
  * key, null deletes, lists of the fields below merge item by item on their key (new items
- * first, as kustomize places them), `args` and `command` are replaced whole. Any other list
+ * first, as kustomize places them), `args`, `command` and `items` are replaced whole. Any other list
  * or a $directive fails: add its patch strategy (from the Kubernetes API types) first.
  */
 const LIST_MERGE_KEY: Record<string, string> = {
@@ -328,7 +372,8 @@ const LIST_MERGE_KEY: Record<string, string> = {
   volumeMounts: 'mountPath',
   topologySpreadConstraints: 'topologyKey',
 };
-const LIST_REPLACE = new Set(['args', 'command']);
+// Lists without a patch strategy in the API types are replaced whole (a volume's items).
+const LIST_REPLACE = new Set(['args', 'command', 'items']);
 
 function isMap(value: unknown): value is Obj {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -388,19 +433,33 @@ function setImage(object: Obj, image: Obj): Obj {
 
 /**
  * `kustomize build dir`, for what these kustomizations use: resources (files and
- * directories), patches given by path (strategic merge, the target named by the patch's
- * apiVersion, kind and metadata.name), images. Any other field fails.
+ * directories), components (kind: Component, applied in order to what the resources built),
+ * patches given by path (strategic merge, the target named by the patch's apiVersion, kind
+ * and metadata.name), images. Any other field fails.
  */
 function kustomize(dir: string): Obj[] {
+  return build(dir, 'Kustomization', []);
+}
+
+/**
+ * One kustomization (or a component, on the objects built so far), in kustomize's order:
+ * its resources, then its components, then its patches, then its images.
+ */
+function build(dir: string, kind: 'Kustomization' | 'Component', accumulated: Obj[]): Obj[] {
   const [k, ...more] = parseFile(join(dir, 'kustomization.yaml'));
   const name = relative(REPO, join(dir, 'kustomization.yaml'));
   if (!k || more.length) throw new Error(`${name}: one document expected`);
-  const unknown = Object.keys(k).filter((key) => !['apiVersion', 'kind', 'resources', 'patches', 'images'].includes(key));
+  if (k.kind !== kind) throw new Error(`${name}: kind ${k.kind} where a ${kind} is expected`);
+  const unknown = Object.keys(k).filter((key) => !['apiVersion', 'kind', 'resources', 'components', 'patches', 'images'].includes(key));
   if (unknown.length) throw new Error(`${name}: ${unknown.join(', ')} not implemented by kustomize() in this test`);
-  let objects: Obj[] = (k.resources ?? []).flatMap((entry: string) => {
-    const path = resolve(dir, entry);
-    return statSync(path).isDirectory() ? kustomize(path) : parseFile(path);
-  });
+  let objects: Obj[] = [
+    ...accumulated,
+    ...(k.resources ?? []).flatMap((entry: string) => {
+      const path = resolve(dir, entry);
+      return statSync(path).isDirectory() ? kustomize(path) : parseFile(path);
+    }),
+  ];
+  for (const entry of (k.components ?? []) as string[]) objects = build(resolve(dir, entry), 'Component', objects);
   for (const p of (k.patches ?? []) as Obj[]) {
     const extra = Object.keys(p).filter((key) => key !== 'path');
     if (extra.length || !p.path) throw new Error(`${name}: patches with ${extra.join(', ') || 'no path'} not implemented in this test`);
@@ -473,7 +532,7 @@ describe('deploy/k8s/overlays/ha: several replicas', () => {
     expect(container.readinessProbe?.httpGet?.path).toBe('/readyz');
   });
 
-  it('HA enabled through the environment: JNB_HA_ENABLED "true", JNB_HA_REPLICA_ID the pod name; the base\'s env kept', () => {
+  it('HA enabled through the environment: JNB_HA_ENABLED "true", JNB_HA_REPLICA_ID the pod name, nothing else', () => {
     const { deployment, env } = haFacts();
     expect(env.get('JNB_HA_ENABLED')).toEqual({ name: 'JNB_HA_ENABLED', value: 'true' });
     const replicaId = env.get('JNB_HA_REPLICA_ID');
@@ -483,7 +542,9 @@ describe('deploy/k8s/overlays/ha: several replicas', () => {
     // Pod names <deployment>-<hash>-<suffix> fit ha.replicaId (letters, digits, - and _)
     // only if the Deployment's name has no dots.
     expect(deployment.metadata.name).toMatch(/^[a-z0-9-]+$/);
-    expect(env.get('JNB_DB_URL')?.valueFrom?.secretKeyRef, 'the patch adds to the base\'s env, not replaces it').toBeDefined();
+    // The base has no env of its own: that the patches add to an env rather than replace it
+    // is checked by the combinations with the components below (HA + SQL keeps both).
+    expect([...env.keys()].sort()).toEqual(['JNB_HA_ENABLED', 'JNB_HA_REPLICA_ID']);
   });
 
   it('one PodDisruptionBudget: maxUnavailable 1, no minAvailable, selecting the Deployment\'s pods', () => {
@@ -512,14 +573,227 @@ describe('deploy/k8s/overlays/ha: several replicas', () => {
     expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThanOrEqual(handoverS * 1000 + 2 * cmdTimeoutMs + 5000);
   });
 
-  const kubectl = spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore', timeout: 30_000 }).status === 0;
-  it.runIf(kubectl).each(kustomizations.map((k) => dirname(k.file)))('the build of %s equals `kubectl kustomize`', (dir) => {
+  // Components are built as part of the combinations below (kustomize builds no Component alone).
+  it.runIf(HAS_KUBECTL).each(kustomizations.filter((k) => k.object.kind === 'Kustomization').map((k) => dirname(k.file)))('the build of %s equals `kubectl kustomize`', (dir) => {
     const run = spawnSync('kubectl', ['kustomize', join(K8S, dir)], { encoding: 'utf8', timeout: 30_000 });
     expect(run.status, run.stderr).toBe(0);
     const docs = parseAllDocuments(run.stdout, { version: '1.1' }).map((d) => d.toJS() as Obj).filter(Boolean);
     const key = (o: Obj) => `${o.kind}/${o.metadata?.name}`;
     const sorted = (list: Obj[]) => [...list].sort((a, b) => key(a).localeCompare(key(b)));
     expect(sorted(kustomize(join(K8S, dir)))).toEqual(sorted(docs));
+  }, 60_000);
+});
+
+/** Every subset of the components, in the order of COMPONENTS. */
+function subsets<T>(items: readonly T[]): T[][] {
+  return items.reduce<T[][]>((all, item) => [...all, ...all.map((s) => [...s, item])], [[]]);
+}
+
+interface Combination {
+  label: string;
+  overlay: 'base' | 'overlays/ha';
+  components: ComponentName[];
+}
+
+const COMBINATIONS: Combination[] = (['base', 'overlays/ha'] as const).flatMap((overlay) =>
+  subsets(COMPONENTS).map((components) => ({ overlay, components, label: [overlay, ...components].join(' + ') })),
+);
+
+/**
+ * What a user's overlay holds to opt in: the base (or the overlay ha) as its resource and
+ * the components, by relative path (kustomize refuses absolute ones).
+ */
+function userOverlay(root: string, combination: Combination): string {
+  const dir = mkdtempSync(join(root, 'overlay-'));
+  const path = (p: string) => relative(dir, join(K8S, p));
+  const lines = [
+    'apiVersion: kustomize.config.k8s.io/v1beta1',
+    'kind: Kustomization',
+    'resources:',
+    `  - ${path(combination.overlay)}`,
+    ...(combination.components.length ? ['components:', ...combination.components.map((c) => `  - ${path(`components/${c}`)}`)] : []),
+  ];
+  writeFileSync(join(dir, 'kustomization.yaml'), `${lines.join('\n')}\n`);
+  return dir;
+}
+
+/** Stand-ins for what the kubelet fills in: the pod's name, the keys of the Secrets users create. */
+const POD_NAME = 'janus-nats-bridge-5d8f7c9b4-x2x7q';
+const SECRET_STAND_INS: Record<string, string> = {
+  'janus-nats-bridge-db/db-url': 'postgres://bridge:stand-in@db:5432/opensips',
+};
+
+/**
+ * The daemon's configuration in a rendered pod: the ConfigMap's config.json (the file
+ * --config names) and the container's environment, loaded with the daemon's own loader.
+ * withSecrets false: as the kubelet starts the pod before the user has created the
+ * (optional) Secrets: those variables are left out.
+ */
+function effectiveConfig(objects: Obj[], dir: string, withSecrets: boolean): BridgeConfig {
+  const configMap = builtOne(objects, 'ConfigMap');
+  const container = builtOne(objects, 'Deployment').spec.template.spec.containers[0] as Obj;
+  const env: NodeJS.ProcessEnv = {};
+  for (const e of (container.env ?? []) as Obj[]) {
+    if (e.value !== undefined) env[e.name] = String(e.value);
+    else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.name') env[e.name] = POD_NAME;
+    else if (e.valueFrom?.secretKeyRef) {
+      const ref = e.valueFrom.secretKeyRef as Obj;
+      const standIn = SECRET_STAND_INS[`${ref.name}/${ref.key}`];
+      expect(standIn, `a stand-in for Secret ${ref.name} key ${ref.key} (SECRET_STAND_INS)`).toBeDefined();
+      if (withSecrets) env[e.name] = standIn;
+      else expect(ref.optional, `${e.name}: a Secret the user creates is optional`).toBe(true);
+    } else throw new Error(`env ${e.name}: ${JSON.stringify(e.valueFrom)} has no stand-in in this test`);
+  }
+  const file = join(dir, `config-${withSecrets ? 'with' : 'without'}-secrets.json`);
+  writeFileSync(file, configMap.data['config.json']);
+  const result = loadConfig({ file, env });
+  if (!result.ok) throw new Error(`the rendered configuration is refused: ${result.problem}`);
+  return result.config;
+}
+
+/** An object without what the components may change: the container's env, mounts and the volumes. */
+function withoutComponentFields(object: Obj): Obj {
+  const out = structuredClone(object);
+  const pod = out.spec?.template?.spec as Obj | undefined;
+  if (!pod) return out;
+  delete pod.volumes;
+  for (const c of pod.containers as Obj[]) {
+    delete c.env;
+    delete c.volumeMounts;
+  }
+  return out;
+}
+
+const PLACEHOLDER = /\.invalid\b|CHANGE-ME|PLACEHOLDER|example\.(com|net|org)\b/i;
+
+describe('the base, the overlay ha and every combination of the components render to objects that run', () => {
+  let root: string;
+  beforeAll(() => {
+    root = mkdtempSync(join(tmpdir(), 'jnb-kustomize-'));
+  });
+  afterAll(() => {
+    if (root) rmSync(root, { recursive: true, force: true });
+  });
+
+  it('the combinations: base and overlay ha, each with every subset of the components', () => {
+    expect(COMBINATIONS).toHaveLength(2 * 2 ** COMPONENTS.length);
+  });
+
+  it.each(COMBINATIONS.map((c) => [c.label, c] as const))('%s', (_label, combination) => {
+    const dir = userOverlay(root, combination);
+    const ours = kustomize(dir);
+    let objects = ours;
+    let text = JSON.stringify(ours);
+    if (HAS_KUBECTL) {
+      const run = spawnSync('kubectl', ['kustomize', dir], { encoding: 'utf8', timeout: 30_000 });
+      expect(run.status, run.stderr).toBe(0);
+      objects = parseAllDocuments(run.stdout, { version: '1.1' }).map((d) => d.toJS() as Obj).filter(Boolean);
+      text = run.stdout;
+      const key = (o: Obj) => `${o.kind}/${o.metadata?.name}`;
+      const sorted = (list: Obj[]) => [...list].sort((a, b) => key(a).localeCompare(key(b)));
+      expect(sorted(ours), 'this test\'s build equals `kubectl kustomize`').toEqual(sorted(objects));
+    }
+    const { ha, sql, creds, capture } = {
+      ha: combination.overlay === 'overlays/ha',
+      sql: combination.components.includes('sql-list'),
+      creds: combination.components.includes('nats-credentials'),
+      capture: combination.components.includes('jetstream-capture'),
+    };
+
+    // Valid objects, no placeholders, the same objects as without the components, changed
+    // only in the container's env, mounts and the pod's volumes.
+    for (const o of objects) {
+      expect(() => validate(o), `${o.kind} ${o.metadata?.name}`).not.toThrow();
+      expect(o.metadata?.name).toMatch(/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/);
+    }
+    expect(PLACEHOLDER.exec(text)?.[0], 'a placeholder in the rendering').toBeUndefined();
+    const plain = kustomize(join(K8S, combination.overlay));
+    const ids = (list: Obj[]) => list.map((o) => `${o.apiVersion} ${o.kind} ${o.metadata?.name}`).sort();
+    expect(ids(objects)).toEqual(ids(plain));
+    for (const o of objects) {
+      const same = plain.find((p) => p.kind === o.kind && p.metadata?.name === o.metadata?.name)!;
+      expect(withoutComponentFields(o), `${o.kind} ${o.metadata?.name} outside env, mounts and volumes`).toEqual(withoutComponentFields(same));
+    }
+
+    // Nothing the pod needs is missing: a Secret or ConfigMap it names is in the rendering
+    // or optional; every mount has its volume.
+    const deployment = builtOne(objects, 'Deployment');
+    const pod = deployment.spec.template.spec as Obj;
+    const container = pod.containers[0] as Obj;
+    for (const kind of ['Secret', 'ConfigMap'] as const) {
+      const created = new Set(objects.filter((o) => o.kind === kind).map((o) => o.metadata.name));
+      for (const ref of references(pod, kind)) {
+        expect(created.has(ref.name) || ref.optional, `${ref.where}: ${kind} ${ref.name} is neither rendered nor optional`).toBe(true);
+      }
+    }
+    const volumes = new Map<string, Obj>(((pod.volumes ?? []) as Obj[]).map((v) => [v.name, v]));
+    for (const m of (container.volumeMounts ?? []) as Obj[]) expect(volumes.has(m.name), `volume of the mount ${m.mountPath}`).toBe(true);
+    const env = new Map<string, Obj>(((container.env ?? []) as Obj[]).map((e) => [e.name, e]));
+    expect(env.size, 'no variable twice').toBe((container.env ?? []).length);
+
+    const config = effectiveConfig(objects, dir, true);
+
+    // The overlay ha: several replicas with leases; otherwise one, never two at once.
+    if (ha) {
+      expect(deployment.spec.replicas).toBeGreaterThanOrEqual(2);
+      expect(config.ha.enabled).toBe(true);
+      expect(config.ha.replicaId).toBe(POD_NAME);
+    } else {
+      expect(deployment.spec.replicas).toBe(1);
+      expect(deployment.spec.strategy.type).toBe('Recreate');
+      expect(config.ha.enabled).toBe(false);
+    }
+
+    // The SQL list: db.url from the Secret's key, and the ConfigMap's example list never served.
+    if (sql) {
+      expect(env.get('JNB_DB_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'janus-nats-bridge-db', key: 'db-url', optional: true });
+      expect(config.db.url).toBe(SECRET_STAND_INS['janus-nats-bridge-db/db-url']);
+      expect(config.connections).toEqual([]);
+      const withoutSecret = effectiveConfig(objects, dir, false);
+      expect(withoutSecret.db.url, 'without the Secret').toBe('');
+      expect(withoutSecret.connections, 'without the Secret: no Janus rather than the ConfigMap\'s example').toEqual([]);
+    } else {
+      expect(env.has('JNB_DB_URL')).toBe(false);
+      expect(config.db.url).toBe('');
+      expect(config.connections.length, 'the ConfigMap\'s list').toBeGreaterThan(0);
+    }
+
+    // NATS credentials: the file JNB_NATS_CREDS_FILE names is a key of a mounted Secret.
+    const secretVolumes = [...volumes.values()].filter((v) => v.secret);
+    if (creds) {
+      const path = env.get('JNB_NATS_CREDS_FILE')?.value as string;
+      expect(config.nats.credsFile).toBe(path);
+      const mount = ((container.volumeMounts ?? []) as Obj[]).find((m) => path.startsWith(`${m.mountPath}/`));
+      expect(mount, `a mount holding ${path}`).toBeDefined();
+      expect(mount!.readOnly).toBe(true);
+      expect(mount!.subPath).toBeUndefined();
+      const volume = volumes.get(mount!.name)!;
+      expect(volume.secret?.secretName).toBe('janus-nats-bridge-nats');
+      expect((volume.secret.items as Obj[]).find((i) => i.key === 'nats.creds')?.path).toBe(path.slice(mount!.mountPath.length + 1));
+      // Owner and group only, and the group is the pod's fsGroup, so uid 1000 can read it.
+      expect(volume.secret.defaultMode & 0o007).toBe(0);
+      expect(pod.securityContext?.fsGroup).toBe(pod.securityContext?.runAsGroup ?? container.securityContext?.runAsGroup);
+      // Without the Secret the mount is empty: the daemon stops at start-up, naming the key.
+      const withoutSecret = effectiveConfig(objects, dir, false);
+      const secrets = resolveSecrets(withoutSecret);
+      expect(secrets.ok).toBe(false);
+      expect(secrets.ok ? '' : secrets.problem).toContain(`nats.credsFile: cannot read ${path}`);
+    } else {
+      expect(env.has('JNB_NATS_CREDS_FILE')).toBe(false);
+      expect(config.nats.credsFile).toBe('');
+      expect(secretVolumes).toEqual([]);
+    }
+
+    // JetStream capture.
+    expect(config.events.stream.enabled).toBe(capture);
+    if (capture) expect(env.get('JNB_EVENTS_STREAM')?.value).toBe('true');
+
+    // The grace period covers the shutdown this configuration makes: hand-overs (twice
+    // ha.handoverTimeout), in-flight requests, session closes and, with capture, the
+    // JetStream buffer (janus.cmdTimeout each), plus 5 s for the NATS drain and a margin.
+    const cmd = config.janus.cmdTimeout;
+    const shutdownMs = (ha ? 2 * config.ha.handoverTimeout * 1000 + 3 * cmd + 1000 : (capture ? 3 : 2) * cmd) + 5000;
+    expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThanOrEqual(shutdownMs);
   }, 60_000);
 });
 
@@ -575,8 +849,9 @@ describe('the daemon started with the ConfigMap\'s config answers the Deployment
     const file = join(dir, 'config.json');
     writeFileSync(file, JSON.stringify(config));
 
-    // No JNB_* variables: the Deployment's come from the Secret (placeholder values) and
-    // name files that exist only in the pod.
+    // No JNB_* variables: the base Deployment sets none (what the components add needs
+    // Secrets and files that exist only in a cluster; their effect is checked above).
+    expect(container.env ?? [], 'the base Deployment\'s env').toEqual([]);
     daemon = spawn(process.execPath, [MAIN, '--config', file], { env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
     daemon.stdout!.on('data', (d: Buffer) => { output = (output + d.toString()).slice(-20_000); });
     daemon.stderr!.on('data', (d: Buffer) => { output = (output + d.toString()).slice(-20_000); });
