@@ -1,6 +1,7 @@
 /**
- * The ownership bucket in JetStream KV: opened (created when missing, with the lease TTL
- * as its max age), watched, and written with compare-and-set.
+ * The ownership bucket in JetStream KV: opened (created when missing, without a max age:
+ * leases are not rewritten while nothing changes, so they must not age out; liveness is the
+ * holder's heartbeat), watched, and written with compare-and-set.
  */
 import type { KV, KvEntry, NatsConnection, QueuedIterator } from 'nats';
 import type { Logger } from '../log.js';
@@ -14,7 +15,6 @@ const WRONG_LAST_SEQUENCE = 10071;
 
 export interface LeaseBucketOptions {
   readonly name: string;
-  readonly ttlMs: number;
   readonly replicas: number;
   /** How long a write may take before it counts as failed. */
   readonly timeoutMs: number;
@@ -25,12 +25,15 @@ export class LeaseBucket {
 
   static async open(nc: NatsConnection, options: LeaseBucketOptions, log: Logger): Promise<LeaseBucket> {
     // The JetStream context's timeout bounds each write (a KV put is a JetStream publish).
-    const kv = await nc.jetstream({ timeout: options.timeoutMs }).views.kv(options.name, { ttl: options.ttlMs, history: 1, replicas: options.replicas, timeout: options.timeoutMs });
+    const kv = await nc.jetstream({ timeout: options.timeoutMs }).views.kv(options.name, { history: 1, replicas: options.replicas, timeout: options.timeoutMs });
     const status = await kv.status();
-    if (status.ttl !== options.ttlMs) {
-      // An existing bucket keeps its settings: leases then outlive (or undercut) ha.leaseTtl.
-      log.error({ bucket: options.name, bucket_max_age_ms: status.ttl, lease_ttl_ms: options.ttlMs },
-        'the ownership bucket exists with another max age than ha.leaseTtl: dead replicas\' leases expire after the bucket\'s max age; delete the bucket or align ha.leaseTtl');
+    if (status.ttl > 0) {
+      // A bucket made by a release that renewed every lease had the lease TTL as its max age: it would now delete live leases.
+      const jsm = await nc.jetstreamManager({ timeout: options.timeoutMs });
+      const stream = `KV_${options.name}`;
+      const info = await jsm.streams.info(stream);
+      await jsm.streams.update(stream, { ...info.config, max_age: 0 });
+      log.info({ bucket: options.name, previous_max_age_ms: status.ttl }, 'ownership bucket: max age removed (leases live by their holder\'s heartbeat now)');
     }
     return new LeaseBucket(kv, options.name);
   }

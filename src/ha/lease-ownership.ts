@@ -1,8 +1,9 @@
 /**
  * Several replicas, one owner per connection. Each replica watches the ownership bucket,
- * holds a heartbeat, takes its fair share of the list with compare-and-set writes,
- * renews what it holds, hands connections over without losing their session, and
- * stops serving what it can no longer prove it owns.
+ * renews its heartbeat (the one write that keeps all its leases alive, whatever their
+ * number), takes its fair share of the list with compare-and-set writes, hands connections
+ * over without losing their session, and stops serving everything once it can no longer
+ * prove it is alive.
  */
 import type { ConnectionSpec } from '../connections/spec.js';
 import type { Ownership } from '../connections/ownership.js';
@@ -10,7 +11,7 @@ import type { Logger } from '../log.js';
 import { sleep } from '../sleep.js';
 import { planBalance } from './balance.js';
 import { BucketWatch } from './bucket-watch.js';
-import { heartbeatKey, leaseKey, type Heartbeat, type Lease, type LeaseState } from './lease-record.js';
+import { heartbeatKey, leaseKey, LEGACY_READERS_TTL_MS, type Heartbeat, type Lease, type LeaseState } from './lease-record.js';
 import { OwnershipView, type SeenLease, type WatchedEntry } from './ownership-view.js';
 import type { Bucket, ConnectionHost, LeaseMetrics, LeaseSettings, OwnerRow } from './ports.js';
 
@@ -19,13 +20,20 @@ export type { Bucket, ConnectionHost, LeaseMetrics, LeaseSettings, OwnerRow } fr
 type Phase = 'taking' | 'serving' | 'releasing';
 
 /**
- * A holder stops serving when its last successful write is this share of a TTL old.
- * Others take a lease only once it has not been written for a whole TTL, so the holder
- * is gone (WebSocket closed) at least (1 - FENCE_SHARE - 1 / TICKS_PER_TTL) TTL before.
+ * A holder stops serving when its last successful heartbeat write is this share of a TTL
+ * old. Others take its leases only once its heartbeat has been silent for a whole TTL (of
+ * time in which they could write), so the holder is gone (WebSocket closed) at least
+ * (1 - FENCE_SHARE - 1 / TICKS_PER_TTL) TTL before.
  */
 const FENCE_SHARE = 0.7;
-/** Timer checks per TTL: renewals are due every third, fences are checked every tick. */
+/** Timer checks per TTL: fences are checked every tick. */
 const TICKS_PER_TTL = 10;
+/**
+ * Heartbeats per TTL. Five (every 2 s with the default 10 s TTL) keep a replica within its
+ * fence through a JetStream leader election (writes fail for 4–5 s, measured) that starts
+ * just after a heartbeat.
+ */
+const HEARTBEATS_PER_TTL = 5;
 /** What the view forgets, in TTLs without a write. */
 const FORGET_AFTER_TTLS = 10;
 
@@ -35,9 +43,9 @@ interface Held {
   /** What we last wrote. */
   lease: Lease;
   revision: number;
-  /** When the last successful write was sent: the server's expiry is at least a TTL after it. */
-  lastWriteSent: number;
   writing: Promise<unknown>;
+  /** Writes queued or running: a repeat is queued only when none is. */
+  writesInFlight: number;
   releaseStarted?: number;
   stopRelay?: () => void;
   finishing?: boolean;
@@ -70,7 +78,9 @@ export class LeaseOwnership implements Ownership {
   /** No balancing before this: replicas started together first see each other's heartbeats. */
   private settleUntil = Number.POSITIVE_INFINITY;
   private tickTimer: NodeJS.Timeout | undefined;
-  private lastRenewal = 0;
+  private lastHeartbeat = 0;
+  /** When the last successful heartbeat write was sent: nobody may take our leases until a TTL after it. */
+  private lastHeartbeatOk: number | undefined;
   private balancing = false;
   private balanceAgain = false;
   private readonly heartbeat: Heartbeat;
@@ -125,7 +135,7 @@ export class LeaseOwnership implements Ownership {
     }
     if (!this.announced && !this.leaving) {
       this.announced = true;
-      await this.bucket.put(heartbeatKey(this.settings.replicaId), this.heartbeat);
+      await this.writeHeartbeat();
       this.settleUntil = this.clock() + Math.min(1000, this.settings.leaseTtlMs / 3);
       this.log.info({ replica: this.settings.replicaId, instance: this.settings.instance, bucket: this.bucket.name, lease_ttl_ms: this.settings.leaseTtlMs }, 'ownership: replica announced');
     }
@@ -172,12 +182,14 @@ export class LeaseOwnership implements Ownership {
     this.leaving = true;
     // A taker slow to serve gets two hand-over timeouts; requests taken finish within the grace.
     const limit = sleep(2 * this.settings.handoverTimeoutMs + this.settings.requestGraceMs + 1000);
-    const leaveSet = this.announced ? this.bucket.delete(heartbeatKey(this.settings.replicaId)).catch(() => undefined) : Promise.resolve();
+    // Still alive (its leases with it) until they are handed over, but out of the fair share.
+    const leaveSet = this.announced ? this.writeHeartbeat() : Promise.resolve();
     await Promise.race([leaveSet, limit]);
     this.scheduleBalance();
     const all = Promise.all([...this.held.values()].map((held) => held.finished));
     await Promise.race([all, limit]);
     this.stop();
+    if (this.announced) await Promise.race([this.bucket.delete(heartbeatKey(this.settings.replicaId)).catch(() => undefined), sleep(1000)]);
   }
 
   /** Stops timers and the watch; what is still held stays with the connections (the daemon stops them). */
@@ -224,25 +236,38 @@ export class LeaseOwnership implements Ownership {
       } else if (taker) {
         // We serve on until the taker serves, within bounds should it never get there.
         if (now - held.releaseStarted! > 2 * this.settings.handoverTimeoutMs) this.background(this.completeHandOver(id, taker.lease.replica));
-      } else if (now - held.lastWriteSent > this.settings.leaseTtlMs * FENCE_SHARE) {
-        this.background(this.dropLease(id, 'lease not renewed in time (NATS unreachable?)'));
+      } else if (this.fenced(now)) {
+        this.background(this.dropLease(id, 'heartbeat not renewed in time (NATS unreachable?)'));
       } else if (held.phase === 'releasing' && now - held.releaseStarted! > this.settings.handoverTimeoutMs) {
         this.background(this.releaseTimedOut(id));
       }
     }
-    if (now - this.lastRenewal >= this.settings.leaseTtlMs / 3) {
-      this.lastRenewal = now;
-      this.renewAll();
+    if (this.announced && now - this.lastHeartbeat >= this.settings.leaseTtlMs / HEARTBEATS_PER_TTL) this.background(this.writeHeartbeat());
+    for (const [id, held] of this.held) {
+      // A write that failed (or a session Janus replaced since) is written again; a lease a taker holds is not ours to write.
+      if (!held.finishing && held.writesInFlight === 0 && !this.takerOf(id, held) && differs(this.desiredLease(id, held), held.lease)) this.background(this.write(id));
     }
     this.scheduleBalance();
   }
 
-  private renewAll(): void {
-    if (this.announced && !this.leaving) this.background(this.bucket.put(heartbeatKey(this.settings.replicaId), this.heartbeat));
-    for (const [id, held] of this.held) {
-      // A lease a taker holds is not ours to renew.
-      if (!held.finishing && !this.takerOf(id, held)) this.background(this.write(id));
+  /** The one periodic write: it keeps every lease this replica holds alive, however many. */
+  private async writeHeartbeat(): Promise<void> {
+    const sent = this.clock();
+    this.lastHeartbeat = sent;
+    const record: Heartbeat = this.leaving ? { ...this.heartbeat, leaving: true } : this.heartbeat;
+    const result = await this.bucket.put(heartbeatKey(this.settings.replicaId), record);
+    this.metrics.renewal((this.clock() - sent) / 1000, result.ok);
+    if (!result.ok) {
+      this.log.warn({ reason: result.reason }, 'ownership: heartbeat not renewed');
+      return;
     }
+    this.lastHeartbeatOk = Math.max(this.lastHeartbeatOk ?? 0, sent);
+    this.view.ownWriteSucceeded(sent);
+  }
+
+  /** Our heartbeat is too old for us to be sure nobody may take our leases: stop serving them. */
+  private fenced(now: number): boolean {
+    return this.lastHeartbeatOk === undefined || now - this.lastHeartbeatOk > this.settings.leaseTtlMs * FENCE_SHARE;
   }
 
   /** While we release a connection: the lease as another replica (the taker) wrote it, if it did. */
@@ -264,20 +289,14 @@ export class LeaseOwnership implements Ownership {
   private write(id: string, state?: LeaseState): Promise<boolean> {
     const held = this.held.get(id);
     if (!held) return Promise.resolve(false);
+    held.writesInFlight++;
     const next = held.writing.then(async () => {
       if (this.held.get(id) !== held || held.finishing) return false;
-      // The session may have been replaced since (Janus expired it): the next owner claims the current one.
-      const session = this.host.sessionOf(id) ?? held.lease.session_id;
-      // 'releasing' only once the relay listens: a taker may claim the session as soon as the lease says so.
-      const phase = held.phase === 'releasing' && !held.stopRelay ? 'serving' : held.phase;
-      const lease: Lease = { ...held.lease, session_id: session, state: state ?? phase };
-      const sent = this.clock();
+      const lease = this.desiredLease(id, held, state);
       const result = await this.bucket.update(leaseKey(id), lease, held.revision);
-      this.metrics.renewal((this.clock() - sent) / 1000, result.ok);
       if (result.ok) {
         held.revision = result.revision;
         held.lease = lease;
-        held.lastWriteSent = sent;
         return true;
       }
       if (!result.conflict) {
@@ -290,8 +309,17 @@ export class LeaseOwnership implements Ownership {
       if (seen && seen.revision > held.revision) this.heldLeaseChanged(id, held, seen.lease, seen.revision);
       return false;
     });
-    held.writing = next.catch(() => false);
+    held.writing = next.catch(() => false).finally(() => { held.writesInFlight--; });
     return next;
+  }
+
+  /** What the lease of a connection we hold should say now (`state` overrides its phase). */
+  private desiredLease(id: string, held: Held, state?: LeaseState): Lease {
+    // The session may have been replaced since (Janus expired it): the next owner claims the current one.
+    const session = this.host.sessionOf(id) ?? held.lease.session_id;
+    // 'releasing' only once the relay listens: a taker may claim the session as soon as the lease says so.
+    const phase = held.phase === 'releasing' && !held.stopRelay ? 'serving' : held.phase;
+    return { ...held.lease, session_id: session, state: state ?? phase };
   }
 
   private scheduleBalance(): void {
@@ -317,7 +345,7 @@ export class LeaseOwnership implements Ownership {
 
   private balance(): void {
     const now = this.clock();
-    const live = new Set(this.view.liveReplicas(now).map((h) => h.replica));
+    const live = new Set(this.view.sharingReplicas(now).map((h) => h.replica));
     if (this.leaving) live.delete(this.settings.replicaId);
     else live.add(this.settings.replicaId);
     const phases = (phase: Phase): string[] => [...this.held].filter(([, h]) => h.phase === phase && !h.finishing).map(([id]) => id);
@@ -329,6 +357,8 @@ export class LeaseOwnership implements Ownership {
       if (!unserved) this.unservedSince.delete(id);
       else if (!this.unservedSince.has(id)) this.unservedSince.set(id, now);
     }
+    // Nothing is taken before our heartbeat is written: others would see the new lease's holder as dead.
+    if (this.fenced(now)) return;
     const plan = planBalance({
       listed: [...this.listed.keys()],
       held: new Set([...phases('serving'), ...phases('taking'), ...this.takesInFlight]),
@@ -354,9 +384,8 @@ export class LeaseOwnership implements Ownership {
       const from = previous && previous.instance !== this.settings.instance ? previous.replica : undefined;
       const lease: Lease = {
         replica: this.settings.replicaId, instance: this.settings.instance, session_id: previous?.session_id ?? null,
-        since: new Date().toISOString(), state: 'taking', ttl_ms: this.settings.leaseTtlMs, ...(from ? { from } : {}),
+        since: new Date().toISOString(), state: 'taking', ttl_ms: LEGACY_READERS_TTL_MS, v: 2, ...(from ? { from } : {}),
       };
-      const sent = this.clock();
       let result = revision !== undefined ? await this.bucket.update(leaseKey(id), lease, revision) : await this.bucket.create(leaseKey(id), lease);
       // The key we saw may be gone meanwhile (the bucket's max age removes leases and delete markers): then it is absent.
       if (!result.ok && result.conflict && revision !== undefined) result = await this.bucket.create(leaseKey(id), lease);
@@ -373,7 +402,7 @@ export class LeaseOwnership implements Ownership {
       }
       let finish: () => void = () => {};
       const finished = new Promise<void>((resolve) => { finish = resolve; });
-      const held: Held = { spec, phase: 'taking', lease, revision: result.revision, lastWriteSent: sent, writing: Promise.resolve(), finished, finish };
+      const held: Held = { spec, phase: 'taking', lease, revision: result.revision, writing: Promise.resolve(), writesInFlight: 0, finished, finish };
       this.held.set(id, held);
       this.takesInFlight.delete(id);
       this.unservedSince.delete(id);
@@ -484,11 +513,10 @@ export class LeaseOwnership implements Ownership {
     }
     held.reclaiming = true;
     const lease: Lease = { ...held.lease, session_id: this.host.sessionOf(id) ?? held.lease.session_id, state: 'serving' };
-    const sent = this.clock();
     const result = await this.bucket.update(leaseKey(id), lease, revision);
     held.reclaiming = false;
     if (!result.ok || this.held.get(id) !== held || held.finishing) return;
-    Object.assign(held, { revision: result.revision, lease, lastWriteSent: sent });
+    Object.assign(held, { revision: result.revision, lease });
     await this.keepServing(id, held, 'ownership: the taker gave the connection back; keeping it');
   }
 
@@ -521,4 +549,9 @@ export class LeaseOwnership implements Ownership {
     this.restUntil.delete(id);
     this.scheduleBalance();
   }
+}
+
+/** Whether a lease must be written again to say `wanted`. */
+function differs(wanted: Lease, written: Lease): boolean {
+  return wanted.state !== written.state || wanted.session_id !== written.session_id;
 }

@@ -1,6 +1,9 @@
 /**
  * What the ownership bucket holds: one key per janus_id (its lease) and one per live
- * replica (its heartbeat). Pure encoding, no I/O.
+ * replica (its heartbeat). A lease names its holder (replica and instance) and is written
+ * only when it changes hands or state; the holder's heartbeat is what keeps all its leases
+ * alive, so the writes a replica makes to stay the owner do not grow with the list.
+ * Pure encoding, no I/O.
  */
 
 /** Where a lease is in its life. */
@@ -24,15 +27,27 @@ export interface Lease {
   readonly state: LeaseState;
   /** The replica this owner took it from (a hand-over or failover), for `owner-changed`. */
   readonly from?: string;
-  /** The writer's ha.leaseTtl: others wait at least this long before taking a lease it stopped renewing. */
+  /**
+   * Version 1 leases (written by releases before heartbeat upkeep) live while renewed within
+   * `ttl_ms`. Version 2 leases live while their holder's heartbeat does; they carry a
+   * `ttl_ms` so long (LEGACY_READERS_TTL_MS) that a replica of the older release, during a
+   * rolling upgrade, never takes them for expired.
+   */
   readonly ttl_ms: number;
+  readonly v?: 2;
 }
+
+/** What a version 2 lease says as its `ttl_ms`, for readers of version 1: a year. */
+export const LEGACY_READERS_TTL_MS = 365 * 24 * 3600 * 1000;
 
 export interface Heartbeat {
   readonly replica: string;
   readonly instance: string;
   readonly since: string;
+  /** The writer's ha.leaseTtl: its leases are taken once its heartbeat has been silent this long. */
   readonly ttl_ms: number;
+  /** Shutting down: it hands its connections over and counts no more in the fair share. */
+  readonly leaving?: boolean;
 }
 
 const LEASE_PREFIX = 'owner.';
@@ -88,13 +103,13 @@ export function decodeLease(bytes: Uint8Array): Lease | undefined {
   if (typeof replica !== 'string' || typeof instance !== 'string' || typeof since !== 'string') return undefined;
   if (!(sessionId === null || (typeof sessionId === 'number' && Number.isSafeInteger(sessionId)))) return undefined;
   if (!STATES.includes(state as LeaseState) || !isTtl(ttl)) return undefined;
-  return { replica, instance, session_id: sessionId, since, state: state as LeaseState, ...(typeof from === 'string' ? { from } : {}), ttl_ms: ttl };
+  return { replica, instance, session_id: sessionId, since, state: state as LeaseState, ...(typeof from === 'string' ? { from } : {}), ttl_ms: ttl, ...(value.v === 2 ? { v: 2 as const } : {}) };
 }
 
 export function decodeHeartbeat(bytes: Uint8Array): Heartbeat | undefined {
   const value = parseObject(bytes);
   if (!value || typeof value.replica !== 'string' || typeof value.instance !== 'string' || typeof value.since !== 'string' || !isTtl(value.ttl_ms)) return undefined;
-  return { replica: value.replica, instance: value.instance, since: value.since, ttl_ms: value.ttl_ms };
+  return { replica: value.replica, instance: value.instance, since: value.since, ttl_ms: value.ttl_ms, ...(value.leaving === true ? { leaving: true } : {}) };
 }
 
 function isTtl(value: unknown): value is number {

@@ -1,8 +1,12 @@
 /**
  * What this replica knows of the bucket, built from its watch: every lease and heartbeat
- * with its revision and when it was last seen written. The bucket's max age removes
- * what nobody renews without telling watchers, so "not seen for a lease TTL" is how
- * an expired lease or a dead replica shows. Pure: time comes in as an argument.
+ * with its revision and when it was last seen written. A replica is dead when its heartbeat
+ * has not been seen written for a lease TTL *while the bucket took writes*: this replica's
+ * own heartbeat writes are the evidence, and at least WRITABLE_ROUNDS of them must have
+ * succeeded since. So a JetStream leader election (nobody can write for a few seconds) never
+ * makes another replica look dead. A version 2 lease lives while its holder's heartbeat
+ * does; a version 1 lease (an older release) while it is renewed. Pure: time comes in as an
+ * argument.
  */
 import type { Takeable } from './balance.js';
 import { decodeHeartbeat, decodeLease, parseKey, type Heartbeat, type Lease } from './lease-record.js';
@@ -26,10 +30,18 @@ interface SeenHeartbeat {
   readonly seenAt: number;
 }
 
+/** A version 1 lease is never trusted to live longer than this without a renewal. */
+const LONGEST_V1_TTL_MS = 120_000;
+
 /** How to write a lease we take: over the revision we saw, or as a new key. */
 export type TakeBasis = { revision: number; previous: Lease | undefined } | { revision: undefined; previous: Lease | undefined };
 
+/** Own successful writes since a heartbeat was last seen before its writer counts as dead (see above). */
+export const WRITABLE_ROUNDS = 3;
+
 export class OwnershipView {
+  /** When this replica's successful heartbeat writes were sent, newest last (the last WRITABLE_ROUNDS). */
+  private readonly ownWrites: number[] = [];
   private readonly leases = new Map<string, SeenLease>();
   /** Deleted lease keys: the revision of the delete, for a compare-and-set create. */
   private readonly deleted = new Map<string, { revision: number; seenAt: number }>();
@@ -70,14 +82,45 @@ export class OwnershipView {
     return this.leases.get(janusId);
   }
 
-  /** Renewed within the TTL: ours, or the writer's when longer (replicas may run with different ha.leaseTtl during an update). */
-  leaseIsLive(seen: SeenLease, now: number): boolean {
-    return now - seen.seenAt <= Math.max(this.ttlMs, seen.lease.ttl_ms);
+  /** One of this replica's heartbeat writes succeeded; `sentAt` is when it was sent. */
+  ownWriteSucceeded(sentAt: number): void {
+    this.ownWrites.push(sentAt);
+    if (this.ownWrites.length > WRITABLE_ROUNDS) this.ownWrites.shift();
   }
 
-  /** Replicas whose heartbeat was renewed within the TTL. */
+  /**
+   * Silent for `ttlMs` of time in which the bucket took writes: longer ago than the TTL, and
+   * this replica wrote successfully at least WRITABLE_ROUNDS times since.
+   */
+  private silentFor(seenAt: number, ttlMs: number, now: number): boolean {
+    if (now - seenAt <= ttlMs) return false;
+    const oldest = this.ownWrites.length >= WRITABLE_ROUNDS ? this.ownWrites[0]! : undefined;
+    return oldest !== undefined && oldest > seenAt;
+  }
+
+  private heartbeatIsLive(seen: SeenHeartbeat, now: number): boolean {
+    return !this.silentFor(seen.seenAt, Math.max(this.ttlMs, seen.heartbeat.ttl_ms), now);
+  }
+
+  /**
+   * Whether the lease's holder is alive: for a version 2 lease, its heartbeat (the same
+   * instance) is live; for a version 1 lease, the lease itself was renewed within the TTL
+   * (ours, or the writer's when longer: replicas may run with different ha.leaseTtl).
+   */
+  leaseIsLive(seen: SeenLease, now: number): boolean {
+    if (seen.lease.v !== 2) return !this.silentFor(seen.seenAt, Math.max(this.ttlMs, Math.min(seen.lease.ttl_ms, LONGEST_V1_TTL_MS)), now);
+    const heartbeat = this.heartbeats.get(seen.lease.replica);
+    return heartbeat !== undefined && heartbeat.heartbeat.instance === seen.lease.instance && this.heartbeatIsLive(heartbeat, now);
+  }
+
+  /** Replicas whose heartbeat is live, leaving ones included. */
   liveReplicas(now: number): Heartbeat[] {
-    return [...this.heartbeats.values()].filter((h) => now - h.seenAt <= Math.max(this.ttlMs, h.heartbeat.ttl_ms)).map((h) => h.heartbeat);
+    return [...this.heartbeats.values()].filter((h) => this.heartbeatIsLive(h, now)).map((h) => h.heartbeat);
+  }
+
+  /** Live replicas that count in the fair share: not leaving. */
+  sharingReplicas(now: number): Heartbeat[] {
+    return this.liveReplicas(now).filter((h) => !h.leaving);
   }
 
   /**

@@ -32,7 +32,6 @@ export async function startLeaseOwnership(
   const name = bucketNameOf(config);
   const bucket = await LeaseBucket.open(parts.link.nc, {
     name,
-    ttlMs: leaseTtlMs,
     replicas: config.ha.bucketReplicas,
     // A write slower than a third of the lease is as good as failed: the next renewal is due.
     timeoutMs: Math.max(500, Math.floor(leaseTtlMs / 3)),

@@ -8,7 +8,7 @@ import type { ConnectionSpec } from '../../src/connections/spec.js';
 import { toSpec } from '../../src/connections/spec.js';
 import type { WriteResult } from '../../src/ha/lease-bucket.js';
 import { LeaseOwnership, type Bucket, type ConnectionHost, type LeaseMetrics } from '../../src/ha/lease-ownership.js';
-import { decodeLease, encodeRecord, heartbeatKey, leaseKey, type Heartbeat, type Lease, type LeaseState } from '../../src/ha/lease-record.js';
+import { decodeLease, encodeRecord, heartbeatKey, leaseKey, LEGACY_READERS_TTL_MS, type Heartbeat, type Lease, type LeaseState } from '../../src/ha/lease-record.js';
 import type { WatchedEntry } from '../../src/ha/ownership-view.js';
 import { createLogger } from '../../src/log.js';
 
@@ -308,7 +308,7 @@ interface Replica {
 
 let coordinators: LeaseOwnership[] = [];
 
-function world(options: { maxAgeMs?: number | undefined } = { maxAgeMs: TTL }) {
+function world(options: { maxAgeMs?: number | undefined } = {}) {
   const events: string[] = [];
   const kv = new FakeKv(events, options.maxAgeMs);
   let lastSession = 1000;
@@ -397,19 +397,23 @@ describe('LeaseOwnership: one replica', () => {
     for (const id of ['j1', 'j2', 'j3']) {
       const writes = kv.writesTo(leaseKey(id));
       expect(writes.map((w) => [w.op, (w.record as Lease).state, w.outcome])).toEqual([['create', 'taking', 'ok'], ['update', 'serving', 'ok']]);
-      expect(kv.lease(id)).toMatchObject({ replica: 'A', instance: 'A-instance', state: 'serving', session_id: a.host.sessions.get(id), ttl_ms: TTL });
+      expect(kv.lease(id)).toMatchObject({ replica: 'A', instance: 'A-instance', state: 'serving', session_id: a.host.sessions.get(id), v: 2, ttl_ms: LEGACY_READERS_TTL_MS });
       expect(kv.lease(id)?.from).toBeUndefined();
     }
     expect(a.coordinator.leasesHeld).toBe(3);
     expect(a.coordinator.owners().owners.map((o) => [o.janus_id, o.replica, o.state])).toEqual([['j1', 'A', 'serving'], ['j2', 'A', 'serving'], ['j3', 'A', 'serving']]);
     expect(a.coordinator.owners().replicas.map((h) => h.replica)).toEqual(['A']);
 
-    // Renewed and kept, well past the bucket's max age.
+    // Kept by the heartbeat alone: one write every fifth of the TTL, none per lease.
+    const leaseWrites = kv.writes.filter((w) => w.key.startsWith('owner.')).length;
+    const heartbeatsBefore = kv.writesTo(heartbeatKey('A')).length;
     await advance(5 * TTL);
     expect(a.host.ids('serve')).toHaveLength(3);
     expect(a.host.of('drop')).toEqual([]);
     expect(servedBy(kv, ['j1', 'j2', 'j3'])).toEqual({ j1: 'A', j2: 'A', j3: 'A' });
     expect(kv.operation(heartbeatKey('A'))).toBe('PUT');
+    expect(kv.writes.filter((w) => w.key.startsWith('owner.')).length).toBe(leaseWrites);
+    expect(kv.writesTo(heartbeatKey('A')).length - heartbeatsBefore).toBe(25);
     expect(a.metrics.renewals.every(Boolean)).toBe(true);
   });
 });
@@ -548,7 +552,8 @@ describe('LeaseOwnership: keys the bucket aged out', () => {
     await advance(SETTLE + 2 * TICK);
     await a.coordinator.offer(specs('j1'));
     expect(kv.operation(leaseKey('j2'))).toBe('DEL');
-    await advance(2 * TTL);
+    // A bucket made by an older release ages keys out; the marker goes without a watch entry.
+    kv.vanish(leaseKey('j2'));
     expect(kv.operation(leaseKey('j2'))).toBeUndefined();
 
     await a.coordinator.offer(specs('j1', 'j2'));
@@ -584,10 +589,21 @@ describe('LeaseOwnership: keys the bucket aged out', () => {
     expect(a.host.of('serve')).toEqual([]);
   });
 
+  it('takes nothing while its own heartbeat cannot be written: nobody would see the holder alive', async () => {
+    const { kv, replica } = world();
+    const a = replica('A');
+    const heal = kv.failWrites((w) => w.by === 'A' && w.key === heartbeatKey('A'));
+    await a.join('j1');
+    await advance(SETTLE + 10 * TICK);
+    expect(kv.writesTo(leaseKey('j1'))).toEqual([]);
+    heal();
+    await advanceUntil(() => servedBy(kv, ['j1']).j1 === 'A', TTL);
+  });
+
   it('tries takes that time out about once per tick per connection', async () => {
     const { kv, replica } = world();
     const a = replica('A');
-    kv.failWrites((w) => w.by === 'A');
+    kv.failWrites((w) => w.by === 'A' && w.key.startsWith('owner.'));
     await a.join('j1', 'j2');
     await advanceUntil(() => kv.writesTo(leaseKey('j1'), 'A').length > 0, SETTLE + 3 * TICK);
     const before = new Map(['j1', 'j2'].map((id) => [id, kv.writesTo(leaseKey(id), 'A').length]));
@@ -604,7 +620,7 @@ describe('LeaseOwnership: keys the bucket aged out', () => {
 });
 
 describe('LeaseOwnership: fencing and failed writes', () => {
-  it('stops serving once renewals have failed for 70 % of the TTL, before anyone may take the lease', async () => {
+  it('stops serving once its heartbeat has failed for 70 % of the TTL, before anyone may take its leases', async () => {
     const { kv, replica } = world();
     const a = replica('A');
     await a.join('j1');
@@ -617,7 +633,7 @@ describe('LeaseOwnership: fencing and failed writes', () => {
 
     // NATS unreachable for A (its watch keeps running: only writes time out).
     kv.failWrites((w) => w.by === 'A');
-    const lastOk = kv.writesTo(leaseKey('j1'), 'A').filter((w) => w.outcome === 'ok').at(-1)!.at;
+    const lastOk = kv.writesTo(heartbeatKey('A'), 'A').filter((w) => w.outcome === 'ok').at(-1)!.at;
     await advanceUntil(() => a.host.of('drop').length > 0, TTL);
     const drop = a.host.calls.find((c) => c.call === 'drop')!;
     expect(drop.args[0]).toBe('j1');
@@ -628,7 +644,7 @@ describe('LeaseOwnership: fencing and failed writes', () => {
     expect(a.coordinator.leasesHeld).toBe(0);
     expect(b.host.of('serve')).toEqual([]);
 
-    // B fails it over only after a whole TTL without a write, claiming the session.
+    // B fails it over only after a whole TTL without A's heartbeat (while B's own writes work), claiming the session.
     await advanceUntil(() => b.host.of('serve').length > 0, 2 * TTL);
     const taken = kv.writesTo(leaseKey('j1'), 'B').find((w) => w.outcome === 'ok')!;
     expect(taken.at).toBeGreaterThan(drop.at);
@@ -772,7 +788,8 @@ describe('LeaseOwnership: leave()', () => {
     let left = false;
     void a.coordinator.leave().then(() => { left = true; });
     await advance(0);
-    expect(kv.operation(heartbeatKey('A'))).toBe('DEL');
+    // Out of the fair share, still alive (its leases with it) while it hands over.
+    expect(kv.writesTo(heartbeatKey('A')).at(-1)).toMatchObject({ op: 'put', outcome: 'ok', record: { leaving: true } });
     expect(stateOf(kv, 'j1')).toBe('releasing');
     expect(stateOf(kv, 'j2')).toBe('releasing');
     expect(a.host.ids('prepareHandOver').sort()).toEqual(['j1', 'j2']);
@@ -789,6 +806,7 @@ describe('LeaseOwnership: leave()', () => {
     }
     expect(left).toBe(true);
     expect(a.coordinator.leasesHeld).toBe(0);
+    expect(kv.operation(heartbeatKey('A'))).toBe('DEL');
 
     // Stopped: no more writes, no heartbeat.
     const writes = kv.writes.length;

@@ -14,6 +14,12 @@ function heartbeatOf(replica: string, instance = `${replica}-instance`): Heartbe
   return { replica, instance, since: '2024-01-01T00:00:00.000Z', ttl_ms: TTL };
 }
 
+/** This replica's heartbeat writes succeeded at these times: the bucket took writes then. */
+function wrote(view: OwnershipView, ...times: number[]): OwnershipView {
+  for (const at of times) view.ownWriteSucceeded(at);
+  return view;
+}
+
 const put = (key: string, record: Lease | Heartbeat, revision: number): WatchedEntry => ({ key, operation: 'PUT', value: encodeRecord(record), revision });
 const del = (key: string, revision: number, operation: 'DEL' | 'PURGE' = 'DEL'): WatchedEntry => ({ key, operation, value: new Uint8Array(), revision });
 
@@ -39,6 +45,7 @@ describe('OwnershipView leases', () => {
     view.apply(put(leaseKey('j1'), leaseOf('serving'), 5), 1_000);
     view.apply(put(leaseKey('j2'), leaseOf('releasing'), 6), 1_000);
     view.apply(put(leaseKey('j3'), leaseOf('free'), 7), 1_000);
+    wrote(view, 3_000, 6_000, 9_000);
     for (const id of ['j1', 'j2', 'j3']) {
       expect(view.takeable(id, ME, 1_000 + TTL + 1)).toBe('expired');
     }
@@ -146,6 +153,7 @@ describe('OwnershipView leases', () => {
     const view = new OwnershipView(TTL);
     view.apply(put(leaseKey('slow'), { ...leaseOf('serving'), ttl_ms: 3 * TTL }, 1), 0);
     view.apply(put(heartbeatKey('r-slow'), { ...heartbeatOf('r-slow'), ttl_ms: 3 * TTL }, 2), 0);
+    wrote(view, 1_000, 2_000, 3_000);
     expect(view.takeable('slow', 'me', 2 * TTL)).toBeUndefined();
     expect(view.takeable('slow', 'me', 3 * TTL + 1)).toBe('expired');
     expect(view.liveReplicas(2 * TTL).map((h) => h.replica)).toEqual(['r-slow']);
@@ -161,6 +169,7 @@ describe('OwnershipView leases', () => {
     view.apply(entry, 0);
     const later = TTL + 1;
     view.apply(entry, later); // the watch restarted and delivered revision 5 again
+    wrote(view, 1, 2, 3);
     expect(view.lease('j1')?.seenAt).toBe(0);
     expect(view.takeable('j1', ME, later)).toBe('expired');
   });
@@ -173,6 +182,7 @@ describe('OwnershipView heartbeats', () => {
     const b = heartbeatOf('b');
     expect(view.apply(put(heartbeatKey('a'), a, 1), 0)).toEqual({ heartbeat: 'a' });
     view.apply(put(heartbeatKey('b'), b, 2), 5_000);
+    wrote(view, 6_000, 7_000, 8_000);
     expect(view.liveReplicas(TTL)).toEqual([a, b]);
     expect(view.liveReplicas(TTL + 1)).toEqual([b]);
     expect(view.liveReplicas(5_000 + TTL + 1)).toEqual([]);
@@ -210,6 +220,69 @@ describe('OwnershipView heartbeats', () => {
     const entry = put(heartbeatKey('a'), heartbeatOf('a'), 1);
     view.apply(entry, 0);
     view.apply(entry, TTL + 1); // watch restart replays revision 1
+    wrote(view, 1, 2, 3);
     expect(view.liveReplicas(TTL + 1)).toEqual([]);
+  });
+
+  it('never calls a replica dead while the bucket took no writes (a leader election), however long ago it was seen', () => {
+    const view = new OwnershipView(TTL);
+    view.apply(put(heartbeatKey('a'), heartbeatOf('a'), 1), 0);
+    wrote(view, 100, 200);
+    expect(view.liveReplicas(10 * TTL).map((h) => h.replica)).toEqual(['a']);
+    // Writes work again: only after enough rounds of them does silence count.
+    wrote(view, 10 * TTL);
+    expect(view.liveReplicas(10 * TTL + 1)).toEqual([]);
+  });
+
+  it('counts only writes made after the heartbeat was seen', () => {
+    const view = new OwnershipView(TTL);
+    wrote(view, 1_000, 2_000, 3_000);
+    view.apply(put(heartbeatKey('a'), heartbeatOf('a'), 1), 4_000);
+    expect(view.liveReplicas(4_000 + TTL + 1).map((h) => h.replica)).toEqual(['a']);
+    wrote(view, 5_000, 6_000, 7_000);
+    expect(view.liveReplicas(4_000 + TTL + 1)).toEqual([]);
+  });
+
+  it('leaves a leaving replica out of the fair share while it still counts as alive', () => {
+    const view = new OwnershipView(TTL);
+    view.apply(put(heartbeatKey('a'), heartbeatOf('a'), 1), 0);
+    view.apply(put(heartbeatKey('b'), { ...heartbeatOf('b'), leaving: true }, 2), 0);
+    expect(view.liveReplicas(1).map((h) => h.replica)).toEqual(['a', 'b']);
+    expect(view.sharingReplicas(1).map((h) => h.replica)).toEqual(['a']);
+  });
+});
+
+describe('OwnershipView: version 2 leases live by their holder\'s heartbeat', () => {
+  const v2 = (state: LeaseState, instance = 'b-instance', replica = 'b'): Lease => ({ ...leaseOf(state, instance, replica), v: 2, ttl_ms: 365 * 24 * 3600 * 1000 });
+
+  it('keeps a lease never rewritten alive while its holder\'s heartbeat is', () => {
+    const view = new OwnershipView(TTL);
+    view.apply(put(leaseKey('j1'), v2('serving'), 1), 0);
+    for (let t = 2_000, revision = 2; t <= 10 * TTL; t += 2_000, revision++) {
+      view.apply(put(heartbeatKey('b'), heartbeatOf('b'), revision), t);
+      wrote(view, t);
+    }
+    expect(view.takeable('j1', ME, 10 * TTL + 1)).toBeUndefined();
+  });
+
+  it('expires every lease of a holder whose heartbeat went silent for the TTL while writes worked', () => {
+    const view = new OwnershipView(TTL);
+    view.apply(put(leaseKey('j1'), v2('serving'), 1), 0);
+    view.apply(put(leaseKey('j2'), v2('taking'), 2), 0);
+    view.apply(put(heartbeatKey('b'), heartbeatOf('b'), 3), 1_000);
+    wrote(view, 2_000, 4_000, 6_000, 8_000, 10_000);
+    expect(view.takeable('j1', ME, 1_000 + TTL)).toBeUndefined();
+    expect(view.takeable('j1', ME, 1_000 + TTL + 1)).toBe('expired');
+    expect(view.takeable('j2', ME, 1_000 + TTL + 1)).toBe('expired');
+  });
+
+  it('calls a lease of an instance whose heartbeat is gone or belongs to a newer instance expired', () => {
+    const view = new OwnershipView(TTL);
+    view.apply(put(leaseKey('j1'), v2('serving', 'old-instance'), 1), 0);
+    expect(view.takeable('j1', ME, 1)).toBe('expired');
+    view.apply(put(heartbeatKey('b'), heartbeatOf('b', 'new-instance'), 2), 2);
+    expect(view.takeable('j1', ME, 3)).toBe('expired');
+    view.apply(put(heartbeatKey('b'), heartbeatOf('b', 'old-instance'), 3), 4);
+    expect(view.takeable('j1', ME, 5)).toBeUndefined();
   });
 });
