@@ -1,0 +1,175 @@
+/**
+ * An in-memory JetStream KV bucket for the ownership tests: compare-and-set revisions,
+ * delete markers, watches that can lag, writes that can be made to fail, and an optional
+ * max age. Every write is recorded (with the fake clock's time) for the tests to read.
+ */
+import type { WriteResult } from '../../src/ha/lease-bucket.js';
+import { decodeLease, encodeRecord, leaseKey, type Heartbeat, type Lease } from '../../src/ha/lease-record.js';
+import type { WatchedEntry } from '../../src/ha/ownership-view.js';
+import type { Bucket } from '../../src/ha/ports.js';
+
+
+export type Op = 'create' | 'update' | 'put' | 'delete';
+
+/** Far above what any test here writes (a few hundred at most). */
+const WRITE_CAP = 5000;
+
+export interface Attempt {
+  readonly by: string;
+  readonly op: Op;
+  readonly key: string;
+  readonly record?: Lease | Heartbeat;
+  /** update: the revision the writer expects the key to be at. */
+  readonly expected?: number;
+}
+
+export interface Written extends Attempt {
+  readonly at: number;
+  readonly outcome: 'ok' | 'conflict' | 'timeout';
+  readonly revision?: number;
+}
+
+interface Stored {
+  readonly operation: 'PUT' | 'DEL';
+  readonly value: Uint8Array;
+  readonly revision: number;
+  readonly writtenAt: number;
+}
+
+interface Watcher {
+  readonly by: string;
+  readonly onEntry: (entry: WatchedEntry) => void;
+  /** Entries held back (the watch lags) until released. */
+  buffer: WatchedEntry[] | undefined;
+}
+
+/**
+ * JetStream KV semantics: one sequence for the whole bucket (a key's revision is the
+ * sequence of its last message); create works when the key is absent or deleted; update
+ * only over the key's last revision; delete leaves a DEL marker with a revision of its
+ * own; max age removes messages (values and markers) without telling watchers.
+ */
+export class FakeKv {
+  private seq = 0;
+  readonly store = new Map<string, Stored>();
+  readonly writes: Written[] = [];
+  private readonly watchers = new Set<Watcher>();
+  private readonly failures: Array<{ match: (attempt: Attempt) => boolean; left: number }> = [];
+
+  constructor(private readonly events: string[], private readonly maxAgeMs: number | undefined) {}
+
+  /** The bucket as one replica's coordinator uses it (writes are tagged with `by`). */
+  bucket(by: string): Bucket {
+    return {
+      name: 'test_owners',
+      create: async (key, record) => this.write({ by, op: 'create', key, record }),
+      update: async (key, record, revision) => this.write({ by, op: 'update', key, record, expected: revision }),
+      put: async (key, record) => this.write({ by, op: 'put', key, record }),
+      delete: async (key) => {
+        const result = await this.write({ by, op: 'delete', key });
+        if (!result.ok) throw new Error(result.reason);
+      },
+      watch: async (onEntry, onReady) => this.watch(by, onEntry, onReady),
+    };
+  }
+
+  /** Writes matching `match` fail as a timeout (NATS unreachable), `times` times; returns the way to end it. */
+  failWrites(match: (attempt: Attempt) => boolean, times = Number.POSITIVE_INFINITY): () => void {
+    const rule = { match, left: times };
+    this.failures.push(rule);
+    return () => { rule.left = 0; };
+  }
+
+  /** The key is gone as the bucket's max age removes it: no watch entry. */
+  vanish(key: string): void {
+    this.store.delete(key);
+  }
+
+  /** `by`'s watch stops delivering (entries are kept) until released. */
+  holdWatch(by: string): void {
+    for (const watcher of this.watchers) if (watcher.by === by) watcher.buffer ??= [];
+  }
+
+  releaseWatch(by: string): void {
+    for (const watcher of this.watchers) {
+      if (watcher.by !== by || !watcher.buffer) continue;
+      const buffered = watcher.buffer;
+      watcher.buffer = undefined;
+      for (const entry of buffered) watcher.onEntry(entry);
+    }
+  }
+
+  lease(janusId: string): Lease | undefined {
+    this.expire();
+    const stored = this.store.get(leaseKey(janusId));
+    return stored?.operation === 'PUT' ? decodeLease(stored.value) : undefined;
+  }
+
+  operation(key: string): 'PUT' | 'DEL' | undefined {
+    this.expire();
+    return this.store.get(key)?.operation;
+  }
+
+  writesTo(key: string, by?: string): Written[] {
+    return this.writes.filter((w) => w.key === key && (by === undefined || w.by === by));
+  }
+
+  private write(attempt: Attempt): WriteResult | Promise<never> {
+    // A write storm (a retry loop on microtasks) would starve the fake timers and hang the
+    // test: past this many writes, writes never answer, which ends the loop; the test then fails on its counts.
+    if (this.writes.length >= WRITE_CAP) return new Promise<never>(() => {});
+    this.expire();
+    const now = Date.now();
+    const state = attempt.record && 'state' in attempt.record ? ` ${attempt.record.state}` : '';
+    const note = (outcome: Written['outcome'], revision?: number): void => {
+      this.writes.push({ ...attempt, at: now, outcome, ...(revision !== undefined ? { revision } : {}) });
+      this.events.push(`${attempt.by} ${attempt.op} ${attempt.key}${state} ${outcome}`);
+    };
+    const failure = this.failures.find((f) => f.left > 0 && f.match(attempt));
+    if (failure) {
+      failure.left--;
+      note('timeout');
+      return { ok: false, conflict: false, reason: 'timeout' };
+    }
+    const current = this.store.get(attempt.key);
+    const accepted = attempt.op === 'create' ? !current || current.operation === 'DEL'
+      : attempt.op === 'update' ? (current?.revision ?? 0) === attempt.expected
+        : true;
+    if (!accepted) {
+      note('conflict');
+      return { ok: false, conflict: true, reason: 'wrong last sequence' };
+    }
+    const revision = ++this.seq;
+    const stored: Stored = attempt.op === 'delete'
+      ? { operation: 'DEL', value: new Uint8Array(), revision, writtenAt: now }
+      : { operation: 'PUT', value: encodeRecord(attempt.record!), revision, writtenAt: now };
+    this.store.set(attempt.key, stored);
+    note('ok', revision);
+    for (const watcher of [...this.watchers]) this.deliver(watcher, { key: attempt.key, operation: stored.operation, value: stored.value, revision });
+    return { ok: true, revision };
+  }
+
+  private deliver(watcher: Watcher, entry: WatchedEntry): void {
+    if (watcher.buffer) watcher.buffer.push(entry);
+    else watcher.onEntry(entry);
+  }
+
+  private watch(by: string, onEntry: (entry: WatchedEntry) => void, onReady: () => void): { stop(): void; done: Promise<void> } {
+    this.expire();
+    let ended: () => void = () => {};
+    const done = new Promise<void>((resolve) => { ended = resolve; });
+    const current = [...this.store].sort(([, a], [, b]) => a.revision - b.revision);
+    for (const [key, stored] of current) onEntry({ key, operation: stored.operation, value: stored.value, revision: stored.revision });
+    onReady();
+    const watcher: Watcher = { by, onEntry, buffer: undefined };
+    this.watchers.add(watcher);
+    return { stop: () => { this.watchers.delete(watcher); ended(); }, done };
+  }
+
+  private expire(): void {
+    if (this.maxAgeMs === undefined) return;
+    const now = Date.now();
+    for (const [key, stored] of this.store) if (now - stored.writtenAt >= this.maxAgeMs) this.store.delete(key);
+  }
+}
+
