@@ -13,6 +13,8 @@
  * client receives them, through the daemon, and through a second daemon with JetStream capture
  * on (events.stream.enabled, its own nats-server with -js; the stream's message count is read
  * at the end), and the cost of 10, 100 and 1,000 connections (time until all are up, RSS).
+ * Last, the event-handler leg (bench/evh.ts): a fake wsevh sender → the daemon → janus.evh.<id>.*,
+ * 500 handles' media statistics per second, then flat-out (BENCH_EVH=0 skips it).
  * Prints a table and writes bench-results/latest.json. Not a gate: the figures are noisy.
  *
  * Environment: BENCH_PROFILE=1 runs the daemons under `node --cpu-prof` (into
@@ -30,6 +32,7 @@ import { DirectJanus } from './janus-direct.js';
 import { machine, percentile, procCpuMicros, procRssMiB } from './proc.js';
 import { REPO } from '../test/support/processes.js';
 import { formatSummary, summarizeProfile } from './profile-summary.js';
+import { renderEvh, runEvhLeg } from './evh.js';
 import { manage, startJanus, startNats, type ManagedProcess as Managed } from '../test/support/processes.js';
 
 const envInt = (name: string, fallback: number): number => {
@@ -53,7 +56,8 @@ const CONNECTION_COUNTS = (process.env.BENCH_CONNECTIONS ?? '10,100,1000').split
 const CONNECT_DEADLINE_MS = 60_000;
 /** Wait after all are up: one keepalive round at the default janus.pingInterval of 5 s. */
 const IDLE_MS = 5_500;
-const WATCHDOG_MS = 300_000;
+const EVH_LEG = process.env.BENCH_EVH !== '0';
+const WATCHDOG_MS = 300_000 + (EVH_LEG ? 90_000 : 0);
 const PROFILE = process.env.BENCH_PROFILE === '1';
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR ?? `/tmp/prof/${new Date().toISOString().replace(/[:.]/g, '-')}`;
 
@@ -566,6 +570,9 @@ async function main(): Promise<void> {
   const janusStopMs = await janus.stop();
   cleanups.length = 0;
 
+  // ---------------------------------------------------------------- event handlers (bench/evh.ts: its own servers and daemon)
+  const evh = EVH_LEG ? await runEvhLeg(log) : undefined;
+
   // ---------------------------------------------------------------- report
   const ratio = (value: number, target: number, lowerIsBetter: boolean) => ({
     value, target: `${lowerIsBetter ? '<=' : '>='} ${target}`, pass: lowerIsBetter ? value <= target : value >= target,
@@ -607,6 +614,7 @@ async function main(): Promise<void> {
       rss_under_250mib: { value_mib: largest.rss_mib_when_up, pass: largest.rss_mib_when_up < 250 },
     } : undefined,
     janus_stop_ms: janusStopMs,
+    evh,
     profiles: PROFILE ? { bridge: bridgeProfile, capture: captureProfile, connections: connectionProfiles } : undefined,
   };
 
@@ -680,6 +688,7 @@ function render(r: any): string {
     const t = r.connection_targets;
     lines.push(`1,000 up in < 10 s: ${f(t.all_up_under_10s.value_ms ?? undefined, 0)} ms  ${t.all_up_under_10s.pass ? 'PASS' : 'MISS'};  RSS < 250 MB: ${f(t.rss_under_250mib.value_mib, 1)} MiB  ${t.rss_under_250mib.pass ? 'PASS' : 'MISS'}`);
   }
+  if (r.evh) lines.push('', ...renderEvh(r.evh));
   const warn = (r.bridge.log_lines.warn ?? 0) + (r.bridge.log_lines.error ?? 0) + (r.bridge.log_lines.fatal ?? 0);
   if (warn) lines.push(`bridge daemon logged ${warn} warn/error lines, last: ${r.bridge.problems.at(-1)}`);
   return lines.join('\n');

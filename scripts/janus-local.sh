@@ -30,6 +30,28 @@ if [ -f "$dir/janus.plugin.sip.jcfg" ]; then
   sed -i -E 's/^(\s*)#?local_ip = .*/\1local_ip = "127.0.0.1"/' "$dir/janus.plugin.sip.jcfg"
 fi
 
+# Optional: Janus's WebSocket event handler (wsevh) sends every event to JANUS_EVH_BACKEND
+# (e.g. ws://127.0.0.1:8190/local). Only that handler is loaded; JANUS_EVH_GROUPING
+# (true/false, default true: JSON arrays) and JANUS_EVH_JSON (indented, plain, compact;
+# default the packaged file's) tune it. Unset: the event handlers stay off, as before.
+if [ -n "${JANUS_EVH_BACKEND:-}" ]; then
+  sed -i -E \
+    -e 's/^(\s*)#?broadcast = .*/\1broadcast = true/' \
+    -e 's/^(\s*)#?disable = "libjanus_sampleevh.so"/\1disable = "libjanus_sampleevh.so,libjanus_gelfevh.so,libjanus_mqttevh.so,libjanus_nanomsgevh.so,libjanus_rabbitmqevh.so"/' \
+    "$dir/janus.jcfg"
+  evh="$dir/janus.eventhandler.wsevh.jcfg"
+  sed -i -E \
+    -e 's/^(\s*)enabled = false/\1enabled = true/' \
+    -e "s|^(\s*)backend = .*|\1backend = \"$JANUS_EVH_BACKEND\"|" \
+    "$evh"
+  if [ -n "${JANUS_EVH_GROUPING:-}" ]; then
+    sed -i -E "s/^(\s*)grouping = .*/\1grouping = $JANUS_EVH_GROUPING/" "$evh"
+  fi
+  if [ -n "${JANUS_EVH_JSON:-}" ]; then
+    sed -i -E "s/^(\s*)json = .*/\1json = \"$JANUS_EVH_JSON\"/" "$evh"
+  fi
+fi
+
 # Run inside the config folder with core dumps off: Janus sometimes crashes while it is
 # being stopped, and a 50 MB core file must not land in the caller's working directory.
 cd "$dir"

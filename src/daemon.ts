@@ -14,6 +14,7 @@ import { JetStreamEventSink } from './bridge/jetstream-sink.js';
 import type { BridgeConfig } from './config/schema.js';
 import { resolveSecrets, type Secrets } from './config/secrets.js';
 import { keysNeedingRestart, watchConfigFile } from './config/watch.js';
+import { startEventHandlers, type EventHandlers } from './eventhandlers/start.js';
 import { chooseSource, type ConfigReader } from './connections/choose-source.js';
 import { ListKeeper, type ReloadResult } from './connections/list-keeper.js';
 import { ServeEverything, type Ownership } from './connections/ownership.js';
@@ -37,6 +38,8 @@ export interface Daemon {
   readonly httpPort: number;
   readonly discovery: ServiceDiscovery;
   readonly events: EventSink;
+  /** Janus's event handlers to NATS (eventHandler.port set), else undefined. */
+  readonly eventHandlers: EventHandlers | undefined;
   /** Resolves once the first connection list is applied; rejects when it cannot be (wrong table version, no table). */
   readonly listLoaded: Promise<void>;
   /** Loads the connection list again and applies the difference. */
@@ -62,7 +65,7 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
   let served: ServedConnections<BridgedConnection> | undefined;
   const connections = () => (served?.entries() ?? []).map(({ instance }) => instance);
   const metrics = new Metrics({
-    connections: () => connections().map((c) => ({ janusId: c.spec.janusId, state: c.connection.state, pending: c.connection.pendingRequests })),
+    connections: () => connections().map((c) => ({ janusId: c.spec.janusId, state: c.connection.state, pending: c.connection.pendingRequests, adminState: c.admin?.state })),
     natsConnected: () => link?.isConnected ?? false,
   });
   const http = await startHttpServer(config.http.host, config.http.port, {
@@ -72,6 +75,7 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
       listProblem: keeper ? keeper.notLoadedBecause : 'connection list not loaded',
       connectionStates: connections().map((c) => c.connection.state),
       readyShare: config.http.readyShare,
+      adminStates: config.http.readyNeedsAdmin ? connections().flatMap((c) => (c.admin ? [c.admin.state] : [])) : undefined,
     }),
   }, metrics.registry, { maxConnections: config.http.maxConnections });
   log.info({ host: config.http.host, port: http.port }, 'HTTP endpoint listening (/healthz, /readyz, /metrics)');
@@ -80,6 +84,9 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
   const natsLink = new NatsLink(nc, log, { stallTimeoutMs: config.nats.stallTimeout, maxPendingBytes: config.nats.maxPendingBytes });
   link = natsLink;
   const events = eventSink(config, natsLink, log);
+  const eventHandlers = config.eventHandler.port > 0
+    ? await startEventHandlers(config, { link: natsLink, metrics, secret: secrets.eventHandler.secret, log })
+    : undefined;
   const instance = randomBytes(11).toString('hex').toUpperCase();
   let leases: LeaseOwnership | undefined;
   const leaseMetrics = config.ha.enabled ? metrics.leases(() => leases?.leasesHeld ?? 0) : undefined;
@@ -90,7 +97,11 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
   const ownership: Ownership = leases ?? new ServeEverything((specs) => servedNow.apply(specs));
 
   const source = chooseSource(config, options.rereadConfig, log);
-  const list = new ListKeeper(source, ownership, log);
+  // Every listed janus_id may connect its event handler, whoever serves it (any replica takes it).
+  const offered: Ownership = eventHandlers
+    ? { offer: (specs) => { eventHandlers.setListed(specs.map((spec) => spec.janusId)); return ownership.offer(specs); } }
+    : ownership;
+  const list = new ListKeeper(source, offered, log);
   keeper = list;
   log.info({ source: source.description }, 'loading the connection list');
   const listLoaded = list.start();
@@ -112,6 +123,7 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
       session_id: c.connection.sessionId ?? null,
       since: new Date(c.connection.since).toISOString(),
       pending: c.connection.pendingRequests,
+      admin: c.adminStatus,
     })),
     instance: { id: instance, version: VERSION, replica: config.ha.enabled ? replicaIdOf(config) : hostname() },
     ...(coordinator ? { owners: () => coordinator.owners() } : {}),
@@ -136,9 +148,12 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
     discovery,
     listLoaded,
     events,
+    eventHandlers,
     reload: (trigger) => list.reload(trigger),
     shutdown: (reason) => (shuttingDown ??= (async () => {
       log.info({ reason }, 'shutting down');
+      // Janus's event handlers reconnect (behind a Service: to another replica) while the rest stops.
+      const eventHandlersClosed = eventHandlers?.close(EVENT_HANDLER_CLOSE_MS, config.janus.cmdTimeout);
       clearInterval(interval);
       configWatch?.stop();
       list.cancel();
@@ -150,6 +165,7 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
       await servedNow.stopAll('bridge shutting down', { destroySession: !leases, graceMs: config.janus.cmdTimeout });
       await events.flush(config.janus.cmdTimeout);
       events.stop();
+      await eventHandlersClosed;
       natsLink.stop();
       // A drain waits for the server: bounded, so that an unreachable NATS cannot hold the exit.
       const drained = nc.drain().then(() => true, (err: Error) => { log.warn({ err: err.message }, 'NATS drain failed'); return false; });
@@ -162,6 +178,9 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
 
 /** How long the final NATS drain may take. */
 const DRAIN_LIMIT_MS = 2000;
+
+/** How long each Janus may take to answer the close of its event-handler link. */
+const EVENT_HANDLER_CLOSE_MS = 2000;
 
 /** Core NATS, or JetStream capture when events.stream.enabled. */
 function eventSink(config: BridgeConfig, link: NatsLink, log: Logger): EventSink {

@@ -22,6 +22,8 @@ export interface ConnectionStatus {
   session_id: number | null;
   since: string;
   pending: number;
+  /** The Admin API link (janus_admin_url), without its secret; null when the connection has none. */
+  admin: { janus_admin_url: string; state: string; since: string; pending: number; secret: boolean } | null;
 }
 
 export interface AdminHandlers {

@@ -5,11 +5,14 @@ import type { Secrets } from '../config/secrets.js';
 import type { ConnectionSpec } from '../connections/spec.js';
 import type { Running, StartHow, StopHow } from '../connections/served.js';
 import type { AnswerRelay } from '../ha/relay.js';
+import { AdminLink } from '../janus/admin-link.js';
+import { allowedVerbs } from '../janus/admin-protocol.js';
 import { JanusConnection, type StatusChange } from '../janus/connection.js';
 import type { Logger } from '../log.js';
 import type { NatsLink } from '../nats.js';
 import type { ConnectionMetrics, Metrics } from '../ops/metrics.js';
 import { EndpointStats } from '../ops/service-discovery.js';
+import { serveAdminApi } from './admin-api.js';
 import type { EventSink } from './event-sink.js';
 import { eventPublisher, statusPublisher } from './publishers.js';
 import { serveRequests } from './requests.js';
@@ -27,10 +30,26 @@ export interface BridgeContext {
   readonly relay?: AnswerRelay;
 }
 
+/** A connection's Admin API link as `<prefix>.admin.status` shows it (never with the secret). */
+export interface AdminLinkStatus {
+  /** Redacted, without its admin_secret. */
+  janus_admin_url: string;
+  state: string;
+  since: string;
+  pending: number;
+  /** Whether an admin secret is put on its requests (from the URL or janus.adminSecret). */
+  secret: boolean;
+}
+
 export class BridgedConnection implements Running {
   readonly connection: JanusConnection;
   readonly stats: EndpointStats;
+  /** The Admin API link, when the spec has a janus_admin_url; a reload may replace it. */
+  private adminLink: AdminLink | undefined;
+  private currentSpec: ConnectionSpec;
   private subscription: Subscription | undefined;
+  /** `<prefix>.adminapi.<janus_id>`: opened and closed with the request subscription. */
+  private adminSubscription: Subscription | undefined;
   /** The request subscription was opened, or will never be (stopping). */
   private subscriptionSettled = false;
   private readonly subscribe: () => void;
@@ -43,11 +62,15 @@ export class BridgedConnection implements Running {
   private readonly reporter: ConnectionMetrics;
   /** Publishes on this connection's status subject. */
   readonly announce: (change: StatusChange) => void;
+  private readonly log: Logger;
+  private stopped = false;
 
-  constructor(readonly spec: ConnectionSpec, private readonly context: BridgeContext, how: StartHow = {}) {
+  constructor(spec: ConnectionSpec, private readonly context: BridgeContext, how: StartHow = {}) {
     const { link, config, secrets, metrics, relay } = context;
+    this.currentSpec = spec;
     const names = subjects(config.nats.subjectPrefix);
     const log = context.log.child({ janus_id: spec.janusId });
+    this.log = log;
     const connectionMetrics = metrics.forConnection(spec.janusId);
     this.reporter = connectionMetrics;
     this.stats = new EndpointStats(spec.janusId, names.request(spec.janusId), REQUEST_QUEUE_GROUP);
@@ -108,12 +131,73 @@ export class BridgedConnection implements Running {
           this.stats.record(seconds, error);
         },
       });
+      const allowVerbs = allowedVerbs(config.adminApi.allowVerbs);
+      this.adminSubscription = serveAdminApi({
+        nc: link.nc,
+        subject: names.adminApi(spec.janusId),
+        target: () => this.adminLink,
+        allowVerbs,
+        maxMessageBytes: config.janus.maxMessageBytes,
+        cmdTimeoutMs: config.janus.cmdTimeout,
+        log: log.child({ component: 'adminapi' }),
+        metrics: connectionMetrics,
+        observe: (outcome) => connectionMetrics.adminRequest(outcome),
+      });
       this.subscriptionKnown = link.nc.flush().catch(() => undefined);
       this.markServing();
     };
+    this.adminLink = this.newAdminLink(spec);
     // A takeover answers requests only once the session is ours: until then the old owner does.
     if (!how.takeOver) this.subscribe();
     this.connection.start();
+    // The Admin API link needs no session: it opens at once, also while a takeover claims the session.
+    this.adminLink?.start();
+  }
+
+  get spec(): ConnectionSpec {
+    return this.currentSpec;
+  }
+
+  /** The Admin API link's state, or null when the connection has no janus_admin_url. */
+  get adminStatus(): AdminLinkStatus | null {
+    const admin = this.adminLink;
+    if (!admin) return null;
+    return { janus_admin_url: admin.redactedUrl, state: admin.state, since: new Date(admin.since).toISOString(), pending: admin.pendingRequests, secret: this.adminSecretOf(this.currentSpec) !== undefined };
+  }
+
+  /** For tests and metrics: the Admin API link, if any. */
+  get admin(): AdminLink | undefined {
+    return this.adminLink;
+  }
+
+  /** A reload changed only janus_admin_url: the Admin API link is replaced; the session and its handles are not touched. */
+  async changeAdminUrl(spec: ConnectionSpec): Promise<void> {
+    if (this.stopped) return;
+    const old = this.adminLink;
+    this.currentSpec = spec;
+    this.adminLink = this.newAdminLink(spec);
+    this.adminLink?.start();
+    this.log.info({ admin_url: spec.adminUrl?.redacted ?? null }, 'janus_admin_url changed: Admin API link replaced');
+    await old?.stop('janus_admin_url changed');
+  }
+
+  private newAdminLink(spec: ConnectionSpec): AdminLink | undefined {
+    if (!spec.adminUrl) return undefined;
+    const { config } = this.context;
+    return new AdminLink({
+      url: spec.adminUrl,
+      adminSecret: this.adminSecretOf(spec),
+      cmdTimeoutMs: config.janus.cmdTimeout,
+      sendTimeoutMs: config.janus.sendTimeout,
+      pingIntervalMs: Math.round(config.janus.pingInterval * 1000),
+      maxMessageBytes: config.janus.maxMessageBytes,
+      reconnect: config.janus.reconnect,
+    }, this.log.child({ component: 'adminapi' }));
+  }
+
+  /** The URL's own admin_secret wins over janus.adminSecret(File). */
+  private adminSecretOf(spec: ConnectionSpec): string | undefined {
+    return spec.adminUrl?.credentials.adminSecret || this.context.secrets.janus.adminSecret || undefined;
   }
 
   get sessionId(): number | undefined {
@@ -139,24 +223,29 @@ export class BridgedConnection implements Running {
 
   /** No new requests reach this connection; those already taken still get answers. */
   stopAccepting(): void {
-    this.closeRequests()?.unsubscribe();
+    for (const subscription of this.closeRequests()) subscription.unsubscribe();
   }
 
-  /** The request subscription, taken out for good (nothing opens it again). */
-  private closeRequests(): Subscription | undefined {
-    const subscription = this.subscription;
+  /** The request and Admin API subscriptions, taken out for good (nothing opens them again). */
+  private closeRequests(): Subscription[] {
+    const subscriptions = [this.subscription, this.adminSubscription].filter((s): s is Subscription => s !== undefined);
     this.subscription = undefined;
+    this.adminSubscription = undefined;
     this.subscriptionSettled = true;
     this.markServing();
-    return subscription;
+    return subscriptions;
   }
 
   async stop(reason: string, options: StopHow): Promise<void> {
-    const subscription = this.closeRequests();
+    this.stopped = true;
+    const subscriptions = this.closeRequests();
     // Drain, not unsubscribe, when requests may still be answered: those already on their way to us are taken too.
-    if (options.handedOver || options.graceMs > 0) await subscription?.drain().catch(() => undefined);
-    else subscription?.unsubscribe();
-    await this.connection.stop(reason, { destroySession: options.destroySession, graceMs: options.graceMs, quiet: options.handedOver ?? false });
+    if (options.handedOver || options.graceMs > 0) await Promise.all(subscriptions.map((s) => s.drain().catch(() => undefined)));
+    else for (const subscription of subscriptions) subscription.unsubscribe();
+    await Promise.all([
+      this.connection.stop(reason, { destroySession: options.destroySession, graceMs: options.graceMs, quiet: options.handedOver ?? false }),
+      this.adminLink?.stop(reason, options.graceMs),
+    ]);
     this.context.metrics.removeConnection(this.spec.janusId, this.reporter);
   }
 }

@@ -36,7 +36,7 @@ export interface RequestServerOptions {
 }
 
 /** The Janus-Timeout header, in any case, or undefined when absent. */
-function timeoutHeader(msg: Msg): string | undefined {
+export function timeoutHeader(msg: Msg): string | undefined {
   const headers = msg.headers;
   return headers?.has(TIMEOUT_HEADER, Match.IgnoreCase) ? headers.get(TIMEOUT_HEADER, Match.IgnoreCase) : undefined;
 }

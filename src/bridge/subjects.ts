@@ -13,6 +13,8 @@ export interface Subjects {
   request(janusId: string): string;
   event(janusId: string): string;
   status(janusId: string): string;
+  /** Janus's Admin API, request/reply. */
+  adminApi(janusId: string): string;
 }
 
 export function subjects(prefix: string): Subjects {
@@ -20,6 +22,7 @@ export function subjects(prefix: string): Subjects {
     request: (janusId) => `${prefix}.request.${janusId}`,
     event: (janusId) => `${prefix}.event.${janusId}`,
     status: (janusId) => `${prefix}.status.${janusId}`,
+    adminApi: (janusId) => `${prefix}.adminapi.${janusId}`,
   };
 }
 
@@ -65,7 +68,7 @@ export function subjectForLog(subject: string): string {
 }
 
 /**
- * The prefix of a request subject (`<prefix>.request.<janus_id>`, janus_id being one token):
+ * The prefix of a request subject (`<prefix>.request.<janus_id>` or `<prefix>.adminapi.<janus_id>`, janus_id being one token):
  * what the request side needs to tell the bridge's own subjects from a client's.
  */
 export function prefixOfRequestSubject(subject: string): string {

@@ -41,9 +41,15 @@ function at(root: unknown, path: readonly string[]): { found: boolean; value: un
 function shown(path: readonly string[], leaf: Leaf, value: unknown): unknown {
   if (leaf.sensitive) return value === '' ? '' : '***';
   if (path.join('.') === 'connections' && Array.isArray(value)) {
-    return value.map((entry: { janus_id: string; janus_url: string }) => {
+    return value.map((entry: { janus_id: string; janus_url: string; janus_admin_url?: string }) => {
       const parsed = parseJanusUrl(entry.janus_url);
-      return { ...entry, janus_url: parsed.ok ? parsed.url.redacted : '(invalid)' };
+      const shownEntry: Record<string, unknown> = { ...entry, janus_url: parsed.ok ? parsed.url.redacted : '(invalid)' };
+      if (entry.janus_admin_url !== undefined) {
+        // Its admin_secret is taken out, as the bridge does before it dials.
+        const admin = parseJanusUrl(entry.janus_admin_url, 'admin');
+        shownEntry.janus_admin_url = admin.ok ? admin.url.redacted : '(invalid)';
+      }
+      return shownEntry;
     });
   }
   return value;

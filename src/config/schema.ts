@@ -2,6 +2,7 @@
  * Every configuration key: its type, default, environment variable and meaning.
  * docs/configuration.md's table is checked against this schema by a unit test.
  */
+import { ADMIN_VERB } from '../janus/admin-protocol.js';
 import { parseJanusUrl } from '../janus/url.js';
 import { isSubjectPrefix } from '../bridge/subjects.js';
 import { janusIdProblem, JANUS_ID_MAX_BYTES, SUBJECT_PREFIX_MAX_BYTES, utf8Length } from '../connections/spec.js';
@@ -13,6 +14,8 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 export interface ConnectionEntry {
   janus_id: string;
   janus_url: string;
+  /** The Admin API's WebSocket, e.g. janusws://10.0.0.5:7188/admin?admin_secret=…; optional. */
+  janus_admin_url?: string;
 }
 
 export interface BridgeConfig {
@@ -42,7 +45,10 @@ export interface BridgeConfig {
     apiSecretFile: string;
     token: string;
     tokenFile: string;
+    adminSecret: string;
+    adminSecretFile: string;
   };
+  adminApi: { allowVerbs: string[] };
   connections: ConnectionEntry[];
   db: {
     url: string;
@@ -52,7 +58,7 @@ export interface BridgeConfig {
     connectTimeout: number;
     tls: { enabled: boolean; caFile: string; rejectUnauthorized: boolean };
   };
-  http: { host: string; port: number; maxConnections: number; readyShare: number };
+  http: { host: string; port: number; maxConnections: number; readyShare: number; readyNeedsAdmin: boolean };
   events: {
     subjects: 'flat' | 'typed' | 'handle';
     transactionTtl: number;
@@ -67,6 +73,23 @@ export interface BridgeConfig {
       maxPending: number;
       bufferSize: number;
       captureStatus: boolean;
+    };
+  };
+  eventHandler: {
+    port: number;
+    host: string;
+    secret: string;
+    secretFile: string;
+    maxMessageBytes: number;
+    stream: {
+      enabled: boolean;
+      name: string;
+      maxAge: number;
+      maxBytes: number;
+      storage: 'file' | 'memory';
+      replicas: number;
+      maxPending: number;
+      bufferSize: number;
     };
   };
   ha: {
@@ -183,6 +206,15 @@ export const FORMATS = {
     },
     coerce: numberFromText,
   },
+  'admin-verbs': {
+    validate(value: unknown): void {
+      if (!Array.isArray(value)) throw new Error('must be a list of Admin API verbs, e.g. ["set_log_level"]');
+      for (const [index, verb] of value.entries()) {
+        if (typeof verb !== 'string' || !ADMIN_VERB.test(verb.toLowerCase())) throw new Error(`entry ${index} must be an Admin API verb (letters, digits and _), got ${JSON.stringify(verb)}`);
+      }
+    },
+    coerce: (value: string): unknown => value.split(',').map((s) => s.trim()).filter(Boolean),
+  },
   'janus-connections': {
     validate(value: unknown): void {
       const problem = connectionListProblem(value);
@@ -211,9 +243,9 @@ export function connectionListProblem(value: unknown): string | undefined {
   for (const [index, entry] of value.entries()) {
     const where = `entry ${index}`;
     if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return `${where} must be an object with janus_id and janus_url`;
-    const extra = Object.keys(entry).filter((key) => key !== 'janus_id' && key !== 'janus_url');
-    if (extra.length) return `${where} has unknown key "${extra[0]}" (only janus_id and janus_url)`;
-    const { janus_id: id, janus_url: url } = entry as Record<string, unknown>;
+    const extra = Object.keys(entry).filter((key) => key !== 'janus_id' && key !== 'janus_url' && key !== 'janus_admin_url');
+    if (extra.length) return `${where} has unknown key "${extra[0]}" (only janus_id, janus_url and janus_admin_url)`;
+    const { janus_id: id, janus_url: url, janus_admin_url: adminUrl } = entry as Record<string, unknown>;
     const idProblem = janusIdProblem(id);
     if (typeof id !== 'string' || idProblem !== undefined) return `${where}: ${idProblem ?? 'janus_id is empty'}${echoedId(id)}`;
     if (seen.has(id)) return `${where}: janus_id "${id}" is listed twice`;
@@ -221,6 +253,10 @@ export function connectionListProblem(value: unknown): string | undefined {
     if (typeof url !== 'string') return `${where} (${id}): janus_url must be a string`;
     const parsed = parseJanusUrl(url);
     if (!parsed.ok) return `${where} (${id}): janus_url ${parsed.reason}`;
+    if (adminUrl === undefined) continue;
+    if (typeof adminUrl !== 'string') return `${where} (${id}): janus_admin_url must be a string`;
+    const admin = parseJanusUrl(adminUrl, 'admin');
+    if (!admin.ok) return `${where} (${id}): janus_admin_url ${admin.reason}`;
   }
   return undefined;
 }
@@ -259,8 +295,13 @@ export const SCHEMA = {
     apiSecretFile: { doc: 'File holding the Janus API secret.', format: String, default: '', env: 'JNB_JANUS_API_SECRET_FILE' },
     token: { doc: 'Janus token (token_auth) added to every request; a token query parameter of a janus_url wins.', format: String, default: '', env: 'JNB_JANUS_TOKEN', sensitive: true },
     tokenFile: { doc: 'File holding the Janus token.', format: String, default: '', env: 'JNB_JANUS_TOKEN_FILE' },
+    adminSecret: { doc: 'Janus Admin API secret (admin_secret in janus.jcfg) added to every request on <prefix>.adminapi.<janus_id>; an admin_secret query parameter of a janus_admin_url wins.', format: String, default: '', env: 'JNB_JANUS_ADMIN_SECRET', sensitive: true },
+    adminSecretFile: { doc: 'File holding the Janus Admin API secret.', format: String, default: '', env: 'JNB_JANUS_ADMIN_SECRET_FILE' },
   },
-  connections: { doc: 'The Janus servers to serve: a list of {"janus_id", "janus_url"} (JSON in the environment).', format: 'janus-connections', default: [] as ConnectionEntry[], env: 'JNB_CONNECTIONS' },
+  adminApi: {
+    allowVerbs: { doc: 'Admin API verbs that change Janus (destroy_session, set_log_level, …) passed on from <prefix>.adminapi.<janus_id> besides the read-only ones (comma-separated in the environment); any other is refused with error 608.', format: 'admin-verbs', default: [] as string[], env: 'JNB_ADMIN_API_ALLOW_VERBS' },
+  },
+  connections: { doc: 'The Janus servers to serve: a list of {"janus_id", "janus_url"}, optionally with "janus_admin_url" (JSON in the environment).', format: 'janus-connections', default: [] as ConnectionEntry[], env: 'JNB_CONNECTIONS' },
   db: {
     url: { doc: 'Database holding the OpenSIPS janus table: postgres://, postgresql://, mysql:// or mariadb://. Empty: use connections. When set, it wins over connections.', format: 'db-url', default: '', env: 'JNB_DB_URL', sensitive: true },
     urlFile: { doc: 'File holding db.url (a mounted Kubernetes Secret); set one of the two.', format: String, default: '', env: 'JNB_DB_URL_FILE' },
@@ -278,6 +319,7 @@ export const SCHEMA = {
     port: { doc: 'Port of the HTTP server for /healthz, /readyz and /metrics (0: any free port).', format: 'tcp-port', default: 8080, env: 'JNB_HTTP_PORT' },
     maxConnections: { doc: 'Most HTTP connections open at once; more are closed on arrival. Idle connections close after 5 s, headers must arrive within 5 s and a request within 10 s.', format: 'positive-int', default: 64, env: 'JNB_HTTP_MAX_CONNECTIONS' },
     readyShare: { doc: 'Share (0 to 1) of the listed Janus connections that must be connected for /readyz to say ready; 0: Janus does not count.', format: 'share', default: 0, env: 'JNB_HTTP_READY_SHARE' },
+    readyNeedsAdmin: { doc: 'Every Admin API link (connections with a janus_admin_url) must be open for /readyz to say ready.', format: Boolean, default: false, env: 'JNB_HTTP_READY_NEEDS_ADMIN' },
   },
   events: {
     subjects: { doc: 'flat: every event on <prefix>.event.<janus_id>; typed: on <prefix>.event.<janus_id>.<type> (plugin events: .plugin.<plugin name, dots as _>); handle: a handle\'s events on <prefix>.event.<janus_id>.handle.<handle id>, the others on <prefix>.event.<janus_id>.session.', format: ['flat', 'typed', 'handle'], default: 'flat', env: 'JNB_EVENTS_SUBJECTS' },
@@ -295,12 +337,29 @@ export const SCHEMA = {
       captureStatus: { doc: 'The stream captures <prefix>.status.> too, so that a service that was away learns what happened to its connections (session-replaced: its handles are gone).', format: Boolean, default: false, env: 'JNB_EVENTS_STREAM_CAPTURE_STATUS' },
     },
   },
+  eventHandler: {
+    port: { doc: 'Port where Janus\'s WebSocket event handler (wsevh) connects, backend = "ws://<bridge>:<port>/<janus_id>"; its events are published on <prefix>.evh.<janus_id>.<type>. 0: off (unlike http.port, not any free port).', format: 'tcp-port', default: 0, env: 'JNB_EVENT_HANDLER_PORT' },
+    host: { doc: 'Address the event-handler endpoint listens on.', format: String, default: '0.0.0.0', env: 'JNB_EVENT_HANDLER_HOST' },
+    secret: { doc: 'Secret a Janus must send as the secret query parameter of its backend URL (wsevh has no other credentials); empty: none asked (a warning at start).', format: String, default: '', env: 'JNB_EVENT_HANDLER_SECRET', sensitive: true },
+    secretFile: { doc: 'File holding the event-handler secret.', format: String, default: '', env: 'JNB_EVENT_HANDLER_SECRET_FILE' },
+    maxMessageBytes: { doc: 'Largest message, in bytes, accepted from a Janus event handler (grouped: up to 100 events); a larger one closes the link (Janus reconnects, that message is lost).', format: 'positive-int', default: 8388608, env: 'JNB_EVENT_HANDLER_MAX_MESSAGE_BYTES' },
+    stream: {
+      enabled: { doc: 'Publish event-handler events through JetStream into a stream of their own that captures <prefix>.evh.>.', format: Boolean, default: false, env: 'JNB_EVENT_HANDLER_STREAM' },
+      name: { doc: 'Stream name (empty: the prefix in upper case, dots as _, then _EVH, e.g. JANUS_EVH).', format: String, default: '', env: 'JNB_EVENT_HANDLER_STREAM_NAME' },
+      maxAge: { doc: 'Seconds an event-handler event is kept in the stream.', format: 'positive-number', default: 86400, env: 'JNB_EVENT_HANDLER_STREAM_MAX_AGE' },
+      maxBytes: { doc: 'Most bytes the event-handler stream keeps (oldest events go first).', format: 'positive-int', default: 1073741824, env: 'JNB_EVENT_HANDLER_STREAM_MAX_BYTES' },
+      storage: { doc: 'Event-handler stream storage: file or memory.', format: ['file', 'memory'], default: 'file', env: 'JNB_EVENT_HANDLER_STREAM_STORAGE' },
+      replicas: { doc: 'Event-handler stream replicas in a NATS cluster.', format: 'positive-int', default: 1, env: 'JNB_EVENT_HANDLER_STREAM_REPLICAS' },
+      maxPending: { doc: 'Most event-handler events published to JetStream and not yet acknowledged.', format: 'positive-int', default: 256, env: 'JNB_EVENT_HANDLER_STREAM_MAX_PENDING' },
+      bufferSize: { doc: 'Most event-handler events waiting for JetStream; from half of it the links wait (up to 5 s, Janus keeps the events), beyond it events are dropped, counted and logged.', format: 'positive-int', default: 10000, env: 'JNB_EVENT_HANDLER_STREAM_BUFFER' },
+    },
+  },
   ha: {
     enabled: { doc: 'Several replicas share the Janus servers: each connection is served by the one replica holding its lease in a JetStream KV bucket (false: this process serves every connection, no JetStream needed).', format: Boolean, default: false, env: 'JNB_HA_ENABLED' },
     replicaId: { doc: 'This replica\'s name in the ownership table (empty: the host name, which is the pod name on Kubernetes); letters, digits, - and _.', format: 'replica-id', default: '', env: 'JNB_HA_REPLICA_ID' },
     bucket: { doc: 'JetStream KV bucket of the leases, created when missing (empty: <prefix>_owners, dots as _).', format: 'kv-bucket', default: '', env: 'JNB_HA_BUCKET' },
     bucketReplicas: { doc: 'Stream replicas of that bucket in a NATS cluster.', format: 'positive-int', default: 1, env: 'JNB_HA_BUCKET_REPLICAS' },
-    leaseTtl: { doc: 'Seconds a lease lives unless renewed (renewed every third of it); a dead replica\'s connections are taken over after about this long.', format: 'lease-seconds', default: 6, env: 'JNB_HA_LEASE_TTL' },
+    leaseTtl: { doc: 'Seconds a replica\'s heartbeat (written every fifth of it: one write, whatever the number of connections) may stay silent while the bucket takes writes before its connections are taken over; it stops serving them itself after 70 % of it without a successful heartbeat. On a NATS cluster keep it at 8 or more: a leader election stops writes for 4 to 5 s.', format: 'lease-seconds', default: 10, env: 'JNB_HA_LEASE_TTL' },
     handoverTimeout: { doc: 'Seconds a leaving replica waits for others to take its connections over before it closes them anyway (sessions kept for the next owner).', format: 'seconds', default: 10, env: 'JNB_HA_HANDOVER_TIMEOUT' },
   },
   configWatch: {

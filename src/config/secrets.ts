@@ -7,7 +7,9 @@ import type { BridgeConfig } from './schema.js';
 
 export interface Secrets {
   nats: { user: string; password: string; token: string; nkeySeed: string; creds: Uint8Array | undefined };
-  janus: { apiSecret: string; token: string };
+  janus: { apiSecret: string; token: string; adminSecret: string };
+  /** What a Janus event handler must send (eventHandler.secret); empty: nothing asked. */
+  eventHandler: { secret: string };
 }
 
 export type SecretsResult = { ok: true; secrets: Secrets } | { ok: false; problem: string };
@@ -26,6 +28,10 @@ export function resolveSecrets(config: BridgeConfig): SecretsResult {
       janus: {
         apiSecret: valueOrFile('janus.apiSecret', config.janus.apiSecret, config.janus.apiSecretFile),
         token: valueOrFile('janus.token', config.janus.token, config.janus.tokenFile),
+        adminSecret: valueOrFile('janus.adminSecret', config.janus.adminSecret, config.janus.adminSecretFile),
+      },
+      eventHandler: {
+        secret: valueOrFile('eventHandler.secret', config.eventHandler.secret, config.eventHandler.secretFile),
       },
     };
     if (secrets.nats.password && !secrets.nats.user) throw new Error('nats.password: is set but nats.user is empty');

@@ -3,7 +3,7 @@
  * is new, stops what is gone and restarts what moved, leaving the rest untouched.
  */
 import type { Logger } from '../log.js';
-import { diffConnections, type ConnectionDiff } from './diff.js';
+import { diffConnections, onlyAdminUrlChanged, type ConnectionDiff } from './diff.js';
 import type { ConnectionSpec } from './spec.js';
 
 export interface StopHow {
@@ -19,6 +19,8 @@ export interface Running {
   /** The Janus session it holds, if any. */
   readonly sessionId: number | undefined;
   stop(reason: string, options: StopHow): Promise<void>;
+  /** Takes a spec whose janus_admin_url alone changed, without touching the session; absent: such a change restarts it. */
+  changeAdminUrl?(spec: ConnectionSpec): Promise<void>;
 }
 
 /** Given when a connection replaces one whose janus_url changed. */
@@ -96,7 +98,17 @@ export class ServedConnections<R extends Running> {
     if (this.closed) return { added: [], removed: [], changed: [], unchanged: diff.unchanged };
     const replaced = new Map<string, Replaces>();
     const stopping: Array<Promise<void>> = [];
-    for (const spec of [...diff.removed, ...diff.changed]) {
+    const restarted: ConnectionSpec[] = [];
+    for (const spec of diff.changed) {
+      const entry = this.running.get(spec.janusId)!;
+      if (!entry.instance.changeAdminUrl || !onlyAdminUrlChanged(entry.spec, spec)) {
+        restarted.push(spec);
+        continue;
+      }
+      this.running.set(spec.janusId, { spec, instance: entry.instance });
+      stopping.push(entry.instance.changeAdminUrl(spec));
+    }
+    for (const spec of [...diff.removed, ...restarted]) {
       const entry = this.running.get(spec.janusId)!;
       this.running.delete(spec.janusId);
       const removed = diff.removed.includes(spec);
@@ -105,7 +117,7 @@ export class ServedConnections<R extends Running> {
       stopping.push(entry.instance.stop(reason, { destroySession: true, graceMs: 0 }));
     }
     await Promise.all(stopping);
-    for (const spec of [...diff.added, ...diff.changed]) {
+    for (const spec of [...diff.added, ...restarted]) {
       if (this.closed || this.running.has(spec.janusId) || !stillWanted(spec.janusId)) continue;
       const replaces = replaced.get(spec.janusId);
       this.running.set(spec.janusId, { spec, instance: this.start(spec, replaces ? { replaces } : {}) });

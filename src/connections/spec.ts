@@ -6,7 +6,7 @@ import { parseJanusUrl, type JanusUrl } from '../janus/url.js';
  * (max_control_line, 4096 by default) and closes the connection of a client that sends a
  * longer one: a single SUB for an over-long id took every subscription of the bridge down
  * with it, reconnecting and closed again forever. The longest lines the bridge writes are
- *   SUB  <prefix>.request.<janus_id> janus-nats-bridge <sid>
+ *   SUB  <prefix>.request.<janus_id> janus-nats-bridge <sid>  (and <prefix>.adminapi.<janus_id>, one byte longer)
  *   HPUB <prefix>.event.<janus_id>.plugin.<plugin token> <header bytes> <total bytes>
  *   HPUB <prefix>.event.<janus_id>.handle.<16 digits> …, PUB <prefix>.relay.<janus_id> <inbox> …
  * and, with several replicas, the lease key in the KV bucket, where the id may triple
@@ -51,6 +51,10 @@ export interface ConnectionSpec {
   /** The URL as configured (may hold credentials: never log it, use url.redacted). */
   readonly configuredUrl: string;
   readonly url: JanusUrl;
+  /** janus_admin_url as configured, when set (holds the admin secret: never log it, use adminUrl.redacted). */
+  readonly configuredAdminUrl?: string;
+  /** The Admin API's WebSocket (janus_admin_url), its `admin_secret` taken out. */
+  readonly adminUrl?: JanusUrl;
 }
 
 /** An entry of the list that could not be used, with the reason; the rest still load. */
@@ -75,9 +79,15 @@ export interface ConnectionSource {
   load(): Promise<ConnectionList>;
 }
 
-/** Builds a spec, or says why the entry is unusable. */
-export function toSpec(janusId: string, configuredUrl: string): { ok: true; spec: ConnectionSpec } | { ok: false; reason: string } {
+/** Builds a spec, or says why the entry is unusable. An empty or absent `configuredAdminUrl` means no Admin API. */
+export function toSpec(janusId: string, configuredUrl: string, configuredAdminUrl?: string | null):
+  { ok: true; spec: ConnectionSpec } | { ok: false; reason: string; field: 'janus_url' | 'janus_admin_url' } {
   const parsed = parseJanusUrl(configuredUrl);
-  if (!parsed.ok) return { ok: false, reason: parsed.reason };
-  return { ok: true, spec: { janusId, configuredUrl, url: parsed.url } };
+  if (!parsed.ok) return { ok: false, reason: parsed.reason, field: 'janus_url' };
+  if (configuredAdminUrl === undefined || configuredAdminUrl === null || configuredAdminUrl.trim() === '') {
+    return { ok: true, spec: { janusId, configuredUrl, url: parsed.url } };
+  }
+  const admin = parseJanusUrl(configuredAdminUrl, 'admin');
+  if (!admin.ok) return { ok: false, reason: admin.reason, field: 'janus_admin_url' };
+  return { ok: true, spec: { janusId, configuredUrl, url: parsed.url, configuredAdminUrl, adminUrl: admin.url } };
 }

@@ -20,7 +20,18 @@ const FINAL_TYPES: ReadonlySet<string> = new Set(['success', 'error', 'event', '
 /** Verbs whose complete answer is the `ack`; for the rest an `ack` only says "working on it". */
 const ACK_IS_FINAL: ReadonlySet<string> = new Set(['keepalive', 'trickle']);
 
-const ID_FIELDS = ['handle_id'] as const;
+/**
+ * What a kind of request may hold beyond the shared rules (JSON object, string verb, size,
+ * nesting, safe integers and strings): the verbs refused outright, and the fields that must be
+ * Janus ids when present.
+ */
+export interface RequestRules {
+  readonly refusedVerbs: ReadonlySet<string>;
+  readonly idFields: readonly string[];
+}
+
+/** The Janus API on `<prefix>.request.<janus_id>`: the session is the bridge's, so only `handle_id` is the client's. */
+export const CLIENT_API_RULES: RequestRules = { refusedVerbs: REFUSED_VERBS, idFields: ['handle_id'] };
 
 /** Janus's JSON parser (jansson) refuses deeper documents; no real request comes close. */
 export const MAX_NESTING = 64;
@@ -29,8 +40,8 @@ export type ParsedRequest =
   | { ok: true; message: JanusMessage; clientTransaction: string | undefined }
   | { ok: false; error: BridgeError; clientTransaction: string | undefined };
 
-/** Validates a client's request as it came off NATS. */
-export function parseClientRequest(payload: Uint8Array | string, maxBytes: number): ParsedRequest {
+/** Validates a client's request as it came off NATS (a Janus API request unless other `rules` are given). */
+export function parseClientRequest(payload: Uint8Array | string, maxBytes: number, rules: RequestRules = CLIENT_API_RULES): ParsedRequest {
   const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength;
   if (size > maxBytes) return fail(bridgeError('too_large', `${size} bytes, limit ${maxBytes}`));
   if (size === 0) return fail(bridgeError('invalid_json', 'empty payload'));
@@ -56,8 +67,8 @@ export function parseClientRequest(payload: Uint8Array | string, maxBytes: numbe
   // Janus reads verbs in any case ("Destroy" destroys): every rule here, and Janus, see the same lower-case verb.
   const verb = written.toLowerCase();
   message.janus = verb;
-  if (REFUSED_VERBS.has(verb)) return fail(bridgeError('verb_refused', `"${verb}"`), clientTransaction);
-  for (const field of ID_FIELDS) {
+  if (rules.refusedVerbs.has(verb)) return fail(bridgeError('verb_refused', `"${verb}"`), clientTransaction);
+  for (const field of rules.idFields) {
     if (Object.hasOwn(message, field) && !isJanusId(message[field])) {
       return fail(bridgeError('invalid_field', `"${field}" must be a positive integer below 2^53, got ${describeValue(message[field])}`), clientTransaction);
     }

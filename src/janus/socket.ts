@@ -1,5 +1,5 @@
 /**
- * One WebSocket to Janus (subprotocol `janus-protocol`) with the guards a long-lived
+ * One WebSocket to Janus (subprotocol `janus-protocol`, or `janus-admin-protocol`) with the guards a long-lived
  * link needs: a handshake deadline, WebSocket ping/pong to find a dead peer without
  * waiting for TCP, a deadline on every write, and a size limit on incoming messages.
  * It reports what happened; what to do about it is the connection's business.
@@ -12,6 +12,8 @@ export interface SocketOptions {
   readonly sendTimeoutMs: number;
   readonly pingIntervalMs: number;
   readonly maxMessageBytes: number;
+  /** The WebSocket subprotocol: `janus-protocol` (the default) or `janus-admin-protocol` for the Admin API. */
+  readonly subprotocol?: string;
 }
 
 export interface SocketListener {
@@ -34,7 +36,7 @@ export class JanusSocket {
   private corked = false;
 
   constructor(private readonly options: SocketOptions, private readonly listener: SocketListener) {
-    this.ws = new WebSocket(options.url, 'janus-protocol', {
+    this.ws = new WebSocket(options.url, options.subprotocol ?? 'janus-protocol', {
       handshakeTimeout: options.sendTimeoutMs,
       maxPayload: options.maxMessageBytes,
       perMessageDeflate: false,

@@ -51,12 +51,20 @@ export function isSecretParamName(name: string): boolean {
 }
 
 /** Query parameters that are Janus API credentials: taken out of the URL and put on every request. */
-const CREDENTIAL_PARAMS = { apisecret: 'apiSecret', token: 'token' } as const;
+const CREDENTIAL_PARAMS: Readonly<Record<string, keyof JanusCredentials>> = { apisecret: 'apiSecret', token: 'token' };
+
+/** Of an Admin API URL (janus_admin_url): the admin secret, taken out and put on every admin request. */
+const ADMIN_CREDENTIAL_PARAMS: Readonly<Record<string, keyof JanusCredentials>> = { admin_secret: 'adminSecret' };
 
 export interface JanusCredentials {
   readonly apiSecret?: string;
   readonly token?: string;
+  /** Only from an Admin API URL. */
+  readonly adminSecret?: string;
 }
+
+/** A janus_url (the Janus API, `apisecret` and `token` taken out) or a janus_admin_url (the Admin API, `admin_secret` taken out). */
+export type UrlKind = 'api' | 'admin';
 
 export interface JanusUrl {
   /** What the WebSocket client dials: without the Janus credentials. */
@@ -69,7 +77,7 @@ export interface JanusUrl {
 
 export type ParsedUrl = { ok: true; url: JanusUrl } | { ok: false; reason: string };
 
-export function parseJanusUrl(input: string): ParsedUrl {
+export function parseJanusUrl(input: string, kind: UrlKind = 'api'): ParsedUrl {
   if (typeof input !== 'string' || input.trim() === '') return { ok: false, reason: 'URL is empty' };
   const match = /^([a-z][a-z0-9+.-]*:)\/\//i.exec(input.trim());
   if (!match) return { ok: false, reason: 'URL must start with janusws://, januswss://, ws:// or wss://' };
@@ -83,9 +91,10 @@ export function parseJanusUrl(input: string): ParsedUrl {
   }
   if (!url.hostname) return { ok: false, reason: 'URL has no host' };
   if (input.includes('#')) return { ok: false, reason: 'URL must not have a #fragment' };
-  const credentials: { apiSecret?: string; token?: string } = {};
+  const credentials: { -readonly [K in keyof JanusCredentials]: JanusCredentials[K] } = {};
+  const params = kind === 'admin' ? ADMIN_CREDENTIAL_PARAMS : CREDENTIAL_PARAMS;
   for (const key of [...url.searchParams.keys()]) {
-    const field = CREDENTIAL_PARAMS[key.toLowerCase() as keyof typeof CREDENTIAL_PARAMS];
+    const field = Object.hasOwn(params, key.toLowerCase()) ? params[key.toLowerCase()] : undefined;
     if (!field) continue;
     credentials[field] = url.searchParams.get(key)!;
     url.searchParams.delete(key);

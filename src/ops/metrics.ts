@@ -4,6 +4,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { LeaseMetrics } from '../ha/lease-ownership.js';
+import { ADMIN_LINK_STATES } from '../janus/admin-link.js';
 import type { StatusChange } from '../janus/connection.js';
 
 /** How a request ended, as the `outcome` label says it. */
@@ -25,8 +26,8 @@ export type EventResult = 'published' | 'nats_unavailable' | 'buffer_full' | 're
 export const PUBLISH_KINDS = ['reply', 'event', 'status', 'admin'] as const;
 export type PublishKind = (typeof PUBLISH_KINDS)[number];
 
-/** Which subjects a request came on whose reply subject the bridge refused to answer on. */
-export const REFUSED_REPLY_KINDS = ['request', 'admin', 'discovery', 'relay'] as const;
+/** Which subjects a request came on whose reply subject the bridge refused to answer on (adminapi: <prefix>.adminapi.<janus_id>). */
+export const REFUSED_REPLY_KINDS = ['request', 'admin', 'discovery', 'relay', 'adminapi'] as const;
 export type RefusedReplyKind = (typeof REFUSED_REPLY_KINDS)[number];
 
 /** What the parts that answer NATS requests report besides their own figures. */
@@ -42,11 +43,21 @@ export interface ConnectionMetrics extends AnswerMetrics {
   request(outcome: RequestOutcome, seconds: number): void;
   event(result: EventResult): void;
   status(change: StatusChange): void;
+  /** A request on <prefix>.adminapi.<janus_id> ended. */
+  adminRequest(outcome: RequestOutcome): void;
+}
+
+/** What the event-handler path counts (src/eventhandlers/tally.ts), read at scrape time. */
+export interface EventHandlerFigures {
+  /** Per janus_id: events received, published and dropped by reason, and links open. */
+  perJanus(): Iterable<[string, { received: number; published: number; links: number; dropped: Readonly<Record<string, number>> }]>;
+  /** Upgrades refused, by reason. */
+  refusals(): Readonly<Record<string, number>>;
 }
 
 export interface MetricsSources {
   /** Current state and waiting requests of each served connection, read at scrape time. */
-  connections(): Array<{ janusId: string; state: string; pending: number }>;
+  connections(): Array<{ janusId: string; state: string; pending: number; /** The Admin API link's state, when the connection has one. */ adminState?: string | undefined }>;
   natsConnected(): boolean;
 }
 
@@ -75,7 +86,8 @@ export class Metrics {
   private readonly replacements = new Counter({ name: 'janus_bridge_session_replacements_total', help: 'Sessions replaced by a new one (every handle lost)', labelNames: ['janus_id'], registers: [this.registry] });
   private readonly claims = new Counter({ name: 'janus_bridge_session_claims_total', help: 'Sessions claimed back after a reconnect (handles kept)', labelNames: ['janus_id'], registers: [this.registry] });
   private readonly publishFailures = new Counter({ name: 'janus_bridge_publish_failures_total', help: 'Messages the bridge could not publish, by kind: reply (to a Janus request), event, status, admin (admin, service-discovery and relay answers)', labelNames: ['kind'], registers: [this.registry] });
-  private readonly refusedReplySubjects = new Counter({ name: 'janus_bridge_reply_subjects_refused_total', help: 'Requests left unanswered because their reply subject is one the bridge never publishes on (its own subjects, $-subjects, wildcards), by the subjects they came on: request, admin, discovery, relay', labelNames: ['kind'], registers: [this.registry] });
+  private readonly refusedReplySubjects = new Counter({ name: 'janus_bridge_reply_subjects_refused_total', help: 'Requests left unanswered because their reply subject is one the bridge never publishes on (its own subjects, $-subjects, wildcards), by the subjects they came on: request, admin, discovery, relay, adminapi', labelNames: ['kind'], registers: [this.registry] });
+  private readonly adminRequests = new Counter({ name: 'janus_bridge_admin_requests_total', help: 'Requests on <prefix>.adminapi.<janus_id> (Janus\'s Admin API), by outcome', labelNames: ['janus_id', 'outcome'], registers: [this.registry] });
 
   constructor(sources: MetricsSources) {
     collectDefaultMetrics({ register: this.registry });
@@ -88,6 +100,16 @@ export class Metrics {
         this.reset();
         for (const connection of sources.connections()) {
           for (const state of CONNECTION_STATES) this.set({ janus_id: connection.janusId, state }, connection.state === state ? 1 : 0);
+        }
+      },
+    });
+    new Gauge({
+      name: 'janus_bridge_admin_connection_state', help: '1 for the state each Janus Admin API link is in, 0 for the others (connections with a janus_admin_url only)', labelNames: ['janus_id', 'state'], registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const connection of sources.connections()) {
+          if (connection.adminState === undefined) continue;
+          for (const state of ADMIN_LINK_STATES) this.set({ janus_id: connection.janusId, state }, connection.adminState === state ? 1 : 0);
         }
       },
     });
@@ -142,6 +164,9 @@ export class Metrics {
         else if (change.state === 'session-replaced') this.replacements.inc({ janus_id: janusId });
         else if (change.state === 'connected' && change.resumed) this.claims.inc({ janus_id: janusId });
       },
+      adminRequest: (outcome) => {
+        if (live()) this.adminRequests.inc({ janus_id: janusId, outcome });
+      },
       // Not per janus_id, and counted even after a removal: a failure is the process's, whoever caused it.
       publishFailed: (kind) => this.publishFailed(kind),
       replySubjectRefused: (kind) => this.replySubjectRefused(kind),
@@ -172,6 +197,49 @@ export class Metrics {
     };
   }
 
+  /**
+   * The event-handler metrics, registered only when eventHandler.port is set. Counted in plain
+   * fields on the hot path (an event costs a few ns) and published here at scrape time; a
+   * janus_id the figures no longer hold (left the list) has no series.
+   */
+  eventHandlers(figures: EventHandlerFigures): void {
+    const registers = [this.registry];
+    const perJanus = (name: string, help: string, value: (f: { received: number; published: number }) => number): void => {
+      new Counter({
+        name, help, labelNames: ['janus_id'], registers,
+        collect() {
+          this.reset();
+          for (const [janusId, f] of figures.perJanus()) this.inc({ janus_id: janusId }, value(f));
+        },
+      });
+    };
+    perJanus('janus_bridge_evh_events_received_total', 'Events received from Janus event handlers (each element of a grouped message; a message that is not JSON counts one)', (f) => f.received);
+    perJanus('janus_bridge_evh_events_published_total', 'Event-handler events published on <prefix>.evh.<janus_id>.<type> (with capture: acknowledged by JetStream)', (f) => f.published);
+    new Counter({
+      name: 'janus_bridge_evh_events_dropped_total', help: 'Event-handler events lost, by reason: malformed (not a JSON event object), nats_unavailable, buffer_full, refused, too_large (as for janus_bridge_events_dropped_total)', labelNames: ['janus_id', 'reason'], registers,
+      collect() {
+        this.reset();
+        for (const [janusId, f] of figures.perJanus()) {
+          for (const [reason, count] of Object.entries(f.dropped)) this.inc({ janus_id: janusId, reason }, count);
+        }
+      },
+    });
+    new Gauge({
+      name: 'janus_bridge_evh_links', help: 'Event-handler WebSocket links open, per janus_id (one per Janus normally)', labelNames: ['janus_id'], registers,
+      collect() {
+        this.reset();
+        for (const [janusId, f] of figures.perJanus()) this.set({ janus_id: janusId }, f.links);
+      },
+    });
+    new Counter({
+      name: 'janus_bridge_evh_refused_total', help: 'Event-handler connections refused at the upgrade, by reason: unauthorized (401), unknown_janus_id (404), list_not_loaded (503), stopping (503)', labelNames: ['reason'], registers,
+      collect() {
+        this.reset();
+        for (const [reason, count] of Object.entries(figures.refusals())) this.inc({ reason }, count);
+      },
+    });
+  }
+
   /** Drops every series of a connection that is no longer served. */
   removeConnection(janusId: string, reporter?: ConnectionMetrics): void {
     // Not when a newer connection for the same janus_id reports already.
@@ -181,6 +249,7 @@ export class Metrics {
     const labels = { janus_id: janusId };
     for (const metric of [this.events, this.reconnects, this.replacements, this.claims]) metric.remove(labels);
     for (const reason of ['nats_unavailable', 'buffer_full', 'refused', 'too_large']) this.eventsDropped.remove({ ...labels, reason });
+    for (const outcome of OUTCOMES) this.adminRequests.remove({ ...labels, outcome });
     this.tallies.delete(janusId);
   }
 }

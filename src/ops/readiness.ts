@@ -7,6 +7,8 @@ export interface ReadinessInputs {
   readonly connectionStates: readonly string[];
   /** Share (0–1) of listed connections that must be ready; 0 ignores Janus. */
   readonly readyShare: number;
+  /** With http.readyNeedsAdmin: the state of every Admin API link (connections with a janus_admin_url); undefined: they do not count. */
+  readonly adminStates?: readonly string[] | undefined;
 }
 
 export function readinessProblems(inputs: ReadinessInputs): string[] {
@@ -19,6 +21,11 @@ export function readinessProblems(inputs: ReadinessInputs): string[] {
     const ready = inputs.connectionStates.filter((state) => state === 'ready').length;
     const needed = Math.ceil(inputs.readyShare * total);
     if (ready < needed) problems.push(`${ready} of ${total} Janus connections ready, http.readyShare needs ${needed}`);
+  }
+  const admin = inputs.adminStates;
+  if (admin && admin.some((state) => state !== 'ready')) {
+    const open = admin.filter((state) => state === 'ready').length;
+    problems.push(`${open} of ${admin.length} Janus Admin API links open, http.readyNeedsAdmin needs all`);
   }
   return problems;
 }

@@ -140,6 +140,23 @@ export interface JanusOptions {
   apiSecret?: string;
   wsPort?: number;
   adminPort?: number;
+  /**
+   * Janus's WebSocket event handler (wsevh) sends every event to this URL, e.g.
+   * ws://127.0.0.1:<port>/<janus_id>; off when absent (local processes only).
+   */
+  eventHandlerBackend?: string;
+  /** wsevh's `grouping` (Janus's default: true, a JSON array per message). */
+  eventHandlerGrouping?: boolean;
+}
+
+/** The environment janus-local.sh reads for the event handler, when one is asked for. */
+function eventHandlerEnv(options: JanusOptions): NodeJS.ProcessEnv | undefined {
+  if (options.eventHandlerBackend === undefined) return undefined;
+  return {
+    ...process.env,
+    JANUS_EVH_BACKEND: options.eventHandlerBackend,
+    ...(options.eventHandlerGrouping !== undefined ? { JANUS_EVH_GROUPING: String(options.eventHandlerGrouping) } : {}),
+  };
 }
 
 /** The janus command-line flags for `options` (local processes and containers alike). */
@@ -152,13 +169,19 @@ export function janusFlags(options: JanusOptions): string[] {
 }
 
 export async function startJanus(options: JanusOptions = {}): Promise<JanusServer> {
-  if (selected() === 'containers') return (await import('./containers.js')).startJanus(options);
+  if (selected() === 'containers') {
+    // A container's Janus would dial its own loopback, not the test's endpoint.
+    if (options.eventHandlerBackend !== undefined) throw new Error('eventHandlerBackend: local Janus processes only');
+    return (await import('./containers.js')).startJanus(options);
+  }
   const wsPort = options.wsPort ?? (await freePort());
   const adminPort = options.adminPort ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'janus-test-'));
   const flags = janusFlags(options);
+  const env = eventHandlerEnv(options);
   const child = spawn('bash', [join(REPO, 'scripts/janus-local.sh'), dir, String(wsPort), String(adminPort), ...flags], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(env ? { env } : {}),
   });
   const managed = manage(child);
   child.once('exit', () => rmSync(dir, { recursive: true, force: true }));

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig, type ConfigResult } from '../../src/config/load.js';
 import type { BridgeConfig } from '../../src/config/schema.js';
+import { resolveSecrets } from '../../src/config/secrets.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'jnb-config-'));
 let fileCount = 0;
@@ -50,16 +51,21 @@ describe('loadConfig defaults', () => {
         pingInterval: 5,
         maxMessageBytes: 1048576,
         reconnect: { minDelay: 100, maxDelay: 1500 },
-        apiSecret: '', apiSecretFile: '', token: '', tokenFile: '',
+        apiSecret: '', apiSecretFile: '', token: '', tokenFile: '', adminSecret: '', adminSecretFile: '',
       },
+      adminApi: { allowVerbs: [] },
       connections: [],
       db: { url: '', urlFile: '', table: 'janus', reloadInterval: 0, connectTimeout: 5000, tls: { enabled: false, caFile: '', rejectUnauthorized: true } },
-      http: { host: '0.0.0.0', port: 8080, maxConnections: 64, readyShare: 0 },
+      http: { host: '0.0.0.0', port: 8080, maxConnections: 64, readyShare: 0, readyNeedsAdmin: false },
       events: {
         subjects: 'flat', transactionTtl: 60, transactionMax: 10000,
         stream: { enabled: false, name: '', maxAge: 86400, maxBytes: 1073741824, storage: 'file', replicas: 1, maxPending: 256, bufferSize: 10000, captureStatus: false },
       },
-      ha: { enabled: false, replicaId: '', bucket: '', bucketReplicas: 1, leaseTtl: 6, handoverTimeout: 10 },
+      eventHandler: {
+        port: 0, host: '0.0.0.0', secret: '', secretFile: '', maxMessageBytes: 8388608,
+        stream: { enabled: false, name: '', maxAge: 86400, maxBytes: 1073741824, storage: 'file', replicas: 1, maxPending: 256, bufferSize: 10000 },
+      },
+      ha: { enabled: false, replicaId: '', bucket: '', bucketReplicas: 1, leaseTtl: 10, handoverTimeout: 10 },
       configWatch: { interval: 2 },
       log: { level: 'info' },
     });
@@ -131,7 +137,7 @@ describe('loadConfig file and environment', () => {
     expect(config.janus.pingInterval).toBe(0.5);
     expect(config.janus.reconnect).toEqual({ minDelay: 50, maxDelay: 50 });
     expect(config.connections).toEqual([VALID_ENTRY, { janus_id: 'j2', janus_url: 'wss://j2.example/janus' }]);
-    expect(config.http).toEqual({ host: '127.0.0.1', port: 0, maxConnections: 10, readyShare: 0 });
+    expect(config.http).toEqual({ host: '127.0.0.1', port: 0, maxConnections: 10, readyShare: 0, readyNeedsAdmin: false });
     expect(config.log.level).toBe('debug');
   });
 
@@ -400,5 +406,33 @@ describe('db.urlFile', () => {
     const bad = loadConfig({ env: { JNB_DB_URL_FILE: write('bad', 'redis://:hunter2@db/0') } });
     expect(!bad.ok && bad.problem.startsWith('db.urlFile: ')).toBe(true);
     expect(!bad.ok && bad.problem).not.toContain('hunter2');
+  });
+});
+
+describe('the Admin API keys', () => {
+  it('takes janus_admin_url in an entry, and refuses one that is not a Janus URL, naming the entry, never the secret', () => {
+    const entry = { ...VALID_ENTRY, janus_admin_url: 'janusws://127.0.0.1:7188/admin?admin_secret=overlord-1' };
+    expect(expectOk(withFile({ connections: [entry] })).connections).toEqual([entry]);
+    const problem = expectProblem(withFile({ connections: [{ ...VALID_ENTRY, janus_admin_url: 'http://h:7088/admin?admin_secret=overlord-2' }] }));
+    expect(problem).toContain('connections: entry 0 (j1): janus_admin_url unsupported scheme "http:"');
+    expect(problem).not.toContain('overlord-2');
+    expect(expectProblem(withFile({ connections: [{ ...VALID_ENTRY, janus_admin_url: 7188 }] }))).toContain('entry 0 (j1): janus_admin_url must be a string');
+  });
+
+  it('takes adminApi.allowVerbs from the file or, comma-separated, from the environment, and refuses what is not a verb', () => {
+    expect(expectOk(withFile({ adminApi: { allowVerbs: ['set_log_level', 'Destroy_Session'] } })).adminApi.allowVerbs).toEqual(['set_log_level', 'Destroy_Session']);
+    expect(expectOk(loadConfig({ env: { JNB_ADMIN_API_ALLOW_VERBS: 'set_log_level, hangup_webrtc' } })).adminApi.allowVerbs).toEqual(['set_log_level', 'hangup_webrtc']);
+    expect(expectProblem(withFile({ adminApi: { allowVerbs: ['set log level'] } }))).toContain('adminApi.allowVerbs: entry 0 must be an Admin API verb');
+    expect(expectProblem(withFile({ adminApi: { allowVerbs: [7] } }))).toContain('adminApi.allowVerbs: entry 0 must be an Admin API verb');
+  });
+
+  it('takes the admin secret from a value or a file, never both, and http.readyNeedsAdmin from the environment', () => {
+    expect(expectOk(loadConfig({ env: { JNB_HTTP_READY_NEEDS_ADMIN: 'true', JNB_JANUS_ADMIN_SECRET: 'x' } }))).toMatchObject({ http: { readyNeedsAdmin: true }, janus: { adminSecret: 'x' } });
+    const file = join(dir, 'admin-secret');
+    writeFileSync(file, 'from-file\n');
+    const both = expectOk(loadConfig({ env: { JNB_JANUS_ADMIN_SECRET: 'x', JNB_JANUS_ADMIN_SECRET_FILE: file } }));
+    expect(resolveSecrets(both)).toEqual({ ok: false, problem: 'janus.adminSecret and janus.adminSecretFile: set one of them, not both' });
+    const fromFile = resolveSecrets(expectOk(loadConfig({ env: { JNB_JANUS_ADMIN_SECRET_FILE: file } })));
+    expect(fromFile.ok && fromFile.secrets.janus.adminSecret).toBe('from-file');
   });
 });

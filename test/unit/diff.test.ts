@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { diffConnections } from '../../src/connections/diff.js';
+import { diffConnections, onlyAdminUrlChanged } from '../../src/connections/diff.js';
 import { toSpec, type ConnectionSpec } from '../../src/connections/spec.js';
 
 function spec(janusId: string, url: string): ConnectionSpec {
@@ -64,5 +64,26 @@ describe('diffConnections', () => {
     const diff = diffConnections(current, new Set([spec('b', 'janusws://b/janus')]));
     expect(ids(diff.added)).toEqual(['b']);
     expect(ids(diff.removed)).toEqual(['a']);
+  });
+});
+
+describe('a change of janus_admin_url', () => {
+  const withAdmin = (id: string, url: string, admin?: string): ConnectionSpec => {
+    const result = toSpec(id, url, admin);
+    if (!result.ok) throw new Error(result.reason);
+    return result.spec;
+  };
+
+  it('is a change, told apart from a change of janus_url (which replaces the session)', () => {
+    const before = withAdmin('a', 'janusws://a/janus', 'janusws://a:7188/admin');
+    const adminMoved = withAdmin('a', 'janusws://a/janus', 'janusws://a:7189/admin?admin_secret=x');
+    const adminGone = withAdmin('a', 'janusws://a/janus');
+    const both = withAdmin('a', 'janusws://b/janus', 'janusws://b:7188/admin');
+    for (const next of [adminMoved, adminGone, both]) expect(diffConnections([before], [next]).changed).toEqual([next]);
+    expect(diffConnections([before], [withAdmin('a', 'janusws://a/janus', 'janusws://a:7188/admin')]).unchanged).toEqual([before]);
+    expect(onlyAdminUrlChanged(before, adminMoved)).toBe(true);
+    expect(onlyAdminUrlChanged(before, adminGone)).toBe(true);
+    expect(onlyAdminUrlChanged(adminGone, before)).toBe(true);
+    expect(onlyAdminUrlChanged(before, both)).toBe(false);
   });
 });

@@ -81,6 +81,7 @@ describe('the limits keep every protocol line far below the NATS server\'s 4096 
 
   it.each([
     ['the request subscription', `SUB ${prefix}.request.${id} ${REQUEST_QUEUE_GROUP} ${sid}\r\n`],
+    ['the Admin API subscription', `SUB ${prefix}.adminapi.${id} ${REQUEST_QUEUE_GROUP} ${sid}\r\n`],
     ['a typed plugin event', `HPUB ${prefix}.event.${id}.plugin.${plugin} ${size} ${size}\r\n`],
     ['a per-handle event', `HPUB ${prefix}.event.${id}.handle.${'9'.repeat(16)} ${size} ${size}\r\n`],
     ['a status message', `PUB ${prefix}.status.${id} ${size}\r\n`],

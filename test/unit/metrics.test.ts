@@ -168,3 +168,25 @@ describe('Metrics of what the bridge could not publish or refused to answer', ()
     expect(text).toContain('janus_bridge_reply_subjects_refused_total{kind="discovery"} 1');
   });
 });
+
+describe('Admin API metrics', () => {
+  it('shows the state of each Admin API link (only connections that have one) and counts admin requests until the connection goes', async () => {
+    const m = new Metrics({
+      connections: () => [{ janusId: 'a', state: 'ready', pending: 0, adminState: 'disconnected' }, { janusId: 'b', state: 'ready', pending: 0 }],
+      natsConnected: () => true,
+    });
+    const reporter = m.forConnection('a');
+    reporter.adminRequest('ok');
+    reporter.adminRequest('rejected');
+    let text = await m.registry.metrics();
+    expect(text).toContain('janus_bridge_admin_connection_state{janus_id="a",state="disconnected"} 1');
+    expect(text).toContain('janus_bridge_admin_connection_state{janus_id="a",state="ready"} 0');
+    expect(text).not.toContain('janus_bridge_admin_connection_state{janus_id="b"');
+    expect(text).toContain('janus_bridge_admin_requests_total{janus_id="a",outcome="rejected"} 1');
+    expect(text).toContain('janus_bridge_reply_subjects_refused_total{kind="adminapi"} 0');
+    m.removeConnection('a', reporter);
+    reporter.adminRequest('ok');
+    text = await m.registry.metrics();
+    expect(text).not.toContain('janus_bridge_admin_requests_total{janus_id="a"');
+  });
+});

@@ -24,3 +24,13 @@ describe('readinessProblems', () => {
     expect(readinessProblems({ ...base, readyShare, connectionStates })).toEqual(expected);
   });
 });
+
+describe('readinessProblems with http.readyNeedsAdmin', () => {
+  it('needs every Admin API link open when asked (adminStates given), and ignores them otherwise', () => {
+    expect(readinessProblems({ ...base, adminStates: ['ready', 'ready'] })).toEqual([]);
+    expect(readinessProblems({ ...base, adminStates: [] })).toEqual([]);
+    expect(readinessProblems({ ...base, adminStates: ['ready', 'disconnected', 'connecting'] }))
+      .toEqual(['1 of 3 Janus Admin API links open, http.readyNeedsAdmin needs all']);
+    expect(readinessProblems({ ...base, adminStates: undefined })).toEqual([]);
+  });
+});

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseDbUrl } from '../../src/connections/db-url.js';
-import { isValidTableName, selectConnections, selectTableVersion } from '../../src/connections/sql/dialect.js';
+import { isValidTableName, selectAdminUrlColumn, selectConnections, selectTableVersion } from '../../src/connections/sql/dialect.js';
 import { classifyDbError } from '../../src/connections/sql/drivers.js';
 import { rowsToList, versionProblem } from '../../src/connections/sql/rows.js';
 
@@ -111,5 +111,39 @@ describe('classifyDbError', () => {
     [{ code: '42703', message: 'column "janus_url" does not exist' }, 'query'],
   ])('%j is %s', (error, kind) => {
     expect(classifyDbError(error)).toBe(kind);
+  });
+});
+
+describe('the optional janus_admin_url column', () => {
+  it('is read only when the catalogue says the table has it', () => {
+    expect(selectConnections('postgres', 'janus', true).text).toBe('SELECT id, janus_id, janus_url, janus_admin_url FROM "janus" ORDER BY id');
+    expect(selectConnections('mysql', 'janus', true).text).toBe('SELECT id, janus_id, janus_url, janus_admin_url FROM `janus` ORDER BY id');
+    expect(selectAdminUrlColumn('postgres', 'public.janus')).toEqual({
+      text: 'SELECT attname FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = $2 AND NOT attisdropped',
+      values: ['"public"."janus"', 'janus_admin_url'],
+    });
+    expect(selectAdminUrlColumn('mysql', 'janus').values).toEqual(['janus', 'janus_admin_url']);
+    expect(selectAdminUrlColumn('mysql', 'janus').text).toContain('table_schema = DATABASE()');
+    expect(selectAdminUrlColumn('mysql', 'opensips.janus').values).toEqual(['janus', 'janus_admin_url', 'opensips']);
+    expect(() => selectAdminUrlColumn('mysql', 'janus; DROP TABLE x')).toThrow(/invalid table name/);
+    expect(() => selectAdminUrlColumn('postgres', 'janus; DROP TABLE x')).toThrow(/invalid table name/);
+  });
+
+  it('gives a row its Admin API (NULL or empty: none) and skips a row whose janus_admin_url is unusable, never showing the secret', () => {
+    const list = rowsToList([
+      { id: 1, janus_id: 'a', janus_url: 'ws://h:8188/janus', janus_admin_url: 'janusws://h:7188/admin?admin_secret=overlord' },
+      { id: 2, janus_id: 'b', janus_url: 'ws://h:8188/janus', janus_admin_url: null },
+      { id: 3, janus_id: 'c', janus_url: 'ws://h:8188/janus', janus_admin_url: '' },
+      { id: 4, janus_id: 'd', janus_url: 'ws://h:8188/janus', janus_admin_url: 'http://h:7088/admin?admin_secret=overlord' },
+      { id: 5, janus_id: 'e', janus_url: 'ws://h:8188/janus', janus_admin_url: 42 },
+      { id: 6, janus_id: 'f', janus_url: 'ws://h:8188/janus' },
+    ]);
+    expect(list.specs.map((s) => [s.janusId, s.adminUrl?.wsUrl ?? null])).toEqual([['a', 'ws://h:7188/admin'], ['b', null], ['c', null], ['f', null]]);
+    expect(list.specs[0]!.adminUrl!.credentials.adminSecret).toBe('overlord');
+    expect(list.skipped.map((s) => [s.row, s.reason])).toEqual([
+      ['4', 'janus_admin_url: unsupported scheme "http:" (use janusws://, januswss://, ws:// or wss://)'],
+      ['5', 'janus_admin_url is not text'],
+    ]);
+    expect(JSON.stringify(list.skipped)).not.toContain('overlord');
   });
 });

@@ -172,3 +172,20 @@ describe('redacted URLs', () => {
     expect(url.redacted).toBe('wss://***:***@h:8989/janus?Bearer=***&room=r');
   });
 });
+
+describe('Admin API URLs (janus_admin_url)', () => {
+  it('takes admin_secret out of the URL dialled and out of the one shown, in any case, and keeps the rest', () => {
+    const parsed = parseJanusUrl('janusws://10.0.0.5:7188/admin?Admin_Secret=overlord&room=1', 'admin');
+    if (!parsed.ok) throw new Error(parsed.reason);
+    expect(parsed.url.credentials).toEqual({ adminSecret: 'overlord' });
+    expect(parsed.url.wsUrl).toBe('ws://10.0.0.5:7188/admin?room=1');
+    expect(parsed.url.redacted).toBe('ws://10.0.0.5:7188/admin?room=1');
+  });
+
+  it('leaves admin_secret in a janus_url alone (the Janus API has no use for it) but never shows its value', () => {
+    const url = ok('janusws://h:8188/janus?admin_secret=overlord');
+    expect(url.credentials).toEqual({});
+    expect(url.redacted).toBe('ws://h:8188/janus?admin_secret=***');
+    expect(isSecretParamName('admin_secret')).toBe(true);
+  });
+});

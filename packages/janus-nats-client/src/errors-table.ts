@@ -15,6 +15,8 @@ export const BRIDGE_ERRORS = {
   invalid_field: { code: 605, reason: 'a field has the wrong type', action: 'fix the named field (ids are positive integers, transaction is a string)' },
   unsafe_value: { code: 606, reason: 'the request cannot be passed on exactly', action: 'nest at most 64 levels, keep integers below 2^53, and leave out NUL characters and unpaired surrogates' },
   invalid_header: { code: 607, reason: 'a request header has a malformed value', action: 'send Janus-Timeout as a whole number of milliseconds from 1 to 2147483647, or leave it out' },
+  admin_verb_refused: { code: 608, reason: 'this Admin API verb may change Janus and is not in adminApi.allowVerbs', action: 'use a read-only verb, or list the verb in adminApi.allowVerbs of the bridges that should pass it on' },
+  admin_not_configured: { code: 609, reason: 'this connection has no Admin API URL', action: 'set janus_admin_url for this janus_id in the connection list' },
   timeout: { code: 610, reason: 'no answer from Janus within janus.cmdTimeout', action: 'retry; a late answer is published on the event subject' },
   unavailable: { code: 611, reason: 'the Janus connection is not ready', action: 'retry after the status subject says connected' },
   connection_lost: { code: 612, reason: 'the connection to Janus closed before it answered', action: 'retry after reconnect; the request may or may not have run' },
@@ -34,7 +36,7 @@ export interface BridgeErrorEntry {
 /**
  * The errors worth retrying: the request may succeed later (610 timeout, 611 unavailable,
  * 612 connection lost, 613 shutting down). The others say the request itself is wrong or
- * can never be answered as it is (600–607, 614).
+ * can never be answered as it is (600–609, 614).
  */
 export const RETRYABLE_BRIDGE_ERRORS: ReadonlySet<BridgeErrorName> = new Set<BridgeErrorName>(['timeout', 'unavailable', 'connection_lost', 'shutting_down']);
 

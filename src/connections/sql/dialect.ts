@@ -23,11 +23,34 @@ export interface Statement {
   readonly values: readonly unknown[];
 }
 
-export function selectConnections(engine: Engine, table: string): Statement {
-  return { text: `SELECT id, janus_id, janus_url FROM ${quote(engine, table)} ORDER BY id`, values: [] };
-}
-
 export function selectTableVersion(engine: Engine, table: string): Statement {
   const placeholder = engine === 'postgres' ? '$1' : '?';
   return { text: `SELECT table_version FROM ${quote(engine, 'version')} WHERE table_name = ${placeholder}`, values: [table] };
+}
+
+/** The optional column of a Janus's Admin API URL: tables without it (OpenSIPS's own) are read without it. */
+export const ADMIN_URL_COLUMN = 'janus_admin_url';
+
+export function selectConnections(engine: Engine, table: string, withAdminUrl = false): Statement {
+  const columns = withAdminUrl ? `id, janus_id, janus_url, ${ADMIN_URL_COLUMN}` : 'id, janus_id, janus_url';
+  return { text: `SELECT ${columns} FROM ${quote(engine, table)} ORDER BY id`, values: [] };
+}
+
+/**
+ * Whether the table has the janus_admin_url column: a row when it has. Asked of the catalogue
+ * rather than by trying the column, so that an older table costs no failed query (which the
+ * database server would log as an error at every reload). PostgreSQL resolves the name as the
+ * SELECT does (to_regclass, search_path included); MySQL looks in the schema named, else in the
+ * connection's database.
+ */
+export function selectAdminUrlColumn(engine: Engine, table: string): Statement {
+  if (engine === 'postgres') {
+    return { text: 'SELECT attname FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = $2 AND NOT attisdropped', values: [quote(engine, table), ADMIN_URL_COLUMN] };
+  }
+  if (!isValidTableName(table)) throw new Error(`invalid table name ${JSON.stringify(table)}`);
+  const [schema, name] = table.includes('.') ? table.split('.') as [string, string] : [undefined, table];
+  return {
+    text: `SELECT column_name FROM information_schema.columns WHERE table_name = ? AND column_name = ? AND table_schema = ${schema === undefined ? 'DATABASE()' : '?'}`,
+    values: schema === undefined ? [name, ADMIN_URL_COLUMN] : [name, ADMIN_URL_COLUMN, schema],
+  };
 }

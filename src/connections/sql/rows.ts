@@ -6,6 +6,8 @@ export interface ConnectionRow {
   id: unknown;
   janus_id: unknown;
   janus_url: unknown;
+  /** Only when the table has the column (it is optional). */
+  janus_admin_url?: unknown;
 }
 
 /** Good rows become specs; a bad row is skipped with its reason, and the rest still load. */
@@ -21,8 +23,10 @@ export function rowsToList(rows: readonly ConnectionRow[]): ConnectionList {
     if (typeof row.janus_id !== 'string' || idProblem !== undefined) { skip(idProblem ?? 'janus_id is empty'); continue; }
     if (takenBy.has(row.janus_id)) { skip(`janus_id already taken by row ${takenBy.get(row.janus_id)}`); continue; }
     if (typeof row.janus_url !== 'string') { skip('janus_url is empty'); continue; }
-    const result = toSpec(row.janus_id, row.janus_url);
-    if (!result.ok) { skip(`janus_url: ${result.reason}`); continue; }
+    const adminUrl = row.janus_admin_url ?? null;
+    if (adminUrl !== null && typeof adminUrl !== 'string') { skip('janus_admin_url is not text'); continue; }
+    const result = toSpec(row.janus_id, row.janus_url, adminUrl);
+    if (!result.ok) { skip(`${result.field}: ${result.reason}`); continue; }
     takenBy.set(row.janus_id, rowId);
     specs.push(result.spec);
   }

@@ -1,7 +1,7 @@
 /** The OpenSIPS `janus` table as a connection source (PostgreSQL or MySQL/MariaDB). */
 import type { ConnectionList, ConnectionSource } from '../spec.js';
 import type { DbTarget } from '../db-url.js';
-import { selectConnections, selectTableVersion } from './dialect.js';
+import { selectAdminUrlColumn, selectConnections, selectTableVersion } from './dialect.js';
 import { classifyDbError, openDbSession, type DbOptions, type DbSession } from './drivers.js';
 import { rowsToList, versionProblem, type ConnectionRow } from './rows.js';
 import { ListLoadError } from '../list-errors.js';
@@ -23,7 +23,9 @@ export class SqlConnectionSource implements ConnectionSource {
     try {
       const problem = versionProblem(this.table, await this.tableVersion(session));
       if (problem) throw new ListLoadError('version', problem);
-      const rows = await session.query<ConnectionRow>(selectConnections(this.target.engine, this.table));
+      // Asked at every load: a column added since the last one is read from then on.
+      const withAdminUrl = (await session.query<unknown>(selectAdminUrlColumn(this.target.engine, this.table))).length > 0;
+      const rows = await session.query<ConnectionRow>(selectConnections(this.target.engine, this.table, withAdminUrl));
       return rowsToList(rows);
     } catch (err) {
       if (err instanceof ListLoadError) throw err;
