@@ -62,11 +62,14 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
   let shuttingDown: Promise<void> | undefined;
   let keeper: ListKeeper | undefined;
   let link: NatsLink | undefined;
+  let capture: JetStreamEventSink | undefined;
   let served: ServedConnections<BridgedConnection> | undefined;
   const connections = () => (served?.entries() ?? []).map(({ instance }) => instance);
   const metrics = new Metrics({
     connections: () => connections().map((c) => ({ janusId: c.spec.janusId, state: c.connection.state, pending: c.connection.pendingRequests, adminState: c.admin?.state })),
     natsConnected: () => link?.isConnected ?? false,
+    natsPendingBytes: () => link?.pendingBytes ?? 0,
+    eventsWaiting: () => (capture?.waiting),
   });
   const http = await startHttpServer(config.http.host, config.http.port, {
     notReadyBecause: () => readinessProblems({
@@ -84,6 +87,7 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
   const natsLink = new NatsLink(nc, log, { stallTimeoutMs: config.nats.stallTimeout, maxPendingBytes: config.nats.maxPendingBytes });
   link = natsLink;
   const events = eventSink(config, natsLink, log);
+  if (events instanceof JetStreamEventSink) capture = events;
   const eventHandlers = config.eventHandler.port > 0
     ? await startEventHandlers(config, { link: natsLink, metrics, secret: secrets.eventHandler.secret, log })
     : undefined;

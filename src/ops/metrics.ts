@@ -6,6 +6,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric
 import type { LeaseMetrics } from '../ha/lease-ownership.js';
 import { ADMIN_LINK_STATES } from '../janus/admin-link.js';
 import type { StatusChange } from '../janus/connection.js';
+import { VERSION } from '../version.js';
 
 /** How a request ended, as the `outcome` label says it. */
 export const OUTCOMES = ['ok', 'janus_error', 'timeout', 'unavailable', 'rejected'] as const;
@@ -59,7 +60,14 @@ export interface MetricsSources {
   /** Current state and waiting requests of each served connection, read at scrape time. */
   connections(): Array<{ janusId: string; state: string; pending: number; /** The Admin API link's state, when the connection has one. */ adminState?: string | undefined }>;
   natsConnected(): boolean;
+  /** Events waiting for JetStream (capture on), or undefined without capture. */
+  eventsWaiting?(): number | undefined;
+  /** Bytes handed to NATS and not yet confirmed, plus those kept during an outage. */
+  natsPendingBytes?(): number;
 }
+
+/** Why an event was dropped, every one of them (series start at 0). */
+const DROP_REASONS = ['nats_unavailable', 'buffer_full', 'refused', 'too_large'] as const;
 
 export class Metrics {
   readonly registry = new Registry();
@@ -70,11 +78,8 @@ export class Metrics {
     collect: () => {
       this.requests.reset();
       for (const [janusId, tally] of this.tallies) {
-        for (const outcome of OUTCOMES) {
-          const count = tally.outcomes[outcome];
-          // As before, an outcome has no series until its first request.
-          if (count > 0) this.requests.inc({ janus_id: janusId, outcome }, count);
-        }
+        // Every outcome from the start, at 0: increase() and alerts see the first one.
+        for (const outcome of OUTCOMES) this.requests.inc({ janus_id: janusId, outcome }, tally.outcomes[outcome]);
       }
     },
   });
@@ -91,6 +96,21 @@ export class Metrics {
 
   constructor(sources: MetricsSources) {
     collectDefaultMetrics({ register: this.registry });
+    new Gauge({ name: 'janus_bridge_build_info', help: 'Always 1; the labels say which version runs on which Node.js', labelNames: ['version', 'node_version'], registers: [this.registry] })
+      .set({ version: VERSION, node_version: process.versions.node }, 1);
+    new Gauge({
+      name: 'janus_bridge_events_capture_waiting', help: 'Events waiting to be stored in the JetStream event stream (with events.stream.enabled)', registers: [this.registry],
+      collect() {
+        const waiting = sources.eventsWaiting?.();
+        if (waiting !== undefined) this.set(waiting);
+      },
+    });
+    new Gauge({
+      name: 'janus_bridge_nats_pending_bytes', help: 'Bytes handed to NATS and not yet confirmed by the server, plus those kept during an outage (bounded by nats.maxPendingBytes)', registers: [this.registry],
+      collect() {
+        this.set(sources.natsPendingBytes?.() ?? 0);
+      },
+    });
     // Every kind from the start: an alert on an increase needs the series before the first failure.
     for (const kind of PUBLISH_KINDS) this.publishFailures.inc({ kind }, 0);
     for (const kind of REFUSED_REPLY_KINDS) this.refusedReplySubjects.inc({ kind }, 0);
@@ -148,6 +168,10 @@ export class Metrics {
     // A takeover's newer connection keeps adding to the same tally, as to the same series.
     if (!this.tallies.has(janusId)) this.tallies.set(janusId, new RequestTally());
     const events = this.events.labels({ janus_id: janusId });
+    // Every series of the connection from the start, at 0: increase() and alerts see the first event.
+    events.inc(0);
+    for (const reason of DROP_REASONS) this.eventsDropped.inc({ janus_id: janusId, reason }, 0);
+    for (const metric of [this.reconnects, this.replacements, this.claims]) metric.inc({ janus_id: janusId }, 0);
     const reporter: ConnectionMetrics = {
       request: (outcome, seconds) => {
         // Looked up on every call: a removed id has no tally (nothing is counted), a re-added one a new tally.
@@ -183,8 +207,8 @@ export class Metrics {
     new Gauge({ name: 'janus_bridge_ha_leases_held', help: 'Connections this replica holds the lease of (serving, taking over or handing over)', registers, collect() { this.set(held()); } });
     const handOvers = new Counter({ name: 'janus_bridge_ha_handovers_total', help: 'Connections handed over without losing the session, by direction (given, taken)', labelNames: ['direction'], registers });
     const failovers = new Counter({ name: 'janus_bridge_ha_failovers_total', help: 'Connections taken over from a replica whose lease expired', registers });
-    const renewals = new Histogram({ name: 'janus_bridge_ha_lease_renewal_seconds', help: 'Time a lease renewal (or another write of a held lease) took', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers });
-    const failures = new Counter({ name: 'janus_bridge_ha_lease_renewal_failures_total', help: 'Lease renewals (and other writes of a held lease) that failed: NATS unreachable, or another replica wrote the lease', registers });
+    const renewals = new Histogram({ name: 'janus_bridge_ha_lease_renewal_seconds', help: 'Time a heartbeat write took (the one periodic write, which keeps every lease of this replica alive)', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers });
+    const failures = new Counter({ name: 'janus_bridge_ha_lease_renewal_failures_total', help: 'Heartbeat writes that failed (NATS or JetStream unreachable, or the bucket without a leader)', registers });
     for (const direction of ['given', 'taken']) handOvers.inc({ direction }, 0);
     return {
       renewal: (seconds, ok) => {
@@ -248,7 +272,7 @@ export class Metrics {
     this.removed.add(janusId);
     const labels = { janus_id: janusId };
     for (const metric of [this.events, this.reconnects, this.replacements, this.claims]) metric.remove(labels);
-    for (const reason of ['nats_unavailable', 'buffer_full', 'refused', 'too_large']) this.eventsDropped.remove({ ...labels, reason });
+    for (const reason of DROP_REASONS) this.eventsDropped.remove({ ...labels, reason });
     for (const outcome of OUTCOMES) this.adminRequests.remove({ ...labels, outcome });
     this.tallies.delete(janusId);
   }

@@ -57,6 +57,7 @@ describe('Metrics per connection', () => {
       'janus_bridge_requests_total{janus_id="j1",outcome="ok"} 3',
       'janus_bridge_requests_total{janus_id="j1",outcome="janus_error"} 1',
       'janus_bridge_requests_total{janus_id="j1",outcome="timeout"} 2',
+      'janus_bridge_requests_total{janus_id="j1",outcome="unavailable"} 0',
       'janus_bridge_requests_total{janus_id="j1",outcome="rejected"} 1',
       `${DURATION}_bucket{le="0.0005",janus_id="j1"} 1`,
       `${DURATION}_bucket{le="0.001",janus_id="j1"} 3`,
@@ -80,7 +81,11 @@ describe('Metrics per connection', () => {
     // Publishing at scrape time must not add the same requests again on the next scrape.
     expect(await requestLinesOf(m, 'j1')).toEqual(expected);
     expect(await requestLinesOf(m, 'j2')).toEqual([
+      'janus_bridge_requests_total{janus_id="j2",outcome="ok"} 0',
+      'janus_bridge_requests_total{janus_id="j2",outcome="janus_error"} 0',
+      'janus_bridge_requests_total{janus_id="j2",outcome="timeout"} 0',
       'janus_bridge_requests_total{janus_id="j2",outcome="unavailable"} 1',
+      'janus_bridge_requests_total{janus_id="j2",outcome="rejected"} 0',
       ...['0.0005', '0.001', '0.0025', '0.005'].map((le) => `${DURATION}_bucket{le="${le}",janus_id="j2"} 0`),
       ...['0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '5', '10', '+Inf'].map((le) => `${DURATION}_bucket{le="${le}",janus_id="j2"} 1`),
       `${DURATION}_sum{janus_id="j2"} 0.01`,
@@ -92,10 +97,29 @@ describe('Metrics per connection', () => {
     expect(text).toContain(`# HELP ${DURATION} Time from a request's arrival to its reply\n# TYPE ${DURATION} histogram\n`);
   });
 
-  it('has no series for a connection without requests', async () => {
+  it('has every outcome at 0 for a connection without requests, so that the first one shows as an increase', async () => {
     const m = metrics();
     m.forConnection('j1');
-    expect(await requestLinesOf(m, 'j1')).toEqual([]);
+    const counts = (await requestLinesOf(m, 'j1')).filter((l) => l.startsWith('janus_bridge_requests_total'));
+    expect(counts).toEqual(['ok', 'janus_error', 'timeout', 'unavailable', 'rejected'].map((o) => `janus_bridge_requests_total{janus_id="j1",outcome="${o}"} 0`));
+  });
+
+  it('has every event and session series of a new connection at 0', async () => {
+    const m = metrics();
+    m.forConnection('j1');
+    const text = await m.registry.metrics();
+    for (const line of [
+      'janus_bridge_events_published_total{janus_id="j1"} 0',
+      'janus_bridge_events_dropped_total{janus_id="j1",reason="too_large"} 0',
+      'janus_bridge_reconnects_total{janus_id="j1"} 0',
+      'janus_bridge_session_replacements_total{janus_id="j1"} 0',
+      'janus_bridge_session_claims_total{janus_id="j1"} 0',
+    ]) expect(text).toContain(line);
+  });
+
+  it('says which version runs on which Node.js', async () => {
+    const text = await metrics().registry.metrics();
+    expect(text).toMatch(new RegExp(`^janus_bridge_build_info\\{version="\\d+\\.\\d+\\.\\d+",node_version="${process.versions.node.replaceAll('.', '\\.')}"\\} 1$`, 'm'));
   });
 
   it('drops both request metrics of a removed connection, keeps them away on late calls and starts again from zero on a re-add', async () => {
@@ -115,7 +139,7 @@ describe('Metrics per connection', () => {
     again.request('ok', 0.002);
     const lines = await requestLinesOf(m, 'j1');
     expect(lines).toContain('janus_bridge_requests_total{janus_id="j1",outcome="ok"} 1');
-    expect(lines.some((l) => l.includes('outcome="timeout"'))).toBe(false);
+    expect(lines).toContain('janus_bridge_requests_total{janus_id="j1",outcome="timeout"} 0');
     expect(lines).toContain(`${DURATION}_count{janus_id="j1"} 1`);
     expect(lines).toContain(`${DURATION}_sum{janus_id="j1"} 0.002`);
   });

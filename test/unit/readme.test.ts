@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SCHEMA } from '../../src/config/schema.js';
 import { BRIDGE_ERRORS } from '../../src/errors.js';
+import { Metrics } from '../../src/ops/metrics.js';
 
 const read = (path: string): string => readFileSync(resolve(import.meta.dirname, '../..', path), 'utf8');
 const readme = read('README.md');
@@ -46,5 +47,26 @@ describe('docs/errors.md', () => {
   it('documents no error code the code does not have', () => {
     const documented = [...errors.matchAll(/^\| (6\d\d) \| `/gm)].map((m) => Number(m[1]));
     expect(documented.sort()).toEqual(Object.values(BRIDGE_ERRORS).map((e) => e.code).sort());
+  });
+});
+
+describe('docs/operations.md', () => {
+  const operations = read('docs/operations.md');
+
+  /** Every metric the daemon can register: the base set, and those of several replicas and of event handlers. */
+  function registered(): string[] {
+    const metrics = new Metrics({ connections: () => [], natsConnected: () => true });
+    metrics.leases(() => 0);
+    metrics.eventHandlers({ perJanus: () => [], refusals: () => ({}) });
+    return metrics.registry.getMetricsAsArray().map((m) => m.name).filter((name) => name.startsWith('janus_bridge_'));
+  }
+
+  it.each(registered())('documents the metric %s in the metrics table', (name) => {
+    expect(operations).toMatch(new RegExp(`^\\| \`${name}\` \\|`, 'm'));
+  });
+
+  it('documents no janus_bridge_ metric the daemon does not have', () => {
+    const documented = [...operations.matchAll(/^\| `(janus_bridge_[a-z_]+)` \|/gm)].map((m) => m[1]);
+    expect(documented.filter((name) => !registered().includes(name!))).toEqual([]);
   });
 });
