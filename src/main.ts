@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { explainConfig, formatExplained } from './config/explain.js';
 import { loadConfig } from './config/load.js';
 import { resolveSecrets } from './config/secrets.js';
-import { configReader } from './connections/choose-source.js';
+import { configReader } from './config/list-source.js';
 import { startDaemon, type Daemon } from './daemon.js';
 import { createLogger } from './log.js';
 import { VERSION } from './version.js';

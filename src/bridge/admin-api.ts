@@ -10,7 +10,7 @@ import { checkAdminRequest } from '../janus/admin-protocol.js';
 import type { JanusMessage } from '../janus/protocol.js';
 import type { Outcome } from '../janus/transactions.js';
 import type { Logger } from '../log.js';
-import { outcomeOf, type AnswerMetrics, type RequestOutcome } from '../ops/metrics.js';
+import { outcomeOf, type AnswerMetrics, type RequestOutcome } from './reporting.js';
 import { requestDeadline } from './deadline.js';
 import { errorCode, errorText, mayAnswer, replyWithAnswer, replyWithError, type AnswerReport } from './replies.js';
 import { timeoutHeader } from './requests.js';

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import type { Msg, NatsConnection, Subscription } from 'nats';
 import type { ReloadResult } from '../connections/list-keeper.js';
 import type { Logger } from '../log.js';
-import type { AnswerMetrics } from '../ops/metrics.js';
+import type { AnswerMetrics } from './reporting.js';
 import { errorText, mayAnswer, respondJson, type AnswerReport } from './replies.js';
 
 export function adminSubjects(prefix: string): { reload: string; status: string; owners: string } {

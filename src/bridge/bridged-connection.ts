@@ -4,30 +4,34 @@ import type { BridgeConfig } from '../config/schema.js';
 import type { Secrets } from '../config/secrets.js';
 import type { ConnectionSpec } from '../connections/spec.js';
 import type { Running, StartHow, StopHow } from '../connections/served.js';
-import type { AnswerRelay } from '../ha/relay.js';
 import { AdminLink } from '../janus/admin-link.js';
 import { allowedVerbs } from '../janus/admin-protocol.js';
 import { JanusConnection, type StatusChange } from '../janus/connection.js';
 import type { Logger } from '../log.js';
-import type { NatsLink } from '../nats.js';
-import type { ConnectionMetrics, Metrics } from '../ops/metrics.js';
-import { EndpointStats } from '../ops/service-discovery.js';
+import type { NatsLink } from '../nats/link.js';
+import type { ConnectionMetrics, ConnectionMetricsSource } from './reporting.js';
+import { EndpointStats } from './endpoint-stats.js';
 import { serveAdminApi } from './admin-api.js';
 import type { EventSink } from './event-sink.js';
 import { eventPublisher, statusPublisher } from './publishers.js';
 import { serveRequests } from './requests.js';
 import { REQUEST_QUEUE_GROUP, subjects } from './subjects.js';
 
+/** With several replicas (src/ha/relay.ts): offers an answer owed to the previous owner's request to it; true when taken. */
+export interface AnswerHandOff {
+  offer(janusId: string, text: string): Promise<boolean>;
+}
+
 /** What every connection shares. */
 export interface BridgeContext {
   readonly link: NatsLink;
   readonly config: BridgeConfig;
   readonly secrets: Secrets;
-  readonly metrics: Metrics;
+  readonly metrics: ConnectionMetricsSource;
   readonly events: EventSink;
   readonly log: Logger;
   /** With several replicas: passes answers owed to another replica's requests on to it. */
-  readonly relay?: AnswerRelay;
+  readonly relay?: AnswerHandOff;
 }
 
 /** A connection's Admin API link as `<prefix>.admin.status` shows it (never with the secret). */

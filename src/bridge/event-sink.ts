@@ -1,8 +1,8 @@
 /** Where events go: core NATS (fire and forget), or JetStream (see jetstream-sink.ts). */
 import { ErrorCode, type MsgHdrs, type NatsConnection } from 'nats';
 import type { Logger } from '../log.js';
-import type { NatsLink } from '../nats.js';
-import type { EventResult } from '../ops/metrics.js';
+import type { NatsLink } from '../nats/link.js';
+import type { EventResult } from './reporting.js';
 
 export interface OutgoingEvent {
   readonly subject: string;

@@ -6,7 +6,7 @@
  * event on, with the same Nats-Msg-Id, so the stream keeps order and stores it once.
  */
 import { nanos, NatsError, StorageType, type JetStreamClient, type NatsConnection, type StreamConfig } from 'nats';
-import { backoffDelay } from '../janus/backoff.js';
+import { backoffDelay } from '../backoff.js';
 import type { Logger } from '../log.js';
 import { exceedsMaxPayload, isMaxPayloadError, LOG_EVERY_MS, OversizeLog, publishedBytes, type EventSink, type OutgoingEvent } from './event-sink.js';
 

@@ -6,7 +6,7 @@ import { ErrorCode, headers, type Msg } from 'nats';
 import { bridgeError, type BridgeError } from '../errors.js';
 import { errorReply, type JanusMessage } from '../janus/protocol.js';
 import type { Logger } from '../log.js';
-import type { AnswerMetrics, PublishKind, RefusedReplyKind } from '../ops/metrics.js';
+import type { AnswerMetrics, PublishKind, RefusedReplyKind } from './reporting.js';
 import { cleanHeaderValue } from './event-meta.js';
 import { isAcceptableReplySubject, subjectForLog } from './subjects.js';
 

@@ -7,7 +7,7 @@ import type { BridgeError } from '../errors.js';
 import { parseClientRequest, type JanusMessage } from '../janus/protocol.js';
 import type { Outcome } from '../janus/transactions.js';
 import type { Logger } from '../log.js';
-import { outcomeOf, type AnswerMetrics, type RequestOutcome } from '../ops/metrics.js';
+import { outcomeOf, type AnswerMetrics, type RequestOutcome } from './reporting.js';
 import { requestDeadline, TIMEOUT_HEADER } from './deadline.js';
 import { errorCode, errorText, mayAnswer, replyWithAnswer, replyWithError, type AnswerReport } from './replies.js';
 import { prefixOfRequestSubject, REQUEST_QUEUE_GROUP } from './subjects.js';

@@ -1,13 +1,4 @@
 /** The NATS subjects of the contract, in one place. */
-const TOKEN = /^[^\s.*>]+$/;
-
-export function isSubjectToken(value: unknown): value is string {
-  return typeof value === 'string' && TOKEN.test(value);
-}
-
-export function isSubjectPrefix(value: unknown): value is string {
-  return typeof value === 'string' && value.split('.').every((token) => TOKEN.test(token));
-}
 
 export interface Subjects {
   request(janusId: string): string;
@@ -24,11 +15,6 @@ export function subjects(prefix: string): Subjects {
     status: (janusId) => `${prefix}.status.${janusId}`,
     adminApi: (janusId) => `${prefix}.adminapi.${janusId}`,
   };
-}
-
-/** A JetStream name (stream, KV bucket) made from the subject prefix: what a name may not hold (dots, among others) becomes `_`. */
-export function jetStreamNameFrom(prefix: string): string {
-  return prefix.replace(/[^A-Za-z0-9_-]/g, '_');
 }
 
 /** Requests of every connection are served in this queue group, so a request runs once whatever the replica count. */

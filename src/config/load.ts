@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import convict from 'convict';
-import { jsonErrorWithoutInput } from '../janus/protocol.js';
+import { jsonErrorWithoutInput } from '../json-errors.js';
 import { parseDbUrl } from '../connections/db-url.js';
 import { FORMATS, SCHEMA, type BridgeConfig } from './schema.js';
 

@@ -4,19 +4,13 @@
  */
 import { ADMIN_VERB } from '../janus/admin-protocol.js';
 import { parseJanusUrl } from '../janus/url.js';
-import { isSubjectPrefix } from '../bridge/subjects.js';
+import { isSubjectPrefix } from '../nats-names.js';
 import { janusIdProblem, JANUS_ID_MAX_BYTES, SUBJECT_PREFIX_MAX_BYTES, utf8Length } from '../connections/spec.js';
 import { parseDbUrl } from '../connections/db-url.js';
 import { isValidTableName } from '../connections/sql/dialect.js';
+import type { ConnectionEntry } from '../connections/spec.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-
-export interface ConnectionEntry {
-  janus_id: string;
-  janus_url: string;
-  /** The Admin API's WebSocket, e.g. janusws://10.0.0.5:7188/admin?admin_secret=…; optional. */
-  janus_admin_url?: string;
-}
 
 export interface BridgeConfig {
   nats: {

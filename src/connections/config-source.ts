@@ -1,4 +1,4 @@
-import type { ConnectionEntry } from '../config/schema.js';
+import type { ConnectionEntry } from './spec.js';
 import { toSpec, type ConnectionList, type ConnectionSource, type ConnectionSpec, type SkippedEntry } from './spec.js';
 
 /**

@@ -3,7 +3,7 @@
  * source is unreachable), reloads it on demand, and hands each new list to ownership
  * as a whole. A failed reload leaves the running list untouched.
  */
-import { backoffDelay } from '../janus/backoff.js';
+import { backoffDelay } from '../backoff.js';
 import type { Logger } from '../log.js';
 import { diffConnections } from './diff.js';
 import { ListLoadError } from './list-errors.js';

@@ -1,4 +1,4 @@
-import { isSubjectToken } from '../bridge/subjects.js';
+import { isSubjectToken } from '../nats-names.js';
 import { parseJanusUrl, type JanusUrl } from '../janus/url.js';
 
 /*
@@ -43,6 +43,14 @@ export function shownJanusId(id: string): string {
   const bytes = utf8Length(id);
   if (bytes <= JANUS_ID_MAX_BYTES) return id;
   return `${[...id].slice(0, 32).join('')}… (${bytes} bytes)`;
+}
+
+/** One entry of a connection list as the config file writes it (the SQL table's row has the same columns). */
+export interface ConnectionEntry {
+  janus_id: string;
+  janus_url: string;
+  /** The Admin API's WebSocket, e.g. janusws://10.0.0.5:7188/admin?admin_secret=…; optional. */
+  janus_admin_url?: string;
 }
 
 /** One Janus server the bridge may serve, as the connection list names it. */

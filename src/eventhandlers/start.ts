@@ -5,11 +5,11 @@
  */
 import { CoreEventSink, type EventSink } from '../bridge/event-sink.js';
 import { JetStreamEventSink, type StreamSettings } from '../bridge/jetstream-sink.js';
-import { jetStreamNameFrom } from '../bridge/subjects.js';
+import { jetStreamNameFrom } from '../nats-names.js';
 import type { BridgeConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
-import type { NatsLink } from '../nats.js';
-import type { Metrics } from '../ops/metrics.js';
+import type { NatsLink } from '../nats/link.js';
+import type { EventHandlerMetrics } from './tally.js';
 import { EvhEndpoint } from './endpoint.js';
 import { EvhTallies } from './tally.js';
 
@@ -29,7 +29,7 @@ export interface EventHandlers {
 
 export interface EventHandlerParts {
   readonly link: NatsLink;
-  readonly metrics: Metrics;
+  readonly metrics: EventHandlerMetrics;
   readonly secret: string;
   readonly log: Logger;
   /** Tests: a shorter ping interval. */

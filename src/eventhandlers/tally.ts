@@ -3,7 +3,7 @@
  * dropped (by reason) and the links open, and the upgrades refused (by reason). Plain
  * fields, a few ns an event; the metrics read them at scrape time (Metrics.eventHandlers).
  */
-import type { EventResult } from '../ops/metrics.js';
+import type { EventResult } from '../bridge/reporting.js';
 import { REFUSAL_REASONS, type RefusalReason } from './admission.js';
 
 /** Why an event of the event-handler path was dropped: malformed (not an event object), or what the sink reports. */
@@ -45,4 +45,17 @@ export class EvhTallies {
   entries(): IterableIterator<[string, EvhTally]> {
     return this.byId.entries();
   }
+}
+
+/** What the event-handler path counts (src/eventhandlers/tally.ts), read at scrape time. */
+export interface EventHandlerFigures {
+  /** Per janus_id: events received, published and dropped by reason, and links open. */
+  perJanus(): Iterable<[string, { received: number; published: number; links: number; dropped: Readonly<Record<string, number>> }]>;
+  /** Upgrades refused, by reason. */
+  refusals(): Readonly<Record<string, number>>;
+}
+
+/** Where the event-handler path registers its figures (src/ops/metrics.ts). */
+export interface EventHandlerMetrics {
+  eventHandlers(figures: EventHandlerFigures): void;
 }

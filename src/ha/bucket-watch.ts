@@ -3,7 +3,7 @@
  * from scratch after a NATS reconnect (a new watch replays the bucket's current content).
  * Without it a replica would see no hand-overs and think every other replica dead.
  */
-import { backoffDelay } from '../janus/backoff.js';
+import { backoffDelay } from '../backoff.js';
 import type { Logger } from '../log.js';
 import { sleep } from '../sleep.js';
 import type { WatchedEntry } from './ownership-view.js';

@@ -7,7 +7,7 @@
 import type { Msg, NatsConnection, Subscription } from 'nats';
 import { errorText, mayAnswer, respondSafely, type AnswerReport } from '../bridge/replies.js';
 import type { Logger } from '../log.js';
-import type { AnswerMetrics } from '../ops/metrics.js';
+import type { AnswerMetrics } from '../bridge/reporting.js';
 
 const TAKEN = Buffer.from('1');
 /**

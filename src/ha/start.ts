@@ -1,11 +1,11 @@
 /** Several replicas: the ownership bucket, the relay and the coordinator, wired for the daemon. */
 import { hostname } from 'node:os';
 import type { BridgedConnection } from '../bridge/bridged-connection.js';
-import { jetStreamNameFrom } from '../bridge/subjects.js';
+import { jetStreamNameFrom } from '../nats-names.js';
 import type { BridgeConfig } from '../config/schema.js';
 import type { ServedConnections } from '../connections/served.js';
 import type { Logger } from '../log.js';
-import type { NatsLink } from '../nats.js';
+import type { NatsLink } from '../nats/link.js';
 import { LeaseBucket } from './lease-bucket.js';
 import { LeaseOwnership, type LeaseMetrics } from './lease-ownership.js';
 import type { AnswerRelay } from './relay.js';

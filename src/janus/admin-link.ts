@@ -8,7 +8,7 @@ import { bridgeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { sleep } from '../sleep.js';
 import { answeredTransaction, toAdminWire } from './admin-protocol.js';
-import { backoffDelay, type BackoffPolicy } from './backoff.js';
+import { backoffDelay, type BackoffPolicy } from '../backoff.js';
 import { forClient, parseJanusFrame, type JanusMessage } from './protocol.js';
 import { JanusSocket } from './socket.js';
 import { TransactionTable, type Outcome } from './transactions.js';

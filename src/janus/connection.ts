@@ -6,7 +6,7 @@
 import { bridgeError, type BridgeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { sleep } from '../sleep.js';
-import { backoffDelay, type BackoffPolicy } from './backoff.js';
+import { backoffDelay, type BackoffPolicy } from '../backoff.js';
 import { FrameRouter } from './frame-router.js';
 import { bindToSession, isJanusId, withCredentials, type JanusMessage } from './protocol.js';
 import { JanusSocket } from './socket.js';

@@ -4,6 +4,7 @@
  * from Janus answers which request. No I/O here.
  */
 import { bridgeError, type BridgeError } from '../errors.js';
+import { jsonErrorWithoutInput } from '../json-errors.js';
 
 /** A Janus API message: a JSON object with a string `janus` verb. */
 export type JanusMessage = { janus: string; transaction?: string; session_id?: number; [key: string]: unknown };
@@ -117,15 +118,6 @@ function fail(error: BridgeError, clientTransaction?: string): ParsedRequest {
   return { ok: false, error, clientTransaction };
 }
 
-/**
- * JSON.parse's message quotes the text around the error, which may hold a secret
- * (an apisecret, a password): keep only where the error is.
- */
-export function jsonErrorWithoutInput(err: Error): string {
-  const position = /position (\d+)/.exec(err.message);
-  if (position) return `not valid JSON at position ${position[1]}`;
-  return /end of JSON input/i.test(err.message) ? 'the JSON ends too early' : 'not valid JSON';
-}
 
 /** Janus ids are JSON numbers below 2^53; anything beyond lost precision in JSON.parse. */
 export function isJanusId(value: unknown): value is number {

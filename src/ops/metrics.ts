@@ -7,54 +7,13 @@ import type { LeaseMetrics } from '../ha/lease-ownership.js';
 import { ADMIN_LINK_STATES } from '../janus/admin-link.js';
 import type { StatusChange } from '../janus/connection.js';
 import { VERSION } from '../version.js';
-
-/** How a request ended, as the `outcome` label says it. */
-export const OUTCOMES = ['ok', 'janus_error', 'timeout', 'unavailable', 'rejected'] as const;
-export type RequestOutcome = (typeof OUTCOMES)[number];
+import { OUTCOMES, PUBLISH_KINDS, REFUSED_REPLY_KINDS, type AnswerMetrics, type ConnectionMetrics, type ConnectionMetricsSource, type EventResult, type PublishKind, type RefusedReplyKind, type RequestOutcome } from '../bridge/reporting.js';
+import type { EventHandlerFigures } from '../eventhandlers/tally.js';
 
 const CONNECTION_STATES = ['connecting', 'opening-session', 'ready', 'disconnected', 'stopped'] as const;
 
 /** The bucket bounds of janus_bridge_request_duration_seconds, in seconds. */
 const DURATION_BOUNDS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-
-/** What became of an event: published, or dropped and why. */
-export type EventResult = 'published' | 'nats_unavailable' | 'buffer_full' | 'refused' | 'too_large';
-
-/**
- * What a message the bridge could not publish was: a reply to a Janus request, an event, a
- * status message, or an answer on the admin, service-discovery or relay subjects.
- */
-export const PUBLISH_KINDS = ['reply', 'event', 'status', 'admin'] as const;
-export type PublishKind = (typeof PUBLISH_KINDS)[number];
-
-/** Which subjects a request came on whose reply subject the bridge refused to answer on (adminapi: <prefix>.adminapi.<janus_id>). */
-export const REFUSED_REPLY_KINDS = ['request', 'admin', 'discovery', 'relay', 'adminapi'] as const;
-export type RefusedReplyKind = (typeof REFUSED_REPLY_KINDS)[number];
-
-/** What the parts that answer NATS requests report besides their own figures. */
-export interface AnswerMetrics {
-  /** NATS refused a message (the client threw): it was not sent. */
-  publishFailed(kind: PublishKind): void;
-  /** A request was refused unanswered because of its reply subject (see isAcceptableReplySubject). */
-  replySubjectRefused(kind: RefusedReplyKind): void;
-}
-
-/** What one connection reports; handed to the parts that see the events. */
-export interface ConnectionMetrics extends AnswerMetrics {
-  request(outcome: RequestOutcome, seconds: number): void;
-  event(result: EventResult): void;
-  status(change: StatusChange): void;
-  /** A request on <prefix>.adminapi.<janus_id> ended. */
-  adminRequest(outcome: RequestOutcome): void;
-}
-
-/** What the event-handler path counts (src/eventhandlers/tally.ts), read at scrape time. */
-export interface EventHandlerFigures {
-  /** Per janus_id: events received, published and dropped by reason, and links open. */
-  perJanus(): Iterable<[string, { received: number; published: number; links: number; dropped: Readonly<Record<string, number>> }]>;
-  /** Upgrades refused, by reason. */
-  refusals(): Readonly<Record<string, number>>;
-}
 
 export interface MetricsSources {
   /** Current state and waiting requests of each served connection, read at scrape time. */
@@ -350,10 +309,3 @@ function registerCollector<T extends { name: string }>(registry: Registry, colle
   return collector;
 }
 
-/** The outcome label of a reply: Janus's own error, or the bridge's error code. */
-export function outcomeOf(reply: { janus: string } | { code: number }): RequestOutcome {
-  if ('janus' in reply) return reply.janus === 'error' ? 'janus_error' : 'ok';
-  if (reply.code === 610) return 'timeout';
-  if (reply.code >= 611 && reply.code <= 613) return 'unavailable';
-  return 'rejected';
-}

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
-import { configReader } from '../../src/connections/choose-source.js';
+import { configReader } from '../../src/config/list-source.js';
 import { startDaemon, type Daemon } from '../../src/daemon.js';
 import { createLogger } from '../../src/log.js';
 import { eventually, natsPerFile } from '../support/bridge.js';

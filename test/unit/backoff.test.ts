@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay } from '../../src/janus/backoff.js';
+import { backoffDelay } from '../../src/backoff.js';
 
 const policy = { minDelay: 100, maxDelay: 1500 };
 const top = (): number => 1;

@@ -11,7 +11,7 @@ import { eventHeaders } from '../../src/bridge/event-meta.js';
 import { CoreEventSink, exceedsMaxPayload, headerBlockBytes, isMaxPayloadError, LOG_EVERY_MS, OversizeLog, publishedBytes, type CoreLink, type OutgoingEvent } from '../../src/bridge/event-sink.js';
 import { JetStreamEventSink } from '../../src/bridge/jetstream-sink.js';
 import { createLogger } from '../../src/log.js';
-import type { EventResult } from '../../src/ops/metrics.js';
+import type { EventResult } from '../../src/bridge/reporting.js';
 
 function headerSet(pairs: Array<[string, string]>, appended: Array<[string, string]> = []): MsgHdrs {
   const h = headers();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PendingBudget } from '../../src/nats/pending-budget.js';
-import { dialTimeoutMs } from '../../src/nats.js';
+import { dialTimeoutMs } from '../../src/nats/link.js';
 
 describe('bytes handed to NATS and not yet confirmed', () => {
   it('counts what was handed over until a ping sent after it is answered', () => {

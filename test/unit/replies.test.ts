@@ -5,7 +5,7 @@ import { errorHeaders, mayAnswer, replyWithAnswer, replyWithError, respondJson, 
 import { bridgeError } from '../../src/errors.js';
 import type { JanusMessage } from '../../src/janus/protocol.js';
 import { createLogger } from '../../src/log.js';
-import type { PublishKind, RefusedReplyKind } from '../../src/ops/metrics.js';
+import type { PublishKind, RefusedReplyKind } from '../../src/bridge/reporting.js';
 
 type Sent = { text: string; headers?: MsgHdrs };
 

@@ -1,12 +1,12 @@
 /** The list's source: the SQL table when `db.url` is set, else the config file's `connections`. */
-import { loadConfig, type ConfigResult } from '../config/load.js';
-import type { BridgeConfig } from '../config/schema.js';
+import { loadConfig, type ConfigResult } from './load.js';
+import type { BridgeConfig } from './schema.js';
 import type { Logger } from '../log.js';
-import { ConfigConnectionSource } from './config-source.js';
-import { parseDbUrl } from './db-url.js';
-import { ListLoadError } from './list-errors.js';
-import type { ConnectionSource } from './spec.js';
-import { SqlConnectionSource } from './sql/source.js';
+import { ConfigConnectionSource } from '../connections/config-source.js';
+import { parseDbUrl } from '../connections/db-url.js';
+import { ListLoadError } from '../connections/list-errors.js';
+import type { ConnectionSource } from '../connections/spec.js';
+import { SqlConnectionSource } from '../connections/sql/source.js';
 
 /** How to read the configuration again on a reload (the same file and environment). */
 export type ConfigReader = () => ConfigResult;

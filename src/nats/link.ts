@@ -1,9 +1,9 @@
 /** The NATS client, set up for a daemon: waits for a server at start, reconnects forever. */
 import { connect, credsAuthenticator, nkeyAuthenticator, type ConnectionOptions, type MsgHdrs, type NatsConnection } from 'nats';
-import type { BridgeConfig } from './config/schema.js';
-import type { Secrets } from './config/secrets.js';
-import type { Logger } from './log.js';
-import { PendingBudget } from './nats/pending-budget.js';
+import type { BridgeConfig } from '../config/schema.js';
+import type { Secrets } from '../config/secrets.js';
+import type { Logger } from '../log.js';
+import { PendingBudget } from './pending-budget.js';
 
 /** Client options: reconnect forever, wait for a server at start, and whichever credentials are configured. */
 export function natsOptions(config: BridgeConfig['nats'], secrets: Secrets['nats']): ConnectionOptions {
