@@ -232,7 +232,7 @@ export async function runEvhLeg(log: (line: string) => void = (line) => process.
           socket.once('unexpected-response', (_req, res) => { socket.terminate(); reject(new Error(`HTTP ${res.statusCode}`)); });
         });
       } catch (err) {
-        if (attempt > 100) throw new Error(`the daemon's event-handler endpoint did not accept: ${(err as Error).message}\n${daemon.problems().join('\n')}`);
+        if (attempt > 100) throw new Error(`the daemon's event-handler endpoint did not accept: ${(err as Error).message}\n${daemon.problems().join('\n')}`, { cause: err });
         await new Promise((r) => setTimeout(r, 100));
       }
     }

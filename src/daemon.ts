@@ -57,70 +57,78 @@ export interface DaemonOptions {
   configFile?: string;
 }
 
+/**
+ * What runs so far. The HTTP endpoint answers from the start (liveness while NATS is not up
+ * yet), so readiness and metrics read the parts as they come: each is set once, when built.
+ */
+class RunningParts {
+  link: NatsLink | undefined;
+  capture: JetStreamEventSink | undefined;
+  served: ServedConnections<BridgedConnection> | undefined;
+  keeper: ListKeeper | undefined;
+  stopping = false;
+
+  connections(): BridgedConnection[] {
+    return (this.served?.entries() ?? []).map(({ instance }) => instance);
+  }
+}
+
 export async function startDaemon(config: BridgeConfig, log: Logger, options: DaemonOptions = {}): Promise<Daemon> {
   const secrets = options.secrets ?? mustResolve(config);
-  let shuttingDown: Promise<void> | undefined;
-  let keeper: ListKeeper | undefined;
-  let link: NatsLink | undefined;
-  let capture: JetStreamEventSink | undefined;
-  let served: ServedConnections<BridgedConnection> | undefined;
-  const connections = () => (served?.entries() ?? []).map(({ instance }) => instance);
+  const parts = new RunningParts();
   const metrics = new Metrics({
-    connections: () => connections().map((c) => ({ janusId: c.spec.janusId, state: c.connection.state, pending: c.connection.pendingRequests, adminState: c.admin?.state })),
-    natsConnected: () => link?.isConnected ?? false,
-    natsPendingBytes: () => link?.pendingBytes ?? 0,
-    eventsWaiting: () => (capture?.waiting),
+    connections: () => parts.connections().map((c) => ({ janusId: c.spec.janusId, state: c.connection.state, pending: c.connection.pendingRequests, adminState: c.admin?.state })),
+    natsConnected: () => parts.link?.isConnected ?? false,
+    natsPendingBytes: () => parts.link?.pendingBytes ?? 0,
+    eventsWaiting: () => parts.capture?.waiting,
   });
   const http = await startHttpServer(config.http.host, config.http.port, {
     notReadyBecause: () => readinessProblems({
-      stopping: shuttingDown !== undefined,
-      natsConnected: link?.isConnected ?? false,
-      listProblem: keeper ? keeper.notLoadedBecause : 'connection list not loaded',
-      connectionStates: connections().map((c) => c.connection.state),
+      stopping: parts.stopping,
+      natsConnected: parts.link?.isConnected ?? false,
+      listProblem: parts.keeper ? parts.keeper.notLoadedBecause : 'connection list not loaded',
+      connectionStates: parts.connections().map((c) => c.connection.state),
       readyShare: config.http.readyShare,
-      adminStates: config.http.readyNeedsAdmin ? connections().flatMap((c) => (c.admin ? [c.admin.state] : [])) : undefined,
+      adminStates: config.http.readyNeedsAdmin ? parts.connections().flatMap((c) => (c.admin ? [c.admin.state] : [])) : undefined,
     }),
   }, metrics.registry, { maxConnections: config.http.maxConnections });
   log.info({ host: config.http.host, port: http.port }, 'HTTP endpoint listening (/healthz, /readyz, /metrics)');
 
   const nc = await connectNats(config.nats, secrets.nats, log);
-  const natsLink = new NatsLink(nc, log, { stallTimeoutMs: config.nats.stallTimeout, maxPendingBytes: config.nats.maxPendingBytes });
-  link = natsLink;
-  const events = eventSink(config, natsLink, log);
-  if (events instanceof JetStreamEventSink) capture = events;
+  const link = new NatsLink(nc, log, { stallTimeoutMs: config.nats.stallTimeout, maxPendingBytes: config.nats.maxPendingBytes });
+  parts.link = link;
+  const events = eventSink(config, link, log);
+  if (events instanceof JetStreamEventSink) parts.capture = events;
   const eventHandlers = config.eventHandler.port > 0
-    ? await startEventHandlers(config, { link: natsLink, metrics, secret: secrets.eventHandler.secret, log })
+    ? await startEventHandlers(config, { link, metrics, secret: secrets.eventHandler.secret, log })
     : undefined;
-  const instance = randomBytes(11).toString('hex').toUpperCase();
-  let leases: LeaseOwnership | undefined;
-  const leaseMetrics = config.ha.enabled ? metrics.leases(() => leases?.leasesHeld ?? 0) : undefined;
-  const relay = leaseMetrics ? new AnswerRelay(nc, config.nats.subjectPrefix, log, leaseMetrics.relayed, metrics) : undefined;
-  const servedNow = new ServedConnections((spec, how) => new BridgedConnection(spec, { link: natsLink, config, secrets, metrics, events, log, ...(relay ? { relay } : {}) }, how), log);
-  served = servedNow;
-  if (relay && leaseMetrics) leases = await startLeaseOwnership(config, { link: natsLink, served: servedNow, relay, metrics: leaseMetrics, instance }, log);
-  const ownership: Ownership = leases ?? new ServeEverything((specs) => servedNow.apply(specs));
+  /** This process, among the restarts of the same replica: in leases, admin.status and service discovery. */
+  const processId = randomBytes(11).toString('hex').toUpperCase();
+  const served = await serveConnections(config, { link, secrets, metrics, events, processId }, log);
+  parts.served = served.connections;
 
   const source = chooseSource(config, options.rereadConfig, log);
   // Every listed janus_id may connect its event handler, whoever serves it (any replica takes it).
   const offered: Ownership = eventHandlers
-    ? { offer: (specs) => { eventHandlers.setListed(specs.map((spec) => spec.janusId)); return ownership.offer(specs); } }
-    : ownership;
+    ? { offer: (specs) => { eventHandlers.setListed(specs.map((spec) => spec.janusId)); return served.ownership.offer(specs); } }
+    : served.ownership;
   const list = new ListKeeper(source, offered, log);
-  keeper = list;
+  parts.keeper = list;
   log.info({ source: source.description }, 'loading the connection list');
   const listLoaded = list.start();
-  listLoaded.catch(() => {});
+  // Its failure is the caller's to report (listLoaded): not an unhandled rejection here.
+  listLoaded.catch(() => undefined);
 
-  const coordinator = leases;
-  const discovery = new ServiceDiscovery(nc, instance, {
+  const discovery = new ServiceDiscovery(nc, processId, {
     version: VERSION,
     description: 'Janus WebRTC servers over NATS: one request endpoint per janus_id',
     metadata: { subject_prefix: config.nats.subjectPrefix },
-    endpoints: () => connections().map((c) => c.stats),
+    endpoints: () => parts.connections().map((c) => c.stats),
   }, { log, metrics, prefix: config.nats.subjectPrefix });
+  const leases = served.leases;
   const adminSubscriptions: Subscription[] = serveAdmin(nc, config.nats.subjectPrefix, {
     reload: (trigger) => list.reload(trigger),
-    status: () => connections().map((c) => ({
+    status: () => parts.connections().map((c) => ({
       janus_id: c.spec.janusId,
       janus_url: c.spec.url.redacted,
       state: c.connection.state,
@@ -129,8 +137,8 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
       pending: c.connection.pendingRequests,
       admin: c.adminStatus,
     })),
-    instance: { id: instance, version: VERSION, replica: config.ha.enabled ? replicaIdOf(config) : hostname() },
-    ...(coordinator ? { owners: () => coordinator.owners() } : {}),
+    instance: { id: processId, version: VERSION, replica: config.ha.enabled ? replicaIdOf(config) : hostname() },
+    ...(leases ? { owners: () => leases.owners() } : {}),
   }, log, metrics);
   const configWatch = options.configFile && config.configWatch.interval > 0
     ? watchConfigFile(options.configFile, config.configWatch.interval * 1000, () => {
@@ -144,17 +152,19 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
     ? setInterval(() => { if (!list.reloading) void list.reload('interval'); }, config.db.reloadInterval * 1000)
     : undefined;
 
+  let shutdown: Promise<void> | undefined;
   return {
     nc,
-    link: natsLink,
-    served: servedNow,
+    link,
+    served: served.connections,
     httpPort: http.port,
     discovery,
     listLoaded,
     events,
     eventHandlers,
     reload: (trigger) => list.reload(trigger),
-    shutdown: (reason) => (shuttingDown ??= (async () => {
+    shutdown: (reason) => (shutdown ??= (async () => {
+      parts.stopping = true;
       log.info({ reason }, 'shutting down');
       // Janus's event handlers reconnect (behind a Service: to another replica) while the rest stops.
       const eventHandlersClosed = eventHandlers?.close(EVENT_HANDLER_CLOSE_MS, config.janus.cmdTimeout);
@@ -165,19 +175,44 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
       for (const subscription of adminSubscriptions) subscription.unsubscribe();
       // With several replicas the sessions live on: the others take them over.
       await leases?.leave();
-      for (const { instance: running } of servedNow.entries()) running.stopAccepting();
-      await servedNow.stopAll('bridge shutting down', { destroySession: !leases, graceMs: config.janus.cmdTimeout });
+      for (const { instance: connection } of served.connections.entries()) connection.stopAccepting();
+      await served.connections.stopAll('bridge shutting down', { destroySession: !leases, graceMs: config.janus.cmdTimeout });
       await events.flush(config.janus.cmdTimeout);
       events.stop();
       await eventHandlersClosed;
-      natsLink.stop();
+      link.stop();
       // A drain waits for the server: bounded, so that an unreachable NATS cannot hold the exit.
       const drained = nc.drain().then(() => true, (err: Error) => { log.warn({ err: err.message }, 'NATS drain failed'); return false; });
+      // Closing after a failed or slow drain can fail too; there is nothing left to do about it.
       if (!(await Promise.race([drained, sleep(DRAIN_LIMIT_MS).then(() => false)]))) await nc.close().catch(() => undefined);
       await closeServer(http.server);
       log.info('stopped');
     })()),
   };
+}
+
+/**
+ * The connections this process runs, and who decides which: every listed one, or, with
+ * several replicas, those whose lease this replica holds (with the relay of answers).
+ */
+async function serveConnections(
+  config: BridgeConfig,
+  shared: { link: NatsLink; secrets: Secrets; metrics: Metrics; events: EventSink; processId: string },
+  log: Logger,
+): Promise<{ connections: ServedConnections<BridgedConnection>; ownership: Ownership; leases: LeaseOwnership | undefined }> {
+  const { link, secrets, metrics, events, processId } = shared;
+  if (!config.ha.enabled) {
+    const connections = new ServedConnections((spec, how) => new BridgedConnection(spec, { link, config, secrets, metrics, events, log }, how), log);
+    return { connections, ownership: new ServeEverything((specs) => connections.apply(specs)), leases: undefined };
+  }
+  // The leases-held gauge is registered before the coordinator exists (the coordinator reports to it): it reads it once there.
+  const holder: { leases?: LeaseOwnership } = {};
+  const leaseMetrics = metrics.leases(() => holder.leases?.leasesHeld ?? 0);
+  const relay = new AnswerRelay(link.nc, config.nats.subjectPrefix, log, leaseMetrics.relayed, metrics);
+  const connections = new ServedConnections((spec, how) => new BridgedConnection(spec, { link, config, secrets, metrics, events, log, relay }, how), log);
+  const leases = await startLeaseOwnership(config, { link, served: connections, relay, metrics: leaseMetrics, instance: processId }, log);
+  holder.leases = leases;
+  return { connections, ownership: leases, leases };
 }
 
 /** How long the final NATS drain may take. */

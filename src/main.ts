@@ -71,16 +71,18 @@ async function main(): Promise<void> {
   }
   const log = createLogger(loaded.config.log.level);
   // Signals are handled from the start: NATS may not be up yet, and a SIGTERM then must still exit 0.
-  let daemon: Daemon | undefined;
+  // Set once start-up completes; the signal handlers below exist before it does.
+  const running: { daemon?: Daemon } = {};
   let stopping = false;
   const stop = (reason: string, exitCode: number): void => {
     stopping = true;
+    const daemon = running.daemon;
     if (!daemon) {
       log.info({ reason }, 'stopped before start-up completed');
       process.exit(exitCode);
     }
     daemon.shutdown(reason).then(() => process.exit(exitCode), (err: Error) => {
-      log.error({ err: err.message }, 'shutdown failed');
+      log.error({ err }, 'shutdown failed');
       process.exit(1);
     });
   };
@@ -95,11 +97,12 @@ async function main(): Promise<void> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   process.on('SIGHUP', () => {
-    if (!daemon || stopping) return;
-    void daemon.reload('SIGHUP').then((result) => log.info({ result }, 'reload on SIGHUP done'));
+    if (!running.daemon || stopping) return;
+    void running.daemon.reload('SIGHUP').then((result) => log.info({ result }, 'reload on SIGHUP done'));
   });
 
-  daemon = await startDaemon(loaded.config, log, { rereadConfig: configReader(file), secrets: secrets.secrets, ...(file ? { configFile: file } : {}) });
+  const daemon = await startDaemon(loaded.config, log, { rereadConfig: configReader(file), secrets: secrets.secrets, ...(file ? { configFile: file } : {}) });
+  running.daemon = daemon;
   daemon.listLoaded.catch((err: Error) => {
     // Retrying cannot fix these (wrong table version, missing table): stop with a clear line.
     log.fatal({ reason: err.message }, 'cannot load the connection list');

@@ -83,7 +83,7 @@ export function serveAdminApi(options: AdminApiServerOptions): Subscription {
         log.error({ err: err.message, subject }, 'Admin API subscription failed');
         return;
       }
-      handle(msg).catch((error: unknown) => log.error({ code: errorCode(error), err: errorText(error), subject }, `Admin API request handling failed: ${errorText(error)}`));
+      handle(msg).catch((error: unknown) => log.error({ code: errorCode(error), err: error, subject }, `Admin API request handling failed: ${errorText(error)}`));
     },
   });
 }

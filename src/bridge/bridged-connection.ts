@@ -147,6 +147,7 @@ export class BridgedConnection implements Running {
         metrics: connectionMetrics,
         observe: (outcome) => connectionMetrics.adminRequest(outcome),
       });
+      // Without NATS the flush fails: the subscription is sent on reconnect, and serving waits for nothing more.
       this.subscriptionKnown = link.nc.flush().catch(() => undefined);
       this.markServing();
     };
@@ -244,6 +245,7 @@ export class BridgedConnection implements Running {
     this.stopped = true;
     const subscriptions = this.closeRequests();
     // Drain, not unsubscribe, when requests may still be answered: those already on their way to us are taken too.
+    // A drain fails only when NATS is closing or gone: then nothing more can arrive anyway.
     if (options.handedOver || options.graceMs > 0) await Promise.all(subscriptions.map((s) => s.drain().catch(() => undefined)));
     else for (const subscription of subscriptions) subscription.unsubscribe();
     await Promise.all([

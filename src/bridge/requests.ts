@@ -91,7 +91,7 @@ export function serveRequests(options: RequestServerOptions): Subscription {
         return;
       }
       // handle() is async: whatever it throws becomes this rejection, never an exception in nats.js's reader.
-      handle(msg).catch((error: unknown) => log.error({ code: errorCode(error), err: errorText(error), subject }, `request handling failed: ${errorText(error)}`));
+      handle(msg).catch((error: unknown) => log.error({ code: errorCode(error), err: error, subject }, `request handling failed: ${errorText(error)}`));
     },
   });
 }

@@ -70,6 +70,7 @@ export class ListKeeper {
   reload(trigger: string): Promise<ReloadResult> {
     this.queued++;
     const next = this.queue.then(() => this.reloadNow(trigger)).finally(() => { this.queued--; });
+    // The queue only orders the reloads: each caller gets its own result from `next`.
     this.queue = next.catch(() => undefined);
     return next;
   }

@@ -64,6 +64,7 @@ export class ServedConnections<R extends Running> {
    */
   apply(served: readonly ConnectionSpec[], stillWanted: (janusId: string) => boolean = () => true): Promise<ConnectionDiff> {
     const next = this.applying.then(() => this.applyNow(served, stillWanted));
+    // The chain only orders the applications: each caller gets its own outcome from `next`.
     this.applying = next.catch(() => undefined);
     return next;
   }

@@ -194,7 +194,7 @@ export class EvhEndpoint {
         else publisher.message(data);
       } catch (err) {
         // Not expected (the publisher catches its own failures); a throw here would stop ws reading this link.
-        parts.log.error({ janus_id: janusId, err: (err as Error).message }, 'event-handler message handling failed');
+        parts.log.error({ janus_id: janusId, err }, 'event-handler message handling failed');
       }
       if (!this.pausedBy) this.checkBacklog();
     });

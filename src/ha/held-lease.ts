@@ -178,6 +178,7 @@ export class HeldLease {
       if (done?.result.ok) this.written = { lease: done.lease, revision: done.result.revision };
       return done?.result;
     });
+    // The chain only orders the writes: each caller gets its own write's outcome from `next`.
     this.chain = next.catch(() => undefined).finally(() => { this.queued--; });
     return next;
   }

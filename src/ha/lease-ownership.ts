@@ -107,6 +107,7 @@ export class LeaseOwnership implements Ownership {
       if (this.listed.has(id)) continue;
       // Removed from the list: stopped with its session; nobody should take the lease (unless someone took it since).
       this.release(id, held);
+      // A failed delete leaves a lease nobody serves: another replica's take (or the next list) deals with it.
       await this.bucket.delete(leaseKey(id), held.revision).catch(() => undefined);
     }
     if (!this.announced && !this.leaving) {
@@ -166,6 +167,7 @@ export class LeaseOwnership implements Ownership {
     const all = Promise.all(this.slots.heldLeases().map(([, held]) => held.finished));
     await Promise.race([all, limit]);
     this.stop();
+    // Best effort on the way out: a heartbeat left behind goes silent and is counted dead.
     if (this.announced) await Promise.race([this.bucket.delete(heartbeatKey(this.settings.replicaId)).catch(() => undefined), sleep(1000)]);
   }
 
@@ -255,7 +257,8 @@ export class LeaseOwnership implements Ownership {
 
   /** Runs a step of the protocol without waiting for it; a failure is logged, never left unhandled. */
   private background(step: Promise<unknown>): void {
-    step.catch((err: Error) => this.log.error({ err: err.message }, 'ownership: step failed'));
+    // With its stack: a failed step is a bug to find, not a condition to expect.
+    step.catch((err: unknown) => this.log.error({ err }, 'ownership: step failed'));
   }
 
   /** What the lease of a connection we hold should say now (`state` overrides its own). */

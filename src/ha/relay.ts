@@ -69,6 +69,7 @@ export class AnswerRelay {
       },
     });
     // The new owner may claim the session as soon as the lease says so: be listening by then.
+    // A failed flush means NATS is away: the subscription is sent on reconnect, nothing to do here.
     await this.nc.flush().catch(() => undefined);
     return () => subscription.unsubscribe();
   }

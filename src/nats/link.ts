@@ -240,5 +240,6 @@ function dropConnection(nc: NatsConnection, log: Logger): void {
     return;
   }
   log.warn('the NATS client keeps its socket elsewhere than expected: asking it to reconnect instead');
+  // It rejects only when the client is closed, which the daemon watches (nc.closed()) and exits on.
   void nc.reconnect().catch(() => undefined);
 }

@@ -5,9 +5,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { LeaseMetrics } from '../ha/lease-ownership.js';
 import { ADMIN_LINK_STATES } from '../janus/admin-link.js';
-import type { StatusChange } from '../janus/connection.js';
 import { VERSION } from '../version.js';
-import { OUTCOMES, PUBLISH_KINDS, REFUSED_REPLY_KINDS, type AnswerMetrics, type ConnectionMetrics, type ConnectionMetricsSource, type EventResult, type PublishKind, type RefusedReplyKind, type RequestOutcome } from '../bridge/reporting.js';
+import { OUTCOMES, PUBLISH_KINDS, REFUSED_REPLY_KINDS, type ConnectionMetrics, type PublishKind, type RefusedReplyKind, type RequestOutcome } from '../bridge/reporting.js';
 import type { EventHandlerFigures } from '../eventhandlers/tally.js';
 
 const CONNECTION_STATES = ['connecting', 'opening-session', 'ready', 'disconnected', 'stopped'] as const;

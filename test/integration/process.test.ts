@@ -60,9 +60,9 @@ describe('operator commands', () => {
     const cli = run(['--check-config', file], { JNB_LOG_LEVEL: 'debug' });
     expect(await cli.exit).toBe(0);
     expect(cli.stdout()).toContain(`# ${file}: valid`);
-    expect(cli.stdout()).toMatch(/^nats\.password +=  ?"\*\*\*"  \(file\)$/m);
-    expect(cli.stdout()).toMatch(/^log\.level +=  ?"debug"  \(env JNB_LOG_LEVEL\)$/m);
-    expect(cli.stdout()).toMatch(/^janus\.cmdTimeout +=  ?5000  \(default\)$/m);
+    expect(cli.stdout()).toMatch(/^nats\.password +=  ?"\*\*\*" {2}\(file\)$/m);
+    expect(cli.stdout()).toMatch(/^log\.level +=  ?"debug" {2}\(env JNB_LOG_LEVEL\)$/m);
+    expect(cli.stdout()).toMatch(/^janus\.cmdTimeout +=  ?5000 {2}\(default\)$/m);
     expect(cli.stdout()).not.toContain('pw-secret');
   });
 

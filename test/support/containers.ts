@@ -99,7 +99,7 @@ async function started(container: GenericContainer, port: number, what: string, 
   try {
     running = await container.start();
   } catch (err) {
-    throw new Error(`${what} container did not start: ${(err as Error).message}`);
+    throw new Error(`${what} container did not start: ${(err as Error).message}`, { cause: err });
   }
   const client = await getContainerRuntimeClient();
   const server = await handle(client, running);
@@ -108,7 +108,7 @@ async function started(container: GenericContainer, port: number, what: string, 
     if (otherPort !== undefined) await waitForPort(otherPort, 5_000);
   } catch (err) {
     await server.kill();
-    throw new Error(`${what} container did not answer: ${(err as Error).message}\n${server.output().slice(-2000)}`);
+    throw new Error(`${what} container did not answer: ${(err as Error).message}\n${server.output().slice(-2000)}`, { cause: err });
   }
   return server;
 }

@@ -166,7 +166,7 @@ async function ready(server: ManagedProcess, port: number, url: string, engine: 
   } catch (err) {
     const output = server.output().slice(-2000);
     await stop();
-    throw new Error(`the throw-away ${engine} server did not start: ${(err as Error).message}\n${output}`);
+    throw new Error(`the throw-away ${engine} server did not start: ${(err as Error).message}\n${output}`, { cause: err });
   }
   return { url, dir, stop };
 }

@@ -115,7 +115,7 @@ export async function startNats(port?: number, args: string[] = []): Promise<Nat
     await waitForPort(chosen);
   } catch (err) {
     await managed.kill();
-    throw new Error(`nats-server did not start: ${(err as Error).message}\n${managed.output().slice(-2000)}`);
+    throw new Error(`nats-server did not start: ${(err as Error).message}\n${managed.output().slice(-2000)}`, { cause: err });
   }
   const scheme = args.includes('--tls') ? 'tls' : 'nats';
   return { ...managed, port: chosen, url: `${scheme}://127.0.0.1:${chosen}`, restart: () => startNats(chosen, args) };
@@ -190,7 +190,7 @@ export async function startJanus(options: JanusOptions = {}): Promise<JanusServe
     await waitForPort(adminPort, 5_000);
   } catch (err) {
     await managed.kill();
-    throw new Error(`Janus did not start: ${(err as Error).message}\n${managed.output().slice(-2000)}`);
+    throw new Error(`Janus did not start: ${(err as Error).message}\n${managed.output().slice(-2000)}`, { cause: err });
   }
   return {
     ...managed,

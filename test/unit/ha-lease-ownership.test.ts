@@ -6,8 +6,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ConnectionSpec } from '../../src/connections/spec.js';
 import { toSpec } from '../../src/connections/spec.js';
-import { LeaseOwnership, type Bucket, type ConnectionHost, type LeaseMetrics } from '../../src/ha/lease-ownership.js';
-import { decodeLease, encodeRecord, heartbeatKey, leaseKey, LEGACY_READERS_TTL_MS, type Heartbeat, type Lease, type LeaseState } from '../../src/ha/lease-record.js';
+import { LeaseOwnership, type ConnectionHost, type LeaseMetrics } from '../../src/ha/lease-ownership.js';
+import { heartbeatKey, leaseKey, LEGACY_READERS_TTL_MS, type Lease, type LeaseState } from '../../src/ha/lease-record.js';
 import { createLogger } from '../../src/log.js';
 import { FakeKv } from '../support/fake-kv-bucket.js';
 

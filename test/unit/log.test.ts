@@ -30,3 +30,14 @@ describe('logger', () => {
     expect(out.lines()).toContain('***');
   });
 });
+
+describe('errors in log lines', () => {
+  it('are written with their type, message and stack (pino\'s err serializer)', () => {
+    const out = capture();
+    createLogger('info', out.stream).error({ err: new TypeError('boom') }, 'step failed');
+    const line = JSON.parse(out.lines().trim()) as { err: { type: string; message: string; stack: string } };
+    expect(line.err.type).toBe('TypeError');
+    expect(line.err.message).toBe('boom');
+    expect(line.err.stack).toContain('log.test.ts');
+  });
+});

@@ -333,6 +333,7 @@ export async function consumeEvents(nc: NatsConnection, options: ConsumeEventsOp
       await pump;
       for (const event of [...notTaken, ...queue.drain()]) event.nak();
       notTaken = [];
+      // The naks are best effort: unacknowledged events are redelivered after ack_wait anyway.
       await nc.flush().catch(() => undefined);
     })();
     return closing;
@@ -386,9 +387,10 @@ export function parseStatus(data: Uint8Array): BridgeStatus | undefined {
 export function subscribeStatus(nc: NatsConnection, options: { prefix?: string; janusId?: string } = {}): EventStream<BridgeStatus> {
   const prefix = checkPrefix(options.prefix ?? DEFAULT_PREFIX);
   const subject = options.janusId === undefined ? `${prefix}.status.*` : subjects.status(prefix, checkJanusId(options.janusId));
-  let sub: Subscription | undefined;
-  const queue = new AsyncQueue<BridgeStatus>(() => sub?.unsubscribe());
-  sub = nc.subscribe(subject, {
+  // The queue's close unsubscribes: it exists before the subscription it closes.
+  const holder: { sub?: Subscription } = {};
+  const queue = new AsyncQueue<BridgeStatus>(() => holder.sub?.unsubscribe());
+  const sub = nc.subscribe(subject, {
     callback: (err, msg) => {
       if (err) {
         queue.end(new JanusNatsError(`status subscription failed: ${err.message}`, { cause: err }));
@@ -398,11 +400,12 @@ export function subscribeStatus(nc: NatsConnection, options: { prefix?: string; 
       if (status) queue.push(status);
     },
   });
+  holder.sub = sub;
   void nc.closed().then(() => queue.end());
   return Object.assign(queue, {
     subjects: [subject],
     close: async (): Promise<void> => {
-      sub?.unsubscribe();
+      sub.unsubscribe();
       queue.end();
     },
   });

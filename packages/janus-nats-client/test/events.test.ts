@@ -16,7 +16,6 @@ let nats: NatsServer;
 let janusServer: JanusServer;
 let bridge: TestBridge;
 let nc: NatsConnection;
-let janus: JanusNats;
 const store = mkdtempSync(join(tmpdir(), 'jnc-js-'));
 
 beforeAll(async () => {
@@ -27,7 +26,6 @@ beforeAll(async () => {
     connections: [{ janus_id: 'local', janus_url: janusServer.url }, { janus_id: 'other', janus_url: janusServer.url }],
   });
   nc = await connect({ servers: nats.url });
-  janus = new JanusNats(nc, 'local');
   await eventually(() => ['local', 'other'].every((id) => bridge.daemon.served.get(id)?.connection.state === 'ready'), 10_000, 'bridge connected to Janus');
   await eventually(async () => (await (await nc.jetstreamManager()).streams.info('JANUS_EVENTS').then(() => true, () => false)), 10_000, 'capture stream JANUS_EVENTS exists');
 });
@@ -131,8 +129,7 @@ describe('consumeEvents', () => {
 
     // The service restarts: a new connection, the same durable name.
     nc = await connect({ servers: nats.url });
-    janus = new JanusNats(nc, 'local');
-    const second = await consumeEvents(nc, { durable: 'billing', janusId: 'local', type: 'event' });
+      const second = await consumeEvents(nc, { durable: 'billing', janusId: 'local', type: 'event' });
     const rest: string[] = [];
     const started = performance.now();
     await takeDur(second, 7, rest);

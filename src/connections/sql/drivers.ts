@@ -46,6 +46,7 @@ async function openPostgres(options: DbOptions): Promise<DbSession> {
   try {
     await client.connect();
   } catch (err) {
+    // The connect error is what is reported; ending the half-open client may fail as well.
     await client.end().catch(() => {});
     throw err;
   }

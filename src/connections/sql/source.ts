@@ -33,6 +33,7 @@ export class SqlConnectionSource implements ConnectionSource {
       const where = kind === 'missing-table' ? `table "${this.table}" does not exist in ${this.target.description}` : `reading ${this.description} failed`;
       throw new ListLoadError(kind, `${where}: ${describe(err)}`);
     } finally {
+      // Closing a session that failed may fail too: the load's own error is what counts.
       await session.close().catch(() => {});
     }
   }
