@@ -26,13 +26,16 @@ export interface DaemonProcess extends Managed {
 export function startDaemon(options: DaemonOptions): DaemonProcess {
   const dir = mkdtempSync(join(tmpdir(), 'jnb-bench-'));
   const file = join(dir, 'config.json');
-  writeFileSync(file, JSON.stringify({
-    nats: { servers: [options.natsUrl] },
-    http: { host: '127.0.0.1', port: 0 },
-    log: { level: 'info' },
-    connections: options.connections,
-    ...options.config,
-  }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      nats: { servers: [options.natsUrl] },
+      http: { host: '127.0.0.1', port: 0 },
+      log: { level: 'info' },
+      connections: options.connections,
+      ...options.config,
+    }),
+  );
   const flags = options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [];
   const spawnedAt = Date.now();
   const child = spawn(process.execPath, [...flags, join(REPO, 'dist/main.js'), '--config', file], {
@@ -64,5 +67,11 @@ export function startDaemon(options: DaemonOptions): DaemonProcess {
     problems.push(`stderr: ${d.toString().slice(0, 400)}`);
     if (problems.length > 20) problems.shift();
   });
-  return { ...managed, spawnedAt, logCounts: () => ({ ...counts }), logBytes: () => bytes, problems: () => [...problems] };
+  return {
+    ...managed,
+    spawnedAt,
+    logCounts: () => ({ ...counts }),
+    logBytes: () => bytes,
+    problems: () => [...problems],
+  };
 }

@@ -65,7 +65,16 @@ export interface EvhPhase {
 }
 
 export interface EvhResult {
-  parameters: { handles: number; media_per_handle: number; paced_rate: number; paced_seconds: number; flat_out_events: number; flat_out_window: number; group: number; layout: string };
+  parameters: {
+    handles: number;
+    media_per_handle: number;
+    paced_rate: number;
+    paced_seconds: number;
+    flat_out_events: number;
+    flat_out_window: number;
+    group: number;
+    layout: string;
+  };
   paced: EvhPhase;
   flat_out: EvhPhase;
   event_bytes: number;
@@ -81,14 +90,37 @@ export interface EvhResult {
 /** A media statistics event as Janus's ICE loop builds it (src/ice.c, JANUS_EVENT_SUBTYPE_MEDIA_STATS). */
 function statsEvent(handle: number, video: boolean, tick: number, sentAtUs: number): Record<string, unknown> {
   return {
-    emitter: 'MyJanusInstance', type: 32, subtype: 3, timestamp: sentAtUs,
-    session_id: 4011520381924013 + handle, handle_id: 8913885244594609 + handle, opaque_id: `videoroomtest-${handle.toString(36)}`,
+    emitter: 'MyJanusInstance',
+    type: 32,
+    subtype: 3,
+    timestamp: sentAtUs,
+    session_id: 4011520381924013 + handle,
+    handle_id: 8913885244594609 + handle,
+    opaque_id: `videoroomtest-${handle.toString(36)}`,
     event: {
-      mid: video ? '1' : '0', mindex: video ? 1 : 0, media: video ? 'video' : 'audio', codec: video ? 'vp8' : 'opus', base: video ? 90000 : 48000,
-      ...(video ? {} : { rtt: 12 }), lost: 0, 'lost-by-remote': 0, 'jitter-local': 3, 'jitter-remote': 5,
-      'in-link-quality': 100, 'in-media-link-quality': 100, 'out-link-quality': 100, 'out-media-link-quality': 100,
-      'packets-received': 1000 * tick + handle, 'packets-sent': 990 * tick + handle, 'bytes-received': 125000 * tick, 'bytes-sent': 124000 * tick,
-      'bytes-received-lastsec': 125000, 'bytes-sent-lastsec': 124000, 'nacks-received': 0, 'nacks-sent': 0, 'retransmissions-received': 0,
+      mid: video ? '1' : '0',
+      mindex: video ? 1 : 0,
+      media: video ? 'video' : 'audio',
+      codec: video ? 'vp8' : 'opus',
+      base: video ? 90000 : 48000,
+      ...(video ? {} : { rtt: 12 }),
+      lost: 0,
+      'lost-by-remote': 0,
+      'jitter-local': 3,
+      'jitter-remote': 5,
+      'in-link-quality': 100,
+      'in-media-link-quality': 100,
+      'out-link-quality': 100,
+      'out-media-link-quality': 100,
+      'packets-received': 1000 * tick + handle,
+      'packets-sent': 990 * tick + handle,
+      'bytes-received': 125000 * tick,
+      'bytes-sent': 124000 * tick,
+      'bytes-received-lastsec': 125000,
+      'bytes-sent-lastsec': 124000,
+      'nacks-received': 0,
+      'nacks-sent': 0,
+      'retransmissions-received': 0,
       ...(video ? { 'remb-bitrate': 1000000 } : {}),
     },
   };
@@ -121,17 +153,25 @@ class Generator {
   }
 }
 
-interface Counter { events: number; delays?: number[] }
+interface Counter {
+  events: number;
+  delays?: number[];
+}
 
 async function phase(
-  name: string, ws: WebSocket, nc: NatsConnection, pids: { daemon: number; nats: number },
-  run: (generator: Generator, counter: Counter, sent: () => number) => Promise<number>, withDelay: boolean,
+  name: string,
+  ws: WebSocket,
+  nc: NatsConnection,
+  pids: { daemon: number; nats: number },
+  run: (generator: Generator, counter: Counter, sent: () => number) => Promise<number>,
+  withDelay: boolean,
 ): Promise<EvhPhase> {
   const counter: Counter = withDelay ? { events: 0, delays: [] } : { events: 0 };
   const sub = nc.subscribe(`janus.evh.${JANUS_ID}.>`, {
     callback: (_err, msg) => {
       counter.events++;
-      if (counter.delays) counter.delays.push((nowUs() - (JSON.parse(msg.string()) as { timestamp: number }).timestamp) / 1000);
+      if (counter.delays)
+        counter.delays.push((nowUs() - (JSON.parse(msg.string()) as { timestamp: number }).timestamp) / 1000);
     },
   });
   await nc.flush();
@@ -144,23 +184,35 @@ async function phase(
   let quietSince = Date.now();
   while (counter.events < sent && Date.now() - quietSince < 3_000) {
     await new Promise((r) => setTimeout(r, 10));
-    if (counter.events !== last) { last = counter.events; quietSince = Date.now(); }
+    if (counter.events !== last) {
+      last = counter.events;
+      quietSince = Date.now();
+    }
   }
   const seconds = Number(process.hrtime.bigint() - begin) / 1e9;
   const daemonUs = procCpuMicros(pids.daemon) - before.daemon;
   const natsUs = procCpuMicros(pids.nats) - before.nats;
   sub.unsubscribe();
   const result: EvhPhase = {
-    sent, events: counter.events, seconds, per_second: counter.events / seconds, complete: counter.events >= sent,
-    messages: generator.messages, bytes_sent: generator.bytes,
-    daemon_cpu_ms: daemonUs / 1000, daemon_cpu_us_per_event: daemonUs / Math.max(1, counter.events), daemon_cpu_share: daemonUs / 1e6 / seconds,
+    sent,
+    events: counter.events,
+    seconds,
+    per_second: counter.events / seconds,
+    complete: counter.events >= sent,
+    messages: generator.messages,
+    bytes_sent: generator.bytes,
+    daemon_cpu_ms: daemonUs / 1000,
+    daemon_cpu_us_per_event: daemonUs / Math.max(1, counter.events),
+    daemon_cpu_share: daemonUs / 1e6 / seconds,
     nats_cpu_us_per_event: natsUs / Math.max(1, counter.events),
   };
   if (counter.delays?.length) {
     const sorted = counter.delays.sort((a, b) => a - b);
     result.delay_ms = { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1]! };
   }
-  process.stderr.write(`evh ${name}: ${result.events}/${sent} events in ${seconds.toFixed(2)} s, ${Math.round(result.per_second)}/s, daemon ${result.daemon_cpu_us_per_event.toFixed(1)} µs/event (${(result.daemon_cpu_share * 100).toFixed(1)}% of a core)\n`);
+  process.stderr.write(
+    `evh ${name}: ${result.events}/${sent} events in ${seconds.toFixed(2)} s, ${Math.round(result.per_second)}/s, daemon ${result.daemon_cpu_us_per_event.toFixed(1)} µs/event (${(result.daemon_cpu_share * 100).toFixed(1)}% of a core)\n`,
+  );
   return result;
 }
 
@@ -203,7 +255,9 @@ function flatOut(generator: Generator, counter: Counter, ws: WebSocket): Promise
   });
 }
 
-export async function runEvhLeg(log: (line: string) => void = (line) => process.stderr.write(line + '\n')): Promise<EvhResult> {
+export async function runEvhLeg(
+  log: (line: string) => void = (line) => process.stderr.write(line + '\n'),
+): Promise<EvhResult> {
   const cleanups: Array<() => Promise<unknown>> = [];
   try {
     const nats = await startNats();
@@ -213,9 +267,16 @@ export async function runEvhLeg(log: (line: string) => void = (line) => process.
     const evhPort = await freePort();
     const httpPort = await freePort();
     const daemon = startDaemon({
-      natsUrl: nats.url, connections: [{ janus_id: JANUS_ID, janus_url: janus.url }],
+      natsUrl: nats.url,
+      connections: [{ janus_id: JANUS_ID, janus_url: janus.url }],
       ...(process.env.BENCH_EVH_PROFILE_DIR ? { profileDir: process.env.BENCH_EVH_PROFILE_DIR } : {}),
-      config: { ...(process.env.BENCH_EVH_MAX_PENDING ? { nats: { servers: [nats.url], maxPendingBytes: Number(process.env.BENCH_EVH_MAX_PENDING) } } : {}), http: { host: '127.0.0.1', port: httpPort }, eventHandler: { port: evhPort, host: '127.0.0.1', secret: SECRET } },
+      config: {
+        ...(process.env.BENCH_EVH_MAX_PENDING
+          ? { nats: { servers: [nats.url], maxPendingBytes: Number(process.env.BENCH_EVH_MAX_PENDING) } }
+          : {}),
+        http: { host: '127.0.0.1', port: httpPort },
+        eventHandler: { port: evhPort, host: '127.0.0.1', secret: SECRET },
+      },
     });
     cleanups.push(() => daemon.stop(20_000));
     const nc = await connect({ servers: nats.url, name: 'bench-evh-subscriber' });
@@ -226,13 +287,24 @@ export async function runEvhLeg(log: (line: string) => void = (line) => process.
     for (let attempt = 0; !ws; attempt++) {
       try {
         ws = await new Promise<WebSocket>((resolve, reject) => {
-          const socket = new WebSocket(`ws://127.0.0.1:${evhPort}/${JANUS_ID}?secret=${SECRET}`, 'janus-event-handlers', { perMessageDeflate: false });
+          const socket = new WebSocket(
+            `ws://127.0.0.1:${evhPort}/${JANUS_ID}?secret=${SECRET}`,
+            'janus-event-handlers',
+            { perMessageDeflate: false },
+          );
           socket.once('open', () => resolve(socket));
           socket.once('error', reject);
-          socket.once('unexpected-response', (_req, res) => { socket.terminate(); reject(new Error(`HTTP ${res.statusCode}`)); });
+          socket.once('unexpected-response', (_req, res) => {
+            socket.terminate();
+            reject(new Error(`HTTP ${res.statusCode}`));
+          });
         });
       } catch (err) {
-        if (attempt > 100) throw new Error(`the daemon's event-handler endpoint did not accept: ${(err as Error).message}\n${daemon.problems().join('\n')}`, { cause: err });
+        if (attempt > 100)
+          throw new Error(
+            `the daemon's event-handler endpoint did not accept: ${(err as Error).message}\n${daemon.problems().join('\n')}`,
+            { cause: err },
+          );
         await new Promise((r) => setTimeout(r, 100));
       }
     }
@@ -242,7 +314,11 @@ export async function runEvhLeg(log: (line: string) => void = (line) => process.
 
     log(`evh: warm-up (20,000 events)`);
     const warmup = { events: 0 };
-    const warmSub = nc.subscribe(`janus.evh.${JANUS_ID}.>`, { callback: () => { warmup.events++; } });
+    const warmSub = nc.subscribe(`janus.evh.${JANUS_ID}.>`, {
+      callback: () => {
+        warmup.events++;
+      },
+    });
     const warmGenerator = new Generator(link);
     for (let i = 0; i < 200; i++) warmGenerator.send(GROUP);
     const warmDeadline = Date.now() + 10_000;
@@ -255,17 +331,35 @@ export async function runEvhLeg(log: (line: string) => void = (line) => process.
     const idleShare = (procCpuMicros(daemon.pid) - idleBefore) / 1e6 / PACED_SECONDS;
     log(`evh: paced, ${HANDLES} handles × ${MEDIA_PER_HANDLE} media = ${PACED_RATE} events/s for ${PACED_SECONDS} s`);
     const pacedResult = await phase('paced', link, nc, pids, (generator) => paced(generator), true);
-    pacedResult.daemon_net_cpu_us_per_event = Math.max(0, (pacedResult.daemon_cpu_share - idleShare) * pacedResult.seconds * 1e6 / Math.max(1, pacedResult.events));
+    pacedResult.daemon_net_cpu_us_per_event = Math.max(
+      0,
+      ((pacedResult.daemon_cpu_share - idleShare) * pacedResult.seconds * 1e6) / Math.max(1, pacedResult.events),
+    );
     log(`evh: flat-out, ${FLAT_OUT_EVENTS} events, ≤ ${FLAT_OUT_WINDOW} outstanding`);
-    const flatResult = await phase('flat-out', link, nc, pids, (generator, counter) => flatOut(generator, counter, link), false);
+    const flatResult = await phase(
+      'flat-out',
+      link,
+      nc,
+      pids,
+      (generator, counter) => flatOut(generator, counter, link),
+      false,
+    );
 
     const sample = JSON.stringify(statsEvent(1, true, 1, nowUs()));
     const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-    const evhMetrics = metrics.split('\n').filter((line) => line.startsWith('janus_bridge_evh_') && !line.startsWith('#'));
+    const evhMetrics = metrics
+      .split('\n')
+      .filter((line) => line.startsWith('janus_bridge_evh_') && !line.startsWith('#'));
     return {
       parameters: {
-        handles: HANDLES, media_per_handle: MEDIA_PER_HANDLE, paced_rate: PACED_RATE, paced_seconds: PACED_SECONDS,
-        flat_out_events: FLAT_OUT_EVENTS, flat_out_window: FLAT_OUT_WINDOW, group: GROUP, layout: 'indented (3 spaces), as Janus\'s default json = "indented"',
+        handles: HANDLES,
+        media_per_handle: MEDIA_PER_HANDLE,
+        paced_rate: PACED_RATE,
+        paced_seconds: PACED_SECONDS,
+        flat_out_events: FLAT_OUT_EVENTS,
+        flat_out_window: FLAT_OUT_WINDOW,
+        group: GROUP,
+        layout: 'indented (3 spaces), as Janus\'s default json = "indented"',
       },
       paced: pacedResult,
       flat_out: flatResult,
@@ -290,21 +384,36 @@ export function renderEvh(r: EvhResult): string[] {
     `event handlers (fake wsevh → daemon → janus.evh.<id>.media; media statistics events of ${r.event_bytes} bytes compact, ${r.parameters.group} per message, ${r.parameters.layout})`,
     row('paced', r.paced),
     row('flat-out', r.flat_out),
-    `  daemon idle: ${f(r.daemon_idle_cpu_share * 100, 2)}% of a core; ${r.daemon_evh_metrics.filter((line) => /_dropped_total.* [1-9]/.test(line)).join(', ') || 'dropped no event'}; RSS ${f(r.daemon_rss_mib)} MiB; warn/error logs ${(r.daemon_log_lines.warn ?? 0)}/${(r.daemon_log_lines.error ?? 0) + (r.daemon_log_lines.fatal ?? 0)}`,
+    `  daemon idle: ${f(r.daemon_idle_cpu_share * 100, 2)}% of a core; ${r.daemon_evh_metrics.filter((line) => /_dropped_total.* [1-9]/.test(line)).join(', ') || 'dropped no event'}; RSS ${f(r.daemon_rss_mib)} MiB; warn/error logs ${r.daemon_log_lines.warn ?? 0}/${(r.daemon_log_lines.error ?? 0) + (r.daemon_log_lines.fatal ?? 0)}`,
   ];
 }
 
 // Run alone: node dist-bench/bench/evh.js
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  runEvhLeg().then((result) => {
-    process.stdout.write(renderEvh(result).join('\n') + '\n');
-    const out = join(REPO, 'bench-results');
-    mkdirSync(out, { recursive: true });
-    writeFileSync(join(out, 'evh.json'), JSON.stringify({ benchmark: 'janus-nats-bridge event handlers', at: new Date().toISOString(), machine: machine('see latest.json'), ...result }, null, 2) + '\n');
-    process.stderr.write(`written: ${join(out, 'evh.json')}\n`);
-    process.exit(0);
-  }, (err: Error) => {
-    process.stderr.write(`evh benchmark failed: ${err.stack ?? err.message}\n`);
-    process.exit(1);
-  });
+  runEvhLeg().then(
+    (result) => {
+      process.stdout.write(renderEvh(result).join('\n') + '\n');
+      const out = join(REPO, 'bench-results');
+      mkdirSync(out, { recursive: true });
+      writeFileSync(
+        join(out, 'evh.json'),
+        JSON.stringify(
+          {
+            benchmark: 'janus-nats-bridge event handlers',
+            at: new Date().toISOString(),
+            machine: machine('see latest.json'),
+            ...result,
+          },
+          null,
+          2,
+        ) + '\n',
+      );
+      process.stderr.write(`written: ${join(out, 'evh.json')}\n`);
+      process.exit(0);
+    },
+    (err: Error) => {
+      process.stderr.write(`evh benchmark failed: ${err.stack ?? err.message}\n`);
+      process.exit(1);
+    },
+  );
 }

@@ -12,9 +12,20 @@ interface ProfileNode {
   callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
   hitCount?: number;
 }
-interface CpuProfile { nodes: ProfileNode[]; startTime: number; endTime: number; samples?: number[]; timeDeltas?: number[] }
+interface CpuProfile {
+  nodes: ProfileNode[];
+  startTime: number;
+  endTime: number;
+  samples?: number[];
+  timeDeltas?: number[];
+}
 
-export interface SelfTime { function: string; location: string; self_ms: number; percent: number }
+export interface SelfTime {
+  function: string;
+  location: string;
+  self_ms: number;
+  percent: number;
+}
 
 export function summarizeProfile(file: string, top = 15): { total_ms: number; idle_ms: number; top: SelfTime[] } {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
@@ -36,8 +47,11 @@ export function summarizeProfile(file: string, top = 15): { total_ms: number; id
     const frame = byId.get(id)!.callFrame;
     total += us;
     if (frame.functionName === '(idle)') idle += us;
-    const url = frame.url.startsWith(repoUrl) ? frame.url.slice(repoUrl.length)
-      : frame.url.startsWith('file://') ? relative(REPO, new URL(frame.url).pathname) : frame.url;
+    const url = frame.url.startsWith(repoUrl)
+      ? frame.url.slice(repoUrl.length)
+      : frame.url.startsWith('file://')
+        ? relative(REPO, new URL(frame.url).pathname)
+        : frame.url;
     const location = url ? `${url}:${frame.lineNumber + 1}` : '';
     const name = frame.functionName || '(anonymous)';
     const key = `${name}@${location}`;
@@ -50,7 +64,12 @@ export function summarizeProfile(file: string, top = 15): { total_ms: number; id
     .filter((entry) => entry.function !== '(idle)')
     .sort((a, b) => b.us - a.us)
     .slice(0, top)
-    .map((entry) => ({ function: entry.function, location: entry.location, self_ms: entry.us / 1000, percent: (100 * entry.us) / Math.max(1, busy) }));
+    .map((entry) => ({
+      function: entry.function,
+      location: entry.location,
+      self_ms: entry.us / 1000,
+      percent: (100 * entry.us) / Math.max(1, busy),
+    }));
   return { total_ms: total / 1000, idle_ms: idle / 1000, top: ranked };
 }
 
@@ -59,7 +78,9 @@ export function formatSummary(title: string, summary: ReturnType<typeof summariz
     `${title}: ${(summary.total_ms - summary.idle_ms).toFixed(0)} ms busy of ${summary.total_ms.toFixed(0)} ms profiled (percent of busy time)`,
   ];
   for (const entry of summary.top) {
-    lines.push(`  ${entry.self_ms.toFixed(1).padStart(8)} ms ${entry.percent.toFixed(1).padStart(5)}%  ${entry.function}  ${entry.location}`);
+    lines.push(
+      `  ${entry.self_ms.toFixed(1).padStart(8)} ms ${entry.percent.toFixed(1).padStart(5)}%  ${entry.function}  ${entry.location}`,
+    );
   }
   return lines.join('\n');
 }

@@ -68,7 +68,9 @@ const session = (created.data as { id: number }).id;
 setInterval(() => void call({ janus: 'keepalive', session_id: session }), 20_000).unref();
 
 function relay(msg: Msg): void {
-  const request = JSON.parse(Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.byteLength).toString('utf8')) as Body;
+  const request = JSON.parse(
+    Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.byteLength).toString('utf8'),
+  ) as Body;
   const clientTransaction = request.transaction;
   const transaction = `f${++counter}`;
   request.transaction = transaction;
@@ -82,7 +84,11 @@ function relay(msg: Msg): void {
 
 const nc = await connect({ servers: natsUrl, name: 'bench-relay-floor' });
 nc.subscribe('bench.relay', { callback: (_err, msg) => relay(msg) });
-nc.subscribe('bench.relay.cpu', { callback: (_err, msg) => { msg.respond(Buffer.from(JSON.stringify(process.cpuUsage()))); } });
+nc.subscribe('bench.relay.cpu', {
+  callback: (_err, msg) => {
+    msg.respond(Buffer.from(JSON.stringify(process.cpuUsage())));
+  },
+});
 await nc.flush();
 process.stdout.write('ready\n');
 const stop = (): void => {

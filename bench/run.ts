@@ -47,12 +47,17 @@ const ROUNDS = envInt('BENCH_ROUNDS', 3);
 const EVENTS = envInt('BENCH_EVENTS', 10_000);
 /** Fire-and-forget messages sent but not yet seen as events: keeps the burst bounded. */
 const EVENT_WINDOW = 1_000;
-/** Events through the capture daemon before it is measured (its JetStream path warmed up); the stream is purged after. */
+/**
+ * Events through the capture daemon before it is measured (its JetStream path warmed up); the stream is purged after.
+ */
 const CAPTURE_WARMUP_EVENTS = Math.min(2_000, EVENTS);
 const STREAM = 'BENCH_EVENTS';
 /** events.stream.maxPending: the daemon's default. */
 const STREAM_MAX_PENDING = 256;
-const CONNECTION_COUNTS = (process.env.BENCH_CONNECTIONS ?? '10,100,1000').split(',').map(Number).filter((n) => n > 0);
+const CONNECTION_COUNTS = (process.env.BENCH_CONNECTIONS ?? '10,100,1000')
+  .split(',')
+  .map(Number)
+  .filter((n) => n > 0);
 const CONNECT_DEADLINE_MS = 60_000;
 /** Wait after all are up: one keepalive round at the default janus.pingInterval of 5 s. */
 const IDLE_MS = 5_500;
@@ -65,8 +70,20 @@ const KEEPALIVE = Buffer.from('{"janus":"keepalive","transaction":"bench"}');
 
 // ---------------------------------------------------------------- measuring
 
-interface Latency { n: number; p50_ms: number; p99_ms: number; mean_ms: number; max_ms: number }
-interface Throughput { n: number; window: number; seconds: number; per_second: number; errors: number }
+interface Latency {
+  n: number;
+  p50_ms: number;
+  p99_ms: number;
+  mean_ms: number;
+  max_ms: number;
+}
+interface Throughput {
+  n: number;
+  window: number;
+  seconds: number;
+  per_second: number;
+  errors: number;
+}
 
 async function sequential(n: number, once: () => Promise<void>): Promise<Latency> {
   const ms: number[] = [];
@@ -76,7 +93,13 @@ async function sequential(n: number, once: () => Promise<void>): Promise<Latency
     ms.push(Number(process.hrtime.bigint() - start) / 1e6);
   }
   ms.sort((a, b) => a - b);
-  return { n, p50_ms: percentile(ms, 50), p99_ms: percentile(ms, 99), mean_ms: ms.reduce((a, b) => a + b, 0) / n, max_ms: ms[n - 1]! };
+  return {
+    n,
+    p50_ms: percentile(ms, 50),
+    p99_ms: percentile(ms, 99),
+    mean_ms: ms.reduce((a, b) => a + b, 0) / n,
+    max_ms: ms[n - 1]!,
+  };
 }
 
 /** n requests, `window` of them in flight at any time. */
@@ -102,9 +125,18 @@ async function windowed(n: number, window: number, once: () => Promise<void>): P
   return { n, window, seconds, per_second: n / seconds, errors };
 }
 
-interface CpuProbe { read(): number }
-interface CpuUse { cpu_ms: number; us_per_request: number }
-async function measureCpu<T>(probe: CpuProbe | (() => Promise<number>), requests: number, run: () => Promise<T>): Promise<[T, CpuUse]> {
+interface CpuProbe {
+  read(): number;
+}
+interface CpuUse {
+  cpu_ms: number;
+  us_per_request: number;
+}
+async function measureCpu<T>(
+  probe: CpuProbe | (() => Promise<number>),
+  requests: number,
+  run: () => Promise<T>,
+): Promise<[T, CpuUse]> {
   const read = typeof probe === 'function' ? probe : async () => probe.read();
   const before = await read();
   const result = await run();
@@ -133,7 +165,10 @@ interface CpuProbes {
   janus?: CpuProbe;
 }
 
-/** One round of a leg: SEQUENTIAL requests one at a time, then REQUESTS with WINDOW in flight, CPU read around each phase. */
+/**
+ * One round of a leg: SEQUENTIAL requests one at a time, then REQUESTS with WINDOW in flight, CPU read around each
+ * phase.
+ */
 async function measureRound(once: () => Promise<void>, probes: CpuProbes): Promise<LegRound> {
   const none = async (): Promise<number> => 0;
   const [seq, cpuSeq] = await measureCpu(probes.cpu ?? none, SEQUENTIAL, () => sequential(SEQUENTIAL, once));
@@ -153,7 +188,9 @@ async function measureRound(once: () => Promise<void>, probes: CpuProbes): Promi
  * over minutes, and legs measured seconds apart see the same machine. Each figure is then
  * the median of its rounds.
  */
-async function measureLegs<K extends string>(legs: Record<K, { once: () => Promise<void>; probes: CpuProbes }>): Promise<Record<K, LegResult>> {
+async function measureLegs<K extends string>(
+  legs: Record<K, { once: () => Promise<void>; probes: CpuProbes }>,
+): Promise<Record<K, LegResult>> {
   const names = Object.keys(legs) as K[];
   const rounds = Object.fromEntries(names.map((name) => [name, [] as LegRound[]])) as Record<K, LegRound[]>;
   for (let i = 0; i < ROUNDS; i++) {
@@ -162,30 +199,53 @@ async function measureLegs<K extends string>(legs: Record<K, { once: () => Promi
       rounds[name].push(await measureRound(legs[name].once, legs[name].probes));
     }
   }
-  return Object.fromEntries(names.map((name) => {
-    const result: LegResult = { ...medianByField(rounds[name]), rounds: rounds[name] };
-    result.throughput.errors = rounds[name].reduce((sum, round) => sum + round.throughput.errors, 0);
-    return [name, result];
-  })) as Record<K, LegResult>;
+  return Object.fromEntries(
+    names.map((name) => {
+      const result: LegResult = { ...medianByField(rounds[name]), rounds: rounds[name] };
+      result.throughput.errors = rounds[name].reduce((sum, round) => sum + round.throughput.errors, 0);
+      return [name, result];
+    }),
+  ) as Record<K, LegResult>;
 }
 
 /** Field by field, the median over `values` (objects of the same shape). */
 function medianByField<T>(values: T[]): T {
   const first = values[0] as unknown;
-  if (typeof first === 'number') return percentile([...(values as number[])].sort((a, b) => a - b), 50) as T;
+  if (typeof first === 'number')
+    return percentile(
+      [...(values as number[])].sort((a, b) => a - b),
+      50,
+    ) as T;
   if (typeof first !== 'object' || first === null) return first as T;
-  return Object.fromEntries(Object.keys(first).map((key) => [key, medianByField(values.map((value) => (value as Record<string, unknown>)[key]))])) as T;
+  return Object.fromEntries(
+    Object.keys(first).map((key) => [
+      key,
+      medianByField(values.map((value) => (value as Record<string, unknown>)[key])),
+    ]),
+  ) as T;
 }
 
 // ---------------------------------------------------------------- events
 
-interface EventRate { sent: number; events: number; seconds: number; per_second: number; complete: boolean; cpu?: CpuUse; janus_cpu?: CpuUse }
+interface EventRate {
+  sent: number;
+  events: number;
+  seconds: number;
+  per_second: number;
+  complete: boolean;
+  cpu?: CpuUse;
+  janus_cpu?: CpuUse;
+}
 
 /**
  * Sends `total` fire-and-forget messages, at most EVENT_WINDOW ahead of the events seen,
  * and times until the last event arrives (or until nothing came for 5 s).
  */
-function eventBurst(total: number, sendOne: (i: number) => void, subscribeEvents: (onEvent: () => void) => void): Promise<EventRate> {
+function eventBurst(
+  total: number,
+  sendOne: (i: number) => void,
+  subscribeEvents: (onEvent: () => void) => void,
+): Promise<EventRate> {
   return new Promise((resolve) => {
     let sent = 0;
     let events = 0;
@@ -233,19 +293,35 @@ interface DaemonEventRate extends EventRate {
  * the last one was seen counts too.
  */
 async function eventsViaDaemon(
-  nc: NatsConnection, janusId: string, total: number,
+  nc: NatsConnection,
+  janusId: string,
+  total: number,
   pids: { daemon: number; janus: number; nats: number },
   settle?: (seen: number, seconds: number) => Promise<void>,
 ): Promise<DaemonEventRate> {
-  const attachReply = JSON.parse((await nc.request(`janus.request.${janusId}`, Buffer.from('{"janus":"attach","plugin":"janus.plugin.echotest"}'), { timeout: 5_000 })).string()) as { data: { id: number } };
+  const attachReply = JSON.parse(
+    (
+      await nc.request(`janus.request.${janusId}`, Buffer.from('{"janus":"attach","plugin":"janus.plugin.echotest"}'), {
+        timeout: 5_000,
+      })
+    ).string(),
+  ) as { data: { id: number } };
   const handle = attachReply.data.id;
   const eventSub = nc.subscribe(`janus.event.${janusId}`);
   await nc.flush();
   let other = 0;
-  const before = { daemon: procCpuMicros(pids.daemon), janus: procCpuMicros(pids.janus), nats: procCpuMicros(pids.nats) };
+  const before = {
+    daemon: procCpuMicros(pids.daemon),
+    janus: procCpuMicros(pids.janus),
+    nats: procCpuMicros(pids.nats),
+  };
   const rate = await eventBurst(
     total,
-    (i) => nc.publish(`janus.request.${janusId}`, Buffer.from(`{"janus":"message","handle_id":${handle},"body":{"audio":true},"transaction":"e${i}"}`)),
+    (i) =>
+      nc.publish(
+        `janus.request.${janusId}`,
+        Buffer.from(`{"janus":"message","handle_id":${handle},"body":{"audio":true},"transaction":"e${i}"}`),
+      ),
     (onEvent) => {
       void (async () => {
         for await (const msg of eventSub) {
@@ -262,9 +338,15 @@ async function eventsViaDaemon(
     return { cpu_ms: us / 1000, us_per_request: us / total };
   };
   const result: DaemonEventRate = {
-    ...rate, cpu: used(pids.daemon, before.daemon), janus_cpu: used(pids.janus, before.janus), nats_cpu: used(pids.nats, before.nats), non_event_messages: other,
+    ...rate,
+    cpu: used(pids.daemon, before.daemon),
+    janus_cpu: used(pids.janus, before.janus),
+    nats_cpu: used(pids.nats, before.nats),
+    non_event_messages: other,
   };
-  await nc.request(`janus.request.${janusId}`, Buffer.from(`{"janus":"detach","handle_id":${handle}}`), { timeout: 5_000 });
+  await nc.request(`janus.request.${janusId}`, Buffer.from(`{"janus":"detach","handle_id":${handle}}`), {
+    timeout: 5_000,
+  });
   return result;
 }
 
@@ -274,7 +356,12 @@ async function streamMessages(jsm: JetStreamManager, name: string): Promise<numb
 }
 
 /** Polls until `done(messages)` or the deadline; returns the last count. */
-async function waitStream(jsm: JetStreamManager, name: string, deadlineMs: number, done: (messages: number) => boolean): Promise<number | undefined> {
+async function waitStream(
+  jsm: JetStreamManager,
+  name: string,
+  deadlineMs: number,
+  done: (messages: number) => boolean,
+): Promise<number | undefined> {
   const deadline = Date.now() + deadlineMs;
   for (;;) {
     const messages = await streamMessages(jsm, name);
@@ -296,10 +383,14 @@ function log(line: string): void {
 
 /** A bench helper process (echo responder, relay floor) from dist-bench/bench, once it prints "ready". */
 async function startResponder(script: string, args: string[]): Promise<Managed> {
-  const child = spawn(process.execPath, [join(import.meta.dirname, script), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(import.meta.dirname, script), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const managed = manage(child);
   await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('ready')) resolve(); });
+    child.stdout!.on('data', (d: Buffer) => {
+      if (d.toString().includes('ready')) resolve();
+    });
     child.once('exit', (code) => reject(new Error(`${script} exited with ${code}: ${managed.output()}`)));
   });
   return managed;
@@ -395,10 +486,13 @@ async function main(): Promise<void> {
   cleanups.push(() => floor.stop());
   const echoNc = await connect({ servers: echoNats.url, name: 'bench-client' });
   cleanups.push(() => echoNc.close());
-  const echoOnce = async (): Promise<void> => { await echoNc.request('bench.echo', KEEPALIVE, { timeout: 5_000 }); };
+  const echoOnce = async (): Promise<void> => {
+    await echoNc.request('bench.echo', KEEPALIVE, { timeout: 5_000 });
+  };
   const floorOnce = async (): Promise<void> => {
     const reply = await echoNc.request('bench.relay', KEEPALIVE, { timeout: 5_000 });
-    if ((JSON.parse(reply.string()) as { janus: string }).janus !== 'ack') throw new Error(`keepalive answered ${reply.string()}`);
+    if ((JSON.parse(reply.string()) as { janus: string }).janus !== 'ack')
+      throw new Error(`keepalive answered ${reply.string()}`);
   };
 
   // bridge: the daemon as users run it, on its own nats-server.
@@ -408,7 +502,11 @@ async function main(): Promise<void> {
   cleanups.push(() => nc.close());
   const profileBridge = PROFILE ? join(PROFILE_DIR, 'bridge') : undefined;
   if (profileBridge) mkdirSync(profileBridge, { recursive: true });
-  const bridgeDaemon = startDaemon({ natsUrl: nats.url, connections: [{ janus_id: 'bench', janus_url: janus.url }], profileDir: profileBridge });
+  const bridgeDaemon = startDaemon({
+    natsUrl: nats.url,
+    connections: [{ janus_id: 'bench', janus_url: janus.url }],
+    profileDir: profileBridge,
+  });
   cleanups.push(() => bridgeDaemon.stop(20_000));
   const bridgeUp = await (await waitConnected(nc, new Set(['bench']), bridgeDaemon, 15_000)).wait();
   if (bridgeUp.up !== 1) throw new Error(`the daemon did not connect to Janus: ${bridgeDaemon.problems().join('\n')}`);
@@ -422,7 +520,10 @@ async function main(): Promise<void> {
     direct: { once: directOnce, probes: { janus: janusCpu(janus) } },
     echo: { once: echoOnce, probes: { cpu: cpuOver(echoNc, 'bench.echo.cpu') } },
     floor: { once: floorOnce, probes: { cpu: cpuOver(echoNc, 'bench.relay.cpu'), janus: janusCpu(janus) } },
-    bridge: { once: bridgeOnce, probes: { cpu: { read: () => procCpuMicros(bridgeDaemon.pid) }, janus: janusCpu(janus) } },
+    bridge: {
+      once: bridgeOnce,
+      probes: { cpu: { read: () => procCpuMicros(bridgeDaemon.pid) }, janus: janusCpu(janus) },
+    },
   };
   for (const [name, leg] of Object.entries(legs)) {
     log(`${name}: warm-up`);
@@ -444,11 +545,17 @@ async function main(): Promise<void> {
   log(`direct: ${EVENTS} fire-and-forget echotest messages`);
   const attached = await direct.request({ janus: 'attach', session_id: session, plugin: 'janus.plugin.echotest' });
   const directHandle = (attached.data as { id: number }).id;
-  const [directEvents, directEventsJanusCpu] = await measureCpu(janusCpu(janus), EVENTS, () => eventBurst(
-    EVENTS,
-    () => direct.send({ janus: 'message', session_id: session, handle_id: directHandle, body: { audio: true } }),
-    (onEvent) => { direct.onOther = (body) => { if (body.janus === 'event') onEvent(); }; },
-  ));
+  const [directEvents, directEventsJanusCpu] = await measureCpu(janusCpu(janus), EVENTS, () =>
+    eventBurst(
+      EVENTS,
+      () => direct.send({ janus: 'message', session_id: session, handle_id: directHandle, body: { audio: true } }),
+      (onEvent) => {
+        direct.onOther = (body) => {
+          if (body.janus === 'event') onEvent();
+        };
+      },
+    ),
+  );
   directEvents.janus_cpu = directEventsJanusCpu;
   direct.onOther = () => {};
   await direct.request({ janus: 'detach', session_id: session, handle_id: directHandle });
@@ -456,7 +563,11 @@ async function main(): Promise<void> {
   await direct.close();
 
   log(`bridge: ${EVENTS} fire-and-forget echotest messages`);
-  const bridgeEvents = await eventsViaDaemon(nc, 'bench', EVENTS, { daemon: bridgeDaemon.pid, janus: janus.pid, nats: nats.pid });
+  const bridgeEvents = await eventsViaDaemon(nc, 'bench', EVENTS, {
+    daemon: bridgeDaemon.pid,
+    janus: janus.pid,
+    nats: nats.pid,
+  });
   const bridgeRss = procRssMiB(bridgeDaemon.pid);
   const bridgeLogs = bridgeDaemon.logCounts();
   const bridgeProblems = bridgeDaemon.problems();
@@ -476,16 +587,21 @@ async function main(): Promise<void> {
   const profileCapture = PROFILE ? join(PROFILE_DIR, 'capture') : undefined;
   if (profileCapture) mkdirSync(profileCapture, { recursive: true });
   const captureDaemon = startDaemon({
-    natsUrl: jsNats.url, connections: [{ janus_id: 'capture', janus_url: janus.url }], profileDir: profileCapture,
+    natsUrl: jsNats.url,
+    connections: [{ janus_id: 'capture', janus_url: janus.url }],
+    profileDir: profileCapture,
     config: { events: { stream: { enabled: true, name: STREAM, storage: 'memory', maxPending: STREAM_MAX_PENDING } } },
   });
   cleanups.push(() => captureDaemon.stop(20_000));
   const captureUp = await (await waitConnected(jsNc, new Set(['capture']), captureDaemon, 15_000)).wait();
-  if (captureUp.up !== 1) throw new Error(`the capture daemon did not connect to Janus: ${captureDaemon.problems().join('\n')}`);
-  if ((await waitStream(jsm, STREAM, 10_000, () => true)) === undefined) throw new Error(`the capture daemon did not create the stream ${STREAM}: ${captureDaemon.problems().join('\n')}`);
+  if (captureUp.up !== 1)
+    throw new Error(`the capture daemon did not connect to Janus: ${captureDaemon.problems().join('\n')}`);
+  if ((await waitStream(jsm, STREAM, 10_000, () => true)) === undefined)
+    throw new Error(`the capture daemon did not create the stream ${STREAM}: ${captureDaemon.problems().join('\n')}`);
   const captureOnce = async (): Promise<void> => {
     const reply = await jsNc.request('janus.request.capture', KEEPALIVE, { timeout: 5_000 });
-    if ((JSON.parse(reply.string()) as { janus: string }).janus !== 'ack') throw new Error(`keepalive answered ${reply.string()}`);
+    if ((JSON.parse(reply.string()) as { janus: string }).janus !== 'ack')
+      throw new Error(`keepalive answered ${reply.string()}`);
   };
   const capturePids = { daemon: captureDaemon.pid, janus: janus.pid, nats: jsNats.pid };
   log(`capture: warm-up (${WARMUP + WARMUP * 4} requests, ${CAPTURE_WARMUP_EVENTS} events)`);
@@ -496,7 +612,10 @@ async function main(): Promise<void> {
   let lastCount = -1;
   let steadySince = Date.now();
   await waitStream(jsm, STREAM, 5_000, (messages) => {
-    if (messages !== lastCount) { lastCount = messages; steadySince = Date.now(); }
+    if (messages !== lastCount) {
+      lastCount = messages;
+      steadySince = Date.now();
+    }
     return messages >= CAPTURE_WARMUP_EVENTS && Date.now() - steadySince >= 200;
   });
   await jsm.streams.purge(STREAM);
@@ -507,21 +626,26 @@ async function main(): Promise<void> {
     // The daemon awaits its acks asynchronously: the stream may trail the subscriber a little.
     const settleBegin = process.hrtime.bigint();
     storedAtEnd = await waitStream(jsm, STREAM, 5_000, (messages) => messages >= seen);
-    if (storedAtEnd !== undefined && storedAtEnd >= seen) storedSeconds = seconds + Number(process.hrtime.bigint() - settleBegin) / 1e9;
+    if (storedAtEnd !== undefined && storedAtEnd >= seen)
+      storedSeconds = seconds + Number(process.hrtime.bigint() - settleBegin) / 1e9;
   });
   const streamInfo = await jsm.streams.info(STREAM);
   const captureLogs = captureDaemon.logCounts();
   const captureProblems = captureDaemon.problems();
   const captureRss = procRssMiB(captureDaemon.pid);
   const captureShutdownMs = await captureDaemon.stop(20_000);
-  const captureProfile = profileCapture ? await profileOf(profileCapture, 'daemon, JetStream capture phase') : undefined;
+  const captureProfile = profileCapture
+    ? await profileOf(profileCapture, 'daemon, JetStream capture phase')
+    : undefined;
   await jsNc.close();
   await jsNats.stop();
   rmSync(jsDir, { recursive: true, force: true });
   const captureResult = {
     ...captureEvents,
     stream: {
-      name: STREAM, storage: 'memory', max_pending: STREAM_MAX_PENDING,
+      name: STREAM,
+      storage: 'memory',
+      max_pending: STREAM_MAX_PENDING,
       /** Messages the stream holds once the measured burst is over (purged after the warm-up). */
       messages: storedAtEnd ?? null,
       /** The events the subscriber saw, the stream should hold as many. */
@@ -532,7 +656,10 @@ async function main(): Promise<void> {
       messages_after_detach: streamInfo.state.messages,
       bytes_after_detach: streamInfo.state.bytes,
     },
-    rss_mib: captureRss, log_lines: captureLogs, shutdown_ms: captureShutdownMs, problems: captureProblems.slice(-10),
+    rss_mib: captureRss,
+    log_lines: captureLogs,
+    shutdown_ms: captureShutdownMs,
+    problems: captureProblems.slice(-10),
   };
 
   // ---------------------------------------------------------------- N connections
@@ -541,9 +668,14 @@ async function main(): Promise<void> {
   for (const count of CONNECTION_COUNTS) {
     log(`connections: ${count} janus_ids on one Janus`);
     const ids = Array.from({ length: count }, (_, i) => `c${count}-${i}`);
-    const profileDir = PROFILE && count === Math.max(...CONNECTION_COUNTS) ? join(PROFILE_DIR, `connections-${count}`) : undefined;
+    const profileDir =
+      PROFILE && count === Math.max(...CONNECTION_COUNTS) ? join(PROFILE_DIR, `connections-${count}`) : undefined;
     if (profileDir) mkdirSync(profileDir, { recursive: true });
-    const daemon = startDaemon({ natsUrl: nats.url, connections: ids.map((id) => ({ janus_id: id, janus_url: janus.url })), profileDir });
+    const daemon = startDaemon({
+      natsUrl: nats.url,
+      connections: ids.map((id) => ({ janus_id: id, janus_url: janus.url })),
+      profileDir,
+    });
     cleanups.push(() => daemon.stop(20_000));
     const watcher = await waitConnected(nc, new Set(ids), daemon, CONNECT_DEADLINE_MS);
     const up = await watcher.wait();
@@ -558,61 +690,111 @@ async function main(): Promise<void> {
     const problems = daemon.problems();
     const shutdownMs = await daemon.stop(30_000);
     connectionResults.push({
-      connections: count, up: up.up, first_connected_ms: up.first_ms, all_connected_ms: up.all_ms,
-      rss_mib_when_up: rssUp, rss_mib_idle_later: rssLater, rss_peak_mib: hwm,
-      cpu_ms_until_up: cpuUp, cpu_ms_idle: cpuLater - cpuUp, idle_ms: IDLE_MS,
-      shutdown_ms: shutdownMs, status_messages: up.states, log_lines: logs, problems: problems.slice(-5),
+      connections: count,
+      up: up.up,
+      first_connected_ms: up.first_ms,
+      all_connected_ms: up.all_ms,
+      rss_mib_when_up: rssUp,
+      rss_mib_idle_later: rssLater,
+      rss_peak_mib: hwm,
+      cpu_ms_until_up: cpuUp,
+      cpu_ms_idle: cpuLater - cpuUp,
+      idle_ms: IDLE_MS,
+      shutdown_ms: shutdownMs,
+      status_messages: up.states,
+      log_lines: logs,
+      problems: problems.slice(-5),
     });
-    if (profileDir) connectionProfiles[String(count)] = await profileOf(profileDir, `daemon, ${count} connections start-up and shutdown`);
+    if (profileDir)
+      connectionProfiles[String(count)] = await profileOf(
+        profileDir,
+        `daemon, ${count} connections start-up and shutdown`,
+      );
   }
   await nc.close();
   await nats.stop();
   const janusStopMs = await janus.stop();
   cleanups.length = 0;
 
-  // ---------------------------------------------------------------- event handlers (bench/evh.ts: its own servers and daemon)
+  // ---------------------------------------------------------------- event handlers (bench/evh.ts: its own servers and
+  // daemon)
   const evh = EVH_LEG ? await runEvhLeg(log) : undefined;
 
   // ---------------------------------------------------------------- report
   const ratio = (value: number, target: number, lowerIsBetter: boolean) => ({
-    value, target: `${lowerIsBetter ? '<=' : '>='} ${target}`, pass: lowerIsBetter ? value <= target : value >= target,
+    value,
+    target: `${lowerIsBetter ? '<=' : '>='} ${target}`,
+    pass: lowerIsBetter ? value <= target : value >= target,
   });
   const ratios = {
-    latency_p50: ratio(bridgeLeg.sequential.p50_ms / (directLeg.sequential.p50_ms + echoLeg.sequential.p50_ms), 1.10, true),
-    throughput: ratio(bridgeLeg.throughput.per_second / Math.min(directLeg.throughput.per_second, echoLeg.throughput.per_second), 0.65, false),
+    latency_p50: ratio(
+      bridgeLeg.sequential.p50_ms / (directLeg.sequential.p50_ms + echoLeg.sequential.p50_ms),
+      1.1,
+      true,
+    ),
+    throughput: ratio(
+      bridgeLeg.throughput.per_second / Math.min(directLeg.throughput.per_second, echoLeg.throughput.per_second),
+      0.65,
+      false,
+    ),
     cpu_per_request: ratio(bridgeLeg.cpu_window!.us_per_request / echoLeg.cpu_window!.us_per_request, 1.8, true),
   };
-  // The same ratios for the relay floor (what no bridge can beat), and the daemon over the floor (what its features cost).
+  // The same ratios for the relay floor (what no bridge can beat), and the daemon over the floor (what its features
+  // cost).
   const floorRatios = {
     floor_latency_p50: floorLeg.sequential.p50_ms / (directLeg.sequential.p50_ms + echoLeg.sequential.p50_ms),
-    floor_throughput: floorLeg.throughput.per_second / Math.min(directLeg.throughput.per_second, echoLeg.throughput.per_second),
+    floor_throughput:
+      floorLeg.throughput.per_second / Math.min(directLeg.throughput.per_second, echoLeg.throughput.per_second),
     floor_cpu_per_request: floorLeg.cpu_window!.us_per_request / echoLeg.cpu_window!.us_per_request,
     bridge_over_floor_latency_p50: bridgeLeg.sequential.p50_ms / floorLeg.sequential.p50_ms,
     bridge_over_floor_cpu_window: bridgeLeg.cpu_window!.us_per_request / floorLeg.cpu_window!.us_per_request,
-    bridge_over_floor_cpu_sequential: bridgeLeg.cpu_sequential!.us_per_request / floorLeg.cpu_sequential!.us_per_request,
+    bridge_over_floor_cpu_sequential:
+      bridgeLeg.cpu_sequential!.us_per_request / floorLeg.cpu_sequential!.us_per_request,
   };
-  const largest = connectionResults[connectionResults.length - 1] as { connections: number; all_connected_ms?: number; rss_mib_when_up: number } | undefined;
+  const largest = connectionResults[connectionResults.length - 1] as
+    { connections: number; all_connected_ms?: number; rss_mib_when_up: number } | undefined;
   const results = {
     benchmark: 'janus-nats-bridge',
     at: startedAt.toISOString(),
     profiled: PROFILE,
     machine: machine(janusVersion),
-    parameters: { warmup: WARMUP, sequential: SEQUENTIAL, requests: REQUESTS, window: WINDOW, rounds: ROUNDS, events: EVENTS, event_window: EVENT_WINDOW, capture_warmup_events: CAPTURE_WARMUP_EVENTS, connections: CONNECTION_COUNTS, daemon_log_level: 'info' },
+    parameters: {
+      warmup: WARMUP,
+      sequential: SEQUENTIAL,
+      requests: REQUESTS,
+      window: WINDOW,
+      rounds: ROUNDS,
+      events: EVENTS,
+      event_window: EVENT_WINDOW,
+      capture_warmup_events: CAPTURE_WARMUP_EVENTS,
+      connections: CONNECTION_COUNTS,
+      daemon_log_level: 'info',
+    },
     direct: directLeg,
     echo: { ...echoLeg, cpu_us_per_request_from_proc_stat: echoProcCpuUs },
     floor: floorLeg,
     bridge: {
-      ...bridgeLeg, rss_mib: bridgeRss, log_bytes_per_request: logBytesPerRequest, log_lines: bridgeLogs,
-      shutdown_ms: bridgeShutdownMs, problems: bridgeProblems.slice(-10),
+      ...bridgeLeg,
+      rss_mib: bridgeRss,
+      log_bytes_per_request: logBytesPerRequest,
+      log_lines: bridgeLogs,
+      shutdown_ms: bridgeShutdownMs,
+      problems: bridgeProblems.slice(-10),
     },
     ratios,
     floor_ratios: floorRatios,
     events: { direct: directEvents, bridge: bridgeEvents, bridge_jetstream: captureResult },
     connections: connectionResults,
-    connection_targets: largest && largest.connections >= 1000 ? {
-      all_up_under_10s: { value_ms: largest.all_connected_ms ?? null, pass: largest.all_connected_ms !== undefined && largest.all_connected_ms < 10_000 },
-      rss_under_250mib: { value_mib: largest.rss_mib_when_up, pass: largest.rss_mib_when_up < 250 },
-    } : undefined,
+    connection_targets:
+      largest && largest.connections >= 1000
+        ? {
+            all_up_under_10s: {
+              value_ms: largest.all_connected_ms ?? null,
+              pass: largest.all_connected_ms !== undefined && largest.all_connected_ms < 10_000,
+            },
+            rss_under_250mib: { value_mib: largest.rss_mib_when_up, pass: largest.rss_mib_when_up < 250 },
+          }
+        : undefined,
     janus_stop_ms: janusStopMs,
     evh,
     profiles: PROFILE ? { bridge: bridgeProfile, capture: captureProfile, connections: connectionProfiles } : undefined,
@@ -636,57 +818,126 @@ function render(r: any): string {
   const m = r.machine;
   const lines: string[] = [];
   lines.push(`janus-nats-bridge benchmark, ${r.at}${r.profiled ? ' (daemon PROFILED: figures not comparable)' : ''}`);
-  lines.push(`machine: ${m.nproc} CPUs, ${m.cpu_model}, Linux ${m.kernel}, Node ${m.node}, Janus ${m.janus}, ${m.nats_server}`);
-  lines.push(`requests: Janus keepalive; ${r.parameters.warmup} warm-up, then ${r.parameters.rounds} rounds of ${r.parameters.sequential} sequential and ${r.parameters.requests} with ${r.parameters.window} in flight (medians of the rounds); daemon log level info`);
+  lines.push(
+    `machine: ${m.nproc} CPUs, ${m.cpu_model}, Linux ${m.kernel}, Node ${m.node}, Janus ${m.janus}, ${m.nats_server}`,
+  );
+  lines.push(
+    `requests: Janus keepalive; ${r.parameters.warmup} warm-up, then ${r.parameters.rounds} rounds of ${r.parameters.sequential} sequential and ${r.parameters.requests} with ${r.parameters.window} in flight (medians of the rounds); daemon log level info`,
+  );
   lines.push('');
   const head = ['leg', 'p50 ms', 'p99 ms', 'req/s (256)', 'CPU µs/req seq', 'CPU µs/req 256', 'Janus µs/req 256'];
   const rows: string[][] = [head];
-  for (const [name, leg] of [['direct (ws → Janus)', r.direct], ['echo (NATS responder)', r.echo], ['floor (NATS → minimal relay → Janus)', r.floor], ['bridge (NATS → daemon → Janus)', r.bridge]] as const) {
+  for (const [name, leg] of [
+    ['direct (ws → Janus)', r.direct],
+    ['echo (NATS responder)', r.echo],
+    ['floor (NATS → minimal relay → Janus)', r.floor],
+    ['bridge (NATS → daemon → Janus)', r.bridge],
+  ] as const) {
     rows.push([
-      name, f(leg.sequential.p50_ms), f(leg.sequential.p99_ms), k(leg.throughput.per_second) + (leg.throughput.errors ? ` (${leg.throughput.errors} err)` : ''),
-      f(leg.cpu_sequential?.us_per_request, 1), f(leg.cpu_window?.us_per_request, 1), f(leg.janus_cpu_window?.us_per_request, 1),
+      name,
+      f(leg.sequential.p50_ms),
+      f(leg.sequential.p99_ms),
+      k(leg.throughput.per_second) + (leg.throughput.errors ? ` (${leg.throughput.errors} err)` : ''),
+      f(leg.cpu_sequential?.us_per_request, 1),
+      f(leg.cpu_window?.us_per_request, 1),
+      f(leg.janus_cpu_window?.us_per_request, 1),
     ]);
   }
   lines.push(...grid(rows));
   lines.push('');
-  const verdict = (x: { value: number; target: string; pass: boolean }): string => `${x.value.toFixed(2).padStart(6)}  (target ${x.target})  ${x.pass ? 'PASS' : 'MISS'}`;
+  const verdict = (x: { value: number; target: string; pass: boolean }): string =>
+    `${x.value.toFixed(2).padStart(6)}  (target ${x.target})  ${x.pass ? 'PASS' : 'MISS'}`;
   lines.push(`latency ratio     bridge p50 / (direct p50 + echo p50)            ${verdict(r.ratios.latency_p50)}`);
   lines.push(`throughput ratio  bridge req/s / min(direct, echo)                ${verdict(r.ratios.throughput)}`);
   lines.push(`CPU ratio         daemon µs/req / echo responder µs/req (256)     ${verdict(r.ratios.cpu_per_request)}`);
-  lines.push(`  (info) sequential CPU ratio, daemon / echo: ${(r.bridge.cpu_sequential.us_per_request / r.echo.cpu_sequential.us_per_request).toFixed(2)}; echo CPU from /proc/<pid>/stat over both phases: ${f(r.echo.cpu_us_per_request_from_proc_stat, 1)} µs/req`);
+  lines.push(
+    `  (info) sequential CPU ratio, daemon / echo: ${(r.bridge.cpu_sequential.us_per_request / r.echo.cpu_sequential.us_per_request).toFixed(2)}; echo CPU from /proc/<pid>/stat over both phases: ${f(r.echo.cpu_us_per_request_from_proc_stat, 1)} µs/req`,
+  );
   const fr = r.floor_ratios;
-  lines.push(`the minimal relay on the same ratios: latency ${f(fr.floor_latency_p50, 2)}, throughput ${f(fr.floor_throughput, 2)}, CPU ${f(fr.floor_cpu_per_request, 2)} (256 in flight)`);
-  lines.push(`daemon over the minimal relay: p50 ${f(fr.bridge_over_floor_latency_p50, 2)}×, CPU ${f(fr.bridge_over_floor_cpu_window, 2)}× (256 in flight), ${f(fr.bridge_over_floor_cpu_sequential, 2)}× (sequential)`);
-  lines.push(`daemon with 1 connection: RSS ${f(r.bridge.rss_mib, 1)} MiB, ${f(r.bridge.log_bytes_per_request, 2)} log bytes/request, shutdown ${r.bridge.shutdown_ms} ms`);
+  lines.push(
+    `the minimal relay on the same ratios: latency ${f(fr.floor_latency_p50, 2)}, throughput ${f(fr.floor_throughput, 2)}, CPU ${f(fr.floor_cpu_per_request, 2)} (256 in flight)`,
+  );
+  lines.push(
+    `daemon over the minimal relay: p50 ${f(fr.bridge_over_floor_latency_p50, 2)}×, CPU ${f(fr.bridge_over_floor_cpu_window, 2)}× (256 in flight), ${f(fr.bridge_over_floor_cpu_sequential, 2)}× (sequential)`,
+  );
+  lines.push(
+    `daemon with 1 connection: RSS ${f(r.bridge.rss_mib, 1)} MiB, ${f(r.bridge.log_bytes_per_request, 2)} log bytes/request, shutdown ${r.bridge.shutdown_ms} ms`,
+  );
   lines.push('');
   const ev = r.events;
-  lines.push(`events (echotest fire-and-forget message → event, ${k(r.parameters.events)} sent, ≤ ${k(r.parameters.event_window)} outstanding)`);
+  lines.push(
+    `events (echotest fire-and-forget message → event, ${k(r.parameters.events)} sent, ≤ ${k(r.parameters.event_window)} outstanding)`,
+  );
   const evRow = (name: string, e: any): string[] => [
-    name, k(e.events) + (e.complete ? '' : ' (stalled)'), f(e.seconds, 2), k(e.per_second),
-    e.non_event_messages === undefined ? '—' : f(e.cpu?.us_per_request, 1), f(e.janus_cpu?.us_per_request, 1), f(e.nats_cpu?.us_per_request, 1),
+    name,
+    k(e.events) + (e.complete ? '' : ' (stalled)'),
+    f(e.seconds, 2),
+    k(e.per_second),
+    e.non_event_messages === undefined ? '—' : f(e.cpu?.us_per_request, 1),
+    f(e.janus_cpu?.us_per_request, 1),
+    f(e.nats_cpu?.us_per_request, 1),
   ];
-  lines.push(...grid([
-    ['path', 'events', 'seconds', 'events/s', 'daemon CPU µs/event', 'Janus CPU µs/event', 'nats-server CPU µs/event'],
-    evRow('direct ws client', ev.direct),
-    evRow('janus.event.<id> via daemon, capture off', ev.bridge),
-    evRow('janus.event.<id> via daemon, JetStream capture on', ev.bridge_jetstream),
-  ]));
+  lines.push(
+    ...grid([
+      [
+        'path',
+        'events',
+        'seconds',
+        'events/s',
+        'daemon CPU µs/event',
+        'Janus CPU µs/event',
+        'nats-server CPU µs/event',
+      ],
+      evRow('direct ws client', ev.direct),
+      evRow('janus.event.<id> via daemon, capture off', ev.bridge),
+      evRow('janus.event.<id> via daemon, JetStream capture on', ev.bridge_jetstream),
+    ]),
+  );
   const st = ev.bridge_jetstream.stream;
-  lines.push(`  events/s: capture off / direct ${(ev.bridge.per_second / ev.direct.per_second).toFixed(2)}, capture on / direct ${(ev.bridge_jetstream.per_second / ev.direct.per_second).toFixed(2)}, capture on / off ${(ev.bridge_jetstream.per_second / ev.bridge.per_second).toFixed(2)}; other messages on the event subject: ${ev.bridge.non_event_messages} / ${ev.bridge_jetstream.non_event_messages}`);
-  lines.push(`  stream ${st.name} (${st.storage}, ≤ ${st.max_pending} acks pending) holds ${st.messages === null ? '—' : k(st.messages)} messages of ${k(st.expected)} events seen${st.seconds_until_stored === null ? ' (NOT all stored within 5 s)' : `, all stored ${f(st.seconds_until_stored, 2)} s after the first was sent`}; capture daemon ${(ev.bridge_jetstream.log_lines.warn ?? 0)}/${(ev.bridge_jetstream.log_lines.error ?? 0) + (ev.bridge_jetstream.log_lines.fatal ?? 0)} warn/error logs`);
+  lines.push(
+    `  events/s: capture off / direct ${(ev.bridge.per_second / ev.direct.per_second).toFixed(2)}, capture on / direct ${(ev.bridge_jetstream.per_second / ev.direct.per_second).toFixed(2)}, capture on / off ${(ev.bridge_jetstream.per_second / ev.bridge.per_second).toFixed(2)}; other messages on the event subject: ${ev.bridge.non_event_messages} / ${ev.bridge_jetstream.non_event_messages}`,
+  );
+  lines.push(
+    `  stream ${st.name} (${st.storage}, ≤ ${st.max_pending} acks pending) holds ${st.messages === null ? '—' : k(st.messages)} messages of ${k(st.expected)} events seen${st.seconds_until_stored === null ? ' (NOT all stored within 5 s)' : `, all stored ${f(st.seconds_until_stored, 2)} s after the first was sent`}; capture daemon ${ev.bridge_jetstream.log_lines.warn ?? 0}/${(ev.bridge_jetstream.log_lines.error ?? 0) + (ev.bridge_jetstream.log_lines.fatal ?? 0)} warn/error logs`,
+  );
   lines.push('');
   lines.push('connections (all janus_ids on the one Janus; time from spawn)');
-  const rowsN: string[][] = [['janus_ids', 'up', 'first up ms', 'all up ms', 'RSS MiB up', 'RSS +5.5 s', 'peak RSS', 'CPU ms to up', 'CPU ms 5.5 s idle', 'shutdown ms', 'warn/error logs']];
+  const rowsN: string[][] = [
+    [
+      'janus_ids',
+      'up',
+      'first up ms',
+      'all up ms',
+      'RSS MiB up',
+      'RSS +5.5 s',
+      'peak RSS',
+      'CPU ms to up',
+      'CPU ms 5.5 s idle',
+      'shutdown ms',
+      'warn/error logs',
+    ],
+  ];
   for (const c of r.connections) {
     rowsN.push([
-      k(c.connections), k(c.up), f(c.first_connected_ms, 0), f(c.all_connected_ms, 0), f(c.rss_mib_when_up, 1), f(c.rss_mib_idle_later, 1), f(c.rss_peak_mib, 1),
-      f(c.cpu_ms_until_up, 0), f(c.cpu_ms_idle, 0), String(c.shutdown_ms), `${c.log_lines.warn ?? 0}/${(c.log_lines.error ?? 0) + (c.log_lines.fatal ?? 0)}`,
+      k(c.connections),
+      k(c.up),
+      f(c.first_connected_ms, 0),
+      f(c.all_connected_ms, 0),
+      f(c.rss_mib_when_up, 1),
+      f(c.rss_mib_idle_later, 1),
+      f(c.rss_peak_mib, 1),
+      f(c.cpu_ms_until_up, 0),
+      f(c.cpu_ms_idle, 0),
+      String(c.shutdown_ms),
+      `${c.log_lines.warn ?? 0}/${(c.log_lines.error ?? 0) + (c.log_lines.fatal ?? 0)}`,
     ]);
   }
   lines.push(...grid(rowsN));
   if (r.connection_targets) {
     const t = r.connection_targets;
-    lines.push(`1,000 up in < 10 s: ${f(t.all_up_under_10s.value_ms ?? undefined, 0)} ms  ${t.all_up_under_10s.pass ? 'PASS' : 'MISS'};  RSS < 250 MB: ${f(t.rss_under_250mib.value_mib, 1)} MiB  ${t.rss_under_250mib.pass ? 'PASS' : 'MISS'}`);
+    lines.push(
+      `1,000 up in < 10 s: ${f(t.all_up_under_10s.value_ms ?? undefined, 0)} ms  ${t.all_up_under_10s.pass ? 'PASS' : 'MISS'};  RSS < 250 MB: ${f(t.rss_under_250mib.value_mib, 1)} MiB  ${t.rss_under_250mib.pass ? 'PASS' : 'MISS'}`,
+    );
   }
   if (r.evh) lines.push('', ...renderEvh(r.evh));
   const warn = (r.bridge.log_lines.warn ?? 0) + (r.bridge.log_lines.error ?? 0) + (r.bridge.log_lines.fatal ?? 0);
@@ -696,7 +947,9 @@ function render(r: any): string {
 
 function grid(rows: string[][]): string[] {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length)));
-  return rows.map((row) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  '));
+  return rows.map((row) =>
+    row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  '),
+  );
 }
 
 // ---------------------------------------------------------------- lifecycle
@@ -713,7 +966,10 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 main().then(
-  () => { clearTimeout(watchdog); process.exit(0); },
+  () => {
+    clearTimeout(watchdog);
+    process.exit(0);
+  },
   (err: Error) => {
     log(`benchmark failed: ${err.stack ?? err.message}`);
     void cleanup().then(() => process.exit(1));

@@ -77,31 +77,52 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
   const secrets = options.secrets ?? mustResolve(config);
   const parts = new RunningParts();
   const metrics = new Metrics({
-    connections: () => parts.connections().map((c) => ({ janusId: c.spec.janusId, state: c.connection.state, pending: c.connection.pendingRequests, adminState: c.admin?.state })),
+    connections: () =>
+      parts
+        .connections()
+        .map((c) => ({
+          janusId: c.spec.janusId,
+          state: c.connection.state,
+          pending: c.connection.pendingRequests,
+          adminState: c.admin?.state,
+        })),
     natsConnected: () => parts.link?.isConnected ?? false,
     natsPendingBytes: () => parts.link?.pendingBytes ?? 0,
     eventsWaiting: () => parts.capture?.waiting,
   });
-  const http = await startHttpServer(config.http.host, config.http.port, {
-    notReadyBecause: () => readinessProblems({
-      stopping: parts.stopping,
-      natsConnected: parts.link?.isConnected ?? false,
-      listProblem: parts.keeper ? parts.keeper.notLoadedBecause : 'connection list not loaded',
-      connectionStates: parts.connections().map((c) => c.connection.state),
-      readyShare: config.http.readyShare,
-      adminStates: config.http.readyNeedsAdmin ? parts.connections().flatMap((c) => (c.admin ? [c.admin.state] : [])) : undefined,
-    }),
-  }, metrics.registry, { maxConnections: config.http.maxConnections });
+  const http = await startHttpServer(
+    config.http.host,
+    config.http.port,
+    {
+      notReadyBecause: () =>
+        readinessProblems({
+          stopping: parts.stopping,
+          natsConnected: parts.link?.isConnected ?? false,
+          listProblem: parts.keeper ? parts.keeper.notLoadedBecause : 'connection list not loaded',
+          connectionStates: parts.connections().map((c) => c.connection.state),
+          readyShare: config.http.readyShare,
+          adminStates: config.http.readyNeedsAdmin
+            ? parts.connections().flatMap((c) => (c.admin ? [c.admin.state] : []))
+            : undefined,
+        }),
+    },
+    metrics.registry,
+    { maxConnections: config.http.maxConnections },
+  );
   log.info({ host: config.http.host, port: http.port }, 'HTTP endpoint listening (/healthz, /readyz, /metrics)');
 
   const nc = await connectNats(config.nats, secrets.nats, log);
-  const link = new NatsLink(nc, log, { stallTimeoutMs: config.nats.stallTimeout, maxPendingBytes: config.nats.maxPendingBytes });
+  const link = new NatsLink(nc, log, {
+    stallTimeoutMs: config.nats.stallTimeout,
+    maxPendingBytes: config.nats.maxPendingBytes,
+  });
   parts.link = link;
   const events = eventSink(config, link, log);
   if (events instanceof JetStreamEventSink) parts.capture = events;
-  const eventHandlers = config.eventHandler.port > 0
-    ? await startEventHandlers(config, { link, metrics, secret: secrets.eventHandler.secret, log })
-    : undefined;
+  const eventHandlers =
+    config.eventHandler.port > 0
+      ? await startEventHandlers(config, { link, metrics, secret: secrets.eventHandler.secret, log })
+      : undefined;
   /** This process, among the restarts of the same replica: in leases, admin.status and service discovery. */
   const processId = randomBytes(11).toString('hex').toUpperCase();
   const served = await serveConnections(config, { link, secrets, metrics, events, processId }, log);
@@ -110,7 +131,12 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
   const source = chooseSource(config, options.rereadConfig, log);
   // Every listed janus_id may connect its event handler, whoever serves it (any replica takes it).
   const offered: Ownership = eventHandlers
-    ? { offer: (specs) => { eventHandlers.setListed(specs.map((spec) => spec.janusId)); return served.ownership.offer(specs); } }
+    ? {
+        offer: (specs) => {
+          eventHandlers.setListed(specs.map((spec) => spec.janusId));
+          return served.ownership.offer(specs);
+        },
+      }
     : served.ownership;
   const list = new ListKeeper(source, offered, log);
   parts.keeper = list;
@@ -119,38 +145,57 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
   // Its failure is the caller's to report (listLoaded): not an unhandled rejection here.
   listLoaded.catch(() => undefined);
 
-  const discovery = new ServiceDiscovery(nc, processId, {
-    version: VERSION,
-    description: 'Janus WebRTC servers over NATS: one request endpoint per janus_id',
-    metadata: { subject_prefix: config.nats.subjectPrefix },
-    endpoints: () => parts.connections().map((c) => c.stats),
-  }, { log, metrics, prefix: config.nats.subjectPrefix });
+  const discovery = new ServiceDiscovery(
+    nc,
+    processId,
+    {
+      version: VERSION,
+      description: 'Janus WebRTC servers over NATS: one request endpoint per janus_id',
+      metadata: { subject_prefix: config.nats.subjectPrefix },
+      endpoints: () => parts.connections().map((c) => c.stats),
+    },
+    { log, metrics, prefix: config.nats.subjectPrefix },
+  );
   const leases = served.leases;
-  const adminSubscriptions: Subscription[] = serveAdmin(nc, config.nats.subjectPrefix, {
-    reload: (trigger) => list.reload(trigger),
-    status: () => parts.connections().map((c) => ({
-      janus_id: c.spec.janusId,
-      janus_url: c.spec.url.redacted,
-      state: c.connection.state,
-      session_id: c.connection.sessionId ?? null,
-      since: new Date(c.connection.since).toISOString(),
-      pending: c.connection.pendingRequests,
-      admin: c.adminStatus,
-    })),
-    instance: { id: processId, version: VERSION, replica: config.ha.enabled ? replicaIdOf(config) : hostname() },
-    ...(leases ? { owners: () => leases.owners() } : {}),
-  }, log, metrics);
-  const configWatch = options.configFile && config.configWatch.interval > 0
-    ? watchConfigFile(options.configFile, config.configWatch.interval * 1000, () => {
-      const reread = options.rereadConfig?.();
-      const restartKeys = reread?.ok ? keysNeedingRestart(config, reread.config) : [];
-      log.info({ file: options.configFile, ...(restartKeys.length ? { needs_restart: restartKeys } : {}) }, 'configuration file changed: reloading the connection list');
-      void list.reload('config-file');
-    })
-    : undefined;
-  const interval = config.db.url && config.db.reloadInterval > 0
-    ? setInterval(() => { if (!list.reloading) void list.reload('interval'); }, config.db.reloadInterval * 1000)
-    : undefined;
+  const adminSubscriptions: Subscription[] = serveAdmin(
+    nc,
+    config.nats.subjectPrefix,
+    {
+      reload: (trigger) => list.reload(trigger),
+      status: () =>
+        parts.connections().map((c) => ({
+          janus_id: c.spec.janusId,
+          janus_url: c.spec.url.redacted,
+          state: c.connection.state,
+          session_id: c.connection.sessionId ?? null,
+          since: new Date(c.connection.since).toISOString(),
+          pending: c.connection.pendingRequests,
+          admin: c.adminStatus,
+        })),
+      instance: { id: processId, version: VERSION, replica: config.ha.enabled ? replicaIdOf(config) : hostname() },
+      ...(leases ? { owners: () => leases.owners() } : {}),
+    },
+    log,
+    metrics,
+  );
+  const configWatch =
+    options.configFile && config.configWatch.interval > 0
+      ? watchConfigFile(options.configFile, config.configWatch.interval * 1000, () => {
+          const reread = options.rereadConfig?.();
+          const restartKeys = reread?.ok ? keysNeedingRestart(config, reread.config) : [];
+          log.info(
+            { file: options.configFile, ...(restartKeys.length ? { needs_restart: restartKeys } : {}) },
+            'configuration file changed: reloading the connection list',
+          );
+          void list.reload('config-file');
+        })
+      : undefined;
+  const interval =
+    config.db.url && config.db.reloadInterval > 0
+      ? setInterval(() => {
+          if (!list.reloading) void list.reload('interval');
+        }, config.db.reloadInterval * 1000)
+      : undefined;
 
   let shutdown: Promise<void> | undefined;
   return {
@@ -163,31 +208,42 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
     events,
     eventHandlers,
     reload: (trigger) => list.reload(trigger),
-    shutdown: (reason) => (shutdown ??= (async () => {
-      parts.stopping = true;
-      log.info({ reason }, 'shutting down');
-      // Janus's event handlers reconnect (behind a Service: to another replica) while the rest stops.
-      const eventHandlersClosed = eventHandlers?.close(EVENT_HANDLER_CLOSE_MS, config.janus.cmdTimeout);
-      clearInterval(interval);
-      configWatch?.stop();
-      list.cancel();
-      discovery.stop();
-      for (const subscription of adminSubscriptions) subscription.unsubscribe();
-      // With several replicas the sessions live on: the others take them over.
-      await leases?.leave();
-      for (const { instance: connection } of served.connections.entries()) connection.stopAccepting();
-      await served.connections.stopAll('bridge shutting down', { destroySession: !leases, graceMs: config.janus.cmdTimeout });
-      await events.flush(config.janus.cmdTimeout);
-      events.stop();
-      await eventHandlersClosed;
-      link.stop();
-      // A drain waits for the server: bounded, so that an unreachable NATS cannot hold the exit.
-      const drained = nc.drain().then(() => true, (err: Error) => { log.warn({ err: err.message }, 'NATS drain failed'); return false; });
-      // Closing after a failed or slow drain can fail too; there is nothing left to do about it.
-      if (!(await Promise.race([drained, sleep(DRAIN_LIMIT_MS).then(() => false)]))) await nc.close().catch(() => undefined);
-      await closeServer(http.server);
-      log.info('stopped');
-    })()),
+    shutdown: (reason) =>
+      (shutdown ??= (async () => {
+        parts.stopping = true;
+        log.info({ reason }, 'shutting down');
+        // Janus's event handlers reconnect (behind a Service: to another replica) while the rest stops.
+        const eventHandlersClosed = eventHandlers?.close(EVENT_HANDLER_CLOSE_MS, config.janus.cmdTimeout);
+        clearInterval(interval);
+        configWatch?.stop();
+        list.cancel();
+        discovery.stop();
+        for (const subscription of adminSubscriptions) subscription.unsubscribe();
+        // With several replicas the sessions live on: the others take them over.
+        await leases?.leave();
+        for (const { instance: connection } of served.connections.entries()) connection.stopAccepting();
+        await served.connections.stopAll('bridge shutting down', {
+          destroySession: !leases,
+          graceMs: config.janus.cmdTimeout,
+        });
+        await events.flush(config.janus.cmdTimeout);
+        events.stop();
+        await eventHandlersClosed;
+        link.stop();
+        // A drain waits for the server: bounded, so that an unreachable NATS cannot hold the exit.
+        const drained = nc.drain().then(
+          () => true,
+          (err: Error) => {
+            log.warn({ err: err.message }, 'NATS drain failed');
+            return false;
+          },
+        );
+        // Closing after a failed or slow drain can fail too; there is nothing left to do about it.
+        if (!(await Promise.race([drained, sleep(DRAIN_LIMIT_MS).then(() => false)])))
+          await nc.close().catch(() => undefined);
+        await closeServer(http.server);
+        log.info('stopped');
+      })()),
   };
 }
 
@@ -199,18 +255,33 @@ async function serveConnections(
   config: BridgeConfig,
   shared: { link: NatsLink; secrets: Secrets; metrics: Metrics; events: EventSink; processId: string },
   log: Logger,
-): Promise<{ connections: ServedConnections<BridgedConnection>; ownership: Ownership; leases: LeaseOwnership | undefined }> {
+): Promise<{
+  connections: ServedConnections<BridgedConnection>;
+  ownership: Ownership;
+  leases: LeaseOwnership | undefined;
+}> {
   const { link, secrets, metrics, events, processId } = shared;
   if (!config.ha.enabled) {
-    const connections = new ServedConnections((spec, how) => new BridgedConnection(spec, { link, config, secrets, metrics, events, log }, how), log);
+    const connections = new ServedConnections(
+      (spec, how) => new BridgedConnection(spec, { link, config, secrets, metrics, events, log }, how),
+      log,
+    );
     return { connections, ownership: new ServeEverything((specs) => connections.apply(specs)), leases: undefined };
   }
-  // The leases-held gauge is registered before the coordinator exists (the coordinator reports to it): it reads it once there.
+  // The leases-held gauge is registered before the coordinator exists (the coordinator reports to it): it reads it once
+  // there.
   const holder: { leases?: LeaseOwnership } = {};
   const leaseMetrics = metrics.leases(() => holder.leases?.leasesHeld ?? 0);
   const relay = new AnswerRelay(link.nc, config.nats.subjectPrefix, log, leaseMetrics.relayed, metrics);
-  const connections = new ServedConnections((spec, how) => new BridgedConnection(spec, { link, config, secrets, metrics, events, log, relay }, how), log);
-  const leases = await startLeaseOwnership(config, { link, served: connections, relay, metrics: leaseMetrics, instance: processId }, log);
+  const connections = new ServedConnections(
+    (spec, how) => new BridgedConnection(spec, { link, config, secrets, metrics, events, log, relay }, how),
+    log,
+  );
+  const leases = await startLeaseOwnership(
+    config,
+    { link, served: connections, relay, metrics: leaseMetrics, instance: processId },
+    log,
+  );
   holder.leases = leases;
   return { connections, ownership: leases, leases };
 }
@@ -226,16 +297,20 @@ function eventSink(config: BridgeConfig, link: NatsLink, log: Logger): EventSink
   const stream = config.events.stream;
   if (!stream.enabled) return new CoreEventSink(link, log.child({ component: 'events' }));
   const prefix = config.nats.subjectPrefix;
-  return new JetStreamEventSink(link.nc, {
-    name: stream.name || `${jetStreamNameFrom(prefix.toUpperCase())}_EVENTS`,
-    subjects: [`${prefix}.event.>`, ...(stream.captureStatus ? [`${prefix}.status.>`] : [])],
-    maxAgeSeconds: stream.maxAge,
-    maxBytes: stream.maxBytes,
-    storage: stream.storage,
-    replicas: stream.replicas,
-    maxPending: stream.maxPending,
-    bufferSize: stream.bufferSize,
-  }, log.child({ component: 'event-stream' }));
+  return new JetStreamEventSink(
+    link.nc,
+    {
+      name: stream.name || `${jetStreamNameFrom(prefix.toUpperCase())}_EVENTS`,
+      subjects: [`${prefix}.event.>`, ...(stream.captureStatus ? [`${prefix}.status.>`] : [])],
+      maxAgeSeconds: stream.maxAge,
+      maxBytes: stream.maxBytes,
+      storage: stream.storage,
+      replicas: stream.replicas,
+      maxPending: stream.maxPending,
+      bufferSize: stream.bufferSize,
+    },
+    log.child({ component: 'event-stream' }),
+  );
 }
 
 function mustResolve(config: BridgeConfig): Secrets {

@@ -26,19 +26,25 @@ function checkConfig(file: string): number {
     process.stderr.write(`janus-nats-bridge: configuration error: ${problem}\n`);
     return 2;
   }
-  process.stdout.write(`# ${file}: valid\n` + formatExplained(explainConfig(loaded.config, JSON.parse(readFileSync(file, 'utf8')), process.env)));
+  process.stdout.write(
+    `# ${file}: valid\n` +
+      formatExplained(explainConfig(loaded.config, JSON.parse(readFileSync(file, 'utf8')), process.env)),
+  );
   return 0;
 }
 
 async function main(): Promise<void> {
   let args;
   try {
-    args = parseArgs({ options: {
-      config: { type: 'string', short: 'c' },
-      'check-config': { type: 'string' },
-      version: { type: 'boolean', short: 'v' },
-      help: { type: 'boolean', short: 'h' },
-    }, strict: true }).values;
+    args = parseArgs({
+      options: {
+        config: { type: 'string', short: 'c' },
+        'check-config': { type: 'string' },
+        version: { type: 'boolean', short: 'v' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }).values;
   } catch (err) {
     process.stderr.write(`janus-nats-bridge: ${(err as Error).message}\n${USAGE}\n`);
     process.exitCode = 2;
@@ -81,10 +87,13 @@ async function main(): Promise<void> {
       log.info({ reason }, 'stopped before start-up completed');
       process.exit(exitCode);
     }
-    daemon.shutdown(reason).then(() => process.exit(exitCode), (err: Error) => {
-      log.error({ err }, 'shutdown failed');
-      process.exit(1);
-    });
+    daemon.shutdown(reason).then(
+      () => process.exit(exitCode),
+      (err: Error) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
   };
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -101,7 +110,11 @@ async function main(): Promise<void> {
     void running.daemon.reload('SIGHUP').then((result) => log.info({ result }, 'reload on SIGHUP done'));
   });
 
-  const daemon = await startDaemon(loaded.config, log, { rereadConfig: configReader(file), secrets: secrets.secrets, ...(file ? { configFile: file } : {}) });
+  const daemon = await startDaemon(loaded.config, log, {
+    rereadConfig: configReader(file),
+    secrets: secrets.secrets,
+    ...(file ? { configFile: file } : {}),
+  });
   running.daemon = daemon;
   daemon.listLoaded.catch((err: Error) => {
     // Retrying cannot fix these (wrong table version, missing table): stop with a clear line.
@@ -118,7 +131,11 @@ async function main(): Promise<void> {
 
 main().catch((err: Error & { code?: string }) => {
   // One line for what an operator can fix (a port in use, a missing permission); the stack for anything else.
-  const known = err.code === 'EADDRINUSE' || err.code === 'EACCES' || err.code === 'EADDRNOTAVAIL' || err.code === 'JNB_HA_UNAVAILABLE';
-  process.stderr.write(`janus-nats-bridge: ${known ? err.message : err.stack ?? err.message}\n`);
+  const known =
+    err.code === 'EADDRINUSE' ||
+    err.code === 'EACCES' ||
+    err.code === 'EADDRNOTAVAIL' ||
+    err.code === 'JNB_HA_UNAVAILABLE';
+  process.stderr.write(`janus-nats-bridge: ${known ? err.message : (err.stack ?? err.message)}\n`);
   process.exit(1);
 });

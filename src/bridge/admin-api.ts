@@ -25,7 +25,10 @@ export interface AdminApiServerOptions {
   readonly nc: NatsConnection;
   /** `<prefix>.adminapi.<janus_id>`. */
   readonly subject: string;
-  /** The connection's Admin API link, asked at each request (a reload may add, change or remove it); undefined when it has no janus_admin_url (answered 609). */
+  /**
+   * The connection's Admin API link, asked at each request (a reload may add, change or remove it); undefined when it
+   * has no janus_admin_url (answered 609).
+   */
   readonly target: () => AdminApiTarget | undefined;
   /** adminApi.allowVerbs, lower case: the verbs passed on besides the read-only ones. */
   readonly allowVerbs: ReadonlySet<string>;
@@ -55,7 +58,8 @@ export function serveAdminApi(options: AdminApiServerOptions): Subscription {
     const link = target();
     const parsed = checkAdminRequest(msg.data, maxMessageBytes, { configured: link !== undefined, allowVerbs });
     if (!parsed.ok) {
-      if (parsed.error.name === 'admin_verb_refused') log.warn({ code: parsed.error.code, reason: parsed.error.reason }, 'Admin API verb refused');
+      if (parsed.error.name === 'admin_verb_refused')
+        log.warn({ code: parsed.error.code, reason: parsed.error.reason }, 'Admin API verb refused');
       replyWithError(msg, parsed.error, parsed.clientTransaction, report);
       observe('rejected', parsed.error);
       return;
@@ -66,7 +70,11 @@ export function serveAdminApi(options: AdminApiServerOptions): Subscription {
       observe('rejected', deadline.error);
       return;
     }
-    const outcome = await link!.request(parsed.message, parsed.clientTransaction, deadline.timeoutMs < cmdTimeoutMs ? deadline.timeoutMs : undefined);
+    const outcome = await link!.request(
+      parsed.message,
+      parsed.clientTransaction,
+      deadline.timeoutMs < cmdTimeoutMs ? deadline.timeoutMs : undefined,
+    );
     if (outcome.ok) {
       const error = replyWithAnswer(msg, outcome.answer, outcome.text, nc.info?.max_payload ?? maxMessageBytes, report);
       observe(error ? 'rejected' : outcomeOf(outcome.answer), error);
@@ -83,7 +91,12 @@ export function serveAdminApi(options: AdminApiServerOptions): Subscription {
         log.error({ err: err.message, subject }, 'Admin API subscription failed');
         return;
       }
-      handle(msg).catch((error: unknown) => log.error({ code: errorCode(error), err: error, subject }, `Admin API request handling failed: ${errorText(error)}`));
+      handle(msg).catch((error: unknown) =>
+        log.error(
+          { code: errorCode(error), err: error, subject },
+          `Admin API request handling failed: ${errorText(error)}`,
+        ),
+      );
     },
   });
 }

@@ -40,33 +40,57 @@ export interface AdminHandlers {
  * `<prefix>.admin.owners` (the ownership table; one replica answers). A request whose reply
  * subject the bridge may not publish on is refused before anything runs (a reload included).
  */
-export function serveAdmin(nc: NatsConnection, prefix: string, handlers: AdminHandlers, log: Logger, metrics?: AnswerMetrics): Subscription[] {
+export function serveAdmin(
+  nc: NatsConnection,
+  prefix: string,
+  handlers: AdminHandlers,
+  log: Logger,
+  metrics?: AnswerMetrics,
+): Subscription[] {
   const names = adminSubjects(prefix);
   const report: AnswerReport = { log, metrics };
-  const reply = (msg: Msg, body: unknown): void => { respondJson(msg, body, 'admin', report); };
-  /** A callback that refuses forged reply subjects and never throws into nats.js's reader. */
-  const answering = (what: string, act: (msg: Msg) => void) => (err: Error | null, msg: Msg): void => {
-    if (err) return;
-    try {
-      if (mayAnswer(msg, prefix, 'admin', report)) act(msg);
-    } catch (error) {
-      log.error({ err: errorText(error) }, `${what} request failed`);
-    }
+  const reply = (msg: Msg, body: unknown): void => {
+    respondJson(msg, body, 'admin', report);
   };
+  /** A callback that refuses forged reply subjects and never throws into nats.js's reader. */
+  const answering =
+    (what: string, act: (msg: Msg) => void) =>
+    (err: Error | null, msg: Msg): void => {
+      if (err) return;
+      try {
+        if (mayAnswer(msg, prefix, 'admin', report)) act(msg);
+      } catch (error) {
+        log.error({ err: errorText(error) }, `${what} request failed`);
+      }
+    };
   const owners = handlers.owners;
   const ownersSubscription = owners
-    ? [nc.subscribe(names.owners, { queue: OWNERS_QUEUE_GROUP, callback: answering('owners', (msg) => reply(msg, owners())) })]
+    ? [
+        nc.subscribe(names.owners, {
+          queue: OWNERS_QUEUE_GROUP,
+          callback: answering('owners', (msg) => reply(msg, owners())),
+        }),
+      ]
     : [];
   return [
     ...ownersSubscription,
     nc.subscribe(names.reload, {
       callback: answering('reload', (msg) => {
-        handlers.reload('nats').then((result) => reply(msg, result), (error: unknown) => log.error({ err: errorText(error) }, 'reload request failed'));
+        handlers.reload('nats').then(
+          (result) => reply(msg, result),
+          (error: unknown) => log.error({ err: errorText(error) }, 'reload request failed'),
+        );
       }),
     }),
     nc.subscribe(names.status, {
       callback: answering('status', (msg) => {
-        reply(msg, { host: hostname(), replica: handlers.instance.replica, instance: handlers.instance.id, version: handlers.instance.version, connections: handlers.status() });
+        reply(msg, {
+          host: hostname(),
+          replica: handlers.instance.replica,
+          instance: handlers.instance.id,
+          version: handlers.instance.version,
+          connections: handlers.status(),
+        });
       }),
     }),
   ];

@@ -17,7 +17,10 @@ import { eventPublisher, statusPublisher } from './publishers.js';
 import { serveRequests } from './requests.js';
 import { REQUEST_QUEUE_GROUP, subjects } from './subjects.js';
 
-/** With several replicas (src/ha/relay.ts): offers an answer owed to the previous owner's request to it; true when taken. */
+/**
+ * With several replicas (src/ha/relay.ts): offers an answer owed to the previous owner's request to it; true when
+ * taken.
+ */
 export interface AnswerHandOff {
   offer(janusId: string, text: string): Promise<boolean>;
 }
@@ -69,7 +72,11 @@ export class BridgedConnection implements Running {
   private readonly log: Logger;
   private stopped = false;
 
-  constructor(spec: ConnectionSpec, private readonly context: BridgeContext, how: StartHow = {}) {
+  constructor(
+    spec: ConnectionSpec,
+    private readonly context: BridgeContext,
+    how: StartHow = {},
+  ) {
     const { link, config, secrets, metrics, relay } = context;
     this.currentSpec = spec;
     const names = subjects(config.nats.subjectPrefix);
@@ -78,7 +85,9 @@ export class BridgedConnection implements Running {
     const connectionMetrics = metrics.forConnection(spec.janusId);
     this.reporter = connectionMetrics;
     this.stats = new EndpointStats(spec.janusId, names.request(spec.janusId), REQUEST_QUEUE_GROUP);
-    this.serving = new Promise((resolve) => { this.markServing = resolve; });
+    this.serving = new Promise((resolve) => {
+      this.markServing = resolve;
+    });
     const target = { link, janusId: spec.janusId, janusUrl: spec.url.redacted, log, metrics: connectionMetrics };
     const onEvent = eventPublisher(target, context.events, names.event(spec.janusId), config.events.subjects);
     const onStatus = statusPublisher(target, names.status(spec.janusId));
@@ -113,9 +122,14 @@ export class BridgedConnection implements Running {
           }
         },
         // Answers owed to the replica we took the session from go to it; what it does not claim is an event.
-        ...(relay ? {
-          onUnknownAnswer: (message, text) => void relay.offer(spec.janusId, text).then((taken) => { if (!taken) onEvent(message, text); }),
-        } : {}),
+        ...(relay
+          ? {
+              onUnknownAnswer: (message, text) =>
+                void relay.offer(spec.janusId, text).then((taken) => {
+                  if (!taken) onEvent(message, text);
+                }),
+            }
+          : {}),
       },
       log,
     );
@@ -167,7 +181,13 @@ export class BridgedConnection implements Running {
   get adminStatus(): AdminLinkStatus | null {
     const admin = this.adminLink;
     if (!admin) return null;
-    return { janus_admin_url: admin.redactedUrl, state: admin.state, since: new Date(admin.since).toISOString(), pending: admin.pendingRequests, secret: this.adminSecretOf(this.currentSpec) !== undefined };
+    return {
+      janus_admin_url: admin.redactedUrl,
+      state: admin.state,
+      since: new Date(admin.since).toISOString(),
+      pending: admin.pendingRequests,
+      secret: this.adminSecretOf(this.currentSpec) !== undefined,
+    };
   }
 
   /** For tests and metrics: the Admin API link, if any. */
@@ -175,7 +195,9 @@ export class BridgedConnection implements Running {
     return this.adminLink;
   }
 
-  /** A reload changed only janus_admin_url: the Admin API link is replaced; the session and its handles are not touched. */
+  /**
+   * A reload changed only janus_admin_url: the Admin API link is replaced; the session and its handles are not touched.
+   */
   async changeAdminUrl(spec: ConnectionSpec): Promise<void> {
     if (this.stopped) return;
     const old = this.adminLink;
@@ -189,15 +211,18 @@ export class BridgedConnection implements Running {
   private newAdminLink(spec: ConnectionSpec): AdminLink | undefined {
     if (!spec.adminUrl) return undefined;
     const { config } = this.context;
-    return new AdminLink({
-      url: spec.adminUrl,
-      adminSecret: this.adminSecretOf(spec),
-      cmdTimeoutMs: config.janus.cmdTimeout,
-      sendTimeoutMs: config.janus.sendTimeout,
-      pingIntervalMs: Math.round(config.janus.pingInterval * 1000),
-      maxMessageBytes: config.janus.maxMessageBytes,
-      reconnect: config.janus.reconnect,
-    }, this.log.child({ component: 'adminapi' }));
+    return new AdminLink(
+      {
+        url: spec.adminUrl,
+        adminSecret: this.adminSecretOf(spec),
+        cmdTimeoutMs: config.janus.cmdTimeout,
+        sendTimeoutMs: config.janus.sendTimeout,
+        pingIntervalMs: Math.round(config.janus.pingInterval * 1000),
+        maxMessageBytes: config.janus.maxMessageBytes,
+        reconnect: config.janus.reconnect,
+      },
+      this.log.child({ component: 'adminapi' }),
+    );
   }
 
   /** The URL's own admin_secret wins over janus.adminSecret(File). */
@@ -217,7 +242,9 @@ export class BridgedConnection implements Running {
    */
   async whenServing(maxWaitMs: number, subscribeAnyway: boolean): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
-    const waited = new Promise<void>((resolve) => { timer = setTimeout(resolve, maxWaitMs); });
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, maxWaitMs);
+    });
     await Promise.race([this.serving, waited]);
     clearTimeout(timer);
     if (!this.sessionReady && subscribeAnyway) this.subscribe();
@@ -246,10 +273,15 @@ export class BridgedConnection implements Running {
     const subscriptions = this.closeRequests();
     // Drain, not unsubscribe, when requests may still be answered: those already on their way to us are taken too.
     // A drain fails only when NATS is closing or gone: then nothing more can arrive anyway.
-    if (options.handedOver || options.graceMs > 0) await Promise.all(subscriptions.map((s) => s.drain().catch(() => undefined)));
+    if (options.handedOver || options.graceMs > 0)
+      await Promise.all(subscriptions.map((s) => s.drain().catch(() => undefined)));
     else for (const subscription of subscriptions) subscription.unsubscribe();
     await Promise.all([
-      this.connection.stop(reason, { destroySession: options.destroySession, graceMs: options.graceMs, quiet: options.handedOver ?? false }),
+      this.connection.stop(reason, {
+        destroySession: options.destroySession,
+        graceMs: options.graceMs,
+        quiet: options.handedOver ?? false,
+      }),
       this.adminLink?.stop(reason, options.graceMs),
     ]);
     this.context.metrics.removeConnection(this.spec.janusId, this.reporter);

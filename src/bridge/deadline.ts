@@ -20,7 +20,13 @@ export function requestDeadline(header: string | undefined, cmdTimeoutMs: number
   const ms = WHOLE_NUMBER.test(value) ? Number(value) : NaN;
   if (!(ms >= 1 && ms <= MAX_TIMEOUT_MS)) {
     // The value is the client's: described, never quoted.
-    return { ok: false, error: bridgeError('invalid_header', `${TIMEOUT_HEADER} must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT_MS}, got ${value === '' ? 'an empty value' : `a value of ${value.length} characters`}`) };
+    return {
+      ok: false,
+      error: bridgeError(
+        'invalid_header',
+        `${TIMEOUT_HEADER} must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT_MS}, got ${value === '' ? 'an empty value' : `a value of ${value.length} characters`}`,
+      ),
+    };
   }
   return { ok: true, timeoutMs: Math.min(ms, cmdTimeoutMs) };
 }

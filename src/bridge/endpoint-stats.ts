@@ -1,4 +1,7 @@
-/** What one request endpoint counts for NATS service discovery (ADR-32: $SRV.STATS), kept by the connection it belongs to. */
+/**
+ * What one request endpoint counts for NATS service discovery (ADR-32: $SRV.STATS), kept by the connection it belongs
+ * to.
+ */
 
 /** Statistics of one endpoint, in ADR-32's terms. */
 export class EndpointStats {
@@ -7,7 +10,11 @@ export class EndpointStats {
   lastError = '';
   processingNanos = 0;
 
-  constructor(readonly name: string, readonly subject: string, readonly queueGroup: string) {}
+  constructor(
+    readonly name: string,
+    readonly subject: string,
+    readonly queueGroup: string,
+  ) {}
 
   record(seconds: number, error?: { code: number; reason: string }): void {
     this.numRequests++;

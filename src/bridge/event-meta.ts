@@ -25,7 +25,8 @@ function pluginOf(message: JanusMessage): string | undefined {
  */
 export function eventSubject(base: string, message: JanusMessage, mode: EventSubjects): string {
   if (mode === 'flat') return base;
-  if (mode === 'handle') return typeof message.sender === 'number' ? `${base}.handle.${message.sender}` : `${base}.session`;
+  if (mode === 'handle')
+    return typeof message.sender === 'number' ? `${base}.handle.${message.sender}` : `${base}.session`;
   const plugin = pluginOf(message);
   return plugin ? `${base}.plugin.${token(plugin)}` : `${base}.${token(message.janus)}`;
 }
@@ -64,7 +65,8 @@ export const MAX_HEADER_VALUE_BYTES = 1024;
  * C1 control characters (NEL ends a line for some readers), the Unicode line and paragraph
  * separators, and unpaired surrogates (UTF-8 cannot encode them: they would arrive as U+FFFD).
  */
-const UNSAFE_IN_HEADER = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const UNSAFE_IN_HEADER =
+  /[\u0000-\u001f\u007f-\u009f\u2028\u2029]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const UNSAFE_IN_HEADER_ALL = new RegExp(UNSAFE_IN_HEADER.source, 'g');
 
 /**
@@ -73,10 +75,12 @@ const UNSAFE_IN_HEADER_ALL = new RegExp(UNSAFE_IN_HEADER.source, 'g');
  * values on both sides), and at most MAX_HEADER_VALUE_BYTES.
  */
 export function isExactHeaderValue(value: string): boolean {
-  return value.length <= MAX_HEADER_VALUE_BYTES
-    && !UNSAFE_IN_HEADER.test(value)
-    && value.trim() === value
-    && Buffer.byteLength(value) <= MAX_HEADER_VALUE_BYTES;
+  return (
+    value.length <= MAX_HEADER_VALUE_BYTES &&
+    !UNSAFE_IN_HEADER.test(value) &&
+    value.trim() === value &&
+    Buffer.byteLength(value) <= MAX_HEADER_VALUE_BYTES
+  );
 }
 
 /**

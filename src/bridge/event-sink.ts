@@ -86,8 +86,10 @@ export class OversizeLog {
     const { count, largest, maxPayload, subject } = this.unlogged;
     this.unlogged = { count: 0, largest: 0, maxPayload: 0, subject: '' };
     if (!count || !this.log) return;
-    this.log.error({ too_large: count, largest_bytes: largest, max_payload: maxPayload, last_subject: subject },
-      `${count} events dropped: larger than the NATS server's max_payload (${maxPayload} bytes)`);
+    this.log.error(
+      { too_large: count, largest_bytes: largest, max_payload: maxPayload, last_subject: subject },
+      `${count} events dropped: larger than the NATS server's max_payload (${maxPayload} bytes)`,
+    );
   }
 }
 
@@ -100,7 +102,10 @@ export class CoreEventSink implements EventSink {
   readonly totals = { tooLarge: 0 };
 
   /** Without `log`, oversize events are still counted, just not logged. */
-  constructor(private readonly link: CoreLink, log?: Logger) {
+  constructor(
+    private readonly link: CoreLink,
+    log?: Logger,
+  ) {
     this.oversize = new OversizeLog(log);
   }
 
@@ -114,7 +119,9 @@ export class CoreEventSink implements EventSink {
       event.report('too_large');
       return;
     }
-    event.report(this.link.publish(event.subject, event.data, event.headers) === 'dropped' ? 'nats_unavailable' : 'published');
+    event.report(
+      this.link.publish(event.subject, event.data, event.headers) === 'dropped' ? 'nats_unavailable' : 'published',
+    );
   }
 
   async flush(): Promise<void> {}

@@ -8,7 +8,15 @@
 import { nanos, NatsError, StorageType, type JetStreamClient, type NatsConnection, type StreamConfig } from 'nats';
 import { backoffDelay } from '../backoff.js';
 import type { Logger } from '../log.js';
-import { exceedsMaxPayload, isMaxPayloadError, LOG_EVERY_MS, OversizeLog, publishedBytes, type EventSink, type OutgoingEvent } from './event-sink.js';
+import {
+  exceedsMaxPayload,
+  isMaxPayloadError,
+  LOG_EVERY_MS,
+  OversizeLog,
+  publishedBytes,
+  type EventSink,
+  type OutgoingEvent,
+} from './event-sink.js';
 
 export interface StreamSettings {
   readonly name: string;
@@ -51,7 +59,11 @@ export class JetStreamEventSink implements EventSink {
   /** Since start, for tests and logs. */
   readonly totals = { published: 0, dropped: 0, refused: 0, tooLarge: 0, retried: 0 };
 
-  constructor(private readonly nc: NatsConnection, private readonly settings: StreamSettings, private readonly log: Logger) {
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly settings: StreamSettings,
+    private readonly log: Logger,
+  ) {
     this.js = nc.jetstream();
     this.oversize = new OversizeLog(log);
     void this.ensureStream(0);
@@ -85,7 +97,10 @@ export class JetStreamEventSink implements EventSink {
     if (this.entries.length === this.head) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, timeoutMs);
-      this.idleWaiters.push(() => { clearTimeout(timer); resolve(); });
+      this.idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
     });
   }
 
@@ -119,14 +134,20 @@ export class JetStreamEventSink implements EventSink {
       } else {
         const differences = describeDifferences(existing.config, wanted);
         if (differences.length) {
-          this.log.error({ stream: wanted.name, differences }, 'the event stream exists with another configuration; it is used as it is, not changed');
+          this.log.error(
+            { stream: wanted.name, differences },
+            'the event stream exists with another configuration; it is used as it is, not changed',
+          );
         }
       }
       this.ready = true;
       this.pump();
     } catch (err) {
       const delay = backoffDelay(attempt, RETRY);
-      this.log.error({ stream: wanted.name, err: (err as Error).message, retry_in_ms: delay }, 'cannot set up the event stream; events wait in the buffer');
+      this.log.error(
+        { stream: wanted.name, err: (err as Error).message, retry_in_ms: delay },
+        'cannot set up the event stream; events wait in the buffer',
+      );
       this.setupTimer = setTimeout(() => void this.ensureStream(attempt + 1), delay);
     }
   }
@@ -154,53 +175,61 @@ export class JetStreamEventSink implements EventSink {
   private send(entry: Entry): void {
     this.inFlight++;
     const { event } = entry;
-    this.js.publish(event.subject, event.data, { msgID: event.msgId, headers: event.headers, timeout: ACK_TIMEOUT_MS }).then(
-      () => {
-        if (entry.done) return;
-        entry.done = true;
-        this.failures = 0;
-        this.noStream = 0;
-        this.totals.published++;
-        event.report('published');
-      },
-      (err: NatsError) => {
-        if (entry.done) return;
-        if (isMaxPayloadError(err)) {
-          // Fitted when it was buffered; the server now connected takes less (another one, or one reconfigured).
+    this.js
+      .publish(event.subject, event.data, { msgID: event.msgId, headers: event.headers, timeout: ACK_TIMEOUT_MS })
+      .then(
+        () => {
+          if (entry.done) return;
           entry.done = true;
-          this.tooLarge(event, publishedBytes(event), this.nc.info?.max_payload ?? 0);
-        } else if (isRefusal(err)) {
-          // The stream answered and refused it (full with discard new, message too large): retrying would not help.
-          entry.done = true;
-          this.totals.refused++;
-          this.unlogged.refused++;
-          this.unlogged.lastReason = err.api_error?.description ?? err.message;
-          this.scheduleLog();
-          event.report('refused');
-        } else {
-          if (err.code === '503' && ++this.noStream >= 3) {
-            // Nobody captures the subject any more (the stream was deleted): set it up again.
-            this.noStream = 0;
-            this.ready = false;
-            void this.ensureStream(0);
+          this.failures = 0;
+          this.noStream = 0;
+          this.totals.published++;
+          event.report('published');
+        },
+        (err: NatsError) => {
+          if (entry.done) return;
+          if (isMaxPayloadError(err)) {
+            // Fitted when it was buffered; the server now connected takes less (another one, or one reconfigured).
+            entry.done = true;
+            this.tooLarge(event, publishedBytes(event), this.nc.info?.max_payload ?? 0);
+          } else if (isRefusal(err)) {
+            // The stream answered and refused it (full with discard new, message too large): retrying would not help.
+            entry.done = true;
+            this.totals.refused++;
+            this.unlogged.refused++;
+            this.unlogged.lastReason = err.api_error?.description ?? err.message;
+            this.scheduleLog();
+            event.report('refused');
+          } else {
+            if (err.code === '503' && ++this.noStream >= 3) {
+              // Nobody captures the subject any more (the stream was deleted): set it up again.
+              this.noStream = 0;
+              this.ready = false;
+              void this.ensureStream(0);
+            }
+            this.retryFromOldest(err);
           }
-          this.retryFromOldest(err);
-        }
-      },
-    ).finally(() => {
-      this.inFlight--;
-      this.trim();
-      if (this.retrying && this.inFlight === 0) this.rewind();
-      this.pump();
-    });
+        },
+      )
+      .finally(() => {
+        this.inFlight--;
+        this.trim();
+        if (this.retrying && this.inFlight === 0) this.rewind();
+        this.pump();
+      });
   }
 
-  /** No ack (timeout, NATS away): stop sending, and once nothing is in flight, resend from the oldest unacknowledged. */
+  /**
+   * No ack (timeout, NATS away): stop sending, and once nothing is in flight, resend from the oldest unacknowledged.
+   */
   private retryFromOldest(err: Error): void {
     if (this.retrying) return;
     this.retrying = true;
     this.totals.retried++;
-    this.log.warn({ err: err.message, waiting: this.entries.length - this.head }, 'JetStream did not acknowledge an event; resending from the oldest unacknowledged');
+    this.log.warn(
+      { err: err.message, waiting: this.entries.length - this.head },
+      'JetStream did not acknowledge an event; resending from the oldest unacknowledged',
+    );
   }
 
   private rewind(): void {
@@ -233,7 +262,11 @@ export class JetStreamEventSink implements EventSink {
     clearTimeout(this.logTimer);
     this.logTimer = undefined;
     const { dropped, refused, lastReason } = this.unlogged;
-    if (dropped) this.log.error({ dropped, buffer: this.settings.bufferSize }, `${dropped} events dropped: JetStream is too slow or away and the buffer is full`);
+    if (dropped)
+      this.log.error(
+        { dropped, buffer: this.settings.bufferSize },
+        `${dropped} events dropped: JetStream is too slow or away and the buffer is full`,
+      );
     if (refused) this.log.error({ refused, reason: lastReason }, `${refused} events refused by the event stream`);
     this.unlogged = { dropped: 0, refused: 0, lastReason: '' };
   }
@@ -252,9 +285,11 @@ function isRefusal(err: NatsError): boolean {
 function describeDifferences(existing: StreamConfig, wanted: ReturnType<JetStreamEventSink['streamConfig']>): string[] {
   const differences: string[] = [];
   const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
-  if (!same([...existing.subjects ?? []].sort(), [...wanted.subjects].sort())) differences.push(`subjects ${JSON.stringify(existing.subjects)} (configured ${JSON.stringify(wanted.subjects)})`);
+  if (!same([...(existing.subjects ?? [])].sort(), [...wanted.subjects].sort()))
+    differences.push(`subjects ${JSON.stringify(existing.subjects)} (configured ${JSON.stringify(wanted.subjects)})`);
   for (const key of ['max_age', 'max_bytes', 'storage', 'num_replicas'] as const) {
-    if (!same(existing[key], wanted[key])) differences.push(`${key} ${String(existing[key])} (configured ${String(wanted[key])})`);
+    if (!same(existing[key], wanted[key]))
+      differences.push(`${key} ${String(existing[key])} (configured ${String(wanted[key])})`);
   }
   return differences;
 }

@@ -29,7 +29,12 @@ export interface PublishTarget {
  * that may carry a client's transaction. An event that cannot be published is logged and
  * counted (publish failures, kind `event`).
  */
-export function eventPublisher(target: PublishTarget, sink: EventSink, baseSubject: string, mode: EventSubjects): (message: JanusMessage, text: string) => void {
+export function eventPublisher(
+  target: PublishTarget,
+  sink: EventSink,
+  baseSubject: string,
+  mode: EventSubjects,
+): (message: JanusMessage, text: string) => void {
   const head = `{"janus_id":${JSON.stringify(target.janusId)},"janus_url":${JSON.stringify(target.janusUrl)},"janus_body":`;
   const idPrefix = `${randomBytes(6).toString('hex')}-${target.janusId}-`;
   let sequence = 0;
@@ -38,9 +43,18 @@ export function eventPublisher(target: PublishTarget, sink: EventSink, baseSubje
     try {
       const msgId = idPrefix + (++sequence).toString(36);
       const h = natsHeaders(eventHeaders(target.janusId, message, msgId), target.log);
-      sink.publish({ subject: eventSubject(baseSubject, message, mode), data: Buffer.from(head + text + '}'), headers: h, msgId, report });
+      sink.publish({
+        subject: eventSubject(baseSubject, message, mode),
+        data: Buffer.from(head + text + '}'),
+        headers: h,
+        msgId,
+        report,
+      });
     } catch (err) {
-      target.log.error({ code: errorCode(err), err: errorText(err), type: String(message.janus).slice(0, 64) }, 'event not published');
+      target.log.error(
+        { code: errorCode(err), err: errorText(err), type: String(message.janus).slice(0, 64) },
+        'event not published',
+      );
       target.metrics.publishFailed('event');
     }
   };
@@ -62,7 +76,10 @@ function natsHeaders(values: Array<[string, string]>, log: Logger): MsgHdrs {
   return h;
 }
 
-/** Publishes each change; one NATS did not take (refused, or dropped during an outage) is counted (publish failures, kind `status`). */
+/**
+ * Publishes each change; one NATS did not take (refused, or dropped during an outage) is counted (publish failures,
+ * kind `status`).
+ */
 export function statusPublisher(target: PublishTarget, subject: string): (change: StatusChange) => void {
   return (change) => {
     target.metrics.status(change);

@@ -23,8 +23,10 @@ export interface AnswerReport {
  */
 export function mayAnswer(msg: Msg, prefix: string, kind: RefusedReplyKind, report: AnswerReport): boolean {
   if (!msg.reply || isAcceptableReplySubject(msg.reply, prefix)) return true;
-  report.log.warn({ kind, reply_subject: subjectForLog(msg.reply), reply_bytes: Buffer.byteLength(msg.reply) },
-    'request refused: the bridge does not publish replies on its reply subject');
+  report.log.warn(
+    { kind, reply_subject: subjectForLog(msg.reply), reply_bytes: Buffer.byteLength(msg.reply) },
+    'request refused: the bridge does not publish replies on its reply subject',
+  );
   report.metrics?.replySubjectRefused(kind);
   return false;
 }
@@ -34,12 +36,24 @@ export function mayAnswer(msg: Msg, prefix: string, kind: RefusedReplyKind, repo
  * max_payload, a header it rejects, the connection closing): then logged with the client's
  * error code, never the payload, and counted.
  */
-export function respondSafely(msg: Msg, data: Uint8Array, headerValues: ReadonlyArray<readonly [string, string]> | undefined, kind: PublishKind, report: AnswerReport): boolean {
+export function respondSafely(
+  msg: Msg,
+  data: Uint8Array,
+  headerValues: ReadonlyArray<readonly [string, string]> | undefined,
+  kind: PublishKind,
+  report: AnswerReport,
+): boolean {
   return tryRespond(msg, data, headerValues, kind, report) === undefined;
 }
 
 /** Like respondSafely, returning what NATS threw (undefined when the reply went out). */
-function tryRespond(msg: Msg, data: Uint8Array, headerValues: ReadonlyArray<readonly [string, string]> | undefined, kind: PublishKind, report: AnswerReport): unknown {
+function tryRespond(
+  msg: Msg,
+  data: Uint8Array,
+  headerValues: ReadonlyArray<readonly [string, string]> | undefined,
+  kind: PublishKind,
+  report: AnswerReport,
+): unknown {
   try {
     if (!headerValues) {
       msg.respond(data);
@@ -50,7 +64,16 @@ function tryRespond(msg: Msg, data: Uint8Array, headerValues: ReadonlyArray<read
     }
     return undefined;
   } catch (err) {
-    report.log.warn({ kind, code: errorCode(err), err: errorText(err), bytes: data.byteLength, with_headers: headerValues !== undefined }, 'reply not sent');
+    report.log.warn(
+      {
+        kind,
+        code: errorCode(err),
+        err: errorText(err),
+        bytes: data.byteLength,
+        with_headers: headerValues !== undefined,
+      },
+      'reply not sent',
+    );
     report.metrics?.publishFailed(kind);
     return err ?? new Error('unknown');
   }
@@ -74,7 +97,13 @@ export function respondJson(msg: Msg, body: unknown, kind: PublishKind, report: 
  * goes compact (Janus indents by default: often half the bytes); still too large, error 614
  * is sent (and returned) instead. An answer NATS refuses is logged and counted, never thrown.
  */
-export function replyWithAnswer(msg: Msg, answer: JanusMessage, text: string, maxPayload: number, report: AnswerReport): BridgeError | undefined {
+export function replyWithAnswer(
+  msg: Msg,
+  answer: JanusMessage,
+  text: string,
+  maxPayload: number,
+  report: AnswerReport,
+): BridgeError | undefined {
   let data = Buffer.from(text);
   if (data.byteLength > maxPayload) data = Buffer.from(JSON.stringify(answer));
   if (data.byteLength <= maxPayload) {
@@ -93,14 +122,31 @@ export function replyWithAnswer(msg: Msg, answer: JanusMessage, text: string, ma
  * a header value nats.js rejects), a plain error without headers or transaction follows: the
  * smallest reply that still tells the client what went wrong, rather than none.
  */
-export function replyWithError(msg: Msg, error: BridgeError, clientTransaction: string | undefined, report: AnswerReport): void {
-  if (respondSafely(msg, Buffer.from(JSON.stringify(errorReply(error, clientTransaction))), errorHeaders(error), 'reply', report)) return;
+export function replyWithError(
+  msg: Msg,
+  error: BridgeError,
+  clientTransaction: string | undefined,
+  report: AnswerReport,
+): void {
+  if (
+    respondSafely(
+      msg,
+      Buffer.from(JSON.stringify(errorReply(error, clientTransaction))),
+      errorHeaders(error),
+      'reply',
+      report,
+    )
+  )
+    return;
   respondSafely(msg, Buffer.from(JSON.stringify(errorReply(error, undefined))), undefined, 'reply', report);
 }
 
 /** The NATS services convention's error headers; the reason is prose, cleaned rather than left out. */
 export function errorHeaders(error: BridgeError): Array<[string, string]> {
-  return [['Nats-Service-Error-Code', String(error.code)], ['Nats-Service-Error', cleanHeaderValue(error.reason)]];
+  return [
+    ['Nats-Service-Error-Code', String(error.code)],
+    ['Nats-Service-Error', cleanHeaderValue(error.reason)],
+  ];
 }
 
 /** nats.js errors carry a code (MAX_PAYLOAD_EXCEEDED, BAD_HEADER, CONNECTION_CLOSED…); anything else, its name. */
@@ -110,7 +156,9 @@ export function errorCode(err: unknown): string {
   return err instanceof Error ? err.name : typeof err;
 }
 
-/** The longest error message a log line carries: messages are short, and one that quotes input must not flood the log. */
+/**
+ * The longest error message a log line carries: messages are short, and one that quotes input must not flood the log.
+ */
 const ERROR_TEXT_CHARS = 200;
 
 /** An error's message for a log line, bounded. */

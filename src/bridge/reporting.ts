@@ -20,7 +20,10 @@ export type EventResult = 'published' | 'nats_unavailable' | 'buffer_full' | 're
 export const PUBLISH_KINDS = ['reply', 'event', 'status', 'admin'] as const;
 export type PublishKind = (typeof PUBLISH_KINDS)[number];
 
-/** Which subjects a request came on whose reply subject the bridge refused to answer on (adminapi: <prefix>.adminapi.<janus_id>). */
+/**
+ * Which subjects a request came on whose reply subject the bridge refused to answer on (adminapi:
+ * <prefix>.adminapi.<janus_id>).
+ */
 export const REFUSED_REPLY_KINDS = ['request', 'admin', 'discovery', 'relay', 'adminapi'] as const;
 export type RefusedReplyKind = (typeof REFUSED_REPLY_KINDS)[number];
 
@@ -49,7 +52,11 @@ export interface ConnectionMetricsSource {
 }
 
 /** Bridge errors that say Janus could not be reached or the request could not run there: retrying may help. */
-const UNAVAILABLE: ReadonlySet<BridgeErrorName> = new Set<BridgeErrorName>(['unavailable', 'connection_lost', 'shutting_down']);
+const UNAVAILABLE: ReadonlySet<BridgeErrorName> = new Set<BridgeErrorName>([
+  'unavailable',
+  'connection_lost',
+  'shutting_down',
+]);
 
 /** The outcome of a request from Janus's answer, or from the bridge error it got instead. */
 export function outcomeOf(reply: { janus: string } | Pick<BridgeError, 'name'>): RequestOutcome {

@@ -64,7 +64,11 @@ export function serveRequests(options: RequestServerOptions): Subscription {
     }
     if (!msg.reply) {
       const error = target.send(parsed.message, parsed.clientTransaction);
-      if (error) log.warn({ code: error.code, reason: error.reason, verb: parsed.message.janus.slice(0, VERB_IN_LOG_CHARS) }, 'fire-and-forget request not sent');
+      if (error)
+        log.warn(
+          { code: error.code, reason: error.reason, verb: parsed.message.janus.slice(0, VERB_IN_LOG_CHARS) },
+          'fire-and-forget request not sent',
+        );
       observe(error ? outcomeOf(error) : 'ok', seconds(), error);
       return;
     }
@@ -74,7 +78,11 @@ export function serveRequests(options: RequestServerOptions): Subscription {
       observe('rejected', seconds(), deadline.error);
       return;
     }
-    const outcome = await target.request(parsed.message, parsed.clientTransaction, deadline.timeoutMs < cmdTimeoutMs ? deadline.timeoutMs : undefined);
+    const outcome = await target.request(
+      parsed.message,
+      parsed.clientTransaction,
+      deadline.timeoutMs < cmdTimeoutMs ? deadline.timeoutMs : undefined,
+    );
     if (outcome.ok) {
       const error = replyWithAnswer(msg, outcome.answer, outcome.text, nc.info?.max_payload ?? maxMessageBytes, report);
       observe(error ? 'rejected' : outcomeOf(outcome.answer), seconds(), error);
@@ -91,7 +99,9 @@ export function serveRequests(options: RequestServerOptions): Subscription {
         return;
       }
       // handle() is async: whatever it throws becomes this rejection, never an exception in nats.js's reader.
-      handle(msg).catch((error: unknown) => log.error({ code: errorCode(error), err: error, subject }, `request handling failed: ${errorText(error)}`));
+      handle(msg).catch((error: unknown) =>
+        log.error({ code: errorCode(error), err: error, subject }, `request handling failed: ${errorText(error)}`),
+      );
     },
   });
 }

@@ -28,7 +28,10 @@ export const REQUEST_QUEUE_GROUP = 'janus-nats-bridge';
  */
 export const MAX_REPLY_SUBJECT_BYTES = 1024;
 
-/** Wildcards, whitespace (CR and LF included) and other control characters: none belongs in a subject a reply is published on. */
+/**
+ * Wildcards, whitespace (CR and LF included) and other control characters: none belongs in a subject a reply is
+ * published on.
+ */
 const NOT_IN_A_REPLY_SUBJECT = /[\s\u0000-\u001f\u007f*>]/;
 
 /**
@@ -54,7 +57,8 @@ export function subjectForLog(subject: string): string {
 }
 
 /**
- * The prefix of a request subject (`<prefix>.request.<janus_id>` or `<prefix>.adminapi.<janus_id>`, janus_id being one token):
+ * The prefix of a request subject (`<prefix>.request.<janus_id>` or `<prefix>.adminapi.<janus_id>`, janus_id being one
+ * token):
  * what the request side needs to tell the bridge's own subjects from a client's.
  */
 export function prefixOfRequestSubject(subject: string): string {

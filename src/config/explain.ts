@@ -25,13 +25,15 @@ function leaves(node: Record<string, unknown>, path: string[] = []): Array<[stri
   return Object.entries(node).flatMap(([key, value]) =>
     value && typeof value === 'object' && 'doc' in value
       ? [[[...path, key], value as unknown as Leaf] as [string[], Leaf]]
-      : leaves(value as Record<string, unknown>, [...path, key]));
+      : leaves(value as Record<string, unknown>, [...path, key]),
+  );
 }
 
 function at(root: unknown, path: readonly string[]): { found: boolean; value: unknown } {
   let node = root;
   for (const part of path) {
-    if (typeof node !== 'object' || node === null || !Object.hasOwn(node, part)) return { found: false, value: undefined };
+    if (typeof node !== 'object' || node === null || !Object.hasOwn(node, part))
+      return { found: false, value: undefined };
     node = (node as Record<string, unknown>)[part];
   }
   return { found: true, value: node };
@@ -43,7 +45,10 @@ function shown(path: readonly string[], leaf: Leaf, value: unknown): unknown {
   if (path.join('.') === 'connections' && Array.isArray(value)) {
     return value.map((entry: { janus_id: string; janus_url: string; janus_admin_url?: string }) => {
       const parsed = parseJanusUrl(entry.janus_url);
-      const shownEntry: Record<string, unknown> = { ...entry, janus_url: parsed.ok ? parsed.url.redacted : '(invalid)' };
+      const shownEntry: Record<string, unknown> = {
+        ...entry,
+        janus_url: parsed.ok ? parsed.url.redacted : '(invalid)',
+      };
       if (entry.janus_admin_url !== undefined) {
         // Its admin_secret is taken out, as the bridge does before it dials.
         const admin = parseJanusUrl(entry.janus_admin_url, 'admin');
@@ -66,5 +71,12 @@ export function explainConfig(config: BridgeConfig, fileValues: unknown, env: No
 /** One line per key: `key = value  (source)`. */
 export function formatExplained(keys: readonly ExplainedKey[]): string {
   const width = Math.max(...keys.map((k) => k.key.length));
-  return keys.map((k) => `${k.key.padEnd(width)} = ${JSON.stringify(k.value)}  (${k.source === 'env' ? `env ${k.env}` : k.source})`).join('\n') + '\n';
+  return (
+    keys
+      .map(
+        (k) =>
+          `${k.key.padEnd(width)} = ${JSON.stringify(k.value)}  (${k.source === 'env' ? `env ${k.env}` : k.source})`,
+      )
+      .join('\n') + '\n'
+  );
 }

@@ -15,7 +15,11 @@ export function configReader(file: string | undefined, env: NodeJS.ProcessEnv = 
   return () => loadConfig({ file, env });
 }
 
-export function chooseSource(config: BridgeConfig, rereadConfig: ConfigReader | undefined, log: Logger): ConnectionSource {
+export function chooseSource(
+  config: BridgeConfig,
+  rereadConfig: ConfigReader | undefined,
+  log: Logger,
+): ConnectionSource {
   if (config.db.url) {
     const parsed = parseDbUrl(config.db.url);
     if (!parsed.ok) throw new Error(`db.url ${parsed.reason}`);

@@ -10,12 +10,15 @@ import { FORMATS, SCHEMA, type BridgeConfig } from './schema.js';
 
 for (const [name, format] of Object.entries(FORMATS)) convict.addFormat({ name, ...format });
 
-export type ConfigResult = { ok: true; config: BridgeConfig } | { ok: false, problem: string };
+export type ConfigResult = { ok: true; config: BridgeConfig } | { ok: false; problem: string };
 
 export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv } = {}): ConfigResult {
   let config: convict.Config<BridgeConfig>;
   try {
-    config = convict<BridgeConfig>(SCHEMA as unknown as convict.Schema<BridgeConfig>, { env: options.env ?? process.env, args: [] });
+    config = convict<BridgeConfig>(SCHEMA as unknown as convict.Schema<BridgeConfig>, {
+      env: options.env ?? process.env,
+      args: [],
+    });
   } catch (err) {
     return { ok: false, problem: oneLine((err as Error).message) };
   }
@@ -24,13 +27,20 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv } =
     try {
       text = readFileSync(options.file, 'utf8');
     } catch (err) {
-      return { ok: false, problem: `config file ${options.file}: ${(err as NodeJS.ErrnoException).code ?? ''} ${(err as Error).message}`.trim() };
+      return {
+        ok: false,
+        problem:
+          `config file ${options.file}: ${(err as NodeJS.ErrnoException).code ?? ''} ${(err as Error).message}`.trim(),
+      };
     }
     let values: unknown;
     try {
       values = JSON.parse(text);
     } catch (err) {
-      return { ok: false, problem: `config file ${options.file} is not valid JSON: ${jsonErrorWithoutInput(err as Error)}` };
+      return {
+        ok: false,
+        problem: `config file ${options.file} is not valid JSON: ${jsonErrorWithoutInput(err as Error)}`,
+      };
     }
     if (typeof values !== 'object' || values === null || Array.isArray(values)) {
       return { ok: false, problem: `config file ${options.file} must hold a JSON object` };
@@ -38,7 +48,10 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv } =
     const connections = (values as { connections?: unknown }).connections;
     if (connections !== undefined && !Array.isArray(connections) && typeof connections === 'object') {
       // convict would merge an object into the list's default and quietly load nothing.
-      return { ok: false, problem: 'connections: must be a list of {"janus_id": "...", "janus_url": "..."} objects, got an object' };
+      return {
+        ok: false,
+        problem: 'connections: must be a list of {"janus_id": "...", "janus_url": "..."} objects, got an object',
+      };
     }
     try {
       // convict re-applies environment variables after load(): they win over the file.
@@ -70,7 +83,10 @@ function dbUrlFromFile(db: BridgeConfig['db']): { ok: true; url: string } | { ok
   try {
     url = readFileSync(db.urlFile, 'utf8').trim();
   } catch (err) {
-    return { ok: false, problem: `db.urlFile: cannot read ${db.urlFile} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` };
+    return {
+      ok: false,
+      problem: `db.urlFile: cannot read ${db.urlFile} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    };
   }
   const parsed = parseDbUrl(url);
   return parsed.ok ? { ok: true, url } : { ok: false, problem: `db.urlFile: ${parsed.reason}` };

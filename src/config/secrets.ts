@@ -38,7 +38,8 @@ export function resolveSecrets(config: BridgeConfig): SecretsResult {
     for (const key of ['caFile', 'certFile', 'keyFile'] as const) {
       if (nats.tls[key]) readBytes(`nats.tls.${key}`, nats.tls[key]);
     }
-    if (Boolean(nats.tls.certFile) !== Boolean(nats.tls.keyFile)) throw new Error('nats.tls.certFile and nats.tls.keyFile: set both or neither');
+    if (Boolean(nats.tls.certFile) !== Boolean(nats.tls.keyFile))
+      throw new Error('nats.tls.certFile and nats.tls.keyFile: set both or neither');
     return { ok: true, secrets };
   } catch (err) {
     return { ok: false, problem: (err as Error).message };
@@ -54,6 +55,8 @@ function readBytes(key: string, file: string): Buffer {
   try {
     return readFileSync(file);
   } catch (err) {
-    throw new Error(`${key}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+    throw new Error(`${key}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, {
+      cause: err,
+    });
   }
 }

@@ -42,9 +42,17 @@ export function keysNeedingRestart(running: object, next: object): string[] {
   const changed: string[] = [];
   const walk = (a: unknown, b: unknown, path: string): void => {
     if (path === 'connections') return;
-    if (typeof a === 'object' && a !== null && !Array.isArray(a) && typeof b === 'object' && b !== null && !Array.isArray(b)) {
+    if (
+      typeof a === 'object' &&
+      a !== null &&
+      !Array.isArray(a) &&
+      typeof b === 'object' &&
+      b !== null &&
+      !Array.isArray(b)
+    ) {
       const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-      for (const key of keys) walk((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], path ? `${path}.${key}` : key);
+      for (const key of keys)
+        walk((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], path ? `${path}.${key}` : key);
       return;
     }
     if (JSON.stringify(a) !== JSON.stringify(b)) changed.push(path);

@@ -16,7 +16,12 @@ export class ConfigConnectionSource implements ConnectionSource {
     this.readEntries().forEach((entry, index) => {
       const result = toSpec(entry.janus_id, entry.janus_url, entry.janus_admin_url);
       if (result.ok) specs.push(result.spec);
-      else skipped.push({ row: `connections[${index}]`, janusId: entry.janus_id, reason: result.field === 'janus_url' ? result.reason : `${result.field}: ${result.reason}` });
+      else
+        skipped.push({
+          row: `connections[${index}]`,
+          janusId: entry.janus_id,
+          reason: result.field === 'janus_url' ? result.reason : `${result.field}: ${result.reason}`,
+        });
     });
     return { specs, skipped };
   }

@@ -3,7 +3,9 @@ import type { ConnectionSpec } from './spec.js';
 export interface ConnectionDiff {
   readonly added: ConnectionSpec[];
   readonly removed: ConnectionSpec[];
-  /** Same janus_id, another janus_url (reconnect) or only another janus_admin_url (the Admin API link alone reconnects). */
+  /**
+   * Same janus_id, another janus_url (reconnect) or only another janus_admin_url (the Admin API link alone reconnects).
+   */
   readonly changed: ConnectionSpec[];
   readonly unchanged: ConnectionSpec[];
 }
@@ -17,7 +19,8 @@ export function diffConnections(current: Iterable<ConnectionSpec>, next: Iterabl
     seen.add(spec.janusId);
     const old = before.get(spec.janusId);
     if (!old) diff.added.push(spec);
-    else if (old.configuredUrl !== spec.configuredUrl || old.configuredAdminUrl !== spec.configuredAdminUrl) diff.changed.push(spec);
+    else if (old.configuredUrl !== spec.configuredUrl || old.configuredAdminUrl !== spec.configuredAdminUrl)
+      diff.changed.push(spec);
     else diff.unchanged.push(old);
   }
   for (const [id, spec] of before) if (!seen.has(id)) diff.removed.push(spec);

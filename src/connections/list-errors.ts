@@ -2,7 +2,10 @@
 export type ListErrorKind = 'unreachable' | 'version' | 'missing-table' | 'query' | 'invalid-config';
 
 export class ListLoadError extends Error {
-  constructor(readonly kind: ListErrorKind, message: string) {
+  constructor(
+    readonly kind: ListErrorKind,
+    message: string,
+  ) {
     super(message);
   }
 

@@ -11,7 +11,15 @@ import type { Ownership } from './ownership.js';
 import type { ConnectionList, ConnectionSource, ConnectionSpec } from './spec.js';
 
 export type ReloadResult =
-  | { ok: true; source: string; added: string[]; removed: string[]; changed: string[]; unchanged: string[]; skipped: Array<{ row: string; janus_id: string; reason: string }> }
+  | {
+      ok: true;
+      source: string;
+      added: string[];
+      removed: string[];
+      changed: string[];
+      unchanged: string[];
+      skipped: Array<{ row: string; janus_id: string; reason: string }>;
+    }
   | { ok: false; source: string; error: { kind: string; message: string } };
 
 /** Start-up retry delays while the source is unreachable. */
@@ -26,7 +34,11 @@ export class ListKeeper {
   private wake: (() => void) | undefined;
   private queued = 0;
 
-  constructor(private readonly source: ConnectionSource, private readonly ownership: Ownership, private readonly log: Logger) {}
+  constructor(
+    private readonly source: ConnectionSource,
+    private readonly ownership: Ownership,
+    private readonly log: Logger,
+  ) {}
 
   /** Why the list is not loaded yet (for readiness), if it is not. */
   get notLoadedBecause(): string | undefined {
@@ -51,10 +63,16 @@ export class ListKeeper {
         if (error.fatal) throw error;
         const delay = backoffDelay(attempt, START_RETRY);
         this.waitingReason = error.message;
-        this.log.error({ source: this.source.description, reason: error.message, retry_in_ms: delay }, 'connection list unavailable; retrying');
+        this.log.error(
+          { source: this.source.description, reason: error.message, retry_in_ms: delay },
+          'connection list unavailable; retrying',
+        );
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, delay);
-          this.wake = () => { clearTimeout(timer); resolve(); };
+          this.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
         });
       }
     }
@@ -69,7 +87,11 @@ export class ListKeeper {
   /** Loads the list again and applies the difference; one reload at a time. */
   reload(trigger: string): Promise<ReloadResult> {
     this.queued++;
-    const next = this.queue.then(() => this.reloadNow(trigger)).finally(() => { this.queued--; });
+    const next = this.queue
+      .then(() => this.reloadNow(trigger))
+      .finally(() => {
+        this.queued--;
+      });
     // The queue only orders the reloads: each caller gets its own result from `next`.
     this.queue = next.catch(() => undefined);
     return next;
@@ -81,11 +103,26 @@ export class ListKeeper {
   }
 
   private async reloadNow(trigger: string): Promise<ReloadResult> {
-    if (!this.current) return { ok: false, source: this.source.description, error: { kind: 'not-started', message: 'the first load has not finished yet' } };
-    if (this.cancelled) return { ok: false, source: this.source.description, error: { kind: 'stopping', message: 'the bridge is shutting down' } };
+    if (!this.current)
+      return {
+        ok: false,
+        source: this.source.description,
+        error: { kind: 'not-started', message: 'the first load has not finished yet' },
+      };
+    if (this.cancelled)
+      return {
+        ok: false,
+        source: this.source.description,
+        error: { kind: 'stopping', message: 'the bridge is shutting down' },
+      };
     try {
       const list = await this.source.load();
-      if (this.cancelled) return { ok: false, source: this.source.description, error: { kind: 'stopping', message: 'the bridge is shutting down' } };
+      if (this.cancelled)
+        return {
+          ok: false,
+          source: this.source.description,
+          error: { kind: 'stopping', message: 'the bridge is shutting down' },
+        };
       const diff = diffConnections(this.current, list.specs);
       await this.apply(list, trigger);
       return {
@@ -99,7 +136,10 @@ export class ListKeeper {
       };
     } catch (err) {
       const error = asListError(err);
-      this.log.error({ trigger, source: this.source.description, kind: error.kind, reason: error.message }, 'reload failed; the running list is kept');
+      this.log.error(
+        { trigger, source: this.source.description, kind: error.kind, reason: error.message },
+        'reload failed; the running list is kept',
+      );
       return { ok: false, source: this.source.description, error: { kind: error.kind, message: error.message } };
     }
   }
@@ -107,13 +147,18 @@ export class ListKeeper {
   private async apply(list: ConnectionList, trigger: string): Promise<void> {
     const skipped = JSON.stringify(list.skipped);
     if (skipped !== this.lastSkipped || trigger !== 'interval') {
-      for (const entry of list.skipped) this.log.warn({ row: entry.row, janus_id: entry.janusId, reason: entry.reason }, 'connection row skipped');
+      for (const entry of list.skipped)
+        this.log.warn({ row: entry.row, janus_id: entry.janusId, reason: entry.reason }, 'connection row skipped');
     }
     this.lastSkipped = skipped;
-    if (list.specs.length === 0) this.log.warn({ source: this.source.description }, 'the connection list is empty: no Janus to serve');
+    if (list.specs.length === 0)
+      this.log.warn({ source: this.source.description }, 'the connection list is empty: no Janus to serve');
     await this.ownership.offer(list.specs);
     this.current = list.specs;
-    this.log.info({ trigger, source: this.source.description, connections: list.specs.length, skipped: list.skipped.length }, 'connection list loaded');
+    this.log.info(
+      { trigger, source: this.source.description, connections: list.specs.length, skipped: list.skipped.length },
+      'connection list loaded',
+    );
   }
 }
 

@@ -19,7 +19,9 @@ export interface Running {
   /** The Janus session it holds, if any. */
   readonly sessionId: number | undefined;
   stop(reason: string, options: StopHow): Promise<void>;
-  /** Takes a spec whose janus_admin_url alone changed, without touching the session; absent: such a change restarts it. */
+  /**
+   * Takes a spec whose janus_admin_url alone changed, without touching the session; absent: such a change restarts it.
+   */
   changeAdminUrl?(spec: ConnectionSpec): Promise<void>;
 }
 
@@ -43,7 +45,10 @@ export class ServedConnections<R extends Running> {
   private applying: Promise<unknown> = Promise.resolve();
   private closed = false;
 
-  constructor(private readonly start: StartConnection<R>, private readonly log: Logger) {}
+  constructor(
+    private readonly start: StartConnection<R>,
+    private readonly log: Logger,
+  ) {}
 
   get size(): number {
     return this.running.size;
@@ -62,7 +67,10 @@ export class ServedConnections<R extends Running> {
    * `stillWanted` is asked again before a changed connection restarts (it may have moved
    * to another replica while its old self stopped).
    */
-  apply(served: readonly ConnectionSpec[], stillWanted: (janusId: string) => boolean = () => true): Promise<ConnectionDiff> {
+  apply(
+    served: readonly ConnectionSpec[],
+    stillWanted: (janusId: string) => boolean = () => true,
+  ): Promise<ConnectionDiff> {
     const next = this.applying.then(() => this.applyNow(served, stillWanted));
     // The chain only orders the applications: each caller gets its own outcome from `next`.
     this.applying = next.catch(() => undefined);
@@ -94,8 +102,14 @@ export class ServedConnections<R extends Running> {
     await Promise.all(all.map(({ instance }) => instance.stop(reason, options)));
   }
 
-  private async applyNow(served: readonly ConnectionSpec[], stillWanted: (janusId: string) => boolean): Promise<ConnectionDiff> {
-    const diff = diffConnections([...this.running.values()].map((entry) => entry.spec), served);
+  private async applyNow(
+    served: readonly ConnectionSpec[],
+    stillWanted: (janusId: string) => boolean,
+  ): Promise<ConnectionDiff> {
+    const diff = diffConnections(
+      [...this.running.values()].map((entry) => entry.spec),
+      served,
+    );
     if (this.closed) return { added: [], removed: [], changed: [], unchanged: diff.unchanged };
     const replaced = new Map<string, Replaces>();
     const stopping: Array<Promise<void>> = [];
@@ -114,7 +128,8 @@ export class ServedConnections<R extends Running> {
       this.running.delete(spec.janusId);
       const removed = diff.removed.includes(spec);
       const reason = removed ? 'removed from the connection list' : 'janus_url changed';
-      if (!removed && entry.instance.sessionId !== undefined) replaced.set(spec.janusId, { sessionId: entry.instance.sessionId, reason });
+      if (!removed && entry.instance.sessionId !== undefined)
+        replaced.set(spec.janusId, { sessionId: entry.instance.sessionId, reason });
       stopping.push(entry.instance.stop(reason, { destroySession: true, graceMs: 0 }));
     }
     await Promise.all(stopping);
@@ -124,10 +139,15 @@ export class ServedConnections<R extends Running> {
       this.running.set(spec.janusId, { spec, instance: this.start(spec, replaces ? { replaces } : {}) });
     }
     if (diff.added.length + diff.removed.length + diff.changed.length > 0) {
-      this.log.info({
-        added: diff.added.map((s) => s.janusId), removed: diff.removed.map((s) => s.janusId),
-        changed: diff.changed.map((s) => s.janusId), unchanged: diff.unchanged.length,
-      }, 'connection list applied');
+      this.log.info(
+        {
+          added: diff.added.map((s) => s.janusId),
+          removed: diff.removed.map((s) => s.janusId),
+          changed: diff.changed.map((s) => s.janusId),
+          unchanged: diff.unchanged.length,
+        },
+        'connection list applied',
+      );
     }
     return diff;
   }

@@ -31,7 +31,8 @@ export function utf8Length(value: string): number {
 export function janusIdProblem(id: unknown): string | undefined {
   if (typeof id !== 'string' || id.trim() === '') return 'janus_id is empty';
   const bytes = utf8Length(id);
-  if (bytes > JANUS_ID_MAX_BYTES) return `janus_id is ${bytes} bytes long, at most ${JANUS_ID_MAX_BYTES} bytes (UTF-8) are allowed`;
+  if (bytes > JANUS_ID_MAX_BYTES)
+    return `janus_id is ${bytes} bytes long, at most ${JANUS_ID_MAX_BYTES} bytes (UTF-8) are allowed`;
   if (!isSubjectToken(id)) return 'janus_id cannot be a NATS subject token (no spaces, dots, * or >)';
   // NATS takes them, but they would reach headers and log lines as they are.
   if (/[\u0000-\u001f\u007f]/.test(id)) return 'janus_id holds a control character';
@@ -88,8 +89,11 @@ export interface ConnectionSource {
 }
 
 /** Builds a spec, or says why the entry is unusable. An empty or absent `configuredAdminUrl` means no Admin API. */
-export function toSpec(janusId: string, configuredUrl: string, configuredAdminUrl?: string | null):
-  { ok: true; spec: ConnectionSpec } | { ok: false; reason: string; field: 'janus_url' | 'janus_admin_url' } {
+export function toSpec(
+  janusId: string,
+  configuredUrl: string,
+  configuredAdminUrl?: string | null,
+): { ok: true; spec: ConnectionSpec } | { ok: false; reason: string; field: 'janus_url' | 'janus_admin_url' } {
   const parsed = parseJanusUrl(configuredUrl);
   if (!parsed.ok) return { ok: false, reason: parsed.reason, field: 'janus_url' };
   if (configuredAdminUrl === undefined || configuredAdminUrl === null || configuredAdminUrl.trim() === '') {

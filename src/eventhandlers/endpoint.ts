@@ -79,8 +79,18 @@ export class EvhEndpoint {
   /** Times the links were paused, since start (for tests and the benchmark). */
   pauses = 0;
 
-  private constructor(private readonly server: Server, readonly port: number, private readonly options: EvhEndpointOptions, private readonly parts: EvhEndpointParts) {
-    this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, clientTracking: false, maxPayload: options.maxMessageBytes });
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+    private readonly options: EvhEndpointOptions,
+    private readonly parts: EvhEndpointParts,
+  ) {
+    this.wss = new WebSocketServer({
+      noServer: true,
+      perMessageDeflate: false,
+      clientTracking: false,
+      maxPayload: options.maxMessageBytes,
+    });
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
     this.ticker = setInterval(() => this.ping(), options.pingIntervalMs);
     this.ticker.unref();
@@ -88,10 +98,14 @@ export class EvhEndpoint {
 
   static async start(options: EvhEndpointOptions, parts: EvhEndpointParts): Promise<EvhEndpoint> {
     // Bounds for what never becomes a link: headers within 5 s, checked every second.
-    const server = createServer({ headersTimeout: 5_000, requestTimeout: 10_000, connectionsCheckingInterval: 1_000 }, (req, res) => {
-      res.writeHead(426, { 'content-type': 'application/json', connection: 'close' })
-        .end(JSON.stringify({ error: 'WebSocket only: Janus\'s WebSocket event handler connects to /<janus_id>' }));
-    });
+    const server = createServer(
+      { headersTimeout: 5_000, requestTimeout: 10_000, connectionsCheckingInterval: 1_000 },
+      (req, res) => {
+        res
+          .writeHead(426, { 'content-type': 'application/json', connection: 'close' })
+          .end(JSON.stringify({ error: "WebSocket only: Janus's WebSocket event handler connects to /<janus_id>" }));
+      },
+    );
     server.maxConnections = SPARE_CONNECTIONS;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -109,7 +123,9 @@ export class EvhEndpoint {
     return this.links.size;
   }
 
-  /** The current connection list: new links are admitted for these ids only; links of ids no longer in it are closed. */
+  /**
+   * The current connection list: new links are admitted for these ids only; links of ids no longer in it are closed.
+   */
   setListed(janusIds: Iterable<string>): void {
     const listed = new Set(janusIds);
     this.listed = listed;
@@ -134,12 +150,20 @@ export class EvhEndpoint {
     const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
     const links = [...this.links.keys()];
-    const closed = links.map((ws) => new Promise<void>((resolve) => {
-      ws.once('close', () => resolve());
-      ws.close(1001, 'bridge shutting down');
-    }));
+    const closed = links.map(
+      (ws) =>
+        new Promise<void>((resolve) => {
+          ws.once('close', () => resolve());
+          ws.close(1001, 'bridge shutting down');
+        }),
+    );
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.all(closed), new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); })]);
+    await Promise.race([
+      Promise.all(closed),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+      }),
+    ]);
     clearTimeout(timer);
     for (const ws of this.links.keys()) ws.terminate();
     this.server.closeAllConnections();
@@ -161,14 +185,24 @@ export class EvhEndpoint {
 
   private refuse(req: IncomingMessage, socket: Duplex, refusal: Extract<Admission, { ok: false }>): void {
     this.parts.tallies.refusals[refusal.reason]++;
-    socket.end(`HTTP/1.1 ${refusal.status} ${STATUS_TEXT[refusal.status] ?? 'Refused'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    socket.end(
+      `HTTP/1.1 ${refusal.status} ${STATUS_TEXT[refusal.status] ?? 'Refused'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
+    );
     if (this.closing) return;
     const shown = refusal.janusId !== undefined ? shownJanusId(refusal.janusId) : targetForLog(req.url);
     const key = `${refusal.reason} ${shown}`;
     if (this.loggedRefusals.has(key) || this.loggedRefusals.size >= MAX_LOGGED_REFUSALS) return;
     this.loggedRefusals.add(key);
-    this.parts.log.warn({ reason: refusal.reason, status: refusal.status, janus_id: refusal.janusId !== undefined ? shown : undefined, path: targetForLog(req.url), remote: req.socket.remoteAddress },
-      `event-handler connection refused (${refusal.reason}); further refusals like it are only counted`);
+    this.parts.log.warn(
+      {
+        reason: refusal.reason,
+        status: refusal.status,
+        janus_id: refusal.janusId !== undefined ? shown : undefined,
+        path: targetForLog(req.url),
+        remote: req.socket.remoteAddress,
+      },
+      `event-handler connection refused (${refusal.reason}); further refusals like it are only counted`,
+    );
   }
 
   private accept(ws: WebSocket, janusId: string, req: IncomingMessage): void {
@@ -198,7 +232,9 @@ export class EvhEndpoint {
       }
       if (!this.pausedBy) this.checkBacklog();
     });
-    ws.on('pong', () => { link.alive = true; });
+    ws.on('pong', () => {
+      link.alive = true;
+    });
     ws.on('error', (err: Error & { code?: string }) => {
       parts.log.warn({ janus_id: janusId, remote, code: err.code, err: err.message }, 'event-handler link failed');
     });
@@ -223,7 +259,10 @@ export class EvhEndpoint {
   private pauseAll(): void {
     this.pauses++;
     if (this.pauses === 1 || this.pauses % 100 === 0) {
-      this.parts.log.info({ pauses: this.pauses }, 'NATS takes events slower than the event handlers send them: their links wait for it (Janus keeps the events meanwhile)');
+      this.parts.log.info(
+        { pauses: this.pauses },
+        'NATS takes events slower than the event handlers send them: their links wait for it (Janus keeps the events meanwhile)',
+      );
     }
     for (const ws of this.links.keys()) ws.pause();
     this.pausedAt = performance.now();
@@ -232,7 +271,10 @@ export class EvhEndpoint {
         this.resumeAll();
       } else if (performance.now() - this.pausedAt > (this.options.maxPauseMs ?? MAX_PAUSE_MS)) {
         this.overflowing = true;
-        this.parts.log.warn({ paused_ms: this.options.maxPauseMs ?? MAX_PAUSE_MS }, 'NATS did not catch up with the event handlers: reading them again; what does not fit is dropped and counted');
+        this.parts.log.warn(
+          { paused_ms: this.options.maxPauseMs ?? MAX_PAUSE_MS },
+          'NATS did not catch up with the event handlers: reading them again; what does not fit is dropped and counted',
+        );
         this.resumeAll();
       }
     }, BACKLOG_CHECK_MS);
@@ -256,7 +298,10 @@ export class EvhEndpoint {
         continue;
       }
       if (!link.alive) {
-        this.parts.log.warn({ janus_id: link.janusId, silent_ms: 2 * this.options.pingIntervalMs }, 'event-handler link silent: dropped');
+        this.parts.log.warn(
+          { janus_id: link.janusId, silent_ms: 2 * this.options.pingIntervalMs },
+          'event-handler link silent: dropped',
+        );
         ws.terminate();
         continue;
       }

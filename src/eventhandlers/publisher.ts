@@ -84,19 +84,28 @@ export class EvhPublisher {
         this.unloggedFailures++;
         return;
       }
-      target.log.error({ janus_id: target.janusId, code: errorCode(err), err: errorText(err) }, 'event-handler event not published');
+      target.log.error(
+        { janus_id: target.janusId, code: errorCode(err), err: errorText(err) },
+        'event-handler event not published',
+      );
       this.startLogTimer();
     }
   }
 
-  /** Malformed messages are counted at once; logged at once, then at most every 5 s with their count; never their content. */
+  /**
+   * Malformed messages are counted at once; logged at once, then at most every 5 s with their count; never their
+   * content.
+   */
   private malformed(count: number, bytes: number): void {
     this.target.tally.dropped.malformed += count;
     if (this.logTimer) {
       this.unloggedMalformed += count;
       return;
     }
-    this.target.log.warn({ janus_id: this.target.janusId, malformed: count, bytes }, 'event-handler message dropped: not a JSON event object or an array of them');
+    this.target.log.warn(
+      { janus_id: this.target.janusId, malformed: count, bytes },
+      'event-handler message dropped: not a JSON event object or an array of them',
+    );
     this.startLogTimer();
   }
 
@@ -109,8 +118,16 @@ export class EvhPublisher {
     clearTimeout(this.logTimer);
     this.logTimer = undefined;
     const { janusId } = this.target;
-    if (this.unloggedMalformed) this.target.log.warn({ janus_id: janusId, malformed: this.unloggedMalformed }, `${this.unloggedMalformed} more malformed event-handler events dropped`);
-    if (this.unloggedFailures) this.target.log.error({ janus_id: janusId, failed: this.unloggedFailures }, `${this.unloggedFailures} more event-handler events not published`);
+    if (this.unloggedMalformed)
+      this.target.log.warn(
+        { janus_id: janusId, malformed: this.unloggedMalformed },
+        `${this.unloggedMalformed} more malformed event-handler events dropped`,
+      );
+    if (this.unloggedFailures)
+      this.target.log.error(
+        { janus_id: janusId, failed: this.unloggedFailures },
+        `${this.unloggedFailures} more event-handler events not published`,
+      );
     this.unloggedMalformed = 0;
     this.unloggedFailures = 0;
   }

@@ -36,7 +36,9 @@ export interface EventHandlerParts {
   readonly pingIntervalMs?: number;
 }
 
-/** The stream's settings: eventHandler.stream, its name defaulting to `<PREFIX>_EVH` and its subjects `<prefix>.evh.>`. */
+/**
+ * The stream's settings: eventHandler.stream, its name defaulting to `<PREFIX>_EVH` and its subjects `<prefix>.evh.>`.
+ */
 export function evhStreamSettings(config: BridgeConfig): StreamSettings {
   const stream = config.eventHandler.stream;
   const prefix = config.nats.subjectPrefix;
@@ -55,7 +57,9 @@ export function evhStreamSettings(config: BridgeConfig): StreamSettings {
 export async function startEventHandlers(config: BridgeConfig, parts: EventHandlerParts): Promise<EventHandlers> {
   const log = parts.log.child({ component: 'event-handlers' });
   const settings = config.eventHandler;
-  const stream = settings.stream.enabled ? new JetStreamEventSink(parts.link.nc, evhStreamSettings(config), parts.log.child({ component: 'evh-stream' })) : undefined;
+  const stream = settings.stream.enabled
+    ? new JetStreamEventSink(parts.link.nc, evhStreamSettings(config), parts.log.child({ component: 'evh-stream' }))
+    : undefined;
   const sink: EventSink = stream ?? new CoreEventSink(parts.link, log);
   // Half full: the links wait rather than have events dropped (see EvhEndpoint).
   const backlogged = stream
@@ -66,15 +70,33 @@ export async function startEventHandlers(config: BridgeConfig, parts: EventHandl
   let endpoint: EvhEndpoint;
   try {
     endpoint = await EvhEndpoint.start(
-      { host: settings.host, port: settings.port, secret: parts.secret, maxMessageBytes: settings.maxMessageBytes, pingIntervalMs: parts.pingIntervalMs ?? EVH_PING_INTERVAL_MS, backlogged },
+      {
+        host: settings.host,
+        port: settings.port,
+        secret: parts.secret,
+        maxMessageBytes: settings.maxMessageBytes,
+        pingIntervalMs: parts.pingIntervalMs ?? EVH_PING_INTERVAL_MS,
+        backlogged,
+      },
       { prefix: config.nats.subjectPrefix, sink, tallies, log },
     );
   } catch (err) {
     sink.stop();
     throw err;
   }
-  log.info({ host: settings.host, port: endpoint.port, capture: settings.stream.enabled, secret_required: parts.secret !== '' }, 'event-handler endpoint listening (Janus wsevh: backend = "ws://<this host>:<port>/<janus_id>")');
-  if (parts.secret === '') log.warn('eventHandler.secret is not set: whoever reaches the event-handler port can publish events for any listed janus_id');
+  log.info(
+    {
+      host: settings.host,
+      port: endpoint.port,
+      capture: settings.stream.enabled,
+      secret_required: parts.secret !== '',
+    },
+    'event-handler endpoint listening (Janus wsevh: backend = "ws://<this host>:<port>/<janus_id>")',
+  );
+  if (parts.secret === '')
+    log.warn(
+      'eventHandler.secret is not set: whoever reaches the event-handler port can publish events for any listed janus_id',
+    );
   return {
     port: endpoint.port,
     endpoint,

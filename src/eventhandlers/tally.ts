@@ -14,7 +14,13 @@ export class EvhTally {
   received = 0;
   published = 0;
   links = 0;
-  readonly dropped: Record<EvhDropReason, number> = { malformed: 0, nats_unavailable: 0, buffer_full: 0, refused: 0, too_large: 0 };
+  readonly dropped: Record<EvhDropReason, number> = {
+    malformed: 0,
+    nats_unavailable: 0,
+    buffer_full: 0,
+    refused: 0,
+    too_large: 0,
+  };
 
   /** What the sink reports of one event (EventSink's `report`). */
   readonly report = (result: EventResult): void => {
@@ -25,7 +31,9 @@ export class EvhTally {
 
 export class EvhTallies {
   private readonly byId = new Map<string, EvhTally>();
-  readonly refusals: Record<RefusalReason, number> = Object.fromEntries(REFUSAL_REASONS.map((reason) => [reason, 0])) as Record<RefusalReason, number>;
+  readonly refusals: Record<RefusalReason, number> = Object.fromEntries(
+    REFUSAL_REASONS.map((reason) => [reason, 0]),
+  ) as Record<RefusalReason, number>;
 
   /** The tally of a listed janus_id, made at its first link. */
   of(janusId: string): EvhTally {
@@ -50,7 +58,9 @@ export class EvhTallies {
 /** What the event-handler path counts (src/eventhandlers/tally.ts), read at scrape time. */
 export interface EventHandlerFigures {
   /** Per janus_id: events received, published and dropped by reason, and links open. */
-  perJanus(): Iterable<[string, { received: number; published: number; links: number; dropped: Readonly<Record<string, number>> }]>;
+  perJanus(): Iterable<
+    [string, { received: number; published: number; links: number; dropped: Readonly<Record<string, number>> }]
+  >;
   /** Upgrades refused, by reason. */
   refusals(): Readonly<Record<string, number>>;
 }

@@ -93,7 +93,12 @@ function idText(value: unknown): string | undefined {
  * the consumer would not read exactly as the body has it is left out with its header.
  * Janus-Evh-Type is the type's name, as in the subject. (EvhHeaders gives the same, faster.)
  */
-export function evhHeaders(janusId: string, event: EvhEvent, typeName: EvhTypeName, msgId: string): Array<[string, string]> {
+export function evhHeaders(
+  janusId: string,
+  event: EvhEvent,
+  typeName: EvhTypeName,
+  msgId: string,
+): Array<[string, string]> {
   const headers: Array<[string, string]> = [];
   const add = (name: string, value: string | undefined): void => {
     if (value !== undefined && isExactHeaderValue(value)) headers.push([name, value]);

@@ -54,7 +54,10 @@ export function planBalance(input: BalanceInput): BalancePlan {
   if (input.leaving) return { take: [], release: keeping.filter((id) => !input.busy.has(id)) };
   const share = fairShare(listed.size, input.liveReplicas);
   if (keeping.length > share) {
-    const movable = byOrder(keeping.filter((id) => !input.busy.has(id)), input.tieBreak);
+    const movable = byOrder(
+      keeping.filter((id) => !input.busy.has(id)),
+      input.tieBreak,
+    );
     return { take: [], release: movable.slice(0, keeping.length - share) };
   }
   const releasing = [...input.releasing].filter((id) => listed.has(id)).length;
@@ -68,13 +71,19 @@ export function planBalance(input: BalanceInput): BalancePlan {
   candidates.sort((a, b) => a.rank - b.rank || a.order.localeCompare(b.order));
   const within = candidates.slice(0, room).map((c) => c.id);
   // An unserved connection is worse than an unfair share: the share is restored later by a hand-over.
-  const beyond = candidates.slice(room).filter((c) => c.rank !== PREFERENCE.indexOf('releasing') && input.overdue(c.id)).map((c) => c.id);
+  const beyond = candidates
+    .slice(room)
+    .filter((c) => c.rank !== PREFERENCE.indexOf('releasing') && input.overdue(c.id))
+    .map((c) => c.id);
   return { take: [...within, ...beyond], release: [] };
 }
 
 /** Sorted by `order`, each id hashed once. */
 function byOrder(ids: string[], tieBreak: string): string[] {
-  return ids.map((id) => ({ id, order: order(id, tieBreak) })).sort((a, b) => a.order.localeCompare(b.order)).map((e) => e.id);
+  return ids
+    .map((id) => ({ id, order: order(id, tieBreak) }))
+    .sort((a, b) => a.order.localeCompare(b.order))
+    .map((e) => e.id);
 }
 
 /** A per-replica order, so that replicas balancing at once mostly reach for different connections. */

@@ -30,7 +30,9 @@ export class BucketWatch {
 
   /** Starts watching; resolves once the bucket's current content has been delivered. */
   start(): Promise<void> {
-    const ready = new Promise<void>((resolve) => { this.firstReady = resolve; });
+    const ready = new Promise<void>((resolve) => {
+      this.firstReady = resolve;
+    });
     this.restart();
     return ready;
   }
@@ -55,29 +57,51 @@ export class BucketWatch {
     for (let attempt = 0; live(); attempt++) {
       try {
         let markReady: () => void = () => {};
-        const initialised = new Promise<void>((resolve) => { markReady = resolve; });
-        const watch = await this.bucket.watch((entry) => { if (live()) this.onEntry(entry); }, () => markReady());
+        const initialised = new Promise<void>((resolve) => {
+          markReady = resolve;
+        });
+        const watch = await this.bucket.watch(
+          (entry) => {
+            if (live()) this.onEntry(entry);
+          },
+          () => markReady(),
+        );
         if (!live()) {
           watch.stop();
           return;
         }
         this.current = watch;
-        const done = watch.done.then(() => 'ended' as const, (err: Error) => err);
-        const first = await Promise.race([initialised.then(() => 'ready' as const), done, sleep(this.initTimeoutMs).then(() => 'slow' as const)]);
+        const done = watch.done.then(
+          () => 'ended' as const,
+          (err: Error) => err,
+        );
+        const first = await Promise.race([
+          initialised.then(() => 'ready' as const),
+          done,
+          sleep(this.initTimeoutMs).then(() => 'slow' as const),
+        ]);
         if (first !== 'ready') {
           watch.stop();
-          throw first instanceof Error ? first : new Error(first === 'slow' ? 'the current values did not arrive in time' : 'the watch ended at once');
+          throw first instanceof Error
+            ? first
+            : new Error(first === 'slow' ? 'the current values did not arrive in time' : 'the watch ended at once');
         }
         attempt = 0;
         this.firstReady?.();
         this.firstReady = undefined;
         const end = await done;
         if (!live()) return;
-        this.log.warn({ reason: end instanceof Error ? end.message : 'ended' }, 'ownership: the bucket watch stopped; starting it again');
+        this.log.warn(
+          { reason: end instanceof Error ? end.message : 'ended' },
+          'ownership: the bucket watch stopped; starting it again',
+        );
       } catch (err) {
         if (!live()) return;
         const delay = backoffDelay(attempt, RETRY);
-        this.log.warn({ err: (err as Error).message, retry_in_ms: delay }, 'ownership: cannot watch the bucket; retrying');
+        this.log.warn(
+          { err: (err as Error).message, retry_in_ms: delay },
+          'ownership: cannot watch the bucket; retrying',
+        );
         await sleep(delay);
       }
     }

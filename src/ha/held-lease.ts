@@ -43,9 +43,15 @@ export class HeldLease {
   /** Resolves once the lease is finished and its connection stopped (settle()). */
   readonly finished: Promise<void>;
 
-  constructor(public spec: ConnectionSpec, lease: Lease, revision: number) {
+  constructor(
+    public spec: ConnectionSpec,
+    lease: Lease,
+    revision: number,
+  ) {
     this.written = { lease, revision };
-    this.finished = new Promise((resolve) => { this.markFinished = resolve; });
+    this.finished = new Promise((resolve) => {
+      this.markFinished = resolve;
+    });
   }
 
   get state(): HeldState {
@@ -116,7 +122,11 @@ export class HeldLease {
   startReclaim(): boolean {
     const state = this.current;
     if (state.kind !== 'releasing') return false;
-    this.current = { kind: 'reclaiming', since: state.since, ...(state.stopRelay ? { stopRelay: state.stopRelay } : {}) };
+    this.current = {
+      kind: 'reclaiming',
+      since: state.since,
+      ...(state.stopRelay ? { stopRelay: state.stopRelay } : {}),
+    };
     return true;
   }
 
@@ -134,7 +144,11 @@ export class HeldLease {
   reclaimFailed(): boolean {
     const state = this.current;
     if (state.kind !== 'reclaiming') return false;
-    this.current = { kind: 'releasing', since: state.since, ...(state.stopRelay ? { stopRelay: state.stopRelay } : {}) };
+    this.current = {
+      kind: 'releasing',
+      since: state.since,
+      ...(state.stopRelay ? { stopRelay: state.stopRelay } : {}),
+    };
     return true;
   }
 
@@ -179,7 +193,11 @@ export class HeldLease {
       return done?.result;
     });
     // The chain only orders the writes: each caller gets its own write's outcome from `next`.
-    this.chain = next.catch(() => undefined).finally(() => { this.queued--; });
+    this.chain = next
+      .catch(() => undefined)
+      .finally(() => {
+        this.queued--;
+      });
     return next;
   }
 

@@ -21,19 +21,28 @@ export interface LeaseBucketOptions {
 }
 
 export class LeaseBucket {
-  private constructor(private readonly kv: KV, readonly name: string) {}
+  private constructor(
+    private readonly kv: KV,
+    readonly name: string,
+  ) {}
 
   static async open(nc: NatsConnection, options: LeaseBucketOptions, log: Logger): Promise<LeaseBucket> {
     // The JetStream context's timeout bounds each write (a KV put is a JetStream publish).
-    const kv = await nc.jetstream({ timeout: options.timeoutMs }).views.kv(options.name, { history: 1, replicas: options.replicas, timeout: options.timeoutMs });
+    const kv = await nc
+      .jetstream({ timeout: options.timeoutMs })
+      .views.kv(options.name, { history: 1, replicas: options.replicas, timeout: options.timeoutMs });
     const status = await kv.status();
     if (status.ttl > 0) {
-      // A bucket made by a release that renewed every lease had the lease TTL as its max age: it would now delete live leases.
+      // A bucket made by a release that renewed every lease had the lease TTL as its max age: it would now delete live
+      // leases.
       const jsm = await nc.jetstreamManager({ timeout: options.timeoutMs });
       const stream = `KV_${options.name}`;
       const info = await jsm.streams.info(stream);
       await jsm.streams.update(stream, { ...info.config, max_age: 0 });
-      log.info({ bucket: options.name, previous_max_age_ms: status.ttl }, 'ownership bucket: max age removed (leases live by their holder\'s heartbeat now)');
+      log.info(
+        { bucket: options.name, previous_max_age_ms: status.ttl },
+        "ownership bucket: max age removed (leases live by their holder's heartbeat now)",
+      );
     }
     return new LeaseBucket(kv, options.name);
   }
@@ -59,10 +68,14 @@ export class LeaseBucket {
    * Every key's current value, then every change, until `stop`. `onReady` is called once
    * the current values have been delivered.
    */
-  async watch(onEntry: (entry: WatchedEntry) => void, onReady: () => void): Promise<{ stop(): void; done: Promise<void> }> {
+  async watch(
+    onEntry: (entry: WatchedEntry) => void,
+    onReady: () => void,
+  ): Promise<{ stop(): void; done: Promise<void> }> {
     const iterator: QueuedIterator<KvEntry> = await this.kv.watch({ key: '>', initializedFn: onReady });
     const done = (async () => {
-      for await (const entry of iterator) onEntry({ key: entry.key, operation: entry.operation, value: entry.value, revision: entry.revision });
+      for await (const entry of iterator)
+        onEntry({ key: entry.key, operation: entry.operation, value: entry.value, revision: entry.revision });
     })();
     return { stop: () => iterator.stop(), done };
   }
@@ -72,7 +85,11 @@ export class LeaseBucket {
       return { ok: true, revision: await operation() };
     } catch (err) {
       const error = err as { message?: string; api_error?: { err_code?: number } };
-      return { ok: false, conflict: error.api_error?.err_code === WRONG_LAST_SEQUENCE, reason: error.message ?? String(err) };
+      return {
+        ok: false,
+        conflict: error.api_error?.err_code === WRONG_LAST_SEQUENCE,
+        reason: error.message ?? String(err),
+      };
     }
   }
 }

@@ -16,7 +16,14 @@ import { sleep } from '../sleep.js';
 import { planBalance } from './balance.js';
 import { BucketWatch } from './bucket-watch.js';
 import { HeldLease } from './held-lease.js';
-import { heartbeatKey, leaseKey, LEGACY_READERS_TTL_MS, type Heartbeat, type Lease, type LeaseState } from './lease-record.js';
+import {
+  heartbeatKey,
+  leaseKey,
+  LEGACY_READERS_TTL_MS,
+  type Heartbeat,
+  type Lease,
+  type LeaseState,
+} from './lease-record.js';
 import { LeaseSlots } from './lease-slots.js';
 import { OwnershipView, type SeenLease, type WatchedEntry } from './ownership-view.js';
 import type { Bucket, ConnectionHost, LeaseMetrics, LeaseSettings, OwnerRow } from './ports.js';
@@ -72,7 +79,12 @@ export class LeaseOwnership implements Ownership {
   ) {
     this.view = new OwnershipView(settings.leaseTtlMs);
     this.watch = new BucketWatch(bucket, (entry) => this.onEntry(entry), log, Math.max(5000, settings.leaseTtlMs));
-    this.heartbeat = { replica: settings.replicaId, instance: settings.instance, since: new Date().toISOString(), ttl_ms: settings.leaseTtlMs };
+    this.heartbeat = {
+      replica: settings.replicaId,
+      instance: settings.instance,
+      since: new Date().toISOString(),
+      ttl_ms: settings.leaseTtlMs,
+    };
     this.tickMs = Math.max(100, Math.floor(settings.leaseTtlMs / TICKS_PER_TTL));
   }
 
@@ -87,8 +99,10 @@ export class LeaseOwnership implements Ownership {
     this.ready = true;
     const previous = this.view.liveReplicas(this.clock()).find((h) => h.replica === this.settings.replicaId);
     if (previous && previous.instance !== this.settings.instance) {
-      this.log.warn({ replica: this.settings.replicaId, other_instance: previous.instance },
-        'another process announced this replica id within the lease TTL: a previous run of this replica, or a second process with the same ha.replicaId');
+      this.log.warn(
+        { replica: this.settings.replicaId, other_instance: previous.instance },
+        'another process announced this replica id within the lease TTL: a previous run of this replica, or a second process with the same ha.replicaId',
+      );
     }
     this.tickTimer = setInterval(() => this.tick(), this.tickMs);
   }
@@ -114,7 +128,15 @@ export class LeaseOwnership implements Ownership {
       this.announced = true;
       await this.writeHeartbeat();
       this.balanceFrom = this.clock() + Math.min(1000, this.settings.leaseTtlMs / 3);
-      this.log.info({ replica: this.settings.replicaId, instance: this.settings.instance, bucket: this.bucket.name, lease_ttl_ms: this.settings.leaseTtlMs }, 'ownership: replica announced');
+      this.log.info(
+        {
+          replica: this.settings.replicaId,
+          instance: this.settings.instance,
+          bucket: this.bucket.name,
+          lease_ttl_ms: this.settings.leaseTtlMs,
+        },
+        'ownership: replica announced',
+      );
     }
     this.scheduleBalance();
   }
@@ -144,9 +166,17 @@ export class LeaseOwnership implements Ownership {
   /** The ownership table as this replica sees it. */
   owners(): { bucket: string; replicas: Heartbeat[]; owners: OwnerRow[] } {
     const now = this.clock();
-    const owners = this.view.allLeases()
+    const owners = this.view
+      .allLeases()
       .filter(([, seen]) => this.view.leaseIsLive(seen, now))
-      .map(([janusId, { lease }]) => ({ janus_id: janusId, replica: lease.replica, instance: lease.instance, session_id: lease.session_id, since: lease.since, state: lease.state }))
+      .map(([janusId, { lease }]) => ({
+        janus_id: janusId,
+        replica: lease.replica,
+        instance: lease.instance,
+        session_id: lease.session_id,
+        since: lease.since,
+        state: lease.state,
+      }))
       .sort((a, b) => a.janus_id.localeCompare(b.janus_id));
     return { bucket: this.bucket.name, replicas: this.view.liveReplicas(now), owners };
   }
@@ -168,7 +198,11 @@ export class LeaseOwnership implements Ownership {
     await Promise.race([all, limit]);
     this.stop();
     // Best effort on the way out: a heartbeat left behind goes silent and is counted dead.
-    if (this.announced) await Promise.race([this.bucket.delete(heartbeatKey(this.settings.replicaId)).catch(() => undefined), sleep(1000)]);
+    if (this.announced)
+      await Promise.race([
+        this.bucket.delete(heartbeatKey(this.settings.replicaId)).catch(() => undefined),
+        sleep(1000),
+      ]);
   }
 
   /** Stops timers and the watch; what is still held stays with the connections (the daemon stops them). */
@@ -196,7 +230,8 @@ export class LeaseOwnership implements Ownership {
       held.adoptRevision(revision);
       return;
     }
-    if (held.kind !== 'releasing' && held.kind !== 'reclaiming') this.background(this.dropLease(id, `lease taken by ${lease.replica}`));
+    if (held.kind !== 'releasing' && held.kind !== 'reclaiming')
+      this.background(this.dropLease(id, `lease taken by ${lease.replica}`));
     else if (lease.state === 'serving') this.background(this.completeHandOver(id, lease.replica));
     // The taker gave it back (it could not reach Janus, or began to leave).
     else if (lease.state === 'free') this.background(this.takerGaveUp(id, held, revision));
@@ -214,17 +249,28 @@ export class LeaseOwnership implements Ownership {
         this.background(this.takerGaveUp(id, held, taker.revision));
       } else if (taker) {
         // We serve on until the taker serves, within bounds should it never get there.
-        if (moveStarted !== undefined && now - moveStarted > 2 * this.settings.handoverTimeoutMs) this.background(this.completeHandOver(id, taker.lease.replica));
+        if (moveStarted !== undefined && now - moveStarted > 2 * this.settings.handoverTimeoutMs)
+          this.background(this.completeHandOver(id, taker.lease.replica));
       } else if (this.fenced(now)) {
         this.background(this.dropLease(id, 'heartbeat not renewed in time (NATS unreachable?)'));
-      } else if (held.kind === 'releasing' && moveStarted !== undefined && now - moveStarted > this.settings.handoverTimeoutMs) {
+      } else if (
+        held.kind === 'releasing' &&
+        moveStarted !== undefined &&
+        now - moveStarted > this.settings.handoverTimeoutMs
+      ) {
         this.background(this.releaseTimedOut(id, held));
-      } else if ((held.kind === 'serving' || held.kind === 'releasing') && held.writesInFlight === 0 && differs(this.desiredLease(id, held), held.lease)) {
-        // A write that failed (or a session Janus replaced since) is written again; taking and reclaiming write their own.
+      } else if (
+        (held.kind === 'serving' || held.kind === 'releasing') &&
+        held.writesInFlight === 0 &&
+        differs(this.desiredLease(id, held), held.lease)
+      ) {
+        // A write that failed (or a session Janus replaced since) is written again; taking and reclaiming write their
+        // own.
         this.background(this.write(id, held));
       }
     }
-    if (this.announced && now - this.lastHeartbeat >= this.settings.leaseTtlMs / HEARTBEATS_PER_TTL) this.background(this.writeHeartbeat());
+    if (this.announced && now - this.lastHeartbeat >= this.settings.leaseTtlMs / HEARTBEATS_PER_TTL)
+      this.background(this.writeHeartbeat());
     this.scheduleBalance();
   }
 
@@ -286,7 +332,8 @@ export class LeaseOwnership implements Ownership {
     // Someone wrote it since: a taker while we hand it over, or our own write whose answer we missed
     // (it timed out, yet the server applied it). The watch tells which; the fence bounds the wait.
     const seen = this.view.lease(id);
-    if (seen && seen.revision > held.revision && !held.isFinished) this.heldLeaseChanged(id, held, seen.lease, seen.revision);
+    if (seen && seen.revision > held.revision && !held.isFinished)
+      this.heldLeaseChanged(id, held, seen.lease, seen.revision);
     return false;
   }
 
@@ -319,7 +366,8 @@ export class LeaseOwnership implements Ownership {
     if (this.leaving) live.delete(this.settings.replicaId);
     else live.add(this.settings.replicaId);
     const held = this.slots.heldLeases();
-    const inState = (...kinds: string[]): string[] => held.filter(([, lease]) => kinds.includes(lease.kind)).map(([id]) => id);
+    const inState = (...kinds: string[]): string[] =>
+      held.filter(([, lease]) => kinds.includes(lease.kind)).map(([id]) => id);
     const takeable = (id: string) => this.view.takeable(id, this.settings.instance, now);
     for (const id of this.listed.keys()) {
       const why = this.slots.kindOf(id) === 'held' ? undefined : takeable(id);
@@ -347,12 +395,23 @@ export class LeaseOwnership implements Ownership {
       const { revision, previous } = this.view.takeBasis(id);
       const from = previous && previous.instance !== this.settings.instance ? previous.replica : undefined;
       const lease: Lease = {
-        replica: this.settings.replicaId, instance: this.settings.instance, session_id: previous?.session_id ?? null,
-        since: new Date().toISOString(), state: 'taking', ttl_ms: LEGACY_READERS_TTL_MS, v: 2, ...(from ? { from } : {}),
+        replica: this.settings.replicaId,
+        instance: this.settings.instance,
+        session_id: previous?.session_id ?? null,
+        since: new Date().toISOString(),
+        state: 'taking',
+        ttl_ms: LEGACY_READERS_TTL_MS,
+        v: 2,
+        ...(from ? { from } : {}),
       };
-      let result = revision !== undefined ? await this.bucket.update(leaseKey(id), lease, revision) : await this.bucket.create(leaseKey(id), lease);
-      // The key we saw may be gone meanwhile (an older bucket's max age removes leases and delete markers): then it is absent.
-      if (!result.ok && result.conflict && revision !== undefined) result = await this.bucket.create(leaseKey(id), lease);
+      let result =
+        revision !== undefined
+          ? await this.bucket.update(leaseKey(id), lease, revision)
+          : await this.bucket.create(leaseKey(id), lease);
+      // The key we saw may be gone meanwhile (an older bucket's max age removes leases and delete markers): then it is
+      // absent.
+      if (!result.ok && result.conflict && revision !== undefined)
+        result = await this.bucket.create(leaseKey(id), lease);
       if (!result.ok) {
         this.slots.claimLost(id, this.clock() + this.tickMs);
         this.log.debug({ janus_id: id, reason: result.reason }, 'ownership: take lost to another replica');
@@ -367,7 +426,10 @@ export class LeaseOwnership implements Ownership {
       }
       const held = new HeldLease(spec, lease, result.revision);
       this.slots.claimed(id, held);
-      this.log.info({ janus_id: id, from: from ?? null, session_id: lease.session_id, reason: why }, 'ownership: lease taken');
+      this.log.info(
+        { janus_id: id, from: from ?? null, session_id: lease.session_id, reason: why },
+        'ownership: lease taken',
+      );
       // A hand-over only moves a connection whose new owner reaches Janus; a failover takes it anyway.
       const served = await this.host.serve(spec, lease.session_id ?? undefined, why !== 'releasing');
       if (held.isFinished) return;
@@ -418,8 +480,10 @@ export class LeaseOwnership implements Ownership {
   /** Nobody took a connection we release. */
   private async releaseTimedOut(id: string, held: HeldLease): Promise<void> {
     if (this.leaving) {
-      // Close it keeping the session, and tell the next owner which session to claim. A conflict means a taker came: the watch finishes.
-      if (await this.write(id, held, 'free')) await this.dropLease(id, 'shutting down; no replica took the connection over', this.settings.requestGraceMs);
+      // Close it keeping the session, and tell the next owner which session to claim. A conflict means a taker came:
+      // the watch finishes.
+      if (await this.write(id, held, 'free'))
+        await this.dropLease(id, 'shutting down; no replica took the connection over', this.settings.requestGraceMs);
       return;
     }
     // Keep it; the state changes only once the lease says so, since a taker may still come first.
@@ -434,10 +498,17 @@ export class LeaseOwnership implements Ownership {
    * as the owner had it (it still serves, and carries on from that revision).
    */
   private async giveBack(id: string, held: HeldLease, owner: Lease, reason: string): Promise<void> {
-    await this.stopServing(id, held, { reason, back_to: owner.replica }, 'warn', async () => {
-      await this.host.drop(id, reason, 0);
-      await this.bucket.update(leaseKey(id), owner, held.revision);
-    }, this.restUntil());
+    await this.stopServing(
+      id,
+      held,
+      { reason, back_to: owner.replica },
+      'warn',
+      async () => {
+        await this.host.drop(id, reason, 0);
+        await this.bucket.update(leaseKey(id), owner, held.revision);
+      },
+      this.restUntil(),
+    );
   }
 
   /** After a move that failed, this replica leaves the connection alone until then. */
@@ -445,14 +516,25 @@ export class LeaseOwnership implements Ownership {
     return this.clock() + 3 * this.settings.handoverTimeoutMs;
   }
 
-  /** While we released it, the taker gave the lease back or died before serving: keep serving it, or let it go if we leave. */
+  /**
+   * While we released it, the taker gave the lease back or died before serving: keep serving it, or let it go if we
+   * leave.
+   */
   private async takerGaveUp(id: string, held: HeldLease, revision: number): Promise<void> {
     if (this.leaving) {
-      await this.dropLease(id, 'shutting down; the replica taking the connection over gave up', this.settings.requestGraceMs);
+      await this.dropLease(
+        id,
+        'shutting down; the replica taking the connection over gave up',
+        this.settings.requestGraceMs,
+      );
       return;
     }
     if (!held.startReclaim()) return;
-    const lease: Lease = { ...held.lease, session_id: this.host.sessionOf(id) ?? held.lease.session_id, state: 'serving' };
+    const lease: Lease = {
+      ...held.lease,
+      session_id: this.host.sessionOf(id) ?? held.lease.session_id,
+      state: 'serving',
+    };
     const result = await this.bucket.update(leaseKey(id), lease, revision);
     if (!result.ok) {
       held.reclaimFailed();
@@ -474,7 +556,14 @@ export class LeaseOwnership implements Ownership {
    * Finishes `held` at once (nothing else may act on it), logs why, runs `stop`, then lets
    * the slot go (resting until `restUntil` when given).
    */
-  private async stopServing(id: string, held: HeldLease, why: Record<string, string>, level: 'info' | 'warn', stop: () => Promise<void>, restUntil?: number): Promise<void> {
+  private async stopServing(
+    id: string,
+    held: HeldLease,
+    why: Record<string, string>,
+    level: 'info' | 'warn',
+    stop: () => Promise<void>,
+    restUntil?: number,
+  ): Promise<void> {
     if (!held.finish()) return;
     this.log[level]({ janus_id: id, replica: this.settings.replicaId, ...why }, 'stopped serving');
     try {

@@ -87,7 +87,8 @@ export type ParsedKey = { kind: 'lease'; janusId: string } | { kind: 'heartbeat'
 
 export function parseKey(key: string): ParsedKey {
   if (key.startsWith(LEASE_PREFIX)) return { kind: 'lease', janusId: decodeKeyPart(key.slice(LEASE_PREFIX.length)) };
-  if (key.startsWith(HEARTBEAT_PREFIX)) return { kind: 'heartbeat', replica: decodeKeyPart(key.slice(HEARTBEAT_PREFIX.length)) };
+  if (key.startsWith(HEARTBEAT_PREFIX))
+    return { kind: 'heartbeat', replica: decodeKeyPart(key.slice(HEARTBEAT_PREFIX.length)) };
   return { kind: 'other' };
 }
 
@@ -103,13 +104,35 @@ export function decodeLease(bytes: Uint8Array): Lease | undefined {
   if (typeof replica !== 'string' || typeof instance !== 'string' || typeof since !== 'string') return undefined;
   if (!(sessionId === null || (typeof sessionId === 'number' && Number.isSafeInteger(sessionId)))) return undefined;
   if (!STATES.includes(state as LeaseState) || !isTtl(ttl)) return undefined;
-  return { replica, instance, session_id: sessionId, since, state: state as LeaseState, ...(typeof from === 'string' ? { from } : {}), ttl_ms: ttl, ...(value.v === 2 ? { v: 2 as const } : {}) };
+  return {
+    replica,
+    instance,
+    session_id: sessionId,
+    since,
+    state: state as LeaseState,
+    ...(typeof from === 'string' ? { from } : {}),
+    ttl_ms: ttl,
+    ...(value.v === 2 ? { v: 2 as const } : {}),
+  };
 }
 
 export function decodeHeartbeat(bytes: Uint8Array): Heartbeat | undefined {
   const value = parseObject(bytes);
-  if (!value || typeof value.replica !== 'string' || typeof value.instance !== 'string' || typeof value.since !== 'string' || !isTtl(value.ttl_ms)) return undefined;
-  return { replica: value.replica, instance: value.instance, since: value.since, ttl_ms: value.ttl_ms, ...(value.leaving === true ? { leaving: true } : {}) };
+  if (
+    !value ||
+    typeof value.replica !== 'string' ||
+    typeof value.instance !== 'string' ||
+    typeof value.since !== 'string' ||
+    !isTtl(value.ttl_ms)
+  )
+    return undefined;
+  return {
+    replica: value.replica,
+    instance: value.instance,
+    since: value.since,
+    ttl_ms: value.ttl_ms,
+    ...(value.leaving === true ? { leaving: true } : {}),
+  };
 }
 
 function isTtl(value: unknown): value is number {
@@ -119,7 +142,9 @@ function isTtl(value: unknown): value is number {
 function parseObject(bytes: Uint8Array): Record<string, unknown> | undefined {
   try {
     const value: unknown = JSON.parse(Buffer.from(bytes).toString('utf8'));
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
   } catch {
     return undefined;
   }

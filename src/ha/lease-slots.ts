@@ -56,7 +56,8 @@ export class LeaseSlots {
   /** none, a retry that is due, or a rest that is over → claiming. */
   startClaim(id: string, now: number): boolean {
     const slot = this.slots.get(id);
-    const free = !slot || (slot.kind === 'retrying' && slot.at <= now) || (slot.kind === 'resting' && slot.until <= now);
+    const free =
+      !slot || (slot.kind === 'retrying' && slot.at <= now) || (slot.kind === 'resting' && slot.until <= now);
     if (!free) return false;
     this.slots.set(id, { kind: 'claiming' });
     return true;
@@ -100,7 +101,8 @@ export class LeaseSlots {
 
   /** Forgets what concerns ids no longer listed (held ones are stopped by their own path). */
   keepOnly(listed: ReadonlySet<string>): void {
-    for (const [id, slot] of this.slots) if (!listed.has(id) && slot.kind !== 'held' && slot.kind !== 'claiming') this.slots.delete(id);
+    for (const [id, slot] of this.slots)
+      if (!listed.has(id) && slot.kind !== 'held' && slot.kind !== 'claiming') this.slots.delete(id);
     for (const id of this.unserved.keys()) if (!listed.has(id)) this.unserved.delete(id);
   }
 

@@ -34,7 +34,8 @@ interface SeenHeartbeat {
 const LONGEST_V1_TTL_MS = 120_000;
 
 /** How to write a lease we take: over the revision we saw, or as a new key. */
-export type TakeBasis = { revision: number; previous: Lease | undefined } | { revision: undefined; previous: Lease | undefined };
+export type TakeBasis =
+  { revision: number; previous: Lease | undefined } | { revision: undefined; previous: Lease | undefined };
 
 /** Own successful writes since a heartbeat was last seen before its writer counts as dead (see above). */
 export const WRITABLE_ROUNDS = 3;
@@ -108,9 +109,14 @@ export class OwnershipView {
    * (ours, or the writer's when longer: replicas may run with different ha.leaseTtl).
    */
   leaseIsLive(seen: SeenLease, now: number): boolean {
-    if (seen.lease.v !== 2) return !this.silentFor(seen.seenAt, Math.max(this.ttlMs, Math.min(seen.lease.ttl_ms, LONGEST_V1_TTL_MS)), now);
+    if (seen.lease.v !== 2)
+      return !this.silentFor(seen.seenAt, Math.max(this.ttlMs, Math.min(seen.lease.ttl_ms, LONGEST_V1_TTL_MS)), now);
     const heartbeat = this.heartbeats.get(seen.lease.replica);
-    return heartbeat !== undefined && heartbeat.heartbeat.instance === seen.lease.instance && this.heartbeatIsLive(heartbeat, now);
+    return (
+      heartbeat !== undefined &&
+      heartbeat.heartbeat.instance === seen.lease.instance &&
+      this.heartbeatIsLive(heartbeat, now)
+    );
   }
 
   /** Replicas whose heartbeat is live, leaving ones included. */
@@ -150,7 +156,9 @@ export class OwnershipView {
     const seen = this.leases.get(janusId);
     if (seen) return { revision: seen.revision, previous: seen.lease };
     const deleted = this.deleted.get(janusId);
-    return deleted !== undefined ? { revision: deleted.revision, previous: undefined } : { revision: undefined, previous: undefined };
+    return deleted !== undefined
+      ? { revision: deleted.revision, previous: undefined }
+      : { revision: undefined, previous: undefined };
   }
 
   /** Every lease, for `<prefix>.admin.owners`. */

@@ -22,7 +22,11 @@ export interface ConnectionHost {
    * ours and requests are taken, or not ready after ha.handoverTimeout without Janus (then
    * requests are taken all the same when `subscribeAnyway`).
    */
-  serve(spec: ConnectionSpec, sessionId: number | undefined, subscribeAnyway: boolean): Promise<{ ready: boolean; sessionId: number | undefined }>;
+  serve(
+    spec: ConnectionSpec,
+    sessionId: number | undefined,
+    subscribeAnyway: boolean,
+  ): Promise<{ ready: boolean; sessionId: number | undefined }>;
   /** From now on, answers owed to our requests that reach the taker come back to us; returns the way to stop. */
   prepareHandOver(janusId: string): Promise<() => void>;
   /** The taker serves: stop taking requests, finish those taken, close without destroying the session. */

@@ -57,7 +57,8 @@ export class AnswerRelay {
     const subscription: Subscription = this.nc.subscribe(subject, {
       callback: (err, msg: Msg) => {
         if (err) return;
-        // A new owner asks from its own inbox (nc.request): an offer that wants its answer elsewhere is not one, and is not routed.
+        // A new owner asks from its own inbox (nc.request): an offer that wants its answer elsewhere is not one, and is
+        // not routed.
         if (!mayAnswer(msg, this.prefix, 'relay', this.report)) return;
         let taken = false;
         try {

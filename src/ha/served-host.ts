@@ -12,10 +12,16 @@ export interface ServedHostOptions {
   readonly requestGraceMs: number;
 }
 
-export function servedHost(served: ServedConnections<BridgedConnection>, relay: AnswerRelay, options: ServedHostOptions): ConnectionHost {
+export function servedHost(
+  served: ServedConnections<BridgedConnection>,
+  relay: AnswerRelay,
+  options: ServedHostOptions,
+): ConnectionHost {
   /** Handed over, finishing their last requests: still reachable for relayed answers. */
   const departing = new Map<string, BridgedConnection>();
-  /** Stops a connection keeping its session; while it finishes, when `reachable`, answers relayed to it still find it. */
+  /**
+   * Stops a connection keeping its session; while it finishes, when `reachable`, answers relayed to it still find it.
+   */
   const depart = async (janusId: string, reason: string, how: StopHow, reachable: boolean): Promise<void> => {
     const connection = served.get(janusId);
     if (connection && reachable) departing.set(janusId, connection);
@@ -33,10 +39,17 @@ export function servedHost(served: ServedConnections<BridgedConnection>, relay: 
       return { ready, sessionId: connection.sessionId };
     },
     async prepareHandOver(janusId) {
-      const route = (connection: BridgedConnection | undefined, text: string): boolean => connection?.connection.routeRelayed(text) ?? false;
+      const route = (connection: BridgedConnection | undefined, text: string): boolean =>
+        connection?.connection.routeRelayed(text) ?? false;
       return relay.listen(janusId, (text) => route(served.get(janusId), text) || route(departing.get(janusId), text));
     },
-    handOver: (janusId, to) => depart(janusId, `handed over to ${to}`, { destroySession: false, graceMs: options.requestGraceMs, handedOver: true }, true),
+    handOver: (janusId, to) =>
+      depart(
+        janusId,
+        `handed over to ${to}`,
+        { destroySession: false, graceMs: options.requestGraceMs, handedOver: true },
+        true,
+      ),
     // With a grace, a taker may claim the session meanwhile: answers it relays must still find this connection.
     drop: (janusId, reason, graceMs) => depart(janusId, reason, { destroySession: false, graceMs }, graceMs > 0),
     async applyList(running: readonly ConnectionSpec[], stillWanted: (janusId: string) => boolean) {

@@ -23,30 +23,54 @@ export function bucketNameOf(config: BridgeConfig): string {
 
 export async function startLeaseOwnership(
   config: BridgeConfig,
-  parts: { link: NatsLink; served: ServedConnections<BridgedConnection>; relay: AnswerRelay; metrics: LeaseMetrics; instance: string },
+  parts: {
+    link: NatsLink;
+    served: ServedConnections<BridgedConnection>;
+    relay: AnswerRelay;
+    metrics: LeaseMetrics;
+    instance: string;
+  },
   log: Logger,
 ): Promise<LeaseOwnership> {
   const leaseTtlMs = Math.round(config.ha.leaseTtl * 1000);
   const handoverTimeoutMs = Math.round(config.ha.handoverTimeout * 1000);
   const haLog = log.child({ component: 'ownership' });
   const name = bucketNameOf(config);
-  const bucket = await LeaseBucket.open(parts.link.nc, {
-    name,
-    replicas: config.ha.bucketReplicas,
-    // A write slower than a third of the lease is as good as failed: the next renewal is due.
-    timeoutMs: Math.max(500, Math.floor(leaseTtlMs / 3)),
-  }, haLog).catch((err: Error & { code?: string }) => {
-    const why = err.code === '503' ? 'JetStream does not answer on this NATS server (no responders on $JS.API: is it enabled, and this account allowed to use it?)' : err.message;
-    throw Object.assign(new Error(`ha.enabled needs the JetStream KV bucket "${name}": ${why}`), { code: 'JNB_HA_UNAVAILABLE' });
+  const bucket = await LeaseBucket.open(
+    parts.link.nc,
+    {
+      name,
+      replicas: config.ha.bucketReplicas,
+      // A write slower than a third of the lease is as good as failed: the next renewal is due.
+      timeoutMs: Math.max(500, Math.floor(leaseTtlMs / 3)),
+    },
+    haLog,
+  ).catch((err: Error & { code?: string }) => {
+    const why =
+      err.code === '503'
+        ? 'JetStream does not answer on this NATS server (no responders on $JS.API: is it enabled, and this account allowed to use it?)'
+        : err.message;
+    throw Object.assign(new Error(`ha.enabled needs the JetStream KV bucket "${name}": ${why}`), {
+      code: 'JNB_HA_UNAVAILABLE',
+    });
   });
-  const host = servedHost(parts.served, parts.relay, { serveWaitMs: handoverTimeoutMs, requestGraceMs: config.janus.cmdTimeout });
-  const coordinator = new LeaseOwnership(bucket, host, {
-    replicaId: replicaIdOf(config),
-    instance: parts.instance,
-    leaseTtlMs,
-    handoverTimeoutMs,
+  const host = servedHost(parts.served, parts.relay, {
+    serveWaitMs: handoverTimeoutMs,
     requestGraceMs: config.janus.cmdTimeout,
-  }, parts.metrics, haLog);
+  });
+  const coordinator = new LeaseOwnership(
+    bucket,
+    host,
+    {
+      replicaId: replicaIdOf(config),
+      instance: parts.instance,
+      leaseTtlMs,
+      handoverTimeoutMs,
+      requestGraceMs: config.janus.cmdTimeout,
+    },
+    parts.metrics,
+    haLog,
+  );
   await coordinator.start();
   parts.link.onReconnect(() => void coordinator.resync());
   return coordinator;

@@ -40,7 +40,10 @@ export class AdminLink {
   /** Frames written to Janus; tests use it to prove a refused request never left. */
   framesSent = 0;
 
-  constructor(private readonly options: AdminLinkOptions, private readonly log: Logger) {
+  constructor(
+    private readonly options: AdminLinkOptions,
+    private readonly log: Logger,
+  ) {
     this.transactions = new TransactionTable(options.cmdTimeoutMs);
   }
 
@@ -69,7 +72,10 @@ export class AdminLink {
   /** Sends an admin request (already validated) and resolves with Janus's answer or a bridge error. */
   request(message: JanusMessage, clientTransaction: string | undefined, timeoutMs?: number): Promise<Outcome> {
     if (this.currentState !== 'ready' || !this.socket) {
-      return Promise.resolve({ ok: false, error: bridgeError('unavailable', `the Admin API link is ${this.currentState}`) });
+      return Promise.resolve({
+        ok: false,
+        error: bridgeError('unavailable', `the Admin API link is ${this.currentState}`),
+      });
     }
     const table = this.transactions;
     const transaction = table.nextTransaction();
@@ -77,11 +83,17 @@ export class AdminLink {
     try {
       text = JSON.stringify(toAdminWire(message, transaction, this.options.adminSecret));
     } catch (err) {
-      return Promise.resolve({ ok: false, error: bridgeError('invalid_json', `cannot be serialised (${(err as Error).message})`) });
+      return Promise.resolve({
+        ok: false,
+        error: bridgeError('invalid_json', `cannot be serialised (${(err as Error).message})`),
+      });
     }
     const bytes = Buffer.byteLength(text);
     if (bytes > this.options.maxMessageBytes) {
-      return Promise.resolve({ ok: false, error: bridgeError('too_large', `${bytes} bytes with the admin secret, limit ${this.options.maxMessageBytes}`) });
+      return Promise.resolve({
+        ok: false,
+        error: bridgeError('too_large', `${bytes} bytes with the admin secret, limit ${this.options.maxMessageBytes}`),
+      });
     }
     return new Promise<Outcome>((settle) => {
       table.add(transaction, { verb: message.janus, clientTransaction, internal: false, settle }, timeoutMs);
@@ -147,7 +159,10 @@ export class AdminLink {
     const pending = transaction === undefined ? undefined : this.transactions.take(transaction);
     if (!pending || transaction === undefined) {
       // A late answer (its request timed out), or an error Janus sent without a transaction.
-      this.log.debug({ type: parsed.message.janus.slice(0, 64), late: transaction !== undefined }, 'Admin API message that answers no waiting request dropped');
+      this.log.debug(
+        { type: parsed.message.janus.slice(0, 64), late: transaction !== undefined },
+        'Admin API message that answers no waiting request dropped',
+      );
       return;
     }
     const { message, text: forTheClient } = forClient(parsed.message, text, transaction, pending.clientTransaction);
@@ -162,8 +177,13 @@ export class AdminLink {
     this.setState('disconnected');
     const delay = backoffDelay(this.failedAttempts, this.options.reconnect);
     this.failedAttempts++;
-    if (wasUp) this.log.warn({ reason, failed_requests: failed, retry_in_ms: delay }, 'Janus Admin API link down; reconnecting');
-    else this.log.debug({ reason, attempt: this.failedAttempts, retry_in_ms: delay }, 'Admin API reconnect attempt failed');
+    if (wasUp)
+      this.log.warn({ reason, failed_requests: failed, retry_in_ms: delay }, 'Janus Admin API link down; reconnecting');
+    else
+      this.log.debug(
+        { reason, attempt: this.failedAttempts, retry_in_ms: delay },
+        'Admin API reconnect attempt failed',
+      );
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
   }
 

@@ -32,7 +32,13 @@ import { parseClientRequest, type JanusMessage, type ParsedRequest, type Request
  * verb a later Janus adds: an unknown verb is refused, not guessed at.
  */
 export const READ_ONLY_ADMIN_VERBS: ReadonlySet<string> = new Set([
-  'info', 'ping', 'get_status', 'list_sessions', 'list_handles', 'handle_info', 'loops_info',
+  'info',
+  'ping',
+  'get_status',
+  'list_sessions',
+  'list_handles',
+  'handle_info',
+  'loops_info',
 ]);
 
 /**
@@ -70,7 +76,10 @@ export function adminVerbRefusal(verb: string, allowVerbs: ReadonlySet<string>):
   return bridgeError('admin_verb_refused', ADMIN_VERB.test(verb) ? `"${verb}"` : `a verb of ${verb.length} characters`);
 }
 
-/** What an admin verb looks like (Janus's are lower-case words joined by `_`); the allow-list is checked against this too. */
+/**
+ * What an admin verb looks like (Janus's are lower-case words joined by `_`); the allow-list is checked against this
+ * too.
+ */
 export const ADMIN_VERB = /^[a-z][a-z0-9_]{0,63}$/;
 
 /**

@@ -22,7 +22,10 @@ export type StatusChange =
   | { state: 'reconnecting'; attempt: number; delay_ms: number }
   | { state: 'session-replaced'; old_session_id: number; new_session_id: number; reason: string }
   | { state: 'stopped'; reason: string }
-  /** Published by the ownership layer: another replica serves the connection now, on the same session when it could be claimed. */
+  /**
+   * Published by the ownership layer: another replica serves the connection now, on the same session when it could be
+   * claimed.
+   */
   | { state: 'owner-changed'; old_replica: string; new_replica: string; session_id: number | null };
 
 export interface ConnectionListener {
@@ -52,7 +55,9 @@ export interface ConnectionOptions {
   readonly replaces?: { sessionId: number; reason: string };
   /** A session to take over with `claim` before creating one (another replica held it). */
   readonly resumeSession?: number;
-  /** Seconds Janus must keep a session after its WebSocket drops for a takeover to keep it (warned about when shorter). */
+  /**
+   * Seconds Janus must keep a session after its WebSocket drops for a takeover to keep it (warned about when shorter).
+   */
   readonly reclaimNeededSeconds?: number;
 }
 
@@ -104,21 +109,27 @@ export class JanusConnection {
   ) {
     this.transactions = this.newTransactionTable();
     this.previousSession = options.resumeSession;
-    this.router = new FrameRouter(options.recentTransactions, {
-      transactions: () => this.transactions,
-      sessionId: () => this.session,
-      onEvent: (message, text) => listener.onEvent(message, text),
-      onUnknownAnswer: (message, text) => (listener.onUnknownAnswer ?? listener.onEvent)(message, text),
-      onSessionExpired: () => void this.replaceSession('Janus expired the session (timeout)'),
-      onLateSession: (id) => {
-        this.log.info({ session_id: id }, 'destroying a session whose create answer came too late');
-        void this.exchange({ janus: 'destroy' }, { internal: true, session: id });
+    this.router = new FrameRouter(
+      options.recentTransactions,
+      {
+        transactions: () => this.transactions,
+        sessionId: () => this.session,
+        onEvent: (message, text) => listener.onEvent(message, text),
+        onUnknownAnswer: (message, text) => (listener.onUnknownAnswer ?? listener.onEvent)(message, text),
+        onSessionExpired: () => void this.replaceSession('Janus expired the session (timeout)'),
+        onLateSession: (id) => {
+          this.log.info({ session_id: id }, 'destroying a session whose create answer came too late');
+          void this.exchange({ janus: 'destroy' }, { internal: true, session: id });
+        },
       },
-    }, log);
+      log,
+    );
   }
 
   private newTransactionTable(): TransactionTable {
-    return new TransactionTable(this.options.cmdTimeoutMs, (transaction, request) => this.router.abandoned(transaction, request));
+    return new TransactionTable(this.options.cmdTimeoutMs, (transaction, request) =>
+      this.router.abandoned(transaction, request),
+    );
   }
 
   get state(): ConnectionState {
@@ -150,7 +161,8 @@ export class JanusConnection {
 
   /** Sends a client's request that nobody waits for; its answers become events. */
   send(message: JanusMessage, clientTransaction: string | undefined): BridgeError | undefined {
-    if (this.currentState !== 'ready' || !this.socket) return bridgeError('unavailable', `connection is ${this.currentState}`);
+    if (this.currentState !== 'ready' || !this.socket)
+      return bridgeError('unavailable', `connection is ${this.currentState}`);
     const transaction = this.transactions.nextTransaction();
     const text = this.encode(bindToSession(message, this.session, transaction));
     if (typeof text !== 'string') return text;
@@ -267,7 +279,12 @@ export class JanusConnection {
     this.setState('ready');
     if (resumed) this.log.info({ session_id: sessionId }, 'session claimed back');
     const version = this.janusVersion;
-    this.listener.onStatus({ state: 'connected', session_id: sessionId, resumed, ...(version ? { janus_version: version } : {}) });
+    this.listener.onStatus({
+      state: 'connected',
+      session_id: sessionId,
+      resumed,
+      ...(version ? { janus_version: version } : {}),
+    });
   }
 
   /** A new session: tells services when it replaces one they knew (ours, or that of the connection we replace). */
@@ -285,8 +302,10 @@ export class JanusConnection {
     this.timeoutsChecked = true;
     const timeout = info['session-timeout'];
     if (typeof timeout === 'number' && timeout > 0 && this.options.pingIntervalMs >= timeout * 1000) {
-      this.log.warn({ session_timeout_s: timeout, ping_interval_ms: this.options.pingIntervalMs },
-        'janus.pingInterval is not below Janus\'s session_timeout: the session will expire');
+      this.log.warn(
+        { session_timeout_s: timeout, ping_interval_ms: this.options.pingIntervalMs },
+        "janus.pingInterval is not below Janus's session_timeout: the session will expire",
+      );
     }
     const server = new URL(this.options.url.wsUrl).host;
     const reclaim = info['reclaim-session-timeout'];
@@ -294,11 +313,16 @@ export class JanusConnection {
     const needed = this.options.reclaimNeededSeconds ?? 0;
     if (reclaim === 0) {
       serversWarnedAboutReclaim.add(server);
-      this.log.warn({ server }, 'Janus has reclaim_session_timeout = 0: after a dropped WebSocket the session and its handles are lost (see docs/continuity.md)');
+      this.log.warn(
+        { server },
+        'Janus has reclaim_session_timeout = 0: after a dropped WebSocket the session and its handles are lost (see docs/continuity.md)',
+      );
     } else if (reclaim < needed) {
       serversWarnedAboutReclaim.add(server);
-      this.log.warn({ server, reclaim_session_timeout_s: reclaim, needed_s: needed },
-        'Janus\'s reclaim_session_timeout is shorter than a failover takes (ha.leaseTtl + connect): handles are lost when a replica dies (see docs/replicas.md)');
+      this.log.warn(
+        { server, reclaim_session_timeout_s: reclaim, needed_s: needed },
+        "Janus's reclaim_session_timeout is shorter than a failover takes (ha.leaseTtl + connect): handles are lost when a replica dies (see docs/replicas.md)",
+      );
     }
   }
 
@@ -327,7 +351,11 @@ export class JanusConnection {
     if (typeof text !== 'string') return Promise.resolve({ ok: false, error: text });
     return new Promise<Outcome>((settle) => {
       const table = this.transactions;
-      table.add(transaction, { verb: message.janus, clientTransaction: options.clientTransaction, internal, settle }, options.timeoutMs);
+      table.add(
+        transaction,
+        { verb: message.janus, clientTransaction: options.clientTransaction, internal, settle },
+        options.timeoutMs,
+      );
       if (!this.socket!.send(text)) {
         table.take(transaction);
         settle({ ok: false, error: bridgeError('unavailable', 'socket closed') });
@@ -353,7 +381,8 @@ export class JanusConnection {
       return bridgeError('invalid_json', `cannot be serialised (${(err as Error).message})`);
     }
     const bytes = Buffer.byteLength(text);
-    if (bytes > this.options.maxMessageBytes) return bridgeError('too_large', `${bytes} bytes, limit ${this.options.maxMessageBytes}`);
+    if (bytes > this.options.maxMessageBytes)
+      return bridgeError('too_large', `${bytes} bytes, limit ${this.options.maxMessageBytes}`);
     return text;
   }
 

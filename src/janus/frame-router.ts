@@ -27,7 +27,11 @@ export class FrameRouter {
   private readonly recent: RecentTransactions;
   private readonly abandonedInternal = new Map<string, string>();
 
-  constructor(recent: { ttlMs: number; max: number }, private readonly hooks: RouterHooks, private readonly log: Logger) {
+  constructor(
+    recent: { ttlMs: number; max: number },
+    private readonly hooks: RouterHooks,
+    private readonly log: Logger,
+  ) {
     this.recent = new RecentTransactions(recent.max, recent.ttlMs);
   }
 
@@ -43,7 +47,8 @@ export class FrameRouter {
       return;
     }
     this.abandonedInternal.set(transaction, request.verb);
-    if (this.abandonedInternal.size > MAX_ABANDONED_INTERNAL) this.abandonedInternal.delete(this.abandonedInternal.keys().next().value!);
+    if (this.abandonedInternal.size > MAX_ABANDONED_INTERNAL)
+      this.abandonedInternal.delete(this.abandonedInternal.keys().next().value!);
   }
 
   /** Handles one text frame from Janus; what goes wrong with it is logged and stays with it. */
@@ -53,7 +58,10 @@ export class FrameRouter {
     } catch (err) {
       // The socket reader and every other frame must go on; the frame itself may hold secrets, so it is not logged.
       const message = err instanceof Error ? err.message : String(err);
-      this.log.error({ err: message.length > 200 ? `${message.slice(0, 200)}…` : message, bytes: text.length }, 'frame handling failed');
+      this.log.error(
+        { err: message.length > 200 ? `${message.slice(0, 200)}…` : message, bytes: text.length },
+        'frame handling failed',
+      );
     }
   }
 
@@ -89,9 +97,12 @@ export class FrameRouter {
     if (routing === 'drop') return true;
     if (routing === 'answer') {
       const request = transactions.take(transaction)!;
-      if (!request.internal && mayHaveFollowUps(request.verb)) this.recent.remember(transaction, request.clientTransaction);
+      if (!request.internal && mayHaveFollowUps(request.verb))
+        this.recent.remember(transaction, request.clientTransaction);
       // The bridge's own requests read the answer only: no text to make for anyone.
-      const { message: answer, text: answerText } = request.internal ? { message, text } : forClient(message, text, transaction, request.clientTransaction);
+      const { message: answer, text: answerText } = request.internal
+        ? { message, text }
+        : forClient(message, text, transaction, request.clientTransaction);
       request.settle({ ok: true, answer, text: answerText });
       return true;
     }

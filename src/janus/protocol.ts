@@ -42,13 +42,21 @@ export type ParsedRequest =
   | { ok: false; error: BridgeError; clientTransaction: string | undefined };
 
 /** Validates a client's request as it came off NATS (a Janus API request unless other `rules` are given). */
-export function parseClientRequest(payload: Uint8Array | string, maxBytes: number, rules: RequestRules = CLIENT_API_RULES): ParsedRequest {
+export function parseClientRequest(
+  payload: Uint8Array | string,
+  maxBytes: number,
+  rules: RequestRules = CLIENT_API_RULES,
+): ParsedRequest {
   const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength;
   if (size > maxBytes) return fail(bridgeError('too_large', `${size} bytes, limit ${maxBytes}`));
   if (size === 0) return fail(bridgeError('invalid_json', 'empty payload'));
   let value: unknown;
   try {
-    value = JSON.parse(typeof payload === 'string' ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8'));
+    value = JSON.parse(
+      typeof payload === 'string'
+        ? payload
+        : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8'),
+    );
   } catch (err) {
     return fail(bridgeError('invalid_json', jsonErrorWithoutInput(err as Error)));
   }
@@ -63,7 +71,10 @@ export function parseClientRequest(payload: Uint8Array | string, maxBytes: numbe
   const clientTransaction = transaction;
   const written = Object.hasOwn(message, 'janus') ? message.janus : undefined;
   if (typeof written !== 'string' || written === '') {
-    return fail(bridgeError('missing_verb', written === undefined ? '"janus" is missing' : `got ${describeValue(written)}`), clientTransaction);
+    return fail(
+      bridgeError('missing_verb', written === undefined ? '"janus" is missing' : `got ${describeValue(written)}`),
+      clientTransaction,
+    );
   }
   // Janus reads verbs in any case ("Destroy" destroys): every rule here, and Janus, see the same lower-case verb.
   const verb = written.toLowerCase();
@@ -71,7 +82,13 @@ export function parseClientRequest(payload: Uint8Array | string, maxBytes: numbe
   if (rules.refusedVerbs.has(verb)) return fail(bridgeError('verb_refused', `"${verb}"`), clientTransaction);
   for (const field of rules.idFields) {
     if (Object.hasOwn(message, field) && !isJanusId(message[field])) {
-      return fail(bridgeError('invalid_field', `"${field}" must be a positive integer below 2^53, got ${describeValue(message[field])}`), clientTransaction);
+      return fail(
+        bridgeError(
+          'invalid_field',
+          `"${field}" must be a positive integer below 2^53, got ${describeValue(message[field])}`,
+        ),
+        clientTransaction,
+      );
     }
   }
   const unsafe = unsafeContent(message);
@@ -93,11 +110,13 @@ export function unsafeContent(root: unknown): string | undefined {
   while (stack.length > 0) {
     const [value, depth] = stack.pop()!;
     if (typeof value === 'string') {
-      if (REFUSED_BY_JANSSON.test(value)) return 'a string holds a NUL character or an unpaired surrogate, which Janus refuses';
+      if (REFUSED_BY_JANSSON.test(value))
+        return 'a string holds a NUL character or an unpaired surrogate, which Janus refuses';
       continue;
     }
     if (typeof value === 'number') {
-      if (Number.isInteger(value) && !Number.isSafeInteger(value)) return `the integer ${value} is beyond 2^53 and was rounded`;
+      if (Number.isInteger(value) && !Number.isSafeInteger(value))
+        return `the integer ${value} is beyond 2^53 and was rounded`;
       continue;
     }
     if (typeof value !== 'object' || value === null) continue;
@@ -107,7 +126,8 @@ export function unsafeContent(root: unknown): string | undefined {
       continue;
     }
     for (const key of Object.keys(value)) {
-      if (REFUSED_BY_JANSSON.test(key)) return 'a key holds a NUL character or an unpaired surrogate, which Janus refuses';
+      if (REFUSED_BY_JANSSON.test(key))
+        return 'a key holds a NUL character or an unpaired surrogate, which Janus refuses';
       stack.push([(value as Record<string, unknown>)[key], depth + 1]);
     }
   }
@@ -117,7 +137,6 @@ export function unsafeContent(root: unknown): string | undefined {
 function fail(error: BridgeError, clientTransaction?: string): ParsedRequest {
   return { ok: false, error, clientTransaction };
 }
-
 
 /** Janus ids are JSON numbers below 2^53; anything beyond lost precision in JSON.parse. */
 export function isJanusId(value: unknown): value is number {
@@ -134,7 +153,10 @@ export function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'number') return `the number ${value}`;
-  if (typeof value === 'string') return value === '' ? 'an empty string' : `a string of ${value.length} ${value.length === 1 ? 'character' : 'characters'}`;
+  if (typeof value === 'string')
+    return value === ''
+      ? 'an empty string'
+      : `a string of ${value.length} ${value.length === 1 ? 'character' : 'characters'}`;
   if (typeof value === 'object') return 'an object';
   return `a ${typeof value}`;
 }
@@ -155,7 +177,10 @@ export function bindToSession(message: JanusMessage, sessionId: number | undefin
  * Puts the bridge's Janus credentials on a request, replacing any the client sent:
  * the session is the bridge's, and so is the right to use it.
  */
-export function withCredentials(message: JanusMessage, credentials: { apiSecret?: string; token?: string }): JanusMessage {
+export function withCredentials(
+  message: JanusMessage,
+  credentials: { apiSecret?: string; token?: string },
+): JanusMessage {
   if (credentials.apiSecret) message.apisecret = credentials.apiSecret;
   else delete message.apisecret;
   if (credentials.token) message.token = credentials.token;
@@ -189,7 +214,10 @@ export function route(answerType: string, waitingVerb: string | undefined): Rout
 }
 
 /** Puts the client's transaction back (or removes ours when the client sent none). */
-export function restoreTransaction<T extends { transaction?: unknown }>(message: T, clientTransaction: string | undefined): T {
+export function restoreTransaction<T extends { transaction?: unknown }>(
+  message: T,
+  clientTransaction: string | undefined,
+): T {
   if (clientTransaction === undefined) delete message.transaction;
   else message.transaction = clientTransaction;
   return message;
@@ -210,11 +238,17 @@ export interface ClientMessage {
  * opened before it). When it is not found that way, or the member must go (the client sent
  * none), the value is serialised instead.
  */
-export function forClient(message: JanusMessage, text: string, ours: string, client: string | undefined): ClientMessage {
+export function forClient(
+  message: JanusMessage,
+  text: string,
+  ours: string,
+  client: string | undefined,
+): ClientMessage {
   const restored = restoreTransaction(message, client);
   if (client !== undefined) {
     const at = topLevelTransactionValue(text, ours);
-    if (at >= 0) return { message: restored, text: text.slice(0, at) + JSON.stringify(client) + text.slice(at + ours.length + 2) };
+    if (at >= 0)
+      return { message: restored, text: text.slice(0, at) + JSON.stringify(client) + text.slice(at + ours.length + 2) };
   }
   return { message: restored, text: JSON.stringify(restored) };
 }
@@ -251,7 +285,9 @@ export function parseJanusFrame(text: string): { ok: true; message: JanusMessage
   } catch {
     return { ok: false, reason: 'frame is not JSON' };
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, reason: 'frame is not a JSON object' };
-  if (typeof (value as JanusMessage).janus !== 'string') return { ok: false, reason: 'frame has no string "janus" field' };
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return { ok: false, reason: 'frame is not a JSON object' };
+  if (typeof (value as JanusMessage).janus !== 'string')
+    return { ok: false, reason: 'frame has no string "janus" field' };
   return { ok: true, message: value as JanusMessage };
 }

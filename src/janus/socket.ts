@@ -35,7 +35,10 @@ export class JanusSocket {
   private writeWatchdog: NodeJS.Timeout | undefined;
   private corked = false;
 
-  constructor(private readonly options: SocketOptions, private readonly listener: SocketListener) {
+  constructor(
+    private readonly options: SocketOptions,
+    private readonly listener: SocketListener,
+  ) {
     this.ws = new WebSocket(options.url, options.subprotocol ?? 'janus-protocol', {
       handshakeTimeout: options.sendTimeoutMs,
       maxPayload: options.maxMessageBytes,
@@ -61,7 +64,9 @@ export class JanusSocket {
     });
     this.ws.on('unexpected-response', (_req, res) => this.close(`handshake refused: HTTP ${res.statusCode}`));
     this.ws.on('error', (err: Error & { code?: string }) => this.close(describeError(err)));
-    this.ws.on('close', (code, reason) => this.close(`closed by peer (${code}${reason.length ? ' ' + reason.toString() : ''})`));
+    this.ws.on('close', (code, reason) =>
+      this.close(`closed by peer (${code}${reason.length ? ' ' + reason.toString() : ''})`),
+    );
   }
 
   get isOpen(): boolean {

@@ -7,7 +7,10 @@ import { randomBytes } from 'node:crypto';
 import { bridgeError, type BridgeError } from '../errors.js';
 import type { JanusMessage } from './protocol.js';
 
-/** `text`: the answer as JSON text, Janus's own; for a client's request with the client's transaction in it, ready to pass on. */
+/**
+ * `text`: the answer as JSON text, Janus's own; for a client's request with the client's transaction in it, ready to
+ * pass on.
+ */
 export type Outcome = { ok: true; answer: JanusMessage; text: string } | { ok: false; error: BridgeError };
 
 export interface PendingRequest {
@@ -55,7 +58,8 @@ export class TransactionTable {
 
   /** `timeoutMs`: this request's deadline when shorter than the table's. */
   add(transaction: string, request: PendingRequest, timeoutMs = this.timeoutMs): void {
-    const shortTimer = timeoutMs < this.timeoutMs ? setTimeout(() => this.expireOne(transaction, timeoutMs), timeoutMs) : undefined;
+    const shortTimer =
+      timeoutMs < this.timeoutMs ? setTimeout(() => this.expireOne(transaction, timeoutMs), timeoutMs) : undefined;
     this.pending.set(transaction, { request, deadline: performance.now() + this.timeoutMs, shortTimer });
     if (!this.timer) this.timer = setTimeout(() => this.expire(), this.timeoutMs);
   }
@@ -137,7 +141,10 @@ export class TransactionTable {
  * first, and in age; expiry is lazy, so no timer runs.
  */
 export class RecentTransactions {
-  /** One record per remembered transaction, shared by the Map and the eviction queue: the Map holds the newest for its key. */
+  /**
+   * One record per remembered transaction, shared by the Map and the eviction queue: the Map holds the newest for its
+   * key.
+   */
   private readonly entries = new Map<string, Remembered>();
   /** Records in the order they were remembered, consumed from `head`: eviction never walks the Map. */
   private order: Remembered[] = [];

@@ -17,14 +17,53 @@ const SCHEMES: Record<string, 'ws:' | 'wss:'> = {
  * costs a little readability, a shown token costs the token.
  */
 
-/** A name word containing one of these is a credential; the few harmless words that hold one (`author`) are hidden too. */
-const SECRET_STEMS = ['token', 'secret', 'passw', 'passphrase', 'passcode', 'pincode', 'pwd', 'credential', 'signature', 'bearer', 'jwt', 'auth', 'session', 'sessid', 'cookie', 'private', 'hmac', 'apikey'];
+/**
+ * A name word containing one of these is a credential; the few harmless words that hold one (`author`) are hidden too.
+ */
+const SECRET_STEMS = [
+  'token',
+  'secret',
+  'passw',
+  'passphrase',
+  'passcode',
+  'pincode',
+  'pwd',
+  'credential',
+  'signature',
+  'bearer',
+  'jwt',
+  'auth',
+  'session',
+  'sessid',
+  'cookie',
+  'private',
+  'hmac',
+  'apikey',
+];
 
-/** A name word ending in one of these is a credential (api_key, apiKey, secretkey, bypass, …), but `keyframe` is not. */
+/**
+ * A name word ending in one of these is a credential (api_key, apiKey, secretkey, bypass, …), but `keyframe` is not.
+ */
 const SECRET_ENDINGS = ['key', 'keys', 'pass', 'sig', 'pw'];
 
 /** Too short to look for inside words: only a whole name word counts. */
-const SECRET_WORDS = ['access', 'cred', 'creds', 'sid', 'otp', 'pin', 'code', 'nonce', 'ticket', 'sas', 'hash', 'salt', 'seed', 'sign', 'cert'];
+const SECRET_WORDS = [
+  'access',
+  'cred',
+  'creds',
+  'sid',
+  'otp',
+  'pin',
+  'code',
+  'nonce',
+  'ticket',
+  'sas',
+  'hash',
+  'salt',
+  'seed',
+  'sign',
+  'cert',
+];
 
 /**
  * Splits a parameter name into lower-case words: at anything not a letter (`_`, `-`, `.`,
@@ -44,10 +83,12 @@ export function isSecretParamName(name: string): boolean {
   const words = nameWords(name);
   // The words run together too: a credential word cut by a separator (`sess_id`, `To-Ken`) still counts.
   const joined = words.join('');
-  return [joined, ...words].some((word) =>
-    SECRET_STEMS.some((stem) => word.includes(stem))
-    || SECRET_ENDINGS.some((ending) => word.endsWith(ending))
-    || SECRET_WORDS.includes(word));
+  return [joined, ...words].some(
+    (word) =>
+      SECRET_STEMS.some((stem) => word.includes(stem)) ||
+      SECRET_ENDINGS.some((ending) => word.endsWith(ending)) ||
+      SECRET_WORDS.includes(word),
+  );
 }
 
 /** Query parameters that are Janus API credentials: taken out of the URL and put on every request. */
@@ -63,7 +104,10 @@ export interface JanusCredentials {
   readonly adminSecret?: string;
 }
 
-/** A janus_url (the Janus API, `apisecret` and `token` taken out) or a janus_admin_url (the Admin API, `admin_secret` taken out). */
+/**
+ * A janus_url (the Janus API, `apisecret` and `token` taken out) or a janus_admin_url (the Admin API, `admin_secret`
+ * taken out).
+ */
 export type UrlKind = 'api' | 'admin';
 
 export interface JanusUrl {
@@ -82,7 +126,8 @@ export function parseJanusUrl(input: string, kind: UrlKind = 'api'): ParsedUrl {
   const match = /^([a-z][a-z0-9+.-]*:)\/\//i.exec(input.trim());
   if (!match) return { ok: false, reason: 'URL must start with janusws://, januswss://, ws:// or wss://' };
   const scheme = SCHEMES[match[1]!.toLowerCase()];
-  if (!scheme) return { ok: false, reason: `unsupported scheme "${match[1]}" (use janusws://, januswss://, ws:// or wss://)` };
+  if (!scheme)
+    return { ok: false, reason: `unsupported scheme "${match[1]}" (use janusws://, januswss://, ws:// or wss://)` };
   let url: URL;
   try {
     url = new URL(scheme + input.trim().slice(match[1]!.length));
@@ -116,11 +161,14 @@ function redactUrl(source: URL): string {
  */
 function hideSecretValues(search: string): string {
   if (search.length <= 1) return search;
-  const pairs = search.slice(1).split('&').map((pair) => {
-    const equals = pair.indexOf('=');
-    if (equals < 0) return pair;
-    return isSecretParamName(decodeName(pair.slice(0, equals))) ? `${pair.slice(0, equals)}=***` : pair;
-  });
+  const pairs = search
+    .slice(1)
+    .split('&')
+    .map((pair) => {
+      const equals = pair.indexOf('=');
+      if (equals < 0) return pair;
+      return isSecretParamName(decodeName(pair.slice(0, equals))) ? `${pair.slice(0, equals)}=***` : pair;
+    });
   return `?${pairs.join('&')}`;
 }
 

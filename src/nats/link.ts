@@ -1,5 +1,12 @@
 /** The NATS client, set up for a daemon: waits for a server at start, reconnects forever. */
-import { connect, credsAuthenticator, nkeyAuthenticator, type ConnectionOptions, type MsgHdrs, type NatsConnection } from 'nats';
+import {
+  connect,
+  credsAuthenticator,
+  nkeyAuthenticator,
+  type ConnectionOptions,
+  type MsgHdrs,
+  type NatsConnection,
+} from 'nats';
 import type { BridgeConfig } from '../config/schema.js';
 import type { Secrets } from '../config/secrets.js';
 import type { Logger } from '../log.js';
@@ -35,7 +42,11 @@ export function dialTimeoutMs(stallTimeoutMs: number): number {
   return Math.max(1000, Math.round(stallTimeoutMs / 2));
 }
 
-export async function connectNats(config: BridgeConfig['nats'], secrets: Secrets['nats'], log: Logger): Promise<NatsConnection> {
+export async function connectNats(
+  config: BridgeConfig['nats'],
+  secrets: Secrets['nats'],
+  log: Logger,
+): Promise<NatsConnection> {
   const nc = await connect(natsOptions(config, secrets));
   log.info({ server: nc.getServer() }, 'connected to NATS');
   return nc;
@@ -88,7 +99,11 @@ export class NatsLink {
   /** Makes a ping answered after its connection was left count for nothing. */
   private generation = 0;
 
-  constructor(readonly nc: NatsConnection, private readonly log: Logger, private readonly settings: LinkSettings) {
+  constructor(
+    readonly nc: NatsConnection,
+    private readonly log: Logger,
+    private readonly settings: LinkSettings,
+  ) {
     void this.watch();
     // A ping every quarter of the timeout (at most every second): a stall is seen within the timeout plus one tick.
     this.ticker = setInterval(() => this.tick(), Math.min(1000, Math.max(50, settings.stallTimeoutMs / 4)));
@@ -146,7 +161,10 @@ export class NatsLink {
     // An answer is owed to someone waiting: never lost without a line.
     if (kind === 'reply') {
       this.totals.droppedReplies++;
-      this.log.warn({ subject, pending_bytes: this.pendingBytes, limit: this.settings.maxPendingBytes }, 'answer dropped: NATS is not taking messages and nats.maxPendingBytes is reached');
+      this.log.warn(
+        { subject, pending_bytes: this.pendingBytes, limit: this.settings.maxPendingBytes },
+        'answer dropped: NATS is not taking messages and nats.maxPendingBytes is reached',
+      );
     }
     return 'dropped';
   }
@@ -159,8 +177,12 @@ export class NatsLink {
       const generation = this.generation;
       const mark = this.budget.startProbe(now);
       this.nc.flush().then(
-        () => { if (generation === this.generation) this.budget.confirm(mark); },
-        () => { if (generation === this.generation) this.budget.abandonProbe(); },
+        () => {
+          if (generation === this.generation) this.budget.confirm(mark);
+        },
+        () => {
+          if (generation === this.generation) this.budget.abandonProbe();
+        },
       );
     } else if (waited > this.settings.stallTimeoutMs) {
       this.leaveStalledServer(waited);
@@ -170,8 +192,10 @@ export class NatsLink {
   private leaveStalledServer(waitedMs: number): void {
     this.connected = false;
     this.totals.stalls++;
-    this.log.warn({ server: this.nc.getServer(), waited_ms: Math.round(waitedMs), unconfirmed_bytes: this.budget.unconfirmed },
-      'NATS server stalled: no answer to a ping within nats.stallTimeout; leaving it for another server');
+    this.log.warn(
+      { server: this.nc.getServer(), waited_ms: Math.round(waitedMs), unconfirmed_bytes: this.budget.unconfirmed },
+      'NATS server stalled: no answer to a ping within nats.stallTimeout; leaving it for another server',
+    );
     this.forgetUnconfirmed();
     dropConnection(this.nc, this.log);
   }
@@ -189,7 +213,8 @@ export class NatsLink {
     this.parked = [];
     this.parkedBytes = 0;
     for (const message of parked) {
-      if (!this.handOver(message.subject, message.data, message.headers, message.bytes) && message.kind === 'reply') this.totals.droppedReplies++;
+      if (!this.handOver(message.subject, message.data, message.headers, message.bytes) && message.kind === 'reply')
+        this.totals.droppedReplies++;
     }
   }
 
@@ -201,14 +226,17 @@ export class NatsLink {
         const wasConnected = this.connected;
         this.connected = false;
         this.forgetUnconfirmed();
-        if (wasConnected) this.log.warn({ nats_status: status.type, data }, 'NATS disconnected: messages are kept until it is back');
+        if (wasConnected)
+          this.log.warn({ nats_status: status.type, data }, 'NATS disconnected: messages are kept until it is back');
       } else if (status.type === 'reconnect') {
         this.connected = true;
         const { buffered, dropped, failed, lost } = this.outage;
         this.outage = { buffered: 0, dropped: 0, failed: 0, lost: 0 };
         this.sendParked();
-        this.log.info({ nats_status: status.type, data, buffered_sent: buffered, dropped, failed, lost_bytes: lost },
-          `NATS reconnected: ${buffered} messages kept during the outage sent, ${dropped} dropped`);
+        this.log.info(
+          { nats_status: status.type, data, buffered_sent: buffered, dropped, failed, lost_bytes: lost },
+          `NATS reconnected: ${buffered} messages kept during the outage sent, ${dropped} dropped`,
+        );
         for (const listener of this.reconnectListeners) listener();
       } else {
         this.log[status.type === 'error' ? 'warn' : 'debug']({ nats_status: status.type, data }, `NATS ${status.type}`);
@@ -234,7 +262,8 @@ const PROTOCOL_LINE_ESTIMATE = 32;
  * the fallback (slower, but not stuck forever once the kernel gives the socket up).
  */
 function dropConnection(nc: NatsConnection, log: Logger): void {
-  const socket = (nc as unknown as { protocol?: { transport?: { socket?: { destroy(err?: Error): void } } } }).protocol?.transport?.socket;
+  const socket = (nc as unknown as { protocol?: { transport?: { socket?: { destroy(err?: Error): void } } } }).protocol
+    ?.transport?.socket;
   if (socket) {
     socket.destroy(new Error('NATS server stalled'));
     return;

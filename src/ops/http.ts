@@ -33,30 +33,49 @@ export interface HttpLimits {
   readonly checkEveryMs: number;
 }
 
-export const HTTP_LIMITS: HttpLimits = { maxConnections: 64, idleMs: 5_000, headersMs: 5_000, requestMs: 10_000, checkEveryMs: 1_000 };
+export const HTTP_LIMITS: HttpLimits = {
+  maxConnections: 64,
+  idleMs: 5_000,
+  headersMs: 5_000,
+  requestMs: 10_000,
+  checkEveryMs: 1_000,
+};
 
-export async function startHttpServer(host: string, port: number, readiness: Readiness, registry: Registry, limits: Partial<HttpLimits> = {}): Promise<{ server: Server; port: number }> {
+export async function startHttpServer(
+  host: string,
+  port: number,
+  readiness: Readiness,
+  registry: Registry,
+  limits: Partial<HttpLimits> = {},
+): Promise<{ server: Server; port: number }> {
   const { maxConnections, idleMs, headersMs, requestMs, checkEveryMs } = { ...HTTP_LIMITS, ...limits };
-  const server = createServer({ headersTimeout: headersMs, requestTimeout: requestMs, connectionsCheckingInterval: checkEveryMs }, (req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD' }).end();
-      return;
-    }
-    if (path === '/healthz') {
-      sendJson(res, 200, { status: 'ok' });
-    } else if (path === '/readyz') {
-      const reasons = readiness.notReadyBecause();
-      sendJson(res, reasons.length ? 503 : 200, reasons.length ? { status: 'not ready', reasons } : { status: 'ready' });
-    } else if (path === '/metrics') {
-      registry.metrics().then(
-        (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
-        (err: Error) => sendJson(res, 500, { error: err.message }),
-      );
-    } else {
-      sendJson(res, 404, { error: 'not found', paths: ['/healthz', '/readyz', '/metrics'] });
-    }
-  });
+  const server = createServer(
+    { headersTimeout: headersMs, requestTimeout: requestMs, connectionsCheckingInterval: checkEveryMs },
+    (req, res) => {
+      const path = (req.url ?? '/').split('?')[0];
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.writeHead(405, { allow: 'GET, HEAD' }).end();
+        return;
+      }
+      if (path === '/healthz') {
+        sendJson(res, 200, { status: 'ok' });
+      } else if (path === '/readyz') {
+        const reasons = readiness.notReadyBecause();
+        sendJson(
+          res,
+          reasons.length ? 503 : 200,
+          reasons.length ? { status: 'not ready', reasons } : { status: 'ready' },
+        );
+      } else if (path === '/metrics') {
+        registry.metrics().then(
+          (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+          (err: Error) => sendJson(res, 500, { error: err.message }),
+        );
+      } else {
+        sendJson(res, 404, { error: 'not found', paths: ['/healthz', '/readyz', '/metrics'] });
+      }
+    },
+  );
   server.maxConnections = maxConnections;
   server.keepAliveTimeout = idleMs;
   // With no 'timeout' listener, Node destroys a socket idle this long: one that never sends a byte included.

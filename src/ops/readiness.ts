@@ -7,7 +7,10 @@ export interface ReadinessInputs {
   readonly connectionStates: readonly string[];
   /** Share (0–1) of listed connections that must be ready; 0 ignores Janus. */
   readonly readyShare: number;
-  /** With http.readyNeedsAdmin: the state of every Admin API link (connections with a janus_admin_url); undefined: they do not count. */
+  /**
+   * With http.readyNeedsAdmin: the state of every Admin API link (connections with a janus_admin_url); undefined: they
+   * do not count.
+   */
   readonly adminStates?: readonly string[] | undefined;
 }
 

@@ -43,7 +43,12 @@ export class ServiceDiscovery {
    * `id`: this process's instance id (ADR-32 asks for one unique per service instance). Without
    * `report`, refusals and failures go unlogged and uncounted, but are refused all the same.
    */
-  constructor(nc: NatsConnection, readonly id: string, private readonly service: ServiceDescription, report?: DiscoveryReport) {
+  constructor(
+    nc: NatsConnection,
+    readonly id: string,
+    private readonly service: ServiceDescription,
+    report?: DiscoveryReport,
+  ) {
     // No prefix known: only the rules that need none ($-subjects, wildcards) apply.
     const prefix = report?.prefix ?? service.metadata.subject_prefix ?? '';
     const answerReport: AnswerReport = { log: report?.log ?? SILENT, metrics: report?.metrics };
@@ -61,18 +66,25 @@ export class ServiceDiscovery {
       }),
     };
     for (const [verb, answer] of Object.entries(answers)) {
-      for (const subject of [`$SRV.${verb}`, `$SRV.${verb}.${SERVICE_NAME}`, `$SRV.${verb}.${SERVICE_NAME}.${this.id}`]) {
-        this.subscriptions.push(nc.subscribe(subject, {
-          callback: (err, msg) => {
-            if (err) return;
-            // `nats micro` asks from an inbox; and nothing may throw into nats.js's reader.
-            try {
-              if (mayAnswer(msg, prefix, 'discovery', answerReport)) respondJson(msg, answer(), 'admin', answerReport);
-            } catch (error) {
-              answerReport.log.error({ err: errorText(error) }, 'service discovery request failed');
-            }
-          },
-        }));
+      for (const subject of [
+        `$SRV.${verb}`,
+        `$SRV.${verb}.${SERVICE_NAME}`,
+        `$SRV.${verb}.${SERVICE_NAME}.${this.id}`,
+      ]) {
+        this.subscriptions.push(
+          nc.subscribe(subject, {
+            callback: (err, msg) => {
+              if (err) return;
+              // `nats micro` asks from an inbox; and nothing may throw into nats.js's reader.
+              try {
+                if (mayAnswer(msg, prefix, 'discovery', answerReport))
+                  respondJson(msg, answer(), 'admin', answerReport);
+              } catch (error) {
+                answerReport.log.error({ err: errorText(error) }, 'service discovery request failed');
+              }
+            },
+          }),
+        );
       }
     }
   }

@@ -17,7 +17,10 @@ let client: Client;
 const bridges: TestBridge[] = [];
 
 beforeAll(async () => {
-  [nats, janus] = await Promise.all([startNats(undefined, ['-js', '-sd', mkdtempSync(join(tmpdir(), 'jnb-js-'))]), startJanus()]);
+  [nats, janus] = await Promise.all([
+    startNats(undefined, ['-js', '-sd', mkdtempSync(join(tmpdir(), 'jnb-js-'))]),
+    startJanus(),
+  ]);
   client = await Client.connect(nats.url);
 }, 30_000);
 
@@ -30,12 +33,18 @@ afterAll(async () => {
 function replica(replicaId: string): Promise<TestBridge> {
   return startBridge({
     nats: { servers: [nats.url], subjectPrefix: 'jah' },
-    connections: [{ janus_id: 'x', janus_url: janus.url, janus_admin_url: `${janus.adminUrl}?admin_secret=janusoverlord` }],
+    connections: [
+      { janus_id: 'x', janus_url: janus.url, janus_admin_url: `${janus.adminUrl}?admin_secret=janusoverlord` },
+    ],
     ha: { enabled: true, replicaId, leaseTtl: 3, handoverTimeout: 5 },
-  }).then((bridge) => { bridges.push(bridge); return bridge; });
+  }).then((bridge) => {
+    bridges.push(bridge);
+    return bridge;
+  });
 }
 
-const serves = (bridge: TestBridge): boolean => bridge.daemon.served.get('x')?.connection.state === 'ready' && bridge.logs().some((l) => l.msg === 'serving');
+const serves = (bridge: TestBridge): boolean =>
+  bridge.daemon.served.get('x')?.connection.state === 'ready' && bridge.logs().some((l) => l.msg === 'serving');
 
 it('only the owner serves <prefix>.adminapi.<janus_id>, and after a hand-over the new owner does', async () => {
   const first = await replica('a');
@@ -48,14 +57,22 @@ it('only the owner serves <prefix>.adminapi.<janus_id>, and after a hand-over th
   const sent = owner.daemon.served.get('x')!.admin!.framesSent;
   for (let i = 0; i < 5; i++) {
     const reply = (await client.request('jah.adminapi.x', { janus: 'list_sessions', transaction: `t${i}` })).json;
-    expect(reply).toMatchObject({ janus: 'success', transaction: `t${i}`, sessions: [owner.daemon.served.get('x')!.sessionId] });
+    expect(reply).toMatchObject({
+      janus: 'success',
+      transaction: `t${i}`,
+      sessions: [owner.daemon.served.get('x')!.sessionId],
+    });
   }
   expect(owner.daemon.served.get('x')!.admin!.framesSent).toBe(sent + 5);
 
   // The owner leaves: the other takes the connection over (same session), and its Admin API link answers.
   const session = owner.daemon.served.get('x')!.sessionId;
   const leaving = owner.stop();
-  await eventually(() => serves(other) && other.daemon.served.get('x')?.admin?.state === 'ready', 15_000, 'the other serves x');
+  await eventually(
+    () => serves(other) && other.daemon.served.get('x')?.admin?.state === 'ready',
+    15_000,
+    'the other serves x',
+  );
   await leaving;
   const after = (await client.request('jah.adminapi.x', { janus: 'list_sessions', transaction: 'after' })).json;
   expect(after).toEqual({ janus: 'success', transaction: 'after', sessions: [session] });

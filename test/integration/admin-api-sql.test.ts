@@ -20,8 +20,15 @@ afterAll(async () => {
   await janus?.stop();
 });
 
-async function admin(id: string, body: unknown): Promise<{ janus: string; error?: { code: number }; sessions?: number[] }> {
-  return (await scope.client.request(`janus.adminapi.${id}`, body, 5000)).json as { janus: string; error?: { code: number }; sessions?: number[] };
+async function admin(
+  id: string,
+  body: unknown,
+): Promise<{ janus: string; error?: { code: number }; sessions?: number[] }> {
+  return (await scope.client.request(`janus.adminapi.${id}`, body, 5000)).json as {
+    janus: string;
+    error?: { code: number };
+    sessions?: number[];
+  };
 }
 
 describe.each(Object.keys(ENGINES) as EngineName[])('%s', (engine) => {
@@ -33,7 +40,10 @@ describe.each(Object.keys(ENGINES) as EngineName[])('%s', (engine) => {
   }
 
   async function start(): Promise<TestBridge> {
-    const bridge = await startBridge({ nats: { servers: [scope.nats.url] }, db: { url: db.url(), connectTimeout: 2000 } });
+    const bridge = await startBridge({
+      nats: { servers: [scope.nats.url] },
+      db: { url: db.url(), connectTimeout: 2000 },
+    });
     scope.running.push(bridge);
     return bridge;
   }
@@ -47,7 +57,9 @@ describe.each(Object.keys(ENGINES) as EngineName[])('%s', (engine) => {
     expect(await admin('sq', { janus: 'list_sessions' })).toMatchObject({ janus: 'error', error: { code: 609 } });
 
     await db.exec('ALTER TABLE janus ADD COLUMN janus_admin_url TEXT');
-    await db.exec('UPDATE janus SET janus_admin_url = $1 WHERE id = 1', [`janusws://127.0.0.1:${janus.adminPort}/admin?admin_secret=janusoverlord`]);
+    await db.exec('UPDATE janus SET janus_admin_url = $1 WHERE id = 1', [
+      `janusws://127.0.0.1:${janus.adminPort}/admin?admin_secret=janusoverlord`,
+    ]);
     const summary = (await scope.client.request('janus.admin.reload', '', 10_000)).json;
     expect(summary).toMatchObject({ ok: true, changed: ['sq'], added: [], removed: [] });
     await eventually(() => bridge.daemon.served.get('sq')?.admin?.state === 'ready', 10_000, 'admin link open');
@@ -59,7 +71,10 @@ describe.each(Object.keys(ENGINES) as EngineName[])('%s', (engine) => {
     expect(JSON.stringify(bridge.logs())).not.toContain('janusoverlord');
 
     await db.exec('UPDATE janus SET janus_admin_url = NULL WHERE id = 1');
-    expect((await scope.client.request('janus.admin.reload', '', 10_000)).json).toMatchObject({ ok: true, changed: ['sq'] });
+    expect((await scope.client.request('janus.admin.reload', '', 10_000)).json).toMatchObject({
+      ok: true,
+      changed: ['sq'],
+    });
     expect(await admin('sq', { janus: 'list_sessions' })).toMatchObject({ janus: 'error', error: { code: 609 } });
     expect(bridge.daemon.served.get('sq')!.sessionId).toBe(session);
   }, 30_000);
@@ -67,16 +82,33 @@ describe.each(Object.keys(ENGINES) as EngineName[])('%s', (engine) => {
   it('serves the Admin API from a table that has the column from the start, and skips a row whose janus_admin_url is unusable', async () => {
     await withDatabase();
     await db.exec('ALTER TABLE janus ADD COLUMN janus_admin_url TEXT');
-    await db.exec('INSERT INTO janus (id, janus_id, janus_url, janus_admin_url) VALUES ($1, $2, $3, $4)', [1, 'with', janus.url, `ws://127.0.0.1:${janus.adminPort}/admin?admin_secret=janusoverlord`]);
-    await db.exec('INSERT INTO janus (id, janus_id, janus_url, janus_admin_url) VALUES ($1, $2, $3, $4)', [2, 'empty', janus.url, '']);
-    await db.exec('INSERT INTO janus (id, janus_id, janus_url, janus_admin_url) VALUES ($1, $2, $3, $4)', [3, 'broken', janus.url, 'http://127.0.0.1:1/admin?admin_secret=janusoverlord']);
+    await db.exec('INSERT INTO janus (id, janus_id, janus_url, janus_admin_url) VALUES ($1, $2, $3, $4)', [
+      1,
+      'with',
+      janus.url,
+      `ws://127.0.0.1:${janus.adminPort}/admin?admin_secret=janusoverlord`,
+    ]);
+    await db.exec('INSERT INTO janus (id, janus_id, janus_url, janus_admin_url) VALUES ($1, $2, $3, $4)', [
+      2,
+      'empty',
+      janus.url,
+      '',
+    ]);
+    await db.exec('INSERT INTO janus (id, janus_id, janus_url, janus_admin_url) VALUES ($1, $2, $3, $4)', [
+      3,
+      'broken',
+      janus.url,
+      'http://127.0.0.1:1/admin?admin_secret=janusoverlord',
+    ]);
     const bridge = await start();
     await eventually(() => bridge.daemon.served.get('with')?.admin?.state === 'ready', 10_000, 'admin link open');
     expect(await admin('with', { janus: 'get_status' })).toMatchObject({ janus: 'success' });
     expect(await admin('empty', { janus: 'get_status' })).toMatchObject({ janus: 'error', error: { code: 609 } });
     expect(bridge.daemon.served.get('broken')).toBeUndefined();
     const skipped = bridge.logs().filter((l) => l.msg === 'connection row skipped');
-    expect(skipped.map((l) => [l.row, l.janus_id, String(l.reason).slice(0, 40)])).toEqual([['3', 'broken', 'janus_admin_url: unsupported scheme "htt']]);
+    expect(skipped.map((l) => [l.row, l.janus_id, String(l.reason).slice(0, 40)])).toEqual([
+      ['3', 'broken', 'janus_admin_url: unsupported scheme "htt'],
+    ]);
     expect(JSON.stringify(bridge.logs())).not.toContain('janusoverlord');
   }, 30_000);
 });

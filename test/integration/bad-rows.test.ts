@@ -42,7 +42,9 @@ async function ping(id: string): Promise<unknown> {
 }
 
 async function servedIds(): Promise<string[]> {
-  const status = (await scope.client.request('janus.admin.status', '', 3000)).json as { connections: Array<{ janus_id: string }> };
+  const status = (await scope.client.request('janus.admin.status', '', 3000)).json as {
+    connections: Array<{ janus_id: string }>;
+  };
   return status.connections.map((c) => c.janus_id).sort();
 }
 
@@ -62,14 +64,19 @@ describe('a 5,000-character janus_id', () => {
   it('in a PostgreSQL table is skipped with one log line naming the row, while the other rows, the admin subjects and the NATS connection stay up', async () => {
     const db = await createDatabase('postgres');
     scope.running.push({ stop: () => db.drop() });
-    const insert = (id: number, janusId: string) => db.exec('INSERT INTO janus (id, janus_id, janus_url) VALUES ($1, $2, $3)', [id, janusId, janus.url]);
+    const insert = (id: number, janusId: string) =>
+      db.exec('INSERT INTO janus (id, janus_id, janus_url) VALUES ($1, $2, $3)', [id, janusId, janus.url]);
     await insert(1, 'good-1');
     await insert(2, LONG_ID);
     await insert(3, 'good-2');
-    const bridge = await startBridge({ nats: { servers: [scope.nats.url] }, db: { url: db.url(), connectTimeout: 1000 } });
+    const bridge = await startBridge({
+      nats: { servers: [scope.nats.url] },
+      db: { url: db.url(), connectTimeout: 1000 },
+    });
     scope.running.push(bridge);
 
-    for (const id of ['good-1', 'good-2']) await eventually(async () => JSON.stringify(await ping(id)) === '{"janus":"pong"}', 5000, `${id} answers`);
+    for (const id of ['good-1', 'good-2'])
+      await eventually(async () => JSON.stringify(await ping(id)) === '{"janus":"pong"}', 5000, `${id} answers`);
     expect(await servedIds()).toEqual(['good-1', 'good-2']);
     await new Promise((r) => setTimeout(r, WATCH_MS));
     expect(await ping('good-1')).toEqual({ janus: 'pong' });
@@ -80,14 +87,24 @@ describe('a 5,000-character janus_id', () => {
 
     const skipped = bridge.logs().filter((l) => l.msg === 'connection row skipped');
     expect(skipped).toHaveLength(1);
-    expect(skipped[0]).toMatchObject({ row: '2', janus_id: SHOWN_LONG_ID, reason: 'janus_id is 5000 bytes long, at most 200 bytes (UTF-8) are allowed' });
+    expect(skipped[0]).toMatchObject({
+      row: '2',
+      janus_id: SHOWN_LONG_ID,
+      reason: 'janus_id is 5000 bytes long, at most 200 bytes (UTF-8) are allowed',
+    });
     // The id itself, kilobytes long, is in no log line.
     expect(JSON.stringify(bridge.logs())).not.toContain('o'.repeat(40));
 
     // A reload says the same in its summary, and changes nothing.
     const summary = (await scope.client.request('janus.admin.reload', '', 10_000)).json;
     expect(summary).toMatchObject({ ok: true, added: [], removed: [], changed: [], unchanged: ['good-1', 'good-2'] });
-    expect(summary.skipped).toEqual([{ row: '2', janus_id: SHOWN_LONG_ID, reason: 'janus_id is 5000 bytes long, at most 200 bytes (UTF-8) are allowed' }]);
+    expect(summary.skipped).toEqual([
+      {
+        row: '2',
+        janus_id: SHOWN_LONG_ID,
+        reason: 'janus_id is 5000 bytes long, at most 200 bytes (UTF-8) are allowed',
+      },
+    ]);
     expect(await ping('good-1')).toEqual({ janus: 'pong' });
     expectNatsStayedUp(bridge);
   }, 30_000);
@@ -96,34 +113,59 @@ describe('a 5,000-character janus_id', () => {
     const dir = mkdtempSync(join(tmpdir(), 'jnb-bad-rows-'));
     const problemWith = (janusId: string): string => {
       const file = join(dir, `config-${janusId.length}.json`);
-      writeFileSync(file, JSON.stringify({ connections: [{ janus_id: 'good-1', janus_url: janus.url }, { janus_id: janusId, janus_url: janus.url }] }));
+      writeFileSync(
+        file,
+        JSON.stringify({
+          connections: [
+            { janus_id: 'good-1', janus_url: janus.url },
+            { janus_id: janusId, janus_url: janus.url },
+          ],
+        }),
+      );
       const loaded = loadConfig({ file, env: {} });
       if (loaded.ok) throw new Error(`a config with janus_id of ${janusId.length} characters was accepted`);
       return loaded.problem;
     };
     const dotted = problemWith('has.dot');
     const long = problemWith(LONG_ID);
-    expect(dotted).toBe('connections: entry 1: janus_id cannot be a NATS subject token (no spaces, dots, * or >), got "has.dot"');
+    expect(dotted).toBe(
+      'connections: entry 1: janus_id cannot be a NATS subject token (no spaces, dots, * or >), got "has.dot"',
+    );
     expect(long).toBe('connections: entry 1: janus_id is 5000 bytes long, at most 200 bytes (UTF-8) are allowed');
-    const fromEnv = loadConfig({ env: { JNB_CONNECTIONS: JSON.stringify([{ janus_id: LONG_ID, janus_url: janus.url }]) } });
-    expect(fromEnv).toEqual({ ok: false, problem: 'connections: entry 0: janus_id is 5000 bytes long, at most 200 bytes (UTF-8) are allowed' });
+    const fromEnv = loadConfig({
+      env: { JNB_CONNECTIONS: JSON.stringify([{ janus_id: LONG_ID, janus_url: janus.url }]) },
+    });
+    expect(fromEnv).toEqual({
+      ok: false,
+      problem: 'connections: entry 0: janus_id is 5000 bytes long, at most 200 bytes (UTF-8) are allowed',
+    });
   });
 
   it('added to the config file refuses the reload as invalid-config and keeps the running list, the admin subjects and the NATS connection up', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'jnb-bad-rows-'));
     const file = join(dir, 'config.json');
-    const values = { nats: { servers: [scope.nats.url] }, http: { host: '127.0.0.1', port: 0 }, connections: [{ janus_id: 'kept', janus_url: janus.url }] };
+    const values = {
+      nats: { servers: [scope.nats.url] },
+      http: { host: '127.0.0.1', port: 0 },
+      connections: [{ janus_id: 'kept', janus_url: janus.url }],
+    };
     writeFileSync(file, JSON.stringify(values));
     const bridge = await startBridge(values, { rereadConfig: () => loadConfig({ file, env: {} }) });
     scope.running.push(bridge);
     await eventually(async () => JSON.stringify(await ping('kept')) === '{"janus":"pong"}', 5000, 'kept answers');
 
-    const connections = [...values.connections, { janus_id: LONG_ID, janus_url: janus.url }, { janus_id: 'later', janus_url: janus.url }];
+    const connections = [
+      ...values.connections,
+      { janus_id: LONG_ID, janus_url: janus.url },
+      { janus_id: 'later', janus_url: janus.url },
+    ];
     writeFileSync(file, JSON.stringify({ ...values, connections }));
     const reload = (await scope.client.request('janus.admin.reload', '', 10_000)).json;
     expect(reload).toMatchObject({ ok: false, error: { kind: 'invalid-config' } });
     const message = String((reload.error as { message: string }).message);
-    expect(message).toContain('connections: entry 1: janus_id is 5000 bytes long, at most 200 bytes (UTF-8) are allowed');
+    expect(message).toContain(
+      'connections: entry 1: janus_id is 5000 bytes long, at most 200 bytes (UTF-8) are allowed',
+    );
     expect(message).not.toContain('o'.repeat(40));
 
     await new Promise((r) => setTimeout(r, WATCH_MS));

@@ -54,8 +54,16 @@ async function start(): Promise<{ daemon: Daemon; logs: () => Array<Record<strin
   const loaded = loadConfig({ file, env: {} });
   if (!loaded.ok) throw new Error(loaded.problem);
   const lines: string[] = [];
-  const sink = new Writable({ write(chunk: Buffer, _enc, done) { lines.push(...chunk.toString().split('\n').filter(Boolean)); done(); } });
-  const daemon = await startDaemon(loaded.config, createLogger('info', sink), { rereadConfig: configReader(file, {}), configFile: file });
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(...chunk.toString().split('\n').filter(Boolean));
+      done();
+    },
+  });
+  const daemon = await startDaemon(loaded.config, createLogger('info', sink), {
+    rereadConfig: configReader(file, {}),
+    configFile: file,
+  });
   await daemon.listLoaded;
   return { daemon, logs: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
 }
@@ -65,26 +73,46 @@ it('reloads the list on every replica when the ConfigMap is swapped, and refuses
   symlinkSync('..data/config.json', join(dir, 'config.json'));
   const replicas = [await start(), await start()];
   try {
-    for (const { daemon } of replicas) expect([...daemon.served.entries()].map((e) => e.spec.janusId)).toEqual(['cw-a']);
+    for (const { daemon } of replicas)
+      expect([...daemon.served.entries()].map((e) => e.spec.janusId)).toEqual(['cw-a']);
 
     publish(config(['cw-a', 'cw-b']));
-    for (const { daemon } of replicas) await eventually(() => daemon.served.get('cw-b') !== undefined, 5_000, 'cw-b added on each replica');
+    for (const { daemon } of replicas)
+      await eventually(() => daemon.served.get('cw-b') !== undefined, 5_000, 'cw-b added on each replica');
     for (const { logs } of replicas) {
-      expect(logs().filter((l) => l.msg === 'configuration file changed: reloading the connection list')).toHaveLength(1);
-      expect(logs().some((l) => l.msg === 'connection list loaded' && l.trigger === 'config-file' && l.connections === 2)).toBe(true);
+      expect(logs().filter((l) => l.msg === 'configuration file changed: reloading the connection list')).toHaveLength(
+        1,
+      );
+      expect(
+        logs().some((l) => l.msg === 'connection list loaded' && l.trigger === 'config-file' && l.connections === 2),
+      ).toBe(true);
     }
 
     publish('{"connections": [ {"janus_id": "cw-c", "janus_url": "nope://x"} ]}');
     for (const { logs } of replicas) {
-      await eventually(() => logs().some((l) => l.msg === 'reload failed; the running list is kept' && l.kind === 'invalid-config' && l.trigger === 'config-file'), 5_000, 'invalid file refused');
+      await eventually(
+        () =>
+          logs().some(
+            (l) =>
+              l.msg === 'reload failed; the running list is kept' &&
+              l.kind === 'invalid-config' &&
+              l.trigger === 'config-file',
+          ),
+        5_000,
+        'invalid file refused',
+      );
     }
-    for (const { daemon } of replicas) expect([...daemon.served.entries()].map((e) => e.spec.janusId).sort()).toEqual(['cw-a', 'cw-b']);
+    for (const { daemon } of replicas)
+      expect([...daemon.served.entries()].map((e) => e.spec.janusId).sort()).toEqual(['cw-a', 'cw-b']);
 
     // A change of a key other than the list is named as needing a restart, and the list still follows.
     publish({ ...(config(['cw-b']) as object), log: { level: 'debug' } });
-    for (const { daemon } of replicas) await eventually(() => daemon.served.get('cw-a') === undefined, 5_000, 'cw-a removed');
+    for (const { daemon } of replicas)
+      await eventually(() => daemon.served.get('cw-a') === undefined, 5_000, 'cw-a removed');
     for (const { logs } of replicas) {
-      const changed = logs().filter((l) => l.msg === 'configuration file changed: reloading the connection list').at(-1)!;
+      const changed = logs()
+        .filter((l) => l.msg === 'configuration file changed: reloading the connection list')
+        .at(-1)!;
       expect(changed.needs_restart).toEqual(['log.level']);
     }
   } finally {

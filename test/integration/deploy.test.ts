@@ -78,7 +78,8 @@ const MODELS: Record<string, new (data: Obj) => { validate(): void }> = {
 
 function validate(object: Obj): void {
   const Model = MODELS[`${object.apiVersion}/${object.kind}`];
-  if (!Model) throw new Error(`no kubernetes-models class mapped for ${object.apiVersion} ${object.kind}: add it to MODELS`);
+  if (!Model)
+    throw new Error(`no kubernetes-models class mapped for ${object.apiVersion} ${object.kind}: add it to MODELS`);
   new Model(object).validate();
 }
 
@@ -92,7 +93,10 @@ const kustomizations = manifests.filter((m) => KUSTOMIZE_KINDS.has(m.object.kind
 
 /** The files a kustomization lists as patches (relative to dir). */
 function patchPaths(kustomization: Obj): string[] {
-  return [...(kustomization.patches ?? []).map((p: Obj) => p.path).filter(Boolean), ...(kustomization.patchesStrategicMerge ?? [])];
+  return [
+    ...(kustomization.patches ?? []).map((p: Obj) => p.path).filter(Boolean),
+    ...(kustomization.patchesStrategicMerge ?? []),
+  ];
 }
 
 /**
@@ -106,7 +110,10 @@ const resources = manifests.filter((m) => !KUSTOMIZE_KINDS.has(m.object.kind) &&
 
 function one(kind: string, dir = 'base'): Obj {
   const found = resources.filter((m) => m.object.kind === kind && dirname(m.file) === dir);
-  expect(found.map((m) => m.file), `exactly one ${kind} in deploy/k8s/${dir}`).toHaveLength(1);
+  expect(
+    found.map((m) => m.file),
+    `exactly one ${kind} in deploy/k8s/${dir}`,
+  ).toHaveLength(1);
   return found[0]!.object;
 }
 
@@ -123,15 +130,26 @@ interface Reference {
 function references(pod: Obj, kind: 'Secret' | 'ConfigMap'): Reference[] {
   const keyRef = kind === 'Secret' ? 'secretKeyRef' : 'configMapKeyRef';
   const fromRef = kind === 'Secret' ? 'secretRef' : 'configMapRef';
-  const volumeOf = (v: Obj): Obj | undefined => (kind === 'Secret' ? v.secret && { name: v.secret.secretName, optional: v.secret.optional } : v.configMap);
+  const volumeOf = (v: Obj): Obj | undefined =>
+    kind === 'Secret' ? v.secret && { name: v.secret.secretName, optional: v.secret.optional } : v.configMap;
   const refs: Reference[] = [];
-  for (const c of [...(pod.containers ?? []), ...(pod.initContainers ?? []), ...(pod.ephemeralContainers ?? [])] as Obj[]) {
+  for (const c of [
+    ...(pod.containers ?? []),
+    ...(pod.initContainers ?? []),
+    ...(pod.ephemeralContainers ?? []),
+  ] as Obj[]) {
     for (const e of (c.env ?? []) as Obj[]) {
       const ref = e.valueFrom?.[keyRef];
-      if (ref) refs.push({ name: ref.name, where: `container ${c.name} env ${e.name}`, optional: ref.optional === true });
+      if (ref)
+        refs.push({ name: ref.name, where: `container ${c.name} env ${e.name}`, optional: ref.optional === true });
     }
     for (const e of (c.envFrom ?? []) as Obj[]) {
-      if (e[fromRef]) refs.push({ name: e[fromRef].name, where: `container ${c.name} envFrom`, optional: e[fromRef].optional === true });
+      if (e[fromRef])
+        refs.push({
+          name: e[fromRef].name,
+          where: `container ${c.name} envFrom`,
+          optional: e[fromRef].optional === true,
+        });
     }
   }
   for (const v of (pod.volumes ?? []) as Obj[]) {
@@ -139,10 +157,17 @@ function references(pod: Obj, kind: 'Secret' | 'ConfigMap'): Reference[] {
     if (ref) refs.push({ name: ref.name, where: `volume ${v.name}`, optional: ref.optional === true });
     for (const source of (v.projected?.sources ?? []) as Obj[]) {
       const projected = source[kind === 'Secret' ? 'secret' : 'configMap'];
-      if (projected) refs.push({ name: projected.name, where: `volume ${v.name} (projected)`, optional: projected.optional === true });
+      if (projected)
+        refs.push({
+          name: projected.name,
+          where: `volume ${v.name} (projected)`,
+          optional: projected.optional === true,
+        });
     }
   }
-  if (kind === 'Secret') for (const s of (pod.imagePullSecrets ?? []) as Obj[]) refs.push({ name: s.name, where: 'imagePullSecrets', optional: false });
+  if (kind === 'Secret')
+    for (const s of (pod.imagePullSecrets ?? []) as Obj[])
+      refs.push({ name: s.name, where: 'imagePullSecrets', optional: false });
   return refs;
 }
 
@@ -156,7 +181,12 @@ describe('deploy/k8s manifests', () => {
   it('exist and parse', () => {
     expect(existsSync(join(BASE, 'kustomization.yaml'))).toBe(true);
     // ConfigMap, Deployment, Service, PodDisruptionBudget: no Secret (components reference the users' own).
-    expect(resources.filter((m) => dirname(m.file) === 'base').map((m) => m.object.kind).sort()).toEqual(['ConfigMap', 'Deployment', 'PodDisruptionBudget', 'Service']);
+    expect(
+      resources
+        .filter((m) => dirname(m.file) === 'base')
+        .map((m) => m.object.kind)
+        .sort(),
+    ).toEqual(['ConfigMap', 'Deployment', 'PodDisruptionBudget', 'Service']);
   });
 
   it.each(resources.map((m) => [`${m.file}#${m.index} ${m.object.kind ?? '?'}`, m] as const))(
@@ -176,7 +206,9 @@ describe('deploy/k8s manifests', () => {
     const pdb = structuredClone(one('PodDisruptionBudget'));
     pdb.spec.selector = 'app=janus-nats-bridge';
     expect(() => validate(pdb)).toThrow(/selector/);
-    expect(() => validate({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'x' } })).toThrow(/no kubernetes-models class/);
+    expect(() => validate({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'x' } })).toThrow(
+      /no kubernetes-models class/,
+    );
   });
 
   it('every kustomization lists exactly the files of its directory, and every listed file exists', () => {
@@ -194,7 +226,8 @@ describe('deploy/k8s manifests', () => {
       // A file is a whole object or a patch, never both: kustomize would add the partial
       // object next to the one it was meant to patch.
       const asResource = new Set((k.object.resources ?? []).map((e: string) => resolve(dir, e)));
-      for (const p of patchPaths(k.object)) expect(asResource.has(resolve(dir, p)), `${k.file} lists ${p} as a resource and a patch`).toBe(false);
+      for (const p of patchPaths(k.object))
+        expect(asResource.has(resolve(dir, p)), `${k.file} lists ${p} as a resource and a patch`).toBe(false);
       const listed: string[] = [
         ...(k.object.resources ?? []),
         ...(k.object.components ?? []),
@@ -206,11 +239,13 @@ describe('deploy/k8s manifests', () => {
       for (const entry of listed) {
         const path = join(dir, entry);
         expect(existsSync(path), `${k.file} lists ${entry}, which does not exist`).toBe(true);
-        if (statSync(path).isDirectory()) expect(existsSync(join(path, 'kustomization.yaml')), `${entry} is a kustomization`).toBe(true);
+        if (statSync(path).isDirectory())
+          expect(existsSync(join(path, 'kustomization.yaml')), `${entry} is a kustomization`).toBe(true);
       }
       const listedFiles = new Set(listed.map((e) => resolve(dir, e)));
       const present = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f) && f !== 'kustomization.yaml');
-      for (const file of present) expect(listedFiles.has(join(dir, file)), `${k.file} does not list ${file}`).toBe(true);
+      for (const file of present)
+        expect(listedFiles.has(join(dir, file)), `${k.file} does not list ${file}`).toBe(true);
     }
   });
 });
@@ -244,7 +279,17 @@ function deploymentFacts() {
     return posix.join(mount!.mountPath, path);
   };
   const key = keys.find((k) => fileOf(k) === configPath);
-  return { deployment, configMap, pod, container, configPath: configPath!, mount: mount!, volume: volume!, key, fileOf };
+  return {
+    deployment,
+    configMap,
+    pod,
+    container,
+    configPath: configPath!,
+    mount: mount!,
+    volume: volume!,
+    key,
+    fileOf,
+  };
 }
 
 function portOf(container: Obj, port: number | string): number | undefined {
@@ -264,7 +309,7 @@ describe('the Deployment matches what the daemon serves', () => {
     expect(() => JSON.parse(configMap.data[key!])).not.toThrow();
   });
 
-  it('the container port is the config\'s http.port, probes and Service hit it, and http.host is reachable from the kubelet', () => {
+  it("the container port is the config's http.port, probes and Service hit it, and http.host is reachable from the kubelet", () => {
     const { configMap, container, key } = deploymentFacts();
     const config = JSON.parse(configMap.data[key!]) as Obj;
     const http = container.ports.find((p: Obj) => p.name === 'http');
@@ -299,7 +344,9 @@ describe('the Deployment matches what the daemon serves', () => {
       `strategy ${JSON.stringify(strategy)} must be Recreate or RollingUpdate with maxSurge 0`,
     ).toBe(true);
     const labels = deployment.spec.template.metadata.labels as Obj;
-    expect(selects(deployment.spec.selector.matchLabels, labels), 'Deployment selector matches the pod labels').toBe(true);
+    expect(selects(deployment.spec.selector.matchLabels, labels), 'Deployment selector matches the pod labels').toBe(
+      true,
+    );
     expect(selects(one('Service').spec.selector, labels), 'Service selector matches the pod labels').toBe(true);
     const pdb = one('PodDisruptionBudget');
     expect(selects(pdb.spec.selector.matchLabels, labels), 'PDB selector matches the pod labels').toBe(true);
@@ -332,14 +379,17 @@ describe('the Deployment matches what the daemon serves', () => {
 
   it('runs as applied: no Secret, no reference to one, no JNB_DB_URL; NATS at the Service `nats`', () => {
     const { pod, container, configMap, key } = deploymentFacts();
-    expect(resources.filter((m) => dirname(m.file) === 'base' && m.object.kind === 'Secret').map((m) => m.file), 'a Secret in the base').toEqual([]);
+    expect(
+      resources.filter((m) => dirname(m.file) === 'base' && m.object.kind === 'Secret').map((m) => m.file),
+      'a Secret in the base',
+    ).toEqual([]);
     expect(references(pod, 'Secret'), 'Secret references in the base Deployment').toEqual([]);
     expect(((container.env ?? []) as Obj[]).map((e) => e.name)).not.toContain('JNB_DB_URL');
     expect(container.envFrom, 'envFrom in the base').toBeUndefined();
     const config = JSON.parse(configMap.data[key!]) as Obj;
     // The NATS Helm chart's Service for a release named `nats`, in the bridge's namespace.
     expect(config.nats.servers).toEqual(['nats://nats:4222']);
-    expect(config.db?.url ?? '', 'the ConfigMap\'s list is the one served').toBe('');
+    expect(config.db?.url ?? '', "the ConfigMap's list is the one served").toBe('');
     expect(config.connections.length).toBeGreaterThan(0);
   });
 
@@ -353,7 +403,10 @@ describe('the Deployment matches what the daemon serves', () => {
     expect(user, 'a numeric USER, which runAsNonRoot can verify').not.toBeNull();
     expect(Number(user![1])).toBeGreaterThan(0);
     expect(Number(user![1])).toBe(container.securityContext?.runAsUser ?? pod.securityContext?.runAsUser);
-    const exposed = /^EXPOSE (.+)$/m.exec(runtime)?.[1]?.split(/\s+/).map((p) => Number(p.split('/')[0]));
+    const exposed = /^EXPOSE (.+)$/m
+      .exec(runtime)?.[1]
+      ?.split(/\s+/)
+      .map((p) => Number(p.split('/')[0]));
     expect(exposed).toContain(container.ports.find((p: Obj) => p.name === 'http').containerPort);
   });
 });
@@ -383,7 +436,8 @@ function strategicMerge(target: unknown, patch: unknown, field = ''): unknown {
   if (Array.isArray(patch)) {
     const key = LIST_MERGE_KEY[field];
     if (key === undefined) {
-      if (!LIST_REPLACE.has(field)) throw new Error(`strategic merge of list "${field}": add its patch strategy to LIST_MERGE_KEY or LIST_REPLACE`);
+      if (!LIST_REPLACE.has(field))
+        throw new Error(`strategic merge of list "${field}": add its patch strategy to LIST_MERGE_KEY or LIST_REPLACE`);
       return structuredClone(patch);
     }
     const merged = structuredClone(Array.isArray(target) ? (target as Obj[]) : []);
@@ -414,7 +468,10 @@ function setImage(object: Obj, image: Obj): Obj {
   const pod = object.spec?.template?.spec as Obj | undefined;
   if (!pod) return object;
   const out = structuredClone(object);
-  for (const c of [...(out.spec.template.spec.containers ?? []), ...(out.spec.template.spec.initContainers ?? [])] as Obj[]) {
+  for (const c of [
+    ...(out.spec.template.spec.containers ?? []),
+    ...(out.spec.template.spec.initContainers ?? []),
+  ] as Obj[]) {
     const at = c.image.indexOf('@');
     const nameTag: string = at >= 0 ? c.image.slice(0, at) : c.image;
     const digest: string | undefined = at >= 0 ? c.image.slice(at + 1) : undefined;
@@ -450,7 +507,9 @@ function build(dir: string, kind: 'Kustomization' | 'Component', accumulated: Ob
   const name = relative(REPO, join(dir, 'kustomization.yaml'));
   if (!k || more.length) throw new Error(`${name}: one document expected`);
   if (k.kind !== kind) throw new Error(`${name}: kind ${k.kind} where a ${kind} is expected`);
-  const unknown = Object.keys(k).filter((key) => !['apiVersion', 'kind', 'resources', 'components', 'patches', 'images'].includes(key));
+  const unknown = Object.keys(k).filter(
+    (key) => !['apiVersion', 'kind', 'resources', 'components', 'patches', 'images'].includes(key),
+  );
   if (unknown.length) throw new Error(`${name}: ${unknown.join(', ')} not implemented by kustomize() in this test`);
   let objects: Obj[] = [
     ...accumulated,
@@ -462,12 +521,16 @@ function build(dir: string, kind: 'Kustomization' | 'Component', accumulated: Ob
   for (const entry of (k.components ?? []) as string[]) objects = build(resolve(dir, entry), 'Component', objects);
   for (const p of (k.patches ?? []) as Obj[]) {
     const extra = Object.keys(p).filter((key) => key !== 'path');
-    if (extra.length || !p.path) throw new Error(`${name}: patches with ${extra.join(', ') || 'no path'} not implemented in this test`);
+    if (extra.length || !p.path)
+      throw new Error(`${name}: patches with ${extra.join(', ') || 'no path'} not implemented in this test`);
     for (const patch of parseFile(resolve(dir, p.path))) {
       const matches = objects.filter(
         (o) => o.apiVersion === patch.apiVersion && o.kind === patch.kind && o.metadata?.name === patch.metadata?.name,
       );
-      expect(matches.length, `${p.path}: ${patch.apiVersion} ${patch.kind} ${patch.metadata?.name} patches exactly one object`).toBe(1);
+      expect(
+        matches.length,
+        `${p.path}: ${patch.apiVersion} ${patch.kind} ${patch.metadata?.name} patches exactly one object`,
+      ).toBe(1);
       objects = objects.map((o) => (o === matches[0] ? (strategicMerge(o, patch) as Obj) : o));
     }
   }
@@ -479,7 +542,10 @@ const HA = join(K8S, 'overlays/ha');
 
 function builtOne(objects: Obj[], kind: string): Obj {
   const found = objects.filter((o) => o.kind === kind);
-  expect(found.map((o) => o.metadata?.name), `exactly one ${kind} in the build`).toHaveLength(1);
+  expect(
+    found.map((o) => o.metadata?.name),
+    `exactly one ${kind} in the build`,
+  ).toHaveLength(1);
   return found[0]!;
 }
 
@@ -497,12 +563,31 @@ function haFacts() {
 }
 
 describe('deploy/k8s/overlays/ha: several replicas', () => {
-  it('the test\'s strategic merge: maps merge, null deletes, env merges by name, unknown lists fail', () => {
-    const target = { a: 1, b: { c: 2, d: 3 }, env: [{ name: 'X', value: '1' }, { name: 'Y', value: '2' }] };
-    expect(strategicMerge(target, { b: { d: null, e: 4 }, env: [{ name: 'Y', value: '3' }, { name: 'Z', value: '4' }] })).toEqual({
+  it("the test's strategic merge: maps merge, null deletes, env merges by name, unknown lists fail", () => {
+    const target = {
+      a: 1,
+      b: { c: 2, d: 3 },
+      env: [
+        { name: 'X', value: '1' },
+        { name: 'Y', value: '2' },
+      ],
+    };
+    expect(
+      strategicMerge(target, {
+        b: { d: null, e: 4 },
+        env: [
+          { name: 'Y', value: '3' },
+          { name: 'Z', value: '4' },
+        ],
+      }),
+    ).toEqual({
       a: 1,
       b: { c: 2, e: 4 },
-      env: [{ name: 'Z', value: '4' }, { name: 'X', value: '1' }, { name: 'Y', value: '3' }],
+      env: [
+        { name: 'Z', value: '4' },
+        { name: 'X', value: '1' },
+        { name: 'Y', value: '3' },
+      ],
     });
     expect(() => strategicMerge({}, { tolerations: [] })).toThrow(/tolerations/);
     expect(() => strategicMerge({}, { $patch: 'replace' })).toThrow(/\$patch/);
@@ -547,7 +632,7 @@ describe('deploy/k8s/overlays/ha: several replicas', () => {
     expect([...env.keys()].sort()).toEqual(['JNB_HA_ENABLED', 'JNB_HA_REPLICA_ID']);
   });
 
-  it('one PodDisruptionBudget: maxUnavailable 1, no minAvailable, selecting the Deployment\'s pods', () => {
+  it("one PodDisruptionBudget: maxUnavailable 1, no minAvailable, selecting the Deployment's pods", () => {
     const { deployment, pdb } = haFacts();
     expect(pdb.spec.maxUnavailable).toBe(1);
     expect(pdb.spec.minAvailable).toBeUndefined();
@@ -555,9 +640,11 @@ describe('deploy/k8s/overlays/ha: several replicas', () => {
     expect(selects(pdb.spec.selector.matchLabels, deployment.spec.template.metadata.labels)).toBe(true);
   });
 
-  it('spread across nodes: kubernetes.io/hostname, maxSkew 1, ScheduleAnyway, on the Deployment\'s pod labels', () => {
+  it("spread across nodes: kubernetes.io/hostname, maxSkew 1, ScheduleAnyway, on the Deployment's pod labels", () => {
     const { deployment, pod } = haFacts();
-    const spread = ((pod.topologySpreadConstraints ?? []) as Obj[]).filter((c) => c.topologyKey === 'kubernetes.io/hostname');
+    const spread = ((pod.topologySpreadConstraints ?? []) as Obj[]).filter(
+      (c) => c.topologyKey === 'kubernetes.io/hostname',
+    );
     expect(spread).toHaveLength(1);
     expect(spread[0]!.maxSkew).toBe(1);
     expect(spread[0]!.whenUnsatisfiable).toBe('ScheduleAnyway');
@@ -574,14 +661,22 @@ describe('deploy/k8s/overlays/ha: several replicas', () => {
   });
 
   // Components are built as part of the combinations below (kustomize builds no Component alone).
-  it.runIf(HAS_KUBECTL).each(kustomizations.filter((k) => k.object.kind === 'Kustomization').map((k) => dirname(k.file)))('the build of %s equals `kubectl kustomize`', (dir) => {
-    const run = spawnSync('kubectl', ['kustomize', join(K8S, dir)], { encoding: 'utf8', timeout: 30_000 });
-    expect(run.status, run.stderr).toBe(0);
-    const docs = parseAllDocuments(run.stdout, { version: '1.1' }).map((d) => d.toJS() as Obj).filter(Boolean);
-    const key = (o: Obj) => `${o.kind}/${o.metadata?.name}`;
-    const sorted = (list: Obj[]) => [...list].sort((a, b) => key(a).localeCompare(key(b)));
-    expect(sorted(kustomize(join(K8S, dir)))).toEqual(sorted(docs));
-  }, 60_000);
+  it
+    .runIf(HAS_KUBECTL)
+    .each(kustomizations.filter((k) => k.object.kind === 'Kustomization').map((k) => dirname(k.file)))(
+    'the build of %s equals `kubectl kustomize`',
+    (dir) => {
+      const run = spawnSync('kubectl', ['kustomize', join(K8S, dir)], { encoding: 'utf8', timeout: 30_000 });
+      expect(run.status, run.stderr).toBe(0);
+      const docs = parseAllDocuments(run.stdout, { version: '1.1' })
+        .map((d) => d.toJS() as Obj)
+        .filter(Boolean);
+      const key = (o: Obj) => `${o.kind}/${o.metadata?.name}`;
+      const sorted = (list: Obj[]) => [...list].sort((a, b) => key(a).localeCompare(key(b)));
+      expect(sorted(kustomize(join(K8S, dir)))).toEqual(sorted(docs));
+    },
+    60_000,
+  );
 });
 
 /** Every subset of the components, in the order of COMPONENTS. */
@@ -611,7 +706,9 @@ function userOverlay(root: string, combination: Combination): string {
     'kind: Kustomization',
     'resources:',
     `  - ${path(combination.overlay)}`,
-    ...(combination.components.length ? ['components:', ...combination.components.map((c) => `  - ${path(`components/${c}`)}`)] : []),
+    ...(combination.components.length
+      ? ['components:', ...combination.components.map((c) => `  - ${path(`components/${c}`)}`)]
+      : []),
   ];
   writeFileSync(join(dir, 'kustomization.yaml'), `${lines.join('\n')}\n`);
   return dir;
@@ -679,122 +776,144 @@ describe('the base, the overlay ha and every combination of the components rende
     expect(COMBINATIONS).toHaveLength(2 * 2 ** COMPONENTS.length);
   });
 
-  it.each(COMBINATIONS.map((c) => [c.label, c] as const))('%s', (_label, combination) => {
-    const dir = userOverlay(root, combination);
-    const ours = kustomize(dir);
-    let objects = ours;
-    let text = JSON.stringify(ours);
-    if (HAS_KUBECTL) {
-      const run = spawnSync('kubectl', ['kustomize', dir], { encoding: 'utf8', timeout: 30_000 });
-      expect(run.status, run.stderr).toBe(0);
-      objects = parseAllDocuments(run.stdout, { version: '1.1' }).map((d) => d.toJS() as Obj).filter(Boolean);
-      text = run.stdout;
-      const key = (o: Obj) => `${o.kind}/${o.metadata?.name}`;
-      const sorted = (list: Obj[]) => [...list].sort((a, b) => key(a).localeCompare(key(b)));
-      expect(sorted(ours), 'this test\'s build equals `kubectl kustomize`').toEqual(sorted(objects));
-    }
-    const { ha, sql, creds, capture } = {
-      ha: combination.overlay === 'overlays/ha',
-      sql: combination.components.includes('sql-list'),
-      creds: combination.components.includes('nats-credentials'),
-      capture: combination.components.includes('jetstream-capture'),
-    };
-
-    // Valid objects, no placeholders, the same objects as without the components, changed
-    // only in the container's env, mounts and the pod's volumes.
-    for (const o of objects) {
-      expect(() => validate(o), `${o.kind} ${o.metadata?.name}`).not.toThrow();
-      expect(o.metadata?.name).toMatch(/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/);
-    }
-    expect(PLACEHOLDER.exec(text)?.[0], 'a placeholder in the rendering').toBeUndefined();
-    const plain = kustomize(join(K8S, combination.overlay));
-    const ids = (list: Obj[]) => list.map((o) => `${o.apiVersion} ${o.kind} ${o.metadata?.name}`).sort();
-    expect(ids(objects)).toEqual(ids(plain));
-    for (const o of objects) {
-      const same = plain.find((p) => p.kind === o.kind && p.metadata?.name === o.metadata?.name)!;
-      expect(withoutComponentFields(o), `${o.kind} ${o.metadata?.name} outside env, mounts and volumes`).toEqual(withoutComponentFields(same));
-    }
-
-    // Nothing the pod needs is missing: a Secret or ConfigMap it names is in the rendering
-    // or optional; every mount has its volume.
-    const deployment = builtOne(objects, 'Deployment');
-    const pod = deployment.spec.template.spec as Obj;
-    const container = pod.containers[0] as Obj;
-    for (const kind of ['Secret', 'ConfigMap'] as const) {
-      const created = new Set(objects.filter((o) => o.kind === kind).map((o) => o.metadata.name));
-      for (const ref of references(pod, kind)) {
-        expect(created.has(ref.name) || ref.optional, `${ref.where}: ${kind} ${ref.name} is neither rendered nor optional`).toBe(true);
+  it.each(COMBINATIONS.map((c) => [c.label, c] as const))(
+    '%s',
+    (_label, combination) => {
+      const dir = userOverlay(root, combination);
+      const ours = kustomize(dir);
+      let objects = ours;
+      let text = JSON.stringify(ours);
+      if (HAS_KUBECTL) {
+        const run = spawnSync('kubectl', ['kustomize', dir], { encoding: 'utf8', timeout: 30_000 });
+        expect(run.status, run.stderr).toBe(0);
+        objects = parseAllDocuments(run.stdout, { version: '1.1' })
+          .map((d) => d.toJS() as Obj)
+          .filter(Boolean);
+        text = run.stdout;
+        const key = (o: Obj) => `${o.kind}/${o.metadata?.name}`;
+        const sorted = (list: Obj[]) => [...list].sort((a, b) => key(a).localeCompare(key(b)));
+        expect(sorted(ours), "this test's build equals `kubectl kustomize`").toEqual(sorted(objects));
       }
-    }
-    const volumes = new Map<string, Obj>(((pod.volumes ?? []) as Obj[]).map((v) => [v.name, v]));
-    for (const m of (container.volumeMounts ?? []) as Obj[]) expect(volumes.has(m.name), `volume of the mount ${m.mountPath}`).toBe(true);
-    const env = new Map<string, Obj>(((container.env ?? []) as Obj[]).map((e) => [e.name, e]));
-    expect(env.size, 'no variable twice').toBe((container.env ?? []).length);
+      const { ha, sql, creds, capture } = {
+        ha: combination.overlay === 'overlays/ha',
+        sql: combination.components.includes('sql-list'),
+        creds: combination.components.includes('nats-credentials'),
+        capture: combination.components.includes('jetstream-capture'),
+      };
 
-    const config = effectiveConfig(objects, dir, true);
+      // Valid objects, no placeholders, the same objects as without the components, changed
+      // only in the container's env, mounts and the pod's volumes.
+      for (const o of objects) {
+        expect(() => validate(o), `${o.kind} ${o.metadata?.name}`).not.toThrow();
+        expect(o.metadata?.name).toMatch(/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/);
+      }
+      expect(PLACEHOLDER.exec(text)?.[0], 'a placeholder in the rendering').toBeUndefined();
+      const plain = kustomize(join(K8S, combination.overlay));
+      const ids = (list: Obj[]) => list.map((o) => `${o.apiVersion} ${o.kind} ${o.metadata?.name}`).sort();
+      expect(ids(objects)).toEqual(ids(plain));
+      for (const o of objects) {
+        const same = plain.find((p) => p.kind === o.kind && p.metadata?.name === o.metadata?.name)!;
+        expect(withoutComponentFields(o), `${o.kind} ${o.metadata?.name} outside env, mounts and volumes`).toEqual(
+          withoutComponentFields(same),
+        );
+      }
 
-    // The overlay ha: several replicas with leases; otherwise one, never two at once.
-    if (ha) {
-      expect(deployment.spec.replicas).toBeGreaterThanOrEqual(2);
-      expect(config.ha.enabled).toBe(true);
-      expect(config.ha.replicaId).toBe(POD_NAME);
-    } else {
-      expect(deployment.spec.replicas).toBe(1);
-      expect(deployment.spec.strategy.type).toBe('Recreate');
-      expect(config.ha.enabled).toBe(false);
-    }
+      // Nothing the pod needs is missing: a Secret or ConfigMap it names is in the rendering
+      // or optional; every mount has its volume.
+      const deployment = builtOne(objects, 'Deployment');
+      const pod = deployment.spec.template.spec as Obj;
+      const container = pod.containers[0] as Obj;
+      for (const kind of ['Secret', 'ConfigMap'] as const) {
+        const created = new Set(objects.filter((o) => o.kind === kind).map((o) => o.metadata.name));
+        for (const ref of references(pod, kind)) {
+          expect(
+            created.has(ref.name) || ref.optional,
+            `${ref.where}: ${kind} ${ref.name} is neither rendered nor optional`,
+          ).toBe(true);
+        }
+      }
+      const volumes = new Map<string, Obj>(((pod.volumes ?? []) as Obj[]).map((v) => [v.name, v]));
+      for (const m of (container.volumeMounts ?? []) as Obj[])
+        expect(volumes.has(m.name), `volume of the mount ${m.mountPath}`).toBe(true);
+      const env = new Map<string, Obj>(((container.env ?? []) as Obj[]).map((e) => [e.name, e]));
+      expect(env.size, 'no variable twice').toBe((container.env ?? []).length);
 
-    // The SQL list: db.url from the Secret's key, and the ConfigMap's example list never served.
-    if (sql) {
-      expect(env.get('JNB_DB_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'janus-nats-bridge-db', key: 'db-url', optional: true });
-      expect(config.db.url).toBe(SECRET_STAND_INS['janus-nats-bridge-db/db-url']);
-      expect(config.connections).toEqual([]);
-      const withoutSecret = effectiveConfig(objects, dir, false);
-      expect(withoutSecret.db.url, 'without the Secret').toBe('');
-      expect(withoutSecret.connections, 'without the Secret: no Janus rather than the ConfigMap\'s example').toEqual([]);
-    } else {
-      expect(env.has('JNB_DB_URL')).toBe(false);
-      expect(config.db.url).toBe('');
-      expect(config.connections.length, 'the ConfigMap\'s list').toBeGreaterThan(0);
-    }
+      const config = effectiveConfig(objects, dir, true);
 
-    // NATS credentials: the file JNB_NATS_CREDS_FILE names is a key of a mounted Secret.
-    const secretVolumes = [...volumes.values()].filter((v) => v.secret);
-    if (creds) {
-      const path = env.get('JNB_NATS_CREDS_FILE')?.value as string;
-      expect(config.nats.credsFile).toBe(path);
-      const mount = ((container.volumeMounts ?? []) as Obj[]).find((m) => path.startsWith(`${m.mountPath}/`));
-      expect(mount, `a mount holding ${path}`).toBeDefined();
-      expect(mount!.readOnly).toBe(true);
-      expect(mount!.subPath).toBeUndefined();
-      const volume = volumes.get(mount!.name)!;
-      expect(volume.secret?.secretName).toBe('janus-nats-bridge-nats');
-      expect((volume.secret.items as Obj[]).find((i) => i.key === 'nats.creds')?.path).toBe(path.slice(mount!.mountPath.length + 1));
-      // Owner and group only, and the group is the pod's fsGroup, so uid 1000 can read it.
-      expect(volume.secret.defaultMode & 0o007).toBe(0);
-      expect(pod.securityContext?.fsGroup).toBe(pod.securityContext?.runAsGroup ?? container.securityContext?.runAsGroup);
-      // Without the Secret the mount is empty: the daemon stops at start-up, naming the key.
-      const withoutSecret = effectiveConfig(objects, dir, false);
-      const secrets = resolveSecrets(withoutSecret);
-      expect(secrets.ok).toBe(false);
-      expect(secrets.ok ? '' : secrets.problem).toContain(`nats.credsFile: cannot read ${path}`);
-    } else {
-      expect(env.has('JNB_NATS_CREDS_FILE')).toBe(false);
-      expect(config.nats.credsFile).toBe('');
-      expect(secretVolumes).toEqual([]);
-    }
+      // The overlay ha: several replicas with leases; otherwise one, never two at once.
+      if (ha) {
+        expect(deployment.spec.replicas).toBeGreaterThanOrEqual(2);
+        expect(config.ha.enabled).toBe(true);
+        expect(config.ha.replicaId).toBe(POD_NAME);
+      } else {
+        expect(deployment.spec.replicas).toBe(1);
+        expect(deployment.spec.strategy.type).toBe('Recreate');
+        expect(config.ha.enabled).toBe(false);
+      }
 
-    // JetStream capture.
-    expect(config.events.stream.enabled).toBe(capture);
-    if (capture) expect(env.get('JNB_EVENTS_STREAM')?.value).toBe('true');
+      // The SQL list: db.url from the Secret's key, and the ConfigMap's example list never served.
+      if (sql) {
+        expect(env.get('JNB_DB_URL')?.valueFrom?.secretKeyRef).toEqual({
+          name: 'janus-nats-bridge-db',
+          key: 'db-url',
+          optional: true,
+        });
+        expect(config.db.url).toBe(SECRET_STAND_INS['janus-nats-bridge-db/db-url']);
+        expect(config.connections).toEqual([]);
+        const withoutSecret = effectiveConfig(objects, dir, false);
+        expect(withoutSecret.db.url, 'without the Secret').toBe('');
+        expect(withoutSecret.connections, "without the Secret: no Janus rather than the ConfigMap's example").toEqual(
+          [],
+        );
+      } else {
+        expect(env.has('JNB_DB_URL')).toBe(false);
+        expect(config.db.url).toBe('');
+        expect(config.connections.length, "the ConfigMap's list").toBeGreaterThan(0);
+      }
 
-    // The grace period covers the shutdown this configuration makes: hand-overs (twice
-    // ha.handoverTimeout), in-flight requests, session closes and, with capture, the
-    // JetStream buffer (janus.cmdTimeout each), plus 5 s for the NATS drain and a margin.
-    const cmd = config.janus.cmdTimeout;
-    const shutdownMs = (ha ? 2 * config.ha.handoverTimeout * 1000 + 3 * cmd + 1000 : (capture ? 3 : 2) * cmd) + 5000;
-    expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThanOrEqual(shutdownMs);
-  }, 60_000);
+      // NATS credentials: the file JNB_NATS_CREDS_FILE names is a key of a mounted Secret.
+      const secretVolumes = [...volumes.values()].filter((v) => v.secret);
+      if (creds) {
+        const path = env.get('JNB_NATS_CREDS_FILE')?.value as string;
+        expect(config.nats.credsFile).toBe(path);
+        const mount = ((container.volumeMounts ?? []) as Obj[]).find((m) => path.startsWith(`${m.mountPath}/`));
+        expect(mount, `a mount holding ${path}`).toBeDefined();
+        expect(mount!.readOnly).toBe(true);
+        expect(mount!.subPath).toBeUndefined();
+        const volume = volumes.get(mount!.name)!;
+        expect(volume.secret?.secretName).toBe('janus-nats-bridge-nats');
+        expect((volume.secret.items as Obj[]).find((i) => i.key === 'nats.creds')?.path).toBe(
+          path.slice(mount!.mountPath.length + 1),
+        );
+        // Owner and group only, and the group is the pod's fsGroup, so uid 1000 can read it.
+        expect(volume.secret.defaultMode & 0o007).toBe(0);
+        expect(pod.securityContext?.fsGroup).toBe(
+          pod.securityContext?.runAsGroup ?? container.securityContext?.runAsGroup,
+        );
+        // Without the Secret the mount is empty: the daemon stops at start-up, naming the key.
+        const withoutSecret = effectiveConfig(objects, dir, false);
+        const secrets = resolveSecrets(withoutSecret);
+        expect(secrets.ok).toBe(false);
+        expect(secrets.ok ? '' : secrets.problem).toContain(`nats.credsFile: cannot read ${path}`);
+      } else {
+        expect(env.has('JNB_NATS_CREDS_FILE')).toBe(false);
+        expect(config.nats.credsFile).toBe('');
+        expect(secretVolumes).toEqual([]);
+      }
+
+      // JetStream capture.
+      expect(config.events.stream.enabled).toBe(capture);
+      if (capture) expect(env.get('JNB_EVENTS_STREAM')?.value).toBe('true');
+
+      // The grace period covers the shutdown this configuration makes: hand-overs (twice
+      // ha.handoverTimeout), in-flight requests, session closes and, with capture, the
+      // JetStream buffer (janus.cmdTimeout each), plus 5 s for the NATS drain and a margin.
+      const cmd = config.janus.cmdTimeout;
+      const shutdownMs = (ha ? 2 * config.ha.handoverTimeout * 1000 + 3 * cmd + 1000 : (capture ? 3 : 2) * cmd) + 5000;
+      expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThanOrEqual(shutdownMs);
+    },
+    60_000,
+  );
 });
 
 async function get(url: string): Promise<{ status: number; body: string } | undefined> {
@@ -807,7 +926,12 @@ async function get(url: string): Promise<{ status: number; body: string } | unde
 }
 
 /** GETs url until `until` holds, the time is up, or the daemon has exited. */
-async function poll(url: string, until: (r: { status: number; body: string } | undefined) => boolean, timeoutMs: number, child: ChildProcess) {
+async function poll(
+  url: string,
+  until: (r: { status: number; body: string } | undefined) => boolean,
+  timeoutMs: number,
+  child: ChildProcess,
+) {
   const deadline = Date.now() + timeoutMs;
   let last = await get(url);
   while (!until(last) && Date.now() < deadline && child.exitCode === null && child.signalCode === null) {
@@ -817,7 +941,7 @@ async function poll(url: string, until: (r: { status: number; body: string } | u
   return last;
 }
 
-describe('the daemon started with the ConfigMap\'s config answers the Deployment\'s probes', () => {
+describe("the daemon started with the ConfigMap's config answers the Deployment's probes", () => {
   let nats: NatsServer;
   let dir: string;
   let daemon: ChildProcess | undefined;
@@ -851,10 +975,17 @@ describe('the daemon started with the ConfigMap\'s config answers the Deployment
 
     // No JNB_* variables: the base Deployment sets none (what the components add needs
     // Secrets and files that exist only in a cluster; their effect is checked above).
-    expect(container.env ?? [], 'the base Deployment\'s env').toEqual([]);
-    daemon = spawn(process.execPath, [MAIN, '--config', file], { env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
-    daemon.stdout!.on('data', (d: Buffer) => { output = (output + d.toString()).slice(-20_000); });
-    daemon.stderr!.on('data', (d: Buffer) => { output = (output + d.toString()).slice(-20_000); });
+    expect(container.env ?? [], "the base Deployment's env").toEqual([]);
+    daemon = spawn(process.execPath, [MAIN, '--config', file], {
+      env: { PATH: process.env.PATH },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    daemon.stdout!.on('data', (d: Buffer) => {
+      output = (output + d.toString()).slice(-20_000);
+    });
+    daemon.stderr!.on('data', (d: Buffer) => {
+      output = (output + d.toString()).slice(-20_000);
+    });
     exited = new Promise((done) => daemon!.once('exit', (code) => done(code)));
 
     const base = `http://127.0.0.1:${port}`;
@@ -871,7 +1002,12 @@ describe('the daemon started with the ConfigMap\'s config answers the Deployment
     const graceMs = pod.terminationGracePeriodSeconds * 1000;
     daemon.kill('SIGTERM');
     let timer: NodeJS.Timeout | undefined;
-    const code = await Promise.race([exited, new Promise<string>((r) => { timer = setTimeout(() => r(`still running after ${graceMs} ms`), graceMs); })]);
+    const code = await Promise.race([
+      exited,
+      new Promise<string>((r) => {
+        timer = setTimeout(() => r(`still running after ${graceMs} ms`), graceMs);
+      }),
+    ]);
     clearTimeout(timer);
     expect(code, output).toBe(0);
   }, 60_000);

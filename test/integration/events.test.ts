@@ -18,7 +18,10 @@ let client: Client;
 const running: Array<{ stop(): Promise<unknown> }> = [];
 
 beforeAll(async () => {
-  [nats, janus] = await Promise.all([startNats(undefined, ['-js', '-sd', mkdtempSync(join(tmpdir(), 'jnb-js-'))]), startJanus()]);
+  [nats, janus] = await Promise.all([
+    startNats(undefined, ['-js', '-sd', mkdtempSync(join(tmpdir(), 'jnb-js-'))]),
+    startJanus(),
+  ]);
   client = await Client.connect(nats.url);
 });
 
@@ -29,7 +32,11 @@ afterAll(async () => {
 });
 
 async function bridge(id: string, values: Record<string, unknown> = {}): Promise<TestBridge> {
-  const started = await startBridge({ nats: { servers: [nats.url] }, connections: [{ janus_id: id, janus_url: janus.url }], ...values });
+  const started = await startBridge({
+    nats: { servers: [nats.url] },
+    connections: [{ janus_id: id, janus_url: janus.url }],
+    ...values,
+  });
   running.push(started);
   await eventually(() => started.daemon.served.get(id)?.connection.state === 'ready', 5000, `${id} ready`);
   return started;
@@ -58,24 +65,44 @@ describe('headers', () => {
     const session = bridged.daemon.served.get('h1')!.connection.sessionId;
     const handle = await attach('h1', 'janus.plugin.echotest');
 
-    client.publish('janus.request.h1', { janus: 'message', handle_id: handle, body: { audio: true }, transaction: 'ff-h' });
-    const pluginEvent = await events.waitForMessage((m) => (m.json.janus_body as { transaction?: string }).transaction === 'ff-h');
+    client.publish('janus.request.h1', {
+      janus: 'message',
+      handle_id: handle,
+      body: { audio: true },
+      transaction: 'ff-h',
+    });
+    const pluginEvent = await events.waitForMessage(
+      (m) => (m.json.janus_body as { transaction?: string }).transaction === 'ff-h',
+    );
     const h = headerMap(pluginEvent.headers);
     expect(h).toMatchObject({
-      'Janus-Id': 'h1', 'Janus-Type': 'event', 'Janus-Session': String(session), 'Janus-Handle': String(handle),
-      'Janus-Plugin': 'janus.plugin.echotest', 'Janus-Transaction': 'ff-h',
+      'Janus-Id': 'h1',
+      'Janus-Type': 'event',
+      'Janus-Session': String(session),
+      'Janus-Handle': String(handle),
+      'Janus-Plugin': 'janus.plugin.echotest',
+      'Janus-Transaction': 'ff-h',
     });
     expect(h['Nats-Msg-Id']).toMatch(/-h1-/);
 
     await client.request('janus.request.h1', { janus: 'detach', handle_id: handle });
-    const detached = headerMap((await events.waitForMessage((m) => (m.json.janus_body as { janus: string }).janus === 'detached')).headers);
-    expect(detached).toMatchObject({ 'Janus-Id': 'h1', 'Janus-Type': 'detached', 'Janus-Session': String(session), 'Janus-Handle': String(handle) });
+    const detached = headerMap(
+      (await events.waitForMessage((m) => (m.json.janus_body as { janus: string }).janus === 'detached')).headers,
+    );
+    expect(detached).toMatchObject({
+      'Janus-Id': 'h1',
+      'Janus-Type': 'detached',
+      'Janus-Session': String(session),
+      'Janus-Handle': String(handle),
+    });
     expect(detached).not.toHaveProperty('Janus-Plugin');
     expect(detached).not.toHaveProperty('Janus-Transaction');
 
     janus.pause();
     try {
-      expect((await client.request('janus.request.h1', { janus: 'info', transaction: 'late-h' })).json).toMatchObject({ error: { code: 610 } });
+      expect((await client.request('janus.request.h1', { janus: 'info', transaction: 'late-h' })).json).toMatchObject({
+        error: { code: 610 },
+      });
     } finally {
       janus.resume();
     }
@@ -97,20 +124,31 @@ describe('headers', () => {
       const text = packet.toString();
       if (!text.startsWith('REGISTER')) return;
       const keep = text.split('\r\n').filter((line) => /^(Via|From|To|Call-ID|CSeq):/i.test(line));
-      sip.send(Buffer.from(['SIP/2.0 403 Forbidden', ...keep, 'Content-Length: 0', '', ''].join('\r\n')), from.port, from.address);
+      sip.send(
+        Buffer.from(['SIP/2.0 403 Forbidden', ...keep, 'Content-Length: 0', '', ''].join('\r\n')),
+        from.port,
+        from.address,
+      );
     });
     running.push({ stop: () => new Promise<void>((r) => sip.close(() => r())) });
     const events = await collect('janus.event.sip1');
     await bridge('sip1');
     const handle = await attach('sip1', 'janus.plugin.sip');
     const registering = await client.request('janus.request.sip1', {
-      janus: 'message', handle_id: handle, transaction: 'reg-1',
+      janus: 'message',
+      handle_id: handle,
+      transaction: 'reg-1',
       body: { request: 'register', username: 'sip:alice@127.0.0.1', secret: 'x', proxy: `sip:127.0.0.1:${port}` },
     });
     expect(registering.json).toMatchObject({ janus: 'event', transaction: 'reg-1' });
     const failed = await events.waitForMessage((m) => JSON.stringify(m.json).includes('registration_failed'));
     const h = headerMap(failed.headers);
-    expect(h).toMatchObject({ 'Janus-Id': 'sip1', 'Janus-Type': 'event', 'Janus-Handle': String(handle), 'Janus-Plugin': 'janus.plugin.sip' });
+    expect(h).toMatchObject({
+      'Janus-Id': 'sip1',
+      'Janus-Type': 'event',
+      'Janus-Handle': String(handle),
+      'Janus-Plugin': 'janus.plugin.sip',
+    });
     expect(h).not.toHaveProperty('Janus-Transaction');
     events.stop();
   });
@@ -121,8 +159,15 @@ describe('typed subjects', () => {
     const events = await collect('janus.event.ty1.>');
     await bridge('ty1', { events: { subjects: 'typed' } });
     const handle = await attach('ty1', 'janus.plugin.echotest');
-    client.publish('janus.request.ty1', { janus: 'message', handle_id: handle, body: { audio: true }, transaction: 'typed-1' });
-    const pluginEvent = await events.waitForMessage((m) => (m.json.janus_body as { transaction?: string }).transaction === 'typed-1');
+    client.publish('janus.request.ty1', {
+      janus: 'message',
+      handle_id: handle,
+      body: { audio: true },
+      transaction: 'typed-1',
+    });
+    const pluginEvent = await events.waitForMessage(
+      (m) => (m.json.janus_body as { transaction?: string }).transaction === 'typed-1',
+    );
     expect(pluginEvent.subject).toBe('janus.event.ty1.plugin.janus_plugin_echotest');
     await client.request('janus.request.ty1', { janus: 'detach', handle_id: handle });
     const detached = await events.waitForMessage((m) => (m.json.janus_body as { janus: string }).janus === 'detached');
@@ -132,27 +177,44 @@ describe('typed subjects', () => {
 });
 
 describe('subjects by handle', () => {
-  it('routes a handle\'s events to its own subject, so a subscriber of one handle gets none of another\'s', async () => {
+  it("routes a handle's events to its own subject, so a subscriber of one handle gets none of another's", async () => {
     await bridge('hs1', { events: { subjects: 'handle' } });
-    const [first, second] = [await attach('hs1', 'janus.plugin.echotest'), await attach('hs1', 'janus.plugin.echotest')];
+    const [first, second] = [
+      await attach('hs1', 'janus.plugin.echotest'),
+      await attach('hs1', 'janus.plugin.echotest'),
+    ];
     const ofFirst = await collect(`janus.event.hs1.handle.${first}`);
     const everything = await collect('janus.event.hs1.>');
     const flat = await collect('janus.event.hs1');
-    for (const [handle, tag] of [[first, 'one'], [second, 'two']] as const) {
-      client.publish('janus.request.hs1', { janus: 'message', handle_id: handle, body: { audio: true }, transaction: `hs-${tag}` });
+    for (const [handle, tag] of [
+      [first, 'one'],
+      [second, 'two'],
+    ] as const) {
+      client.publish('janus.request.hs1', {
+        janus: 'message',
+        handle_id: handle,
+        body: { audio: true },
+        transaction: `hs-${tag}`,
+      });
     }
     client.publish('janus.request.hs1', { janus: 'ping', transaction: 'hs-session' });
     await everything.waitForMessage((m) => (m.json.janus_body as { transaction?: string }).transaction === 'hs-two');
-    const sessionLevel = await everything.waitForMessage((m) => (m.json.janus_body as { transaction?: string }).transaction === 'hs-session');
+    const sessionLevel = await everything.waitForMessage(
+      (m) => (m.json.janus_body as { transaction?: string }).transaction === 'hs-session',
+    );
     expect(sessionLevel.subject).toBe('janus.event.hs1.session');
-    const own = await ofFirst.waitForMessage((m) => (m.json.janus_body as { transaction?: string }).transaction === 'hs-one');
+    const own = await ofFirst.waitForMessage(
+      (m) => (m.json.janus_body as { transaction?: string }).transaction === 'hs-one',
+    );
     expect(own.headers?.get('Janus-Handle')).toBe(String(first));
     await client.request('janus.request.hs1', { janus: 'detach', handle_id: first });
     const detached = await ofFirst.waitForMessage((m) => (m.json.janus_body as { janus: string }).janus === 'detached');
     expect(detached.subject).toBe(`janus.event.hs1.handle.${first}`);
     await client.nc.flush();
     expect(ofFirst.messages.every((m) => m.headers?.get('Janus-Handle') === String(first))).toBe(true);
-    expect(ofFirst.messages.some((m) => (m.json.janus_body as { transaction?: string }).transaction === 'hs-two')).toBe(false);
+    expect(ofFirst.messages.some((m) => (m.json.janus_body as { transaction?: string }).transaction === 'hs-two')).toBe(
+      false,
+    );
     expect(flat.messages).toHaveLength(0);
     for (const c of [ofFirst, everything, flat]) c.stop();
   });
@@ -160,34 +222,61 @@ describe('subjects by handle', () => {
 
 describe('JetStream capture', () => {
   it('captures status messages too when asked, so a service that was away learns its session was replaced', async () => {
-    const b = await startBridge({ nats: { servers: [nats.url], subjectPrefix: 'cs' }, connections: [{ janus_id: 'cs1', janus_url: janus.url }],
-      events: { stream: { enabled: true, name: 'STATUS_CAPTURE_TEST', storage: 'memory', captureStatus: true } } });
+    const b = await startBridge({
+      nats: { servers: [nats.url], subjectPrefix: 'cs' },
+      connections: [{ janus_id: 'cs1', janus_url: janus.url }],
+      events: { stream: { enabled: true, name: 'STATUS_CAPTURE_TEST', storage: 'memory', captureStatus: true } },
+    });
     running.push(b);
     await eventually(() => b.daemon.served.get('cs1')?.connection.state === 'ready', 10_000, 'ready');
     const jsm = await client.nc.jetstreamManager();
     const info = await jsm.streams.info('STATUS_CAPTURE_TEST');
     expect(info.config.subjects).toEqual(['cs.event.>', 'cs.status.>']);
-    await eventually(async () => (await jsm.streams.info('STATUS_CAPTURE_TEST')).state.messages >= 1, 5_000, 'status stored');
+    await eventually(
+      async () => (await jsm.streams.info('STATUS_CAPTURE_TEST')).state.messages >= 1,
+      5_000,
+      'status stored',
+    );
     const stored = await jsm.streams.getMessage('STATUS_CAPTURE_TEST', { last_by_subj: 'cs.status.cs1' });
     expect(stored.json<{ janus_id: string; state: string }>()).toMatchObject({ janus_id: 'cs1', state: 'connected' });
   });
 
   it('a durable consumer that was away gets all 1,000 events, across a daemon restart, in publish order, none twice', async () => {
-    const config = { events: { stream: { enabled: true, name: 'DURABLE_TEST', storage: 'memory' as const } }, nats: { servers: [nats.url], subjectPrefix: 'dur' } };
+    const config = {
+      events: { stream: { enabled: true, name: 'DURABLE_TEST', storage: 'memory' as const } },
+      nats: { servers: [nats.url], subjectPrefix: 'dur' },
+    };
     const live = await collect('dur.event.d1');
     const jsm = await client.nc.jetstreamManager();
     const produce = async (b: TestBridge, from: number, to: number): Promise<void> => {
-      const handle = ((await client.request('dur.request.d1', { janus: 'attach', plugin: 'janus.plugin.echotest' })).json.data as { id: number }).id;
+      const handle = (
+        (await client.request('dur.request.d1', { janus: 'attach', plugin: 'janus.plugin.echotest' })).json.data as {
+          id: number;
+        }
+      ).id;
       for (let i = from; i < to; i++) {
-        client.publish('dur.request.d1', { janus: 'message', handle_id: handle, body: { audio: true }, transaction: `d-${i}` });
+        client.publish('dur.request.d1', {
+          janus: 'message',
+          handle_id: handle,
+          body: { audio: true },
+          transaction: `d-${i}`,
+        });
         if (i % 50 === 49) await client.nc.flush();
       }
-      await eventually(() => live.messages.filter((m) => String(m.headers?.get('Janus-Transaction')).startsWith('d-')).length >= to, 15_000, `${to} events published`);
+      await eventually(
+        () => live.messages.filter((m) => String(m.headers?.get('Janus-Transaction')).startsWith('d-')).length >= to,
+        15_000,
+        `${to} events published`,
+      );
       void b;
     };
     const first = await startBridge({ ...config, connections: [{ janus_id: 'd1', janus_url: janus.url }] });
     await eventually(() => first.daemon.served.get('d1')?.connection.state === 'ready', 5000, 'ready');
-    await eventually(async () => (await jsm.streams.info('DURABLE_TEST').catch(() => undefined)) !== undefined, 5000, 'stream created');
+    await eventually(
+      async () => (await jsm.streams.info('DURABLE_TEST').catch(() => undefined)) !== undefined,
+      5000,
+      'stream created',
+    );
     // The consumer exists, then goes away (nothing pulls) while the events are produced.
     await jsm.consumers.add('DURABLE_TEST', { durable_name: 'billing', ack_policy: AckPolicy.Explicit });
     await produce(first, 0, 500);
@@ -211,7 +300,9 @@ describe('JetStream capture', () => {
       }
       if (count === 0) break;
     }
-    const publishedOrder = live.messages.map((m) => m.headers?.get('Janus-Transaction') ?? '').filter((t) => t.startsWith('d-'));
+    const publishedOrder = live.messages
+      .map((m) => m.headers?.get('Janus-Transaction') ?? '')
+      .filter((t) => t.startsWith('d-'));
     console.log(`durable: ${received.length} events received by the durable consumer`);
     expect(received).toHaveLength(1000);
     expect(new Set(received).size).toBe(1000);
@@ -221,7 +312,13 @@ describe('JetStream capture', () => {
 
   it('refused events (a small stream that discards new messages) are counted; requests keep their latency; the other configuration is reported', async () => {
     const jsm = await client.nc.jetstreamManager();
-    await jsm.streams.add({ name: 'SMALL_TEST', subjects: ['bp.event.>'], max_bytes: 8 * 1024, discard: DiscardPolicy.New, storage: StorageType.Memory });
+    await jsm.streams.add({
+      name: 'SMALL_TEST',
+      subjects: ['bp.event.>'],
+      max_bytes: 8 * 1024,
+      discard: DiscardPolicy.New,
+      storage: StorageType.Memory,
+    });
     const bridged = await startBridge({
       nats: { servers: [nats.url], subjectPrefix: 'bp' },
       events: { stream: { enabled: true, name: 'SMALL_TEST', storage: 'memory' } },
@@ -229,30 +326,55 @@ describe('JetStream capture', () => {
     });
     running.push(bridged);
     await eventually(() => bridged.daemon.served.get('bp1')?.connection.state === 'ready', 5000, 'ready');
-    await eventually(() => bridged.logs().some((l) => String(l.msg).includes('exists with another configuration')), 5000, 'difference reported');
+    await eventually(
+      () => bridged.logs().some((l) => String(l.msg).includes('exists with another configuration')),
+      5000,
+      'difference reported',
+    );
     const report = bridged.logs().find((l) => String(l.msg).includes('exists with another configuration'))!;
     expect(JSON.stringify(report.differences)).toContain('max_bytes 8192');
 
     const ping = async (): Promise<number> => (await client.request('bp.request.bp1', { janus: 'ping' })).ms;
     const baseline: number[] = [];
     for (let i = 0; i < 100; i++) baseline.push(await ping());
-    const handle = ((await client.request('bp.request.bp1', { janus: 'attach', plugin: 'janus.plugin.echotest' })).json.data as { id: number }).id;
+    const handle = (
+      (await client.request('bp.request.bp1', { janus: 'attach', plugin: 'janus.plugin.echotest' })).json.data as {
+        id: number;
+      }
+    ).id;
     const produced = 300;
     const during: number[] = [];
     for (let i = 0; i < produced; i++) {
-      client.publish('bp.request.bp1', { janus: 'message', handle_id: handle, body: { audio: true }, transaction: `bp-${i}` });
+      client.publish('bp.request.bp1', {
+        janus: 'message',
+        handle_id: handle,
+        body: { audio: true },
+        transaction: `bp-${i}`,
+      });
       if (i % 3 === 0) during.push(await ping());
     }
     const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-    console.log(`back-pressure: ping p50 ${median(baseline).toFixed(2)} ms before, ${median(during).toFixed(2)} ms while JetStream refuses events`);
+    console.log(
+      `back-pressure: ping p50 ${median(baseline).toFixed(2)} ms before, ${median(during).toFixed(2)} ms while JetStream refuses events`,
+    );
     expect(median(during)).toBeLessThan(Math.max(median(baseline) * 3, median(baseline) + 5));
     const sink = bridged.daemon.events as unknown as { totals: { published: number; refused: number } };
-    await eventually(() => sink.totals.published + sink.totals.refused >= produced, 10_000, 'every event accounted for');
+    await eventually(
+      () => sink.totals.published + sink.totals.refused >= produced,
+      10_000,
+      'every event accounted for',
+    );
     expect(sink.totals.refused).toBeGreaterThan(0);
     const metrics = await (await fetch(`http://127.0.0.1:${bridged.daemon.httpPort}/metrics`)).text();
-    const refusedLine = metrics.split('\n').find((l) => l.startsWith('janus_bridge_events_dropped_total') && l.includes('reason="refused"'));
+    const refusedLine = metrics
+      .split('\n')
+      .find((l) => l.startsWith('janus_bridge_events_dropped_total') && l.includes('reason="refused"'));
     expect(Number(refusedLine?.split(' ').pop())).toBe(sink.totals.refused);
-    await eventually(() => bridged.logs().some((l) => String(l.msg).includes('refused by the event stream')), 7000, 'refusals logged');
+    await eventually(
+      () => bridged.logs().some((l) => String(l.msg).includes('refused by the event stream')),
+      7000,
+      'refusals logged',
+    );
   }, 30_000);
 
   it('when JetStream is away, events wait in a bounded buffer and what overflows is counted, while requests are served', async () => {
@@ -267,14 +389,22 @@ describe('JetStream capture', () => {
     });
     running.push(bridged);
     await eventually(() => bridged.daemon.served.get('n1')?.connection.state === 'ready', 5000, 'ready');
-    const handle = ((await plainClient.request('nojs.request.n1', { janus: 'attach', plugin: 'janus.plugin.echotest' })).json.data as { id: number }).id;
-    for (let i = 0; i < 50; i++) plainClient.publish('nojs.request.n1', { janus: 'message', handle_id: handle, body: { audio: true } });
+    const handle = (
+      (await plainClient.request('nojs.request.n1', { janus: 'attach', plugin: 'janus.plugin.echotest' })).json
+        .data as { id: number }
+    ).id;
+    for (let i = 0; i < 50; i++)
+      plainClient.publish('nojs.request.n1', { janus: 'message', handle_id: handle, body: { audio: true } });
     await plainClient.nc.flush();
     const sink = bridged.daemon.events as unknown as { totals: { dropped: number } };
     await eventually(() => sink.totals.dropped >= 30, 5000, 'overflow counted');
     const reply = await plainClient.request('nojs.request.n1', { janus: 'ping' });
     expect(reply.json).toEqual({ janus: 'pong' });
     expect(reply.ms).toBeLessThan(100);
-    await eventually(() => bridged.logs().some((l) => String(l.msg).includes('events dropped: JetStream is too slow or away')), 7000, 'drops logged');
+    await eventually(
+      () => bridged.logs().some((l) => String(l.msg).includes('events dropped: JetStream is too slow or away')),
+      7000,
+      'drops logged',
+    );
   }, 20_000);
 });

@@ -19,7 +19,12 @@ interface Setup {
   connection(): NonNullable<ReturnType<TestBridge['daemon']['served']['get']>>['connection'];
 }
 
-async function setup(id: string, janusConfig: Record<string, unknown>, janusOptions: JanusOptions = {}, url?: (janus: JanusServer) => Promise<string>): Promise<Setup> {
+async function setup(
+  id: string,
+  janusConfig: Record<string, unknown>,
+  janusOptions: JanusOptions = {},
+  url?: (janus: JanusServer) => Promise<string>,
+): Promise<Setup> {
   const janus = await startJanus(janusOptions);
   scope.running.push(janus);
   const status = scope.client.collect(`janus.status.${id}`);
@@ -30,7 +35,13 @@ async function setup(id: string, janusConfig: Record<string, unknown>, janusOpti
     janus: janusConfig,
     connections: [{ janus_id: id, janus_url: url ? await url(janus) : janus.url }],
   });
-  scope.running.push({ stop: async () => { status.stop(); events.stop(); await bridge.stop(); } });
+  scope.running.push({
+    stop: async () => {
+      status.stop();
+      events.stop();
+      await bridge.stop();
+    },
+  });
   await status.waitFor((m) => m.state === 'connected');
   return { janus, bridge, status, events, connection: () => bridge.daemon.served.get(id)!.connection };
 }
@@ -44,7 +55,9 @@ describe('1. Janus frozen (SIGSTOP)', () => {
     const { janus, events } = await setup('f1', { cmdTimeout: 1000 });
     janus.pause();
     try {
-      const replies = await Promise.all([1, 2, 3].map((i) => request('f1', { janus: 'info', transaction: `late-${i}` })));
+      const replies = await Promise.all(
+        [1, 2, 3].map((i) => request('f1', { janus: 'info', transaction: `late-${i}` })),
+      );
       for (const [i, reply] of replies.entries()) {
         expect(reply.json).toMatchObject({ janus: 'error', transaction: `late-${i + 1}`, error: { code: 610 } });
         expect(reply.ms).toBeGreaterThanOrEqual(900);
@@ -71,7 +84,8 @@ describe('2. Janus killed with 20 requests in flight', () => {
     await janus.kill();
     const replies = await Promise.all(inFlight);
     const answeredWithin = performance.now() - killedAt;
-    for (const [i, reply] of replies.entries()) expect(reply.json).toMatchObject({ transaction: `k-${i}`, error: { code: 612 } });
+    for (const [i, reply] of replies.entries())
+      expect(reply.json).toMatchObject({ transaction: `k-${i}`, error: { code: 612 } });
     expect(answeredWithin).toBeLessThan(500);
     expect(await status.waitFor((m) => m.state === 'disconnected')).toMatchObject({ failed_requests: 20 });
     const down = await Promise.all([1, 2, 3, 4, 5].map(() => request('f2', { janus: 'ping' })));
@@ -79,7 +93,9 @@ describe('2. Janus killed with 20 requests in flight', () => {
       expect(reply.json).toMatchObject({ error: { code: 611 } });
       expect(reply.ms).toBeLessThan(100);
     }
-    console.log(`fault 2: 20 in-flight requests answered ${answeredWithin.toFixed(0)} ms after the kill; down: ${down.map((r) => r.ms.toFixed(1)).join(', ')} ms`);
+    console.log(
+      `fault 2: 20 in-flight requests answered ${answeredWithin.toFixed(0)} ms after the kill; down: ${down.map((r) => r.ms.toFixed(1)).join(', ')} ms`,
+    );
   });
 });
 
@@ -104,22 +120,34 @@ describe('4. WebSocket cut while Janus stays up', () => {
     let proxyPort = 0;
     let cut: () => Promise<void> = async () => {};
     let open: () => Promise<void> = async () => {};
-    const { status, connection, janus } = await setup('f4', { reconnect: { minDelay: 50, maxDelay: 200 } }, { reclaimTimeout: 10 }, async (j) => {
-      const proxy = await startTcpProxy(j.wsPort);
-      scope.running.push(proxy);
-      proxyPort = proxy.port;
-      cut = proxy.cut;
-      open = proxy.open;
-      return `janusws://127.0.0.1:${proxyPort}/janus`;
-    });
+    const { status, connection, janus } = await setup(
+      'f4',
+      { reconnect: { minDelay: 50, maxDelay: 200 } },
+      { reclaimTimeout: 10 },
+      async (j) => {
+        const proxy = await startTcpProxy(j.wsPort);
+        scope.running.push(proxy);
+        proxyPort = proxy.port;
+        cut = proxy.cut;
+        open = proxy.open;
+        return `janusws://127.0.0.1:${proxyPort}/janus`;
+      },
+    );
     const session = connection().sessionId;
-    const handle = ((await request('f4', { janus: 'attach', plugin: 'janus.plugin.echotest' })).json.data as { id: number }).id;
+    const handle = (
+      (await request('f4', { janus: 'attach', plugin: 'janus.plugin.echotest' })).json.data as { id: number }
+    ).id;
     await cut();
     await status.waitFor((m) => m.state === 'disconnected');
     await open();
     const back = await status.waitFor((m) => m.state === 'connected' && m.resumed === true, 5000);
     expect(back.session_id).toBe(session);
-    const reply = await request('f4', { janus: 'message', handle_id: handle, body: { audio: true }, transaction: 'after-cut' });
+    const reply = await request('f4', {
+      janus: 'message',
+      handle_id: handle,
+      body: { audio: true },
+      transaction: 'after-cut',
+    });
     expect(reply.json).toMatchObject({ janus: 'event', sender: handle, transaction: 'after-cut', session_id: session });
     expect(status.messages.filter((m) => m.json.state === 'session-replaced')).toEqual([]);
     expect(await listSessions(janus.adminUrl)).toEqual([session]);
@@ -136,7 +164,9 @@ describe('4. WebSocket cut while Janus stays up', () => {
       return `janusws://127.0.0.1:${proxy.port}/janus`;
     });
     const session = connection().sessionId;
-    const handle = ((await request('f4b', { janus: 'attach', plugin: 'janus.plugin.echotest' })).json.data as { id: number }).id;
+    const handle = (
+      (await request('f4b', { janus: 'attach', plugin: 'janus.plugin.echotest' })).json.data as { id: number }
+    ).id;
     await cut();
     await new Promise((r) => setTimeout(r, 300));
     await open();
@@ -151,11 +181,19 @@ describe('4. WebSocket cut while Janus stays up', () => {
 describe('5. NATS restarted', () => {
   it('reconnects and resubscribes, serves again within 5 s, and counts the events published while NATS was away', async () => {
     const { janus, bridge } = await setup('f5', { pingInterval: 30 });
-    const handle = ((await request('f5', { janus: 'attach', plugin: 'janus.plugin.echotest' })).json.data as { id: number }).id;
+    const handle = (
+      (await request('f5', { janus: 'attach', plugin: 'janus.plugin.echotest' })).json.data as { id: number }
+    ).id;
     // Fire-and-forget messages sent while Janus is frozen: their answers become events,
     // and they arrive once Janus thaws, while NATS is down.
     janus.pause();
-    for (let i = 0; i < 5; i++) scope.client.publish('janus.request.f5', { janus: 'message', handle_id: handle, body: { audio: true }, transaction: `away-${i}` });
+    for (let i = 0; i < 5; i++)
+      scope.client.publish('janus.request.f5', {
+        janus: 'message',
+        handle_id: handle,
+        body: { audio: true },
+        transaction: `away-${i}`,
+      });
     await scope.client.nc.flush();
     await eventually(() => bridge.daemon.served.get('f5')!.connection.clientFramesSent >= 6, 2000, 'frames sent');
     await scope.nats.kill();
@@ -165,14 +203,24 @@ describe('5. NATS restarted', () => {
     const restarted = await scope.nats.restart();
     scope.nats = restarted;
     const backAt = performance.now();
-    await eventually(async () => {
-      const reply = await scope.client.request('janus.request.f5', { janus: 'ping' }, 500).catch(() => undefined);
-      return reply?.json.janus === 'pong';
-    }, 10_000, 'requests served after NATS restart');
+    await eventually(
+      async () => {
+        const reply = await scope.client.request('janus.request.f5', { janus: 'ping' }, 500).catch(() => undefined);
+        return reply?.json.janus === 'pong';
+      },
+      10_000,
+      'requests served after NATS restart',
+    );
     const recovery = performance.now() - backAt;
-    console.log(`fault 5: requests served ${recovery.toFixed(0)} ms after nats-server restarted; ${bridge.daemon.link.totals.buffered} events buffered during the outage`);
+    console.log(
+      `fault 5: requests served ${recovery.toFixed(0)} ms after nats-server restarted; ${bridge.daemon.link.totals.buffered} events buffered during the outage`,
+    );
     expect(recovery).toBeLessThan(5000);
-    await eventually(() => bridge.logs().some((l) => String(l.msg).startsWith('NATS reconnected: ') && Number(l.buffered_sent) >= 5), 5000, 'outage count logged');
+    await eventually(
+      () => bridge.logs().some((l) => String(l.msg).startsWith('NATS reconnected: ') && Number(l.buffered_sent) >= 5),
+      5000,
+      'outage count logged',
+    );
   }, 30_000);
 });
 
@@ -187,16 +235,35 @@ describe('7. malformed input from Janus (a FAKE Janus: a real one never sends th
       janus: { maxMessageBytes: 4096, reconnect: { minDelay: 50, maxDelay: 200 } },
       connections: [{ janus_id: 'fake', janus_url: fake.url }],
     });
-    scope.running.push({ stop: async () => { status.stop(); await bridge.stop(); } });
+    scope.running.push({
+      stop: async () => {
+        status.stop();
+        await bridge.stop();
+      },
+    });
     await status.waitFor((m) => m.state === 'connected');
     fake.sendRaw('this is not JSON');
     fake.sendRaw('[1, 2, 3]');
     fake.sendRaw('"a string"');
     fake.sendRaw('{"no": "janus field"}');
     fake.sendRaw(Buffer.from([0, 1, 2, 3]), { binary: true });
-    await eventually(() => bridge.logs().filter((l) => l.msg === 'frame from Janus dropped').length === 5, 3000, 'five drop log lines');
-    expect(bridge.logs().filter((l) => l.msg === 'frame from Janus dropped').map((l) => l.reason))
-      .toEqual(['frame is not JSON', 'frame is not a JSON object', 'frame is not a JSON object', 'frame has no string "janus" field', 'binary frame']);
+    await eventually(
+      () => bridge.logs().filter((l) => l.msg === 'frame from Janus dropped').length === 5,
+      3000,
+      'five drop log lines',
+    );
+    expect(
+      bridge
+        .logs()
+        .filter((l) => l.msg === 'frame from Janus dropped')
+        .map((l) => l.reason),
+    ).toEqual([
+      'frame is not JSON',
+      'frame is not a JSON object',
+      'frame is not a JSON object',
+      'frame has no string "janus" field',
+      'binary frame',
+    ]);
     expect((await scope.client.request('janus.request.fake', { janus: 'ping' })).json).toEqual({ janus: 'pong' });
     expect(fake.connections).toBe(1);
 

@@ -20,7 +20,10 @@ let client: Client;
 const bridges: TestBridge[] = [];
 
 beforeAll(async () => {
-  [nats, janus] = await Promise.all([startNats(undefined, ['-js', '-sd', mkdtempSync(join(tmpdir(), 'jnb-js-'))]), startJanus({ reclaimTimeout: 0 })]);
+  [nats, janus] = await Promise.all([
+    startNats(undefined, ['-js', '-sd', mkdtempSync(join(tmpdir(), 'jnb-js-'))]),
+    startJanus({ reclaimTimeout: 0 }),
+  ]);
   client = await Client.connect(nats.url);
 }, 30_000);
 
@@ -30,12 +33,19 @@ afterAll(async () => {
   await Promise.all([janus?.stop(), nats?.stop()]);
 });
 
-function haBridge(replicaId: string, connections: Array<{ janus_id: string; janus_url: string }>, leaseTtl = 3): Promise<TestBridge> {
+function haBridge(
+  replicaId: string,
+  connections: Array<{ janus_id: string; janus_url: string }>,
+  leaseTtl = 3,
+): Promise<TestBridge> {
   return startBridge({
     nats: { servers: [nats.url], subjectPrefix: `jh${replicaId === 'warn' ? 'w' : ''}` },
     connections,
     ha: { enabled: true, replicaId, leaseTtl, handoverTimeout: 5 },
-  }).then((bridge) => { bridges.push(bridge); return bridge; });
+  }).then((bridge) => {
+    bridges.push(bridge);
+    return bridge;
+  });
 }
 
 async function metric(bridge: TestBridge, name: string): Promise<number> {
@@ -48,7 +58,12 @@ describe('hand-overs under a flood of asynchronous requests', () => {
   it('answer every request with its own event, relay those that reached the taker, keep the handle and the one session', async () => {
     const connections = [{ janus_id: 'h1', janus_url: janus.url }];
     let owner = await haBridge('a', connections);
-    await eventually(() => owner.daemon.served.get('h1')?.connection.state === 'ready' && owner.logs().some((l) => l.msg === 'serving'), 10_000, 'a serves h1');
+    await eventually(
+      () =>
+        owner.daemon.served.get('h1')?.connection.state === 'ready' && owner.logs().some((l) => l.msg === 'serving'),
+      10_000,
+      'a serves h1',
+    );
     const attached = await client.request('jh.request.h1', { janus: 'attach', plugin: 'janus.plugin.echotest' });
     const handle = (attached.json.data as { id: number }).id;
     const session = owner.daemon.served.get('h1')!.sessionId;
@@ -62,7 +77,11 @@ describe('hand-overs under a flood of asynchronous requests', () => {
       for (let i = 0; moving; i++) {
         sent++;
         try {
-          const reply = await client.request('jh.request.h1', { janus: 'message', handle_id: handle, body: { audio: true }, transaction: `s${n}-${i}` }, 5000);
+          const reply = await client.request(
+            'jh.request.h1',
+            { janus: 'message', handle_id: handle, body: { audio: true }, transaction: `s${n}-${i}` },
+            5000,
+          );
           const ok = reply.json.janus === 'event' && reply.json.transaction === `s${n}-${i}`;
           if (!ok) failures.push(JSON.stringify(reply.json).slice(0, 200));
         } catch (err) {
@@ -78,7 +97,12 @@ describe('hand-overs under a flood of asynchronous requests', () => {
       await new Promise((r) => setTimeout(r, 1200));
       const started = performance.now();
       const leaving = owner.stop();
-      await eventually(() => taker.daemon.served.get('h1')?.connection.state === 'ready' && taker.logs().some((l) => l.msg === 'serving'), 10_000, `${next} serves h1`);
+      await eventually(
+        () =>
+          taker.daemon.served.get('h1')?.connection.state === 'ready' && taker.logs().some((l) => l.msg === 'serving'),
+        10_000,
+        `${next} serves h1`,
+      );
       const ms = performance.now() - started;
       await leaving;
       bridges.splice(bridges.indexOf(owner), 1);
@@ -94,14 +118,26 @@ describe('hand-overs under a flood of asynchronous requests', () => {
     await Promise.all(streams);
 
     const relayed = moves.reduce((sum, m) => sum + m.relayed, 0);
-    console.log(`[ha] 3 hand-overs under ${sent} async messages (40 in flight): taker serving ${moves.map((m) => m.ms.toFixed(0)).join(', ')} ms after the owner's SIGTERM; answers relayed back ${moves.map((m) => m.relayed).join(', ')}, published as events ${moves.map((m) => m.published).join(', ')}; ${failures.length} failed`);
+    console.log(
+      `[ha] 3 hand-overs under ${sent} async messages (40 in flight): taker serving ${moves.map((m) => m.ms.toFixed(0)).join(', ')} ms after the owner's SIGTERM; answers relayed back ${moves.map((m) => m.relayed).join(', ')}, published as events ${moves.map((m) => m.published).join(', ')}; ${failures.length} failed`,
+    );
     expect(failures).toEqual([]);
     expect(relayed, 'some events owed to an old owner reached the taker and were relayed').toBeGreaterThan(0);
     const changes = status.messages.filter((m) => m.json.state === 'owner-changed').map((m) => m.json);
-    expect(changes.map((c) => [c.old_replica, c.new_replica, c.session_id])).toEqual([['a', 'b', session], ['b', 'c', session], ['c', 'd', session]]);
-    expect(status.messages.filter((m) => m.json.state === 'stopped' || m.json.state === 'session-replaced')).toEqual([]);
+    expect(changes.map((c) => [c.old_replica, c.new_replica, c.session_id])).toEqual([
+      ['a', 'b', session],
+      ['b', 'c', session],
+      ['c', 'd', session],
+    ]);
+    expect(status.messages.filter((m) => m.json.state === 'stopped' || m.json.state === 'session-replaced')).toEqual(
+      [],
+    );
     expect(owner.daemon.served.get('h1')!.sessionId).toBe(session);
-    const after = await client.request('jh.request.h1', { janus: 'message', handle_id: handle, body: { audio: false } });
+    const after = await client.request('jh.request.h1', {
+      janus: 'message',
+      handle_id: handle,
+      body: { audio: false },
+    });
     expect(after.json.janus).toBe('event');
     expect(await listSessions(janus.adminUrl)).toEqual([session]);
   }, 90_000);
@@ -111,12 +147,24 @@ describe('start-up checks', () => {
   it('warns once per Janus whose reclaim_session_timeout is shorter than a failover (ha.leaseTtl + 2 s), and not about one long enough', async () => {
     const [short, long] = await Promise.all([startJanus({ reclaimTimeout: 5 }), startJanus({ reclaimTimeout: 30 })]);
     try {
-      const bridge = await haBridge('warn', [{ janus_id: 'w1', janus_url: short.url }, { janus_id: 'w2', janus_url: short.url }, { janus_id: 'w3', janus_url: long.url }], 6);
-      await eventually(() => bridge.logs().filter((l) => l.msg === 'serving').length === 3, 10_000, 'serving all three');
+      const bridge = await haBridge(
+        'warn',
+        [
+          { janus_id: 'w1', janus_url: short.url },
+          { janus_id: 'w2', janus_url: short.url },
+          { janus_id: 'w3', janus_url: long.url },
+        ],
+        6,
+      );
+      await eventually(
+        () => bridge.logs().filter((l) => l.msg === 'serving').length === 3,
+        10_000,
+        'serving all three',
+      );
       const warnings = bridge.logs().filter((l) => String(l.msg).includes('reclaim_session_timeout'));
-      expect(warnings.map((w) => ({ server: w.server, reclaim: w.reclaim_session_timeout_s, needed: w.needed_s }))).toEqual([
-        { server: new URL(short.url).host, reclaim: 5, needed: 8 },
-      ]);
+      expect(
+        warnings.map((w) => ({ server: w.server, reclaim: w.reclaim_session_timeout_s, needed: w.needed_s })),
+      ).toEqual([{ server: new URL(short.url).host, reclaim: 5, needed: 8 }]);
     } finally {
       await Promise.all([short.stop(), long.stop()]);
     }

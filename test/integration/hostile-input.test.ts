@@ -5,7 +5,14 @@
  * an error's. Real Janus, real NATS.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, natsPerFile, startBridge, type Collector, type Reply, type TestBridge } from '../support/bridge.js';
+import {
+  eventually,
+  natsPerFile,
+  startBridge,
+  type Collector,
+  type Reply,
+  type TestBridge,
+} from '../support/bridge.js';
 import { startJanus, type JanusServer } from '../support/processes.js';
 
 const scope = natsPerFile({ beforeAll, afterEach, afterAll });
@@ -18,9 +25,17 @@ const MAX = 128 * 1024;
 
 beforeAll(async () => {
   janus = await startJanus();
-  bridge = await startBridge({ nats: { servers: [scope.nats.url] }, janus: { maxMessageBytes: MAX }, connections: [{ janus_id: 'h', janus_url: janus.url }] });
+  bridge = await startBridge({
+    nats: { servers: [scope.nats.url] },
+    janus: { maxMessageBytes: MAX },
+    connections: [{ janus_id: 'h', janus_url: janus.url }],
+  });
   await eventually(() => bridge.daemon.served.get('h')?.connection.state === 'ready', 10_000, 'ready');
-  handle = ((await scope.client.request('janus.request.h', { janus: 'attach', plugin: 'janus.plugin.echotest' })).json.data as { id: number }).id;
+  handle = (
+    (await scope.client.request('janus.request.h', { janus: 'attach', plugin: 'janus.plugin.echotest' })).json.data as {
+      id: number;
+    }
+  ).id;
   events = scope.client.collect('janus.event.h');
   await scope.client.nc.flush();
 });
@@ -83,7 +98,11 @@ const CASES: Array<[string, string, number | string]> = [
   ['payload over the limit in multi-byte characters', `{"janus":"ping","pad":"${'€'.repeat(MAX / 3 + 10)}"}`, 603],
   ['__proto__ key with a legal verb', '{"janus":"ping","__proto__":{"polluted":true}}', 'pong'],
   ['constructor.prototype key', '{"janus":"ping","constructor":{"prototype":{"polluted":true}}}', 'pong'],
-  ['unicode in the body', `{"janus":"message","handle_id":${H},"body":{"audio":true,"note":"héllo 👋 \\ud83d\\udc4b ünïcödé"}}`, 'event'],
+  [
+    'unicode in the body',
+    `{"janus":"message","handle_id":${H},"body":{"audio":true,"note":"héllo 👋 \\ud83d\\udc4b ünïcödé"}}`,
+    'event',
+  ],
   ['session_id of someone else', '{"janus":"attach","plugin":"janus.plugin.echotest","session_id":1}', 'success'],
   ['session_id as a string', '{"janus":"keepalive","session_id":"abc"}', 'ack'],
   ['unknown verb', '{"janus":"explode"}', 'error'],
@@ -98,7 +117,9 @@ it(`has at least 40 hostile cases (${CASES.length})`, () => {
 /** The case's payload as sent: the handle put in, and the invalid UTF-8 case as bytes. */
 function payloadOf(raw: string): string | Buffer {
   const payload = raw.includes(H) ? raw.replaceAll(`"${H}"`, `"${handle}"`).replaceAll(H, String(handle)) : raw;
-  return payload.startsWith('\xff') ? Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(payload.slice(2))]) : payload;
+  return payload.startsWith('\xff')
+    ? Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(payload.slice(2))])
+    : payload;
 }
 
 it.each(CASES)('%s', async (_name, raw, expected) => {
@@ -122,15 +143,27 @@ it.each(CASES)('%s', async (_name, raw, expected) => {
 
 it('keeps serving after all of them, with nothing left pending', async () => {
   expect((await scope.client.request('janus.request.h', { janus: 'ping' })).json).toEqual({ janus: 'pong' });
-  const echo = await scope.client.request('janus.request.h', { janus: 'message', handle_id: handle, body: { audio: true } });
+  const echo = await scope.client.request('janus.request.h', {
+    janus: 'message',
+    handle_id: handle,
+    body: { audio: true },
+  });
   expect(echo.json.janus).toBe('event');
   expect(bridge.daemon.served.get('h')!.connection.pendingRequests).toBe(0);
 });
 
 /** The bridge still answers, and nothing it did threw. */
 async function expectStillServing(): Promise<void> {
-  expect((await scope.client.request('janus.request.h', { janus: 'ping', transaction: 'still-up' }, 5000)).json).toEqual({ janus: 'pong', transaction: 'still-up' });
-  const failures = bridge.logs().filter((line) => /handling failed|not published|not sent/.test(String(line.msg)) && line.msg !== 'fire-and-forget request not sent');
+  expect(
+    (await scope.client.request('janus.request.h', { janus: 'ping', transaction: 'still-up' }, 5000)).json,
+  ).toEqual({ janus: 'pong', transaction: 'still-up' });
+  const failures = bridge
+    .logs()
+    .filter(
+      (line) =>
+        /handling failed|not published|not sent/.test(String(line.msg)) &&
+        line.msg !== 'fire-and-forget request not sent',
+    );
   expect(failures).toEqual([]);
 }
 
@@ -169,18 +202,53 @@ interface Field {
 }
 
 const FIELDS: Record<string, Field> = {
-  'the transaction of a ping': { build: (v) => ({ janus: 'ping', transaction: v }), reply: 'pong', event: 'pong', isTransaction: true },
-  'the transaction of a plugin message': { build: (v) => ({ janus: 'message', handle_id: handle, body: { audio: true }, transaction: v }), reply: 'event', event: 'event', isTransaction: true },
-  'the transaction of a refused verb': { build: (v) => ({ janus: 'create', transaction: v }), reply: 604, isTransaction: true },
-  'the transaction of a request with a malformed handle_id': { build: (v) => ({ janus: 'message', handle_id: '1\n2', body: {}, transaction: v }), reply: 605, isTransaction: true },
-  'handle_id as a string': { build: (v, tx) => ({ janus: 'message', handle_id: v, body: {}, transaction: tx }), reply: 605 },
+  'the transaction of a ping': {
+    build: (v) => ({ janus: 'ping', transaction: v }),
+    reply: 'pong',
+    event: 'pong',
+    isTransaction: true,
+  },
+  'the transaction of a plugin message': {
+    build: (v) => ({ janus: 'message', handle_id: handle, body: { audio: true }, transaction: v }),
+    reply: 'event',
+    event: 'event',
+    isTransaction: true,
+  },
+  'the transaction of a refused verb': {
+    build: (v) => ({ janus: 'create', transaction: v }),
+    reply: 604,
+    isTransaction: true,
+  },
+  'the transaction of a request with a malformed handle_id': {
+    build: (v) => ({ janus: 'message', handle_id: '1\n2', body: {}, transaction: v }),
+    reply: 605,
+    isTransaction: true,
+  },
+  'handle_id as a string': {
+    build: (v, tx) => ({ janus: 'message', handle_id: v, body: {}, transaction: tx }),
+    reply: 605,
+  },
   'the janus verb': { build: (v, tx) => ({ janus: `ping${v}`, transaction: tx }), reply: 'error', event: 'error' },
-  'the plugin name of an attach': { build: (v, tx) => ({ janus: 'attach', plugin: `janus.plugin.${v}`, transaction: tx }), reply: 'error', event: 'error' },
-  'the opaque_id of an attach': { build: (v, tx) => ({ janus: 'attach', plugin: 'janus.plugin.echotest', opaque_id: v, transaction: tx }), reply: 'success', event: 'success' },
-  'a string in a plugin message body': { build: (v, tx) => ({ janus: 'message', handle_id: handle, body: { audio: true, note: v }, transaction: tx }), reply: 'event', event: 'event' },
+  'the plugin name of an attach': {
+    build: (v, tx) => ({ janus: 'attach', plugin: `janus.plugin.${v}`, transaction: tx }),
+    reply: 'error',
+    event: 'error',
+  },
+  'the opaque_id of an attach': {
+    build: (v, tx) => ({ janus: 'attach', plugin: 'janus.plugin.echotest', opaque_id: v, transaction: tx }),
+    reply: 'success',
+    event: 'success',
+  },
+  'a string in a plugin message body': {
+    build: (v, tx) => ({ janus: 'message', handle_id: handle, body: { audio: true, note: v }, transaction: tx }),
+    reply: 'event',
+    event: 'event',
+  },
 };
 
-const FIELD_CASES = Object.keys(FIELDS).flatMap((field) => UNSAFE.map(([value, string]) => [field, value, string] as [string, string, string]));
+const FIELD_CASES = Object.keys(FIELDS).flatMap((field) =>
+  UNSAFE.map(([value, string]) => [field, value, string] as [string, string, string]),
+);
 
 /** A bridge error's service error header: sendable, and saying what was wrong without quoting it. */
 function expectSafeServiceError(reply: Reply, code: number): void {
@@ -209,22 +277,28 @@ describe('a string that cannot go into a header, in each field that can reach a 
     await expectStillServing();
   });
 
-  it.each(FIELD_CASES)('%s holding %s, fire-and-forget: the event comes whole, without the unsafe header', async (field, _what, value) => {
-    const { build, event, isTransaction } = FIELDS[field]!;
-    const tx = `ff-${++sequence}`;
-    const transaction = isTransaction ? value : tx;
-    const earlier = new Set(events.messages);
-    scope.client.nc.publish('janus.request.h', JSON.stringify(build(value, tx)));
-    await expectStillServing();
-    if (!event) return;
-    // Other cases sent the same transaction: only an event of this one counts.
-    const published = await events.waitForMessage((m) => !earlier.has(m) && (m.json.janus_body as { transaction?: unknown }).transaction === transaction, 5000);
-    expect((published.json.janus_body as { janus: string }).janus).toBe(event);
-    expect(published.headers?.get('Janus-Id')).toBe('h');
-    expect(published.headers?.get('Janus-Type')).toBe(event);
-    if (isTransaction) expect(published.headers?.has('Janus-Transaction')).toBe(false);
-    else expect(published.headers?.get('Janus-Transaction')).toBe(tx);
-  });
+  it.each(FIELD_CASES)(
+    '%s holding %s, fire-and-forget: the event comes whole, without the unsafe header',
+    async (field, _what, value) => {
+      const { build, event, isTransaction } = FIELDS[field]!;
+      const tx = `ff-${++sequence}`;
+      const transaction = isTransaction ? value : tx;
+      const earlier = new Set(events.messages);
+      scope.client.nc.publish('janus.request.h', JSON.stringify(build(value, tx)));
+      await expectStillServing();
+      if (!event) return;
+      // Other cases sent the same transaction: only an event of this one counts.
+      const published = await events.waitForMessage(
+        (m) => !earlier.has(m) && (m.json.janus_body as { transaction?: unknown }).transaction === transaction,
+        5000,
+      );
+      expect((published.json.janus_body as { janus: string }).janus).toBe(event);
+      expect(published.headers?.get('Janus-Id')).toBe('h');
+      expect(published.headers?.get('Janus-Type')).toBe(event);
+      if (isTransaction) expect(published.headers?.has('Janus-Transaction')).toBe(false);
+      else expect(published.headers?.get('Janus-Transaction')).toBe(tx);
+    },
+  );
 
   it('wrote none of those strings into a log line', () => {
     expect(JSON.stringify(bridge.logs())).not.toContain('LEAK');

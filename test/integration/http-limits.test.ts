@@ -45,11 +45,18 @@ function lab(onTestFinished: (fn: () => Promise<void>) => void) {
         const socket = connect(port, '127.0.0.1');
         const held: Held = { socket, received: '' };
         sockets.push(held);
-        socket.on('data', (chunk: Buffer) => { held.received += chunk.toString(); });
+        socket.on('data', (chunk: Buffer) => {
+          held.received += chunk.toString();
+        });
         // A server that closes at once may reset: that is a close like any other here.
         socket.on('error', () => undefined);
-        socket.once('close', () => { held.closedAt = performance.now(); });
-        socket.once('connect', () => { held.connectedAt = performance.now(); resolve(held); });
+        socket.once('close', () => {
+          held.closedAt = performance.now();
+        });
+        socket.once('connect', () => {
+          held.connectedAt = performance.now();
+          resolve(held);
+        });
         socket.once('error', reject);
       });
     },
@@ -61,7 +68,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** GET on a connection of its own, closed after the answer. */
 async function get(port: number, path: string): Promise<{ status: number; body: string }> {
-  const res = await fetch(`http://127.0.0.1:${port}${path}`, { headers: { connection: 'close' }, signal: AbortSignal.timeout(3000) });
+  const res = await fetch(`http://127.0.0.1:${port}${path}`, {
+    headers: { connection: 'close' },
+    signal: AbortSignal.timeout(3000),
+  });
   return { status: res.status, body: await res.text() };
 }
 
@@ -69,7 +79,9 @@ async function get(port: number, path: string): Promise<{ status: number; body: 
 const lifetime = (held: Held): number => held.closedAt! - held.connectedAt!;
 
 describe('HTTP connection limits', () => {
-  it('keeps 64 of 200 idle connections, closes the other 136 at once, closes the kept ones after 5 s idle, and answers /healthz then', async ({ onTestFinished }) => {
+  it('keeps 64 of 200 idle connections, closes the other 136 at once, closes the kept ones after 5 s idle, and answers /healthz then', async ({
+    onTestFinished,
+  }) => {
     const { start, open } = lab(onTestFinished);
     expect(HTTP_LIMITS.maxConnections).toBe(64);
     const port = await start();
@@ -80,7 +92,10 @@ describe('HTTP connection limits', () => {
     for (const closed of held.filter((h) => !isOpen(h))) expect(lifetime(closed)).toBeLessThan(2000);
 
     await eventually(() => held.every((h) => !isOpen(h)), 8000, 'the idle connections closed');
-    const idle = held.map(lifetime).sort((a, b) => b - a).slice(0, 64);
+    const idle = held
+      .map(lifetime)
+      .sort((a, b) => b - a)
+      .slice(0, 64);
     expect(Math.min(...idle)).toBeGreaterThanOrEqual(4500);
     expect(Math.max(...idle)).toBeLessThan(6500);
     expect(await get(port, '/healthz')).toEqual({ status: 200, body: '{"status":"ok"}' });
@@ -121,7 +136,9 @@ describe('HTTP connection limits', () => {
       const slow = await open(port);
       slow.socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ');
       // Never idle, so only the headers deadline can end it.
-      const drip = setInterval(() => { if (isOpen(slow)) slow.socket.write('a'); }, 1000);
+      const drip = setInterval(() => {
+        if (isOpen(slow)) slow.socket.write('a');
+      }, 1000);
       try {
         await eventually(() => !isOpen(slow), 9000, 'the slow connection closed');
       } finally {

@@ -17,8 +17,18 @@ async function setup(janusOptions: Parameters<typeof startJanus>[0], janusConfig
   const status = scope.client.collect(`janus.status.${id}`);
   const events = scope.client.collect(`janus.event.${id}`);
   await scope.client.nc.flush();
-  const bridge = await startBridge({ nats: { servers: [scope.nats.url] }, janus: janusConfig, connections: [{ janus_id: id, janus_url: janus.url }] });
-  running.push({ stop: async () => { status.stop(); events.stop(); await bridge.stop(); } });
+  const bridge = await startBridge({
+    nats: { servers: [scope.nats.url] },
+    janus: janusConfig,
+    connections: [{ janus_id: id, janus_url: janus.url }],
+  });
+  running.push({
+    stop: async () => {
+      status.stop();
+      events.stop();
+      await bridge.stop();
+    },
+  });
   const connected = await status.waitFor((m) => m.state === 'connected');
   return { janus, bridge, status, events, connected, connection: () => bridge.daemon.served.get(id)!.connection };
 }
@@ -26,7 +36,11 @@ async function setup(janusOptions: Parameters<typeof startJanus>[0], janusConfig
 describe('status subject', () => {
   it('announces the session on connect, with id and redacted url', async () => {
     const { connected, connection, janus } = await setup({}, {}, 'st1');
-    expect(connected).toMatchObject({ janus_id: 'st1', janus_url: `ws://127.0.0.1:${janus.wsPort}/janus`, state: 'connected' });
+    expect(connected).toMatchObject({
+      janus_id: 'st1',
+      janus_url: `ws://127.0.0.1:${janus.wsPort}/janus`,
+      state: 'connected',
+    });
     expect(connected.session_id).toBe(connection().sessionId);
     expect(typeof connected.at).toBe('string');
     expect(await listSessions(janus.adminUrl)).toEqual([connection().sessionId]);
@@ -52,7 +66,9 @@ describe('keepalive', () => {
     const replaced = await status.waitFor((m) => m.state === 'session-replaced', 10_000);
     expect(replaced).toMatchObject({ old_session_id: first, new_session_id: connection().sessionId });
     expect(connection().sessionId).not.toBe(first);
-    expect(await events.waitFor((m) => (m.janus_body as { janus: string }).janus === 'timeout')).toMatchObject({ janus_body: { session_id: first } });
+    expect(await events.waitFor((m) => (m.janus_body as { janus: string }).janus === 'timeout')).toMatchObject({
+      janus_body: { session_id: first },
+    });
     const reply = await scope.client.request('janus.request.ka2', { janus: 'attach', plugin: 'janus.plugin.echotest' });
     expect(reply.json).toMatchObject({ janus: 'success', session_id: connection().sessionId });
   }, 20_000);
@@ -60,10 +76,16 @@ describe('keepalive', () => {
 
 describe('faults', () => {
   it('fails pending requests at once when Janus dies, fails fast while it is down, and reconnects with a new session', async () => {
-    const { janus, status, connection } = await setup({}, { cmdTimeout: 5000, pingInterval: 30, reconnect: { minDelay: 50, maxDelay: 300 } }, 'k1');
+    const { janus, status, connection } = await setup(
+      {},
+      { cmdTimeout: 5000, pingInterval: 30, reconnect: { minDelay: 50, maxDelay: 300 } },
+      'k1',
+    );
     const oldSession = connection().sessionId;
     janus.pause();
-    const inFlight = Array.from({ length: 20 }, (_, i) => scope.client.request('janus.request.k1', { janus: 'info', transaction: `f-${i}` }));
+    const inFlight = Array.from({ length: 20 }, (_, i) =>
+      scope.client.request('janus.request.k1', { janus: 'info', transaction: `f-${i}` }),
+    );
     await eventually(() => connection().pendingRequests === 20, 2000, '20 pending requests');
     const killedAt = performance.now();
     await janus.kill();

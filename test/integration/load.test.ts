@@ -10,7 +10,10 @@ let client: Client;
 
 beforeAll(async () => {
   [nats, janus] = await Promise.all([startNats(), startJanus()]);
-  bridge = await startBridge({ nats: { servers: [nats.url] }, connections: [{ janus_id: 'load', janus_url: janus.url }] });
+  bridge = await startBridge({
+    nats: { servers: [nats.url] },
+    connections: [{ janus_id: 'load', janus_url: janus.url }],
+  });
   client = await Client.connect(nats.url);
   await eventually(() => bridge.daemon.served.get('load')?.connection.state === 'ready', 10_000, 'ready');
 });
@@ -30,16 +33,30 @@ it('gives each of 500 concurrent requests its own answer', async () => {
   const requests = Array.from({ length: 500 }, (_, i) => {
     // Three kinds: synchronous plugin answers (each names its room), asynchronous
     // plugin answers (ack, then event), and session-less verbs.
-    if (i % 3 === 0) return client.request('janus.request.load', { janus: 'message', handle_id: echoHandle, transaction: `t${i}`, body: { audio: i % 2 === 0 } });
-    if (i % 3 === 1) return client.request('janus.request.load', { janus: 'message', handle_id: handle, transaction: `t${i}`, body: { request: 'exists', room: 10_000 + i } });
+    if (i % 3 === 0)
+      return client.request('janus.request.load', {
+        janus: 'message',
+        handle_id: echoHandle,
+        transaction: `t${i}`,
+        body: { audio: i % 2 === 0 },
+      });
+    if (i % 3 === 1)
+      return client.request('janus.request.load', {
+        janus: 'message',
+        handle_id: handle,
+        transaction: `t${i}`,
+        body: { request: 'exists', room: 10_000 + i },
+      });
     return client.request('janus.request.load', { janus: 'ping', transaction: `t${i}` });
   });
   const replies = await Promise.all(requests);
   const elapsed = performance.now() - started;
   for (const [i, reply] of replies.entries()) {
     expect(reply.json.transaction).toBe(`t${i}`);
-    if (i % 3 === 0) expect(reply.json).toMatchObject({ janus: 'event', sender: echoHandle, plugindata: { data: { result: 'ok' } } });
-    if (i % 3 === 1) expect(reply.json).toMatchObject({ janus: 'success', plugindata: { data: { room: 10_000 + i, exists: false } } });
+    if (i % 3 === 0)
+      expect(reply.json).toMatchObject({ janus: 'event', sender: echoHandle, plugindata: { data: { result: 'ok' } } });
+    if (i % 3 === 1)
+      expect(reply.json).toMatchObject({ janus: 'success', plugindata: { data: { room: 10_000 + i, exists: false } } });
     if (i % 3 === 2) expect(reply.json.janus).toBe('pong');
   }
   expect(bridge.daemon.served.get('load')!.connection.pendingRequests).toBe(0);

@@ -24,20 +24,36 @@ function flood(fake: FakeJanus, perSecond: number, bytes: number): { sent: numbe
   const perTick = Math.max(1, Math.round(perSecond / 100));
   const timer = setInterval(() => {
     for (let i = 0; i < perTick; i++) {
-      fake.sendRaw(`{"janus":"event","session_id":1001,"sender":7,"plugindata":{"plugin":"janus.plugin.fake","data":{"n":${state.sent++},"pad":"${pad}"}}}`);
+      fake.sendRaw(
+        `{"janus":"event","session_id":1001,"sender":7,"plugindata":{"plugin":"janus.plugin.fake","data":{"n":${state.sent++},"pad":"${pad}"}}}`,
+      );
     }
   }, 10);
-  return { get sent() { return state.sent; }, stop: async () => clearInterval(timer) };
+  return {
+    get sent() {
+      return state.sent;
+    },
+    stop: async () => clearInterval(timer),
+  };
 }
 
 async function readyStatus(bridge: TestBridge): Promise<number> {
-  const response = await fetch(`http://127.0.0.1:${bridge.daemon.httpPort}/readyz`, { signal: AbortSignal.timeout(1000) }).catch(() => undefined);
+  const response = await fetch(`http://127.0.0.1:${bridge.daemon.httpPort}/readyz`, {
+    signal: AbortSignal.timeout(1000),
+  }).catch(() => undefined);
   return response?.status ?? 0;
 }
 
-/** What the NATS client really holds in memory for the server: its own buffer and the socket's. Internals, for the test's eyes only. */
+/**
+ * What the NATS client really holds in memory for the server: its own buffer and the socket's. Internals, for the
+ * test's eyes only.
+ */
 function clientBufferedBytes(bridge: TestBridge): number {
-  const protocol = (bridge.daemon.nc as unknown as { protocol: { outbound: { size(): number }; transport?: { socket?: { writableLength: number } } } }).protocol;
+  const protocol = (
+    bridge.daemon.nc as unknown as {
+      protocol: { outbound: { size(): number }; transport?: { socket?: { writableLength: number } } };
+    }
+  ).protocol;
   return protocol.outbound.size() + (protocol.transport?.socket?.writableLength ?? 0);
 }
 
@@ -53,7 +69,16 @@ function sampler(probe: () => number | Promise<number>): { max: number; seen: Se
       await new Promise((r) => setTimeout(r, 100));
     }
   })();
-  return { get max() { return state.max; }, seen: state.seen, stop: async () => { on = false; await loop; } };
+  return {
+    get max() {
+      return state.max;
+    },
+    seen: state.seen,
+    stop: async () => {
+      on = false;
+      await loop;
+    },
+  };
 }
 
 it('leaves a stalled server of a cluster within seconds, says not ready meanwhile, and answers requests from the other server', async () => {
@@ -63,11 +88,19 @@ it('leaves a stalled server of a cluster within seconds, says not ready meanwhil
   const fake = await startFakeJanus();
   running.push(fake);
   // Given only the first server, the bridge learns the second from the cluster.
-  const bridge = await startBridge({ nats: { servers: [stalled.url] }, connections: [{ janus_id: 'st', janus_url: fake.url }] });
+  const bridge = await startBridge({
+    nats: { servers: [stalled.url] },
+    connections: [{ janus_id: 'st', janus_url: fake.url }],
+  });
   running.push(bridge);
   const client = await Client.connect(healthy.url);
   running.push({ stop: () => client.close() });
-  await eventually(async () => (await client.request('janus.request.st', { janus: 'ping' }, 500).catch(() => undefined))?.json.janus === 'pong', 10_000, 'served through the route');
+  await eventually(
+    async () =>
+      (await client.request('janus.request.st', { janus: 'ping' }, 500).catch(() => undefined))?.json.janus === 'pong',
+    10_000,
+    'served through the route',
+  );
   const events = client.collect('janus.event.st');
   const load = flood(fake, 500, 1024);
   running.push(load);
@@ -78,7 +111,12 @@ it('leaves a stalled server of a cluster within seconds, says not ready meanwhil
   const pending = sampler(() => bridge.daemon.link.pendingBytes);
   stalled.pause();
   const stoppedAt = performance.now();
-  await eventually(async () => (await client.request('janus.request.st', { janus: 'ping' }, 500).catch(() => undefined))?.json.janus === 'pong', 20_000, 'answered through the healthy server');
+  await eventually(
+    async () =>
+      (await client.request('janus.request.st', { janus: 'ping' }, 500).catch(() => undefined))?.json.janus === 'pong',
+    20_000,
+    'answered through the healthy server',
+  );
   const answeredAfter = performance.now() - stoppedAt;
   const eventsBefore = events.messages.length;
   await eventually(() => events.messages.length > eventsBefore + 200, 5_000, 'events flowing again');
@@ -86,9 +124,11 @@ it('leaves a stalled server of a cluster within seconds, says not ready meanwhil
   await Promise.all([readiness.stop(), buffered.stop(), pending.stop()]);
   stalled.resume();
 
-  console.log(`stall: requests answered through the other server ${answeredAfter.toFixed(0)} ms after SIGSTOP; readiness seen ${[...readiness.seen].join(', ')}; ` +
-    `client buffer at most ${(buffered.max / 1024).toFixed(0)} KiB, link pending at most ${(pending.max / 1024).toFixed(0)} KiB; ` +
-    `${bridge.daemon.link.totals.lost} bytes lost with the stalled connection, ${bridge.daemon.link.totals.dropped} messages dropped`);
+  console.log(
+    `stall: requests answered through the other server ${answeredAfter.toFixed(0)} ms after SIGSTOP; readiness seen ${[...readiness.seen].join(', ')}; ` +
+      `client buffer at most ${(buffered.max / 1024).toFixed(0)} KiB, link pending at most ${(pending.max / 1024).toFixed(0)} KiB; ` +
+      `${bridge.daemon.link.totals.lost} bytes lost with the stalled connection, ${bridge.daemon.link.totals.dropped} messages dropped`,
+  );
   expect(answeredAfter).toBeLessThan(bridge.config.nats.stallTimeout + 6_000);
   expect(readiness.seen.has(503)).toBe(true);
   expect(bridge.daemon.link.totals.stalls).toBeGreaterThanOrEqual(1);
@@ -103,7 +143,10 @@ it('keeps what it holds for a stalled lone server within nats.maxPendingBytes, c
   const fake = await startFakeJanus();
   running.push(fake);
   const limit = 4 * 1024 * 1024;
-  const bridge = await startBridge({ nats: { servers: [nats.url], maxPendingBytes: limit }, connections: [{ janus_id: 'lone', janus_url: fake.url }] });
+  const bridge = await startBridge({
+    nats: { servers: [nats.url], maxPendingBytes: limit },
+    connections: [{ janus_id: 'lone', janus_url: fake.url }],
+  });
   running.push(bridge);
   const client = await Client.connect(nats.url, { maxReconnectAttempts: -1, reconnectTimeWait: 200 });
   running.push({ stop: () => client.close() });
@@ -124,12 +167,20 @@ it('keeps what it holds for a stalled lone server within nats.maxPendingBytes, c
   await Promise.all([readiness.stop(), buffered.stop(), pending.stop(), rss.stop()]);
   nats.resume();
   await load.stop();
-  await eventually(async () => (await client.request('janus.request.lone', { janus: 'ping' }, 500).catch(() => undefined))?.json.janus === 'pong', 20_000, 'served after the server woke');
+  await eventually(
+    async () =>
+      (await client.request('janus.request.lone', { janus: 'ping' }, 500).catch(() => undefined))?.json.janus ===
+      'pong',
+    20_000,
+    'served after the server woke',
+  );
 
   const totals = bridge.daemon.link.totals;
-  console.log(`lone stall: ${sentDuring} events of 2 KiB in 12 s (${((sentDuring * 2) / 1024).toFixed(0)} MiB); client buffer at most ${(buffered.max / 1024 / 1024).toFixed(1)} MiB, ` +
-    `link pending at most ${(pending.max / 1024 / 1024).toFixed(1)} MiB (limit 4), RSS +${((rss.max - rssBefore) / 1024 / 1024).toFixed(0)} MiB; ` +
-    `${totals.stalls} stalls, ${totals.dropped} dropped, ${totals.lost} bytes lost with the stalled connection; readiness seen ${[...readiness.seen].join(', ')}`);
+  console.log(
+    `lone stall: ${sentDuring} events of 2 KiB in 12 s (${((sentDuring * 2) / 1024).toFixed(0)} MiB); client buffer at most ${(buffered.max / 1024 / 1024).toFixed(1)} MiB, ` +
+      `link pending at most ${(pending.max / 1024 / 1024).toFixed(1)} MiB (limit 4), RSS +${((rss.max - rssBefore) / 1024 / 1024).toFixed(0)} MiB; ` +
+      `${totals.stalls} stalls, ${totals.dropped} dropped, ${totals.lost} bytes lost with the stalled connection; readiness seen ${[...readiness.seen].join(', ')}`,
+  );
   expect(sentDuring * 2048).toBeGreaterThan(6 * limit);
   expect(totals.stalls).toBeGreaterThanOrEqual(1);
   expect(totals.dropped).toBeGreaterThan(0);

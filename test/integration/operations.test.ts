@@ -47,20 +47,29 @@ describe('/metrics', () => {
     const values = {
       nats: { servers: [scope.nats.url] },
       janus: { cmdTimeout: 500, reconnect: { minDelay: 50, maxDelay: 200 } },
-      connections: [{ janus_id: 'm1', janus_url: janus.url }, { janus_id: 'm2', janus_url: restartable.url }],
+      connections: [
+        { janus_id: 'm1', janus_url: janus.url },
+        { janus_id: 'm2', janus_url: restartable.url },
+      ],
       http: { host: '127.0.0.1', port: 0 },
     };
     writeFileSync(file, JSON.stringify(values));
     const bridge = await startBridge(values, { rereadConfig: () => loadConfig({ file, env: {} }) });
     scope.running.push(bridge);
-    await eventually(() => ['m1', 'm2'].every((id) => bridge.daemon.served.get(id)?.connection.state === 'ready'), 5000, 'ready');
+    await eventually(
+      () => ['m1', 'm2'].every((id) => bridge.daemon.served.get(id)?.connection.state === 'ready'),
+      5000,
+      'ready',
+    );
     const request = (id: string, body: unknown) => scope.client.request(`janus.request.${id}`, body);
 
     for (let i = 0; i < 3; i++) await request('m1', { janus: 'ping' });
     await request('m1', { janus: 'message', handle_id: 4242, body: {} });
     await request('m1', { janus: 'create' });
     await request('m1', '[]');
-    const handle = ((await request('m1', { janus: 'attach', plugin: 'janus.plugin.echotest' })).json.data as { id: number }).id;
+    const handle = (
+      (await request('m1', { janus: 'attach', plugin: 'janus.plugin.echotest' })).json.data as { id: number }
+    ).id;
     await request('m1', { janus: 'detach', handle_id: handle });
     await scope.client.request('janus.request.m1', { janus: 'ping' });
     janus.pause();
@@ -81,7 +90,13 @@ describe('/metrics', () => {
     expect(sample(text, 'janus_bridge_requests_total', { janus_id: 'm2', outcome: 'unavailable' })).toBe(1);
     expect(sample(text, 'janus_bridge_request_duration_seconds_count', { janus_id: 'm1' })).toBe(10);
     expect(sample(text, 'janus_bridge_request_duration_seconds_bucket', { janus_id: 'm1', le: '0.25' })).toBe(9);
-    await eventually(async () => (sample(await metricsOf(bridge.daemon.httpPort), 'janus_bridge_events_published_total', { janus_id: 'm1' }) ?? 0) >= 2, 3000, 'events counted');
+    await eventually(
+      async () =>
+        (sample(await metricsOf(bridge.daemon.httpPort), 'janus_bridge_events_published_total', { janus_id: 'm1' }) ??
+          0) >= 2,
+      3000,
+      'events counted',
+    );
     expect(sample(text, 'janus_bridge_connection_state', { janus_id: 'm1', state: 'ready' })).toBe(1);
     expect(sample(text, 'janus_bridge_connection_state', { janus_id: 'm1', state: 'disconnected' })).toBe(0);
     expect(sample(text, 'janus_bridge_connection_state', { janus_id: 'm2', state: 'ready' })).toBe(0);
@@ -93,7 +108,14 @@ describe('/metrics', () => {
 
     const back = await restartable.restart();
     scope.running.push(back);
-    await eventually(async () => sample(await metricsOf(bridge.daemon.httpPort), 'janus_bridge_session_replacements_total', { janus_id: 'm2' }) === 1, 5000, 'replacement counted');
+    await eventually(
+      async () =>
+        sample(await metricsOf(bridge.daemon.httpPort), 'janus_bridge_session_replacements_total', {
+          janus_id: 'm2',
+        }) === 1,
+      5000,
+      'replacement counted',
+    );
 
     writeFileSync(file, JSON.stringify({ ...values, connections: [values.connections[0]] }));
     expect((await bridge.daemon.reload('test')).ok).toBe(true);
@@ -108,7 +130,10 @@ describe('/readyz', () => {
     const values = (readyShare: number) => ({
       nats: { servers: [scope.nats.url] },
       http: { host: '127.0.0.1', port: 0, readyShare },
-      connections: [{ janus_id: 'r1', janus_url: janus.url }, { janus_id: 'r2', janus_url: 'ws://127.0.0.1:9/' }],
+      connections: [
+        { janus_id: 'r1', janus_url: janus.url },
+        { janus_id: 'r2', janus_url: 'ws://127.0.0.1:9/' },
+      ],
     });
     const half = await startBridge(values(0.5));
     scope.running.push(half);
@@ -119,14 +144,23 @@ describe('/readyz', () => {
     await eventually(() => all.daemon.served.get('r1')?.connection.state === 'ready', 5000, 'r1 ready');
     const res = await fetch(`http://127.0.0.1:${all.daemon.httpPort}/readyz`);
     expect(res.status).toBe(503);
-    expect(await res.json()).toEqual({ status: 'not ready', reasons: ['1 of 2 Janus connections ready, http.readyShare needs 2'] });
+    expect(await res.json()).toEqual({
+      status: 'not ready',
+      reasons: ['1 of 2 Janus connections ready, http.readyShare needs 2'],
+    });
     expect((await fetch(`http://127.0.0.1:${all.daemon.httpPort}/healthz`)).status).toBe(200);
   });
 });
 
 describe('service discovery and admin status', () => {
   it('shows the bridge, its version and one endpoint per janus_id with its statistics to the NATS service client', async () => {
-    const bridge = await startBridge({ nats: { servers: [scope.nats.url] }, connections: [{ janus_id: 's1', janus_url: janus.url }, { janus_id: 's2', janus_url: janus.url }] });
+    const bridge = await startBridge({
+      nats: { servers: [scope.nats.url] },
+      connections: [
+        { janus_id: 's1', janus_url: janus.url },
+        { janus_id: 's2', janus_url: janus.url },
+      ],
+    });
     scope.running.push(bridge);
     await eventually(() => bridge.daemon.served.get('s1')?.connection.state === 'ready', 5000, 'ready');
     await scope.client.request('janus.request.s1', { janus: 'ping' });
@@ -138,9 +172,14 @@ describe('service discovery and admin status', () => {
     const infos = [];
     for await (const info of await services.info('janus-nats-bridge', bridge.daemon.discovery.id)) infos.push(info);
     expect(infos).toHaveLength(1);
-    expect(infos[0]).toMatchObject({ name: 'janus-nats-bridge', version: '0.1.0', type: 'io.nats.micro.v1.info_response' });
+    expect(infos[0]).toMatchObject({
+      name: 'janus-nats-bridge',
+      version: '0.1.0',
+      type: 'io.nats.micro.v1.info_response',
+    });
     expect(infos[0]!.endpoints.map((e) => [e.name, e.subject, e.queue_group])).toEqual([
-      ['s1', 'janus.request.s1', 'janus-nats-bridge'], ['s2', 'janus.request.s2', 'janus-nats-bridge'],
+      ['s1', 'janus.request.s1', 'janus-nats-bridge'],
+      ['s2', 'janus.request.s2', 'janus-nats-bridge'],
     ]);
     const stats = [];
     for await (const stat of await services.stats('janus-nats-bridge', bridge.daemon.discovery.id)) stats.push(stat);
@@ -151,7 +190,13 @@ describe('service discovery and admin status', () => {
   });
 
   it('answers <prefix>.admin.status with every served connection', async () => {
-    const bridge = await startBridge({ nats: { servers: [scope.nats.url] }, connections: [{ janus_id: 'a1', janus_url: `${janus.url}?apisecret=hidden-one` }, { janus_id: 'a2', janus_url: 'ws://127.0.0.1:9/' }] });
+    const bridge = await startBridge({
+      nats: { servers: [scope.nats.url] },
+      connections: [
+        { janus_id: 'a1', janus_url: `${janus.url}?apisecret=hidden-one` },
+        { janus_id: 'a2', janus_url: 'ws://127.0.0.1:9/' },
+      ],
+    });
     scope.running.push(bridge);
     await eventually(() => bridge.daemon.served.get('a1')?.connection.state === 'ready', 5000, 'ready');
     const reply = await scope.client.request('janus.admin.status', '');
@@ -159,7 +204,13 @@ describe('service discovery and admin status', () => {
     expect(body.version).toBe('0.1.0');
     expect(body.instance).toBe(bridge.daemon.discovery.id);
     expect(body.connections).toHaveLength(2);
-    expect(body.connections[0]).toMatchObject({ janus_id: 'a1', janus_url: `ws://127.0.0.1:${janus.wsPort}/janus`, state: 'ready', session_id: bridge.daemon.served.get('a1')!.connection.sessionId, pending: 0 });
+    expect(body.connections[0]).toMatchObject({
+      janus_id: 'a1',
+      janus_url: `ws://127.0.0.1:${janus.wsPort}/janus`,
+      state: 'ready',
+      session_id: bridge.daemon.served.get('a1')!.connection.sessionId,
+      pending: 0,
+    });
     expect(Date.parse(String(body.connections[0]!.since))).toBeLessThanOrEqual(Date.now());
     expect(body.connections[1]).toMatchObject({ janus_id: 'a2', session_id: null });
     expect(['disconnected', 'connecting']).toContain(body.connections[1]!.state);

@@ -33,7 +33,10 @@ beforeAll(async () => {
   const conf = join(dir, 'nats.conf');
   writeFileSync(conf, `max_payload: ${MAX_PAYLOAD}\n`);
   // A container gets the file mounted read-only and keeps JetStream's store inside it (as ha-cluster.ts does).
-  nats = await startNats(undefined, selected() === 'containers' ? ['-c', conf, '-js'] : ['-c', conf, '-js', '-sd', join(dir, 'js')]);
+  nats = await startNats(
+    undefined,
+    selected() === 'containers' ? ['-c', conf, '-js'] : ['-c', conf, '-js', '-sd', join(dir, 'js')],
+  );
   client = await Client.connect(nats.url);
 });
 
@@ -47,7 +50,11 @@ afterAll(async () => {
 });
 
 async function bridge(janusId: string, fake: FakeJanus, values: Record<string, unknown>): Promise<TestBridge> {
-  const started = await startBridge({ janus: { maxMessageBytes: 1024 * 1024 }, connections: [{ janus_id: janusId, janus_url: fake.url }], ...values });
+  const started = await startBridge({
+    janus: { maxMessageBytes: 1024 * 1024 },
+    connections: [{ janus_id: janusId, janus_url: fake.url }],
+    ...values,
+  });
   running.push(started);
   await eventually(() => started.daemon.served.get(janusId)?.connection.state === 'ready', 10_000, `${janusId} ready`);
   return started;
@@ -62,21 +69,28 @@ async function fakeJanus(): Promise<FakeJanus> {
 /** BEFORE small events (seq 0…), one whose body alone is over max_payload, then AFTER small ones. */
 function sendEvents(fake: FakeJanus, padBytes = 100_000): void {
   const event = (seq: number | string, pad?: string): string =>
-    JSON.stringify({ janus: 'event', session_id: 1, sender: 2, plugindata: { plugin: 'janus.plugin.fake', data: { seq, ...(pad ? { pad } : {}) } } });
+    JSON.stringify({
+      janus: 'event',
+      session_id: 1,
+      sender: 2,
+      plugindata: { plugin: 'janus.plugin.fake', data: { seq, ...(pad ? { pad } : {}) } },
+    });
   for (let seq = 0; seq < BEFORE; seq++) fake.sendRaw(event(seq));
   fake.sendRaw(event('big', BODY_MARK.repeat(Math.ceil(padBytes / BODY_MARK.length))));
   for (let seq = BEFORE; seq < BEFORE + AFTER; seq++) fake.sendRaw(event(seq));
 }
 
 const SMALL_SEQS = Array.from({ length: BEFORE + AFTER }, (_, i) => i);
-const seqOf = (json: unknown): unknown => (json as { janus_body: { plugindata: { data: { seq: unknown } } } }).janus_body.plugindata.data.seq;
+const seqOf = (json: unknown): unknown =>
+  (json as { janus_body: { plugindata: { data: { seq: unknown } } } }).janus_body.plugindata.data.seq;
 
 async function droppedCounts(b: TestBridge, janusId: string): Promise<Record<string, number>> {
   const text = await (await fetch(`http://127.0.0.1:${b.daemon.httpPort}/metrics`)).text();
   const counts: Record<string, number> = {};
   for (const line of text.split('\n')) {
     const match = /^janus_bridge_events_dropped_total\{(.*)\} (\d+)$/.exec(line);
-    if (match && match[1]!.includes(`janus_id="${janusId}"`)) counts[/reason="([^"]+)"/.exec(match[1]!)![1]!] = Number(match[2]);
+    if (match && match[1]!.includes(`janus_id="${janusId}"`))
+      counts[/reason="([^"]+)"/.exec(match[1]!)![1]!] = Number(match[2]);
   }
   return counts;
 }
@@ -94,18 +108,32 @@ async function readStream(stream: string, expected: number): Promise<JsMsg[]> {
   return messages;
 }
 
-interface SinkView { readonly waiting: number; readonly totals: Record<string, number> }
+interface SinkView {
+  readonly waiting: number;
+  readonly totals: Record<string, number>;
+}
 
 describe('with JetStream capture', () => {
   it('drops an event over max_payload as too_large, logged once without its body, and stores every other event in order with the buffer emptied', async () => {
     const fake = await fakeJanus();
-    const b = await bridge('o1', fake, { nats: { servers: [nats.url], subjectPrefix: 'big' }, events: { stream: { enabled: true, name: 'OVERSIZE_TEST', storage: 'memory' } } });
+    const b = await bridge('o1', fake, {
+      nats: { servers: [nats.url], subjectPrefix: 'big' },
+      events: { stream: { enabled: true, name: 'OVERSIZE_TEST', storage: 'memory' } },
+    });
     const jsm = await client.nc.jetstreamManager();
-    await eventually(async () => (await jsm.streams.info('OVERSIZE_TEST').catch(() => undefined)) !== undefined, 5000, 'stream created');
+    await eventually(
+      async () => (await jsm.streams.info('OVERSIZE_TEST').catch(() => undefined)) !== undefined,
+      5000,
+      'stream created',
+    );
 
     sendEvents(fake);
     const sink = b.daemon.events as unknown as SinkView;
-    await eventually(() => sink.totals.published! + sink.totals.tooLarge! >= BEFORE + 1 + AFTER, 15_000, 'every event accounted for');
+    await eventually(
+      () => sink.totals.published! + sink.totals.tooLarge! >= BEFORE + 1 + AFTER,
+      15_000,
+      'every event accounted for',
+    );
 
     expect(sink.totals).toMatchObject({ published: BEFORE + AFTER, tooLarge: 1, dropped: 0, refused: 0, retried: 0 });
     expect(sink.waiting).toBe(0);
@@ -116,20 +144,35 @@ describe('with JetStream capture', () => {
 
     await b.stop(); // the burst's log line is written at the latest on stop
     const lines = b.logs().filter((l) => String(l.msg).includes(OVERSIZE_LOG));
-    expect(lines).toMatchObject([{ level: 'error', too_large: 1, max_payload: MAX_PAYLOAD, last_subject: 'big.event.o1' }]);
+    expect(lines).toMatchObject([
+      { level: 'error', too_large: 1, max_payload: MAX_PAYLOAD, last_subject: 'big.event.o1' },
+    ]);
     expect(Number(lines[0]!.largest_bytes)).toBeGreaterThan(100_000);
     expect(JSON.stringify(b.logs())).not.toContain(BODY_MARK);
   });
 
   it("refuses an event over the stream's max_msg_size (under max_payload) once, and stores every other event in order", async () => {
     const jsm = await client.nc.jetstreamManager();
-    await jsm.streams.add({ name: 'MSGSIZE_TEST', subjects: ['ms.event.>'], max_msg_size: 16 * 1024, discard: DiscardPolicy.Old, storage: StorageType.Memory });
+    await jsm.streams.add({
+      name: 'MSGSIZE_TEST',
+      subjects: ['ms.event.>'],
+      max_msg_size: 16 * 1024,
+      discard: DiscardPolicy.Old,
+      storage: StorageType.Memory,
+    });
     const fake = await fakeJanus();
-    const b = await bridge('m1', fake, { nats: { servers: [nats.url], subjectPrefix: 'ms' }, events: { stream: { enabled: true, name: 'MSGSIZE_TEST', storage: 'memory' } } });
+    const b = await bridge('m1', fake, {
+      nats: { servers: [nats.url], subjectPrefix: 'ms' },
+      events: { stream: { enabled: true, name: 'MSGSIZE_TEST', storage: 'memory' } },
+    });
 
     sendEvents(fake, 30_000);
     const sink = b.daemon.events as unknown as SinkView;
-    await eventually(() => sink.totals.published! + sink.totals.refused! >= BEFORE + 1 + AFTER, 15_000, 'every event accounted for');
+    await eventually(
+      () => sink.totals.published! + sink.totals.refused! >= BEFORE + 1 + AFTER,
+      15_000,
+      'every event accounted for',
+    );
 
     expect(sink.totals).toMatchObject({ published: BEFORE + AFTER, refused: 1, tooLarge: 0, retried: 0 });
     expect(sink.waiting).toBe(0);

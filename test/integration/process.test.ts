@@ -18,11 +18,18 @@ function writeConfig(values: unknown): string {
 }
 
 function run(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [MAIN, ...args], {
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
   const exit = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
   return { child, exit, stdout: () => stdout, stderr: () => stderr };
 }
@@ -56,7 +63,10 @@ describe('operator commands', () => {
   });
 
   it('--check-config prints the effective configuration with sources and masked secrets, exit 0', async () => {
-    const file = writeConfig({ nats: { user: 'u', password: 'pw-secret' }, connections: [{ janus_id: 'a', janus_url: 'ws://127.0.0.1:1/janus' }] });
+    const file = writeConfig({
+      nats: { user: 'u', password: 'pw-secret' },
+      connections: [{ janus_id: 'a', janus_url: 'ws://127.0.0.1:1/janus' }],
+    });
     const cli = run(['--check-config', file], { JNB_LOG_LEVEL: 'debug' });
     expect(await cli.exit).toBe(0);
     expect(cli.stdout()).toContain(`# ${file}: valid`);
@@ -92,7 +102,11 @@ describe('a running daemon', () => {
 
   it('takes its keys from environment variables over the file, and on SIGTERM finishes in-flight requests, destroys its session and exits 0', async () => {
     const httpPort = await freePort();
-    const config = writeConfig({ nats: { servers: ['nats://127.0.0.1:1'] }, connections: [], http: { host: '127.0.0.1', port: httpPort } });
+    const config = writeConfig({
+      nats: { servers: ['nats://127.0.0.1:1'] },
+      connections: [],
+      http: { host: '127.0.0.1', port: httpPort },
+    });
     const status = client.collect('janus.status.p1');
     await client.nc.flush();
     const daemon = run(['--config', config], {
@@ -102,7 +116,11 @@ describe('a running daemon', () => {
     });
     try {
       const connected = await status.waitFor((m) => m.state === 'connected');
-      await eventually(async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => undefined))?.status === 200, 5000, 'ready');
+      await eventually(
+        async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => undefined))?.status === 200,
+        5000,
+        'ready',
+      );
       expect((await fetch(`http://127.0.0.1:${httpPort}/healthz`)).status).toBe(200);
       expect(await listSessions(janus.adminUrl)).toEqual([connected.session_id]);
 
@@ -117,7 +135,9 @@ describe('a running daemon', () => {
       expect(await daemon.exit).toBe(0);
       expect(await listSessions(janus.adminUrl)).toEqual([]);
       await status.waitFor((m) => m.state === 'stopped');
-      const after = await client.request('janus.request.p1', { janus: 'ping' }).catch((e: Error & { code?: string }) => e.code);
+      const after = await client
+        .request('janus.request.p1', { janus: 'ping' })
+        .catch((e: Error & { code?: string }) => e.code);
       expect(after).toBe('503');
     } finally {
       janus.resume();
@@ -126,16 +146,29 @@ describe('a running daemon', () => {
     }
   });
 
-  it('reloads the config file\'s connections on SIGHUP', async () => {
+  it("reloads the config file's connections on SIGHUP", async () => {
     const connections = [{ janus_id: 'h1', janus_url: janus.url }];
     const values = { nats: { servers: [nats.url] }, connections, http: { host: '127.0.0.1', port: 0 } };
     const config = writeConfig(values);
     const daemon = run(['--config', config]);
     try {
-      await eventually(async () => (await client.request('janus.request.h1', { janus: 'ping' }).catch(() => undefined))?.json.janus === 'pong', 5000, 'h1 answers');
-      writeFileSync(config, JSON.stringify({ ...values, connections: [...connections, { janus_id: 'h2', janus_url: janus.url }] }));
+      await eventually(
+        async () =>
+          (await client.request('janus.request.h1', { janus: 'ping' }).catch(() => undefined))?.json.janus === 'pong',
+        5000,
+        'h1 answers',
+      );
+      writeFileSync(
+        config,
+        JSON.stringify({ ...values, connections: [...connections, { janus_id: 'h2', janus_url: janus.url }] }),
+      );
       daemon.child.kill('SIGHUP');
-      await eventually(async () => (await client.request('janus.request.h2', { janus: 'ping' }).catch(() => undefined))?.json.janus === 'pong', 5000, 'h2 answers after SIGHUP');
+      await eventually(
+        async () =>
+          (await client.request('janus.request.h2', { janus: 'ping' }).catch(() => undefined))?.json.janus === 'pong',
+        5000,
+        'h2 answers after SIGHUP',
+      );
       // A file broken since start-up: the reload fails, the running list stays.
       writeFileSync(config, '{ "connections": [ { "janus_id": "h3" } ] }');
       daemon.child.kill('SIGHUP');
@@ -148,13 +181,20 @@ describe('a running daemon', () => {
 
   it('reloads the SQL table on SIGHUP: adds, removes and changes', async () => {
     const db = await createDatabase('postgres');
-    const insert = (id: number, janusId: string, url: string) => db.exec('INSERT INTO janus (id, janus_id, janus_url) VALUES ($1, $2, $3)', [id, janusId, url]);
+    const insert = (id: number, janusId: string, url: string) =>
+      db.exec('INSERT INTO janus (id, janus_id, janus_url) VALUES ($1, $2, $3)', [id, janusId, url]);
     await insert(1, 'sql-gone', janus.url);
     await insert(2, 'sql-moved', janus.url);
     const status = client.collect('janus.status.sql-moved');
     await client.nc.flush();
-    const daemon = run([], { JNB_NATS_SERVERS: nats.url, JNB_DB_URL: db.url(), JNB_HTTP_PORT: '0', JNB_HTTP_HOST: '127.0.0.1' });
-    const pong = (id: string) => async () => (await client.request(`janus.request.${id}`, { janus: 'ping' }).catch(() => undefined))?.json.janus === 'pong';
+    const daemon = run([], {
+      JNB_NATS_SERVERS: nats.url,
+      JNB_DB_URL: db.url(),
+      JNB_HTTP_PORT: '0',
+      JNB_HTTP_HOST: '127.0.0.1',
+    });
+    const pong = (id: string) => async () =>
+      (await client.request(`janus.request.${id}`, { janus: 'ping' }).catch(() => undefined))?.json.janus === 'pong';
     try {
       await eventually(pong('sql-gone'), 5000, 'sql-gone answers');
       const before = await status.waitFor((m) => m.state === 'connected');
@@ -163,12 +203,23 @@ describe('a running daemon', () => {
       await db.exec('UPDATE janus SET janus_url = $1 WHERE id = 2', [`${janus.url}?room=2`]);
       daemon.child.kill('SIGHUP');
       await eventually(pong('sql-new'), 5000, 'sql-new answers after SIGHUP');
-      await eventually(async () => (await client.request('janus.request.sql-gone', { janus: 'ping' }).catch((e: { code?: string }) => e.code)) === '503', 5000, 'sql-gone removed');
+      await eventually(
+        async () =>
+          (await client
+            .request('janus.request.sql-gone', { janus: 'ping' })
+            .catch((e: { code?: string }) => e.code)) === '503',
+        5000,
+        'sql-gone removed',
+      );
       const after = await status.waitFor((m) => m.state === 'connected' && m.session_id !== before.session_id);
       expect(after.janus_url).toBe(`ws://127.0.0.1:${janus.wsPort}/janus?room=2`);
       expect(status.messages.map((m) => m.json.state)).toContain('stopped');
       const replaced = await status.waitFor((m) => m.state === 'session-replaced');
-      expect(replaced).toMatchObject({ old_session_id: before.session_id, new_session_id: after.session_id, reason: 'janus_url changed' });
+      expect(replaced).toMatchObject({
+        old_session_id: before.session_id,
+        new_session_id: after.session_id,
+        reason: 'janus_url changed',
+      });
       expect(daemon.stdout()).toContain('"trigger":"SIGHUP"');
     } finally {
       status.stop();
@@ -182,7 +233,12 @@ describe('a running daemon', () => {
     const db = await createDatabase('mysql');
     await db.exec("UPDATE version SET table_version = 3 WHERE table_name = 'janus'");
     try {
-      const daemon = run([], { JNB_NATS_SERVERS: nats.url, JNB_DB_URL: db.url(), JNB_HTTP_PORT: '0', JNB_HTTP_HOST: '127.0.0.1' });
+      const daemon = run([], {
+        JNB_NATS_SERVERS: nats.url,
+        JNB_DB_URL: db.url(),
+        JNB_HTTP_PORT: '0',
+        JNB_HTTP_HOST: '127.0.0.1',
+      });
       expect(await daemon.exit).toBe(2);
       const lines = daemon.stderr().trim().split('\n');
       expect(lines).toHaveLength(1);
@@ -195,15 +251,27 @@ describe('a running daemon', () => {
 
 describe('ha.enabled against a NATS without JetStream', () => {
   let nats: NatsServer;
-  beforeAll(async () => { nats = await startNats(); });
-  afterAll(async () => { await nats?.stop(); });
+  beforeAll(async () => {
+    nats = await startNats();
+  });
+  afterAll(async () => {
+    await nats?.stop();
+  });
 
   it('stops at start-up with one line saying JetStream does not answer, exit 1', async () => {
     const started = performance.now();
-    const daemon = run([], { JNB_NATS_SERVERS: nats.url, JNB_HA_ENABLED: 'true', JNB_HTTP_PORT: '0', JNB_HTTP_HOST: '127.0.0.1', JNB_LOG_LEVEL: 'silent' });
+    const daemon = run([], {
+      JNB_NATS_SERVERS: nats.url,
+      JNB_HA_ENABLED: 'true',
+      JNB_HTTP_PORT: '0',
+      JNB_HTTP_HOST: '127.0.0.1',
+      JNB_LOG_LEVEL: 'silent',
+    });
     expect(await daemon.exit).toBe(1);
     expect(performance.now() - started).toBeLessThan(10_000);
     const lines = daemon.stderr().trim().split('\n');
-    expect(lines).toEqual(['janus-nats-bridge: ha.enabled needs the JetStream KV bucket "janus_owners": JetStream does not answer on this NATS server (no responders on $JS.API: is it enabled, and this account allowed to use it?)']);
+    expect(lines).toEqual([
+      'janus-nats-bridge: ha.enabled needs the JetStream KV bucket "janus_owners": JetStream does not answer on this NATS server (no responders on $JS.API: is it enabled, and this account allowed to use it?)',
+    ]);
   });
 });

@@ -40,7 +40,10 @@ async function bridgeOn(maxPayload?: number): Promise<Client> {
   }
   const nats: NatsServer = await startNats(undefined, args);
   running.push(nats);
-  const bridge: TestBridge = await startBridge({ nats: { servers: [nats.url] }, connections: [{ janus_id: 'j1', janus_url: janus.url }] });
+  const bridge: TestBridge = await startBridge({
+    nats: { servers: [nats.url] },
+    connections: [{ janus_id: 'j1', janus_url: janus.url }],
+  });
   running.push(bridge);
   const client = await Client.connect(nats.url);
   running.push({ stop: () => client.close() });
@@ -50,7 +53,9 @@ async function bridgeOn(maxPayload?: number): Promise<Client> {
 
 /** The raw reply text to `info`. */
 async function infoText(client: Client): Promise<string> {
-  return (await client.nc.request('janus.request.j1', JSON.stringify({ janus: 'info', transaction: 'i' }), { timeout: 5_000 })).string();
+  return (
+    await client.nc.request('janus.request.j1', JSON.stringify({ janus: 'info', transaction: 'i' }), { timeout: 5_000 })
+  ).string();
 }
 
 describe('reply size', () => {

@@ -26,7 +26,10 @@ const QUIET_MS = 300;
 
 beforeAll(async () => {
   janus = await startJanus();
-  bridge = await startBridge({ nats: { servers: [scope.nats.url] }, connections: [{ janus_id: 'r', janus_url: janus.url }] });
+  bridge = await startBridge({
+    nats: { servers: [scope.nats.url] },
+    connections: [{ janus_id: 'r', janus_url: janus.url }],
+  });
   await eventually(() => bridge.daemon.served.get('r')?.connection.state === 'ready', 10_000, 'ready');
   watcher = await Client.connect(scope.nats.url);
   everything = watcher.collect('>');
@@ -40,9 +43,21 @@ afterAll(async () => {
   await janus?.stop();
 });
 
-const FORGED = ['janus.event.r', 'janus.status.r', 'janus.event.*', 'janus.relay.r', '$JS.API.x', 'foo.>', 'janus.admin.status', 'janus'];
+const FORGED = [
+  'janus.event.r',
+  'janus.status.r',
+  'janus.event.*',
+  'janus.relay.r',
+  '$JS.API.x',
+  'foo.>',
+  'janus.admin.status',
+  'janus',
+];
 
-/** Sends `payload` to `subject` asking for the answer on `reply`, and says what was published on `reply` within QUIET_MS. */
+/**
+ * Sends `payload` to `subject` asking for the answer on `reply`, and says what was published on `reply` within
+ * QUIET_MS.
+ */
 async function publishedOnReply(subject: string, payload: unknown, reply: string): Promise<unknown[]> {
   const from = new Set([...everything.messages, ...dollar.messages]);
   scope.client.nc.publish(subject, JSON.stringify(payload), { reply });
@@ -62,22 +77,34 @@ async function metric(line: string): Promise<number> {
 const REJECTED = 'janus_bridge_requests_total{janus_id="r",outcome="rejected"}';
 
 describe('a request whose reply subject the bridge must not publish on', () => {
-  it.each(FORGED)('with the reply subject %s gets nothing sent to Janus, nothing published, and is counted and logged', async (reply) => {
-    const connection = bridge.daemon.served.get('r')!.connection;
-    const frames = connection.clientFramesSent;
-    const rejected = await metric(REJECTED);
-    expect(await publishedOnReply('janus.request.r', { janus: 'ping', transaction: 'forged' }, reply)).toEqual([]);
-    expect(connection.clientFramesSent).toBe(frames);
-    expect(await metric(REJECTED)).toBe(rejected + 1);
-    expect(bridge.logs()).toContainEqual(expect.objectContaining({ kind: 'request', reply_subject: reply, msg: expect.stringMatching(/^request refused/) }));
-  });
+  it.each(FORGED)(
+    'with the reply subject %s gets nothing sent to Janus, nothing published, and is counted and logged',
+    async (reply) => {
+      const connection = bridge.daemon.served.get('r')!.connection;
+      const frames = connection.clientFramesSent;
+      const rejected = await metric(REJECTED);
+      expect(await publishedOnReply('janus.request.r', { janus: 'ping', transaction: 'forged' }, reply)).toEqual([]);
+      expect(connection.clientFramesSent).toBe(frames);
+      expect(await metric(REJECTED)).toBe(rejected + 1);
+      expect(bridge.logs()).toContainEqual(
+        expect.objectContaining({
+          kind: 'request',
+          reply_subject: reply,
+          msg: expect.stringMatching(/^request refused/),
+        }),
+      );
+    },
+  );
 
   it('is refused before it is even parsed: an invalid one gets no error reply there either', async () => {
     expect(await publishedOnReply('janus.request.r', '{not json', 'janus.event.r')).toEqual([]);
   });
 
   it('leaves a normal request working, answered on its inbox', async () => {
-    expect((await scope.client.request('janus.request.r', { janus: 'ping', transaction: 'ok' })).json).toEqual({ janus: 'pong', transaction: 'ok' });
+    expect((await scope.client.request('janus.request.r', { janus: 'ping', transaction: 'ok' })).json).toEqual({
+      janus: 'pong',
+      transaction: 'ok',
+    });
   });
 });
 
@@ -87,7 +114,8 @@ describe('admin and service-discovery requests whose reply subject the bridge mu
   });
 
   it.each(FORGED)('janus.admin.reload with the reply subject %s neither reloads nor publishes', async (reply) => {
-    const reloads = (): number => bridge.logs().filter((l) => l.msg === 'connection list loaded' && l.trigger === 'nats').length;
+    const reloads = (): number =>
+      bridge.logs().filter((l) => l.msg === 'connection list loaded' && l.trigger === 'nats').length;
     const before = reloads();
     expect(await publishedOnReply('janus.admin.reload', {}, reply)).toEqual([]);
     expect(reloads()).toBe(before);
@@ -98,7 +126,9 @@ describe('admin and service-discovery requests whose reply subject the bridge mu
   });
 
   it('answer from an inbox as before', async () => {
-    expect((await scope.client.request('janus.admin.status', '')).json.connections).toMatchObject([{ janus_id: 'r', state: 'ready' }]);
+    expect((await scope.client.request('janus.admin.status', '')).json.connections).toMatchObject([
+      { janus_id: 'r', state: 'ready' },
+    ]);
     expect((await scope.client.request('$SRV.PING.janus-nats-bridge', '')).json.name).toBe('janus-nats-bridge');
     expect((await scope.client.request('janus.admin.reload', '')).json.ok).toBe(true);
   });
@@ -107,8 +137,23 @@ describe('admin and service-discovery requests whose reply subject the bridge mu
 /** A logger that keeps its lines, and metrics of our own, for the parts tested without the daemon. */
 function parts(): { log: ReturnType<typeof createLogger>; lines: Array<Record<string, unknown>>; metrics: Metrics } {
   const lines: Array<Record<string, unknown>> = [];
-  const sink = new Writable({ write(chunk: Buffer, _enc, done) { lines.push(...chunk.toString().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)); done(); } });
-  return { log: createLogger('debug', sink), lines, metrics: new Metrics({ connections: () => [], natsConnected: () => true }) };
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(
+        ...chunk
+          .toString()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as Record<string, unknown>),
+      );
+      done();
+    },
+  });
+  return {
+    log: createLogger('debug', sink),
+    lines,
+    metrics: new Metrics({ connections: () => [], natsConnected: () => true }),
+  };
 }
 
 async function count(metrics: Metrics, line: string): Promise<number> {
@@ -119,15 +164,27 @@ async function count(metrics: Metrics, line: string): Promise<number> {
 describe('the admin subjects, given metrics', () => {
   it('count a refused reply subject, and answer an inbox', async () => {
     const { log, metrics } = parts();
-    const subscriptions = serveAdmin(scope.client.nc, 'acme', {
-      reload: async () => { throw new Error('no reload in this test'); },
-      status: () => [],
-      instance: { id: 'I', version: 'v', replica: 'x' },
-      owners: () => ({ owners: [] }),
-    }, log, metrics);
+    const subscriptions = serveAdmin(
+      scope.client.nc,
+      'acme',
+      {
+        reload: async () => {
+          throw new Error('no reload in this test');
+        },
+        status: () => [],
+        instance: { id: 'I', version: 'v', replica: 'x' },
+        owners: () => ({ owners: [] }),
+      },
+      log,
+      metrics,
+    );
     try {
       await scope.client.nc.flush();
-      for (const [subject, reply] of [['acme.admin.status', 'acme.event.r'], ['acme.admin.owners', '$KV.owners.r'], ['acme.admin.reload', 'acme.>']] as const) {
+      for (const [subject, reply] of [
+        ['acme.admin.status', 'acme.event.r'],
+        ['acme.admin.owners', '$KV.owners.r'],
+        ['acme.admin.reload', 'acme.>'],
+      ] as const) {
         expect(await publishedOnReply(subject, {}, reply)).toEqual([]);
       }
       expect(await count(metrics, 'janus_bridge_reply_subjects_refused_total{kind="admin"}')).toBe(3);
@@ -143,13 +200,18 @@ describe('the relay between replicas', () => {
     const { log, metrics } = parts();
     const relay = new AnswerRelay(scope.client.nc, 'acme', log, () => {}, metrics);
     const routed: string[] = [];
-    const stop = await relay.listen('r', (text) => { routed.push(text); return true; });
+    const stop = await relay.listen('r', (text) => {
+      routed.push(text);
+      return true;
+    });
     try {
       expect(await publishedOnReply('acme.relay.r', { janus: 'event', transaction: 'x' }, 'acme.event.r')).toEqual([]);
       expect(routed).toEqual([]);
       expect(await count(metrics, 'janus_bridge_reply_subjects_refused_total{kind="relay"}')).toBe(1);
       // The new owner offers with nc.request: its inbox is a reply subject the old owner answers on.
-      expect(await new AnswerRelay(watcher.nc, 'acme', log).offer('r', '{"janus":"event","transaction":"y"}')).toBe(true);
+      expect(await new AnswerRelay(watcher.nc, 'acme', log).offer('r', '{"janus":"event","transaction":"y"}')).toBe(
+        true,
+      );
       expect(routed).toEqual(['{"janus":"event","transaction":"y"}']);
     } finally {
       stop();

@@ -14,7 +14,11 @@ let bridge: TestBridge;
 
 beforeAll(async () => {
   janus = await startJanus();
-  bridge = await startBridge({ nats: { servers: [scope.nats.url] }, janus: { cmdTimeout: 5000, pingInterval: 30 }, connections: [{ janus_id: 'dl', janus_url: janus.url }] });
+  bridge = await startBridge({
+    nats: { servers: [scope.nats.url] },
+    janus: { cmdTimeout: 5000, pingInterval: 30 },
+    connections: [{ janus_id: 'dl', janus_url: janus.url }],
+  });
   await eventually(() => bridge.daemon.served.get('dl')?.connection.state === 'ready', 10_000, 'ready');
 });
 
@@ -31,11 +35,18 @@ function withTimeout(value: string, name = 'Janus-Timeout') {
 
 async function ask(body: unknown, h: ReturnType<typeof headers> | undefined, timeout: number) {
   const started = performance.now();
-  const msg = await scope.client.nc.request('janus.request.dl', JSON.stringify(body), { timeout, ...(h ? { headers: h } : {}) });
-  return { json: JSON.parse(msg.string()) as { janus: string; transaction?: string; error?: { code: number; reason: string } }, headers: msg.headers, ms: performance.now() - started };
+  const msg = await scope.client.nc.request('janus.request.dl', JSON.stringify(body), {
+    timeout,
+    ...(h ? { headers: h } : {}),
+  });
+  return {
+    json: JSON.parse(msg.string()) as { janus: string; transaction?: string; error?: { code: number; reason: string } },
+    headers: msg.headers,
+    ms: performance.now() - started,
+  };
 }
 
-it('answers 610 at the Janus-Timeout, before the client gives up, and publishes the late answer with the client\'s transaction', async () => {
+it("answers 610 at the Janus-Timeout, before the client gives up, and publishes the late answer with the client's transaction", async () => {
   const events = scope.client.collect('janus.event.dl');
   await scope.client.nc.flush();
   janus.pause();
@@ -76,16 +87,19 @@ it('reads the header in any case', async () => {
   }
 });
 
-it.each([['0'], ['-5'], ['1.5'], ['abc'], [' '], ['99999999999'], ['1e3'], ['0x10']])('refuses Janus-Timeout %j at once with 607, nothing sent to Janus', async (value) => {
-  const connection = bridge.daemon.served.get('dl')!.connection;
-  const before = connection.clientFramesSent;
-  const reply = await ask({ janus: 'ping', transaction: 'bad-header' }, withTimeout(value), 2000);
-  expect(reply.json).toMatchObject({ janus: 'error', transaction: 'bad-header', error: { code: 607 } });
-  expect(reply.headers?.get('Nats-Service-Error-Code')).toBe('607');
-  expect(reply.json.error!.reason).toMatch(/got (a value of \d+ characters|an empty value)$/);
-  expect(reply.ms).toBeLessThan(500);
-  expect(connection.clientFramesSent).toBe(before);
-});
+it.each([['0'], ['-5'], ['1.5'], ['abc'], [' '], ['99999999999'], ['1e3'], ['0x10']])(
+  'refuses Janus-Timeout %j at once with 607, nothing sent to Janus',
+  async (value) => {
+    const connection = bridge.daemon.served.get('dl')!.connection;
+    const before = connection.clientFramesSent;
+    const reply = await ask({ janus: 'ping', transaction: 'bad-header' }, withTimeout(value), 2000);
+    expect(reply.json).toMatchObject({ janus: 'error', transaction: 'bad-header', error: { code: 607 } });
+    expect(reply.headers?.get('Nats-Service-Error-Code')).toBe('607');
+    expect(reply.json.error!.reason).toMatch(/got (a value of \d+ characters|an empty value)$/);
+    expect(reply.ms).toBeLessThan(500);
+    expect(connection.clientFramesSent).toBe(before);
+  },
+);
 
 it('answers normally within the deadline, and leaves nothing pending', async () => {
   const reply = await ask({ janus: 'ping', transaction: 'fast' }, withTimeout('2000'), 3000);

@@ -29,7 +29,8 @@ beforeAll(async () => {
   });
   client = await Client.connect(nats.url);
   const deadline = Date.now() + 10_000;
-  while (bridge.daemon.served.get('j1')?.connection.state !== 'ready' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  while (bridge.daemon.served.get('j1')?.connection.state !== 'ready' && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 20));
 });
 
 afterAll(async () => {
@@ -48,7 +49,12 @@ describe('session injection', () => {
 
   it('puts the bridge session on session verbs, replacing a client session_id', async () => {
     const session = bridge.daemon.served.get('j1')!.connection.sessionId;
-    const reply = await client.request(subject, { janus: 'attach', plugin: 'janus.plugin.echotest', session_id: 1234, transaction: 'a-1' });
+    const reply = await client.request(subject, {
+      janus: 'attach',
+      plugin: 'janus.plugin.echotest',
+      session_id: 1234,
+      transaction: 'a-1',
+    });
     expect(reply.json).toMatchObject({ janus: 'success', session_id: session, transaction: 'a-1' });
   });
 });
@@ -64,8 +70,16 @@ describe('transactions', () => {
   it('keeps concurrent requests with the same client transaction apart', async () => {
     const handle = await attach('janus.plugin.videoroom');
     const rooms = [101, 202, 303, 404];
-    const replies = await Promise.all(rooms.map((room) =>
-      client.request(subject, { janus: 'message', handle_id: handle, transaction: 'same', body: { request: 'exists', room } })));
+    const replies = await Promise.all(
+      rooms.map((room) =>
+        client.request(subject, {
+          janus: 'message',
+          handle_id: handle,
+          transaction: 'same',
+          body: { request: 'exists', room },
+        }),
+      ),
+    );
     for (const [index, reply] of replies.entries()) {
       expect(reply.json.transaction).toBe('same');
       expect((reply.json.plugindata as { data: { room: number } }).data.room).toBe(rooms[index]);
@@ -76,25 +90,49 @@ describe('transactions', () => {
 describe('which message answers', () => {
   it('skips the ack of an asynchronous plugin message and answers with its event', async () => {
     const handle = await attach('janus.plugin.echotest');
-    const reply = await client.request(subject, { janus: 'message', handle_id: handle, transaction: 'm-1', body: { audio: true } });
+    const reply = await client.request(subject, {
+      janus: 'message',
+      handle_id: handle,
+      transaction: 'm-1',
+      body: { audio: true },
+    });
     expect(reply.json).toMatchObject({ janus: 'event', transaction: 'm-1', sender: handle });
     expect((reply.json.plugindata as { plugin: string }).plugin).toBe('janus.plugin.echotest');
   });
 
   it('answers keepalive and trickle with their ack', async () => {
     const handle = await attach('janus.plugin.echotest');
-    expect((await client.request(subject, { janus: 'keepalive', transaction: 'k' })).json).toMatchObject({ janus: 'ack', transaction: 'k' });
-    const trickle = await client.request(subject, { janus: 'trickle', handle_id: handle, candidate: { completed: true }, transaction: 't' });
+    expect((await client.request(subject, { janus: 'keepalive', transaction: 'k' })).json).toMatchObject({
+      janus: 'ack',
+      transaction: 'k',
+    });
+    const trickle = await client.request(subject, {
+      janus: 'trickle',
+      handle_id: handle,
+      candidate: { completed: true },
+      transaction: 't',
+    });
     expect(trickle.json).toMatchObject({ janus: 'ack', transaction: 't' });
   });
 
   it('reads verbs in any case, as Janus does: KeepAlive ends with its ack, Info goes without a session', async () => {
-    expect((await client.request(subject, { janus: 'KeepAlive', transaction: 'k2' })).json).toMatchObject({ janus: 'ack', transaction: 'k2' });
-    expect((await client.request(subject, { janus: 'Info', session_id: 42, transaction: 'i2' })).json).toMatchObject({ janus: 'server_info', transaction: 'i2' });
+    expect((await client.request(subject, { janus: 'KeepAlive', transaction: 'k2' })).json).toMatchObject({
+      janus: 'ack',
+      transaction: 'k2',
+    });
+    expect((await client.request(subject, { janus: 'Info', session_id: 42, transaction: 'i2' })).json).toMatchObject({
+      janus: 'server_info',
+      transaction: 'i2',
+    });
   });
 
   it('returns a Janus error at once, as Janus sent it', async () => {
-    const reply = await client.request(subject, { janus: 'message', handle_id: 987654321, body: {}, transaction: 'e-1' });
+    const reply = await client.request(subject, {
+      janus: 'message',
+      handle_id: 987654321,
+      body: {},
+      transaction: 'e-1',
+    });
     expect(reply.json).toMatchObject({ janus: 'error', transaction: 'e-1', error: { code: 459 } });
     expect(reply.ms).toBeLessThan(1000);
     expect(reply.headers?.get('Nats-Service-Error-Code') ?? '').toBe('');
@@ -115,7 +153,11 @@ describe('refused requests never reach Janus', () => {
     ['a string handle_id', { janus: 'message', handle_id: '12', transaction: 'x' }, 605],
     ['a handle_id beyond 2^53', '{"janus":"message","handle_id":9223372036854775807,"transaction":"x"}', 605],
     ['a numeric transaction', { janus: 'ping', transaction: 5 }, 605],
-    ['an oversize payload', { janus: 'message', handle_id: 1, body: { pad: 'x'.repeat(70 * 1024) }, transaction: 'x' }, 603],
+    [
+      'an oversize payload',
+      { janus: 'message', handle_id: 1, body: { pad: 'x'.repeat(70 * 1024) }, transaction: 'x' },
+      603,
+    ],
   ];
   it.each(cases)('%s gets its own error code and the service error headers', async (_name, payload, code) => {
     const before = framesSent();
@@ -138,7 +180,9 @@ describe('refused requests never reach Janus', () => {
 describe('subjects', () => {
   it('gives "no responders" at once for an id nobody serves', async () => {
     const started = performance.now();
-    const error = await client.request('janus.request.nobody-serves-this', { janus: 'ping' }).catch((e: NatsError) => e);
+    const error = await client
+      .request('janus.request.nobody-serves-this', { janus: 'ping' })
+      .catch((e: NatsError) => e);
     expect(error).toBeInstanceOf(NatsError);
     expect((error as NatsError).code).toBe(ErrorCode.NoResponders);
     expect(performance.now() - started).toBeLessThan(500);
@@ -164,7 +208,10 @@ describe('subjects', () => {
     const detached = await events.waitFor((m) => (m.janus_body as { janus: string }).janus === 'detached');
     expect(detached.janus_id).toBe('j1');
     expect(detached.janus_url).toBe(`ws://127.0.0.1:${janus.wsPort}/janus?room=abcd`);
-    expect(detached.janus_body).toMatchObject({ sender: handle, session_id: bridge.daemon.served.get('j1')!.connection.sessionId });
+    expect(detached.janus_body).toMatchObject({
+      sender: handle,
+      session_id: bridge.daemon.served.get('j1')!.connection.sessionId,
+    });
     expect(JSON.stringify(events.messages)).not.toContain('not-for-your-eyes');
     events.stop();
   });

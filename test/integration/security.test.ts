@@ -30,7 +30,12 @@ afterAll(async () => {
   await janus?.stop();
 });
 
-async function bridgedPing(natsArgs: string[], natsConfig: Record<string, unknown>, clientOptions: ConnectionOptions, scheme = 'nats'): Promise<void> {
+async function bridgedPing(
+  natsArgs: string[],
+  natsConfig: Record<string, unknown>,
+  clientOptions: ConnectionOptions,
+  scheme = 'nats',
+): Promise<void> {
   const nats = await startNats(undefined, natsArgs);
   const url = `${scheme}://127.0.0.1:${nats.port}`;
   try {
@@ -54,11 +59,19 @@ async function bridgedPing(natsArgs: string[], natsConfig: Record<string, unknow
 
 describe('NATS authentication', () => {
   it('user and password (from a file)', async () => {
-    await bridgedPing(['--user', 'bridge', '--pass', 'nats-pass-Zr8'], { user: 'bridge', passwordFile: secretFile('nats-pass', 'nats-pass-Zr8') }, { user: 'bridge', pass: 'nats-pass-Zr8' });
+    await bridgedPing(
+      ['--user', 'bridge', '--pass', 'nats-pass-Zr8'],
+      { user: 'bridge', passwordFile: secretFile('nats-pass', 'nats-pass-Zr8') },
+      { user: 'bridge', pass: 'nats-pass-Zr8' },
+    );
   });
 
   it('token (from a file)', async () => {
-    await bridgedPing(['--auth', 'nats-token-Lm2'], { tokenFile: secretFile('nats-token', 'nats-token-Lm2') }, { token: 'nats-token-Lm2' });
+    await bridgedPing(
+      ['--auth', 'nats-token-Lm2'],
+      { tokenFile: secretFile('nats-token', 'nats-token-Lm2') },
+      { token: 'nats-token-Lm2' },
+    );
   });
 
   it('NKey seed (from a file)', async () => {
@@ -67,7 +80,11 @@ describe('NATS authentication', () => {
     const conf = join(dir, 'nkey.conf');
     writeFileSync(conf, `authorization { users = [ { nkey: "${user.getPublicKey()}" } ] }\n`);
     const { nkeyAuthenticator } = await import('nats');
-    await bridgedPing(['-c', conf], { nkeySeedFile: secretFile('nkey-seed', seed) }, { authenticator: nkeyAuthenticator(new TextEncoder().encode(seed)) });
+    await bridgedPing(
+      ['-c', conf],
+      { nkeySeedFile: secretFile('nkey-seed', seed) },
+      { authenticator: nkeyAuthenticator(new TextEncoder().encode(seed)) },
+    );
   });
 
   it('TLS with a client certificate the server verifies', async () => {
@@ -75,7 +92,9 @@ describe('NATS authentication', () => {
     const tls = { caFile: certs.ca, certFile: certs.clientCert, keyFile: certs.clientKey };
     await bridgedPing(
       ['--tls', '--tlscert', certs.serverCert, '--tlskey', certs.serverKey, '--tlscacert', certs.ca, '--tlsverify'],
-      { tls }, { tls }, 'tls',
+      { tls },
+      { tls },
+      'tls',
     );
   });
 });
@@ -87,18 +106,32 @@ describe('Janus API secret', () => {
       const bridge = await startBridge({
         nats: { servers: [nats.url] },
         janus: { apiSecretFile: secretFile('janus-secret', API_SECRET) },
-        connections: [{ janus_id: 'from-file', janus_url: janus.url }, { janus_id: 'from-url', janus_url: `${janus.url}?apisecret=${API_SECRET}` }],
+        connections: [
+          { janus_id: 'from-file', janus_url: janus.url },
+          { janus_id: 'from-url', janus_url: `${janus.url}?apisecret=${API_SECRET}` },
+        ],
       });
-      const wrong = await startBridge({ nats: { servers: [nats.url] }, connections: [{ janus_id: 'wrong', janus_url: `${janus.url}?apisecret=nope` }] });
+      const wrong = await startBridge({
+        nats: { servers: [nats.url] },
+        connections: [{ janus_id: 'wrong', janus_url: `${janus.url}?apisecret=nope` }],
+      });
       const client = await Client.connect(nats.url);
       try {
         for (const id of ['from-file', 'from-url']) {
           await eventually(() => bridge.daemon.served.get(id)?.connection.state === 'ready', 5000, `${id} ready`);
           // A client's own apisecret is replaced by the bridge's.
-          const reply = await client.request(`janus.request.${id}`, { janus: 'attach', plugin: 'janus.plugin.echotest', apisecret: 'client-guess' });
+          const reply = await client.request(`janus.request.${id}`, {
+            janus: 'attach',
+            plugin: 'janus.plugin.echotest',
+            apisecret: 'client-guess',
+          });
           expect(reply.json.janus).toBe('success');
         }
-        await eventually(() => wrong.logs().some((l) => String(l.reason ?? '').includes('403')), 5000, 'create refused with 403');
+        await eventually(
+          () => wrong.logs().some((l) => String(l.reason ?? '').includes('403')),
+          5000,
+          'create refused with 403',
+        );
         expect(wrong.daemon.served.get('wrong')!.connection.state).not.toBe('ready');
       } finally {
         await client.close();
@@ -118,32 +151,50 @@ describe('secrets never leak', () => {
     const nats = await startNats(undefined, ['--user', 'bridge', '--pass', natsPassword]);
     const httpPort = await freePort();
     const config = join(dir, 'leak.json');
-    writeFileSync(config, JSON.stringify({
-      nats: { servers: [nats.url], user: 'bridge' },
-      connections: [
-        { janus_id: 'l1', janus_url: `${janus.url}?apisecret=${API_SECRET}&room=1` },
-        { janus_id: 'l2', janus_url: `ws://admin:basic-auth-pw-3Kd@127.0.0.1:${janus.wsPort}/janus` },
-      ],
-      http: { host: '127.0.0.1', port: httpPort },
-      log: { level: 'trace' },
-    }));
+    writeFileSync(
+      config,
+      JSON.stringify({
+        nats: { servers: [nats.url], user: 'bridge' },
+        connections: [
+          { janus_id: 'l1', janus_url: `${janus.url}?apisecret=${API_SECRET}&room=1` },
+          { janus_id: 'l2', janus_url: `ws://admin:basic-auth-pw-3Kd@127.0.0.1:${janus.wsPort}/janus` },
+        ],
+        http: { host: '127.0.0.1', port: httpPort },
+        log: { level: 'trace' },
+      }),
+    );
     const daemon = spawn(process.execPath, [resolve(import.meta.dirname, '../../dist/main.js'), '--config', config], {
       env: { PATH: process.env.PATH, JNB_NATS_PASSWORD: natsPassword, JNB_JANUS_TOKEN: natsToken },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
-    daemon.stdout.on('data', (d: Buffer) => { output += d.toString(); });
-    daemon.stderr.on('data', (d: Buffer) => { output += d.toString(); });
+    daemon.stdout.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    daemon.stderr.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
     const exited = new Promise<number | null>((done) => daemon.once('exit', (code) => done(code)));
     const client = await Client.connect(nats.url, { user: 'bridge', pass: natsPassword });
     // What the bridge publishes (the requests themselves are the test's own words).
     const seen = client.collect('janus.*.l1');
     const seenL2 = client.collect('janus.*.l2');
     try {
-      await eventually(async () => (await client.request('janus.request.l1', { janus: 'ping' }, 1000).catch(() => undefined))?.json.janus === 'pong', 10_000, 'l1 answers');
+      await eventually(
+        async () =>
+          (await client.request('janus.request.l1', { janus: 'ping' }, 1000).catch(() => undefined))?.json.janus ===
+          'pong',
+        10_000,
+        'l1 answers',
+      );
       const answers: unknown[] = [];
-      const attached = (await client.request('janus.request.l1', { janus: 'attach', plugin: 'janus.plugin.echotest' })).json;
-      answers.push(attached, (await client.request('janus.request.l1', { janus: 'detach', handle_id: (attached.data as { id: number }).id })).json);
+      const attached = (await client.request('janus.request.l1', { janus: 'attach', plugin: 'janus.plugin.echotest' }))
+        .json;
+      answers.push(
+        attached,
+        (await client.request('janus.request.l1', { janus: 'detach', handle_id: (attached.data as { id: number }).id }))
+          .json,
+      );
       answers.push((await client.request('janus.request.l1', { janus: 'attach', plugin: 'janus.plugin.nope' })).json);
       answers.push((await client.request('janus.request.l1', { janus: 'create', apisecret: API_SECRET })).json);
       answers.push((await client.request('janus.request.l1', '{"janus": "message", "apisecret": "x"')).json);

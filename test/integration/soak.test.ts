@@ -37,22 +37,62 @@ it(`answers ${TOTAL} mixed requests through timeouts and reconnects, leaks nothi
   scope.running.push(bridge);
   const connection = () => bridge.daemon.served.get('soak')!.connection;
   await eventually(() => connection().state === 'ready', 10_000, 'ready');
-  const handle = ((await scope.client.request('janus.request.soak', { janus: 'attach', plugin: 'janus.plugin.echotest' })).json.data as { id: number }).id;
+  const handle = (
+    (await scope.client.request('janus.request.soak', { janus: 'attach', plugin: 'janus.plugin.echotest' })).json
+      .data as { id: number }
+  ).id;
 
   const outcomes = new Map<string, number>();
-  const count = (key: string): void => { outcomes.set(key, (outcomes.get(key) ?? 0) + 1); };
+  const count = (key: string): void => {
+    outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+  };
   const faults: Array<[number, string, () => Promise<void>]> = [
-    [Math.floor(TOTAL * 0.2), 'freeze', async () => { janus.pause(); await new Promise((r) => setTimeout(r, 1200)); janus.resume(); }],
-    [Math.floor(TOTAL * 0.4), 'cut', async () => { await proxy.cut(); await new Promise((r) => setTimeout(r, 100)); await proxy.open(); }],
-    [Math.floor(TOTAL * 0.7), 'freeze', async () => { janus.pause(); await new Promise((r) => setTimeout(r, 1200)); janus.resume(); }],
-    [Math.floor(TOTAL * 0.9), 'cut', async () => { await proxy.cut(); await new Promise((r) => setTimeout(r, 100)); await proxy.open(); }],
+    [
+      Math.floor(TOTAL * 0.2),
+      'freeze',
+      async () => {
+        janus.pause();
+        await new Promise((r) => setTimeout(r, 1200));
+        janus.resume();
+      },
+    ],
+    [
+      Math.floor(TOTAL * 0.4),
+      'cut',
+      async () => {
+        await proxy.cut();
+        await new Promise((r) => setTimeout(r, 100));
+        await proxy.open();
+      },
+    ],
+    [
+      Math.floor(TOTAL * 0.7),
+      'freeze',
+      async () => {
+        janus.pause();
+        await new Promise((r) => setTimeout(r, 1200));
+        janus.resume();
+      },
+    ],
+    [
+      Math.floor(TOTAL * 0.9),
+      'cut',
+      async () => {
+        await proxy.cut();
+        await new Promise((r) => setTimeout(r, 100));
+        await proxy.open();
+      },
+    ],
   ];
 
   const body = (i: number): Record<string, unknown> => {
     switch (i % 3) {
-      case 0: return { janus: 'ping', transaction: `p${i}` };
-      case 1: return { janus: 'keepalive', transaction: `k${i}` };
-      default: return { janus: 'message', handle_id: handle, body: { audio: i % 2 === 0 }, transaction: `m${i}` };
+      case 0:
+        return { janus: 'ping', transaction: `p${i}` };
+      case 1:
+        return { janus: 'keepalive', transaction: `k${i}` };
+      default:
+        return { janus: 'message', handle_id: handle, body: { audio: i % 2 === 0 }, transaction: `m${i}` };
     }
   };
 
@@ -95,8 +135,12 @@ it(`answers ${TOTAL} mixed requests through timeouts and reconnects, leaks nothi
   const seconds = (performance.now() - started) / 1000;
 
   const mb = (bytes: number): string => (bytes / 1024 / 1024).toFixed(1);
-  console.log(`soak: ${TOTAL} requests in ${seconds.toFixed(1)} s (${Math.round(TOTAL / seconds)}/s), outcomes ${JSON.stringify(Object.fromEntries(outcomes))}`);
-  console.log(`soak: heap after GC ${mb(baseline)} MB at start, ${mb(heapAtHalf)} MB after the first half, ${mb(heapAtEnd)} MB after the second (growth ${mb(heapAtEnd - heapAtHalf)} MB)`);
+  console.log(
+    `soak: ${TOTAL} requests in ${seconds.toFixed(1)} s (${Math.round(TOTAL / seconds)}/s), outcomes ${JSON.stringify(Object.fromEntries(outcomes))}`,
+  );
+  console.log(
+    `soak: heap after GC ${mb(baseline)} MB at start, ${mb(heapAtHalf)} MB after the first half, ${mb(heapAtEnd)} MB after the second (growth ${mb(heapAtEnd - heapAtHalf)} MB)`,
+  );
 
   expect(answered).toBe(TOTAL);
   expect(mismatched).toBe(0);

@@ -21,15 +21,31 @@ it('closes the connection when Janus sends a message larger than janus.maxMessag
     janus: { maxMessageBytes: 16 * 1024, reconnect: { minDelay: 50, maxDelay: 200 } },
     connections: [{ janus_id: 'big', janus_url: janus.url }],
   });
-  running.push({ stop: async () => { status.stop(); await bridge.stop(); } });
+  running.push({
+    stop: async () => {
+      status.stop();
+      await bridge.stop();
+    },
+  });
   const first = await status.waitFor((m) => m.state === 'connected');
-  const handle = ((await scope.client.request('janus.request.big', { janus: 'attach', plugin: 'janus.plugin.videoroom' })).json.data as { id: number }).id;
+  const handle = (
+    (await scope.client.request('janus.request.big', { janus: 'attach', plugin: 'janus.plugin.videoroom' })).json
+      .data as { id: number }
+  ).id;
   // Rooms with long descriptions make the answer to "list" outgrow the limit.
   for (let i = 0; i < 40; i++) {
-    const created = await scope.client.request('janus.request.big', { janus: 'message', handle_id: handle, body: { request: 'create', room: 50_000 + i, description: `room ${i} `.padEnd(500, 'x') } });
+    const created = await scope.client.request('janus.request.big', {
+      janus: 'message',
+      handle_id: handle,
+      body: { request: 'create', room: 50_000 + i, description: `room ${i} `.padEnd(500, 'x') },
+    });
     expect(created.json.janus).toBe('success');
   }
-  const reply = await scope.client.request('janus.request.big', { janus: 'message', handle_id: handle, body: { request: 'list' } });
+  const reply = await scope.client.request('janus.request.big', {
+    janus: 'message',
+    handle_id: handle,
+    body: { request: 'list' },
+  });
   expect(reply.json).toMatchObject({ janus: 'error', error: { code: 612 } });
   expect((reply.json.error as { reason: string }).reason).toContain('janus.maxMessageBytes');
   const replaced = await status.waitFor((m) => m.state === 'session-replaced');
@@ -45,9 +61,17 @@ it('resets the connection when a write is not flushed within janus.sendTimeout (
   const bridge = await startBridge({
     nats: { servers: [scope.nats.url] },
     janus: { sendTimeout: 500, pingInterval: 60, maxMessageBytes: 1024 * 1024 },
-    connections: [{ janus_id: 'stall', janus_url: janus.url }, { janus_id: 'other', janus_url: other.url }],
+    connections: [
+      { janus_id: 'stall', janus_url: janus.url },
+      { janus_id: 'other', janus_url: other.url },
+    ],
   });
-  running.push({ stop: async () => { status.stop(); await bridge.stop(); } });
+  running.push({
+    stop: async () => {
+      status.stop();
+      await bridge.stop();
+    },
+  });
   await status.waitFor((m) => m.state === 'connected');
   await eventually(() => bridge.daemon.served.get('other')?.connection.state === 'ready', 5000, 'other ready');
   janus.pause();
@@ -60,7 +84,8 @@ it('resets the connection when a write is not flushed within janus.sendTimeout (
       await scope.client.nc.flush();
       await new Promise((r) => setTimeout(r, 20));
     }
-    // How long the kernel's buffers take to fill depends on the machine's load; the reset itself comes 500 ms after the first stalled write.
+    // How long the kernel's buffers take to fill depends on the machine's load; the reset itself comes 500 ms after the
+    // first stalled write.
     const down = await status.waitFor((m) => m.state === 'disconnected', 15_000);
     expect(String(down.reason)).toContain('janus.sendTimeout (500 ms)');
     expect(performance.now() - started).toBeLessThan(15_000);
@@ -70,7 +95,8 @@ it('resets the connection when a write is not flushed within janus.sendTimeout (
   } finally {
     janus.resume();
   }
-  // Serving again: with a new session, or the old one claimed back when Janus, paused, had not yet seen the old socket close.
+  // Serving again: with a new session, or the old one claimed back when Janus, paused, had not yet seen the old socket
+  // close.
   const connectedAgain = () => status.messages.filter((m) => m.json.state === 'connected').length >= 2;
   await eventually(connectedAgain, 10_000, 'connected again after the reset');
 }, 30_000);
@@ -80,7 +106,13 @@ it('gives up a WebSocket handshake that does not complete within janus.sendTimeo
   const silent: Server = createServer((socket) => sockets.push(socket));
   await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
   const port = (silent.address() as { port: number }).port;
-  running.push({ stop: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); silent.close(() => r()); }) });
+  running.push({
+    stop: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        silent.close(() => r());
+      }),
+  });
   const status = scope.client.collect('janus.status.mute');
   await scope.client.nc.flush();
   const started = performance.now();
@@ -89,9 +121,16 @@ it('gives up a WebSocket handshake that does not complete within janus.sendTimeo
     janus: { sendTimeout: 300 },
     connections: [{ janus_id: 'mute', janus_url: `ws://127.0.0.1:${port}/janus` }],
   });
-  running.push({ stop: async () => { status.stop(); await bridge.stop(); } });
+  running.push({
+    stop: async () => {
+      status.stop();
+      await bridge.stop();
+    },
+  });
   const down = await status.waitFor((m) => m.state === 'disconnected', 3000);
   expect(String(down.reason)).toMatch(/handshake/i);
   expect(performance.now() - started).toBeLessThan(1500);
-  expect((await scope.client.request('janus.request.mute', { janus: 'ping' })).json).toMatchObject({ error: { code: 611 } });
+  expect((await scope.client.request('janus.request.mute', { janus: 'ping' })).json).toMatchObject({
+    error: { code: 611 },
+  });
 });

@@ -46,7 +46,10 @@ describe.each(Object.keys(ENGINES) as EngineName[])('%s', (engine) => {
   }
 
   async function bridgeOn(url: string, extra: Record<string, unknown> = {}, waitForList = true): Promise<TestBridge> {
-    const bridge = await startBridge({ nats: { servers: [scope.nats.url] }, db: { url, connectTimeout: 1000, ...extra } }, { waitForList });
+    const bridge = await startBridge(
+      { nats: { servers: [scope.nats.url] }, db: { url, connectTimeout: 1000, ...extra } },
+      { waitForList },
+    );
     scope.running.push(bridge);
     return bridge;
   }
@@ -78,7 +81,12 @@ describe.each(Object.keys(ENGINES) as EngineName[])('%s', (engine) => {
     expect(await listSessions(janusA.adminUrl)).toContain(await sessionOf('good'));
     expect(await ping('badurl')).toBe('no responders');
     const skipped = bridge.logs().filter((l) => l.msg === 'connection row skipped');
-    expect(skipped.map((l) => [l.row, l.janus_id])).toEqual([['2', ''], ['3', 'badurl'], ['4', 'good'], ['5', 'has.dot']]);
+    expect(skipped.map((l) => [l.row, l.janus_id])).toEqual([
+      ['2', ''],
+      ['3', 'badurl'],
+      ['4', 'good'],
+      ['5', 'has.dot'],
+    ]);
     expect(String(skipped[1]!.reason)).toContain('http:');
     expect(String(skipped[2]!.reason)).toContain('already taken by row 1');
   });
@@ -108,13 +116,18 @@ describe.each(Object.keys(ENGINES) as EngineName[])('%s', (engine) => {
     scope.running.push(proxy);
     const base = new URL(ENGINES[engine].admin);
     const secret = 'Sup3r-Secret-Pw';
-    // The admin user has no password here; the proxy forwards to the real server, which ignores it (trust auth) or refuses it.
+    // The admin user has no password here; the proxy forwards to the real server, which ignores it (trust auth) or
+    // refuses it.
     const url = db.url(proxy.port, `${base.username}:${secret}`);
     const bridge = await bridgeOn(url, {}, false);
-    await eventually(() => bridge.logs().some((l) => l.msg === 'connection list unavailable; retrying'), 5000, 'retry log');
+    await eventually(
+      () => bridge.logs().some((l) => l.msg === 'connection list unavailable; retrying'),
+      5000,
+      'retry log',
+    );
     const ready = await fetch(`http://127.0.0.1:${bridge.daemon.httpPort}/readyz`);
     expect(ready.status).toBe(503);
-    const body = await ready.json() as { reasons: string[] };
+    const body = (await ready.json()) as { reasons: string[] };
     expect(body.reasons.join(' ')).toContain(`127.0.0.1:${proxy.port}/${db.name}`);
     const line = bridge.logs().find((l) => l.msg === 'connection list unavailable; retrying')!;
     expect(String(line.reason)).toContain(`127.0.0.1:${proxy.port}/${db.name}`);
@@ -132,8 +145,12 @@ describe.each(Object.keys(ENGINES) as EngineName[])('%s', (engine) => {
     await insert(2, 'leave', janusB.url);
     await insert(3, 'move', janusA.url);
     const bridge = await bridgeOn(db.url(), {});
-    for (const id of ['stay', 'leave', 'move']) await eventually(async () => JSON.stringify(await ping(id)) === '{"janus":"pong"}', 5000, `${id} answers`);
-    const handle = ((await scope.client.request('janus.request.stay', { janus: 'attach', plugin: 'janus.plugin.echotest' })).json.data as { id: number }).id;
+    for (const id of ['stay', 'leave', 'move'])
+      await eventually(async () => JSON.stringify(await ping(id)) === '{"janus":"pong"}', 5000, `${id} answers`);
+    const handle = (
+      (await scope.client.request('janus.request.stay', { janus: 'attach', plugin: 'janus.plugin.echotest' })).json
+        .data as { id: number }
+    ).id;
     const staySession = await sessionOf('stay');
     const leaveSession = await sessionOf('leave');
 
@@ -150,24 +167,42 @@ describe.each(Object.keys(ENGINES) as EngineName[])('%s', (engine) => {
       pending = scope.client.request('janus.request.leave', { janus: 'info', transaction: 'bye' });
       const early = await Promise.race([pending, new Promise<undefined>((r) => setTimeout(() => r(undefined), 300))]);
       expect(early, `answered before the reload (connection ${leaving.state})`).toBeUndefined();
-      await eventually(() => leaving.pendingRequests >= 1, 5000, `pending request (connection ${leaving.state}, ${leaving.pendingRequests} pending)`);
+      await eventually(
+        () => leaving.pendingRequests >= 1,
+        5000,
+        `pending request (connection ${leaving.state}, ${leaving.pendingRequests} pending)`,
+      );
       const reloading = scope.client.request('janus.admin.reload', '', 15_000);
       const cut = await pending;
       expect(cut.json).toMatchObject({ transaction: 'bye', error: { code: 613 } });
       janusB.resume();
       const summary = (await reloading).json;
-      expect(summary).toMatchObject({ ok: true, added: ['new'], removed: ['leave'], changed: ['move'], unchanged: ['stay'] });
+      expect(summary).toMatchObject({
+        ok: true,
+        added: ['new'],
+        removed: ['leave'],
+        changed: ['move'],
+        unchanged: ['stay'],
+      });
       expect(summary.skipped).toEqual([{ row: '5', janus_id: '', reason: 'janus_id is empty' }]);
     } finally {
       janusB.resume();
     }
     expect(await ping('leave')).toBe('no responders');
-    await eventually(async () => !(await listSessions(janusB.adminUrl)).includes(leaveSession), 5000, 'removed session destroyed');
+    await eventually(
+      async () => !(await listSessions(janusB.adminUrl)).includes(leaveSession),
+      5000,
+      'removed session destroyed',
+    );
     await eventually(async () => JSON.stringify(await ping('new')) === '{"janus":"pong"}', 5000, 'new answers');
     await eventually(async () => JSON.stringify(await ping('move')) === '{"janus":"pong"}', 5000, 'move answers');
     expect(await listSessions(janusB.adminUrl)).toContain(await sessionOf('move'));
     expect(await sessionOf('stay')).toBe(staySession);
-    const stillThere = await scope.client.request('janus.request.stay', { janus: 'message', handle_id: handle, body: { audio: true } });
+    const stillThere = await scope.client.request('janus.request.stay', {
+      janus: 'message',
+      handle_id: handle,
+      body: { audio: true },
+    });
     expect(stillThere.json).toMatchObject({ janus: 'event', sender: handle });
   }, 30_000);
 
@@ -199,13 +234,21 @@ describe.each(Object.keys(ENGINES) as EngineName[])('%s', (engine) => {
     await bridgeOn(db.url(), { reloadInterval: 0.5 });
     await eventually(async () => JSON.stringify(await ping('moving')) === '{"janus":"pong"}', 5000, 'moving answers');
     await insert(3, 'second', janusB.url);
-    await eventually(async () => JSON.stringify(await ping('second')) === '{"janus":"pong"}', 5000, 'second answers after the interval');
+    await eventually(
+      async () => JSON.stringify(await ping('second')) === '{"janus":"pong"}',
+      5000,
+      'second answers after the interval',
+    );
     await db.exec('DELETE FROM janus WHERE id = 1');
     await db.exec('UPDATE janus SET janus_url = $1 WHERE id = 2', [janusB.url]);
     await eventually(async () => (await ping('first')) === 'no responders', 5000, 'first gone after the interval');
-    await eventually(async () => {
-      if (JSON.stringify(await ping('moving')) !== '{"janus":"pong"}') return false;
-      return (await listSessions(janusB.adminUrl)).includes(await sessionOf('moving'));
-    }, 5000, 'moving now on Janus B');
+    await eventually(
+      async () => {
+        if (JSON.stringify(await ping('moving')) !== '{"janus":"pong"}') return false;
+        return (await listSessions(janusB.adminUrl)).includes(await sessionOf('moving'));
+      },
+      5000,
+      'moving now on Janus B',
+    );
   });
 });

@@ -17,7 +17,7 @@ function expectNoSecret(what: string, text: string): void {
 }
 
 describe('credentials in janus_url query parameters', () => {
-  it('are never shown on janus.status.<id>, in events\' janus_url, in janus.admin.status, in reload summaries or in the log, while the connection works', async () => {
+  it("are never shown on janus.status.<id>, in events' janus_url, in janus.admin.status, in reload summaries or in the log, while the connection works", async () => {
     const janus = await startJanus();
     scope.running.push(janus);
     const query = '?access_token=SECRET1&api_key=SECRET2&X-Amz-Signature=SECRET3&room=r1&Authorization=SECRET4';
@@ -30,19 +30,30 @@ describe('credentials in janus_url query parameters', () => {
       janus: { reconnect: { minDelay: 50, maxDelay: 200 } },
       connections: [{ janus_id: 'cred', janus_url: `${janus.url}${query}` }],
     });
-    scope.running.push({ stop: async () => { status.stop(); events.stop(); await bridge.stop(); } });
+    scope.running.push({
+      stop: async () => {
+        status.stop();
+        events.stop();
+        await bridge.stop();
+      },
+    });
 
     const connected = await status.waitFor((m) => m.state === 'connected');
     expect(connected.janus_url).toBe(shownUrl);
 
     // An event: the echotest handle's detach.
-    const attached = await scope.client.request('janus.request.cred', { janus: 'attach', plugin: 'janus.plugin.echotest' });
+    const attached = await scope.client.request('janus.request.cred', {
+      janus: 'attach',
+      plugin: 'janus.plugin.echotest',
+    });
     const handle = (attached.json.data as { id: number }).id;
     await scope.client.request('janus.request.cred', { janus: 'detach', handle_id: handle });
     const detached = await events.waitFor((m) => (m.janus_body as { janus: string }).janus === 'detached');
     expect(detached.janus_url).toBe(shownUrl);
 
-    const admin = (await scope.client.request('janus.admin.status', '')).json as { connections: Array<{ janus_id: string; janus_url: string }> };
+    const admin = (await scope.client.request('janus.admin.status', '')).json as {
+      connections: Array<{ janus_id: string; janus_url: string }>;
+    };
     expect(admin.connections).toEqual([expect.objectContaining({ janus_id: 'cred', janus_url: shownUrl })]);
     const reload = (await scope.client.request('janus.admin.reload', '', 10_000)).json;
     expect(reload).toMatchObject({ ok: true, unchanged: ['cred'] });
@@ -52,8 +63,17 @@ describe('credentials in janus_url query parameters', () => {
     await status.waitFor((m) => m.state !== 'connected');
     const back = await janus.restart();
     scope.running.push(back);
-    await eventually(() => status.messages.filter((m) => m.json.state === 'connected' || m.json.state === 'session-replaced').length >= 2, 10_000, 'reconnected');
-    await eventually(async () => (await scope.client.request('janus.request.cred', { janus: 'ping' })).json.janus === 'pong', 5000, 'answers again');
+    await eventually(
+      () =>
+        status.messages.filter((m) => m.json.state === 'connected' || m.json.state === 'session-replaced').length >= 2,
+      10_000,
+      'reconnected',
+    );
+    await eventually(
+      async () => (await scope.client.request('janus.request.cred', { janus: 'ping' })).json.janus === 'pong',
+      5000,
+      'answers again',
+    );
 
     expect(status.messages.length).toBeGreaterThanOrEqual(3);
     for (const message of status.messages) expect(message.json.janus_url).toBe(shownUrl);

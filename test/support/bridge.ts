@@ -10,7 +10,9 @@ import { startDaemon, type Daemon } from '../../src/daemon.js';
 import { createLogger } from '../../src/log.js';
 import { startNats, type NatsServer } from './processes.js';
 
-type DeepPartial<T> = { [K in keyof T]?: T[K] extends Array<infer U> ? U[] : T[K] extends object ? DeepPartial<T[K]> : T[K] };
+type DeepPartial<T> = {
+  [K in keyof T]?: T[K] extends Array<infer U> ? U[] : T[K] extends object ? DeepPartial<T[K]> : T[K];
+};
 
 /** A config as a user would write it, validated by the real loader. */
 export function testConfig(values: DeepPartial<BridgeConfig>): BridgeConfig {
@@ -29,11 +31,21 @@ export interface TestBridge {
   stop(): Promise<void>;
 }
 
-export async function startBridge(values: DeepPartial<BridgeConfig>, options: { waitForList?: boolean; rereadConfig?: () => ConfigResult } = {}): Promise<TestBridge> {
+export async function startBridge(
+  values: DeepPartial<BridgeConfig>,
+  options: { waitForList?: boolean; rereadConfig?: () => ConfigResult } = {},
+): Promise<TestBridge> {
   const config = testConfig(values);
   const lines: string[] = [];
-  const sink = new Writable({ write(chunk: Buffer, _enc, done) { lines.push(...chunk.toString().split('\n').filter(Boolean)); done(); } });
-  const daemon = await startDaemon(config, createLogger(process.env.TEST_LOG_LEVEL ?? 'debug', sink), { rereadConfig: options.rereadConfig });
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(...chunk.toString().split('\n').filter(Boolean));
+      done();
+    },
+  });
+  const daemon = await startDaemon(config, createLogger(process.env.TEST_LOG_LEVEL ?? 'debug', sink), {
+    rereadConfig: options.rereadConfig,
+  });
   if (options.waitForList !== false) await daemon.listLoaded;
   return {
     daemon,
@@ -60,7 +72,11 @@ export class Client {
     const data = typeof payload === 'string' || payload instanceof Uint8Array ? payload : JSON.stringify(payload);
     const started = performance.now();
     const msg = await this.nc.request(subject, data, { timeout });
-    return { json: JSON.parse(msg.string()) as Record<string, unknown>, headers: msg.headers, ms: performance.now() - started };
+    return {
+      json: JSON.parse(msg.string()) as Record<string, unknown>,
+      headers: msg.headers,
+      ms: performance.now() - started,
+    };
   }
 
   publish(subject: string, payload: unknown): void {
@@ -78,7 +94,12 @@ export class Client {
 }
 
 export class Collector {
-  readonly messages: Array<{ subject: string; json: Record<string, unknown>; headers: MsgHdrs | undefined; at: number }> = [];
+  readonly messages: Array<{
+    subject: string;
+    json: Record<string, unknown>;
+    headers: MsgHdrs | undefined;
+    at: number;
+  }> = [];
   private waiters: Array<() => void> = [];
 
   constructor(private readonly sub: Subscription) {
@@ -97,21 +118,33 @@ export class Collector {
   }
 
   /** The first collected message matching `predicate`, waiting up to `timeoutMs`. */
-  async waitFor(predicate: (json: Record<string, unknown>) => boolean, timeoutMs = 10_000): Promise<Record<string, unknown>> {
+  async waitFor(
+    predicate: (json: Record<string, unknown>) => boolean,
+    timeoutMs = 10_000,
+  ): Promise<Record<string, unknown>> {
     return (await this.waitForMessage((m) => predicate(m.json), timeoutMs)).json;
   }
 
   /** Like waitFor, with the subject and headers too. */
-  async waitForMessage(predicate: (message: Collector['messages'][number]) => boolean, timeoutMs = 10_000): Promise<Collector['messages'][number]> {
+  async waitForMessage(
+    predicate: (message: Collector['messages'][number]) => boolean,
+    timeoutMs = 10_000,
+  ): Promise<Collector['messages'][number]> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const found = this.messages.find(predicate);
       if (found) return found;
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no matching message within ${timeoutMs} ms; got ${JSON.stringify(this.messages.map((m) => m.json)).slice(0, 2000)}`);
+      if (left <= 0)
+        throw new Error(
+          `no matching message within ${timeoutMs} ms; got ${JSON.stringify(this.messages.map((m) => m.json)).slice(0, 2000)}`,
+        );
       await new Promise<void>((wake) => {
         const timer = setTimeout(wake, left);
-        this.waiters.push(() => { clearTimeout(timer); wake(); });
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          wake();
+        });
       });
     }
   }
@@ -122,7 +155,11 @@ export class Collector {
 }
 
 /** Waits until `check` is true, polling every 20 ms (tests only). */
-export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
@@ -134,7 +171,11 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
  * For a test file: one private nats-server and a client for the whole file, and a list
  * of things each test started, stopped after that test in reverse order.
  */
-export function natsPerFile(hooks: { beforeAll: (fn: () => Promise<void>) => void; afterEach: (fn: () => Promise<void>) => void; afterAll: (fn: () => Promise<void>) => void }) {
+export function natsPerFile(hooks: {
+  beforeAll: (fn: () => Promise<void>) => void;
+  afterEach: (fn: () => Promise<void>) => void;
+  afterAll: (fn: () => Promise<void>) => void;
+}) {
   const scope = {
     nats: undefined as unknown as NatsServer,
     client: undefined as unknown as Client,

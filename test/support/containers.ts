@@ -11,10 +11,23 @@ import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  GenericContainer, getContainerRuntimeClient, ImageName, Wait,
-  type ContainerRuntimeClient, type StartedTestContainer,
+  GenericContainer,
+  getContainerRuntimeClient,
+  ImageName,
+  Wait,
+  type ContainerRuntimeClient,
+  type StartedTestContainer,
 } from 'testcontainers';
-import { freePort, janusFlags, REPO, waitForPort, type JanusOptions, type JanusServer, type NatsServer, type ServerHandle } from './processes.js';
+import {
+  freePort,
+  janusFlags,
+  REPO,
+  waitForPort,
+  type JanusOptions,
+  type JanusServer,
+  type NatsServer,
+  type ServerHandle,
+} from './processes.js';
 
 const NATS_IMAGE = 'nats:2.10';
 const POSTGRES_IMAGE = 'postgres:15';
@@ -46,7 +59,11 @@ export async function prepare(): Promise<() => Promise<void>> {
     new GenericContainer(MARIADB_IMAGE)
       .withEnvironment({ MARIADB_ALLOW_EMPTY_ROOT_PASSWORD: '1', MARIADB_DATABASE: 'test' })
       .withExposedPorts(3306)
-      .withHealthCheck({ test: ['CMD', 'healthcheck.sh', '--connect', '--innodb_initialized'], interval: 500, retries: 120 })
+      .withHealthCheck({
+        test: ['CMD', 'healthcheck.sh', '--connect', '--innodb_initialized'],
+        interval: 500,
+        retries: 120,
+      })
       .withWaitStrategy(Wait.forHealthCheck())
       .withStartupTimeout(STARTUP_MS)
       .start(),
@@ -94,7 +111,12 @@ export async function startJanus(options: JanusOptions = {}): Promise<JanusServe
 }
 
 /** Starts the container, waits for its ports from the host, and wraps it as a ServerHandle. */
-async function started(container: GenericContainer, port: number, what: string, otherPort?: number): Promise<ServerHandle> {
+async function started(
+  container: GenericContainer,
+  port: number,
+  what: string,
+  otherPort?: number,
+): Promise<ServerHandle> {
   let running: StartedTestContainer;
   try {
     running = await container.start();
@@ -108,7 +130,9 @@ async function started(container: GenericContainer, port: number, what: string, 
     if (otherPort !== undefined) await waitForPort(otherPort, 5_000);
   } catch (err) {
     await server.kill();
-    throw new Error(`${what} container did not answer: ${(err as Error).message}\n${server.output().slice(-2000)}`, { cause: err });
+    throw new Error(`${what} container did not answer: ${(err as Error).message}\n${server.output().slice(-2000)}`, {
+      cause: err,
+    });
   }
   return server;
 }
@@ -122,7 +146,9 @@ async function handle(client: ContainerRuntimeClient, running: StartedTestContai
   const docker = client.container.getById(running.getId());
   const pid = (await docker.inspect()).State.Pid;
   let out = '';
-  const keep = (text: string): void => { out = (out + text).slice(-200_000); };
+  const keep = (text: string): void => {
+    out = (out + text).slice(-200_000);
+  };
   (await running.logs()).on('data', (d: Buffer | string) => keep(d.toString())).on('error', () => {});
 
   let queue: Promise<unknown> = Promise.resolve();
@@ -140,30 +166,38 @@ async function handle(client: ContainerRuntimeClient, running: StartedTestContai
   };
   return {
     pid,
-    pause: () => { void next(() => docker.pause()).catch(report('pause')); },
-    resume: () => { void next(async () => { if ((await docker.inspect()).State.Paused) await docker.unpause(); }).catch(report('resume')); },
-    kill: () => next(async () => {
-      if (gone) return;
-      const state = (await docker.inspect()).State;
-      if (state.Running) {
-        // SIGKILL while frozen, like the local SIGKILL without SIGCONT; engines that refuse it get unpaused first.
-        await docker.kill({ signal: 'SIGKILL' }).catch(async (err: Error) => {
-          if (!state.Paused) throw err;
-          await docker.unpause();
-          await docker.kill({ signal: 'SIGKILL' });
-        });
-      }
-      await remove();
-    }),
-    stop: (graceMs = 5_000) => next(async () => {
-      if (gone) return 0;
-      const begun = Date.now();
-      const state = (await docker.inspect()).State;
-      if (state.Paused) await docker.unpause();
-      if (state.Running) await docker.stop({ t: Math.ceil(graceMs / 1000) });
-      await remove();
-      return Date.now() - begun;
-    }),
+    pause: () => {
+      void next(() => docker.pause()).catch(report('pause'));
+    },
+    resume: () => {
+      void next(async () => {
+        if ((await docker.inspect()).State.Paused) await docker.unpause();
+      }).catch(report('resume'));
+    },
+    kill: () =>
+      next(async () => {
+        if (gone) return;
+        const state = (await docker.inspect()).State;
+        if (state.Running) {
+          // SIGKILL while frozen, like the local SIGKILL without SIGCONT; engines that refuse it get unpaused first.
+          await docker.kill({ signal: 'SIGKILL' }).catch(async (err: Error) => {
+            if (!state.Paused) throw err;
+            await docker.unpause();
+            await docker.kill({ signal: 'SIGKILL' });
+          });
+        }
+        await remove();
+      }),
+    stop: (graceMs = 5_000) =>
+      next(async () => {
+        if (gone) return 0;
+        const begun = Date.now();
+        const state = (await docker.inspect()).State;
+        if (state.Paused) await docker.unpause();
+        if (state.Running) await docker.stop({ t: Math.ceil(graceMs / 1000) });
+        await remove();
+        return Date.now() - begun;
+      }),
     output: () => out,
   };
 }

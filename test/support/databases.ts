@@ -32,16 +32,28 @@ export interface TestDatabase {
 }
 
 /** Runs SQL as the engine's admin user, in `database` (default: the admin URL's own). */
-async function run(engine: EngineName, sql: string, options: { database?: string; values?: unknown[] } = {}): Promise<void> {
+async function run(
+  engine: EngineName,
+  sql: string,
+  options: { database?: string; values?: unknown[] } = {},
+): Promise<void> {
   const url = new URL(ENGINES[engine].admin);
   if (options.database) url.pathname = `/${options.database}`;
   if (engine === 'postgres') {
     const client = new pg.Client({ connectionString: url.toString() });
     await client.connect();
-    try { await client.query(sql, options.values); } finally { await client.end(); }
+    try {
+      await client.query(sql, options.values);
+    } finally {
+      await client.end();
+    }
   } else {
     const connection = await mysql.createConnection({ uri: url.toString(), multipleStatements: !options.values });
-    try { await connection.query(sql.replace(/\$\d+/g, '?'), options.values); } finally { await connection.end(); }
+    try {
+      await connection.query(sql.replace(/\$\d+/g, '?'), options.values);
+    } finally {
+      await connection.end();
+    }
   }
 }
 
@@ -55,7 +67,7 @@ export async function createDatabase(engine: EngineName, options: { schema?: boo
   return {
     name,
     url: (port = ENGINES[engine].port, credentials) => {
-      const user = credentials ?? (base.username + (base.password ? `:${base.password}` : ''));
+      const user = credentials ?? base.username + (base.password ? `:${base.password}` : '');
       return `${engine === 'postgres' ? 'postgres' : 'mysql'}://${user}@127.0.0.1:${port}/${name}`;
     },
     exec: (sql, values = []) => run(engine, sql, { database: name, values }),

@@ -8,7 +8,6 @@ import { decodeLease, encodeRecord, leaseKey, type Heartbeat, type Lease } from 
 import type { WatchedEntry } from '../../src/ha/ownership-view.js';
 import type { Bucket } from '../../src/ha/ports.js';
 
-
 export type Op = 'create' | 'update' | 'put' | 'delete';
 
 /** Far above what any test here writes (a few hundred at most). */
@@ -56,7 +55,10 @@ export class FakeKv {
   private readonly watchers = new Set<Watcher>();
   private readonly failures: Array<{ match: (attempt: Attempt) => boolean; left: number }> = [];
 
-  constructor(private readonly events: string[], private readonly maxAgeMs: number | undefined) {}
+  constructor(
+    private readonly events: string[],
+    private readonly maxAgeMs: number | undefined,
+  ) {}
 
   /** The bucket as one replica's coordinator uses it (writes are tagged with `by`). */
   bucket(by: string): Bucket {
@@ -77,7 +79,9 @@ export class FakeKv {
   failWrites(match: (attempt: Attempt) => boolean, times = Number.POSITIVE_INFINITY): () => void {
     const rule = { match, left: times };
     this.failures.push(rule);
-    return () => { rule.left = 0; };
+    return () => {
+      rule.left = 0;
+    };
   }
 
   /** The key is gone as the bucket's max age removes it: no watch entry. */
@@ -132,20 +136,25 @@ export class FakeKv {
       return { ok: false, conflict: false, reason: 'timeout' };
     }
     const current = this.store.get(attempt.key);
-    const accepted = attempt.op === 'create' ? !current || current.operation === 'DEL'
-      : attempt.op === 'update' ? (current?.revision ?? 0) === attempt.expected
-        : true;
+    const accepted =
+      attempt.op === 'create'
+        ? !current || current.operation === 'DEL'
+        : attempt.op === 'update'
+          ? (current?.revision ?? 0) === attempt.expected
+          : true;
     if (!accepted) {
       note('conflict');
       return { ok: false, conflict: true, reason: 'wrong last sequence' };
     }
     const revision = ++this.seq;
-    const stored: Stored = attempt.op === 'delete'
-      ? { operation: 'DEL', value: new Uint8Array(), revision, writtenAt: now }
-      : { operation: 'PUT', value: encodeRecord(attempt.record!), revision, writtenAt: now };
+    const stored: Stored =
+      attempt.op === 'delete'
+        ? { operation: 'DEL', value: new Uint8Array(), revision, writtenAt: now }
+        : { operation: 'PUT', value: encodeRecord(attempt.record!), revision, writtenAt: now };
     this.store.set(attempt.key, stored);
     note('ok', revision);
-    for (const watcher of [...this.watchers]) this.deliver(watcher, { key: attempt.key, operation: stored.operation, value: stored.value, revision });
+    for (const watcher of [...this.watchers])
+      this.deliver(watcher, { key: attempt.key, operation: stored.operation, value: stored.value, revision });
     return { ok: true, revision };
   }
 
@@ -154,16 +163,29 @@ export class FakeKv {
     else watcher.onEntry(entry);
   }
 
-  private watch(by: string, onEntry: (entry: WatchedEntry) => void, onReady: () => void): { stop(): void; done: Promise<void> } {
+  private watch(
+    by: string,
+    onEntry: (entry: WatchedEntry) => void,
+    onReady: () => void,
+  ): { stop(): void; done: Promise<void> } {
     this.expire();
     let ended: () => void = () => {};
-    const done = new Promise<void>((resolve) => { ended = resolve; });
+    const done = new Promise<void>((resolve) => {
+      ended = resolve;
+    });
     const current = [...this.store].sort(([, a], [, b]) => a.revision - b.revision);
-    for (const [key, stored] of current) onEntry({ key, operation: stored.operation, value: stored.value, revision: stored.revision });
+    for (const [key, stored] of current)
+      onEntry({ key, operation: stored.operation, value: stored.value, revision: stored.revision });
     onReady();
     const watcher: Watcher = { by, onEntry, buffer: undefined };
     this.watchers.add(watcher);
-    return { stop: () => { this.watchers.delete(watcher); ended(); }, done };
+    return {
+      stop: () => {
+        this.watchers.delete(watcher);
+        ended();
+      },
+      done,
+    };
   }
 
   private expire(): void {
@@ -172,4 +194,3 @@ export class FakeKv {
     for (const [key, stored] of this.store) if (now - stored.writtenAt >= this.maxAgeMs) this.store.delete(key);
   }
 }
-

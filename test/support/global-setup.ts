@@ -24,7 +24,10 @@ function has(command: string): boolean {
 /** Stops (and names) any server process a test left running. */
 async function stopLeftovers(): Promise<void> {
   const left = killLeftovers();
-  if (left.length) process.stdout.write(`test teardown: ${left.length} server process(es) a test left running were killed:\n  ${left.join('\n  ')}\n`);
+  if (left.length)
+    process.stdout.write(
+      `test teardown: ${left.length} server process(es) a test left running were killed:\n  ${left.join('\n  ')}\n`,
+    );
 }
 
 export default async function setup(): Promise<(() => Promise<void>) | undefined> {
@@ -33,8 +36,11 @@ export default async function setup(): Promise<(() => Promise<void>) | undefined
   process.env[RUN_VARIABLE] = String(process.pid);
   if (selection.source === 'local') {
     const missing = ['janus', 'nats-server'].filter((c) => !has(c));
-    if (missing.length) throw new Error(`integration tests need ${missing.join(' and ')} on PATH (make deps installs them)`);
-    process.stdout.write(`test environment: local processes (nats-server, janus on free loopback ports; ${selection.reason})\n`);
+    if (missing.length)
+      throw new Error(`integration tests need ${missing.join(' and ')} on PATH (make deps installs them)`);
+    process.stdout.write(
+      `test environment: local processes (nats-server, janus on free loopback ports; ${selection.reason})\n`,
+    );
     const databases = await provideDatabases();
     process.stdout.write(`test databases: ${databases.description.join('; ')}\n`);
     return async () => {
@@ -42,7 +48,9 @@ export default async function setup(): Promise<(() => Promise<void>) | undefined
       await stopLeftovers();
     };
   }
-  process.stdout.write(`test environment: testcontainers (${selection.reason}; NATS, PostgreSQL, MariaDB, Janus in containers)\n`);
+  process.stdout.write(
+    `test environment: testcontainers (${selection.reason}; NATS, PostgreSQL, MariaDB, Janus in containers)\n`,
+  );
   const { prepare } = await import('./containers.js');
   const teardown = await prepare();
   return async () => {

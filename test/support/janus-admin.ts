@@ -1,9 +1,16 @@
 /** The Janus Admin API, to see from Janus's side what the bridge did. */
 import WebSocket from 'ws';
 
-export async function adminRequest(adminUrl: string, request: Record<string, unknown>, secret = 'janusoverlord'): Promise<Record<string, unknown>> {
+export async function adminRequest(
+  adminUrl: string,
+  request: Record<string, unknown>,
+  secret = 'janusoverlord',
+): Promise<Record<string, unknown>> {
   const ws = new WebSocket(adminUrl, 'janus-admin-protocol');
-  await new Promise<void>((done, fail) => { ws.once('open', () => done()); ws.once('error', fail); });
+  await new Promise<void>((done, fail) => {
+    ws.once('open', () => done());
+    ws.once('error', fail);
+  });
   try {
     const transaction = Math.random().toString(36).slice(2);
     const answer = new Promise<Record<string, unknown>>((done) => {

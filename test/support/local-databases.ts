@@ -45,20 +45,27 @@ export async function provideDatabases(): Promise<ProvidedDatabases> {
         description.push(`${engine}: ${VARIABLES[engine]}`);
         continue;
       }
-      if (process.env.TEST_DATABASES !== 'throwaway' && await answers(engine, DEFAULTS[engine])) {
+      if (process.env.TEST_DATABASES !== 'throwaway' && (await answers(engine, DEFAULTS[engine]))) {
         description.push(`${engine}: the server running on ${new URL(DEFAULTS[engine]).host}`);
         continue;
       }
       const server = await startThrowAwayServer(engine);
       started.push(server);
       process.env[VARIABLES[engine]] = server.url;
-      description.push(`${engine}: a throw-away server on ${new URL(server.url).host} (none answered on ${new URL(DEFAULTS[engine]).host})`);
+      description.push(
+        `${engine}: a throw-away server on ${new URL(server.url).host} (none answered on ${new URL(DEFAULTS[engine]).host})`,
+      );
     }
   } catch (err) {
     await Promise.all(started.map((s) => s.stop()));
     throw err;
   }
-  return { description, stop: async () => { await Promise.all(started.map((s) => s.stop())); } };
+  return {
+    description,
+    stop: async () => {
+      await Promise.all(started.map((s) => s.stop()));
+    },
+  };
 }
 
 /** Whether a server takes a login at `url` within two seconds. */
@@ -95,10 +102,16 @@ function run(command: string, args: string[], what: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
-    child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { output += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
     child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${what} failed (exit ${code}):\n${output.slice(-2000)}`))));
+    child.once('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${what} failed (exit ${code}):\n${output.slice(-2000)}`)),
+    );
   });
 }
 
@@ -109,9 +122,16 @@ function asPostgresUser(command: string, args: string[]): [string, string[]] {
 
 function postgresBinaries(): string {
   const root = '/usr/lib/postgresql';
-  const versions = existsSync(root) ? readdirSync(root).filter((v) => existsSync(join(root, v, 'bin/initdb'))).sort((a, b) => Number(a) - Number(b)) : [];
+  const versions = existsSync(root)
+    ? readdirSync(root)
+        .filter((v) => existsSync(join(root, v, 'bin/initdb')))
+        .sort((a, b) => Number(a) - Number(b))
+    : [];
   const newest = versions.at(-1);
-  if (!newest) throw new Error('no PostgreSQL answers on 127.0.0.1:5432 and initdb is not installed (make deps installs Debian\'s postgresql)');
+  if (!newest)
+    throw new Error(
+      "no PostgreSQL answers on 127.0.0.1:5432 and initdb is not installed (make deps installs Debian's postgresql)",
+    );
   return join(root, newest, 'bin');
 }
 
@@ -120,10 +140,26 @@ async function startPostgres(): Promise<ThrowAway> {
   const dir = mkdtempSync(join(tmpdir(), 'jnb-postgres-'));
   if (userInfo().uid === 0) chownSync(dir, Number(await idOf('postgres', '-u')), Number(await idOf('postgres', '-g')));
   const data = join(dir, 'data');
-  await run(...asPostgresUser(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']), 'initdb');
+  await run(
+    ...asPostgresUser(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']),
+    'initdb',
+  );
   const port = await freePort();
   // fsync off: a throw-away server keeps nothing worth a crash-safe write.
-  const [command, args] = asPostgresUser(join(bin, 'postgres'), ['-D', data, '-k', dir, '-h', '127.0.0.1', '-p', String(port), '-c', 'fsync=off', '-c', 'max_connections=200']);
+  const [command, args] = asPostgresUser(join(bin, 'postgres'), [
+    '-D',
+    data,
+    '-k',
+    dir,
+    '-h',
+    '127.0.0.1',
+    '-p',
+    String(port),
+    '-c',
+    'fsync=off',
+    '-c',
+    'max_connections=200',
+  ]);
   const server = manage(spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
   return ready(server, port, `postgres://postgres@127.0.0.1:${port}/postgres`, 'postgres', dir);
 }
@@ -131,15 +167,41 @@ async function startPostgres(): Promise<ThrowAway> {
 async function startMariaDb(): Promise<ThrowAway> {
   const installDb = ['/usr/bin/mariadb-install-db', '/usr/bin/mysql_install_db'].find(existsSync);
   const daemon = ['/usr/sbin/mariadbd', '/usr/sbin/mysqld'].find(existsSync);
-  if (!installDb || !daemon) throw new Error('no MariaDB answers on 127.0.0.1:3306 and mariadb-server is not installed (make deps installs it)');
+  if (!installDb || !daemon)
+    throw new Error('no MariaDB answers on 127.0.0.1:3306 and mariadb-server is not installed (make deps installs it)');
   const dir = mkdtempSync(join(tmpdir(), 'jnb-mariadb-'));
   const data = join(dir, 'data');
   const user = userInfo().username;
   // A root user that logs in over TCP from 127.0.0.1 with an empty password, as the tests expect.
-  await run(installDb, ['--no-defaults', `--datadir=${data}`, `--user=${user}`, '--auth-root-authentication-method=normal', '--skip-test-db'], 'mariadb-install-db');
+  await run(
+    installDb,
+    [
+      '--no-defaults',
+      `--datadir=${data}`,
+      `--user=${user}`,
+      '--auth-root-authentication-method=normal',
+      '--skip-test-db',
+    ],
+    'mariadb-install-db',
+  );
   const port = await freePort();
-  const server = manage(spawn(daemon, ['--no-defaults', `--datadir=${data}`, `--socket=${join(dir, 'mysqld.sock')}`, `--port=${port}`,
-    '--bind-address=127.0.0.1', `--user=${user}`, '--skip-log-bin', '--innodb-flush-log-at-trx-commit=0', `--pid-file=${join(dir, 'mysqld.pid')}`], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const server = manage(
+    spawn(
+      daemon,
+      [
+        '--no-defaults',
+        `--datadir=${data}`,
+        `--socket=${join(dir, 'mysqld.sock')}`,
+        `--port=${port}`,
+        '--bind-address=127.0.0.1',
+        `--user=${user}`,
+        '--skip-log-bin',
+        '--innodb-flush-log-at-trx-commit=0',
+        `--pid-file=${join(dir, 'mysqld.pid')}`,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    ),
+  );
   const started = await ready(server, port, `mysql://root@127.0.0.1:${port}/mysql`, 'mysql', dir);
   const admin = await mysql.createConnection({ uri: started.url });
   try {
@@ -151,7 +213,13 @@ async function startMariaDb(): Promise<ThrowAway> {
 }
 
 /** Waits until the server takes logins; on failure stops it and says what it printed. */
-async function ready(server: ManagedProcess, port: number, url: string, engine: Engine, dir: string): Promise<ThrowAway> {
+async function ready(
+  server: ManagedProcess,
+  port: number,
+  url: string,
+  engine: Engine,
+  dir: string,
+): Promise<ThrowAway> {
   const stop = async (): Promise<void> => {
     await server.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -166,7 +234,9 @@ async function ready(server: ManagedProcess, port: number, url: string, engine: 
   } catch (err) {
     const output = server.output().slice(-2000);
     await stop();
-    throw new Error(`the throw-away ${engine} server did not start: ${(err as Error).message}\n${output}`, { cause: err });
+    throw new Error(`the throw-away ${engine} server did not start: ${(err as Error).message}\n${output}`, {
+      cause: err,
+    });
   }
   return { url, dir, stop };
 }
@@ -175,7 +245,9 @@ async function idOf(user: string, flag: '-u' | '-g'): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn('id', [flag, user], { stdio: ['ignore', 'pipe', 'ignore'] });
     let out = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
     child.once('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`no user ${user}`))));
   });
 }

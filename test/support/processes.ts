@@ -38,7 +38,10 @@ export async function waitForPort(port: number, timeoutMs = 10_000, host = '127.
   for (;;) {
     const open = await new Promise<boolean>((done) => {
       const socket = tcpConnect({ port, host });
-      socket.once('connect', () => { socket.destroy(); done(true); });
+      socket.once('connect', () => {
+        socket.destroy();
+        done(true);
+      });
       socket.once('error', () => done(false));
     });
     if (open) return;
@@ -69,8 +72,12 @@ export function manage(child: ChildProcess, keep = 200_000): ManagedProcess {
   registerProcess(child.pid!, child.spawnargs.slice(0, 6).join(' '));
   child.once('exit', () => unregisterProcess(child.pid!));
   let out = '';
-  child.stdout?.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-keep); });
-  child.stderr?.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-keep); });
+  child.stdout?.on('data', (d: Buffer) => {
+    out = (out + d.toString()).slice(-keep);
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    out = (out + d.toString()).slice(-keep);
+  });
   const exited = new Promise<void>((done) => child.once('exit', () => done()));
   const gone = (): boolean => child.exitCode !== null || child.signalCode !== null;
   return {
@@ -109,13 +116,17 @@ export interface NatsServer extends ServerHandle {
 export async function startNats(port?: number, args: string[] = []): Promise<NatsServer> {
   if (selected() === 'containers') return (await import('./containers.js')).startNats(port, args);
   const chosen = port ?? (await freePort());
-  const child = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(chosen), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(chosen), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const managed = manage(child);
   try {
     await waitForPort(chosen);
   } catch (err) {
     await managed.kill();
-    throw new Error(`nats-server did not start: ${(err as Error).message}\n${managed.output().slice(-2000)}`, { cause: err });
+    throw new Error(`nats-server did not start: ${(err as Error).message}\n${managed.output().slice(-2000)}`, {
+      cause: err,
+    });
   }
   const scheme = args.includes('--tls') ? 'tls' : 'nats';
   return { ...managed, port: chosen, url: `${scheme}://127.0.0.1:${chosen}`, restart: () => startNats(chosen, args) };
@@ -179,10 +190,14 @@ export async function startJanus(options: JanusOptions = {}): Promise<JanusServe
   const dir = mkdtempSync(join(tmpdir(), 'janus-test-'));
   const flags = janusFlags(options);
   const env = eventHandlerEnv(options);
-  const child = spawn('bash', [join(REPO, 'scripts/janus-local.sh'), dir, String(wsPort), String(adminPort), ...flags], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    ...(env ? { env } : {}),
-  });
+  const child = spawn(
+    'bash',
+    [join(REPO, 'scripts/janus-local.sh'), dir, String(wsPort), String(adminPort), ...flags],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(env ? { env } : {}),
+    },
+  );
   const managed = manage(child);
   child.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   try {

@@ -20,7 +20,12 @@ export async function startTcpProxy(targetPort: number, options: { listening?: b
     server = createServer((client) => {
       const upstream = connect({ port: targetPort, host: '127.0.0.1' });
       sockets.add(client).add(upstream);
-      const drop = (): void => { client.destroy(); upstream.destroy(); sockets.delete(client); sockets.delete(upstream); };
+      const drop = (): void => {
+        client.destroy();
+        upstream.destroy();
+        sockets.delete(client);
+        sockets.delete(upstream);
+      };
       client.on('error', drop).on('close', drop);
       upstream.on('error', drop).on('close', drop);
       client.pipe(upstream).pipe(client);

@@ -27,7 +27,8 @@ export const LAYERS: ReadonlyArray<readonly [string, number, readonly string[]]>
 
 function layerOf(path: string): readonly [string, number] | undefined {
   for (const [name, rank, members] of LAYERS) {
-    if (members.some((member) => (member.endsWith('/') ? path.startsWith(member) : path === member))) return [name, rank];
+    if (members.some((member) => (member.endsWith('/') ? path.startsWith(member) : path === member)))
+      return [name, rank];
   }
   return undefined;
 }
@@ -55,7 +56,8 @@ export function violations(from: string, imported: readonly string[]): string[] 
     const theirs = layerOf(target);
     if (!theirs) out.push(`${from} imports ${target}, which belongs to no layer`);
     else if (theirs[1] > own[1]) out.push(`${from} (${own[0]}) imports ${target} (${theirs[0]}), a higher layer`);
-    else if (theirs[1] === own[1] && theirs[0] !== own[0]) out.push(`${from} (${own[0]}) imports ${target} (${theirs[0]}), a peer of the same rank`);
+    else if (theirs[1] === own[1] && theirs[0] !== own[0])
+      out.push(`${from} (${own[0]}) imports ${target} (${theirs[0]}), a peer of the same rank`);
   }
   return out;
 }
@@ -72,8 +74,12 @@ describe('the layers of src/', () => {
   });
 
   it('catches an upward import and one between peers (the check can fail)', () => {
-    expect(violations('janus/connection.ts', ['../bridge/replies.js'])).toEqual(['janus/connection.ts (janus) imports bridge/replies.ts (bridge), a higher layer']);
-    expect(violations('ha/relay.ts', ['../eventhandlers/tally.js'])).toEqual(['ha/relay.ts (ha) imports eventhandlers/tally.ts (eventhandlers), a peer of the same rank']);
+    expect(violations('janus/connection.ts', ['../bridge/replies.js'])).toEqual([
+      'janus/connection.ts (janus) imports bridge/replies.ts (bridge), a higher layer',
+    ]);
+    expect(violations('ha/relay.ts', ['../eventhandlers/tally.js'])).toEqual([
+      'ha/relay.ts (ha) imports eventhandlers/tally.ts (eventhandlers), a peer of the same rank',
+    ]);
     expect(violations('ops/http.ts', ['../janus/url.js', '../errors.js'])).toEqual([]);
   });
 });

@@ -12,7 +12,12 @@ describe('what changed in the configuration file', () => {
   });
 
   it('is empty when only the connection list changed', () => {
-    expect(keysNeedingRestart({ connections: [], http: { port: 1 } }, { connections: [{ janus_id: 'x' }], http: { port: 1 } })).toEqual([]);
+    expect(
+      keysNeedingRestart(
+        { connections: [], http: { port: 1 } },
+        { connections: [{ janus_id: 'x' }], http: { port: 1 } },
+      ),
+    ).toEqual([]);
   });
 
   it('tells content apart, not the file: the same bytes are the same, an unreadable file is its own state', () => {

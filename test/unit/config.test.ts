@@ -31,7 +31,8 @@ function expectProblem(result: ConfigResult): string {
   return result.problem;
 }
 
-const withFile = (contents: unknown, env: NodeJS.ProcessEnv = {}): ConfigResult => loadConfig({ file: file(contents), env });
+const withFile = (contents: unknown, env: NodeJS.ProcessEnv = {}): ConfigResult =>
+  loadConfig({ file: file(contents), env });
 
 const VALID_ENTRY = { janus_id: 'j1', janus_url: 'janusws://127.0.0.1:8188/janus' };
 
@@ -40,9 +41,19 @@ describe('loadConfig defaults', () => {
     const config = expectOk(loadConfig({ env: {} }));
     expect(config).toEqual({
       nats: {
-        servers: ['nats://127.0.0.1:4222'], subjectPrefix: 'janus', name: 'janus-nats-bridge',
-        user: '', password: '', passwordFile: '', token: '', tokenFile: '', nkeySeed: '', nkeySeedFile: '', credsFile: '',
-        stallTimeout: 4000, maxPendingBytes: 33554432,
+        servers: ['nats://127.0.0.1:4222'],
+        subjectPrefix: 'janus',
+        name: 'janus-nats-bridge',
+        user: '',
+        password: '',
+        passwordFile: '',
+        token: '',
+        tokenFile: '',
+        nkeySeed: '',
+        nkeySeedFile: '',
+        credsFile: '',
+        stallTimeout: 4000,
+        maxPendingBytes: 33554432,
         tls: { caFile: '', certFile: '', keyFile: '' },
       },
       janus: {
@@ -51,19 +62,56 @@ describe('loadConfig defaults', () => {
         pingInterval: 5,
         maxMessageBytes: 1048576,
         reconnect: { minDelay: 100, maxDelay: 1500 },
-        apiSecret: '', apiSecretFile: '', token: '', tokenFile: '', adminSecret: '', adminSecretFile: '',
+        apiSecret: '',
+        apiSecretFile: '',
+        token: '',
+        tokenFile: '',
+        adminSecret: '',
+        adminSecretFile: '',
       },
       adminApi: { allowVerbs: [] },
       connections: [],
-      db: { url: '', urlFile: '', table: 'janus', reloadInterval: 0, connectTimeout: 5000, tls: { enabled: false, caFile: '', rejectUnauthorized: true } },
+      db: {
+        url: '',
+        urlFile: '',
+        table: 'janus',
+        reloadInterval: 0,
+        connectTimeout: 5000,
+        tls: { enabled: false, caFile: '', rejectUnauthorized: true },
+      },
       http: { host: '0.0.0.0', port: 8080, maxConnections: 64, readyShare: 0, readyNeedsAdmin: false },
       events: {
-        subjects: 'flat', transactionTtl: 60, transactionMax: 10000,
-        stream: { enabled: false, name: '', maxAge: 86400, maxBytes: 1073741824, storage: 'file', replicas: 1, maxPending: 256, bufferSize: 10000, captureStatus: false },
+        subjects: 'flat',
+        transactionTtl: 60,
+        transactionMax: 10000,
+        stream: {
+          enabled: false,
+          name: '',
+          maxAge: 86400,
+          maxBytes: 1073741824,
+          storage: 'file',
+          replicas: 1,
+          maxPending: 256,
+          bufferSize: 10000,
+          captureStatus: false,
+        },
       },
       eventHandler: {
-        port: 0, host: '0.0.0.0', secret: '', secretFile: '', maxMessageBytes: 8388608,
-        stream: { enabled: false, name: '', maxAge: 86400, maxBytes: 1073741824, storage: 'file', replicas: 1, maxPending: 256, bufferSize: 10000 },
+        port: 0,
+        host: '0.0.0.0',
+        secret: '',
+        secretFile: '',
+        maxMessageBytes: 8388608,
+        stream: {
+          enabled: false,
+          name: '',
+          maxAge: 86400,
+          maxBytes: 1073741824,
+          storage: 'file',
+          replicas: 1,
+          maxPending: 256,
+          bufferSize: 10000,
+        },
       },
       ha: { enabled: false, replicaId: '', bucket: '', bucketReplicas: 1, leaseTtl: 10, handoverTimeout: 10 },
       configWatch: { interval: 2 },
@@ -72,8 +120,22 @@ describe('loadConfig defaults', () => {
   });
 
   it('takes the db keys from the environment', () => {
-    const config = expectOk(loadConfig({ env: { JNB_DB_URL: 'mysql://u:p@db:3306/opensips', JNB_DB_TABLE: 'public.janus_servers', JNB_DB_RELOAD_INTERVAL: '30', JNB_DB_TLS: 'true' } }));
-    expect(config.db).toMatchObject({ url: 'mysql://u:p@db:3306/opensips', table: 'public.janus_servers', reloadInterval: 30, tls: { enabled: true } });
+    const config = expectOk(
+      loadConfig({
+        env: {
+          JNB_DB_URL: 'mysql://u:p@db:3306/opensips',
+          JNB_DB_TABLE: 'public.janus_servers',
+          JNB_DB_RELOAD_INTERVAL: '30',
+          JNB_DB_TLS: 'true',
+        },
+      }),
+    );
+    expect(config.db).toMatchObject({
+      url: 'mysql://u:p@db:3306/opensips',
+      table: 'public.janus_servers',
+      reloadInterval: 30,
+      tls: { enabled: true },
+    });
   });
 
   it.each([
@@ -88,8 +150,26 @@ describe('loadConfig defaults', () => {
   });
 
   it('takes the ha keys from the environment', () => {
-    const config = expectOk(loadConfig({ env: { JNB_HA_ENABLED: 'true', JNB_HA_REPLICA_ID: 'bridge-7d9f-x2k4q', JNB_HA_BUCKET: 'prod_owners', JNB_HA_LEASE_TTL: '2.5', JNB_HA_HANDOVER_TIMEOUT: '20', JNB_HA_BUCKET_REPLICAS: '3' } }));
-    expect(config.ha).toEqual({ enabled: true, replicaId: 'bridge-7d9f-x2k4q', bucket: 'prod_owners', bucketReplicas: 3, leaseTtl: 2.5, handoverTimeout: 20 });
+    const config = expectOk(
+      loadConfig({
+        env: {
+          JNB_HA_ENABLED: 'true',
+          JNB_HA_REPLICA_ID: 'bridge-7d9f-x2k4q',
+          JNB_HA_BUCKET: 'prod_owners',
+          JNB_HA_LEASE_TTL: '2.5',
+          JNB_HA_HANDOVER_TIMEOUT: '20',
+          JNB_HA_BUCKET_REPLICAS: '3',
+        },
+      }),
+    );
+    expect(config.ha).toEqual({
+      enabled: true,
+      replicaId: 'bridge-7d9f-x2k4q',
+      bucket: 'prod_owners',
+      bucketReplicas: 3,
+      leaseTtl: 2.5,
+      handoverTimeout: 20,
+    });
   });
 
   it.each([
@@ -126,7 +206,13 @@ describe('loadConfig file and environment', () => {
     const config = expectOk(
       withFile({
         nats: { servers: ['nats://n1:4222', 'nats://n2:4222'], subjectPrefix: 'prod.janus', name: 'b1' },
-        janus: { cmdTimeout: 3000, sendTimeout: 500, pingInterval: 0.5, maxMessageBytes: 65536, reconnect: { minDelay: 50, maxDelay: 50 } },
+        janus: {
+          cmdTimeout: 3000,
+          sendTimeout: 500,
+          pingInterval: 0.5,
+          maxMessageBytes: 65536,
+          reconnect: { minDelay: 50, maxDelay: 50 },
+        },
         connections: [VALID_ENTRY, { janus_id: 'j2', janus_url: 'wss://j2.example/janus' }],
         http: { host: '127.0.0.1', port: 0, maxConnections: 10 },
         log: { level: 'debug' },
@@ -137,7 +223,13 @@ describe('loadConfig file and environment', () => {
     expect(config.janus.pingInterval).toBe(0.5);
     expect(config.janus.reconnect).toEqual({ minDelay: 50, maxDelay: 50 });
     expect(config.connections).toEqual([VALID_ENTRY, { janus_id: 'j2', janus_url: 'wss://j2.example/janus' }]);
-    expect(config.http).toEqual({ host: '127.0.0.1', port: 0, maxConnections: 10, readyShare: 0, readyNeedsAdmin: false });
+    expect(config.http).toEqual({
+      host: '127.0.0.1',
+      port: 0,
+      maxConnections: 10,
+      readyShare: 0,
+      readyNeedsAdmin: false,
+    });
     expect(config.log.level).toBe('debug');
   });
 
@@ -161,7 +253,14 @@ describe('loadConfig file and environment', () => {
 
   it('reads other variables without a file', () => {
     const config = expectOk(
-      loadConfig({ env: { JNB_LOG_LEVEL: 'warn', JNB_HTTP_PORT: '9000', JNB_JANUS_PING_INTERVAL: '2.5', JNB_NATS_SUBJECT_PREFIX: 'x.y' } }),
+      loadConfig({
+        env: {
+          JNB_LOG_LEVEL: 'warn',
+          JNB_HTTP_PORT: '9000',
+          JNB_JANUS_PING_INTERVAL: '2.5',
+          JNB_NATS_SUBJECT_PREFIX: 'x.y',
+        },
+      }),
     );
     expect(config.log.level).toBe('warn');
     expect(config.http.port).toBe(9000);
@@ -228,7 +327,9 @@ describe('loadConfig problems', () => {
   });
 
   it('refuses an entry that is not an object', () => {
-    expect(expectProblem(withFile({ connections: ['janusws://h/janus'] }))).toContain('connections: entry 0 must be an object');
+    expect(expectProblem(withFile({ connections: ['janusws://h/janus'] }))).toContain(
+      'connections: entry 0 must be an object',
+    );
   });
 
   it('refuses an entry without janus_url', () => {
@@ -249,7 +350,9 @@ describe('loadConfig problems', () => {
   });
 
   it('refuses a duplicate janus_id', () => {
-    const problem = expectProblem(withFile({ connections: [VALID_ENTRY, { janus_id: 'j1', janus_url: 'ws://other/janus' }] }));
+    const problem = expectProblem(
+      withFile({ connections: [VALID_ENTRY, { janus_id: 'j1', janus_url: 'ws://other/janus' }] }),
+    );
     expect(problem).toContain('connections');
     expect(problem).toContain('entry 1: janus_id "j1" is listed twice');
   });
@@ -262,18 +365,28 @@ describe('loadConfig problems', () => {
 
   it('refuses a janus_id over 200 bytes, saying the length and the limit but never the id', () => {
     const long = 'q'.repeat(5000);
-    const problem = expectProblem(withFile({ connections: [VALID_ENTRY, { janus_id: long, janus_url: 'ws://h/janus' }] }));
-    expect(problem).toContain('connections: entry 1: janus_id is 5000 bytes long, at most 200 bytes (UTF-8) are allowed');
+    const problem = expectProblem(
+      withFile({ connections: [VALID_ENTRY, { janus_id: long, janus_url: 'ws://h/janus' }] }),
+    );
+    expect(problem).toContain(
+      'connections: entry 1: janus_id is 5000 bytes long, at most 200 bytes (UTF-8) are allowed',
+    );
     expect(problem).not.toContain('qqqq');
   });
 
   it('counts a janus_id in UTF-8 bytes: 100 two-byte letters pass, 101 do not', () => {
-    expect(expectOk(withFile({ connections: [{ janus_id: 'é'.repeat(100), janus_url: 'ws://h/janus' }] })).connections).toHaveLength(1);
-    expect(expectProblem(withFile({ connections: [{ janus_id: 'é'.repeat(101), janus_url: 'ws://h/janus' }] }))).toContain('202 bytes long');
+    expect(
+      expectOk(withFile({ connections: [{ janus_id: 'é'.repeat(100), janus_url: 'ws://h/janus' }] })).connections,
+    ).toHaveLength(1);
+    expect(
+      expectProblem(withFile({ connections: [{ janus_id: 'é'.repeat(101), janus_url: 'ws://h/janus' }] })),
+    ).toContain('202 bytes long');
   });
 
   it('refuses an over-long janus_id in JNB_CONNECTIONS too, naming the key', () => {
-    const problem = expectProblem(loadConfig({ env: { JNB_CONNECTIONS: JSON.stringify([{ janus_id: 'q'.repeat(300), janus_url: 'ws://h' }]) } }));
+    const problem = expectProblem(
+      loadConfig({ env: { JNB_CONNECTIONS: JSON.stringify([{ janus_id: 'q'.repeat(300), janus_url: 'ws://h' }]) } }),
+    );
     expect(problem).toContain('connections: entry 0: janus_id is 300 bytes long');
     expect(problem).not.toContain('qqqq');
   });
@@ -292,7 +405,9 @@ describe('loadConfig problems', () => {
   });
 
   it('refuses a bad JNB_CONNECTIONS entry naming the key', () => {
-    const problem = expectProblem(loadConfig({ env: { JNB_CONNECTIONS: '[{"janus_id":"a.b","janus_url":"ws://h"}]' } }));
+    const problem = expectProblem(
+      loadConfig({ env: { JNB_CONNECTIONS: '[{"janus_id":"a.b","janus_url":"ws://h"}]' } }),
+    );
     expect(problem).toContain('connections: entry 0');
   });
 
@@ -317,13 +432,20 @@ describe('loadConfig problems', () => {
   it('refuses minDelay above maxDelay', () => {
     const problem = expectProblem(withFile({ janus: { reconnect: { minDelay: 2000, maxDelay: 1000 } } }));
     expect(problem).toBe('janus.reconnect.minDelay: must not exceed janus.reconnect.maxDelay');
-    expect(expectProblem(loadConfig({ env: { JNB_JANUS_RECONNECT_MIN_DELAY: '1501' } }))).toContain('janus.reconnect.minDelay');
+    expect(expectProblem(loadConfig({ env: { JNB_JANUS_RECONNECT_MIN_DELAY: '1501' } }))).toContain(
+      'janus.reconnect.minDelay',
+    );
     expectOk(loadConfig({ env: { JNB_JANUS_RECONNECT_MIN_DELAY: '1500' } }));
   });
 
   it('does not echo credentials of a janus_url into the problem line', () => {
     const problem = expectProblem(
-      withFile({ connections: [{ janus_id: 'a', janus_url: 'janusws://user:PASSWD@h/janus?apisecret=TOPSECRET' }, { janus_id: 'a.b', janus_url: 'ws://h' }] }),
+      withFile({
+        connections: [
+          { janus_id: 'a', janus_url: 'janusws://user:PASSWD@h/janus?apisecret=TOPSECRET' },
+          { janus_id: 'a.b', janus_url: 'ws://h' },
+        ],
+      }),
     );
     expect(problem).toContain('entry 1');
     expect(problem).not.toContain('TOPSECRET');
@@ -355,7 +477,6 @@ describe('loadConfig: connections of the wrong shape', () => {
   it('names the key when JNB_CONNECTIONS is not JSON', () => {
     expect(expectProblem(loadConfig({ env: { JNB_CONNECTIONS: 'not json' } }))).toContain('connections');
   });
-
 });
 
 describe('loadConfig: values never echoed, bounds', () => {
@@ -413,25 +534,42 @@ describe('the Admin API keys', () => {
   it('takes janus_admin_url in an entry, and refuses one that is not a Janus URL, naming the entry, never the secret', () => {
     const entry = { ...VALID_ENTRY, janus_admin_url: 'janusws://127.0.0.1:7188/admin?admin_secret=overlord-1' };
     expect(expectOk(withFile({ connections: [entry] })).connections).toEqual([entry]);
-    const problem = expectProblem(withFile({ connections: [{ ...VALID_ENTRY, janus_admin_url: 'http://h:7088/admin?admin_secret=overlord-2' }] }));
+    const problem = expectProblem(
+      withFile({ connections: [{ ...VALID_ENTRY, janus_admin_url: 'http://h:7088/admin?admin_secret=overlord-2' }] }),
+    );
     expect(problem).toContain('connections: entry 0 (j1): janus_admin_url unsupported scheme "http:"');
     expect(problem).not.toContain('overlord-2');
-    expect(expectProblem(withFile({ connections: [{ ...VALID_ENTRY, janus_admin_url: 7188 }] }))).toContain('entry 0 (j1): janus_admin_url must be a string');
+    expect(expectProblem(withFile({ connections: [{ ...VALID_ENTRY, janus_admin_url: 7188 }] }))).toContain(
+      'entry 0 (j1): janus_admin_url must be a string',
+    );
   });
 
   it('takes adminApi.allowVerbs from the file or, comma-separated, from the environment, and refuses what is not a verb', () => {
-    expect(expectOk(withFile({ adminApi: { allowVerbs: ['set_log_level', 'Destroy_Session'] } })).adminApi.allowVerbs).toEqual(['set_log_level', 'Destroy_Session']);
-    expect(expectOk(loadConfig({ env: { JNB_ADMIN_API_ALLOW_VERBS: 'set_log_level, hangup_webrtc' } })).adminApi.allowVerbs).toEqual(['set_log_level', 'hangup_webrtc']);
-    expect(expectProblem(withFile({ adminApi: { allowVerbs: ['set log level'] } }))).toContain('adminApi.allowVerbs: entry 0 must be an Admin API verb');
-    expect(expectProblem(withFile({ adminApi: { allowVerbs: [7] } }))).toContain('adminApi.allowVerbs: entry 0 must be an Admin API verb');
+    expect(
+      expectOk(withFile({ adminApi: { allowVerbs: ['set_log_level', 'Destroy_Session'] } })).adminApi.allowVerbs,
+    ).toEqual(['set_log_level', 'Destroy_Session']);
+    expect(
+      expectOk(loadConfig({ env: { JNB_ADMIN_API_ALLOW_VERBS: 'set_log_level, hangup_webrtc' } })).adminApi.allowVerbs,
+    ).toEqual(['set_log_level', 'hangup_webrtc']);
+    expect(expectProblem(withFile({ adminApi: { allowVerbs: ['set log level'] } }))).toContain(
+      'adminApi.allowVerbs: entry 0 must be an Admin API verb',
+    );
+    expect(expectProblem(withFile({ adminApi: { allowVerbs: [7] } }))).toContain(
+      'adminApi.allowVerbs: entry 0 must be an Admin API verb',
+    );
   });
 
   it('takes the admin secret from a value or a file, never both, and http.readyNeedsAdmin from the environment', () => {
-    expect(expectOk(loadConfig({ env: { JNB_HTTP_READY_NEEDS_ADMIN: 'true', JNB_JANUS_ADMIN_SECRET: 'x' } }))).toMatchObject({ http: { readyNeedsAdmin: true }, janus: { adminSecret: 'x' } });
+    expect(
+      expectOk(loadConfig({ env: { JNB_HTTP_READY_NEEDS_ADMIN: 'true', JNB_JANUS_ADMIN_SECRET: 'x' } })),
+    ).toMatchObject({ http: { readyNeedsAdmin: true }, janus: { adminSecret: 'x' } });
     const file = join(dir, 'admin-secret');
     writeFileSync(file, 'from-file\n');
     const both = expectOk(loadConfig({ env: { JNB_JANUS_ADMIN_SECRET: 'x', JNB_JANUS_ADMIN_SECRET_FILE: file } }));
-    expect(resolveSecrets(both)).toEqual({ ok: false, problem: 'janus.adminSecret and janus.adminSecretFile: set one of them, not both' });
+    expect(resolveSecrets(both)).toEqual({
+      ok: false,
+      problem: 'janus.adminSecret and janus.adminSecretFile: set one of them, not both',
+    });
     const fromFile = resolveSecrets(expectOk(loadConfig({ env: { JNB_JANUS_ADMIN_SECRET_FILE: file } })));
     expect(fromFile.ok && fromFile.secrets.janus.adminSecret).toBe('from-file');
   });

@@ -80,7 +80,9 @@ describe('a change of janus_admin_url', () => {
     const adminGone = withAdmin('a', 'janusws://a/janus');
     const both = withAdmin('a', 'janusws://b/janus', 'janusws://b:7188/admin');
     for (const next of [adminMoved, adminGone, both]) expect(diffConnections([before], [next]).changed).toEqual([next]);
-    expect(diffConnections([before], [withAdmin('a', 'janusws://a/janus', 'janusws://a:7188/admin')]).unchanged).toEqual([before]);
+    expect(
+      diffConnections([before], [withAdmin('a', 'janusws://a/janus', 'janusws://a:7188/admin')]).unchanged,
+    ).toEqual([before]);
     expect(onlyAdminUrlChanged(before, adminMoved)).toBe(true);
     expect(onlyAdminUrlChanged(before, adminGone)).toBe(true);
     expect(onlyAdminUrlChanged(adminGone, before)).toBe(true);

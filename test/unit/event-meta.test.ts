@@ -1,8 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { headers } from 'nats';
-import { cleanHeaderValue, eventHeaders, eventSubject, isExactHeaderValue, MAX_HEADER_VALUE_BYTES } from '../../src/bridge/event-meta.js';
+import {
+  cleanHeaderValue,
+  eventHeaders,
+  eventSubject,
+  isExactHeaderValue,
+  MAX_HEADER_VALUE_BYTES,
+} from '../../src/bridge/event-meta.js';
 
-const pluginEvent = { janus: 'event', session_id: 11, sender: 22, transaction: 'client-tx', plugindata: { plugin: 'janus.plugin.videoroom', data: {} } };
+const pluginEvent = {
+  janus: 'event',
+  session_id: 11,
+  sender: 22,
+  transaction: 'client-tx',
+  plugindata: { plugin: 'janus.plugin.videoroom', data: {} },
+};
 
 describe('eventSubject', () => {
   it('keeps the flat subject in flat mode', () => {
@@ -35,14 +47,22 @@ describe('eventSubject', () => {
 describe('eventHeaders', () => {
   it('names id, type, session, handle, plugin, transaction and message id', () => {
     expect(eventHeaders('j1', pluginEvent, 'm-1')).toEqual([
-      ['Janus-Id', 'j1'], ['Janus-Type', 'event'], ['Janus-Session', '11'], ['Janus-Handle', '22'],
-      ['Janus-Plugin', 'janus.plugin.videoroom'], ['Janus-Transaction', 'client-tx'], ['Nats-Msg-Id', 'm-1'],
+      ['Janus-Id', 'j1'],
+      ['Janus-Type', 'event'],
+      ['Janus-Session', '11'],
+      ['Janus-Handle', '22'],
+      ['Janus-Plugin', 'janus.plugin.videoroom'],
+      ['Janus-Transaction', 'client-tx'],
+      ['Nats-Msg-Id', 'm-1'],
     ]);
   });
 
   it('leaves out what the event does not have', () => {
     expect(eventHeaders('j1', { janus: 'timeout', session_id: 5 }, 'm-2')).toEqual([
-      ['Janus-Id', 'j1'], ['Janus-Type', 'timeout'], ['Janus-Session', '5'], ['Nats-Msg-Id', 'm-2'],
+      ['Janus-Id', 'j1'],
+      ['Janus-Type', 'timeout'],
+      ['Janus-Session', '5'],
+      ['Nats-Msg-Id', 'm-2'],
     ]);
   });
 });
@@ -95,7 +115,9 @@ describe('cleanHeaderValue', () => {
   });
 
   it('keeps a plain reason as it is', () => {
-    expect(cleanHeaderValue('no answer from Janus within janus.cmdTimeout: 5000 ms')).toBe('no answer from Janus within janus.cmdTimeout: 5000 ms');
+    expect(cleanHeaderValue('no answer from Janus within janus.cmdTimeout: 5000 ms')).toBe(
+      'no answer from Janus within janus.cmdTimeout: 5000 ms',
+    );
   });
 
   it('cuts beyond the bound on a character boundary, ending in …', () => {
@@ -117,19 +139,29 @@ describe('cleanHeaderValue', () => {
 describe('eventHeaders with values that cannot go into a header as they are', () => {
   it.each(HOSTILE_VALUES)('leaves Janus-Transaction out for %s, and keeps the others', (_name, transaction) => {
     expect(eventHeaders('j1', { ...pluginEvent, transaction }, 'm-1')).toEqual([
-      ['Janus-Id', 'j1'], ['Janus-Type', 'event'], ['Janus-Session', '11'], ['Janus-Handle', '22'],
-      ['Janus-Plugin', 'janus.plugin.videoroom'], ['Nats-Msg-Id', 'm-1'],
+      ['Janus-Id', 'j1'],
+      ['Janus-Type', 'event'],
+      ['Janus-Session', '11'],
+      ['Janus-Handle', '22'],
+      ['Janus-Plugin', 'janus.plugin.videoroom'],
+      ['Nats-Msg-Id', 'm-1'],
     ]);
   });
 
   it('leaves out Janus-Type and Janus-Plugin that are not exact either', () => {
-    expect(eventHeaders('j1', { janus: 'event\n', plugindata: { plugin: 'janus.plugin.x\r\n' } }, 'm-1')).toEqual([['Janus-Id', 'j1'], ['Nats-Msg-Id', 'm-1']]);
+    expect(eventHeaders('j1', { janus: 'event\n', plugindata: { plugin: 'janus.plugin.x\r\n' } }, 'm-1')).toEqual([
+      ['Janus-Id', 'j1'],
+      ['Nats-Msg-Id', 'm-1'],
+    ]);
   });
 
-  it.each(HOSTILE_VALUES)('gives only headers nats.js accepts and returns unchanged, with %s in every string field', (_name, value) => {
-    const h = headers();
-    const pairs = eventHeaders('j1', { janus: value, transaction: value, plugindata: { plugin: value } }, 'm-1');
-    for (const [name, v] of pairs) h.set(name, v);
-    for (const [name, v] of pairs) expect(h.get(name)).toBe(v);
-  });
+  it.each(HOSTILE_VALUES)(
+    'gives only headers nats.js accepts and returns unchanged, with %s in every string field',
+    (_name, value) => {
+      const h = headers();
+      const pairs = eventHeaders('j1', { janus: value, transaction: value, plugindata: { plugin: value } }, 'm-1');
+      for (const [name, v] of pairs) h.set(name, v);
+      for (const [name, v] of pairs) expect(h.get(name)).toBe(v);
+    },
+  );
 });

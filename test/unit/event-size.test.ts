@@ -8,7 +8,17 @@ import { Writable } from 'node:stream';
 import { ErrorCode, headers, NatsError, type MsgHdrs, type NatsConnection, type PubAck } from 'nats';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { eventHeaders } from '../../src/bridge/event-meta.js';
-import { CoreEventSink, exceedsMaxPayload, headerBlockBytes, isMaxPayloadError, LOG_EVERY_MS, OversizeLog, publishedBytes, type CoreLink, type OutgoingEvent } from '../../src/bridge/event-sink.js';
+import {
+  CoreEventSink,
+  exceedsMaxPayload,
+  headerBlockBytes,
+  isMaxPayloadError,
+  LOG_EVERY_MS,
+  OversizeLog,
+  publishedBytes,
+  type CoreLink,
+  type OutgoingEvent,
+} from '../../src/bridge/event-sink.js';
 import { JetStreamEventSink } from '../../src/bridge/jetstream-sink.js';
 import { createLogger } from '../../src/log.js';
 import type { EventResult } from '../../src/bridge/reporting.js';
@@ -25,9 +35,39 @@ const encodedLength = (h: MsgHdrs): number => (h as unknown as { encode(): Uint8
 
 describe('headerBlockBytes', () => {
   it.each([
-    ['the headers of a plugin event', headerSet(eventHeaders('edge-1', { janus: 'event', session_id: 11, sender: 22, transaction: 't', plugindata: { plugin: 'janus.plugin.videoroom', data: {} } }, 'ab12-edge-1-1z'))],
-    ['a header with several values', headerSet([['Janus-Id', 'a']], [['X-Many', '1'], ['X-Many', '22']])],
-    ['multi-byte characters in names and values', headerSet([['Janus-Id', 'édge-☃-1'], ['Janus-Type', '事件']])],
+    [
+      'the headers of a plugin event',
+      headerSet(
+        eventHeaders(
+          'edge-1',
+          {
+            janus: 'event',
+            session_id: 11,
+            sender: 22,
+            transaction: 't',
+            plugindata: { plugin: 'janus.plugin.videoroom', data: {} },
+          },
+          'ab12-edge-1-1z',
+        ),
+      ),
+    ],
+    [
+      'a header with several values',
+      headerSet(
+        [['Janus-Id', 'a']],
+        [
+          ['X-Many', '1'],
+          ['X-Many', '22'],
+        ],
+      ),
+    ],
+    [
+      'multi-byte characters in names and values',
+      headerSet([
+        ['Janus-Id', 'édge-☃-1'],
+        ['Janus-Type', '事件'],
+      ]),
+    ],
   ])('counts %s exactly as nats.js encodes them', (_what, h) => {
     expect(headerBlockBytes(h)).toBe(encodedLength(h));
   });
@@ -41,7 +81,10 @@ describe('headerBlockBytes', () => {
 
 describe('publishedBytes', () => {
   it('counts the body and the header block, as the client and the server do', () => {
-    const h = headerSet([['Janus-Id', 'j1'], ['Nats-Msg-Id', 'x-j1-1']]);
+    const h = headerSet([
+      ['Janus-Id', 'j1'],
+      ['Nats-Msg-Id', 'x-j1-1'],
+    ]);
     expect(publishedBytes({ data: new Uint8Array(1000), headers: h })).toBe(1000 + encodedLength(h));
   });
 });
@@ -71,11 +114,17 @@ const BODY_MARK = 'SECRET-BODY-';
 
 function testLog(): { log: ReturnType<typeof createLogger>; lines: () => Array<Record<string, unknown>> } {
   const lines: string[] = [];
-  const sink = new Writable({ write(chunk: Buffer, _enc, done) { lines.push(...chunk.toString().split('\n').filter(Boolean)); done(); } });
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(...chunk.toString().split('\n').filter(Boolean));
+      done();
+    },
+  });
   return { log: createLogger('debug', sink), lines: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
 }
 
-const oversizeLines = (lines: Array<Record<string, unknown>>): Array<Record<string, unknown>> => lines.filter((l) => String(l.msg).includes("larger than the NATS server's max_payload"));
+const oversizeLines = (lines: Array<Record<string, unknown>>): Array<Record<string, unknown>> =>
+  lines.filter((l) => String(l.msg).includes("larger than the NATS server's max_payload"));
 
 /** Events numbered in order; `big` ones carry a body well over 1,000 bytes. */
 function events(spec: Array<'small' | 'big'>, results: Map<string, EventResult>): OutgoingEvent[] {
@@ -83,14 +132,24 @@ function events(spec: Array<'small' | 'big'>, results: Map<string, EventResult>)
     const msgId = `m-${i}`;
     const body = size === 'big' ? BODY_MARK.repeat(200) : `{"seq":${i}}`;
     return {
-      subject: 'janus.event.j1', data: Buffer.from(body), headers: headerSet([['Janus-Id', 'j1'], ['Nats-Msg-Id', msgId]]), msgId,
-      report: (result) => { results.set(msgId, result); },
+      subject: 'janus.event.j1',
+      data: Buffer.from(body),
+      headers: headerSet([
+        ['Janus-Id', 'j1'],
+        ['Nats-Msg-Id', msgId],
+      ]),
+      msgId,
+      report: (result) => {
+        results.set(msgId, result);
+      },
     };
   });
 }
 
 describe('OversizeLog', () => {
-  afterEach(() => { vi.useRealTimers(); });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
 
   it('logs a burst once, after LOG_EVERY_MS, with its count and sizes and without a body', () => {
     vi.useFakeTimers();
@@ -114,13 +173,20 @@ describe('CoreEventSink', () => {
     const sent: string[] = [];
     const link: CoreLink = {
       nc: { info: { max_payload: 1000 } as NatsConnection['info'] },
-      publish: (_subject, data) => { sent.push(Buffer.from(data).toString()); return 'sent'; },
+      publish: (_subject, data) => {
+        sent.push(Buffer.from(data).toString());
+        return 'sent';
+      },
     };
     const { log, lines } = testLog();
     const sink = new CoreEventSink(link, log);
     const results = new Map<string, EventResult>();
     for (const event of events(['small', 'big', 'small'], results)) sink.publish(event);
-    expect([...results]).toEqual([['m-0', 'published'], ['m-1', 'too_large'], ['m-2', 'published']]);
+    expect([...results]).toEqual([
+      ['m-0', 'published'],
+      ['m-1', 'too_large'],
+      ['m-2', 'published'],
+    ]);
     expect(sent).toEqual(['{"seq":0}', '{"seq":2}']);
     expect(sink.totals.tooLarge).toBe(1);
     sink.stop();
@@ -130,26 +196,62 @@ describe('CoreEventSink', () => {
 });
 
 /** A NatsConnection stand-in for the JetStream sink: the stream gets created, and publish() is the test's. */
-function jetStreamClient(maxPayload: number, publish: (subject: string, data: Uint8Array, options: { msgID: string }) => Promise<PubAck>): NatsConnection {
-  const notFound = Object.assign(new NatsError('stream not found', '404'), { api_error: { code: 404, err_code: 10059, description: 'stream not found' } });
+function jetStreamClient(
+  maxPayload: number,
+  publish: (subject: string, data: Uint8Array, options: { msgID: string }) => Promise<PubAck>,
+): NatsConnection {
+  const notFound = Object.assign(new NatsError('stream not found', '404'), {
+    api_error: { code: 404, err_code: 10059, description: 'stream not found' },
+  });
   const jsm = { streams: { info: () => Promise.reject(notFound), add: () => Promise.resolve({}) } };
-  return { info: { max_payload: maxPayload }, jetstream: () => ({ publish }), jetstreamManager: () => Promise.resolve(jsm) } as unknown as NatsConnection;
+  return {
+    info: { max_payload: maxPayload },
+    jetstream: () => ({ publish }),
+    jetstreamManager: () => Promise.resolve(jsm),
+  } as unknown as NatsConnection;
 }
 
-const SETTINGS = { name: 'T', subjects: ['janus.event.>'], maxAgeSeconds: 60, maxBytes: 1 << 20, storage: 'memory' as const, replicas: 1, maxPending: 4, bufferSize: 10 };
-const ack = (seq: number): PubAck => ({ stream: 'T', seq, duplicate: false, domain: '', ack: () => undefined } as unknown as PubAck);
+const SETTINGS = {
+  name: 'T',
+  subjects: ['janus.event.>'],
+  maxAgeSeconds: 60,
+  maxBytes: 1 << 20,
+  storage: 'memory' as const,
+  replicas: 1,
+  maxPending: 4,
+  bufferSize: 10,
+};
+const ack = (seq: number): PubAck =>
+  ({ stream: 'T', seq, duplicate: false, domain: '', ack: () => undefined }) as unknown as PubAck;
 
 describe('JetStreamEventSink', () => {
   it('reports an event over max_payload as too_large at once: it never takes a place in the buffer, and the events after it are stored in order', async () => {
     const stored: string[] = [];
-    const sink = new JetStreamEventSink(jetStreamClient(1000, (_s, data) => { stored.push(Buffer.from(data).toString()); return Promise.resolve(ack(stored.length)); }), SETTINGS, testLog().log);
+    const sink = new JetStreamEventSink(
+      jetStreamClient(1000, (_s, data) => {
+        stored.push(Buffer.from(data).toString());
+        return Promise.resolve(ack(stored.length));
+      }),
+      SETTINGS,
+      testLog().log,
+    );
     const results = new Map<string, EventResult>();
-    // Exactly as many small events as the buffer holds, published before the stream is set up: had the big one taken a place, one would be dropped.
-    for (const event of events(['small', 'big', ...Array<'small'>(SETTINGS.bufferSize - 1).fill('small')], results)) sink.publish(event);
+    // Exactly as many small events as the buffer holds, published before the stream is set up: had the big one taken a
+    // place, one would be dropped.
+    for (const event of events(['small', 'big', ...Array<'small'>(SETTINGS.bufferSize - 1).fill('small')], results))
+      sink.publish(event);
     expect(results.get('m-1')).toBe('too_large');
     await sink.flush(2000);
-    expect(stored).toEqual([0, ...Array.from({ length: SETTINGS.bufferSize - 1 }, (_, i) => i + 2)].map((seq) => `{"seq":${seq}}`));
-    expect(sink.totals).toMatchObject({ published: SETTINGS.bufferSize, tooLarge: 1, dropped: 0, refused: 0, retried: 0 });
+    expect(stored).toEqual(
+      [0, ...Array.from({ length: SETTINGS.bufferSize - 1 }, (_, i) => i + 2)].map((seq) => `{"seq":${seq}}`),
+    );
+    expect(sink.totals).toMatchObject({
+      published: SETTINGS.bufferSize,
+      tooLarge: 1,
+      dropped: 0,
+      refused: 0,
+      retried: 0,
+    });
     expect(sink.waiting).toBe(0);
     sink.stop();
   });
@@ -159,12 +261,16 @@ describe('JetStreamEventSink', () => {
     const attempts = new Map<string, number>();
     const { log, lines } = testLog();
     // The client's max_payload check fails for m-1 though the sink's own check passed (the server changed in between).
-    const sink = new JetStreamEventSink(jetStreamClient(1_000_000, (_s, data, { msgID }) => {
-      attempts.set(msgID, (attempts.get(msgID) ?? 0) + 1);
-      if (msgID === 'm-1') return Promise.reject(NatsError.errorForCode(ErrorCode.MaxPayloadExceeded));
-      stored.push(Buffer.from(data).toString());
-      return Promise.resolve(ack(stored.length));
-    }), SETTINGS, log);
+    const sink = new JetStreamEventSink(
+      jetStreamClient(1_000_000, (_s, data, { msgID }) => {
+        attempts.set(msgID, (attempts.get(msgID) ?? 0) + 1);
+        if (msgID === 'm-1') return Promise.reject(NatsError.errorForCode(ErrorCode.MaxPayloadExceeded));
+        stored.push(Buffer.from(data).toString());
+        return Promise.resolve(ack(stored.length));
+      }),
+      SETTINGS,
+      log,
+    );
     const results = new Map<string, EventResult>();
     for (const event of events(['small', 'big', 'small', 'small'], results)) sink.publish(event);
     await sink.flush(2000);

@@ -15,22 +15,50 @@ describe('admit', () => {
   });
 
   it.each([
-    ['/edge-1'], ['/edge-1?secret='], ['/edge-1?secret=wrong'], ['/edge-1?Secret=s3cret'], ['/edge-1?secret=s3cret2'],
-    ['/edge-1?secret=%E0%A4%A'], ['/nope?secret=wrong'], ['/?secret=x'], [undefined],
+    ['/edge-1'],
+    ['/edge-1?secret='],
+    ['/edge-1?secret=wrong'],
+    ['/edge-1?Secret=s3cret'],
+    ['/edge-1?secret=s3cret2'],
+    ['/edge-1?secret=%E0%A4%A'],
+    ['/nope?secret=wrong'],
+    ['/?secret=x'],
+    [undefined],
   ])('refuses %j with 401 when the secret is asked, before looking at the id', (target) => {
-    expect(admit(target, { secret: 's3cret', ...listed(['edge-1']) })).toEqual({ ok: false, reason: 'unauthorized', status: 401 });
+    expect(admit(target, { secret: 's3cret', ...listed(['edge-1']) })).toEqual({
+      ok: false,
+      reason: 'unauthorized',
+      status: 401,
+    });
   });
 
   it('refuses an unlisted janus_id with 404, naming it', () => {
-    expect(admit('/edge-9?secret=s', { secret: 's', ...listed(['edge-1']) })).toEqual({ ok: false, reason: 'unknown_janus_id', status: 404, janusId: 'edge-9' });
+    expect(admit('/edge-9?secret=s', { secret: 's', ...listed(['edge-1']) })).toEqual({
+      ok: false,
+      reason: 'unknown_janus_id',
+      status: 404,
+      janusId: 'edge-9',
+    });
   });
 
-  it.each([['/'], [''], ['/a/b'], ['/edge-1/'], ['edge-1'], ['/%E0%A4%A'], [undefined]])('refuses the path %j with 404', (target) => {
-    expect(admit(target, { secret: '', ...listed(['edge-1']) })).toMatchObject({ ok: false, reason: 'unknown_janus_id', status: 404 });
-  });
+  it.each([['/'], [''], ['/a/b'], ['/edge-1/'], ['edge-1'], ['/%E0%A4%A'], [undefined]])(
+    'refuses the path %j with 404',
+    (target) => {
+      expect(admit(target, { secret: '', ...listed(['edge-1']) })).toMatchObject({
+        ok: false,
+        reason: 'unknown_janus_id',
+        status: 404,
+      });
+    },
+  );
 
   it('refuses with 503 while no list is loaded', () => {
-    expect(admit('/edge-1', { secret: '', isListed: () => undefined })).toEqual({ ok: false, reason: 'list_not_loaded', status: 503, janusId: 'edge-1' });
+    expect(admit('/edge-1', { secret: '', isListed: () => undefined })).toEqual({
+      ok: false,
+      reason: 'list_not_loaded',
+      status: 503,
+      janusId: 'edge-1',
+    });
   });
 
   it('decodes a percent-encoded janus_id', () => {

@@ -1,4 +1,7 @@
-/** The event-handler endpoint on loopback, with a fake sink and fake senders: pausing for a backlog, its limit, dead links. */
+/**
+ * The event-handler endpoint on loopback, with a fake sink and fake senders: pausing for a backlog, its limit, dead
+ * links.
+ */
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { OutgoingEvent } from '../../src/bridge/event-sink.js';
@@ -14,7 +17,14 @@ afterEach(async () => {
 async function endpoint(options: Partial<EvhEndpointOptions> = {}) {
   const sent: OutgoingEvent[] = [];
   const tallies = new EvhTallies();
-  const sink = { publish: (event: OutgoingEvent) => { sent.push(event); event.report('published'); }, flush: async () => {}, stop: () => {} };
+  const sink = {
+    publish: (event: OutgoingEvent) => {
+      sent.push(event);
+      event.report('published');
+    },
+    flush: async () => {},
+    stop: () => {},
+  };
   const ep = await EvhEndpoint.start(
     { host: '127.0.0.1', port: 0, secret: '', maxMessageBytes: 1 << 20, pingIntervalMs: 60_000, ...options },
     { prefix: 'janus', sink, tallies, log: createLogger('silent') },
@@ -26,7 +36,10 @@ async function endpoint(options: Partial<EvhEndpointOptions> = {}) {
 
 async function sender(port: number): Promise<WebSocket> {
   const ws = new WebSocket(`ws://127.0.0.1:${port}/j`, 'janus-event-handlers');
-  await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
   open.push({ close: () => ws.terminate() });
   return ws;
 }
@@ -58,7 +71,9 @@ describe('EvhEndpoint', () => {
     expect(whilePaused).toBeLessThan(50);
     backlogged = false;
     await until(() => sent.length === 50);
-    expect(sent.map((e) => (JSON.parse(Buffer.from(e.data).toString()) as { event: { n: number } }).event.n)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    expect(sent.map((e) => (JSON.parse(Buffer.from(e.data).toString()) as { event: { n: number } }).event.n)).toEqual(
+      Array.from({ length: 50 }, (_, i) => i + 1),
+    );
   });
 
   it('reads on after maxPauseMs when the backlog stays, and does not pause again until it clears', async () => {

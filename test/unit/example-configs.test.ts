@@ -55,12 +55,20 @@ const EXAMPLES: Record<string, (config: BridgeConfig, file: Record<string, any>)
   // NATS over TLS (server verified with a CA, client certificate) and a credentials file.
   'nats-tls-creds.json': (config) => {
     for (const server of config.nats.servers) expect(server).toMatch(/^tls:\/\//);
-    for (const path of [config.nats.tls.caFile, config.nats.tls.certFile, config.nats.tls.keyFile, config.nats.credsFile]) {
+    for (const path of [
+      config.nats.tls.caFile,
+      config.nats.tls.certFile,
+      config.nats.tls.keyFile,
+      config.nats.credsFile,
+    ]) {
       expect(path.startsWith(SECRETS_DIR), `${path} is under ${SECRETS_DIR}`).toBe(true);
     }
-    expect(new Set([config.nats.tls.caFile, config.nats.tls.certFile, config.nats.tls.keyFile, config.nats.credsFile]).size).toBe(4);
+    expect(
+      new Set([config.nats.tls.caFile, config.nats.tls.certFile, config.nats.tls.keyFile, config.nats.credsFile]).size,
+    ).toBe(4);
     // The credentials file is the only authentication: no user, password, token or seed besides.
-    for (const key of ['user', 'password', 'passwordFile', 'token', 'tokenFile', 'nkeySeed', 'nkeySeedFile'] as const) expect(config.nats[key], `nats.${key}`).toBe('');
+    for (const key of ['user', 'password', 'passwordFile', 'token', 'tokenFile', 'nkeySeed', 'nkeySeedFile'] as const)
+      expect(config.nats[key], `nats.${key}`).toBe('');
   },
   // Every event captured in a JetStream stream.
   'capture.json': (config, file) => {
@@ -77,17 +85,22 @@ type Leaf = { sensitive?: boolean };
 function sensitiveKeys(node: Record<string, unknown>, path: string[] = []): string[] {
   return Object.entries(node).flatMap(([key, value]) =>
     value && typeof value === 'object' && 'doc' in value
-      ? ((value as Leaf).sensitive ? [[...path, key].join('.')] : [])
-      : sensitiveKeys(value as Record<string, unknown>, [...path, key]));
+      ? (value as Leaf).sensitive
+        ? [[...path, key].join('.')]
+        : []
+      : sensitiveKeys(value as Record<string, unknown>, [...path, key]),
+  );
 }
 
 function valueAt(config: BridgeConfig, dotted: string): unknown {
   return dotted.split('.').reduce<any>((node, key) => node?.[key], config);
 }
 
-describe('config/ examples load with the daemon\'s loader and are what their names say', () => {
+describe("config/ examples load with the daemon's loader and are what their names say", () => {
   it('every file in config/ is an example checked here', () => {
-    const files = readdirSync(CONFIG_DIR).filter((f) => f.endsWith('.json')).sort();
+    const files = readdirSync(CONFIG_DIR)
+      .filter((f) => f.endsWith('.json'))
+      .sort();
     expect(files).toEqual(Object.keys(EXAMPLES).sort());
   });
 
@@ -100,25 +113,37 @@ describe('config/ examples load with the daemon\'s loader and are what their nam
     expect(broken.ok).toBe(false);
   });
 
-  it.each(Object.keys(EXAMPLES))('config/%s holds no secret: sensitive keys empty, a database password only CHANGE-ME, no credentials in URLs', (name) => {
-    const config = load(name);
-    const keys = sensitiveKeys(SCHEMA as unknown as Record<string, unknown>);
-    expect(keys).toEqual(expect.arrayContaining(['nats.password', 'nats.token', 'nats.nkeySeed', 'janus.apiSecret', 'janus.token', 'db.url']));
-    for (const key of keys) {
-      const value = valueAt(config, key);
-      if (key === 'db.url' && value !== '') {
-        const url = new URL(value as string);
-        expect(url.password, 'db.url password').toBe('CHANGE-ME');
-        expect(url.search, 'db.url query').toBe('');
-      } else {
-        expect(value, key).toBe('');
+  it.each(Object.keys(EXAMPLES))(
+    'config/%s holds no secret: sensitive keys empty, a database password only CHANGE-ME, no credentials in URLs',
+    (name) => {
+      const config = load(name);
+      const keys = sensitiveKeys(SCHEMA as unknown as Record<string, unknown>);
+      expect(keys).toEqual(
+        expect.arrayContaining([
+          'nats.password',
+          'nats.token',
+          'nats.nkeySeed',
+          'janus.apiSecret',
+          'janus.token',
+          'db.url',
+        ]),
+      );
+      for (const key of keys) {
+        const value = valueAt(config, key);
+        if (key === 'db.url' && value !== '') {
+          const url = new URL(value as string);
+          expect(url.password, 'db.url password').toBe('CHANGE-ME');
+          expect(url.search, 'db.url query').toBe('');
+        } else {
+          expect(value, key).toBe('');
+        }
       }
-    }
-    for (const { janus_id, janus_url } of config.connections) {
-      const url = new URL(janus_url);
-      expect(url.username + url.password, `${janus_id}: no user:password in janus_url`).toBe('');
-      expect([...url.searchParams.keys()], `${janus_id}: no apisecret or token in janus_url`).toEqual([]);
-    }
-    for (const server of config.nats.servers) expect(server, 'no credentials in a NATS URL').not.toContain('@');
-  });
+      for (const { janus_id, janus_url } of config.connections) {
+        const url = new URL(janus_url);
+        expect(url.username + url.password, `${janus_id}: no user:password in janus_url`).toBe('');
+        expect([...url.searchParams.keys()], `${janus_id}: no apisecret or token in janus_url`).toEqual([]);
+      }
+      for (const server of config.nats.servers) expect(server, 'no credentials in a NATS URL').not.toContain('@');
+    },
+  );
 });

@@ -23,11 +23,14 @@ describe('the effective configuration, explained', () => {
   });
 
   it('masks every secret and shows Janus URLs without their credentials', () => {
-    const keys = load({
-      nats: { user: 'bridge', password: 'pw-123' },
-      janus: { apiSecret: 'api-456' },
-      connections: [{ janus_id: 'a', janus_url: 'janusws://u:p@10.0.0.1:8188/janus?access_token=tok-789' }],
-    }, { JNB_DB_URL: 'postgres://u:db-000@db/x' });
+    const keys = load(
+      {
+        nats: { user: 'bridge', password: 'pw-123' },
+        janus: { apiSecret: 'api-456' },
+        connections: [{ janus_id: 'a', janus_url: 'janusws://u:p@10.0.0.1:8188/janus?access_token=tok-789' }],
+      },
+      { JNB_DB_URL: 'postgres://u:db-000@db/x' },
+    );
     const text = formatExplained(keys);
     for (const secret of ['pw-123', 'api-456', 'tok-789', 'db-000', ':p@']) expect(text).not.toContain(secret);
     expect(keys.find((k) => k.key === 'nats.password')!.value).toBe('***');

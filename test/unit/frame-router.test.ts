@@ -11,14 +11,18 @@ function setup(session = 77) {
   const unknown: string[] = [];
   const expired = vi.fn();
   const late = vi.fn();
-  const router: FrameRouter = new FrameRouter({ ttlMs: 60_000, max: 100 }, {
-    transactions: () => table,
-    sessionId: () => session,
-    onEvent: (message, text) => events.push({ message, text }),
-    onUnknownAnswer: (_message, text) => unknown.push(text),
-    onSessionExpired: expired,
-    onLateSession: late,
-  }, createLogger('silent'));
+  const router: FrameRouter = new FrameRouter(
+    { ttlMs: 60_000, max: 100 },
+    {
+      transactions: () => table,
+      sessionId: () => session,
+      onEvent: (message, text) => events.push({ message, text }),
+      onUnknownAnswer: (_message, text) => unknown.push(text),
+      onSessionExpired: expired,
+      onLateSession: late,
+    },
+    createLogger('silent'),
+  );
   const wait = (verb: string, clientTransaction: string | undefined, internal = false) => {
     const tx = table.nextTransaction();
     const outcomes: Outcome[] = [];
@@ -29,7 +33,10 @@ function setup(session = 77) {
   return { table, router, events, unknown, expired, late, wait, frame };
 }
 
-/** What a request gets when answered: the answer, and its JSON (the test's frames are compact JSON, in the answer's key order). */
+/**
+ * What a request gets when answered: the answer, and its JSON (the test's frames are compact JSON, in the answer's key
+ * order).
+ */
 function answered(answer: JanusMessage): Outcome {
   return { ok: true, answer, text: JSON.stringify(answer) };
 }
@@ -106,12 +113,16 @@ describe('FrameRouter', () => {
       `{\n   "janus": "event",\n   "session_id": 77,\n   "sender": 5,\n   "transaction": "${tx}",\n   "plugindata": {\n      "data": {\n         "n": ${n}\n      }\n   }\n}`;
     const first = wait('message', 'client-1');
     router.frame(indented(first.tx, 1));
-    expect(first.outcomes).toEqual([{ ok: true, answer: JSON.parse(indented('client-1', 1)), text: indented('client-1', 1) }]);
+    expect(first.outcomes).toEqual([
+      { ok: true, answer: JSON.parse(indented('client-1', 1)), text: indented('client-1', 1) },
+    ]);
     router.frame(indented(first.tx, 2));
     expect(events.map((e) => e.text)).toEqual([indented('client-1', 2)]);
     const second = wait('message', 'client-2');
     expect(router.relayed(indented(second.tx, 3))).toBe(true);
-    expect(second.outcomes).toEqual([{ ok: true, answer: JSON.parse(indented('client-2', 3)), text: indented('client-2', 3) }]);
+    expect(second.outcomes).toEqual([
+      { ok: true, answer: JSON.parse(indented('client-2', 3)), text: indented('client-2', 3) },
+    ]);
     expect(table.size).toBe(0);
   });
 
@@ -120,7 +131,9 @@ describe('FrameRouter', () => {
     frame({ janus: 'event', transaction: 'other-process-1', plugindata: { data: { x: 1 } } });
     frame({ janus: 'ack', transaction: 'other-process-2' });
     expect(events).toEqual([]);
-    expect(unknown.map((text) => JSON.parse(text))).toEqual([{ janus: 'event', transaction: 'other-process-1', plugindata: { data: { x: 1 } } }]);
+    expect(unknown.map((text) => JSON.parse(text))).toEqual([
+      { janus: 'event', transaction: 'other-process-1', plugindata: { data: { x: 1 } } },
+    ]);
   });
 
   it('routes a relayed answer to its waiting request, and declines one that answers none of its transactions', () => {
@@ -128,33 +141,48 @@ describe('FrameRouter', () => {
     const { tx, outcomes } = wait('message', 'client-9');
     expect(router.relayed(JSON.stringify({ janus: 'event', transaction: 'someone-else', plugindata: {} }))).toBe(false);
     expect(router.relayed('not json')).toBe(false);
-    expect(router.relayed(JSON.stringify({ janus: 'event', transaction: tx, plugindata: { data: { ok: 1 } } }))).toBe(true);
+    expect(router.relayed(JSON.stringify({ janus: 'event', transaction: tx, plugindata: { data: { ok: 1 } } }))).toBe(
+      true,
+    );
     expect(outcomes).toEqual([answered({ janus: 'event', transaction: 'client-9', plugindata: { data: { ok: 1 } } })]);
     // A later relayed event with the same transaction is an event with the client's transaction, not an unknown answer.
-    expect(router.relayed(JSON.stringify({ janus: 'event', transaction: tx, plugindata: { data: { ok: 2 } } }))).toBe(true);
+    expect(router.relayed(JSON.stringify({ janus: 'event', transaction: tx, plugindata: { data: { ok: 2 } } }))).toBe(
+      true,
+    );
     expect(events.map((e) => e.message.transaction)).toEqual(['client-9']);
     expect(unknown).toEqual([]);
   });
 
   it('logs a frame whose handling throws as "frame handling failed" with the error, not the frame, and routes the next frame', () => {
     const lines: Array<Record<string, unknown>> = [];
-    const sink = new Writable({ write(chunk: Buffer, _enc, done) { lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>); done(); } });
-    const delivered: string[] = [];
-    const router = new FrameRouter({ ttlMs: 60_000, max: 100 }, {
-      transactions: () => new TransactionTable(60_000, () => {}),
-      sessionId: () => 1,
-      onEvent: (message) => {
-        if (message.janus === 'hangup') throw new Error('BAD_HEADER');
-        delivered.push(message.janus);
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+        done();
       },
-      onUnknownAnswer: () => {},
-      onSessionExpired: () => {},
-      onLateSession: () => {},
-    }, createLogger('debug', sink));
+    });
+    const delivered: string[] = [];
+    const router = new FrameRouter(
+      { ttlMs: 60_000, max: 100 },
+      {
+        transactions: () => new TransactionTable(60_000, () => {}),
+        sessionId: () => 1,
+        onEvent: (message) => {
+          if (message.janus === 'hangup') throw new Error('BAD_HEADER');
+          delivered.push(message.janus);
+        },
+        onUnknownAnswer: () => {},
+        onSessionExpired: () => {},
+        onLateSession: () => {},
+      },
+      createLogger('debug', sink),
+    );
     expect(() => router.frame(JSON.stringify({ janus: 'hangup', reason: 'the s3cr3t frame' }))).not.toThrow();
     router.frame(JSON.stringify({ janus: 'webrtcup' }));
     expect(delivered).toEqual(['webrtcup']);
-    expect(lines).toContainEqual(expect.objectContaining({ level: 'error', msg: 'frame handling failed', err: 'BAD_HEADER' }));
+    expect(lines).toContainEqual(
+      expect.objectContaining({ level: 'error', msg: 'frame handling failed', err: 'BAD_HEADER' }),
+    );
     expect(JSON.stringify(lines)).not.toContain('s3cr3t');
   });
 });

@@ -4,9 +4,16 @@ import { fairShare, planBalance, type BalanceInput, type Takeable } from '../../
 const range = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
 /** A balance input with nothing held and everything free unless said otherwise. */
-function input(over: Partial<Omit<BalanceInput, 'takeable'>> & { takeable?: Record<string, Takeable | undefined> | ((id: string) => Takeable | undefined) } = {}): BalanceInput {
+function input(
+  over: Partial<Omit<BalanceInput, 'takeable'>> & {
+    takeable?: Record<string, Takeable | undefined> | ((id: string) => Takeable | undefined);
+  } = {},
+): BalanceInput {
   const { takeable, ...rest } = over;
-  const why = typeof takeable === 'function' ? takeable : (id: string): Takeable | undefined => (takeable ? takeable[id] : 'free');
+  const why =
+    typeof takeable === 'function'
+      ? takeable
+      : (id: string): Takeable | undefined => (takeable ? takeable[id] : 'free');
   return {
     listed: [],
     held: new Set(),
@@ -66,13 +73,15 @@ describe('planBalance', () => {
 
   it('never reaches for connections it holds, releases or is busy with, nor ones nobody may take', () => {
     const listed = range('j', 8);
-    const plan = planBalance(input({
-      listed,
-      held: new Set(['j0']),
-      releasing: new Set(['j1']),
-      busy: new Set(['j2']),
-      takeable: { j3: undefined, j4: 'free', j5: 'free', j6: undefined, j7: 'free' },
-    }));
+    const plan = planBalance(
+      input({
+        listed,
+        held: new Set(['j0']),
+        releasing: new Set(['j1']),
+        busy: new Set(['j2']),
+        takeable: { j3: undefined, j4: 'free', j5: 'free', j6: undefined, j7: 'free' },
+      }),
+    );
     // share 8, room 8 - 1 - 1 = 6, but only j4, j5 and j7 are takeable.
     expect([...plan.take].sort()).toEqual(['j4', 'j5', 'j7']);
   });
@@ -101,20 +110,24 @@ describe('planBalance', () => {
   it('does not count what it is already releasing as held', () => {
     const listed = range('j', 4);
     // held j0..j3 of which j2, j3 are being released: keeps 2, the share of 2 replicas.
-    const plan = planBalance(input({ listed, held: new Set(listed), releasing: new Set(['j2', 'j3']), liveReplicas: 2 }));
+    const plan = planBalance(
+      input({ listed, held: new Set(listed), releasing: new Set(['j2', 'j3']), liveReplicas: 2 }),
+    );
     expect(plan).toEqual({ take: [], release: [] });
   });
 
   it('has a leaving replica release everything it holds but busy ones, and take nothing', () => {
     const listed = range('j', 6);
-    const plan = planBalance(input({
-      listed,
-      held: new Set(['j0', 'j1', 'j2']),
-      releasing: new Set(['j3']),
-      busy: new Set(['j1']),
-      leaving: true,
-      liveReplicas: 3,
-    }));
+    const plan = planBalance(
+      input({
+        listed,
+        held: new Set(['j0', 'j1', 'j2']),
+        releasing: new Set(['j3']),
+        busy: new Set(['j1']),
+        leaving: true,
+        liveReplicas: 3,
+      }),
+    );
     expect(plan.take).toEqual([]);
     expect([...plan.release].sort()).toEqual(['j0', 'j2']);
   });
@@ -126,7 +139,14 @@ describe('planBalance', () => {
 
   it("prefers 'releasing' over 'free' over 'expired'", () => {
     const listed = ['e1', 'f1', 'r1', 'e2', 'f2', 'r2'];
-    const takeable: Record<string, Takeable> = { e1: 'expired', e2: 'expired', f1: 'free', f2: 'free', r1: 'releasing', r2: 'releasing' };
+    const takeable: Record<string, Takeable> = {
+      e1: 'expired',
+      e2: 'expired',
+      f1: 'free',
+      f2: 'free',
+      r1: 'releasing',
+      r2: 'releasing',
+    };
     const ofKind = (ids: string[]): Takeable[] => ids.map((id) => takeable[id]!);
 
     // 6 connections, 3 replicas: share 2.
@@ -148,24 +168,30 @@ describe('planBalance', () => {
   it('counts connections being released against the room to take', () => {
     const listed = range('j', 8);
     // share 4 with 2 replicas; holds 1, releases 2: room 1.
-    const plan = planBalance(input({ listed, held: new Set(['j0']), releasing: new Set(['j1', 'j2']), liveReplicas: 2 }));
+    const plan = planBalance(
+      input({ listed, held: new Set(['j0']), releasing: new Set(['j1', 'j2']), liveReplicas: 2 }),
+    );
     expect(plan.release).toEqual([]);
     expect(plan.take).toHaveLength(1);
     expect(['j0', 'j1', 'j2']).not.toContain(plan.take[0]);
     // holds 2, releases 2: no room.
-    const full = planBalance(input({ listed, held: new Set(['j0', 'j3']), releasing: new Set(['j1', 'j2']), liveReplicas: 2 }));
+    const full = planBalance(
+      input({ listed, held: new Set(['j0', 'j3']), releasing: new Set(['j1', 'j2']), liveReplicas: 2 }),
+    );
     expect(full).toEqual({ take: [], release: [] });
   });
 
   it('never takes an id that is not in the list, even when said takeable', () => {
     const asked: string[] = [];
-    const plan = planBalance(input({
-      listed: ['a', 'b'],
-      takeable: (id) => {
-        asked.push(id);
-        return 'free';
-      },
-    }));
+    const plan = planBalance(
+      input({
+        listed: ['a', 'b'],
+        takeable: (id) => {
+          asked.push(id);
+          return 'free';
+        },
+      }),
+    );
     expect([...plan.take].sort()).toEqual(['a', 'b']);
     expect(asked.every((id) => id === 'a' || id === 'b')).toBe(true);
   });
@@ -201,7 +227,8 @@ describe('planBalance', () => {
     const a = planBalance(input({ listed, liveReplicas: 4, tieBreak: 'instance-a' }));
     const again = planBalance(input({ listed: [...listed].reverse(), liveReplicas: 4, tieBreak: 'instance-a' }));
     expect(again.take).toEqual(a.take);
-    const release = (tieBreak: string) => planBalance(input({ listed, held: new Set(listed), liveReplicas: 4, tieBreak })).release;
+    const release = (tieBreak: string) =>
+      planBalance(input({ listed, held: new Set(listed), liveReplicas: 4, tieBreak })).release;
     expect(release('instance-a')).toEqual(release('instance-a'));
   });
 
@@ -231,18 +258,22 @@ describe('planBalance', () => {
 
 describe('planBalance, connections nobody serves', () => {
   it('takes overdue free or expired connections beyond its share, never a releasing one', () => {
-    const plan = planBalance(input({
-      listed: ['a', 'b', 'c', 'd'],
-      held: new Set(['a', 'b']),
-      liveReplicas: 2,
-      takeable: { c: 'expired', d: 'releasing' },
-      overdue: (id) => id === 'c' || id === 'd',
-    }));
+    const plan = planBalance(
+      input({
+        listed: ['a', 'b', 'c', 'd'],
+        held: new Set(['a', 'b']),
+        liveReplicas: 2,
+        takeable: { c: 'expired', d: 'releasing' },
+        overdue: (id) => id === 'c' || id === 'd',
+      }),
+    );
     expect(plan).toEqual({ take: ['c'], release: [] });
   });
 
   it('leaves a connection that is not yet overdue to a replica with room', () => {
-    const plan = planBalance(input({ listed: ['a', 'b', 'c'], held: new Set(['a', 'b']), liveReplicas: 2, takeable: { c: 'free' } }));
+    const plan = planBalance(
+      input({ listed: ['a', 'b', 'c'], held: new Set(['a', 'b']), liveReplicas: 2, takeable: { c: 'free' } }),
+    );
     expect(plan).toEqual({ take: [], release: [] });
   });
 });

@@ -7,7 +7,13 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ConnectionSpec } from '../../src/connections/spec.js';
 import { toSpec } from '../../src/connections/spec.js';
 import { LeaseOwnership, type ConnectionHost, type LeaseMetrics } from '../../src/ha/lease-ownership.js';
-import { heartbeatKey, leaseKey, LEGACY_READERS_TTL_MS, type Lease, type LeaseState } from '../../src/ha/lease-record.js';
+import {
+  heartbeatKey,
+  leaseKey,
+  LEGACY_READERS_TTL_MS,
+  type Lease,
+  type LeaseState,
+} from '../../src/ha/lease-record.js';
 import { createLogger } from '../../src/log.js';
 import { FakeKv } from '../support/fake-kv-bucket.js';
 
@@ -33,7 +39,9 @@ interface Gate {
 
 function gate(): Gate {
   let open: () => void = () => {};
-  const promise = new Promise<void>((resolve) => { open = resolve; });
+  const promise = new Promise<void>((resolve) => {
+    open = resolve;
+  });
   return { promise, open };
 }
 
@@ -50,7 +58,11 @@ class FakeHost implements ConnectionHost {
   serveGate: ((janusId: string) => Promise<void> | undefined) | undefined;
   prepareGate: ((janusId: string) => Promise<void> | undefined) | undefined;
 
-  constructor(private readonly who: string, private readonly events: string[], private readonly newSession: () => number) {}
+  constructor(
+    private readonly who: string,
+    private readonly events: string[],
+    private readonly newSession: () => number,
+  ) {}
 
   private record(call: HostCall['call'], ...args: unknown[]): void {
     this.calls.push({ at: Date.now(), call, args });
@@ -70,7 +82,11 @@ class FakeHost implements ConnectionHost {
   /** Takes from a releasing owner (serve() told not to take requests without Janus). */
   readonly handOverTakes: string[] = [];
 
-  async serve(spec: ConnectionSpec, sessionId: number | undefined, subscribeAnyway: boolean): Promise<{ ready: boolean; sessionId: number | undefined }> {
+  async serve(
+    spec: ConnectionSpec,
+    sessionId: number | undefined,
+    subscribeAnyway: boolean,
+  ): Promise<{ ready: boolean; sessionId: number | undefined }> {
     this.record('serve', spec.janusId, sessionId);
     if (!subscribeAnyway) this.handOverTakes.push(spec.janusId);
     await this.serveGate?.(spec.janusId);
@@ -115,9 +131,15 @@ class FakeMetrics implements LeaseMetrics {
   readonly renewals: boolean[] = [];
   readonly handOvers: Array<'given' | 'taken'> = [];
   failovers = 0;
-  renewal(_seconds: number, ok: boolean): void { this.renewals.push(ok); }
-  handOver(direction: 'given' | 'taken'): void { this.handOvers.push(direction); }
-  failover(): void { this.failovers++; }
+  renewal(_seconds: number, ok: boolean): void {
+    this.renewals.push(ok);
+  }
+  handOver(direction: 'given' | 'taken'): void {
+    this.handOvers.push(direction);
+  }
+  failover(): void {
+    this.failovers++;
+  }
 }
 
 function specs(...ids: string[]): ConnectionSpec[] {
@@ -146,12 +168,26 @@ function world(options: { maxAgeMs?: number | undefined } = {}) {
   const replica = (name: string): Replica => {
     const host = new FakeHost(name, events, () => ++lastSession);
     const metrics = new FakeMetrics();
-    const coordinator = new LeaseOwnership(kv.bucket(name), host, {
-      replicaId: name, instance: `${name}-instance`, leaseTtlMs: TTL, handoverTimeoutMs: HANDOVER, requestGraceMs: GRACE,
-    }, metrics, silent, () => Date.now());
+    const coordinator = new LeaseOwnership(
+      kv.bucket(name),
+      host,
+      {
+        replicaId: name,
+        instance: `${name}-instance`,
+        leaseTtlMs: TTL,
+        handoverTimeoutMs: HANDOVER,
+        requestGraceMs: GRACE,
+      },
+      metrics,
+      silent,
+      () => Date.now(),
+    );
     coordinators.push(coordinator);
     return {
-      name, host, metrics, coordinator,
+      name,
+      host,
+      metrics,
+      coordinator,
       async join(...ids: string[]) {
         await coordinator.start();
         await coordinator.offer(specs(...ids));
@@ -176,16 +212,20 @@ async function advanceUntil(done: () => boolean, limit: number): Promise<number>
 /** Every text occurs in `events`, in this order. */
 function expectInOrder(events: readonly string[], ...texts: string[]): void {
   const at = texts.map((text) => events.indexOf(text));
-  texts.forEach((text, i) => expect(at[i], `"${text}" in ${JSON.stringify(events, null, 1)}`).toBeGreaterThanOrEqual(0));
+  texts.forEach((text, i) =>
+    expect(at[i], `"${text}" in ${JSON.stringify(events, null, 1)}`).toBeGreaterThanOrEqual(0),
+  );
   expect(at, texts.join(' < ')).toEqual([...at].sort((a, b) => a - b));
 }
 
 /** Who serves what according to the bucket. */
 function servedBy(kv: FakeKv, ids: readonly string[]): Record<string, string | undefined> {
-  return Object.fromEntries(ids.map((id) => {
-    const lease = kv.lease(id);
-    return [id, lease?.state === 'serving' ? lease.replica : undefined];
-  }));
+  return Object.fromEntries(
+    ids.map((id) => {
+      const lease = kv.lease(id);
+      return [id, lease?.state === 'serving' ? lease.replica : undefined];
+    }),
+  );
 }
 
 function stateOf(kv: FakeKv, id: string): LeaseState | undefined {
@@ -216,7 +256,11 @@ describe('LeaseOwnership: one replica', () => {
     await a.coordinator.offer(specs('j1', 'j2', 'j3'));
     expect(a.host.of('applyList')).toEqual([[[]]]);
     expect(kv.writesTo(heartbeatKey('A'))).toHaveLength(1);
-    expect(kv.writesTo(heartbeatKey('A'))[0]).toMatchObject({ op: 'put', outcome: 'ok', record: { replica: 'A', instance: 'A-instance', ttl_ms: TTL } });
+    expect(kv.writesTo(heartbeatKey('A'))[0]).toMatchObject({
+      op: 'put',
+      outcome: 'ok',
+      record: { replica: 'A', instance: 'A-instance', ttl_ms: TTL },
+    });
 
     // Settling first: nothing is taken before the settle delay.
     await advance(SETTLE - 1);
@@ -227,12 +271,26 @@ describe('LeaseOwnership: one replica', () => {
     expect(a.host.of('serve').map((args) => args[1])).toEqual([undefined, undefined, undefined]);
     for (const id of ['j1', 'j2', 'j3']) {
       const writes = kv.writesTo(leaseKey(id));
-      expect(writes.map((w) => [w.op, (w.record as Lease).state, w.outcome])).toEqual([['create', 'taking', 'ok'], ['update', 'serving', 'ok']]);
-      expect(kv.lease(id)).toMatchObject({ replica: 'A', instance: 'A-instance', state: 'serving', session_id: a.host.sessions.get(id), v: 2, ttl_ms: LEGACY_READERS_TTL_MS });
+      expect(writes.map((w) => [w.op, (w.record as Lease).state, w.outcome])).toEqual([
+        ['create', 'taking', 'ok'],
+        ['update', 'serving', 'ok'],
+      ]);
+      expect(kv.lease(id)).toMatchObject({
+        replica: 'A',
+        instance: 'A-instance',
+        state: 'serving',
+        session_id: a.host.sessions.get(id),
+        v: 2,
+        ttl_ms: LEGACY_READERS_TTL_MS,
+      });
       expect(kv.lease(id)?.from).toBeUndefined();
     }
     expect(a.coordinator.leasesHeld).toBe(3);
-    expect(a.coordinator.owners().owners.map((o) => [o.janus_id, o.replica, o.state])).toEqual([['j1', 'A', 'serving'], ['j2', 'A', 'serving'], ['j3', 'A', 'serving']]);
+    expect(a.coordinator.owners().owners.map((o) => [o.janus_id, o.replica, o.state])).toEqual([
+      ['j1', 'A', 'serving'],
+      ['j2', 'A', 'serving'],
+      ['j3', 'A', 'serving'],
+    ]);
     expect(a.coordinator.owners().replicas.map((h) => h.replica)).toEqual(['A']);
 
     // Kept by the heartbeat alone: one write every fifth of the TTL, none per lease.
@@ -272,18 +330,24 @@ describe('LeaseOwnership: two replicas', () => {
     expect(b.host.ids('serve').sort()).toEqual(moving);
     expect(a.host.ids('handOver').sort()).toEqual(moving);
     for (const id of moving) {
-      expectInOrder(events,
+      expectInOrder(
+        events,
         `A prepareHandOver ${id}`,
         `A update ${leaseKey(id)} releasing ok`,
         `B update ${leaseKey(id)} taking ok`,
         `B serve ${id}`,
         `B update ${leaseKey(id)} serving ok`,
         `A handOver ${id}`,
-        `A stopRelay ${id}`);
+        `A stopRelay ${id}`,
+      );
       // B claimed A's session, and said where it came from.
       expect(b.host.of('serve').find((args) => args[0] === id)?.[1]).toBe(sessionOfA.get(id));
       expect(kv.lease(id)).toMatchObject({ replica: 'B', state: 'serving', from: 'A', session_id: sessionOfA.get(id) });
-      expect(b.host.of('ownerChanged').find((args) => args[0] === id)?.[1]).toEqual({ old_replica: 'A', new_replica: 'B', session_id: sessionOfA.get(id) });
+      expect(b.host.of('ownerChanged').find((args) => args[0] === id)?.[1]).toEqual({
+        old_replica: 'A',
+        new_replica: 'B',
+        session_id: sessionOfA.get(id),
+      });
       expect(a.host.of('handOver').find((args) => args[0] === id)?.[1]).toBe('B');
     }
     expect(a.coordinator.leasesHeld).toBe(2);
@@ -358,7 +422,16 @@ describe('LeaseOwnership: keys the bucket aged out', () => {
   it('takes over a stale revision with a create once the key vanished', async () => {
     const { kv, replica } = world();
     // A lease left free by a replica that is gone: the view holds its revision.
-    await kv.bucket('Z').put(leaseKey('j1'), { replica: 'Z', instance: 'Z-instance', session_id: 42, since: new Date().toISOString(), state: 'free', ttl_ms: TTL });
+    await kv
+      .bucket('Z')
+      .put(leaseKey('j1'), {
+        replica: 'Z',
+        instance: 'Z-instance',
+        session_id: 42,
+        since: new Date().toISOString(),
+        state: 'free',
+        ttl_ms: TTL,
+      });
     const a = replica('A');
     await a.coordinator.start();
     const stale = kv.writesTo(leaseKey('j1'))[0]!.revision;
@@ -389,8 +462,15 @@ describe('LeaseOwnership: keys the bucket aged out', () => {
 
     await a.coordinator.offer(specs('j1', 'j2'));
     await advance(2 * TICK);
-    expect(kv.writesTo(leaseKey('j2'), 'A').slice(-3).map((w) => [w.op, (w.record as Lease).state, w.outcome])).toEqual([
-      ['update', 'taking', 'conflict'], ['create', 'taking', 'ok'], ['update', 'serving', 'ok'],
+    expect(
+      kv
+        .writesTo(leaseKey('j2'), 'A')
+        .slice(-3)
+        .map((w) => [w.op, (w.record as Lease).state, w.outcome]),
+    ).toEqual([
+      ['update', 'taking', 'conflict'],
+      ['create', 'taking', 'ok'],
+      ['update', 'serving', 'ok'],
     ]);
     expect(a.host.ids('serve')).toEqual(['j1', 'j2', 'j2']);
     expect(servedBy(kv, ['j1', 'j2'])).toEqual({ j1: 'A', j2: 'A' });
@@ -398,12 +478,30 @@ describe('LeaseOwnership: keys the bucket aged out', () => {
 
   it('tries a take that keeps conflicting about once per tick, not in a loop', async () => {
     const { kv, replica } = world({ maxAgeMs: undefined });
-    await kv.bucket('Z').put(leaseKey('j1'), { replica: 'Z', instance: 'Z-instance', session_id: 42, since: new Date().toISOString(), state: 'free', ttl_ms: TTL });
+    await kv
+      .bucket('Z')
+      .put(leaseKey('j1'), {
+        replica: 'Z',
+        instance: 'Z-instance',
+        session_id: 42,
+        since: new Date().toISOString(),
+        state: 'free',
+        ttl_ms: TTL,
+      });
     const a = replica('A');
     await a.coordinator.start();
     // The watch lags: A does not see that Z serves it again, so its revision is stale and the key exists.
     kv.holdWatch('A');
-    await kv.bucket('Z').put(leaseKey('j1'), { replica: 'Z', instance: 'Z-instance', session_id: 42, since: new Date().toISOString(), state: 'serving', ttl_ms: TTL });
+    await kv
+      .bucket('Z')
+      .put(leaseKey('j1'), {
+        replica: 'Z',
+        instance: 'Z-instance',
+        session_id: 42,
+        since: new Date().toISOString(),
+        state: 'serving',
+        ttl_ms: TTL,
+      });
     await a.coordinator.offer(specs('j1'));
     await advanceUntil(() => kv.writesTo(leaseKey('j1'), 'A').length > 0, SETTLE + 3 * TICK);
 
@@ -464,7 +562,10 @@ describe('LeaseOwnership: fencing and failed writes', () => {
 
     // NATS unreachable for A (its watch keeps running: only writes time out).
     kv.failWrites((w) => w.by === 'A');
-    const lastOk = kv.writesTo(heartbeatKey('A'), 'A').filter((w) => w.outcome === 'ok').at(-1)!.at;
+    const lastOk = kv
+      .writesTo(heartbeatKey('A'), 'A')
+      .filter((w) => w.outcome === 'ok')
+      .at(-1)!.at;
     await advanceUntil(() => a.host.of('drop').length > 0, TTL);
     const drop = a.host.calls.find((c) => c.call === 'drop')!;
     expect(drop.args[0]).toBe('j1');
@@ -486,7 +587,7 @@ describe('LeaseOwnership: fencing and failed writes', () => {
     expect(b.metrics.failovers).toBe(1);
   });
 
-  it('does not drop a connection it releases when a renewal conflicts with the taker\'s write', async () => {
+  it("does not drop a connection it releases when a renewal conflicts with the taker's write", async () => {
     const { kv, replica } = world();
     const a = replica('A');
     await a.join('j1', 'j2');
@@ -569,7 +670,8 @@ describe('LeaseOwnership: list changes', () => {
     expect(a.host.of('serve').slice(2)).toEqual([['j2', undefined]]);
     const again = kv.writesTo(leaseKey('j2'), 'A').slice(before, before + 2);
     expect(again.map((w) => [w.op, w.expected, (w.record as Lease).state, w.outcome])).toEqual([
-      ['update', marker, 'taking', 'ok'], ['update', again[0]?.revision, 'serving', 'ok'],
+      ['update', marker, 'taking', 'ok'],
+      ['update', again[0]?.revision, 'serving', 'ok'],
     ]);
     expect(servedBy(kv, ['j1', 'j2'])).toEqual({ j1: 'A', j2: 'A' });
     expect(a.coordinator.leasesHeld).toBe(2);
@@ -617,10 +719,16 @@ describe('LeaseOwnership: leave()', () => {
     const sessions = new Map(a.host.sessions);
 
     let left = false;
-    void a.coordinator.leave().then(() => { left = true; });
+    void a.coordinator.leave().then(() => {
+      left = true;
+    });
     await advance(0);
     // Out of the fair share, still alive (its leases with it) while it hands over.
-    expect(kv.writesTo(heartbeatKey('A')).at(-1)).toMatchObject({ op: 'put', outcome: 'ok', record: { leaving: true } });
+    expect(kv.writesTo(heartbeatKey('A')).at(-1)).toMatchObject({
+      op: 'put',
+      outcome: 'ok',
+      record: { leaving: true },
+    });
     expect(stateOf(kv, 'j1')).toBe('releasing');
     expect(stateOf(kv, 'j2')).toBe('releasing');
     expect(a.host.ids('prepareHandOver').sort()).toEqual(['j1', 'j2']);
@@ -659,7 +767,9 @@ describe('LeaseOwnership: leave()', () => {
 
     const handedBefore = a.host.ids('handOver').length;
     let left = false;
-    void a.coordinator.leave().then(() => { left = true; });
+    void a.coordinator.leave().then(() => {
+      left = true;
+    });
     await advance(2 * TICK);
     expect(left).toBe(true);
     expect(a.host.ids('handOver').slice(handedBefore).sort()).toEqual(ofA);
@@ -696,12 +806,14 @@ describe('LeaseOwnership: hand-over protocol', () => {
     events.push(`A relay listening ${moving}`);
     listening.open();
     await advance(TICK);
-    expectInOrder(events,
+    expectInOrder(
+      events,
       `A relay listening ${moving}`,
       `A update ${leaseKey(moving)} releasing ok`,
       `B update ${leaseKey(moving)} taking ok`,
       `B update ${leaseKey(moving)} serving ok`,
-      `A handOver ${moving}`);
+      `A handOver ${moving}`,
+    );
     expect(kv.lease(moving)).toMatchObject({ replica: 'B', state: 'serving' });
   });
 });

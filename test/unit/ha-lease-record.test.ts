@@ -17,7 +17,14 @@ const KV_KEY = /^[-/_=.a-zA-Z0-9]+$/;
 
 const bytes = (value: unknown): Uint8Array => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value));
 
-const lease: Lease = { replica: 'bridge-0', instance: 'i-1', session_id: 4242, since: '2024-01-01T00:00:00.000Z', state: 'serving', ttl_ms: 6000 };
+const lease: Lease = {
+  replica: 'bridge-0',
+  instance: 'i-1',
+  session_id: 4242,
+  since: '2024-01-01T00:00:00.000Z',
+  state: 'serving',
+  ttl_ms: 6000,
+};
 
 const ODD_IDS = [
   'plain',
@@ -136,8 +143,12 @@ describe('lease records', () => {
     expect(decodeLease(bytes({ ...lease, session_id: 1.5 }))).toBeUndefined();
     expect(decodeLease(bytes({ ...lease, session_id: '4242' }))).toBeUndefined();
     expect(decodeLease(bytes({ ...lease, session_id: 2 ** 53 }))).toBeUndefined();
-    expect(decodeLease(bytes(`{"replica":"r","instance":"i","since":"s","state":"free","session_id":1e400}`))).toBeUndefined();
-    expect(decodeLease(bytes({ ...lease, session_id: Number.MAX_SAFE_INTEGER }))?.session_id).toBe(Number.MAX_SAFE_INTEGER);
+    expect(
+      decodeLease(bytes(`{"replica":"r","instance":"i","since":"s","state":"free","session_id":1e400}`)),
+    ).toBeUndefined();
+    expect(decodeLease(bytes({ ...lease, session_id: Number.MAX_SAFE_INTEGER }))?.session_id).toBe(
+      Number.MAX_SAFE_INTEGER,
+    );
   });
 
   it('rejects what is not a JSON object', () => {
@@ -155,7 +166,12 @@ describe('lease records', () => {
 });
 
 describe('heartbeat records', () => {
-  const heartbeat: Heartbeat = { replica: 'bridge-0', instance: 'i-1', since: '2024-01-01T00:00:00.000Z', ttl_ms: 6000 };
+  const heartbeat: Heartbeat = {
+    replica: 'bridge-0',
+    instance: 'i-1',
+    since: '2024-01-01T00:00:00.000Z',
+    ttl_ms: 6000,
+  };
 
   it('round-trips a heartbeat', () => {
     expect(decodeHeartbeat(encodeRecord(heartbeat))).toEqual(heartbeat);

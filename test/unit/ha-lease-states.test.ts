@@ -12,7 +12,15 @@ import { LeaseSlots, type SlotKind } from '../../src/ha/lease-slots.js';
 const parsed = toSpec('j1', 'ws://janus.test:8188/janus');
 if (!parsed.ok) throw new Error(parsed.reason);
 const SPEC = parsed.spec;
-const LEASE: Lease = { replica: 'A', instance: 'A-1', session_id: 7, since: '2026-01-01T00:00:00.000Z', state: 'taking', ttl_ms: 1, v: 2 };
+const LEASE: Lease = {
+  replica: 'A',
+  instance: 'A-1',
+  session_id: 7,
+  since: '2026-01-01T00:00:00.000Z',
+  state: 'taking',
+  ttl_ms: 1,
+  v: 2,
+};
 
 type Start = 'taking' | 'serving' | 'releasing' | 'releasing+relay' | 'reclaiming' | 'finished';
 
@@ -25,14 +33,20 @@ function heldIn(start: Start): { held: HeldLease; stopRelay: ReturnType<typeof v
     serving: [(h) => h.served()],
     releasing: [(h) => h.served(), (h) => h.startRelease(100)],
     'releasing+relay': [(h) => h.served(), (h) => h.startRelease(100), (h) => h.relayListening(stopRelay)],
-    reclaiming: [(h) => h.served(), (h) => h.startRelease(100), (h) => h.relayListening(stopRelay), (h) => h.startReclaim()],
+    reclaiming: [
+      (h) => h.served(),
+      (h) => h.startRelease(100),
+      (h) => h.relayListening(stopRelay),
+      (h) => h.startReclaim(),
+    ],
     finished: [(h) => h.finish()],
   };
   for (const step of path[start]) if (!step(held)) throw new Error(`cannot reach ${start}`);
   return { held, stopRelay };
 }
 
-type Move = 'served' | 'startRelease' | 'relayListening' | 'keep' | 'startReclaim' | 'reclaimed' | 'reclaimFailed' | 'finish';
+type Move =
+  'served' | 'startRelease' | 'relayListening' | 'keep' | 'startReclaim' | 'reclaimed' | 'reclaimFailed' | 'finish';
 
 const MOVES: Record<Move, (h: HeldLease) => boolean> = {
   served: (h) => h.served(),
@@ -157,7 +171,9 @@ describe('a held lease', () => {
   it('resolves finished only once settled, and writes nothing once finished', async () => {
     const { held } = heldIn('serving');
     let resolved = false;
-    void held.finished.then(() => { resolved = true; });
+    void held.finished.then(() => {
+      resolved = true;
+    });
     held.finish();
     await Promise.resolve();
     expect(resolved).toBe(false);
@@ -175,7 +191,9 @@ describe('a held lease', () => {
     let release: () => void = () => {};
     const first = held.write(async () => {
       order.push('first start');
-      await new Promise<void>((resolve) => { release = resolve; });
+      await new Promise<void>((resolve) => {
+        release = resolve;
+      });
       order.push('first end');
       return { lease: { ...LEASE, state: 'serving' }, result: { ok: true, revision: 2 } };
     });
@@ -233,8 +251,24 @@ describe('the slots of the list', () => {
     ['claiming', 'claimed', (s, h) => s.claimed('j1', h), 'held'],
     ['retrying', 'claimed', (s, h) => s.claimed('j1', h), undefined],
     ['held', 'released (not finished)', (s, h) => s.released('j1', h), undefined],
-    ['held', 'released (finished)', (s, h) => { h.finish(); return s.released('j1', h); }, 'none'],
-    ['held', 'released to rest', (s, h) => { h.finish(); return s.released('j1', h, NOW + 50); }, 'resting'],
+    [
+      'held',
+      'released (finished)',
+      (s, h) => {
+        h.finish();
+        return s.released('j1', h);
+      },
+      'none',
+    ],
+    [
+      'held',
+      'released to rest',
+      (s, h) => {
+        h.finish();
+        return s.released('j1', h, NOW + 50);
+      },
+      'resting',
+    ],
     ['claiming', 'released', (s, h) => s.released('j1', h), undefined],
   ];
 
@@ -252,7 +286,12 @@ describe('the slots of the list', () => {
   });
 
   it('lets a waiting claim go at once when the lease changes, and leaves other states alone', () => {
-    for (const [start, after] of [['retrying', 'none'], ['claiming', 'claiming'], ['resting', 'resting'], ['held', 'held']] as const) {
+    for (const [start, after] of [
+      ['retrying', 'none'],
+      ['claiming', 'claiming'],
+      ['resting', 'resting'],
+      ['held', 'held'],
+    ] as const) {
       const { slots } = slotIn(start);
       slots.leaseChanged('j1');
       expect(slots.kindOf('j1')).toBe(after);

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { encodeRecord, heartbeatKey, leaseKey, type Heartbeat, type Lease, type LeaseState } from '../../src/ha/lease-record.js';
+import {
+  encodeRecord,
+  heartbeatKey,
+  leaseKey,
+  type Heartbeat,
+  type Lease,
+  type LeaseState,
+} from '../../src/ha/lease-record.js';
 import { OwnershipView, type WatchedEntry } from '../../src/ha/ownership-view.js';
 
 const TTL = 10_000;
@@ -20,8 +27,18 @@ function wrote(view: OwnershipView, ...times: number[]): OwnershipView {
   return view;
 }
 
-const put = (key: string, record: Lease | Heartbeat, revision: number): WatchedEntry => ({ key, operation: 'PUT', value: encodeRecord(record), revision });
-const del = (key: string, revision: number, operation: 'DEL' | 'PURGE' = 'DEL'): WatchedEntry => ({ key, operation, value: new Uint8Array(), revision });
+const put = (key: string, record: Lease | Heartbeat, revision: number): WatchedEntry => ({
+  key,
+  operation: 'PUT',
+  value: encodeRecord(record),
+  revision,
+});
+const del = (key: string, revision: number, operation: 'DEL' | 'PURGE' = 'DEL'): WatchedEntry => ({
+  key,
+  operation,
+  value: new Uint8Array(),
+  revision,
+});
 
 describe('OwnershipView leases', () => {
   it('calls a connection with no lease free, with nothing to write over', () => {
@@ -149,7 +166,7 @@ describe('OwnershipView leases', () => {
     expect(view.liveReplicas(50_000 + TTL).map((h) => h.replica)).toEqual(['r-new']);
   });
 
-  it('waits for the longer of its own TTL and the writer\'s before a lease or a replica counts as gone', () => {
+  it("waits for the longer of its own TTL and the writer's before a lease or a replica counts as gone", () => {
     const view = new OwnershipView(TTL);
     view.apply(put(leaseKey('slow'), { ...leaseOf('serving'), ttl_ms: 3 * TTL }, 1), 0);
     view.apply(put(heartbeatKey('r-slow'), { ...heartbeatOf('r-slow'), ttl_ms: 3 * TTL }, 2), 0);
@@ -252,10 +269,14 @@ describe('OwnershipView heartbeats', () => {
   });
 });
 
-describe('OwnershipView: version 2 leases live by their holder\'s heartbeat', () => {
-  const v2 = (state: LeaseState, instance = 'b-instance', replica = 'b'): Lease => ({ ...leaseOf(state, instance, replica), v: 2, ttl_ms: 365 * 24 * 3600 * 1000 });
+describe("OwnershipView: version 2 leases live by their holder's heartbeat", () => {
+  const v2 = (state: LeaseState, instance = 'b-instance', replica = 'b'): Lease => ({
+    ...leaseOf(state, instance, replica),
+    v: 2,
+    ttl_ms: 365 * 24 * 3600 * 1000,
+  });
 
-  it('keeps a lease never rewritten alive while its holder\'s heartbeat is', () => {
+  it("keeps a lease never rewritten alive while its holder's heartbeat is", () => {
     const view = new OwnershipView(TTL);
     view.apply(put(leaseKey('j1'), v2('serving'), 1), 0);
     for (let t = 2_000, revision = 2; t <= 10 * TTL; t += 2_000, revision++) {

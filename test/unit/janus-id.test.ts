@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { REQUEST_QUEUE_GROUP } from '../../src/bridge/subjects.js';
-import { JANUS_ID_MAX_BYTES, janusIdProblem, shownJanusId, SUBJECT_PREFIX_MAX_BYTES } from '../../src/connections/spec.js';
+import {
+  JANUS_ID_MAX_BYTES,
+  janusIdProblem,
+  shownJanusId,
+  SUBJECT_PREFIX_MAX_BYTES,
+} from '../../src/connections/spec.js';
 import { leaseKey } from '../../src/ha/lease-record.js';
 
 const bytes = (text: string): number => Buffer.byteLength(text, 'utf8');
@@ -30,7 +35,9 @@ describe('janusIdProblem', () => {
   });
 
   it('refuses one byte over the limit, saying the limit and the length', () => {
-    expect(janusIdProblem('a'.repeat(JANUS_ID_MAX_BYTES + 1))).toBe(`janus_id is ${JANUS_ID_MAX_BYTES + 1} bytes long, at most ${JANUS_ID_MAX_BYTES} bytes (UTF-8) are allowed`);
+    expect(janusIdProblem('a'.repeat(JANUS_ID_MAX_BYTES + 1))).toBe(
+      `janus_id is ${JANUS_ID_MAX_BYTES + 1} bytes long, at most ${JANUS_ID_MAX_BYTES} bytes (UTF-8) are allowed`,
+    );
   });
 
   it('counts UTF-8 bytes, not characters: 101 two-byte letters are too long', () => {
@@ -67,7 +74,7 @@ describe('shownJanusId', () => {
   });
 });
 
-describe('the limits keep every protocol line far below the NATS server\'s 4096 bytes', () => {
+describe("the limits keep every protocol line far below the NATS server's 4096 bytes", () => {
   const prefix = 'p'.repeat(SUBJECT_PREFIX_MAX_BYTES);
   const id = 'i'.repeat(JANUS_ID_MAX_BYTES);
   // A plugin name as Janus's own plugins have them, made a token the way typed events do.

@@ -4,7 +4,12 @@ import { createLogger } from '../../src/log.js';
 
 function capture(): { stream: Writable; lines: () => string } {
   let text = '';
-  const stream = new Writable({ write(chunk: Buffer, _enc, done) { text += chunk.toString(); done(); } });
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      text += chunk.toString();
+      done();
+    },
+  });
   return { stream, lines: () => text };
 }
 
@@ -32,7 +37,7 @@ describe('logger', () => {
 });
 
 describe('errors in log lines', () => {
-  it('are written with their type, message and stack (pino\'s err serializer)', () => {
+  it("are written with their type, message and stack (pino's err serializer)", () => {
     const out = capture();
     createLogger('info', out.stream).error({ err: new TypeError('boom') }, 'step failed');
     const line = JSON.parse(out.lines().trim()) as { err: { type: string; message: string; stack: string } };

@@ -7,7 +7,9 @@ function metrics(): Metrics {
 
 async function requestsOf(m: Metrics, janusId: string): Promise<number> {
   const text = await m.registry.metrics();
-  const line = text.split('\n').find((l) => l.startsWith(`janus_bridge_requests_total{janus_id="${janusId}",outcome="ok"}`));
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith(`janus_bridge_requests_total{janus_id="${janusId}",outcome="ok"}`));
   return line ? Number(line.split(' ').pop()) : 0;
 }
 
@@ -87,21 +89,31 @@ describe('Metrics per connection', () => {
       'janus_bridge_requests_total{janus_id="j2",outcome="unavailable"} 1',
       'janus_bridge_requests_total{janus_id="j2",outcome="rejected"} 0',
       ...['0.0005', '0.001', '0.0025', '0.005'].map((le) => `${DURATION}_bucket{le="${le}",janus_id="j2"} 0`),
-      ...['0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '5', '10', '+Inf'].map((le) => `${DURATION}_bucket{le="${le}",janus_id="j2"} 1`),
+      ...['0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '5', '10', '+Inf'].map(
+        (le) => `${DURATION}_bucket{le="${le}",janus_id="j2"} 1`,
+      ),
       `${DURATION}_sum{janus_id="j2"} 0.01`,
       `${DURATION}_count{janus_id="j2"} 1`,
     ]);
 
     const text = await m.registry.metrics();
-    expect(text).toContain('# HELP janus_bridge_requests_total Requests handled, by outcome\n# TYPE janus_bridge_requests_total counter\n');
-    expect(text).toContain(`# HELP ${DURATION} Time from a request's arrival to its reply\n# TYPE ${DURATION} histogram\n`);
+    expect(text).toContain(
+      '# HELP janus_bridge_requests_total Requests handled, by outcome\n# TYPE janus_bridge_requests_total counter\n',
+    );
+    expect(text).toContain(
+      `# HELP ${DURATION} Time from a request's arrival to its reply\n# TYPE ${DURATION} histogram\n`,
+    );
   });
 
   it('has every outcome at 0 for a connection without requests, so that the first one shows as an increase', async () => {
     const m = metrics();
     m.forConnection('j1');
     const counts = (await requestLinesOf(m, 'j1')).filter((l) => l.startsWith('janus_bridge_requests_total'));
-    expect(counts).toEqual(['ok', 'janus_error', 'timeout', 'unavailable', 'rejected'].map((o) => `janus_bridge_requests_total{janus_id="j1",outcome="${o}"} 0`));
+    expect(counts).toEqual(
+      ['ok', 'janus_error', 'timeout', 'unavailable', 'rejected'].map(
+        (o) => `janus_bridge_requests_total{janus_id="j1",outcome="${o}"} 0`,
+      ),
+    );
   });
 
   it('has every event and session series of a new connection at 0', async () => {
@@ -114,12 +126,18 @@ describe('Metrics per connection', () => {
       'janus_bridge_reconnects_total{janus_id="j1"} 0',
       'janus_bridge_session_replacements_total{janus_id="j1"} 0',
       'janus_bridge_session_claims_total{janus_id="j1"} 0',
-    ]) expect(text).toContain(line);
+    ])
+      expect(text).toContain(line);
   });
 
   it('says which version runs on which Node.js', async () => {
     const text = await metrics().registry.metrics();
-    expect(text).toMatch(new RegExp(`^janus_bridge_build_info\\{version="\\d+\\.\\d+\\.\\d+",node_version="${process.versions.node.replaceAll('.', '\\.')}"\\} 1$`, 'm'));
+    expect(text).toMatch(
+      new RegExp(
+        `^janus_bridge_build_info\\{version="\\d+\\.\\d+\\.\\d+",node_version="${process.versions.node.replaceAll('.', '\\.')}"\\} 1$`,
+        'm',
+      ),
+    );
   });
 
   it('drops both request metrics of a removed connection, keeps them away on late calls and starts again from zero on a re-add', async () => {
@@ -172,8 +190,10 @@ describe('Metrics per connection', () => {
 describe('Metrics of what the bridge could not publish or refused to answer', () => {
   it('shows every kind at 0 from the start', async () => {
     const text = await metrics().registry.metrics();
-    for (const kind of ['reply', 'event', 'status', 'admin']) expect(text).toContain(`janus_bridge_publish_failures_total{kind="${kind}"} 0`);
-    for (const kind of ['request', 'admin', 'discovery', 'relay']) expect(text).toContain(`janus_bridge_reply_subjects_refused_total{kind="${kind}"} 0`);
+    for (const kind of ['reply', 'event', 'status', 'admin'])
+      expect(text).toContain(`janus_bridge_publish_failures_total{kind="${kind}"} 0`);
+    for (const kind of ['request', 'admin', 'discovery', 'relay'])
+      expect(text).toContain(`janus_bridge_reply_subjects_refused_total{kind="${kind}"} 0`);
   });
 
   it('counts them by kind, from the process and from a connection, even after the connection is removed', async () => {
@@ -196,7 +216,10 @@ describe('Metrics of what the bridge could not publish or refused to answer', ()
 describe('Admin API metrics', () => {
   it('shows the state of each Admin API link (only connections that have one) and counts admin requests until the connection goes', async () => {
     const m = new Metrics({
-      connections: () => [{ janusId: 'a', state: 'ready', pending: 0, adminState: 'disconnected' }, { janusId: 'b', state: 'ready', pending: 0 }],
+      connections: () => [
+        { janusId: 'a', state: 'ready', pending: 0, adminState: 'disconnected' },
+        { janusId: 'b', state: 'ready', pending: 0 },
+      ],
       natsConnected: () => true,
     });
     const reporter = m.forConnection('a');

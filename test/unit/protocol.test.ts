@@ -39,7 +39,9 @@ describe('parseClientRequest', () => {
   });
 
   it('accepts a valid request as a string and reports the client transaction', () => {
-    const result = expectOk(parseClientRequest('{"janus":"attach","plugin":"janus.plugin.echotest","transaction":"abc"}', MAX));
+    const result = expectOk(
+      parseClientRequest('{"janus":"attach","plugin":"janus.plugin.echotest","transaction":"abc"}', MAX),
+    );
     expect(result.message).toEqual({ janus: 'attach', plugin: 'janus.plugin.echotest', transaction: 'abc' });
     expect(result.clientTransaction).toBe('abc');
   });
@@ -60,7 +62,9 @@ describe('parseClientRequest', () => {
 
   it('refuses an empty payload with 600 (string and bytes)', () => {
     expect(expectError(parseClientRequest('', MAX), 'invalid_json').error.reason).toContain('empty payload');
-    expect(expectError(parseClientRequest(new Uint8Array(0), MAX), 'invalid_json').error.reason).toContain('empty payload');
+    expect(expectError(parseClientRequest(new Uint8Array(0), MAX), 'invalid_json').error.reason).toContain(
+      'empty payload',
+    );
   });
 
   it.each([
@@ -100,7 +104,10 @@ describe('parseClientRequest', () => {
   });
 
   it.each(['create', 'destroy', 'claim'])('refuses the verb %s with 604 and reports the client transaction', (verb) => {
-    const result = expectError(parseClientRequest(JSON.stringify({ janus: verb, transaction: 'tx' }), MAX), 'verb_refused');
+    const result = expectError(
+      parseClientRequest(JSON.stringify({ janus: verb, transaction: 'tx' }), MAX),
+      'verb_refused',
+    );
     expect(result.error.code).toBe(604);
     expect(result.error.reason).toContain(`"${verb}"`);
     expect(result.clientTransaction).toBe('tx');
@@ -144,7 +151,10 @@ describe('parseClientRequest', () => {
     ['beyond 2^53 (literal 9223372036854775807)', '9223372036854775807'],
     ['2^53 exactly', '9007199254740992'],
   ])('refuses handle_id %s with 605 and reports the client transaction', (_label, literal) => {
-    const result = expectError(parseClientRequest(`{"janus":"message","handle_id":${literal},"transaction":"h"}`, MAX), 'invalid_field');
+    const result = expectError(
+      parseClientRequest(`{"janus":"message","handle_id":${literal},"transaction":"h"}`, MAX),
+      'invalid_field',
+    );
     expect(result.error.reason).toContain('"handle_id" must be a positive integer below 2^53');
     expect(result.clientTransaction).toBe('h');
   });
@@ -155,8 +165,13 @@ describe('parseClientRequest', () => {
     ['a secret-looking string', 'apisecret=s3cr3t'],
     ['a long string', 'y'.repeat(100_000)],
   ])('says only the type and length of a string handle_id (%s), never the string', (_label, value) => {
-    const result = expectError(parseClientRequest(JSON.stringify({ janus: 'message', handle_id: value, transaction: 'h' }), 200_000), 'invalid_field');
-    expect(result.error.reason).toBe(`a field has the wrong type: "handle_id" must be a positive integer below 2^53, got a string of ${value.length} characters`);
+    const result = expectError(
+      parseClientRequest(JSON.stringify({ janus: 'message', handle_id: value, transaction: 'h' }), 200_000),
+      'invalid_field',
+    );
+    expect(result.error.reason).toBe(
+      `a field has the wrong type: "handle_id" must be a positive integer below 2^53, got a string of ${value.length} characters`,
+    );
   });
 
   it('says only the type of a non-object payload that is a string, never the string', () => {
@@ -201,12 +216,17 @@ describe('parseClientRequest', () => {
   });
 
   it('does not take the verb or transaction from a __proto__ object', () => {
-    const result = expectError(parseClientRequest('{"__proto__":{"janus":"info","transaction":"p"}}', MAX), 'missing_verb');
+    const result = expectError(
+      parseClientRequest('{"__proto__":{"janus":"info","transaction":"p"}}', MAX),
+      'missing_verb',
+    );
     expect(result.clientTransaction).toBeUndefined();
   });
 
   it('lets the last of duplicate keys win', () => {
-    const result = expectOk(parseClientRequest('{"janus":"create","janus":"attach","transaction":"a","transaction":"b"}', MAX));
+    const result = expectOk(
+      parseClientRequest('{"janus":"create","janus":"attach","transaction":"a","transaction":"b"}', MAX),
+    );
     expect(result.message.janus).toBe('attach');
     expect(result.clientTransaction).toBe('b');
     expectError(parseClientRequest('{"janus":"attach","janus":"destroy"}', MAX), 'verb_refused');
@@ -272,7 +292,8 @@ describe('completes and route', () => {
 
   it('only a plugin message may be followed by more messages with its transaction', () => {
     expect(mayHaveFollowUps('message')).toBe(true);
-    for (const verb of ['attach', 'detach', 'hangup', 'keepalive', 'trickle', 'info', 'ping', 'claim']) expect(mayHaveFollowUps(verb)).toBe(false);
+    for (const verb of ['attach', 'detach', 'hangup', 'keepalive', 'trickle', 'info', 'ping', 'claim'])
+      expect(mayHaveFollowUps(verb)).toBe(false);
   });
 
   it.each(['webrtcup', 'media', 'hangup', 'slowlink', 'detached', 'timeout'])(
@@ -340,9 +361,12 @@ describe('parseJanusFrame', () => {
     expect(parseJanusFrame(text)).toEqual({ ok: false, reason: 'frame is not a JSON object' });
   });
 
-  it.each(['{}', '{"janus":1}', '{"janus":null}', '{"transaction":"x"}'])('refuses %s without a string janus field', (text) => {
-    expect(parseJanusFrame(text)).toEqual({ ok: false, reason: 'frame has no string "janus" field' });
-  });
+  it.each(['{}', '{"janus":1}', '{"janus":null}', '{"transaction":"x"}'])(
+    'refuses %s without a string janus field',
+    (text) => {
+      expect(parseJanusFrame(text)).toEqual({ ok: false, reason: 'frame has no string "janus" field' });
+    },
+  );
 
   it('accepts a Janus message', () => {
     const result = parseJanusFrame('{"janus":"success","transaction":"t","data":{"id":12}}');
@@ -352,13 +376,23 @@ describe('parseJanusFrame', () => {
 
 describe('unsafeContent', () => {
   it('passes ordinary requests, emoji (paired surrogates) included', () => {
-    expect(unsafeContent({ janus: 'message', handle_id: 1, body: { request: 'join', room: 1234, display: 'Zoë 👋', list: [1, [2, [3]]] } })).toBeUndefined();
+    expect(
+      unsafeContent({
+        janus: 'message',
+        handle_id: 1,
+        body: { request: 'join', room: 1234, display: 'Zoë 👋', list: [1, [2, [3]]] },
+      }),
+    ).toBeUndefined();
   });
 
   it.each([
     ['an integer beyond 2^53', { a: [{ b: 2 ** 60 }] }, 'beyond 2^53'],
     ['a negative integer beyond 2^53', { a: -(2 ** 54) }, 'beyond 2^53'],
-    ['nesting deeper than MAX_NESTING', JSON.parse('{"a":'.repeat(MAX_NESTING + 1) + '1' + '}'.repeat(MAX_NESTING + 1)), 'nested deeper'],
+    [
+      'nesting deeper than MAX_NESTING',
+      JSON.parse('{"a":'.repeat(MAX_NESTING + 1) + '1' + '}'.repeat(MAX_NESTING + 1)),
+      'nested deeper',
+    ],
     ['a NUL character in a value', { a: 'x\u0000y' }, 'NUL'],
     ['an unpaired high surrogate', { a: 'x\ud800' }, 'unpaired surrogate'],
     ['an unpaired low surrogate', { a: '\udc00x' }, 'unpaired surrogate'],
@@ -397,12 +431,20 @@ describe('forClient', () => {
     const message = JSON.parse(indented) as JanusMessage;
     const result = forClient(message, indented, ours, 'client-"1"');
     expect(result.text).toBe(indented.replace(`"${ours}"`, '"client-\\"1\\""'));
-    expect(JSON.parse(result.text)).toEqual({ janus: 'success', session_id: 42, transaction: 'client-"1"', data: { id: 7 } });
+    expect(JSON.parse(result.text)).toEqual({
+      janus: 'success',
+      session_id: 42,
+      transaction: 'client-"1"',
+      data: { id: 7 },
+    });
     expect(result.message.transaction).toBe('client-"1"');
   });
 
   it('edits plain and compact layouts too', () => {
-    for (const text of [`{"janus": "ack", "session_id": 42, "transaction": "${ours}"}`, `{"janus":"ack","session_id":42,"transaction":"${ours}"}`]) {
+    for (const text of [
+      `{"janus": "ack", "session_id": 42, "transaction": "${ours}"}`,
+      `{"janus":"ack","session_id":42,"transaction":"${ours}"}`,
+    ]) {
       const result = forClient(JSON.parse(text) as JanusMessage, text, ours, 'c');
       expect(result.text).toBe(text.replace(ours, 'c'));
     }

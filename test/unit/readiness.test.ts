@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { readinessProblems } from '../../src/ops/readiness.js';
 
-const base = { stopping: false, natsConnected: true, listProblem: undefined, connectionStates: ['ready', 'disconnected'], readyShare: 0 };
+const base = {
+  stopping: false,
+  natsConnected: true,
+  listProblem: undefined,
+  connectionStates: ['ready', 'disconnected'],
+  readyShare: 0,
+};
 
 describe('readinessProblems', () => {
   it('is ready with NATS up and the list loaded, whatever Janus does, when readyShare is 0', () => {
@@ -9,8 +15,14 @@ describe('readinessProblems', () => {
   });
 
   it('lists every reason at once', () => {
-    expect(readinessProblems({ ...base, stopping: true, natsConnected: false, listProblem: 'connection list not loaded: db down' }))
-      .toEqual(['shutting down', 'NATS not connected', 'connection list not loaded: db down']);
+    expect(
+      readinessProblems({
+        ...base,
+        stopping: true,
+        natsConnected: false,
+        listProblem: 'connection list not loaded: db down',
+      }),
+    ).toEqual(['shutting down', 'NATS not connected', 'connection list not loaded: db down']);
   });
 
   it.each([
@@ -29,8 +41,9 @@ describe('readinessProblems with http.readyNeedsAdmin', () => {
   it('needs every Admin API link open when asked (adminStates given), and ignores them otherwise', () => {
     expect(readinessProblems({ ...base, adminStates: ['ready', 'ready'] })).toEqual([]);
     expect(readinessProblems({ ...base, adminStates: [] })).toEqual([]);
-    expect(readinessProblems({ ...base, adminStates: ['ready', 'disconnected', 'connecting'] }))
-      .toEqual(['1 of 3 Janus Admin API links open, http.readyNeedsAdmin needs all']);
+    expect(readinessProblems({ ...base, adminStates: ['ready', 'disconnected', 'connecting'] })).toEqual([
+      '1 of 3 Janus Admin API links open, http.readyNeedsAdmin needs all',
+    ]);
     expect(readinessProblems({ ...base, adminStates: undefined })).toEqual([]);
   });
 });

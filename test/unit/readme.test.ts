@@ -17,7 +17,8 @@ function leaves(node: Record<string, unknown>, path: string[] = []): Array<[stri
   return Object.entries(node).flatMap(([key, value]) =>
     value && typeof value === 'object' && 'doc' in value
       ? [[[...path, key].join('.'), value as Leaf] as [string, Leaf]]
-      : leaves(value as Record<string, unknown>, [...path, key]));
+      : leaves(value as Record<string, unknown>, [...path, key]),
+  );
 }
 
 describe('README', () => {
@@ -33,10 +34,13 @@ describe('README', () => {
 });
 
 describe('docs/configuration.md', () => {
-  it.each(leaves(SCHEMA as unknown as Record<string, unknown>))('documents %s with its env var, default and meaning', (key, leaf) => {
-    const row = `| \`${key}\` | \`${leaf.env}\` | \`${JSON.stringify(leaf.default)}\` | ${leaf.doc} |`;
-    expect(configuration).toContain(row);
-  });
+  it.each(leaves(SCHEMA as unknown as Record<string, unknown>))(
+    'documents %s with its env var, default and meaning',
+    (key, leaf) => {
+      const row = `| \`${key}\` | \`${leaf.env}\` | \`${JSON.stringify(leaf.default)}\` | ${leaf.doc} |`;
+      expect(configuration).toContain(row);
+    },
+  );
 });
 
 describe('docs/errors.md', () => {
@@ -46,7 +50,11 @@ describe('docs/errors.md', () => {
 
   it('documents no error code the code does not have', () => {
     const documented = [...errors.matchAll(/^\| (6\d\d) \| `/gm)].map((m) => Number(m[1]));
-    expect(documented.sort()).toEqual(Object.values(BRIDGE_ERRORS).map((e) => e.code).sort());
+    expect(documented.sort()).toEqual(
+      Object.values(BRIDGE_ERRORS)
+        .map((e) => e.code)
+        .sort(),
+    );
   });
 });
 
@@ -58,7 +66,10 @@ describe('docs/operations.md', () => {
     const metrics = new Metrics({ connections: () => [], natsConnected: () => true });
     metrics.leases(() => 0);
     metrics.eventHandlers({ perJanus: () => [], refusals: () => ({}) });
-    return metrics.registry.getMetricsAsArray().map((m) => m.name).filter((name) => name.startsWith('janus_bridge_'));
+    return metrics.registry
+      .getMetricsAsArray()
+      .map((m) => m.name)
+      .filter((name) => name.startsWith('janus_bridge_'));
   }
 
   it.each(registered())('documents the metric %s in the metrics table', (name) => {

@@ -1,7 +1,15 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, NatsError, type Msg, type MsgHdrs } from 'nats';
-import { errorHeaders, mayAnswer, replyWithAnswer, replyWithError, respondJson, respondSafely, type AnswerReport } from '../../src/bridge/replies.js';
+import {
+  errorHeaders,
+  mayAnswer,
+  replyWithAnswer,
+  replyWithError,
+  respondJson,
+  respondSafely,
+  type AnswerReport,
+} from '../../src/bridge/replies.js';
 import { bridgeError } from '../../src/errors.js';
 import type { JanusMessage } from '../../src/janus/protocol.js';
 import { createLogger } from '../../src/log.js';
@@ -13,7 +21,10 @@ type Sent = { text: string; headers?: MsgHdrs };
  * A NATS message that records what it was answered with. `refuse(attempt)` says whether the
  * attempt-th respond (from 0) throws, and with which nats.js error code.
  */
-function request(options: { reply?: string; refuse?: (attempt: number, sent: Sent) => string | undefined } = {}): { msg: Msg; sent: Sent[] } {
+function request(options: { reply?: string; refuse?: (attempt: number, sent: Sent) => string | undefined } = {}): {
+  msg: Msg;
+  sent: Sent[];
+} {
   const sent: Sent[] = [];
   let attempt = 0;
   const msg = {
@@ -31,9 +42,24 @@ function request(options: { reply?: string; refuse?: (attempt: number, sent: Sen
 }
 
 /** A report that keeps its log lines and counts. */
-function reporter(): AnswerReport & { lines: Array<Record<string, unknown>>; failures: PublishKind[]; refusals: RefusedReplyKind[] } {
+function reporter(): AnswerReport & {
+  lines: Array<Record<string, unknown>>;
+  failures: PublishKind[];
+  refusals: RefusedReplyKind[];
+} {
   const lines: Array<Record<string, unknown>> = [];
-  const sink = new Writable({ write(chunk: Buffer, _enc, done) { lines.push(...chunk.toString().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)); done(); } });
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(
+        ...chunk
+          .toString()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as Record<string, unknown>),
+      );
+      done();
+    },
+  });
   const failures: PublishKind[] = [];
   const refusals: RefusedReplyKind[] = [];
   return {
@@ -45,7 +71,11 @@ function reporter(): AnswerReport & { lines: Array<Record<string, unknown>>; fai
   };
 }
 
-const answer: JanusMessage = { janus: 'success', transaction: 't', plugindata: { data: { list: Array.from({ length: 20 }, (_, i) => ({ id: i })) } } };
+const answer: JanusMessage = {
+  janus: 'success',
+  transaction: 't',
+  plugindata: { data: { list: Array.from({ length: 20 }, (_, i) => ({ id: i })) } },
+};
 const indented = JSON.stringify(answer, null, 3);
 const compact = JSON.stringify(answer);
 
@@ -84,7 +114,9 @@ describe('replyWithAnswer', () => {
     expect(() => replyWithAnswer(msg, answer, compact, 1_000_000, report)).not.toThrow();
     expect(sent).toEqual([]);
     expect(report.failures).toEqual(['reply']);
-    expect(report.lines).toContainEqual(expect.objectContaining({ msg: 'reply not sent', code: ErrorCode.ConnectionClosed, kind: 'reply' }));
+    expect(report.lines).toContainEqual(
+      expect.objectContaining({ msg: 'reply not sent', code: ErrorCode.ConnectionClosed, kind: 'reply' }),
+    );
   });
 });
 
@@ -92,7 +124,11 @@ describe('replyWithError', () => {
   it('sends the error in Janus shape with the service error headers', () => {
     const { msg, sent } = request();
     replyWithError(msg, bridgeError('invalid_field', 'x'), 'tx', reporter());
-    expect(JSON.parse(sent[0]!.text)).toEqual({ janus: 'error', transaction: 'tx', error: { code: 605, reason: 'a field has the wrong type: x' } });
+    expect(JSON.parse(sent[0]!.text)).toEqual({
+      janus: 'error',
+      transaction: 'tx',
+      error: { code: 605, reason: 'a field has the wrong type: x' },
+    });
     expect(sent[0]!.headers?.get('Nats-Service-Error-Code')).toBe('605');
     expect(sent[0]!.headers?.get('Nats-Service-Error')).toBe('a field has the wrong type: x');
   });
@@ -111,10 +147,20 @@ describe('replyWithError', () => {
     const report = reporter();
     const transaction = 's3cr3t-'.repeat(1000);
     replyWithError(msg, bridgeError('timeout', '5000 ms'), transaction, report);
-    expect(sent).toEqual([{ text: JSON.stringify({ janus: 'error', error: { code: 610, reason: 'no answer from Janus within janus.cmdTimeout: 5000 ms' } }), headers: undefined }]);
+    expect(sent).toEqual([
+      {
+        text: JSON.stringify({
+          janus: 'error',
+          error: { code: 610, reason: 'no answer from Janus within janus.cmdTimeout: 5000 ms' },
+        }),
+        headers: undefined,
+      },
+    ]);
     expect(report.failures).toEqual(['reply']);
     expect(JSON.stringify(report.lines)).not.toContain('s3cr3t');
-    expect(report.lines).toContainEqual(expect.objectContaining({ msg: 'reply not sent', code: ErrorCode.MaxPayloadExceeded, with_headers: true }));
+    expect(report.lines).toContainEqual(
+      expect.objectContaining({ msg: 'reply not sent', code: ErrorCode.MaxPayloadExceeded, with_headers: true }),
+    );
   });
 
   it('does not throw when NATS refuses the fallback too (the connection is closed)', () => {
@@ -128,7 +174,10 @@ describe('replyWithError', () => {
 
 describe('errorHeaders', () => {
   it('cuts a long reason to at most 1024 bytes', () => {
-    const [, [, reason]] = errorHeaders({ ...bridgeError('timeout'), reason: 'é'.repeat(5000) }) as [[string, string], [string, string]];
+    const [, [, reason]] = errorHeaders({ ...bridgeError('timeout'), reason: 'é'.repeat(5000) }) as [
+      [string, string],
+      [string, string],
+    ];
     expect(Buffer.byteLength(reason)).toBeLessThanOrEqual(1024);
     expect(reason.endsWith('…')).toBe(true);
   });

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { parseDbUrl } from '../../src/connections/db-url.js';
-import { isValidTableName, selectAdminUrlColumn, selectConnections, selectTableVersion } from '../../src/connections/sql/dialect.js';
+import {
+  isValidTableName,
+  selectAdminUrlColumn,
+  selectConnections,
+  selectTableVersion,
+} from '../../src/connections/sql/dialect.js';
 import { classifyDbError } from '../../src/connections/sql/drivers.js';
 import { rowsToList, versionProblem } from '../../src/connections/sql/rows.js';
 
@@ -16,8 +21,18 @@ describe('rowsToList', () => {
       { id: 7, janus_id: 'e', janus_url: null },
       { id: 8, janus_id: 'f', janus_url: 'januswss://[::1]:8989/janus?room=x' },
     ]);
-    expect(list.specs.map((s) => [s.janusId, s.url.wsUrl])).toEqual([['a', 'ws://h:8188/janus'], ['f', 'wss://[::1]:8989/janus?room=x']]);
-    expect(list.skipped.map((s) => [s.row, s.janusId])).toEqual([['2', ''], ['3', '  '], ['4', 'b'], ['5', 'a'], ['6', 'c d'], ['7', 'e']]);
+    expect(list.specs.map((s) => [s.janusId, s.url.wsUrl])).toEqual([
+      ['a', 'ws://h:8188/janus'],
+      ['f', 'wss://[::1]:8989/janus?room=x'],
+    ]);
+    expect(list.skipped.map((s) => [s.row, s.janusId])).toEqual([
+      ['2', ''],
+      ['3', '  '],
+      ['4', 'b'],
+      ['5', 'a'],
+      ['6', 'c d'],
+      ['7', 'e'],
+    ]);
     expect(list.skipped[3]!.reason).toBe('janus_id already taken by row 1');
     expect(list.skipped[2]!.reason).toContain('janus_url: URL must start with janusws://');
   });
@@ -57,8 +72,12 @@ describe('versionProblem', () => {
   });
 
   it('names table, found and expected otherwise', () => {
-    expect(versionProblem('janus', 2)).toMatch(/^table "janus": the version table has table_version 2, expected table_version 1/);
-    expect(versionProblem('gw', null)).toMatch(/^table "gw": the version table has no row for it, expected table_version 1/);
+    expect(versionProblem('janus', 2)).toMatch(
+      /^table "janus": the version table has table_version 2, expected table_version 1/,
+    );
+    expect(versionProblem('gw', null)).toMatch(
+      /^table "gw": the version table has no row for it, expected table_version 1/,
+    );
   });
 });
 
@@ -67,16 +86,27 @@ describe('dialect', () => {
     expect(isValidTableName(name)).toBe(true);
   });
 
-  it.each(['', '2janus', 'a.b.c', 'janus;drop', 'ja nus', 'j"a', 'j`a', 'a'.repeat(64)])('refuses the table name %j', (name) => {
-    expect(isValidTableName(name)).toBe(false);
-    expect(() => selectConnections('postgres', name)).toThrow(/invalid table name/);
-  });
+  it.each(['', '2janus', 'a.b.c', 'janus;drop', 'ja nus', 'j"a', 'j`a', 'a'.repeat(64)])(
+    'refuses the table name %j',
+    (name) => {
+      expect(isValidTableName(name)).toBe(false);
+      expect(() => selectConnections('postgres', name)).toThrow(/invalid table name/);
+    },
+  );
 
   it('quotes identifiers per engine and passes the table name as a parameter', () => {
-    expect(selectConnections('postgres', 'public.janus').text).toBe('SELECT id, janus_id, janus_url FROM "public"."janus" ORDER BY id');
+    expect(selectConnections('postgres', 'public.janus').text).toBe(
+      'SELECT id, janus_id, janus_url FROM "public"."janus" ORDER BY id',
+    );
     expect(selectConnections('mysql', 'janus').text).toBe('SELECT id, janus_id, janus_url FROM `janus` ORDER BY id');
-    expect(selectTableVersion('postgres', 'janus')).toEqual({ text: 'SELECT table_version FROM "version" WHERE table_name = $1', values: ['janus'] });
-    expect(selectTableVersion('mysql', 'janus')).toEqual({ text: 'SELECT table_version FROM `version` WHERE table_name = ?', values: ['janus'] });
+    expect(selectTableVersion('postgres', 'janus')).toEqual({
+      text: 'SELECT table_version FROM "version" WHERE table_name = $1',
+      values: ['janus'],
+    });
+    expect(selectTableVersion('mysql', 'janus')).toEqual({
+      text: 'SELECT table_version FROM `version` WHERE table_name = ?',
+      values: ['janus'],
+    });
   });
 });
 
@@ -116,8 +146,12 @@ describe('classifyDbError', () => {
 
 describe('the optional janus_admin_url column', () => {
   it('is read only when the catalogue says the table has it', () => {
-    expect(selectConnections('postgres', 'janus', true).text).toBe('SELECT id, janus_id, janus_url, janus_admin_url FROM "janus" ORDER BY id');
-    expect(selectConnections('mysql', 'janus', true).text).toBe('SELECT id, janus_id, janus_url, janus_admin_url FROM `janus` ORDER BY id');
+    expect(selectConnections('postgres', 'janus', true).text).toBe(
+      'SELECT id, janus_id, janus_url, janus_admin_url FROM "janus" ORDER BY id',
+    );
+    expect(selectConnections('mysql', 'janus', true).text).toBe(
+      'SELECT id, janus_id, janus_url, janus_admin_url FROM `janus` ORDER BY id',
+    );
     expect(selectAdminUrlColumn('postgres', 'public.janus')).toEqual({
       text: 'SELECT attname FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = $2 AND NOT attisdropped',
       values: ['"public"."janus"', 'janus_admin_url'],
@@ -131,14 +165,29 @@ describe('the optional janus_admin_url column', () => {
 
   it('gives a row its Admin API (NULL or empty: none) and skips a row whose janus_admin_url is unusable, never showing the secret', () => {
     const list = rowsToList([
-      { id: 1, janus_id: 'a', janus_url: 'ws://h:8188/janus', janus_admin_url: 'janusws://h:7188/admin?admin_secret=overlord' },
+      {
+        id: 1,
+        janus_id: 'a',
+        janus_url: 'ws://h:8188/janus',
+        janus_admin_url: 'janusws://h:7188/admin?admin_secret=overlord',
+      },
       { id: 2, janus_id: 'b', janus_url: 'ws://h:8188/janus', janus_admin_url: null },
       { id: 3, janus_id: 'c', janus_url: 'ws://h:8188/janus', janus_admin_url: '' },
-      { id: 4, janus_id: 'd', janus_url: 'ws://h:8188/janus', janus_admin_url: 'http://h:7088/admin?admin_secret=overlord' },
+      {
+        id: 4,
+        janus_id: 'd',
+        janus_url: 'ws://h:8188/janus',
+        janus_admin_url: 'http://h:7088/admin?admin_secret=overlord',
+      },
       { id: 5, janus_id: 'e', janus_url: 'ws://h:8188/janus', janus_admin_url: 42 },
       { id: 6, janus_id: 'f', janus_url: 'ws://h:8188/janus' },
     ]);
-    expect(list.specs.map((s) => [s.janusId, s.adminUrl?.wsUrl ?? null])).toEqual([['a', 'ws://h:7188/admin'], ['b', null], ['c', null], ['f', null]]);
+    expect(list.specs.map((s) => [s.janusId, s.adminUrl?.wsUrl ?? null])).toEqual([
+      ['a', 'ws://h:7188/admin'],
+      ['b', null],
+      ['c', null],
+      ['f', null],
+    ]);
     expect(list.specs[0]!.adminUrl!.credentials.adminSecret).toBe('overlord');
     expect(list.skipped.map((s) => [s.row, s.reason])).toEqual([
       ['4', 'janus_admin_url: unsupported scheme "http:" (use janusws://, januswss://, ws:// or wss://)'],

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { isAcceptableReplySubject, MAX_REPLY_SUBJECT_BYTES, prefixOfRequestSubject, subjectForLog } from '../../src/bridge/subjects.js';
+import {
+  isAcceptableReplySubject,
+  MAX_REPLY_SUBJECT_BYTES,
+  prefixOfRequestSubject,
+  subjectForLog,
+} from '../../src/bridge/subjects.js';
 
 describe('isAcceptableReplySubject', () => {
   it.each([

@@ -1,8 +1,16 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { RecentTransactions, TransactionTable, type Outcome, type PendingRequest } from '../../src/janus/transactions.js';
+import {
+  RecentTransactions,
+  TransactionTable,
+  type Outcome,
+  type PendingRequest,
+} from '../../src/janus/transactions.js';
 import { bridgeError } from '../../src/errors.js';
 
-function request(verb = 'message', clientTransaction: string | undefined = 'client'): PendingRequest & { outcomes: Outcome[] } {
+function request(
+  verb = 'message',
+  clientTransaction: string | undefined = 'client',
+): PendingRequest & { outcomes: Outcome[] } {
   const outcomes: Outcome[] = [];
   return { verb, internal: false, clientTransaction, settle: (outcome) => outcomes.push(outcome), outcomes };
 }
@@ -75,7 +83,7 @@ describe('TransactionTable', () => {
     expect(req.outcomes).toHaveLength(1);
   });
 
-  it('times out a request with a shorter deadline of its own first, leaving the others to the table\'s timeout', () => {
+  it("times out a request with a shorter deadline of its own first, leaving the others to the table's timeout", () => {
     vi.useFakeTimers();
     const onAbandoned = vi.fn();
     const table = new TransactionTable(1000, onAbandoned);

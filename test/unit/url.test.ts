@@ -32,11 +32,14 @@ describe('parseJanusUrl', () => {
     expect(ok('janusws://host:8188/janus?room=abcd').redacted).toBe('ws://host:8188/janus?room=abcd');
   });
 
-  it.each(['http://host:8188/janus', 'https://host/janus', 'nats://host:4222'])('refuses %s naming the scheme', (input) => {
-    const scheme = input.slice(0, input.indexOf(':') + 1);
-    const reason = refused(input);
-    expect(reason).toContain(`unsupported scheme "${scheme}"`);
-  });
+  it.each(['http://host:8188/janus', 'https://host/janus', 'nats://host:4222'])(
+    'refuses %s naming the scheme',
+    (input) => {
+      const scheme = input.slice(0, input.indexOf(':') + 1);
+      const reason = refused(input);
+      expect(reason).toContain(`unsupported scheme "${scheme}"`);
+    },
+  );
 
   it.each(['', '   '])('refuses an empty URL %j', (input) => {
     expect(refused(input)).toBe('URL is empty');
@@ -109,30 +112,131 @@ describe('nameWords', () => {
 describe('isSecretParamName', () => {
   it.each([
     // OAuth, API gateways, cloud signed URLs.
-    'access_token', 'accessToken', 'AccessToken', 'refresh_token', 'id_token', 'token', 'TOKEN', 'auth_token', 'x-auth-token',
-    'api_key', 'apiKey', 'APIKEY', 'apikey', 'x-api-key', 'key', 'Key', 'keys', 'secretkey', 'access_key', 'AWSAccessKeyId', 'nkey',
-    'secret', 'client_secret', 'clientSecret', 'apisecret', 'ApiSecret', 'shared-secret',
-    'password', 'Password', 'passwd', 'pwd', 'pass', 'pw', 'user_pass', 'passphrase', 'passcode', 'pass_word',
-    'auth', 'authorization', 'Authorization', 'oauth_signature', 'basic_auth',
-    'credential', 'credentials', 'cred', 'creds', 'X-Amz-Credential', 'X-Amz-Security-Token',
-    'signature', 'X-Amz-Signature', 'X-Goog-Signature', 'sig', 'api_sig', 'sign', 'hmac', 'hash',
-    'session', 'session_id', 'sessionId', 'JSESSIONID', 'PHPSESSID', 'sess_id', 'sid',
-    'jwt', 'bearer', 'bearer_token', 'cookie', 'private_key', 'privkey',
-    'otp', 'pin', 'pincode', 'code', 'ticket', 'nonce', 'salt', 'seed', 'cert', 'access', 'sas',
-    'to-ken', 'to_ken2',
+    'access_token',
+    'accessToken',
+    'AccessToken',
+    'refresh_token',
+    'id_token',
+    'token',
+    'TOKEN',
+    'auth_token',
+    'x-auth-token',
+    'api_key',
+    'apiKey',
+    'APIKEY',
+    'apikey',
+    'x-api-key',
+    'key',
+    'Key',
+    'keys',
+    'secretkey',
+    'access_key',
+    'AWSAccessKeyId',
+    'nkey',
+    'secret',
+    'client_secret',
+    'clientSecret',
+    'apisecret',
+    'ApiSecret',
+    'shared-secret',
+    'password',
+    'Password',
+    'passwd',
+    'pwd',
+    'pass',
+    'pw',
+    'user_pass',
+    'passphrase',
+    'passcode',
+    'pass_word',
+    'auth',
+    'authorization',
+    'Authorization',
+    'oauth_signature',
+    'basic_auth',
+    'credential',
+    'credentials',
+    'cred',
+    'creds',
+    'X-Amz-Credential',
+    'X-Amz-Security-Token',
+    'signature',
+    'X-Amz-Signature',
+    'X-Goog-Signature',
+    'sig',
+    'api_sig',
+    'sign',
+    'hmac',
+    'hash',
+    'session',
+    'session_id',
+    'sessionId',
+    'JSESSIONID',
+    'PHPSESSID',
+    'sess_id',
+    'sid',
+    'jwt',
+    'bearer',
+    'bearer_token',
+    'cookie',
+    'private_key',
+    'privkey',
+    'otp',
+    'pin',
+    'pincode',
+    'code',
+    'ticket',
+    'nonce',
+    'salt',
+    'seed',
+    'cert',
+    'access',
+    'sas',
+    'to-ken',
+    'to_ken2',
   ])('hides %s', (name) => {
     expect(isSecretParamName(name)).toBe(true);
   });
 
   // Chosen when in doubt: a name word that merely ends like a credential is hidden too.
-  it.each(['author', 'monkey', 'bypass', 'key_frame', 'session_timeout'])('hides %s too (preferring to hide when in doubt)', (name) => {
-    expect(isSecretParamName(name)).toBe(true);
-  });
+  it.each(['author', 'monkey', 'bypass', 'key_frame', 'session_timeout'])(
+    'hides %s too (preferring to hide when in doubt)',
+    (name) => {
+      expect(isSecretParamName(name)).toBe(true);
+    },
+  );
 
   it.each([
-    'room', 'room_id', 'id', 'janus', 'plugin', 'display', 'display_name', 'lang', 'v', 'version', 'debug', 'transport',
-    'keyframe', 'keepalive', 'passive', 'signal', 'signed_headers', 'X-Amz-SignedHeaders', 'X-Amz-Date', 'X-Amz-Expires',
-    'X-Amz-Algorithm', 'user', 'username', 'client_id', 'state', 'audiocodec', 'timeout', 'region', 'x', '',
+    'room',
+    'room_id',
+    'id',
+    'janus',
+    'plugin',
+    'display',
+    'display_name',
+    'lang',
+    'v',
+    'version',
+    'debug',
+    'transport',
+    'keyframe',
+    'keepalive',
+    'passive',
+    'signal',
+    'signed_headers',
+    'X-Amz-SignedHeaders',
+    'X-Amz-Date',
+    'X-Amz-Expires',
+    'X-Amz-Algorithm',
+    'user',
+    'username',
+    'client_id',
+    'state',
+    'audiocodec',
+    'timeout',
+    'region',
+    'x',
+    '',
   ])('shows %j', (name) => {
     expect(isSecretParamName(name)).toBe(false);
   });
@@ -140,8 +244,12 @@ describe('isSecretParamName', () => {
 
 describe('redacted URLs', () => {
   it('hides the values of credential-like parameters but keeps their names, the other parameters and their order', () => {
-    const url = ok('janusws://host:8188/janus?room=12&access_token=SECRET1&api_key=SECRET2&X-Amz-Signature=SECRET3&keyframe=1');
-    expect(url.redacted).toBe('ws://host:8188/janus?room=12&access_token=***&api_key=***&X-Amz-Signature=***&keyframe=1');
+    const url = ok(
+      'janusws://host:8188/janus?room=12&access_token=SECRET1&api_key=SECRET2&X-Amz-Signature=SECRET3&keyframe=1',
+    );
+    expect(url.redacted).toBe(
+      'ws://host:8188/janus?room=12&access_token=***&api_key=***&X-Amz-Signature=***&keyframe=1',
+    );
   });
 
   it('still sends those parameters to Janus: only apisecret and token become request fields', () => {

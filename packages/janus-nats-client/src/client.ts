@@ -5,9 +5,24 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ErrorCode, headers as natsHeaders, type Msg, type NatsConnection, type Subscription } from 'nats';
-import { errorFromReply, HandleEndedError, JanusError, JanusNatsError, NoRespondersError, TimeoutError } from './errors.js';
+import {
+  errorFromReply,
+  HandleEndedError,
+  JanusError,
+  JanusNatsError,
+  NoRespondersError,
+  TimeoutError,
+} from './errors.js';
 import { parseStatus, RecentIds, type JanusBody } from './events.js';
-import type { Candidate, HandleEnd, HandleEvent, Jsep, PluginAnswer, PluginHandle, RequestOptions } from './handle-api.js';
+import type {
+  Candidate,
+  HandleEnd,
+  HandleEvent,
+  Jsep,
+  PluginAnswer,
+  PluginHandle,
+  RequestOptions,
+} from './handle-api.js';
 import { AsyncQueue } from './queue.js';
 import { checkJanusId, checkPrefix, DEFAULT_PREFIX, isJanusId, subjects } from './subjects.js';
 
@@ -69,7 +84,15 @@ export interface ServerInfo extends JanusReply {
   readonly 'accepting-new-sessions'?: boolean;
   readonly api_secret?: boolean;
   readonly auth_token?: boolean;
-  readonly plugins?: Record<string, { readonly name: string; readonly version: number; readonly version_string: string; readonly [key: string]: unknown }>;
+  readonly plugins?: Record<
+    string,
+    {
+      readonly name: string;
+      readonly version: number;
+      readonly version_string: string;
+      readonly [key: string]: unknown;
+    }
+  >;
 }
 
 /** How much longer than the call's timeout the NATS request waits, so that the bridge's 610 arrives first. */
@@ -91,7 +114,9 @@ export const MAX_TIMEOUT_MS = 2_147_483_647 - REPLY_GRACE_MS;
 
 function checkTimeout(value: number, what: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > MAX_TIMEOUT_MS) {
-    throw new RangeError(`${what} must be a number of milliseconds above 0 and at most ${MAX_TIMEOUT_MS}, got ${String(value)}`);
+    throw new RangeError(
+      `${what} must be a number of milliseconds above 0 and at most ${MAX_TIMEOUT_MS}, got ${String(value)}`,
+    );
   }
   return Math.ceil(value);
 }
@@ -112,12 +137,17 @@ export class JanusNats {
   private statusSub: Subscription | undefined;
   private closedBy: string | undefined;
 
-  constructor(readonly nc: NatsConnection, janusId: string, options: JanusNatsOptions = {}) {
+  constructor(
+    readonly nc: NatsConnection,
+    janusId: string,
+    options: JanusNatsOptions = {},
+  ) {
     this.janusId = checkJanusId(janusId);
     this.prefix = checkPrefix(options.prefix ?? DEFAULT_PREFIX);
     this.timeout = checkTimeout(options.timeout ?? DEFAULT_TIMEOUT_MS, 'timeout');
     const mode = options.events ?? 'auto';
-    if (mode !== 'auto' && mode !== 'flat' && mode !== 'handle') throw new TypeError(`events must be auto, flat or handle, got ${JSON.stringify(mode)}`);
+    if (mode !== 'auto' && mode !== 'flat' && mode !== 'handle')
+      throw new TypeError(`events must be auto, flat or handle, got ${JSON.stringify(mode)}`);
     this.eventMode = mode;
     this.requestSubject = subjects.request(this.prefix, this.janusId);
     void nc.closed().then(() => this.shutDown('the NATS connection closed'));
@@ -142,7 +172,10 @@ export class JanusNats {
   async request(message: JanusRequest, options: RequestOptions = {}): Promise<JanusReply> {
     if (this.closedBy !== undefined) throw new JanusNatsError(`this JanusNats is closed (${this.closedBy})`);
     const timeout = checkTimeout(options.timeout ?? this.timeout, 'timeout');
-    const payload = JSON.stringify({ ...message, transaction: typeof message.transaction === 'string' ? message.transaction : this.nextTransaction() });
+    const payload = JSON.stringify({
+      ...message,
+      transaction: typeof message.transaction === 'string' ? message.transaction : this.nextTransaction(),
+    });
     const h = natsHeaders();
     h.set('Janus-Timeout', String(timeout));
     const waitMs = timeout + REPLY_GRACE_MS;
@@ -181,14 +214,19 @@ export class JanusNats {
   attach<T>(helper: PluginHelper<T>, options?: AttachOptions): Promise<T>;
   async attach<T>(target: string | PluginHelper<T>, options: AttachOptions = {}): Promise<Handle | T> {
     const plugin = typeof target === 'string' ? target : target.plugin;
-    if (typeof plugin !== 'string' || plugin === '') throw new TypeError('attach needs a plugin name, e.g. janus.plugin.echotest');
+    if (typeof plugin !== 'string' || plugin === '')
+      throw new TypeError('attach needs a plugin name, e.g. janus.plugin.echotest');
     // The shared subscriptions exist before the request, so nothing about the new handle is missed.
     const fresh = this.subscribeShared();
     if (fresh) await this.flush();
-    const message: JanusRequest = options.opaqueId === undefined ? { janus: 'attach', plugin } : { janus: 'attach', plugin, opaque_id: options.opaqueId };
+    const message: JanusRequest =
+      options.opaqueId === undefined
+        ? { janus: 'attach', plugin }
+        : { janus: 'attach', plugin, opaque_id: options.opaqueId };
     const reply = await this.request(message, options);
     const id = reply.data?.id;
-    if (!isJanusId(id)) throw new JanusNatsError(`the attach answer carries no handle id: ${JSON.stringify(reply).slice(0, 200)}`);
+    if (!isJanusId(id))
+      throw new JanusNatsError(`the attach answer carries no handle id: ${JSON.stringify(reply).slice(0, 200)}`);
     const handle = this.follow(id, plugin, reply.session_id);
     await this.flush();
     return typeof target === 'string' ? handle : new target(handle);
@@ -239,7 +277,9 @@ export class JanusNats {
     const code = (err as { code?: unknown } | null)?.code;
     if (code === ErrorCode.NoResponders) return new NoRespondersError(this.requestSubject, this.janusId, err);
     if (code === ErrorCode.Timeout) return new TimeoutError(this.requestSubject, waitMs, err);
-    return new JanusNatsError(`request on ${this.requestSubject} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+    return new JanusNatsError(`request on ${this.requestSubject} failed: ${(err as Error)?.message ?? String(err)}`, {
+      cause: err,
+    });
   }
 
   private async flush(): Promise<void> {
@@ -328,7 +368,10 @@ export class JanusNats {
       // on another session are gone with it.
       for (const handle of [...this.live.values()]) {
         if (handle.sessionId !== undefined && handle.sessionId !== status.session_id) {
-          handle.finish({ reason: 'session-replaced', detail: `the bridge connected with session ${status.session_id}; this handle was on ${handle.sessionId}` });
+          handle.finish({
+            reason: 'session-replaced',
+            detail: `the bridge connected with session ${status.session_id}; this handle was on ${handle.sessionId}`,
+          });
         }
       }
     }
@@ -361,7 +404,13 @@ export class Handle implements PluginHandle {
   private held: HandleEvent[] | undefined;
 
   /** @internal created by JanusNats.attach() and JanusNats.handle(). */
-  constructor(readonly janus: JanusNats, readonly id: number, plugin: string, sessionId: number | undefined, private readonly onFinish: (handle: Handle) => void) {
+  constructor(
+    readonly janus: JanusNats,
+    readonly id: number,
+    plugin: string,
+    sessionId: number | undefined,
+    private readonly onFinish: (handle: Handle) => void,
+  ) {
     this.pluginName = plugin;
     this.sessionId = sessionId;
     this.ended = new Promise((resolve) => {
@@ -388,8 +437,15 @@ export class Handle implements PluginHandle {
    * answered at once or with an asynchronous event (the bridge waits for it). A plugin's own
    * error (`data.error_code`) is an answer like any other: it resolves.
    */
-  async message<T = Record<string, unknown>>(body: Record<string, unknown>, jsep?: Jsep, options?: RequestOptions): Promise<PluginAnswer<T>> {
-    const reply = await this.request(jsep === undefined ? { janus: 'message', body } : { janus: 'message', body, jsep }, options);
+  async message<T = Record<string, unknown>>(
+    body: Record<string, unknown>,
+    jsep?: Jsep,
+    options?: RequestOptions,
+  ): Promise<PluginAnswer<T>> {
+    const reply = await this.request(
+      jsep === undefined ? { janus: 'message', body } : { janus: 'message', body, jsep },
+      options,
+    );
     const plugindata = reply.plugindata;
     if (typeof plugindata?.plugin === 'string' && !this.pluginName) this.pluginName = plugindata.plugin;
     const data = (plugindata?.data ?? {}) as T;
@@ -398,9 +454,12 @@ export class Handle implements PluginHandle {
 
   /** Sends ICE candidates: one, several (`candidates`), or `null` / `{ completed: true }` for the end of them. */
   async trickle(candidates: Candidate | readonly Candidate[] | null, options?: RequestOptions): Promise<void> {
-    const message: JanusRequest = candidates === null
-      ? { janus: 'trickle', candidate: { completed: true } }
-      : Array.isArray(candidates) ? { janus: 'trickle', candidates } : { janus: 'trickle', candidate: candidates };
+    const message: JanusRequest =
+      candidates === null
+        ? { janus: 'trickle', candidate: { completed: true } }
+        : Array.isArray(candidates)
+          ? { janus: 'trickle', candidates }
+          : { janus: 'trickle', candidate: candidates };
     await this.request(message, options);
   }
 
@@ -428,7 +487,10 @@ export class Handle implements PluginHandle {
       throw err;
     }
     if (this.endedWith === undefined && this.detachTimer === undefined) {
-      this.detachTimer = setTimeout(() => this.finish({ reason: 'detached', detail: 'detached by this client (no detached event seen)' }), DETACHED_EVENT_WAIT_MS);
+      this.detachTimer = setTimeout(
+        () => this.finish({ reason: 'detached', detail: 'detached by this client (no detached event seen)' }),
+        DETACHED_EVENT_WAIT_MS,
+      );
       this.detachTimer.unref?.();
     }
   }
@@ -441,7 +503,8 @@ export class Handle implements PluginHandle {
       reply = await this.janus.request({ ...message, handle_id: this.id }, options);
     } catch (err) {
       // Janus's "No such handle": it is gone, whatever we thought.
-      if (err instanceof JanusError && err.code === 459) this.finish({ reason: 'detached', detail: `Janus does not know handle ${this.id} (459 ${err.reason})` });
+      if (err instanceof JanusError && err.code === 459)
+        this.finish({ reason: 'detached', detail: `Janus does not know handle ${this.id} (459 ${err.reason})` });
       throw err;
     }
     if (typeof reply.session_id === 'number') this.sessionId = reply.session_id;

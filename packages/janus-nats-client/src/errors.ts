@@ -20,7 +20,12 @@ export class JanusNatsError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     // `name` is the class name, except where a subclass says otherwise (BridgeError).
-    Object.defineProperty(this, 'name', { value: new.target.name, enumerable: false, configurable: true, writable: true });
+    Object.defineProperty(this, 'name', {
+      value: new.target.name,
+      enumerable: false,
+      configurable: true,
+      writable: true,
+    });
   }
 }
 
@@ -75,7 +80,11 @@ export class BridgeError extends JanusNatsError {
 
 /** Nobody serves `subject` (nats.js ErrorCode.NoResponders): no bridge runs for that janus_id, or the id is wrong. */
 export class NoRespondersError extends JanusNatsError {
-  constructor(readonly subject: string, readonly janusId: string, cause?: unknown) {
+  constructor(
+    readonly subject: string,
+    readonly janusId: string,
+    cause?: unknown,
+  ) {
     super(`no bridge serves janus_id "${janusId}" (no responders on ${subject})`, { cause });
   }
 }
@@ -87,14 +96,21 @@ export class NoRespondersError extends JanusNatsError {
  * janus.cmdTimeout.
  */
 export class TimeoutError extends JanusNatsError {
-  constructor(readonly subject: string, readonly timeout: number, cause?: unknown) {
+  constructor(
+    readonly subject: string,
+    readonly timeout: number,
+    cause?: unknown,
+  ) {
     super(`no reply on ${subject} within ${timeout} ms`, { cause });
   }
 }
 
 /** A call on a handle that has ended; `end` says why (detached, session-replaced, closed). */
 export class HandleEndedError extends JanusNatsError {
-  constructor(readonly handleId: number, readonly end: HandleEnd) {
+  constructor(
+    readonly handleId: number,
+    readonly end: HandleEnd,
+  ) {
     super(`handle ${handleId} has ended (${end.reason}: ${end.detail})`);
   }
 }
@@ -103,7 +119,10 @@ export class HandleEndedError extends JanusNatsError {
  * The error a `{"janus":"error"}` reply stands for: a BridgeError when the bridge sent it (its
  * code is 600–699, or it carries the Nats-Service-Error-Code header), else a JanusError.
  */
-export function errorFromReply(reply: Readonly<Record<string, unknown>>, serviceErrorCode?: string): JanusError | BridgeError {
+export function errorFromReply(
+  reply: Readonly<Record<string, unknown>>,
+  serviceErrorCode?: string,
+): JanusError | BridgeError {
   const raw = reply.error as { code?: unknown; reason?: unknown } | undefined;
   const headerCode = serviceErrorCode ? Number(serviceErrorCode) : NaN;
   const code = typeof raw?.code === 'number' ? raw.code : Number.isInteger(headerCode) ? headerCode : 0;

@@ -3,7 +3,15 @@
  * the bridge's JetStream capture as a durable consumer, and the connection lifecycle
  * (`<prefix>.status.<janus_id>`).
  */
-import { AckPolicy, DeliverPolicy, type JsMsg, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  type JsMsg,
+  type Msg,
+  type MsgHdrs,
+  type NatsConnection,
+  type Subscription,
+} from 'nats';
 import { JanusNatsError } from './errors.js';
 import type { Jsep } from './handle-api.js';
 import { AsyncQueue } from './queue.js';
@@ -78,8 +86,10 @@ export function parseEvent(msg: Pick<Msg, 'subject' | 'headers' | 'data'>): Janu
   const body = envelope?.janus_body as JanusBody | undefined;
   if (typeof body !== 'object' || body === null || typeof body.janus !== 'string') return undefined;
   const h = msg.headers;
-  const plugin = header(h, 'Janus-Plugin') ?? (typeof body.plugindata?.plugin === 'string' ? body.plugindata.plugin : undefined);
-  const transaction = header(h, 'Janus-Transaction') ?? (typeof body.transaction === 'string' ? body.transaction : undefined);
+  const plugin =
+    header(h, 'Janus-Plugin') ?? (typeof body.plugindata?.plugin === 'string' ? body.plugindata.plugin : undefined);
+  const transaction =
+    header(h, 'Janus-Transaction') ?? (typeof body.transaction === 'string' ? body.transaction : undefined);
   const session = numberOr(header(h, 'Janus-Session'), body.session_id);
   const handle = numberOr(header(h, 'Janus-Handle'), body.sender);
   return {
@@ -277,10 +287,13 @@ export async function consumeEvents(nc: NatsConnection, options: ConsumeEventsOp
   let consumer;
   try {
     const jsm = await nc.jetstreamManager();
-    const exists = await jsm.consumers.info(stream, durable).then(() => true, (err: unknown) => {
-      if ((err as { api_error?: { err_code?: number } }).api_error?.err_code === 10014) return false; // consumer not found
-      throw err;
-    });
+    const exists = await jsm.consumers.info(stream, durable).then(
+      () => true,
+      (err: unknown) => {
+        if ((err as { api_error?: { err_code?: number } }).api_error?.err_code === 10014) return false; // consumer not found
+        throw err;
+      },
+    );
     if (!exists) {
       await jsm.consumers.add(stream, {
         durable_name: durable,
@@ -311,7 +324,10 @@ export async function consumeEvents(nc: NatsConnection, options: ConsumeEventsOp
         const messages = await consumer.fetch({ max_messages: batch, expires: FETCH_EXPIRES_MS });
         for await (const m of messages) {
           const event = durableEvent(m);
-          const skip = !event || (janusId !== undefined && event.janusId !== janusId) || (wanted !== undefined && !wanted(event.headers.type));
+          const skip =
+            !event ||
+            (janusId !== undefined && event.janusId !== janusId) ||
+            (wanted !== undefined && !wanted(event.headers.type));
           if (skip) m.ack();
           else if (stopping || queue.ended) event.nak();
           else queue.push(event);
@@ -323,7 +339,10 @@ export async function consumeEvents(nc: NatsConnection, options: ConsumeEventsOp
     } catch (err) {
       // The NATS connection closing ends the iteration; anything else is an error for the loop.
       if (nc.isClosed()) queue.end();
-      else queue.end(new JanusNatsError(`consuming ${stream} as ${durable} failed: ${(err as Error).message}`, { cause: err }));
+      else
+        queue.end(
+          new JanusNatsError(`consuming ${stream} as ${durable} failed: ${(err as Error).message}`, { cause: err }),
+        );
     }
   })();
   const close = (): Promise<void> => {
@@ -350,7 +369,10 @@ function durableEvent(m: JsMsg): DurableEvent | undefined {
     redelivered: m.redelivered,
     ack: () => m.ack(),
     ackAck: async () => {
-      if (!(await m.ackAck())) throw new JanusNatsError(`acknowledgement of ${event.headers.msgId || `stream sequence ${m.seq}`} not confirmed`);
+      if (!(await m.ackAck()))
+        throw new JanusNatsError(
+          `acknowledgement of ${event.headers.msgId || `stream sequence ${m.seq}`} not confirmed`,
+        );
     },
     nak: (delayMs?: number) => m.nak(delayMs),
     term: (reason?: string) => m.term(reason),
@@ -365,28 +387,49 @@ export type BridgeStatus = {
   /** ISO time. */
   readonly at: string;
 } & (
-  | { readonly state: 'connected'; readonly session_id: number; readonly resumed: boolean; readonly janus_version?: string }
+  | {
+      readonly state: 'connected';
+      readonly session_id: number;
+      readonly resumed: boolean;
+      readonly janus_version?: string;
+    }
   | { readonly state: 'disconnected'; readonly reason: string; readonly failed_requests: number }
   | { readonly state: 'reconnecting'; readonly attempt: number; readonly delay_ms: number }
-  | { readonly state: 'session-replaced'; readonly old_session_id: number; readonly new_session_id: number; readonly reason: string }
+  | {
+      readonly state: 'session-replaced';
+      readonly old_session_id: number;
+      readonly new_session_id: number;
+      readonly reason: string;
+    }
   | { readonly state: 'stopped'; readonly reason: string }
-  | { readonly state: 'owner-changed'; readonly old_replica: string; readonly new_replica: string; readonly session_id: number | null }
+  | {
+      readonly state: 'owner-changed';
+      readonly old_replica: string;
+      readonly new_replica: string;
+      readonly session_id: number | null;
+    }
 );
 
 /** Parses a status message; undefined for one that is not (not JSON, no string `state`). */
 export function parseStatus(data: Uint8Array): BridgeStatus | undefined {
   try {
     const value = JSON.parse(decoder.decode(data)) as { state?: unknown };
-    return typeof value === 'object' && value !== null && typeof value.state === 'string' ? (value as BridgeStatus) : undefined;
+    return typeof value === 'object' && value !== null && typeof value.state === 'string'
+      ? (value as BridgeStatus)
+      : undefined;
   } catch {
     return undefined;
   }
 }
 
 /** Lifecycle messages from now on: of one Janus, or of every Janus (`<prefix>.status.*`). */
-export function subscribeStatus(nc: NatsConnection, options: { prefix?: string; janusId?: string } = {}): EventStream<BridgeStatus> {
+export function subscribeStatus(
+  nc: NatsConnection,
+  options: { prefix?: string; janusId?: string } = {},
+): EventStream<BridgeStatus> {
   const prefix = checkPrefix(options.prefix ?? DEFAULT_PREFIX);
-  const subject = options.janusId === undefined ? `${prefix}.status.*` : subjects.status(prefix, checkJanusId(options.janusId));
+  const subject =
+    options.janusId === undefined ? `${prefix}.status.*` : subjects.status(prefix, checkJanusId(options.janusId));
   // The queue's close unsubscribes: it exists before the subscription it closes.
   const holder: { sub?: Subscription } = {};
   const queue = new AsyncQueue<BridgeStatus>(() => holder.sub?.unsubscribe());

@@ -11,7 +11,9 @@ export interface Jsep {
 }
 
 /** An ICE candidate as Janus takes it in `trickle`; `null` or `{ completed: true }` ends the candidates. */
-export type Candidate = { readonly candidate: string; readonly sdpMid?: string | null; readonly sdpMLineIndex?: number | null } | { readonly completed: true };
+export type Candidate =
+  | { readonly candidate: string; readonly sdpMid?: string | null; readonly sdpMLineIndex?: number | null }
+  | { readonly completed: true };
 
 /** A plugin's answer to `message`: its `plugindata.data`, and the JSEP when there is one. */
 export interface PluginAnswer<T = Record<string, unknown>> {
@@ -47,7 +49,11 @@ export interface RequestOptions {
 export interface PluginHandle {
   readonly id: number;
   readonly plugin: string;
-  message<T = Record<string, unknown>>(body: Record<string, unknown>, jsep?: Jsep, options?: RequestOptions): Promise<PluginAnswer<T>>;
+  message<T = Record<string, unknown>>(
+    body: Record<string, unknown>,
+    jsep?: Jsep,
+    options?: RequestOptions,
+  ): Promise<PluginAnswer<T>>;
   trickle(candidates: Candidate | readonly Candidate[] | null, options?: RequestOptions): Promise<void>;
   hangup(options?: RequestOptions): Promise<void>;
   detach(options?: RequestOptions): Promise<void>;

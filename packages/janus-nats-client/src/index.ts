@@ -52,4 +52,12 @@ export {
   type BridgeErrorEntry,
 } from './errors-table.js';
 export { defaultStreamName } from './subjects.js';
-export type { Candidate, HandleEnd, HandleEvent, Jsep, PluginAnswer, PluginHandle, RequestOptions } from './handle-api.js';
+export type {
+  Candidate,
+  HandleEnd,
+  HandleEvent,
+  Jsep,
+  PluginAnswer,
+  PluginHandle,
+  RequestOptions,
+} from './handle-api.js';

@@ -7,7 +7,9 @@ export const DEFAULT_PREFIX = 'janus';
 
 export function checkJanusId(janusId: string): string {
   if (typeof janusId !== 'string' || !TOKEN.test(janusId)) {
-    throw new TypeError(`janus_id must be one NATS subject token (no spaces, dots, * or >), got ${JSON.stringify(janusId)}`);
+    throw new TypeError(
+      `janus_id must be one NATS subject token (no spaces, dots, * or >), got ${JSON.stringify(janusId)}`,
+    );
   }
   return janusId;
 }
@@ -24,7 +26,8 @@ export const subjects = {
   /** Flat mode: every event of one Janus. */
   event: (prefix: string, janusId: string): string => `${prefix}.event.${janusId}`,
   /** Handle mode: the events of one handle. */
-  handleEvent: (prefix: string, janusId: string, handleId: number): string => `${prefix}.event.${janusId}.handle.${handleId}`,
+  handleEvent: (prefix: string, janusId: string, handleId: number): string =>
+    `${prefix}.event.${janusId}.handle.${handleId}`,
   /** Handle mode: the events without a sender (session-level). */
   sessionEvent: (prefix: string, janusId: string): string => `${prefix}.event.${janusId}.session`,
   status: (prefix: string, janusId: string): string => `${prefix}.status.${janusId}`,

@@ -35,7 +35,11 @@ beforeAll(async () => {
   });
   nc = await connect({ servers: nats.url });
   janus = new JanusNats(nc, 'local');
-  await eventually(() => bridge.daemon.served.get('local')?.connection.state === 'ready', 10_000, 'bridge connected to Janus');
+  await eventually(
+    () => bridge.daemon.served.get('local')?.connection.state === 'ready',
+    10_000,
+    'bridge connected to Janus',
+  );
 });
 
 afterAll(async () => {
@@ -46,7 +50,9 @@ afterAll(async () => {
 
 /** The subjects this connection subscribes to now (nats.js internals, for counting only). */
 function subscribedSubjects(conn: NatsConnection): string[] {
-  const subs = (conn as unknown as { protocol: { subscriptions: { all(): Array<{ subject: string }> } } }).protocol.subscriptions.all();
+  const subs = (
+    conn as unknown as { protocol: { subscriptions: { all(): Array<{ subject: string }> } } }
+  ).protocol.subscriptions.all();
   return subs.map((s) => s.subject);
 }
 
@@ -61,7 +67,10 @@ function collect<T>(iterable: AsyncIterable<HandleEvent<T>>): { events: Array<Ha
 
 /** Makes Janus send `handle` an event no request waits for: a fire-and-forget echotest message, answered on the event subject. */
 function fireAndForget(handleId: number, transaction: string): void {
-  nc.publish('janus.request.local', JSON.stringify({ janus: 'message', handle_id: handleId, body: { audio: true }, transaction }));
+  nc.publish(
+    'janus.request.local',
+    JSON.stringify({ janus: 'message', handle_id: handleId, body: { audio: true }, transaction }),
+  );
 }
 
 describe('requests', () => {
@@ -85,7 +94,10 @@ describe('requests', () => {
 
   it('message resolves the same way from a synchronous success answer (videoroom exists)', async () => {
     const room = await janus.attach('janus.plugin.videoroom');
-    const answer = await room.message<{ videoroom: string; exists: boolean; room: number }>({ request: 'exists', room: 4242 });
+    const answer = await room.message<{ videoroom: string; exists: boolean; room: number }>({
+      request: 'exists',
+      room: 4242,
+    });
     expect(answer.data).toEqual({ videoroom: 'success', room: 4242, exists: false });
     await room.detach();
   });
@@ -100,9 +112,15 @@ describe('requests', () => {
 
   it('trickle takes one candidate, several, and null for the end of them', async () => {
     const echo = await janus.attach('janus.plugin.echotest');
-    const candidate = { candidate: 'candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host', sdpMid: '0', sdpMLineIndex: 0 };
+    const candidate = {
+      candidate: 'candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host',
+      sdpMid: '0',
+      sdpMLineIndex: 0,
+    };
     await expect(echo.trickle(candidate)).resolves.toBeUndefined();
-    await expect(echo.trickle([candidate, { ...candidate, candidate: 'candidate:2 1 udp 2122260223 127.0.0.1 50001 typ host' }])).resolves.toBeUndefined();
+    await expect(
+      echo.trickle([candidate, { ...candidate, candidate: 'candidate:2 1 udp 2122260223 127.0.0.1 50001 typ host' }]),
+    ).resolves.toBeUndefined();
     await expect(echo.trickle(null)).resolves.toBeUndefined();
     await expect(echo.trickle({ completed: true })).resolves.toBeUndefined();
     await echo.detach();
@@ -164,7 +182,11 @@ describe('errors are classes', () => {
 
   it('sends the call timeout as Janus-Timeout and waits a second longer: a silent responder gives TimeoutError', async () => {
     const seen: string[] = [];
-    const silent = nc.subscribe('janus.request.silent', { callback: (_err, msg) => { seen.push(msg.headers?.get('Janus-Timeout') ?? ''); } });
+    const silent = nc.subscribe('janus.request.silent', {
+      callback: (_err, msg) => {
+        seen.push(msg.headers?.get('Janus-Timeout') ?? '');
+      },
+    });
     await nc.flush();
     const client = new JanusNats(nc, 'silent', { timeout: 300 });
     const started = performance.now();
@@ -190,7 +212,7 @@ describe('errors are classes', () => {
 });
 
 describe('handle events and lifetime', () => {
-  it('events() gets the handle\'s own events only; detach delivers detached, finishes the iteration, resolves ended, refuses later calls', async () => {
+  it("events() gets the handle's own events only; detach delivers detached, finishes the iteration, resolves ended, refuses later calls", async () => {
     const a = await janus.attach('janus.plugin.echotest');
     const b = await janus.attach('janus.plugin.echotest');
     const ofA = collect(a.events());
@@ -198,7 +220,12 @@ describe('handle events and lifetime', () => {
     fireAndForget(a.id, 'ff-a');
     fireAndForget(b.id, 'ff-b');
     await eventually(() => ofA.events.length === 1 && ofB.events.length === 1, 5000, 'one event each');
-    expect(ofA.events[0]).toMatchObject({ janus: 'event', plugin: 'janus.plugin.echotest', transaction: 'ff-a', data: { result: 'ok' } });
+    expect(ofA.events[0]).toMatchObject({
+      janus: 'event',
+      plugin: 'janus.plugin.echotest',
+      transaction: 'ff-a',
+      data: { result: 'ok' },
+    });
     expect(ofA.events[0]!.body.sender).toBe(a.id);
     expect(ofB.events[0]).toMatchObject({ transaction: 'ff-b' });
 
@@ -224,11 +251,30 @@ describe('handle events and lifetime', () => {
         if (request.janus !== 'detach') return;
         const h = natsHeaders();
         h.set('Janus-Handle', String(request.handle_id));
-        nc.publish('janus.event.fake', JSON.stringify({ janus_id: 'fake', janus_url: 'ws://x', janus_body: { janus: 'hangup', session_id: 1, sender: request.handle_id, reason: 'teardown' } }), { headers: h });
+        nc.publish(
+          'janus.event.fake',
+          JSON.stringify({
+            janus_id: 'fake',
+            janus_url: 'ws://x',
+            janus_body: { janus: 'hangup', session_id: 1, sender: request.handle_id, reason: 'teardown' },
+          }),
+          { headers: h },
+        );
         const e = natsHeaders();
         e.set('Nats-Service-Error-Code', '612');
         e.set('Nats-Service-Error', 'the connection to Janus closed before it answered');
-        setTimeout(() => msg.respond(JSON.stringify({ janus: 'error', transaction: request.transaction, error: { code: 612, reason: 'the connection to Janus closed before it answered' } }), { headers: e }), 50);
+        setTimeout(
+          () =>
+            msg.respond(
+              JSON.stringify({
+                janus: 'error',
+                transaction: request.transaction,
+                error: { code: 612, reason: 'the connection to Janus closed before it answered' },
+              }),
+              { headers: e },
+            ),
+          50,
+        );
       },
     });
     await nc.flush();
@@ -266,7 +312,7 @@ describe('handle events and lifetime', () => {
     }
   });
 
-  it('in auto mode, a handle also listens on <prefix>.event.<janus_id>.handle.<id> (the bridge\'s per-handle routing)', async () => {
+  it("in auto mode, a handle also listens on <prefix>.event.<janus_id>.handle.<id> (the bridge's per-handle routing)", async () => {
     const echo = await janus.attach('janus.plugin.echotest');
     expect(subscribedSubjects(nc)).toContain(`janus.event.local.handle.${echo.id}`);
     const got = collect(echo.events());
@@ -276,9 +322,17 @@ describe('handle events and lifetime', () => {
     h.set('Janus-Type', 'slowlink');
     h.set('Janus-Handle', String(echo.id));
     h.set('Nats-Msg-Id', 'by-hand-1');
-    nc.publish(`janus.event.local.handle.${echo.id}`, JSON.stringify({ janus_id: 'local', janus_url: 'ws://x', janus_body: body }), { headers: h });
+    nc.publish(
+      `janus.event.local.handle.${echo.id}`,
+      JSON.stringify({ janus_id: 'local', janus_url: 'ws://x', janus_body: body }),
+      { headers: h },
+    );
     // Published again (a capture resend): the same Nats-Msg-Id is dropped.
-    nc.publish(`janus.event.local.handle.${echo.id}`, JSON.stringify({ janus_id: 'local', janus_url: 'ws://x', janus_body: body }), { headers: h });
+    nc.publish(
+      `janus.event.local.handle.${echo.id}`,
+      JSON.stringify({ janus_id: 'local', janus_url: 'ws://x', janus_body: body }),
+      { headers: h },
+    );
     await eventually(() => got.events.length === 1, 5000, 'event');
     expect(got.events[0]).toMatchObject({ janus: 'slowlink', body });
     await echo.detach();
@@ -300,7 +354,11 @@ describe('handle events and lifetime', () => {
       const got = collect(handle.events());
       expect((await handle.message({ video: false })).data.result).toBe('ok');
       fireAndForget(id, 'ff-picked-up');
-      await eventually(() => got.events.some((e) => e.transaction === 'ff-picked-up'), 5000, 'event on the picked-up handle');
+      await eventually(
+        () => got.events.some((e) => e.transaction === 'ff-picked-up'),
+        5000,
+        'event on the picked-up handle',
+      );
       await handle.detach();
       await got.done;
       expect((await handle.ended).reason).toBe('detached');

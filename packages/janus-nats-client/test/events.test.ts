@@ -23,11 +23,26 @@ beforeAll(async () => {
   bridge = await startBridge({
     nats: { servers: [nats.url] },
     events: { stream: { enabled: true, storage: 'memory' } },
-    connections: [{ janus_id: 'local', janus_url: janusServer.url }, { janus_id: 'other', janus_url: janusServer.url }],
+    connections: [
+      { janus_id: 'local', janus_url: janusServer.url },
+      { janus_id: 'other', janus_url: janusServer.url },
+    ],
   });
   nc = await connect({ servers: nats.url });
-  await eventually(() => ['local', 'other'].every((id) => bridge.daemon.served.get(id)?.connection.state === 'ready'), 10_000, 'bridge connected to Janus');
-  await eventually(async () => (await (await nc.jetstreamManager()).streams.info('JANUS_EVENTS').then(() => true, () => false)), 10_000, 'capture stream JANUS_EVENTS exists');
+  await eventually(
+    () => ['local', 'other'].every((id) => bridge.daemon.served.get(id)?.connection.state === 'ready'),
+    10_000,
+    'bridge connected to Janus',
+  );
+  await eventually(
+    async () =>
+      await (await nc.jetstreamManager()).streams.info('JANUS_EVENTS').then(
+        () => true,
+        () => false,
+      ),
+    10_000,
+    'capture stream JANUS_EVENTS exists',
+  );
 });
 
 afterAll(async () => {
@@ -39,7 +54,10 @@ afterAll(async () => {
 
 /** Makes Janus send an event no request waits for: a fire-and-forget echotest message, answered on the event subject. */
 function fireAndForget(janusId: string, handleId: number, transaction: string): void {
-  nc.publish(`janus.request.${janusId}`, JSON.stringify({ janus: 'message', handle_id: handleId, body: { audio: true }, transaction }));
+  nc.publish(
+    `janus.request.${janusId}`,
+    JSON.stringify({ janus: 'message', handle_id: handleId, body: { audio: true }, transaction }),
+  );
 }
 
 async function echoOn(janusId: string): Promise<number> {
@@ -48,7 +66,7 @@ async function echoOn(janusId: string): Promise<number> {
 }
 
 describe('subscribeEvents', () => {
-  it('yields typed events of one Janus, with decoded headers; another Janus\'s events stay out', async () => {
+  it("yields typed events of one Janus, with decoded headers; another Janus's events stay out", async () => {
     const stream = subscribeEvents(nc, { janusId: 'local' });
     expect(stream.subjects).toEqual(['janus.event.local', 'janus.event.local.>']);
     await nc.flush();
@@ -66,7 +84,12 @@ describe('subscribeEvents', () => {
     expect(event).toMatchObject({
       janusId: 'local',
       subject: 'janus.event.local',
-      body: { janus: 'event', sender: mine, transaction: 'sub-1', plugindata: { plugin: 'janus.plugin.echotest', data: { result: 'ok' } } },
+      body: {
+        janus: 'event',
+        sender: mine,
+        transaction: 'sub-1',
+        plugindata: { plugin: 'janus.plugin.echotest', data: { result: 'ok' } },
+      },
       headers: { type: 'event', handle: mine, plugin: 'janus.plugin.echotest', transaction: 'sub-1' },
     });
     expect(event.janusUrl).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/janus$/);
@@ -95,7 +118,9 @@ describe('subscribeEvents', () => {
   it('close() ends a loop from outside', async () => {
     const stream = subscribeEvents(nc, { janusId: 'local' });
     const loop = (async () => {
-      for await (const _event of stream) { /* nothing comes */ }
+      for await (const _event of stream) {
+        /* nothing comes */
+      }
       return 'ended';
     })();
     await stream.close();
@@ -110,12 +135,20 @@ describe('consumeEvents', () => {
     const before = (await jsm.streams.info('JANUS_EVENTS')).state.messages;
     // Ten events, captured while no consumer exists yet.
     for (let i = 1; i <= 10; i++) fireAndForget('local', id, `dur-${i}`);
-    await eventually(async () => (await jsm.streams.info('JANUS_EVENTS')).state.messages >= before + 10, 10_000, '10 events captured');
+    await eventually(
+      async () => (await jsm.streams.info('JANUS_EVENTS')).state.messages >= before + 10,
+      10_000,
+      '10 events captured',
+    );
 
     const first = await consumeEvents(nc, { durable: 'billing', janusId: 'local', type: 'event' });
     expect(first.stream).toBe('JANUS_EVENTS');
     const seen: string[] = [];
-    const takeDur = async (consumer: AsyncIterable<{ headers: { transaction?: string }; ack(): void }>, count: number, into: string[]): Promise<void> => {
+    const takeDur = async (
+      consumer: AsyncIterable<{ headers: { transaction?: string }; ack(): void }>,
+      count: number,
+      into: string[],
+    ): Promise<void> => {
       for await (const event of consumer) {
         event.ack();
         const transaction = event.headers.transaction ?? '';
@@ -129,7 +162,7 @@ describe('consumeEvents', () => {
 
     // The service restarts: a new connection, the same durable name.
     nc = await connect({ servers: nats.url });
-      const second = await consumeEvents(nc, { durable: 'billing', janusId: 'local', type: 'event' });
+    const second = await consumeEvents(nc, { durable: 'billing', janusId: 'local', type: 'event' });
     const rest: string[] = [];
     const started = performance.now();
     await takeDur(second, 7, rest);
@@ -147,11 +180,22 @@ describe('consumeEvents', () => {
 
   it('redelivers what was not acknowledged, marked redelivered', async () => {
     const id = await echoOn('local');
-    const consumer = await consumeEvents(nc, { durable: 'redelivery', janusId: 'local', type: 'event', deliver: 'new' });
+    const consumer = await consumeEvents(nc, {
+      durable: 'redelivery',
+      janusId: 'local',
+      type: 'event',
+      deliver: 'new',
+    });
     fireAndForget('local', id, 'nak-me');
     for await (const event of consumer) {
-      if (event.headers.transaction !== 'nak-me') { event.ack(); continue; }
-      if (!event.redelivered) { event.nak(); continue; }
+      if (event.headers.transaction !== 'nak-me') {
+        event.ack();
+        continue;
+      }
+      if (!event.redelivered) {
+        event.nak();
+        continue;
+      }
       await event.ackAck();
       break;
     }

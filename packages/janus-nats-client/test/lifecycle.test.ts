@@ -8,7 +8,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from 'nats';
 import { eventually, startBridge, type TestBridge } from '../../../test/support/bridge.js';
 import { startJanus, startNats, type JanusServer, type NatsServer } from '../../../test/support/processes.js';
-import { BridgeError, HandleEndedError, JanusNats, subscribeEvents, subscribeStatus, type HandleEvent, type JanusEvent } from '../src/index.js';
+import {
+  BridgeError,
+  HandleEndedError,
+  JanusNats,
+  subscribeEvents,
+  subscribeStatus,
+  type HandleEvent,
+  type JanusEvent,
+} from '../src/index.js';
 
 let nats: NatsServer;
 let janusServer: JanusServer;
@@ -24,7 +32,11 @@ beforeAll(async () => {
     connections: [{ janus_id: 'local', janus_url: janusServer.url }],
   });
   nc = await connect({ servers: nats.url });
-  await eventually(() => bridge.daemon.served.get('local')?.connection.state === 'ready', 10_000, 'bridge connected to Janus');
+  await eventually(
+    () => bridge.daemon.served.get('local')?.connection.state === 'ready',
+    10_000,
+    'bridge connected to Janus',
+  );
 });
 
 afterAll(async () => {
@@ -59,7 +71,15 @@ describe('a frozen Janus', () => {
     } finally {
       janusServer.resume();
     }
-    await eventually(async () => (await janus.ping().then(() => true, () => false)), 10_000, 'Janus answers again');
+    await eventually(
+      async () =>
+        await janus.ping().then(
+          () => true,
+          () => false,
+        ),
+      10_000,
+      'Janus answers again',
+    );
   });
 });
 
@@ -90,7 +110,15 @@ describe('session-replaced', () => {
     const replaced = status.items.find((s) => s.state === 'session-replaced');
     expect(replaced).toMatchObject({ janus_id: 'local', old_session_id: oldSession });
 
-    await eventually(async () => janus.ping().then(() => true, () => false), 10_000, 'serving again');
+    await eventually(
+      async () =>
+        janus.ping().then(
+          () => true,
+          () => false,
+        ),
+      10_000,
+      'serving again',
+    );
     const fresh = await janus.attach('janus.plugin.echotest');
     expect(fresh.sessionId).not.toBe(oldSession);
     expect((await fresh.message({ audio: true })).data.result).toBe('ok');
@@ -115,12 +143,21 @@ describe('the bridge routing events by handle (events.subjects = "handle")', () 
     const viaAuto = collect<HandleEvent>(handle.events());
     const viaHandle = collect<HandleEvent>((await perHandle.handle(handle.id)).events());
     const viaFlat = collect<HandleEvent>((await flatOnly.handle(handle.id)).events());
-    nc.publish('routed.request.hm', JSON.stringify({ janus: 'message', handle_id: handle.id, body: { audio: true }, transaction: 'routed-1' }));
+    nc.publish(
+      'routed.request.hm',
+      JSON.stringify({ janus: 'message', handle_id: handle.id, body: { audio: true }, transaction: 'routed-1' }),
+    );
     await eventually(() => viaAuto.items.length === 1 && viaHandle.items.length === 1, 5000, 'routed event');
     expect(viaAuto.items[0]).toMatchObject({ janus: 'event', transaction: 'routed-1' });
     expect(viaHandle.items[0]).toMatchObject({ janus: 'event', transaction: 'routed-1' });
-    await eventually(() => all.items.some((e: JanusEvent) => e.headers.transaction === 'routed-1'), 5000, 'subscribeEvents sees it');
-    expect(all.items.find((e) => e.headers.transaction === 'routed-1')!.subject).toBe(`routed.event.hm.handle.${handle.id}`);
+    await eventually(
+      () => all.items.some((e: JanusEvent) => e.headers.transaction === 'routed-1'),
+      5000,
+      'subscribeEvents sees it',
+    );
+    expect(all.items.find((e) => e.headers.transaction === 'routed-1')!.subject).toBe(
+      `routed.event.hm.handle.${handle.id}`,
+    );
     expect(viaFlat.items).toEqual([]);
     await handle.detach();
     await Promise.all([viaAuto.done, viaHandle.done]);

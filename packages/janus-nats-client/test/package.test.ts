@@ -115,8 +115,14 @@ declare const process: { env: Record<string, string | undefined> };
 `;
 
 it('npm pack ships dist only; installed from the tarball it loads, and a strict NodeNext program compiles against it', async () => {
-  const packed = await run('npm', ['pack', '--json', '--pack-destination', dir], { cwd: PACKAGE, maxBuffer: 16 * 1024 * 1024 });
-  const [manifest] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as Array<{ filename: string; files: Array<{ path: string }> }>;
+  const packed = await run('npm', ['pack', '--json', '--pack-destination', dir], {
+    cwd: PACKAGE,
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  const [manifest] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as Array<{
+    filename: string;
+    files: Array<{ path: string }>;
+  }>;
   const files = manifest!.files.map((f) => f.path).sort();
   expect(files).toContain('dist/index.js');
   expect(files).toContain('dist/index.d.ts');
@@ -129,31 +135,90 @@ it('npm pack ships dist only; installed from the tarball it loads, and a strict 
   const app = join(dir, 'app');
   await run('mkdir', ['-p', app]);
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
-  await run('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', '--prefer-offline', join(dir, manifest!.filename), `nats@${NATS_VERSION}`, `typescript@${TYPESCRIPT_VERSION}`], { cwd: app, maxBuffer: 16 * 1024 * 1024 });
-  expect(readdirSync(join(app, 'node_modules')).sort()).toEqual(expect.arrayContaining(['janus-nats-client', 'nats', 'typescript']));
+  await run(
+    'npm',
+    [
+      'install',
+      '--no-audit',
+      '--no-fund',
+      '--ignore-scripts',
+      '--prefer-offline',
+      join(dir, manifest!.filename),
+      `nats@${NATS_VERSION}`,
+      `typescript@${TYPESCRIPT_VERSION}`,
+    ],
+    { cwd: app, maxBuffer: 16 * 1024 * 1024 },
+  );
+  expect(readdirSync(join(app, 'node_modules')).sort()).toEqual(
+    expect.arrayContaining(['janus-nats-client', 'nats', 'typescript']),
+  );
 
   // Loads as ESM from the installed package, with its subpath export.
-  const loaded = await run(process.execPath, ['--input-type=module', '-e', `
+  const loaded = await run(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `
     const m = await import('janus-nats-client');
     const t = await import('janus-nats-client/errors-table');
     const p = await import('janus-nats-client/plugins');
     console.log(typeof m.JanusNats, typeof m.subscribeEvents, typeof m.consumeEvents, m.BRIDGE_ERRORS === t.BRIDGE_ERRORS, t.BRIDGE_ERRORS.timeout.code, p.VideoRoom.plugin);
-  `], { cwd: app });
+  `,
+    ],
+    { cwd: app },
+  );
   expect(loaded.stdout.trim()).toBe('function function function true 610 janus.plugin.videoroom');
 
   writeFileSync(join(app, 'main.ts'), PROGRAM);
-  const tsc = await run(process.execPath, [join(app, 'node_modules/typescript/bin/tsc'), '--strict', '--noEmit', '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--target', 'ES2022', 'main.ts'], { cwd: app }).catch((e: { stdout: string; stderr: string }) => e);
+  const tsc = await run(
+    process.execPath,
+    [
+      join(app, 'node_modules/typescript/bin/tsc'),
+      '--strict',
+      '--noEmit',
+      '--module',
+      'NodeNext',
+      '--moduleResolution',
+      'NodeNext',
+      '--target',
+      'ES2022',
+      'main.ts',
+    ],
+    { cwd: app },
+  ).catch((e: { stdout: string; stderr: string }) => e);
   expect(`${tsc.stdout}${tsc.stderr}`).toBe('');
 
   // And the declarations do constrain: a wrong use is a compile error.
-  writeFileSync(join(app, 'wrong.ts'), `
+  writeFileSync(
+    join(app, 'wrong.ts'),
+    `
 import { connect } from 'nats';
 import { JanusNats } from 'janus-nats-client';
 const janus = new JanusNats(await connect(), 'local');
 const version: string = (await janus.info()).version;
 await janus.attach(42);
-`);
-  const wrong = await run(process.execPath, [join(app, 'node_modules/typescript/bin/tsc'), '--strict', '--noEmit', '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--target', 'ES2022', 'wrong.ts'], { cwd: app }).then(() => ({ stdout: '' }), (e: { stdout: string }) => e);
+`,
+  );
+  const wrong = await run(
+    process.execPath,
+    [
+      join(app, 'node_modules/typescript/bin/tsc'),
+      '--strict',
+      '--noEmit',
+      '--module',
+      'NodeNext',
+      '--moduleResolution',
+      'NodeNext',
+      '--target',
+      'ES2022',
+      'wrong.ts',
+    ],
+    { cwd: app },
+  ).then(
+    () => ({ stdout: '' }),
+    (e: { stdout: string }) => e,
+  );
   expect(wrong.stdout).toContain('wrong.ts(5,7): error TS2322');
   expect(wrong.stdout).toContain('wrong.ts(6,20): error TS2769');
 }, 90_000);

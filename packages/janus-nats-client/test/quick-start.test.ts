@@ -34,20 +34,37 @@ async function buildApp(): Promise<string> {
   symlinkSync(join(REPO, 'node_modules/@types/node'), join(dir, 'node_modules/@types/node'), 'dir');
   copyFileSync(join(PACKAGE, 'examples/quick-start.ts'), join(dir, 'quick-start.ts'));
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'quick-start', private: true, type: 'module' }));
-  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
-    compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, types: ['node'], skipLibCheck: true },
-    files: ['quick-start.ts'],
-  }));
+  writeFileSync(
+    join(dir, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        target: 'ES2022',
+        module: 'NodeNext',
+        moduleResolution: 'NodeNext',
+        strict: true,
+        types: ['node'],
+        skipLibCheck: true,
+      },
+      files: ['quick-start.ts'],
+    }),
+  );
   await run(process.execPath, [TSC, '-p', join(dir, 'tsconfig.json')]);
   return dir;
 }
 
 beforeAll(async () => {
   let built: Promise<string>;
-  [nats, janus, app] = await Promise.all([startNats(), startJanus(), built = buildApp()]);
+  [nats, janus, app] = await Promise.all([startNats(), startJanus(), (built = buildApp())]);
   await built;
-  bridge = await startBridge({ nats: { servers: [nats.url] }, connections: [{ janus_id: 'local', janus_url: janus.url }] });
-  await eventually(() => bridge.daemon.served.get('local')?.connection.state === 'ready', 10_000, 'bridge connected to Janus');
+  bridge = await startBridge({
+    nats: { servers: [nats.url] },
+    connections: [{ janus_id: 'local', janus_url: janus.url }],
+  });
+  await eventually(
+    () => bridge.daemon.served.get('local')?.connection.state === 'ready',
+    10_000,
+    'bridge connected to Janus',
+  );
 }, 60_000);
 
 afterAll(async () => {
@@ -59,13 +76,18 @@ afterAll(async () => {
 it('the example is the acceptance program, unchanged', () => {
   const example = readFileSync(join(PACKAGE, 'examples/quick-start.ts'), 'utf8');
   expect(example).toContain("const janus = new JanusNats(nc, 'local');");
-  expect(example).toContain("for await (const e of events) { console.log(e.janus); break; }");
-  expect(example).toContain("try { await janus.attach('janus.plugin.nope'); } catch (e) { console.log(e instanceof JanusError, (e as JanusError).code); }");
+  expect(example).toContain('for await (const e of events) { console.log(e.janus); break; }');
+  expect(example).toContain(
+    "try { await janus.attach('janus.plugin.nope'); } catch (e) { console.log(e instanceof JanusError, (e as JanusError).code); }",
+  );
 });
 
 it('prints true, ok, detached, true 460 (three runs in a row)', async () => {
   for (let i = 0; i < 3; i++) {
-    const { stdout, stderr } = await run(process.execPath, [join(app, 'quick-start.js')], { env: { ...process.env, NATS_URL: nats.url }, timeout: 20_000 });
+    const { stdout, stderr } = await run(process.execPath, [join(app, 'quick-start.js')], {
+      env: { ...process.env, NATS_URL: nats.url },
+      timeout: 20_000,
+    });
     expect(stderr).toBe('');
     expect(stdout).toBe('true\nok\ndetached\ntrue 460\n');
   }

@@ -15,7 +15,10 @@ export function isValidTableName(name: string): boolean {
 function quote(engine: Engine, name: string): string {
   if (!isValidTableName(name)) throw new Error(`invalid table name ${JSON.stringify(name)}`);
   const mark = engine === 'postgres' ? '"' : '`';
-  return name.split('.').map((part) => mark + part + mark).join('.');
+  return name
+    .split('.')
+    .map((part) => mark + part + mark)
+    .join('.');
 }
 
 export interface Statement {
@@ -25,7 +28,10 @@ export interface Statement {
 
 export function selectTableVersion(engine: Engine, table: string): Statement {
   const placeholder = engine === 'postgres' ? '$1' : '?';
-  return { text: `SELECT table_version FROM ${quote(engine, 'version')} WHERE table_name = ${placeholder}`, values: [table] };
+  return {
+    text: `SELECT table_version FROM ${quote(engine, 'version')} WHERE table_name = ${placeholder}`,
+    values: [table],
+  };
 }
 
 /** The optional column of a Janus's Admin API URL: tables without it (OpenSIPS's own) are read without it. */
@@ -45,10 +51,13 @@ export function selectConnections(engine: Engine, table: string, withAdminUrl = 
  */
 export function selectAdminUrlColumn(engine: Engine, table: string): Statement {
   if (engine === 'postgres') {
-    return { text: 'SELECT attname FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = $2 AND NOT attisdropped', values: [quote(engine, table), ADMIN_URL_COLUMN] };
+    return {
+      text: 'SELECT attname FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = $2 AND NOT attisdropped',
+      values: [quote(engine, table), ADMIN_URL_COLUMN],
+    };
   }
   if (!isValidTableName(table)) throw new Error(`invalid table name ${JSON.stringify(table)}`);
-  const [schema, name] = table.includes('.') ? table.split('.') as [string, string] : [undefined, table];
+  const [schema, name] = table.includes('.') ? (table.split('.') as [string, string]) : [undefined, table];
   return {
     text: `SELECT column_name FROM information_schema.columns WHERE table_name = ? AND column_name = ? AND table_schema = ${schema === undefined ? 'DATABASE()' : '?'}`,
     values: schema === undefined ? [name, ADMIN_URL_COLUMN] : [name, ADMIN_URL_COLUMN, schema],

@@ -23,7 +23,12 @@ export type DbErrorKind = 'unreachable' | 'missing-table' | 'query';
 export function classifyDbError(err: unknown): DbErrorKind {
   const code = String((err as { code?: unknown }).code ?? '');
   if (code === '42P01' || code === 'ER_NO_SUCH_TABLE') return 'missing-table';
-  if (/^(08|28|3D|57P0)/.test(code) || /^E[A-Z]+$/.test(code) || /^ER_(ACCESS_DENIED|BAD_DB|DBACCESS_DENIED|CON_COUNT|HOST)/.test(code)) return 'unreachable';
+  if (
+    /^(08|28|3D|57P0)/.test(code) ||
+    /^E[A-Z]+$/.test(code) ||
+    /^ER_(ACCESS_DENIED|BAD_DB|DBACCESS_DENIED|CON_COUNT|HOST)/.test(code)
+  )
+    return 'unreachable';
   const message = String((err as Error).message ?? '');
   if (/timeout|terminated|closed|connect/i.test(message)) return 'unreachable';
   return 'query';
@@ -31,7 +36,10 @@ export function classifyDbError(err: unknown): DbErrorKind {
 
 function tlsOptions(options: DbOptions): { ca?: string; rejectUnauthorized: boolean } | undefined {
   if (!options.tls.enabled) return undefined;
-  return { rejectUnauthorized: options.tls.rejectUnauthorized, ...(options.tls.caFile ? { ca: readFileSync(options.tls.caFile, 'utf8') } : {}) };
+  return {
+    rejectUnauthorized: options.tls.rejectUnauthorized,
+    ...(options.tls.caFile ? { ca: readFileSync(options.tls.caFile, 'utf8') } : {}),
+  };
 }
 
 export async function openDbSession(engine: Engine, options: DbOptions): Promise<DbSession> {
@@ -41,7 +49,12 @@ export async function openDbSession(engine: Engine, options: DbOptions): Promise
 async function openPostgres(options: DbOptions): Promise<DbSession> {
   const { default: pg } = await import('pg');
   const ssl = tlsOptions(options);
-  const client = new pg.Client({ connectionString: options.url, connectionTimeoutMillis: options.connectTimeoutMs, query_timeout: options.connectTimeoutMs, ...(ssl ? { ssl } : {}) });
+  const client = new pg.Client({
+    connectionString: options.url,
+    connectionTimeoutMillis: options.connectTimeoutMs,
+    query_timeout: options.connectTimeoutMs,
+    ...(ssl ? { ssl } : {}),
+  });
   client.on('error', () => {});
   try {
     await client.connect();
@@ -51,7 +64,8 @@ async function openPostgres(options: DbOptions): Promise<DbSession> {
     throw err;
   }
   return {
-    query: async <T>(statement: Statement) => (await client.query({ text: statement.text, values: [...statement.values] })).rows as T[],
+    query: async <T>(statement: Statement) =>
+      (await client.query({ text: statement.text, values: [...statement.values] })).rows as T[],
     close: () => client.end(),
   };
 }
@@ -60,10 +74,21 @@ async function openMysql(options: DbOptions): Promise<DbSession> {
   const mysql = await import('mysql2/promise');
   const ssl = tlsOptions(options);
   const uri = options.url.replace(/^mariadb:/, 'mysql:');
-  const connection = await mysql.createConnection({ uri, connectTimeout: options.connectTimeoutMs, ...(ssl ? { ssl } : {}) });
+  const connection = await mysql.createConnection({
+    uri,
+    connectTimeout: options.connectTimeoutMs,
+    ...(ssl ? { ssl } : {}),
+  });
   connection.on('error', () => {});
   return {
-    query: async <T>(statement: Statement) => (await connection.query({ sql: statement.text, values: [...statement.values], timeout: options.connectTimeoutMs }))[0] as T[],
+    query: async <T>(statement: Statement) =>
+      (
+        await connection.query({
+          sql: statement.text,
+          values: [...statement.values],
+          timeout: options.connectTimeoutMs,
+        })
+      )[0] as T[],
     close: () => connection.end(),
   };
 }

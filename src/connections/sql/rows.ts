@@ -1,5 +1,12 @@
 /** Turning the table's rows into a connection list, and the version rule: pure functions. */
-import { janusIdProblem, shownJanusId, toSpec, type ConnectionList, type ConnectionSpec, type SkippedEntry } from '../spec.js';
+import {
+  janusIdProblem,
+  shownJanusId,
+  toSpec,
+  type ConnectionList,
+  type ConnectionSpec,
+  type SkippedEntry,
+} from '../spec.js';
 import { EXPECTED_TABLE_VERSION } from './dialect.js';
 
 export interface ConnectionRow {
@@ -18,15 +25,32 @@ export function rowsToList(rows: readonly ConnectionRow[]): ConnectionList {
   for (const row of rows) {
     const rowId = String(row.id);
     const janusId = shownJanusId(typeof row.janus_id === 'string' ? row.janus_id : String(row.janus_id ?? ''));
-    const skip = (reason: string): void => { skipped.push({ row: rowId, janusId, reason }); };
+    const skip = (reason: string): void => {
+      skipped.push({ row: rowId, janusId, reason });
+    };
     const idProblem = janusIdProblem(row.janus_id);
-    if (typeof row.janus_id !== 'string' || idProblem !== undefined) { skip(idProblem ?? 'janus_id is empty'); continue; }
-    if (takenBy.has(row.janus_id)) { skip(`janus_id already taken by row ${takenBy.get(row.janus_id)}`); continue; }
-    if (typeof row.janus_url !== 'string') { skip('janus_url is empty'); continue; }
+    if (typeof row.janus_id !== 'string' || idProblem !== undefined) {
+      skip(idProblem ?? 'janus_id is empty');
+      continue;
+    }
+    if (takenBy.has(row.janus_id)) {
+      skip(`janus_id already taken by row ${takenBy.get(row.janus_id)}`);
+      continue;
+    }
+    if (typeof row.janus_url !== 'string') {
+      skip('janus_url is empty');
+      continue;
+    }
     const adminUrl = row.janus_admin_url ?? null;
-    if (adminUrl !== null && typeof adminUrl !== 'string') { skip('janus_admin_url is not text'); continue; }
+    if (adminUrl !== null && typeof adminUrl !== 'string') {
+      skip('janus_admin_url is not text');
+      continue;
+    }
     const result = toSpec(row.janus_id, row.janus_url, adminUrl);
-    if (!result.ok) { skip(`${result.field}: ${result.reason}`); continue; }
+    if (!result.ok) {
+      skip(`${result.field}: ${result.reason}`);
+      continue;
+    }
     takenBy.set(row.janus_id, rowId);
     specs.push(result.spec);
   }

@@ -9,7 +9,11 @@ import { ListLoadError } from '../list-errors.js';
 export class SqlConnectionSource implements ConnectionSource {
   readonly description: string;
 
-  constructor(private readonly target: DbTarget, private readonly table: string, private readonly options: DbOptions) {
+  constructor(
+    private readonly target: DbTarget,
+    private readonly table: string,
+    private readonly options: DbOptions,
+  ) {
     this.description = `${target.description} (table ${table})`;
   }
 
@@ -24,13 +28,17 @@ export class SqlConnectionSource implements ConnectionSource {
       const problem = versionProblem(this.table, await this.tableVersion(session));
       if (problem) throw new ListLoadError('version', problem);
       // Asked at every load: a column added since the last one is read from then on.
-      const withAdminUrl = (await session.query<unknown>(selectAdminUrlColumn(this.target.engine, this.table))).length > 0;
+      const withAdminUrl =
+        (await session.query<unknown>(selectAdminUrlColumn(this.target.engine, this.table))).length > 0;
       const rows = await session.query<ConnectionRow>(selectConnections(this.target.engine, this.table, withAdminUrl));
       return rowsToList(rows);
     } catch (err) {
       if (err instanceof ListLoadError) throw err;
       const kind = classifyDbError(err);
-      const where = kind === 'missing-table' ? `table "${this.table}" does not exist in ${this.target.description}` : `reading ${this.description} failed`;
+      const where =
+        kind === 'missing-table'
+          ? `table "${this.table}" does not exist in ${this.target.description}`
+          : `reading ${this.description} failed`;
       throw new ListLoadError(kind, `${where}: ${describe(err)}`);
     } finally {
       // Closing a session that failed may fail too: the load's own error is what counts.

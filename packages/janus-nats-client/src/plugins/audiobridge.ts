@@ -311,12 +311,17 @@ type Data = Readonly<Record<string, unknown>>;
 function classify(data: Data, event: HandleEvent): Exclude<AudioBridgeEvent, JanusHandleEvent> {
   const as = <T>(value: Data): T => value as unknown as T;
   switch (data.audiobridge) {
-    case 'joined': return pluginEvent('joined', as<AudioBridgeJoined | AudioBridgeParticipantJoined>(data), event);
-    case 'roomchanged': return pluginEvent('roomchanged', as<AudioBridgeRoomChanged>(data), event);
-    case 'left': return pluginEvent('left', as<AudioBridgeLeft>(data), event);
-    case 'destroyed': return pluginEvent('destroyed', as<AudioBridgeDestroyed>(data), event);
+    case 'joined':
+      return pluginEvent('joined', as<AudioBridgeJoined | AudioBridgeParticipantJoined>(data), event);
+    case 'roomchanged':
+      return pluginEvent('roomchanged', as<AudioBridgeRoomChanged>(data), event);
+    case 'left':
+      return pluginEvent('left', as<AudioBridgeLeft>(data), event);
+    case 'destroyed':
+      return pluginEvent('destroyed', as<AudioBridgeDestroyed>(data), event);
     case 'talking':
-    case 'stopped-talking': return pluginEvent('talking', as<AudioBridgeTalkingEvent>(data), event);
+    case 'stopped-talking':
+      return pluginEvent('talking', as<AudioBridgeTalkingEvent>(data), event);
     case 'event': {
       if ('error_code' in data) break;
       if ('participants' in data) return pluginEvent('participants', as<AudioBridgeParticipantsEvent>(data), event);
@@ -364,7 +369,11 @@ export class AudioBridge {
    * Joins a room; the others get a `joined` event with the newcomer. A JSEP offer may come
    * with it (the answer then carries Janus's JSEP answer), or later with `configure`.
    */
-  join(options: AudioBridgeJoinOptions, jsep?: Jsep, requestOptions?: RequestOptions): Promise<PluginAnswer<AudioBridgeJoined>> {
+  join(
+    options: AudioBridgeJoinOptions,
+    jsep?: Jsep,
+    requestOptions?: RequestOptions,
+  ): Promise<PluginAnswer<AudioBridgeJoined>> {
     return sendRequest(this.handle, { request: 'join', ...options }, jsep, requestOptions);
   }
 
@@ -372,7 +381,11 @@ export class AudioBridge {
    * Changes this participant's settings; a change of `muted` or `display` is announced to
    * the others in a `participants` event. With a JSEP offer, the answer carries Janus's answer.
    */
-  configure(options: AudioBridgeConfigureOptions, jsep?: Jsep, requestOptions?: RequestOptions): Promise<PluginAnswer<AudioBridgeConfigured>> {
+  configure(
+    options: AudioBridgeConfigureOptions,
+    jsep?: Jsep,
+    requestOptions?: RequestOptions,
+  ): Promise<PluginAnswer<AudioBridgeConfigured>> {
     return sendRequest(this.handle, { request: 'configure', ...options }, jsep, requestOptions);
   }
 

@@ -53,7 +53,12 @@ export function isPluginErrorData(data: unknown): data is PluginErrorData & Reco
  * Sends one request to the plugin on `handle` and returns its answer; a refusal throws a
  * PluginError. `T` is what the plugin sends when it agrees (the helpers' interfaces).
  */
-export async function sendRequest<T>(handle: PluginHandle, body: Readonly<Record<string, unknown>>, jsep?: Jsep, options?: RequestOptions): Promise<PluginAnswer<T>> {
+export async function sendRequest<T>(
+  handle: PluginHandle,
+  body: Readonly<Record<string, unknown>>,
+  jsep?: Jsep,
+  options?: RequestOptions,
+): Promise<PluginAnswer<T>> {
   const answer = await handle.message<Record<string, unknown>>({ ...body }, jsep, options);
   if (isPluginErrorData(answer.data)) {
     const request = typeof body.request === 'string' ? body.request : 'message';
@@ -63,7 +68,11 @@ export async function sendRequest<T>(handle: PluginHandle, body: Readonly<Record
 }
 
 /** Like sendRequest, for requests whose answer never carries a JSEP: the plugin data alone. */
-export async function sendDataRequest<T>(handle: PluginHandle, body: Readonly<Record<string, unknown>>, options?: RequestOptions): Promise<T> {
+export async function sendDataRequest<T>(
+  handle: PluginHandle,
+  body: Readonly<Record<string, unknown>>,
+  options?: RequestOptions,
+): Promise<T> {
   return (await sendRequest<T>(handle, body, undefined, options)).data;
 }
 
@@ -106,7 +115,11 @@ export type PluginErrorEvent = PluginEvent<'error', PluginErrorData & Readonly<R
 export type Classifier<E> = (data: Readonly<Record<string, unknown>>, event: HandleEvent) => E;
 
 /** Builds a PluginEvent from a handle event, with the fields every plugin event carries. */
-export function pluginEvent<Name extends string, Data>(name: Name, data: Data, event: HandleEvent): PluginEvent<Name, Data> {
+export function pluginEvent<Name extends string, Data>(
+  name: Name,
+  data: Data,
+  event: HandleEvent,
+): PluginEvent<Name, Data> {
   return {
     name,
     data,
@@ -122,7 +135,10 @@ export function pluginEvent<Name extends string, Data>(name: Name, data: Data, e
  * `next()`: the events a helper's caller waits for usually follow a request it is about to
  * send, and a listener that started late would miss them.
  */
-export function classifiedEvents<E>(handle: PluginHandle, classify: Classifier<E>): AsyncIterable<E | JanusHandleEvent> {
+export function classifiedEvents<E>(
+  handle: PluginHandle,
+  classify: Classifier<E>,
+): AsyncIterable<E | JanusHandleEvent> {
   const source = handle.events<Record<string, unknown>>()[Symbol.asyncIterator]();
   let taken = false;
   const iterator: AsyncIterator<E | JanusHandleEvent> = {
@@ -131,7 +147,11 @@ export function classifiedEvents<E>(handle: PluginHandle, classify: Classifier<E
       if (step.done) return { done: true, value: undefined };
       const event = step.value;
       // Only a plugin's events carry plugin data, and a handle's plugin events all come from its one plugin.
-      return { done: false, value: event.data !== undefined ? classify(event.data, event) : { name: 'janus', janus: event.janus, source: event } };
+      return {
+        done: false,
+        value:
+          event.data !== undefined ? classify(event.data, event) : { name: 'janus', janus: event.janus, source: event },
+      };
     },
     async return(): Promise<IteratorResult<E | JanusHandleEvent>> {
       await source.return?.();
@@ -141,7 +161,8 @@ export function classifiedEvents<E>(handle: PluginHandle, classify: Classifier<E
   return {
     [Symbol.asyncIterator]() {
       // One consumer: a second loop over the same iterable would silently split the events between them.
-      if (taken) throw new JanusNatsError('these events are already being read: call events() again for a second reader');
+      if (taken)
+        throw new JanusNatsError('these events are already being read: call events() again for a second reader');
       taken = true;
       return iterator;
     },
@@ -149,6 +170,9 @@ export function classifiedEvents<E>(handle: PluginHandle, classify: Classifier<E
 }
 
 /** The refusal and the unknown cases every classifier ends with. */
-export function errorOrOther(data: Readonly<Record<string, unknown>>, event: HandleEvent): PluginErrorEvent | UnrecognizedEvent {
+export function errorOrOther(
+  data: Readonly<Record<string, unknown>>,
+  event: HandleEvent,
+): PluginErrorEvent | UnrecognizedEvent {
   return isPluginErrorData(data) ? pluginEvent('error', data, event) : pluginEvent('other', data, event);
 }

@@ -5,7 +5,16 @@
  * Fields checked against janus_echotest.c (Janus 1.1.2) and the real plugin.
  */
 import type { Jsep, PluginAnswer, PluginHandle, RequestOptions } from '../handle-api.js';
-import { classifiedEvents, errorOrOther, pluginEvent, sendRequest, type JanusHandleEvent, type PluginErrorEvent, type PluginEvent, type UnrecognizedEvent } from './common.js';
+import {
+  classifiedEvents,
+  errorOrOther,
+  pluginEvent,
+  sendRequest,
+  type JanusHandleEvent,
+  type PluginErrorEvent,
+  type PluginEvent,
+  type UnrecognizedEvent,
+} from './common.js';
 
 export interface EchoTestOptions {
   /** Send the peer's audio back (true) or drop it. */
@@ -81,7 +90,11 @@ export class EchoTest {
    * The echotest's only request. With a JSEP offer, the answer carries Janus's JSEP answer;
    * without one, it changes the settings of the running echo.
    */
-  message(options: EchoTestOptions, jsep?: Jsep, requestOptions?: RequestOptions): Promise<PluginAnswer<EchoTestResult>> {
+  message(
+    options: EchoTestOptions,
+    jsep?: Jsep,
+    requestOptions?: RequestOptions,
+  ): Promise<PluginAnswer<EchoTestResult>> {
     return sendRequest<EchoTestResult>(this.handle, options as Readonly<Record<string, unknown>>, jsep, requestOptions);
   }
 

@@ -70,7 +70,8 @@ export interface SipCallOptions {
   readonly headers?: SipHeaders;
   /** Offer or require SDES-SRTP towards the SIP side. */
   readonly srtp?: 'sdes_optional' | 'sdes_mandatory';
-  readonly srtp_profile?: 'AES_CM_128_HMAC_SHA1_32' | 'AES_CM_128_HMAC_SHA1_80' | 'AEAD_AES_128_GCM' | 'AEAD_AES_256_GCM';
+  readonly srtp_profile?:
+    'AES_CM_128_HMAC_SHA1_32' | 'AES_CM_128_HMAC_SHA1_80' | 'AEAD_AES_128_GCM' | 'AEAD_AES_256_GCM';
   /** Accept re-INVITEs with a 200 OK by itself (default true) instead of relaying them. */
   readonly autoaccept_reinvites?: boolean;
   /** The `refer_id` of the `transfer` event this call follows up on. */
@@ -145,7 +146,12 @@ export interface SipResults {
   /** A re-INVITE: answer it with `update`. */
   readonly updatingcall: Omit<SipResults['incomingcall'], 'event'> & { readonly event: 'updatingcall' };
   /** An INVITE that arrived during another call on this handle (rejected with 486). */
-  readonly missed_call: { readonly event: 'missed_call'; readonly caller: string; readonly displayname?: string; readonly callee: string };
+  readonly missed_call: {
+    readonly event: 'missed_call';
+    readonly caller: string;
+    readonly displayname?: string;
+    readonly callee: string;
+  };
   readonly declining: { readonly event: 'declining'; readonly code: number; readonly call_id?: string };
   readonly hangingup: { readonly event: 'hangingup' };
   /** The call ended: `code` and `reason` say how (200 for a BYE, 486 Busy Here, 603 Decline, ...). */
@@ -175,15 +181,33 @@ export type SipEvent =
   | JanusHandleEvent;
 
 const SIP_EVENT_NAMES: ReadonlySet<string> = new Set<SipEventName>([
-  'registering', 'registered', 'registration_failed', 'unregistering', 'unregistered', 'calling', 'ringing', 'proceeding',
-  'progress', 'accepted', 'accepting', 'incomingcall', 'updatingcall', 'missed_call', 'declining', 'hangingup', 'hangup',
+  'registering',
+  'registered',
+  'registration_failed',
+  'unregistering',
+  'unregistered',
+  'calling',
+  'ringing',
+  'proceeding',
+  'progress',
+  'accepted',
+  'accepting',
+  'incomingcall',
+  'updatingcall',
+  'missed_call',
+  'declining',
+  'hangingup',
+  'hangup',
 ]);
 
 function classify(data: Readonly<Record<string, unknown>>, event: HandleEvent): Exclude<SipEvent, JanusHandleEvent> {
   const name = (data.result as { event?: unknown } | undefined)?.event;
   if (data.sip === 'event' && typeof name === 'string' && SIP_EVENT_NAMES.has(name)) {
     // The set holds exactly SipResults' keys, so the cast names the event the data carries.
-    return pluginEvent(name as SipEventName, data as unknown as SipEventData, event) as Exclude<SipEvent, JanusHandleEvent>;
+    return pluginEvent(name as SipEventName, data as unknown as SipEventData, event) as Exclude<
+      SipEvent,
+      JanusHandleEvent
+    >;
   }
   return errorOrOther(data, event);
 }
@@ -198,7 +222,10 @@ export class Sip {
    * REGISTER is sent); the registrar's verdict comes as a `registered` or
    * `registration_failed` event, so read `events()` from before this call.
    */
-  register(options: SipRegisterOptions, requestOptions?: RequestOptions): Promise<SipEventData<'registering' | 'registered'>> {
+  register(
+    options: SipRegisterOptions,
+    requestOptions?: RequestOptions,
+  ): Promise<SipEventData<'registering' | 'registered'>> {
     return sendDataRequest(this.handle, { request: 'register', ...options }, requestOptions);
   }
 
@@ -213,7 +240,12 @@ export class Sip {
    * event with its SIP code.
    */
   call(options: SipCallOptions, offer: Jsep, requestOptions?: RequestOptions): Promise<SipEventData<'calling'>> {
-    return sendRequest<SipEventData<'calling'>>(this.handle, { request: 'call', ...options }, offer, requestOptions).then((reply) => reply.data);
+    return sendRequest<SipEventData<'calling'>>(
+      this.handle,
+      { request: 'call', ...options },
+      offer,
+      requestOptions,
+    ).then((reply) => reply.data);
   }
 
   /**
@@ -221,7 +253,11 @@ export class Sip {
    * offer (the answer is then `accepted`), or with a JSEP offer for an offerless INVITE
    * (`accepting`, and `accepted` arrives with the caller's ACK).
    */
-  accept(options: SipAcceptOptions, jsep: Jsep, requestOptions?: RequestOptions): Promise<PluginAnswer<SipEventData<'accepted' | 'accepting'>>> {
+  accept(
+    options: SipAcceptOptions,
+    jsep: Jsep,
+    requestOptions?: RequestOptions,
+  ): Promise<PluginAnswer<SipEventData<'accepted' | 'accepting'>>> {
     return sendRequest(this.handle, { request: 'accept', ...options }, jsep, requestOptions);
   }
 

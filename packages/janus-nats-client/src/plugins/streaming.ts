@@ -229,7 +229,8 @@ export interface StreamingWatchOptions {
 }
 
 /** Where a viewer is: the answer to watch (with Janus's JSEP offer), start, pause, stop. */
-export type StreamingStatus = 'preparing' | 'updating' | 'starting' | 'started' | 'pausing' | 'stopping' | 'stopped' | 'kicked_all';
+export type StreamingStatus =
+  'preparing' | 'updating' | 'starting' | 'started' | 'pausing' | 'stopping' | 'stopped' | 'kicked_all';
 
 export interface StreamingStatusResult<S extends StreamingStatus = StreamingStatus> {
   readonly streaming: 'event';
@@ -289,7 +290,8 @@ function classify(data: Data, event: HandleEvent): Exclude<StreamingEvent, Janus
   const result = data.result;
   if (data.streaming === 'event' && typeof result === 'object' && result !== null) {
     if ('status' in result) return pluginEvent('status', as<StreamingStatusResult>(data), event);
-    if ('event' in result && (result as { event: unknown }).event === 'configured') return pluginEvent('configured', as<StreamingConfigured>(data), event);
+    if ('event' in result && (result as { event: unknown }).event === 'configured')
+      return pluginEvent('configured', as<StreamingConfigured>(data), event);
     return pluginEvent('layer', as<StreamingLayerEvent>(data), event);
   }
   return errorOrOther(data, event);
@@ -327,13 +329,21 @@ export class Streaming {
   }
 
   /** Prepares a viewer: the answer (`preparing`) carries Janus's JSEP offer; send the JSEP answer with `start`. */
-  watch(options: StreamingWatchOptions, requestOptions?: RequestOptions): Promise<PluginAnswer<StreamingStatusResult<'preparing' | 'updating'>>> {
+  watch(
+    options: StreamingWatchOptions,
+    requestOptions?: RequestOptions,
+  ): Promise<PluginAnswer<StreamingStatusResult<'preparing' | 'updating'>>> {
     return sendRequest(this.handle, { request: 'watch', ...options }, undefined, requestOptions);
   }
 
   /** With the JSEP answer: starts the viewer's media once the PeerConnection is up. Without: resumes after `pause`. */
   start(answer?: Jsep, requestOptions?: RequestOptions): Promise<StreamingStatusResult<'starting' | 'started'>> {
-    return sendRequest<StreamingStatusResult<'starting' | 'started'>>(this.handle, { request: 'start' }, answer, requestOptions).then((reply) => reply.data);
+    return sendRequest<StreamingStatusResult<'starting' | 'started'>>(
+      this.handle,
+      { request: 'start' },
+      answer,
+      requestOptions,
+    ).then((reply) => reply.data);
   }
 
   pause(requestOptions?: RequestOptions): Promise<StreamingStatusResult<'pausing'>> {

@@ -122,11 +122,7 @@ export interface TextRoomResult {
   readonly result: 'ok';
 }
 
-export type TextRoomEvent =
-  | PluginEvent<'ok', TextRoomResult>
-  | PluginErrorEvent
-  | UnrecognizedEvent
-  | JanusHandleEvent;
+export type TextRoomEvent = PluginEvent<'ok', TextRoomResult> | PluginErrorEvent | UnrecognizedEvent | JanusHandleEvent;
 
 export class TextRoom {
   static readonly plugin = 'janus.plugin.textroom';
@@ -169,12 +165,17 @@ export class TextRoom {
 
   /** Completes the negotiation with the JSEP answer. */
   ack(answer: Jsep, requestOptions?: RequestOptions): Promise<TextRoomResult> {
-    return sendRequest<TextRoomResult>(this.handle, { request: 'ack' }, answer, requestOptions).then((reply) => reply.data);
+    return sendRequest<TextRoomResult>(this.handle, { request: 'ack' }, answer, requestOptions).then(
+      (reply) => reply.data,
+    );
   }
 
   /** This handle's events from now on; call it before the request whose events you wait for. */
   events(): AsyncIterable<TextRoomEvent> {
-    return classifiedEvents<TextRoomEvent>(this.handle, (data: Readonly<Record<string, unknown>>, event: HandleEvent) =>
-      data.result === 'ok' ? pluginEvent('ok', data as unknown as TextRoomResult, event) : errorOrOther(data, event));
+    return classifiedEvents<TextRoomEvent>(
+      this.handle,
+      (data: Readonly<Record<string, unknown>>, event: HandleEvent) =>
+        data.result === 'ok' ? pluginEvent('ok', data as unknown as TextRoomResult, event) : errorOrOther(data, event),
+    );
   }
 }

@@ -516,12 +516,17 @@ type Data = Readonly<Record<string, unknown>>;
 function classify(data: Data, event: HandleEvent): Exclude<VideoRoomEvent, JanusHandleEvent> {
   const as = <T>(value: Data): T => value as unknown as T;
   switch (data.videoroom) {
-    case 'joined': return pluginEvent('joined', as<VideoRoomJoined>(data), event);
-    case 'attached': return pluginEvent('attached', as<VideoRoomAttached>(data), event);
-    case 'updated': return pluginEvent('updated', as<VideoRoomUpdatedEvent>(data), event);
-    case 'destroyed': return pluginEvent('destroyed', as<VideoRoomDestroyedEvent>(data), event);
+    case 'joined':
+      return pluginEvent('joined', as<VideoRoomJoined>(data), event);
+    case 'attached':
+      return pluginEvent('attached', as<VideoRoomAttached>(data), event);
+    case 'updated':
+      return pluginEvent('updated', as<VideoRoomUpdatedEvent>(data), event);
+    case 'destroyed':
+      return pluginEvent('destroyed', as<VideoRoomDestroyedEvent>(data), event);
     case 'talking':
-    case 'stopped-talking': return pluginEvent('talking', as<VideoRoomTalkingEvent>(data), event);
+    case 'stopped-talking':
+      return pluginEvent('talking', as<VideoRoomTalkingEvent>(data), event);
     case 'event': {
       if ('error_code' in data) break;
       if ('publishers' in data) return pluginEvent('publishers', as<VideoRoomPublishersEvent>(data), event);
@@ -582,12 +587,25 @@ export class VideoRoom {
   }
 
   /** Joins and publishes at once: needs the JSEP offer; the answer carries Janus's JSEP answer. */
-  joinAndConfigure(options: VideoRoomJoinAndConfigureOptions, offer: Jsep, requestOptions?: RequestOptions): Promise<PluginAnswer<VideoRoomJoined>> {
-    return sendRequest(this.handle, { request: 'joinandconfigure', ptype: 'publisher', ...options }, offer, requestOptions);
+  joinAndConfigure(
+    options: VideoRoomJoinAndConfigureOptions,
+    offer: Jsep,
+    requestOptions?: RequestOptions,
+  ): Promise<PluginAnswer<VideoRoomJoined>> {
+    return sendRequest(
+      this.handle,
+      { request: 'joinandconfigure', ptype: 'publisher', ...options },
+      offer,
+      requestOptions,
+    );
   }
 
   /** Starts publishing on a joined publisher handle: needs the JSEP offer; the answer carries Janus's JSEP answer. */
-  publish(options: VideoRoomPublishOptions, offer: Jsep, requestOptions?: RequestOptions): Promise<PluginAnswer<VideoRoomConfigured>> {
+  publish(
+    options: VideoRoomPublishOptions,
+    offer: Jsep,
+    requestOptions?: RequestOptions,
+  ): Promise<PluginAnswer<VideoRoomConfigured>> {
     return sendRequest(this.handle, { request: 'publish', ...options }, offer, requestOptions);
   }
 
@@ -600,7 +618,11 @@ export class VideoRoom {
    * renegotiates and the answer carries Janus's JSEP answer; a subscriber's `restart` asks
    * for a new offer instead.
    */
-  configure(options: VideoRoomPublisherConfigureOptions | VideoRoomSubscriberConfigureOptions, jsep?: Jsep, requestOptions?: RequestOptions): Promise<PluginAnswer<VideoRoomConfigured>> {
+  configure(
+    options: VideoRoomPublisherConfigureOptions | VideoRoomSubscriberConfigureOptions,
+    jsep?: Jsep,
+    requestOptions?: RequestOptions,
+  ): Promise<PluginAnswer<VideoRoomConfigured>> {
     return sendRequest(this.handle, { request: 'configure', ...options }, jsep, requestOptions);
   }
 
@@ -609,13 +631,18 @@ export class VideoRoom {
    * send the JSEP answer with `start`. Every feed must be publishing media (Janus answers
    * 428 "No such feed" for a participant that only joined).
    */
-  joinAsSubscriber(options: VideoRoomSubscriberJoinOptions, requestOptions?: RequestOptions): Promise<PluginAnswer<VideoRoomAttached>> {
+  joinAsSubscriber(
+    options: VideoRoomSubscriberJoinOptions,
+    requestOptions?: RequestOptions,
+  ): Promise<PluginAnswer<VideoRoomAttached>> {
     return sendRequest(this.handle, { request: 'join', ptype: 'subscriber', ...options }, undefined, requestOptions);
   }
 
   /** With the JSEP answer: completes a subscription. Without: resumes a paused one. */
   start(answer?: Jsep, requestOptions?: RequestOptions): Promise<VideoRoomStarted> {
-    return sendRequest<VideoRoomStarted>(this.handle, { request: 'start' }, answer, requestOptions).then((reply) => reply.data);
+    return sendRequest<VideoRoomStarted>(this.handle, { request: 'start' }, answer, requestOptions).then(
+      (reply) => reply.data,
+    );
   }
 
   /** Stops relaying media to this subscriber until the next `start`. */

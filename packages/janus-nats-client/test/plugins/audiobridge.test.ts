@@ -20,20 +20,40 @@ describe('room management', () => {
   it('creates a room, finds it with exists and list, and destroys it', async () => {
     const admin = await bed.attach(AudioBridge);
     const room = freshRoom();
-    expect(await admin.create({ room, description: 'mixer', sampling_rate: 48_000 })).toEqual({ audiobridge: 'created', room, permanent: false });
+    expect(await admin.create({ room, description: 'mixer', sampling_rate: 48_000 })).toEqual({
+      audiobridge: 'created',
+      room,
+      permanent: false,
+    });
     expect(await admin.exists(room)).toEqual({ audiobridge: 'success', room, exists: true });
     const listed = (await admin.list()).list.find((entry) => entry.room === room);
-    expect(listed).toEqual({ room, description: 'mixer', sampling_rate: 48_000, spatial_audio: false, pin_required: false, record: false, muted: false, num_participants: 0 });
+    expect(listed).toEqual({
+      room,
+      description: 'mixer',
+      sampling_rate: 48_000,
+      spatial_audio: false,
+      pin_required: false,
+      record: false,
+      muted: false,
+      num_participants: 0,
+    });
     expect(await admin.destroy({ room })).toEqual({ audiobridge: 'destroyed', room, permanent: false });
     expect((await admin.exists(room)).exists).toBe(false);
   });
 
-  it('edits a room\'s description and PIN, as list then shows', async () => {
+  it("edits a room's description and PIN, as list then shows", async () => {
     const admin = await bed.attach(AudioBridge);
     const room = freshRoom();
     await admin.create({ room, description: 'before', secret: 'owner' });
-    expect(await admin.edit({ room, secret: 'owner', new_description: 'after', new_pin: '1234' })).toEqual({ audiobridge: 'edited', room, permanent: false });
-    expect((await admin.list()).list.find((entry) => entry.room === room)).toMatchObject({ description: 'after', pin_required: true });
+    expect(await admin.edit({ room, secret: 'owner', new_description: 'after', new_pin: '1234' })).toEqual({
+      audiobridge: 'edited',
+      room,
+      permanent: false,
+    });
+    expect((await admin.list()).list.find((entry) => entry.room === room)).toMatchObject({
+      description: 'after',
+      pin_required: true,
+    });
     await admin.destroy({ room, secret: 'owner' });
   });
 
@@ -41,7 +61,11 @@ describe('room management', () => {
     const admin = await bed.attach(AudioBridge);
     const room = freshRoom();
     await admin.create({ room });
-    expect(await rejectionOf(admin.create({ room }))).toMatchObject({ name: 'PluginError', request: 'create', error_code: 486 });
+    expect(await rejectionOf(admin.create({ room }))).toMatchObject({
+      name: 'PluginError',
+      request: 'create',
+      error_code: 486,
+    });
     await admin.destroy({ room });
     const error = await rejectionOf(admin.join({ room }));
     expect(error).toBeInstanceOf(PluginError);
@@ -61,15 +85,23 @@ describe('participants', () => {
 
     const bob = await bed.attach(AudioBridge);
     const bobJoined = await bob.join({ room, display: 'bob', muted: true });
-    expect(bobJoined.data.participants).toEqual([{ id: aliceJoined.data.id, display: 'alice', setup: false, muted: false }]);
+    expect(bobJoined.data.participants).toEqual([
+      { id: aliceJoined.data.id, display: 'alice', setup: false, muted: false },
+    ]);
     const announced = await aliceEvents.next('joined');
-    expect(announced.data).toEqual({ audiobridge: 'joined', room, participants: [{ id: bobJoined.data.id, display: 'bob', setup: false, muted: true }] });
+    expect(announced.data).toEqual({
+      audiobridge: 'joined',
+      room,
+      participants: [{ id: bobJoined.data.id, display: 'bob', setup: false, muted: true }],
+    });
     expect(announced.data).not.toHaveProperty('id');
 
-    expect((await alice.listParticipants(room)).participants).toEqual(expect.arrayContaining([
-      { id: aliceJoined.data.id, display: 'alice', setup: false, muted: false },
-      { id: bobJoined.data.id, display: 'bob', setup: false, muted: true },
-    ]));
+    expect((await alice.listParticipants(room)).participants).toEqual(
+      expect.arrayContaining([
+        { id: aliceJoined.data.id, display: 'alice', setup: false, muted: false },
+        { id: bobJoined.data.id, display: 'bob', setup: false, muted: true },
+      ]),
+    );
     await aliceEvents.stop();
     await alice.destroy({ room });
   });
@@ -86,12 +118,16 @@ describe('participants', () => {
     const configured = await bob.configure({ muted: false, display: 'bobby' });
     expect(configured.data).toEqual({ audiobridge: 'event', result: 'ok' });
     const change = await aliceEvents.next('participants', (event) => event.data.participants[0]?.display === 'bobby');
-    expect(change.data).toEqual({ audiobridge: 'event', room, participants: [{ id: bobId, display: 'bobby', setup: false, muted: false }] });
+    expect(change.data).toEqual({
+      audiobridge: 'event',
+      room,
+      participants: [{ id: bobId, display: 'bobby', setup: false, muted: false }],
+    });
     await aliceEvents.stop();
     await alice.destroy({ room });
   });
 
-  it('answers a configure carrying a JSEP offer with Janus\'s JSEP answer', async () => {
+  it("answers a configure carrying a JSEP offer with Janus's JSEP answer", async () => {
     const room = freshRoom();
     const alice = await bed.attach(AudioBridge);
     await alice.create({ room });
@@ -131,7 +167,11 @@ describe('participants', () => {
 
     expect(await bob.leave()).toEqual({ audiobridge: 'left', room, id: bobId });
     expect((await aliceEvents.next('leaving')).data).toEqual({ audiobridge: 'event', room, leaving: bobId });
-    expect(await rejectionOf(bob.leave())).toMatchObject({ request: 'leave', error_code: 487, error: "Can't leave (not in a room)" });
+    expect(await rejectionOf(bob.leave())).toMatchObject({
+      request: 'leave',
+      error_code: 487,
+      error: "Can't leave (not in a room)",
+    });
     await aliceEvents.stop();
     await alice.destroy({ room });
   });
@@ -149,7 +189,9 @@ describe('participants', () => {
     const moved = await bob.changeRoom({ room: second, display: 'bob' });
     expect(moved).toEqual({ audiobridge: 'roomchanged', room: second, id: expect.anything(), participants: [] });
     expect((await aliceEvents.next('leaving')).data).toEqual({ audiobridge: 'event', room: first, leaving: bobId });
-    expect((await alice.listParticipants(second)).participants.map((participant) => participant.display)).toEqual(['bob']);
+    expect((await alice.listParticipants(second)).participants.map((participant) => participant.display)).toEqual([
+      'bob',
+    ]);
     await aliceEvents.stop();
     await alice.destroy({ room: first });
     await alice.destroy({ room: second });

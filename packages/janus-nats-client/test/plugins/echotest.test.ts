@@ -23,7 +23,7 @@ describe('EchoTest', () => {
     expect(answer.jsep).toBeUndefined();
   });
 
-  it('answers a request with a JSEP offer with Janus\'s JSEP answer', async () => {
+  it("answers a request with a JSEP offer with Janus's JSEP answer", async () => {
     const echo = await bed.attach(EchoTest);
     const answer = await echo.message({ audio: true, video: false }, audioOffer());
     expect(answer.data.result).toBe('ok');
@@ -31,12 +31,17 @@ describe('EchoTest', () => {
     expect(answer.jsep?.sdp).toContain('m=audio');
   });
 
-  it('throws a PluginError (a JanusNatsError) with the plugin\'s error_code and error when the echotest refuses a setting', async () => {
+  it("throws a PluginError (a JanusNatsError) with the plugin's error_code and error when the echotest refuses a setting", async () => {
     const echo = await bed.attach(EchoTest);
     const error = await rejectionOf(echo.message({ bitrate: -1 }));
     expect(error).toBeInstanceOf(PluginError);
     expect(error).toBeInstanceOf(JanusNatsError);
-    expect(error).toMatchObject({ plugin: 'janus.plugin.echotest', request: 'message', error_code: 413, error: expect.stringContaining('bitrate') });
+    expect(error).toMatchObject({
+      plugin: 'janus.plugin.echotest',
+      request: 'message',
+      error_code: 413,
+      error: expect.stringContaining('bitrate'),
+    });
   });
 
   it('reports the end of the PeerConnection as Janus\'s own hangup event, named "janus"', async () => {

@@ -50,7 +50,10 @@ function parse(text: string): SipMessage {
     text,
     header(name) {
       const prefix = `${name.toLowerCase()}:`;
-      return headerLines.find((line) => line.toLowerCase().startsWith(prefix))?.slice(prefix.length).trim();
+      return headerLines
+        .find((line) => line.toLowerCase().startsWith(prefix))
+        ?.slice(prefix.length)
+        .trim();
     },
   };
 }

@@ -14,11 +14,17 @@ import { EventLog, rejectionOf, startPluginTestBed, type PluginTestBed } from '.
 let bed: PluginTestBed;
 const peers: SipPeer[] = [];
 
-/** Answers REGISTER with `registerStatus`, INVITE with `inviteReply`, anything else (BYE, OPTIONS) with 200; never ACK. */
-function registrar(registerStatus: string, inviteReply: (request: SipMessage) => ReturnType<SipPolicy> = () => ({ status: '486 Busy Here' })): SipPolicy {
+/**
+ * Answers REGISTER with `registerStatus`, INVITE with `inviteReply`, anything else (BYE, OPTIONS) with 200; never ACK.
+ */
+function registrar(
+  registerStatus: string,
+  inviteReply: (request: SipMessage) => ReturnType<SipPolicy> = () => ({ status: '486 Busy Here' }),
+): SipPolicy {
   return (request) => {
     if (request.method === 'ACK') return undefined;
-    if (request.method === 'REGISTER') return { status: registerStatus, headers: registerStatus.startsWith('200') ? ['Expires: 3600'] : [] };
+    if (request.method === 'REGISTER')
+      return { status: registerStatus, headers: registerStatus.startsWith('200') ? ['Expires: 3600'] : [] };
     if (request.method === 'INVITE') return inviteReply(request);
     return { status: '200 OK' };
   };
@@ -34,14 +40,22 @@ async function peer(policy: SipPolicy): Promise<SipPeer> {
 async function registeredAlice(registrarPeer: SipPeer): Promise<{ sip: Sip; events: EventLog<SipEvent> }> {
   const sip = await bed.attach(Sip);
   const events = new EventLog(sip.events());
-  await sip.register({ username: 'sip:alice@127.0.0.1', secret: 'alice-secret', proxy: `sip:127.0.0.1:${registrarPeer.port}` });
+  await sip.register({
+    username: 'sip:alice@127.0.0.1',
+    secret: 'alice-secret',
+    proxy: `sip:127.0.0.1:${registrarPeer.port}`,
+  });
   await events.next('registered');
   return { sip, events };
 }
 
 /** The UDP port Janus's SIP stack registered as alice's Contact. */
 function contactPort(registrarPeer: SipPeer): number {
-  const contact = registrarPeer.requests().find((request) => request.method === 'REGISTER')?.header('Contact') ?? '';
+  const contact =
+    registrarPeer
+      .requests()
+      .find((request) => request.method === 'REGISTER')
+      ?.header('Contact') ?? '';
   const port = /@127\.0\.0\.1:(\d+)/.exec(contact)?.[1];
   if (!port) throw new Error(`no Contact port in the REGISTER: ${contact}`);
   return Number(port);
@@ -64,11 +78,18 @@ describe('register', () => {
     const registrarPeer = await peer(registrar('403 Forbidden'));
     const sip = await bed.attach(Sip);
     const events = new EventLog(sip.events());
-    const answer = await sip.register({ username: 'sip:alice@127.0.0.1', secret: 'alice-secret', proxy: `sip:127.0.0.1:${registrarPeer.port}` });
+    const answer = await sip.register({
+      username: 'sip:alice@127.0.0.1',
+      secret: 'alice-secret',
+      proxy: `sip:127.0.0.1:${registrarPeer.port}`,
+    });
     expect(answer).toEqual({ sip: 'event', result: { event: 'registering' } });
 
     const failed = await events.next('registration_failed');
-    expect(failed.data).toEqual({ sip: 'event', result: { event: 'registration_failed', code: 403, reason: 'Forbidden' } });
+    expect(failed.data).toEqual({
+      sip: 'event',
+      result: { event: 'registration_failed', code: 403, reason: 'Forbidden' },
+    });
     expect(failed.transaction).toBeUndefined();
     const register = registrarPeer.requests().find((request) => request.method === 'REGISTER');
     expect(register?.header('From')).toContain('sip:alice@127.0.0.1');
@@ -79,9 +100,16 @@ describe('register', () => {
     const registrarPeer = await peer(registrar('200 OK'));
     const sip = await bed.attach(Sip);
     const events = new EventLog(sip.events());
-    await sip.register({ username: 'sip:alice@127.0.0.1', secret: 'alice-secret', proxy: `sip:127.0.0.1:${registrarPeer.port}` });
+    await sip.register({
+      username: 'sip:alice@127.0.0.1',
+      secret: 'alice-secret',
+      proxy: `sip:127.0.0.1:${registrarPeer.port}`,
+    });
     const registered = await events.next('registered');
-    expect(registered.data).toEqual({ sip: 'event', result: { event: 'registered', username: 'alice', register_sent: true, master_id: expect.any(Number) } });
+    expect(registered.data).toEqual({
+      sip: 'event',
+      result: { event: 'registered', username: 'alice', register_sent: true, master_id: expect.any(Number) },
+    });
     await events.stop();
   });
 
@@ -100,8 +128,15 @@ describe('register', () => {
   it('registers a guest at once, without sending a REGISTER', async () => {
     const registrarPeer = await peer(registrar('200 OK'));
     const sip = await bed.attach(Sip);
-    const answer = await sip.register({ type: 'guest', username: 'sip:guest@127.0.0.1', proxy: `sip:127.0.0.1:${registrarPeer.port}` });
-    expect(answer).toMatchObject({ sip: 'event', result: { event: 'registered', username: 'guest', register_sent: false } });
+    const answer = await sip.register({
+      type: 'guest',
+      username: 'sip:guest@127.0.0.1',
+      proxy: `sip:127.0.0.1:${registrarPeer.port}`,
+    });
+    expect(answer).toMatchObject({
+      sip: 'event',
+      result: { event: 'registered', username: 'guest', register_sent: false },
+    });
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(registrarPeer.received).toEqual([]);
   });
@@ -110,21 +145,32 @@ describe('register', () => {
     const sip = await bed.attach(Sip);
     const error = await rejectionOf(sip.register({ username: 'sip:alice@127.0.0.1', proxy: 'sip:127.0.0.1:5060' }));
     expect(error).toBeInstanceOf(PluginError);
-    expect(error).toMatchObject({ plugin: 'janus.plugin.sip', request: 'register', error_code: 443, error: 'Missing element (secret or ha1_secret)' });
+    expect(error).toMatchObject({
+      plugin: 'janus.plugin.sip',
+      request: 'register',
+      error_code: 443,
+      error: 'Missing element (secret or ha1_secret)',
+    });
   });
 });
 
 describe('outgoing calls', () => {
   it('refuses a call before any registration with PluginError 447', async () => {
     const sip = await bed.attach(Sip);
-    expect(await rejectionOf(sip.call({ uri: 'sip:bob@127.0.0.1:5060' }, audioOffer()))).toMatchObject({ request: 'call', error_code: 447, error: 'Wrong state (register first)' });
+    expect(await rejectionOf(sip.call({ uri: 'sip:bob@127.0.0.1:5060' }, audioOffer()))).toMatchObject({
+      request: 'call',
+      error_code: 447,
+      error: 'Wrong state (register first)',
+    });
   });
 
   it('refuses a call without a JSEP offer with PluginError 448 "Missing SDP" (what an untyped caller would get)', async () => {
     const registrarPeer = await peer(registrar('200 OK'));
     const { sip, events } = await registeredAlice(registrarPeer);
     const withoutOffer = undefined as unknown as Jsep;
-    expect(await rejectionOf(sip.call({ uri: `sip:bob@127.0.0.1:${registrarPeer.port}` }, withoutOffer))).toMatchObject({ request: 'call', error_code: 448, error: 'Missing SDP' });
+    expect(await rejectionOf(sip.call({ uri: `sip:bob@127.0.0.1:${registrarPeer.port}` }, withoutOffer))).toMatchObject(
+      { request: 'call', error_code: 448, error: 'Missing SDP' },
+    );
     expect(registrarPeer.requests().map((request) => request.method)).not.toContain('INVITE');
     await events.stop();
   });
@@ -137,7 +183,11 @@ describe('outgoing calls', () => {
     expect(calling.call_id).toBe(calling.result.call_id);
 
     const hangup = await events.next('hangup');
-    expect(hangup.data).toEqual({ sip: 'event', call_id: calling.call_id, result: { event: 'hangup', code: 486, reason: 'Busy Here' } });
+    expect(hangup.data).toEqual({
+      sip: 'event',
+      call_id: calling.call_id,
+      result: { event: 'hangup', code: 486, reason: 'Busy Here' },
+    });
     // The SIP plugin sends a call's later events with the transaction of the `call` request.
     expect(typeof hangup.transaction).toBe('string');
     const invite = sipPeer.requests().find((request) => request.method === 'INVITE');
@@ -148,13 +198,21 @@ describe('outgoing calls', () => {
 
   it('reports the callee\'s 200 as "accepted" with its JSEP answer, and ends the call with a BYE on hangup', async () => {
     // The Contact is the INVITE's own request URI: Janus sends the BYE there.
-    const answerCall = (invite: SipMessage): ReturnType<SipPolicy> => ({ status: '200 OK', headers: [`Contact: <${invite.firstLine.split(' ')[1]}>`], body: sipPhoneSdp(40_100) });
+    const answerCall = (invite: SipMessage): ReturnType<SipPolicy> => ({
+      status: '200 OK',
+      headers: [`Contact: <${invite.firstLine.split(' ')[1]}>`],
+      body: sipPhoneSdp(40_100),
+    });
     const sipPeer = await peer(registrar('200 OK', answerCall));
     const { sip, events } = await registeredAlice(sipPeer);
     const calling = await sip.call({ uri: `sip:bob@127.0.0.1:${sipPeer.port}` }, audioOffer());
 
     const accepted = await events.next('accepted');
-    expect(accepted.data).toEqual({ sip: 'event', call_id: calling.call_id, result: { event: 'accepted', username: `sip:bob@127.0.0.1:${sipPeer.port}` } });
+    expect(accepted.data).toEqual({
+      sip: 'event',
+      call_id: calling.call_id,
+      result: { event: 'accepted', username: `sip:bob@127.0.0.1:${sipPeer.port}` },
+    });
     expect(accepted.jsep?.type).toBe('answer');
     expect(accepted.jsep?.sdp).toContain('UDP/TLS/RTP/SAVPF');
 
@@ -167,16 +225,17 @@ describe('outgoing calls', () => {
 });
 
 describe('incoming calls', () => {
-  const invite = (registrarPeer: SipPeer, callId: string): string => sipRequest({
-    method: 'INVITE',
-    target: `sip:alice@127.0.0.1:${contactPort(registrarPeer)}`,
-    peerPort: registrarPeer.port,
-    from: `"Bob" <sip:bob@127.0.0.1:${registrarPeer.port}>;tag=bob-${callId}`,
-    to: '<sip:alice@127.0.0.1>',
-    callId,
-    cseq: 1,
-    body: sipPhoneSdp(40_200),
-  });
+  const invite = (registrarPeer: SipPeer, callId: string): string =>
+    sipRequest({
+      method: 'INVITE',
+      target: `sip:alice@127.0.0.1:${contactPort(registrarPeer)}`,
+      peerPort: registrarPeer.port,
+      from: `"Bob" <sip:bob@127.0.0.1:${registrarPeer.port}>;tag=bob-${callId}`,
+      to: '<sip:alice@127.0.0.1>',
+      callId,
+      cseq: 1,
+      body: sipPhoneSdp(40_200),
+    });
 
   it('reports an INVITE as "incomingcall" with a JSEP offer, accepts it with our answer, and reports the caller\'s BYE as "hangup"', async () => {
     const sipPeer = await peer(registrar('200 OK'));
@@ -187,7 +246,13 @@ describe('incoming calls', () => {
     expect(incoming.data).toEqual({
       sip: 'event',
       call_id: 'incoming-1',
-      result: { event: 'incomingcall', username: `sip:bob@127.0.0.1:${sipPeer.port}`, call_id: 'incoming-1', displayname: '"Bob"', callee: 'sip:alice@127.0.0.1' },
+      result: {
+        event: 'incomingcall',
+        username: `sip:bob@127.0.0.1:${sipPeer.port}`,
+        call_id: 'incoming-1',
+        displayname: '"Bob"',
+        callee: 'sip:alice@127.0.0.1',
+      },
     });
     expect(incoming.jsep?.type).toBe('offer');
 
@@ -195,10 +260,16 @@ describe('incoming calls', () => {
     expect(accepted.data).toEqual({ sip: 'event', call_id: 'incoming-1', result: { event: 'accepted' } });
     const aliceTo = (await eventually(() => okToInvite(sipPeer))).header('To')!;
     expect(aliceTo).toMatch(/;tag=/);
-    const inDialog = (method: string, cseq: number): string => sipRequest({
-      method, target: `sip:alice@127.0.0.1:${contactPort(sipPeer)}`, peerPort: sipPeer.port,
-      from: `"Bob" <sip:bob@127.0.0.1:${sipPeer.port}>;tag=bob-incoming-1`, to: aliceTo, callId: 'incoming-1', cseq,
-    });
+    const inDialog = (method: string, cseq: number): string =>
+      sipRequest({
+        method,
+        target: `sip:alice@127.0.0.1:${contactPort(sipPeer)}`,
+        peerPort: sipPeer.port,
+        from: `"Bob" <sip:bob@127.0.0.1:${sipPeer.port}>;tag=bob-incoming-1`,
+        to: aliceTo,
+        callId: 'incoming-1',
+        cseq,
+      });
     sipPeer.send(inDialog('ACK', 1), contactPort(sipPeer));
     sipPeer.send(inDialog('BYE', 2), contactPort(sipPeer));
     const hangup = await events.next('hangup');
@@ -212,7 +283,11 @@ describe('incoming calls', () => {
     sipPeer.send(invite(sipPeer, 'incoming-2'), contactPort(sipPeer));
     await events.next('incomingcall');
 
-    expect(await sip.decline({ code: 603 })).toEqual({ sip: 'event', call_id: 'incoming-2', result: { event: 'declining', code: 603, call_id: 'incoming-2' } });
+    expect(await sip.decline({ code: 603 })).toEqual({
+      sip: 'event',
+      call_id: 'incoming-2',
+      result: { event: 'declining', code: 603, call_id: 'incoming-2' },
+    });
     expect((await events.next('hangup')).data.result).toEqual({ event: 'hangup', code: 603, reason: 'Decline' });
     await eventually(() => sipPeer.responses().find((response) => response.firstLine === 'SIP/2.0 603 Decline'));
     await events.stop();
@@ -221,7 +296,9 @@ describe('incoming calls', () => {
 
 /** Janus's 200 OK to the peer's INVITE (its To carries Janus's tag, which the peer's ACK and BYE must echo). */
 function okToInvite(sipPeer: SipPeer): SipMessage | undefined {
-  return sipPeer.responses().find((response) => response.firstLine === 'SIP/2.0 200 OK' && response.header('CSeq')?.endsWith('INVITE'));
+  return sipPeer
+    .responses()
+    .find((response) => response.firstLine === 'SIP/2.0 200 OK' && response.header('CSeq')?.endsWith('INVITE'));
 }
 
 /** The first defined value `read` returns, polling every 20 ms. */

@@ -36,16 +36,31 @@ describe('mountpoints', () => {
     const admin = await bed.attach(Streaming);
     const id = freshId();
     const created = await admin.create(opusMountpoint(id, { secret: 'owner' }));
-    expect(created).toMatchObject({ streaming: 'created', created: `opus-${id}`, permanent: false, stream: { id, type: 'live', description: `opus ${id}`, is_private: false } });
+    expect(created).toMatchObject({
+      streaming: 'created',
+      created: `opus-${id}`,
+      permanent: false,
+      stream: { id, type: 'live', description: `opus ${id}`, is_private: false },
+    });
     const port = created.stream.ports?.[0];
     expect(port).toMatchObject({ type: 'audio', mid: 'a' });
     expect(port?.port).toBeGreaterThan(0);
 
     const listed = (await admin.list()).list.find((entry) => entry.id === id);
-    expect(listed).toMatchObject({ id, type: 'live', description: `opus ${id}`, enabled: true, media: [{ mid: 'a', type: 'audio', label: 'audio' }] });
+    expect(listed).toMatchObject({
+      id,
+      type: 'live',
+      description: `opus ${id}`,
+      enabled: true,
+      media: [{ mid: 'a', type: 'audio', label: 'audio' }],
+    });
 
     const publicInfo = (await admin.info({ id })).info;
-    expect(publicInfo).toMatchObject({ id, enabled: true, media: [{ mindex: 0, mid: 'a', type: 'audio', pt: 111, codec: 'opus', rtpmap: 'opus/48000/2' }] });
+    expect(publicInfo).toMatchObject({
+      id,
+      enabled: true,
+      media: [{ mindex: 0, mid: 'a', type: 'audio', pt: 111, codec: 'opus', rtpmap: 'opus/48000/2' }],
+    });
     expect(publicInfo).not.toHaveProperty('secret');
     expect(publicInfo.media[0]).not.toHaveProperty('port');
     const ownerInfo = (await admin.info({ id, secret: 'owner' })).info;
@@ -61,8 +76,14 @@ describe('mountpoints', () => {
     const admin = await bed.attach(Streaming);
     const id = freshId();
     await admin.create(opusMountpoint(id, { secret: 'owner' }));
-    expect(await rejectionOf(admin.create(opusMountpoint(id, { name: 'another' })))).toMatchObject({ request: 'create', error_code: 456 });
-    expect(await rejectionOf(admin.destroy({ id, secret: 'guess' }))).toMatchObject({ request: 'destroy', error_code: 457 });
+    expect(await rejectionOf(admin.create(opusMountpoint(id, { name: 'another' })))).toMatchObject({
+      request: 'create',
+      error_code: 456,
+    });
+    expect(await rejectionOf(admin.destroy({ id, secret: 'guess' }))).toMatchObject({
+      request: 'destroy',
+      error_code: 457,
+    });
     await admin.destroy({ id, secret: 'owner' });
   });
 
@@ -90,9 +111,15 @@ describe('viewers', () => {
     expect(preparing.jsep?.type).toBe('offer');
     expect(preparing.jsep?.sdp).toMatch(/m=audio \d+ UDP\/TLS\/RTP\/SAVPF 111/);
 
-    expect(await viewer.start(answerTo(preparing.jsep!))).toEqual({ streaming: 'event', result: { status: 'starting' } });
+    expect(await viewer.start(answerTo(preparing.jsep!))).toEqual({
+      streaming: 'event',
+      result: { status: 'starting' },
+    });
     expect(await viewer.pause()).toEqual({ streaming: 'event', result: { status: 'pausing' } });
-    expect(await viewer.configure({ mid: 'a', send: false })).toEqual({ streaming: 'event', result: { event: 'configured' } });
+    expect(await viewer.configure({ mid: 'a', send: false })).toEqual({
+      streaming: 'event',
+      result: { event: 'configured' },
+    });
     expect((await admin.info({ id })).info.viewers).toBe(1);
     await admin.destroy({ id });
   });
@@ -119,7 +146,7 @@ describe('viewers', () => {
     await viewerEvents.stop();
   });
 
-  it('gets no answer at all to stop while the viewer\'s media never started: the request times out (610 from the bridge)', async () => {
+  it("gets no answer at all to stop while the viewer's media never started: the request times out (610 from the bridge)", async () => {
     const admin = await bed.attach(Streaming);
     const id = freshId();
     await admin.create(opusMountpoint(id));

@@ -23,7 +23,9 @@ export interface PluginTestBed {
 
 const JANUS_ID = 'plugins';
 
-/** Starts NATS, Janus and the daemon for one test file; `stop` detaches the handles still followed and stops them all. */
+/**
+ * Starts NATS, Janus and the daemon for one test file; `stop` detaches the handles still followed and stops them all.
+ */
 export async function startPluginTestBed(): Promise<PluginTestBed> {
   const [nats, janusServer] = await Promise.all([startNats(), startJanus()]);
   const bridge = await startBridge({
@@ -31,7 +33,11 @@ export async function startPluginTestBed(): Promise<PluginTestBed> {
     janus: { cmdTimeout: BRIDGE_CMD_TIMEOUT_MS },
     connections: [{ janus_id: JANUS_ID, janus_url: janusServer.url }],
   });
-  await eventually(() => bridge.daemon.served.get(JANUS_ID)?.connection.state === 'ready', 10_000, 'the bridge ready on Janus');
+  await eventually(
+    () => bridge.daemon.served.get(JANUS_ID)?.connection.state === 'ready',
+    10_000,
+    'the bridge ready on Janus',
+  );
   const nc = await connect({ servers: nats.url });
   const janus = new JanusNats(nc, JANUS_ID);
   return {
@@ -74,13 +80,22 @@ export class EventLog<E extends { readonly name: string }> {
   }
 
   /** The first event (seen or to come) that is named `name` and passes `test`. */
-  async next<N extends E['name']>(name: N, test: (event: Extract<E, { name: N }>) => boolean = () => true, timeoutMs = 10_000): Promise<Extract<E, { name: N }>> {
+  async next<N extends E['name']>(
+    name: N,
+    test: (event: Extract<E, { name: N }>) => boolean = () => true,
+    timeoutMs = 10_000,
+  ): Promise<Extract<E, { name: N }>> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const found = this.seen.find((event): event is Extract<E, { name: N }> => event.name === name && test(event as Extract<E, { name: N }>));
+      const found = this.seen.find(
+        (event): event is Extract<E, { name: N }> => event.name === name && test(event as Extract<E, { name: N }>),
+      );
       if (found) return found;
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no "${name}" event within ${timeoutMs} ms; saw ${JSON.stringify(this.seen.map((event) => event.name))}`);
+      if (left <= 0)
+        throw new Error(
+          `no "${name}" event within ${timeoutMs} ms; saw ${JSON.stringify(this.seen.map((event) => event.name))}`,
+        );
       await new Promise<void>((resolve) => {
         const wake = (): void => {
           clearTimeout(timer);

@@ -24,20 +24,37 @@ describe('room management through message', () => {
   it('creates a room, finds it with exists, list and listparticipants, and destroys it', async () => {
     const admin = await bed.attach(TextRoom);
     const room = freshRoom();
-    expect(await admin.create({ room, description: 'chat', history: 5 })).toEqual({ textroom: 'created', room, permanent: false });
+    expect(await admin.create({ room, description: 'chat', history: 5 })).toEqual({
+      textroom: 'created',
+      room,
+      permanent: false,
+    });
     expect(await admin.exists(room)).toEqual({ textroom: 'success', room, exists: true });
-    expect((await admin.list()).list.find((entry) => entry.room === room)).toEqual({ room, description: 'chat', pin_required: false, num_participants: 0, history: 5 });
+    expect((await admin.list()).list.find((entry) => entry.room === room)).toEqual({
+      room,
+      description: 'chat',
+      pin_required: false,
+      num_participants: 0,
+      history: 5,
+    });
     expect(await admin.listParticipants(room)).toEqual({ room, participants: [] });
     expect(await admin.destroy({ room })).toEqual({ textroom: 'destroyed', room, permanent: false });
     expect((await admin.exists(room)).exists).toBe(false);
   });
 
-  it('edits a room\'s description and PIN, as list then shows', async () => {
+  it("edits a room's description and PIN, as list then shows", async () => {
     const admin = await bed.attach(TextRoom);
     const room = freshRoom();
     await admin.create({ room, description: 'before', secret: 'owner' });
-    expect(await admin.edit({ room, secret: 'owner', new_description: 'after', new_pin: '1234' })).toEqual({ textroom: 'edited', room, permanent: false });
-    expect((await admin.list()).list.find((entry) => entry.room === room)).toMatchObject({ description: 'after', pin_required: true });
+    expect(await admin.edit({ room, secret: 'owner', new_description: 'after', new_pin: '1234' })).toEqual({
+      textroom: 'edited',
+      room,
+      permanent: false,
+    });
+    expect((await admin.list()).list.find((entry) => entry.room === room)).toMatchObject({
+      description: 'after',
+      pin_required: true,
+    });
     await admin.destroy({ room, secret: 'owner' });
   });
 
@@ -46,7 +63,10 @@ describe('room management through message', () => {
     const room = freshRoom();
     await admin.create({ room, secret: 'owner' });
     expect(await admin.announcement({ room, secret: 'owner', text: 'hello, nobody' })).toEqual({ textroom: 'success' });
-    expect(await rejectionOf(admin.announcement({ room, secret: 'guess', text: 'hi' }))).toMatchObject({ request: 'announcement', error_code: 419 });
+    expect(await rejectionOf(admin.announcement({ room, secret: 'guess', text: 'hi' }))).toMatchObject({
+      request: 'announcement',
+      error_code: 419,
+    });
     await admin.destroy({ room, secret: 'owner' });
   });
 
@@ -54,12 +74,23 @@ describe('room management through message', () => {
     const admin = await bed.attach(TextRoom);
     const room = freshRoom();
     await admin.create({ room, secret: 'owner' });
-    expect(await rejectionOf(admin.create({ room }))).toMatchObject({ name: 'PluginError', request: 'create', error_code: 418 });
+    expect(await rejectionOf(admin.create({ room }))).toMatchObject({
+      name: 'PluginError',
+      request: 'create',
+      error_code: 418,
+    });
     const wrongSecret = await rejectionOf(admin.destroy({ room, secret: 'guess' }));
     expect(wrongSecret).toBeInstanceOf(PluginError);
-    expect(wrongSecret).toMatchObject({ plugin: 'janus.plugin.textroom', error_code: 419, error: 'Unauthorized (wrong secret)' });
+    expect(wrongSecret).toMatchObject({
+      plugin: 'janus.plugin.textroom',
+      error_code: 419,
+      error: 'Unauthorized (wrong secret)',
+    });
     await admin.destroy({ room, secret: 'owner' });
-    expect(await rejectionOf(admin.listParticipants(room))).toMatchObject({ request: 'listparticipants', error_code: 417 });
+    expect(await rejectionOf(admin.listParticipants(room))).toMatchObject({
+      request: 'listparticipants',
+      error_code: 417,
+    });
   });
 
   it('is refused a join sent through the Janus API (415): joining needs the data channel, which is why the helper has no join', async () => {
@@ -81,6 +112,10 @@ describe('data channel negotiation', () => {
     expect(setup.jsep?.sdp).toContain('m=application 9 UDP/DTLS/SCTP webrtc-datachannel');
 
     expect(await chat.ack(answerTo(setup.jsep!))).toEqual({ textroom: 'event', result: 'ok' });
-    expect(await rejectionOf(chat.setup())).toMatchObject({ request: 'setup', error_code: 416, error: 'PeerConnection already setup' });
+    expect(await rejectionOf(chat.setup())).toMatchObject({
+      request: 'setup',
+      error_code: 416,
+      error: 'PeerConnection already setup',
+    });
   });
 });

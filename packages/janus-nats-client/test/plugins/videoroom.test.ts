@@ -25,22 +25,39 @@ describe('room management', () => {
   it('creates a room, finds it with exists and list, and destroys it', async () => {
     const admin = await bed.attach(VideoRoom);
     const room = freshRoom();
-    expect(await admin.create({ room, description: 'helpers test', publishers: 4 })).toEqual({ videoroom: 'created', room, permanent: false });
+    expect(await admin.create({ room, description: 'helpers test', publishers: 4 })).toEqual({
+      videoroom: 'created',
+      room,
+      permanent: false,
+    });
     expect(await admin.exists(room)).toEqual({ videoroom: 'success', room, exists: true });
 
     const listed = (await admin.list()).list.find((entry) => entry.room === room);
-    expect(listed).toMatchObject({ description: 'helpers test', max_publishers: 4, pin_required: false, is_private: false, num_participants: 0 });
+    expect(listed).toMatchObject({
+      description: 'helpers test',
+      max_publishers: 4,
+      pin_required: false,
+      is_private: false,
+      num_participants: 0,
+    });
 
     expect(await admin.destroy({ room })).toEqual({ videoroom: 'destroyed', room, permanent: false });
     expect((await admin.exists(room)).exists).toBe(false);
   });
 
-  it('edits a room\'s description and publisher cap, as list then shows', async () => {
+  it("edits a room's description and publisher cap, as list then shows", async () => {
     const admin = await bed.attach(VideoRoom);
     const room = freshRoom();
     await admin.create({ room, description: 'before', secret: 'owner' });
-    expect(await admin.edit({ room, secret: 'owner', new_description: 'after', new_publishers: 9 })).toEqual({ videoroom: 'edited', room, permanent: false });
-    expect((await admin.list()).list.find((entry) => entry.room === room)).toMatchObject({ description: 'after', max_publishers: 9 });
+    expect(await admin.edit({ room, secret: 'owner', new_description: 'after', new_publishers: 9 })).toEqual({
+      videoroom: 'edited',
+      room,
+      permanent: false,
+    });
+    expect((await admin.list()).list.find((entry) => entry.room === room)).toMatchObject({
+      description: 'after',
+      max_publishers: 9,
+    });
     await admin.destroy({ room, secret: 'owner' });
   });
 
@@ -56,11 +73,20 @@ describe('room management', () => {
     const admin = await bed.attach(VideoRoom);
     const room = freshRoom();
     await admin.create({ room });
-    expect(await rejectionOf(admin.create({ room }))).toMatchObject({ name: 'PluginError', request: 'create', error_code: 427 });
+    expect(await rejectionOf(admin.create({ room }))).toMatchObject({
+      name: 'PluginError',
+      request: 'create',
+      error_code: 427,
+    });
     await admin.destroy({ room });
     const error = await rejectionOf(admin.destroy({ room }));
     expect(error).toBeInstanceOf(PluginError);
-    expect(error).toMatchObject({ plugin: 'janus.plugin.videoroom', request: 'destroy', error_code: 426, error: expect.stringContaining(String(room)) });
+    expect(error).toMatchObject({
+      plugin: 'janus.plugin.videoroom',
+      request: 'destroy',
+      error_code: 426,
+      error: expect.stringContaining(String(room)),
+    });
   });
 
   it('refuses to destroy a room with a secret without it (433) and destroys it with it', async () => {
@@ -82,7 +108,9 @@ describe('publishers without media', () => {
     expect(joined).toMatchObject({ videoroom: 'joined', room, description: 'no media', publishers: [] });
     expect(typeof joined.id).toBe('number');
     expect(typeof joined.private_id).toBe('number');
-    expect((await admin.listParticipants(room)).participants).toEqual([{ id: joined.id, display: 'alice', publisher: false }]);
+    expect((await admin.listParticipants(room)).participants).toEqual([
+      { id: joined.id, display: 'alice', publisher: false },
+    ]);
     await admin.destroy({ room });
   });
 
@@ -141,7 +169,12 @@ describe('publishers without media', () => {
     const bobEvents = new EventLog(bob.events());
 
     expect(await alice.kick({ room, id: bobJoined.id, secret: 'mod' })).toEqual({ videoroom: 'success' });
-    expect((await bobEvents.next('leaving')).data).toEqual({ videoroom: 'event', room, leaving: 'ok', reason: 'kicked' });
+    expect((await bobEvents.next('leaving')).data).toEqual({
+      videoroom: 'event',
+      room,
+      leaving: 'ok',
+      reason: 'kicked',
+    });
     expect((await aliceEvents.next('kicked')).data).toEqual({ videoroom: 'event', room, kicked: bobJoined.id });
     await Promise.all([aliceEvents.stop(), bobEvents.stop()]);
     await alice.destroy({ room, secret: 'mod' });
@@ -176,12 +209,20 @@ describe('publishers without media', () => {
     const aliceJoined = await alice.joinAsPublisher({ room, display: 'alice' });
 
     const published = await alice.publish({ descriptions: [{ mid: '0', description: 'microphone' }] }, audioOffer());
-    expect(published.data).toMatchObject({ videoroom: 'event', room, configured: 'ok', audio_codec: 'opus', streams: [{ type: 'audio', mid: '0', codec: 'opus', description: 'microphone' }] });
+    expect(published.data).toMatchObject({
+      videoroom: 'event',
+      room,
+      configured: 'ok',
+      audio_codec: 'opus',
+      streams: [{ type: 'audio', mid: '0', codec: 'opus', description: 'microphone' }],
+    });
     expect(published.jsep?.type).toBe('answer');
 
     // Janus only counts a publisher as publishing after its PeerConnection is up (webrtcup),
     // which a made-up offer never reaches: the room still sees a participant without media.
-    expect((await alice.listParticipants(room)).participants).toEqual([{ id: aliceJoined.id, display: 'alice', publisher: false }]);
+    expect((await alice.listParticipants(room)).participants).toEqual([
+      { id: aliceJoined.id, display: 'alice', publisher: false },
+    ]);
     const unpublishRefused = await rejectionOf(alice.unpublish());
     expect(unpublishRefused).toMatchObject({ request: 'unpublish', error_code: 435 });
     await alice.destroy({ room });
@@ -201,7 +242,7 @@ describe('subscribers', () => {
     await alice.destroy({ room });
   });
 
-  it('lists a room\'s dummy publisher, with its streams, in the publishers of a publisher\'s join', async () => {
+  it("lists a room's dummy publisher, with its streams, in the publishers of a publisher's join", async () => {
     const room = freshRoom();
     const alice = await bed.attach(VideoRoom);
     await alice.create({ room, dummy_publisher: true });
@@ -210,35 +251,58 @@ describe('subscribers', () => {
     expect(joined.publishers[0]).toMatchObject({
       display: 'Dummy publisher',
       dummy: true,
-      streams: [{ type: 'audio', mid: '0', codec: 'opus' }, { type: 'video', mid: '1', codec: 'vp8' }],
+      streams: [
+        { type: 'audio', mid: '0', codec: 'opus' },
+        { type: 'video', mid: '1', codec: 'vp8' },
+      ],
     });
     await alice.destroy({ room });
   });
 
-  it('subscribes to the dummy publisher: attached with Janus\'s offer, then start, pause, configure, start and leave', async () => {
+  it("subscribes to the dummy publisher: attached with Janus's offer, then start, pause, configure, start and leave", async () => {
     const room = freshRoom();
     const alice = await bed.attach(VideoRoom);
     await alice.create({ room, dummy_publisher: true });
     const dummy = (await alice.joinAsPublisher({ room })).publishers[0]!;
 
     const viewer = await bed.attach(VideoRoom);
-    const attached = await viewer.joinAsSubscriber({ room, streams: [{ feed: dummy.id, mid: '0', crossrefid: 'mic' }] });
+    const attached = await viewer.joinAsSubscriber({
+      room,
+      streams: [{ feed: dummy.id, mid: '0', crossrefid: 'mic' }],
+    });
     expect(attached.data).toMatchObject({
       videoroom: 'attached',
       room,
-      streams: [{ type: 'audio', active: true, mid: '0', crossrefid: 'mic', ready: false, send: true, feed_id: dummy.id, feed_mid: '0', feed_display: 'Dummy publisher', codec: 'opus' }],
+      streams: [
+        {
+          type: 'audio',
+          active: true,
+          mid: '0',
+          crossrefid: 'mic',
+          ready: false,
+          send: true,
+          feed_id: dummy.id,
+          feed_mid: '0',
+          feed_display: 'Dummy publisher',
+          codec: 'opus',
+        },
+      ],
     });
     expect(attached.jsep?.type).toBe('offer');
 
     expect(await viewer.start(answerTo(attached.jsep!))).toEqual({ videoroom: 'event', room, started: 'ok' });
     expect(await viewer.pause()).toEqual({ videoroom: 'event', room, paused: 'ok' });
-    expect((await viewer.configure({ streams: [{ mid: '0', send: false }] })).data).toEqual({ videoroom: 'event', room, configured: 'ok' });
+    expect((await viewer.configure({ streams: [{ mid: '0', send: false }] })).data).toEqual({
+      videoroom: 'event',
+      room,
+      configured: 'ok',
+    });
     expect(await viewer.start()).toEqual({ videoroom: 'event', room, started: 'ok' });
     expect(await viewer.leave()).toEqual({ videoroom: 'event', room, left: 'ok' });
     await alice.destroy({ room });
   });
 
-  it('ends a subscription\'s PeerConnection on leave: Janus\'s hangup reaches the subscriber\'s events', async () => {
+  it("ends a subscription's PeerConnection on leave: Janus's hangup reaches the subscriber's events", async () => {
     const room = freshRoom();
     const alice = await bed.attach(VideoRoom);
     await alice.create({ room, dummy_publisher: true });
@@ -248,7 +312,9 @@ describe('subscribers', () => {
     const attached = await viewer.joinAsSubscriber({ room, streams: [{ feed: dummy.id }] });
     await viewer.start(answerTo(attached.jsep!));
     await viewer.leave();
-    expect((await viewerEvents.next('janus', (event) => event.janus === 'hangup')).source.body).toMatchObject({ reason: 'Close PC' });
+    expect((await viewerEvents.next('janus', (event) => event.janus === 'hangup')).source.body).toMatchObject({
+      reason: 'Close PC',
+    });
     await viewerEvents.stop();
     await alice.destroy({ room });
   });
