@@ -152,6 +152,9 @@ export class NatsLink {
       return false;
     }
     this.budget.handed(bytes);
+    // Confirmation comes with an answered ping: under a heavy flow, ask for one before the bound is near, not only once a second.
+    if (this.budget.unconfirmed > this.settings.maxPendingBytes / 4 && !this.budget.probing)
+      this.probe(performance.now());
     return true;
   }
 
@@ -173,20 +176,22 @@ export class NatsLink {
     if (!this.connected || this.nc.isClosed()) return;
     const now = performance.now();
     const waited = this.budget.probeAge(now);
-    if (waited === undefined) {
-      const generation = this.generation;
-      const mark = this.budget.startProbe(now);
-      this.nc.flush().then(
-        () => {
-          if (generation === this.generation) this.budget.confirm(mark);
-        },
-        () => {
-          if (generation === this.generation) this.budget.abandonProbe();
-        },
-      );
-    } else if (waited > this.settings.stallTimeoutMs) {
-      this.leaveStalledServer(waited);
-    }
+    if (waited === undefined) this.probe(now);
+    else if (waited > this.settings.stallTimeoutMs) this.leaveStalledServer(waited);
+  }
+
+  /** A ping now; its answer confirms every byte handed over before it. */
+  private probe(now: number): void {
+    const generation = this.generation;
+    const mark = this.budget.startProbe(now);
+    this.nc.flush().then(
+      () => {
+        if (generation === this.generation) this.budget.confirm(mark);
+      },
+      () => {
+        if (generation === this.generation) this.budget.abandonProbe();
+      },
+    );
   }
 
   private leaveStalledServer(waitedMs: number): void {

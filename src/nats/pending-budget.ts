@@ -16,6 +16,11 @@ export class PendingBudget {
     this.handedTotal += bytes;
   }
 
+  /** Whether a ping is out. */
+  get probing(): boolean {
+    return this.probe !== undefined;
+  }
+
   /** How long the ping out has waited, or undefined when none is out. */
   probeAge(now: number): number | undefined {
     return this.probe === undefined ? undefined : now - this.probe.sentAt;

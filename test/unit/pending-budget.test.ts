@@ -17,7 +17,9 @@ describe('bytes handed to NATS and not yet confirmed', () => {
   it('tells how long the ping out has waited, and none when none is out', () => {
     const budget = new PendingBudget();
     expect(budget.probeAge(5)).toBeUndefined();
+    expect(budget.probing).toBe(false);
     budget.startProbe(1_000);
+    expect(budget.probing).toBe(true);
     expect(budget.probeAge(5_500)).toBe(4_500);
     budget.abandonProbe();
     expect(budget.probeAge(6_000)).toBeUndefined();
