@@ -1,22 +1,36 @@
 /**
  * Several daemon replicas sharing real Janus servers through one nats-server with JetStream
- * (issue 8): the servers, the replicas as processes (`node dist/main.js --config <file>`),
- * each replica reaching NATS through its own loopback TCP proxy, their JSON log lines kept
- * in memory, the ownership table, and a load generator that records every failed request.
- * Everything started here is stopped by `stop()`, also after a failed start.
+ * (issue 8), or through a NATS cluster (`natsNodes`, test/support/nats-cluster.ts): the
+ * servers, the replicas as processes (`node dist/main.js --config <file>`), each replica
+ * reaching NATS through its own loopback TCP proxy (on a cluster: one per node, every node
+ * listed, the replica placed on a home node of its own), their JSON log lines kept in memory,
+ * the ownership table, which NATS node each replica and each test client is on over time,
+ * a load generator that records every failed request, and a watch of the events the bridge
+ * publishes next to what its event stream stored. Everything started here is stopped by
+ * `stop()`, also after a failed start.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInbox, NatsError, type Msg } from 'nats';
+import { connect, createInbox, NatsError, type ConnectionOptions, type Msg, type NatsConnection } from 'nats';
 import { Client, type Collector } from './bridge.js';
 import { selected } from './environment.js';
 import { listSessions } from './janus-admin.js';
-import { manage, REPO, startJanus, startNats, type JanusServer, type ManagedProcess, type NatsServer } from './processes.js';
+import { jetStreamReady, startNatsCluster, streamClusterInfo, type NatsCluster } from './nats-cluster.js';
+import {
+  manage,
+  REPO,
+  startJanus,
+  startNats,
+  type JanusServer,
+  type ManagedProcess,
+  type NatsServer,
+} from './processes.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 
-export const MAIN = join(REPO, 'dist/main.js');
+/** The daemon the replicas run: the build in dist/, or JNB_HA_MAIN (another build of it, e.g. one with a fix to try). */
+export const MAIN = process.env.JNB_HA_MAIN || join(REPO, 'dist/main.js');
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -34,9 +48,18 @@ export interface HaClusterOptions {
   handoverTimeout?: number;
   /** janus.cmdTimeout in ms (default 5000). */
   cmdTimeout?: number;
-  /** Each replica reaches NATS through its own TCP proxy (default true). */
+  /** Each replica reaches NATS through its own TCP proxy (default true; on a cluster always, one per node). */
   proxies?: boolean;
   logLevel?: string;
+  /**
+   * Run on a NATS cluster of this many nodes (JetStream, routes through TCP proxies so that
+   * a node can be isolated) instead of one nats-server (default 0: one server).
+   */
+  natsNodes?: number;
+  /** ha.bucketReplicas (default: the daemon's). */
+  bucketReplicas?: number;
+  /** events.stream: capture events in the event stream with this many replicas (default 0: no capture). */
+  eventStreamReplicas?: number;
 }
 
 /** One line a replica wrote on stdout, parsed. */
@@ -98,7 +121,12 @@ export class Replica {
     readonly replicaId: string,
     readonly configFile: string,
     readonly proxy: TcpProxy | undefined,
+    /** On a NATS cluster: this replica's proxy to each node, by node index. */
+    readonly nodeProxies: TcpProxy[] = [],
   ) {}
+
+  /** On a NATS cluster: the node it is placed on when started by HaCluster.startReplica. */
+  home = 0;
 
   get running(): boolean {
     return this.lifetime !== undefined && this.lifetime.exitedAt === undefined;
@@ -119,26 +147,31 @@ export class Replica {
     const lifetime: Lifetime = { replica: this.replicaId, generation, pid: child.pid!, startedAt: Date.now() };
     this.lifetime = lifetime;
     this.cluster.lifetimes.push(lifetime);
-    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => {
-      lifetime.exitedAt = Date.now();
-      lifetime.exitCode = code;
-      lifetime.signal = signal;
-      resolve();
-    }));
+    this.exited = new Promise((resolve) =>
+      child.once('exit', (code, signal) => {
+        lifetime.exitedAt = Date.now();
+        lifetime.exitCode = code;
+        lifetime.signal = signal;
+        resolve();
+      }),
+    );
     let partial = '';
     child.stdout.on('data', (data: Buffer) => {
       const lines = (partial + data.toString()).split('\n');
       partial = lines.pop() ?? '';
       for (const line of lines) this.cluster.addLogLine(this.replicaId, generation, line);
     });
-    child.stdout.once('end', () => { if (partial) this.cluster.addLogLine(this.replicaId, generation, partial); });
+    child.stdout.once('end', () => {
+      if (partial) this.cluster.addLogLine(this.replicaId, generation, partial);
+    });
     this.current = manage(child);
   }
 
   /** SIGTERM; waits for the exit (SIGKILL after graceMs) and returns the exit code. */
   async stop(graceMs = 30_000): Promise<StopResult> {
     const lifetime = this.lifetime;
-    if (!this.current || !lifetime || !this.running) return { code: lifetime?.exitCode ?? null, signal: lifetime?.signal ?? null, ms: 0 };
+    if (!this.current || !lifetime || !this.running)
+      return { code: lifetime?.exitCode ?? null, signal: lifetime?.signal ?? null, ms: 0 };
     const started = Date.now();
     this.current.child.kill('SIGTERM');
     const timer = setTimeout(() => this.current?.child.kill('SIGKILL'), graceMs);
@@ -179,6 +212,14 @@ export class Replica {
   }
 }
 
+/** Where a replica's NATS connection was from `from` to `to` (epoch ms); `node` undefined: disconnected. */
+export interface NodeSpan {
+  from: number;
+  to: number;
+  node: number | undefined;
+  generation: number;
+}
+
 export interface ClusterLayout {
   janusId: string;
   janus: JanusServer;
@@ -186,8 +227,14 @@ export interface ClusterLayout {
 }
 
 export class HaCluster {
-  readonly options: Required<Omit<HaClusterOptions, 'handoverTimeout'>> & { handoverTimeout?: number };
+  readonly options: Required<Omit<HaClusterOptions, 'handoverTimeout' | 'bucketReplicas'>> & {
+    handoverTimeout?: number;
+    bucketReplicas?: number;
+  };
+  /** The one nats-server (without natsNodes). */
   nats!: NatsServer;
+  /** The NATS cluster (with natsNodes). */
+  natsCluster: NatsCluster | undefined;
   readonly janus: JanusServer[] = [];
   readonly layout: ClusterLayout[] = [];
   /** The test's NATS client (admin requests, pings, the status collector). */
@@ -204,6 +251,8 @@ export class HaCluster {
   private readonly dirs: string[] = [];
   private readonly proxies: TcpProxy[] = [];
   private readonly clients: Client[] = [];
+  /** Client port of a node, or port of a replica's proxy to it → node index. */
+  private readonly portToNode = new Map<number, number>();
   private stopped = false;
 
   constructor(options: HaClusterOptions = {}) {
@@ -216,8 +265,30 @@ export class HaCluster {
       cmdTimeout: options.cmdTimeout ?? 5000,
       proxies: options.proxies ?? true,
       logLevel: options.logLevel ?? 'info',
+      natsNodes: options.natsNodes ?? 0,
+      eventStreamReplicas: options.eventStreamReplicas ?? 0,
       ...(options.handoverTimeout !== undefined ? { handoverTimeout: options.handoverTimeout } : {}),
+      ...(options.bucketReplicas !== undefined ? { bucketReplicas: options.bucketReplicas } : {}),
     };
+  }
+
+  /** The ownership bucket, as the daemon names it by default, and its stream. */
+  get bucket(): string {
+    return `${this.prefix.replace(/[^A-Za-z0-9_-]/g, '_')}_owners`;
+  }
+
+  get bucketStream(): string {
+    return `KV_${this.bucket}`;
+  }
+
+  /** The event stream, as the daemon names it by default. */
+  get eventStream(): string {
+    return `${this.prefix.toUpperCase().replace(/[^A-Za-z0-9_-]/g, '_')}_EVENTS`;
+  }
+
+  /** Every NATS server's client URL (one without a cluster). */
+  get natsUrls(): string[] {
+    return this.natsCluster ? this.natsCluster.urls : [this.nats.url];
   }
 
   get prefix(): string {
@@ -231,38 +302,106 @@ export class HaCluster {
   /** Starts NATS (JetStream, temporary store) and the Janus servers; no replica yet. */
   async start(): Promise<void> {
     if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build first`);
-    const store = this.tempDir('jnb-ha-js-');
-    // A container gets its own store inside it (a bind mount of the host folder would be read-only).
-    this.nats = await startNats(undefined, selected() === 'containers' ? ['-js'] : ['-js', '-sd', store]);
-    const started = await Promise.allSettled(Array.from({ length: this.options.janusCount }, () => startJanus({ reclaimTimeout: this.options.reclaimTimeout })));
+    if (this.options.natsNodes > 0) {
+      // Local nats-server processes in any environment (as nats-stall.test.ts): routes, kills and partitions need them.
+      this.natsCluster = await startNatsCluster({ size: this.options.natsNodes, jetstream: true, routeProxies: true });
+      for (const node of this.natsCluster.nodes) this.portToNode.set(node.port, node.index);
+    } else {
+      const store = this.tempDir('jnb-ha-js-');
+      // A container gets its own store inside it (a bind mount of the host folder would be read-only).
+      this.nats = await startNats(undefined, selected() === 'containers' ? ['-js'] : ['-js', '-sd', store]);
+    }
+    const started = await Promise.allSettled(
+      Array.from({ length: this.options.janusCount }, () =>
+        startJanus({ reclaimTimeout: this.options.reclaimTimeout }),
+      ),
+    );
     for (const result of started) if (result.status === 'fulfilled') this.janus.push(result.value);
     const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
     for (const [janusIndex, janus] of this.janus.entries()) {
-      for (let k = 0; k < this.options.idsPerJanus; k++) this.layout.push({ janusId: `j${janusIndex + 1}-${k + 1}`, janus, janusIndex });
+      for (let k = 0; k < this.options.idsPerJanus; k++)
+        this.layout.push({ janusId: `j${janusIndex + 1}-${k + 1}`, janus, janusIndex });
     }
     this.client = await this.newClient();
     this.status = this.client.collect(`${this.prefix}.status.>`);
     await this.client.nc.flush();
+    if (this.natsCluster) {
+      // JetStream in a cluster answers once its meta group has a leader, a second or two after the last node starts.
+      const deadline = Date.now() + 30_000;
+      while (!(await jetStreamReady(this.client.nc))) {
+        if (Date.now() > deadline) throw new Error('JetStream of the NATS cluster not ready within 30 s');
+        await sleep(200);
+      }
+    }
   }
 
-  /** A NATS client straight to the server (not through a replica's proxy), closed by stop(). */
-  async newClient(): Promise<Client> {
-    const client = await Client.connect(this.nats.url, { name: 'ha-test' });
+  /**
+   * A NATS client straight to the servers (not through a replica's proxy), closed by stop().
+   * On a cluster it is on node `home` (default the first) and, when that node goes, on the next
+   * one of the list (noRandomize): where each client is stays known.
+   */
+  async newClient(home = 0, name = 'ha-test'): Promise<Client> {
+    const urls = this.natsUrls;
+    const ordered = [...urls.slice(home), ...urls.slice(0, home)];
+    // Passed as a variable: Client.connect's own `servers` is replaced by this list.
+    const options: ConnectionOptions = {
+      servers: ordered,
+      noRandomize: true,
+      name,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+    };
+    const client = await Client.connect(ordered[0]!, options);
     this.clients.push(client);
     return client;
   }
 
+  /** Which node a test client is on now (undefined while disconnected, or without a cluster). */
+  nodeOfClient(client: { nc: NatsConnection }): number | undefined {
+    return client.nc.isClosed() ? undefined : this.nodeOfServer(client.nc.getServer());
+  }
+
+  /** The node a `host:port` (a node's client port, or a replica's proxy to it) leads to. */
+  nodeOfServer(server: string | undefined): number | undefined {
+    if (!server || !this.natsCluster) return undefined;
+    const port = Number(/:(\d+)\/?$/.exec(server)?.[1]);
+    return this.portToNode.get(port);
+  }
+
   /** Creates (first time: `overrides` apply then) and starts a replica; its proxy and config file are kept for restarts. */
-  async startReplica(replicaId: string, overrides: { leaseTtl?: number; handoverTimeout?: number } = {}): Promise<Replica> {
+  /**
+   * On a cluster, the replica lists every node (through a proxy of its own to each) and is
+   * placed on node `home` (default: replicas in turn over the nodes): only that proxy listens
+   * until the replica has connected, the others open right after. Later reconnects go
+   * wherever nats.js goes (the nodes it learns from the cluster included); nodeTimeline()
+   * says where it was when.
+   */
+  async startReplica(
+    replicaId: string,
+    overrides: { leaseTtl?: number; handoverTimeout?: number; home?: number } = {},
+  ): Promise<Replica> {
     let replica = this.replicas.get(replicaId);
     if (!replica) {
-      const proxy = this.options.proxies ? await startTcpProxy(this.nats.port) : undefined;
-      if (proxy) this.proxies.push(proxy);
-      const natsUrl = proxy ? `nats://127.0.0.1:${proxy.port}` : this.nats.url;
+      let servers: string[];
+      let proxy: TcpProxy | undefined;
+      const nodeProxies: TcpProxy[] = [];
+      if (this.natsCluster) {
+        for (const [index, node] of this.natsCluster.nodes.entries()) {
+          const nodeProxy = await startTcpProxy(node.port);
+          this.proxies.push(nodeProxy);
+          this.portToNode.set(nodeProxy.port, index);
+          nodeProxies.push(nodeProxy);
+        }
+        servers = nodeProxies.map((p) => `nats://127.0.0.1:${p.port}`);
+      } else {
+        proxy = this.options.proxies ? await startTcpProxy(this.nats.port) : undefined;
+        if (proxy) this.proxies.push(proxy);
+        servers = [proxy ? `nats://127.0.0.1:${proxy.port}` : this.nats.url];
+      }
       const handoverTimeout = overrides.handoverTimeout ?? this.options.handoverTimeout;
       const config = {
-        nats: { servers: [natsUrl], subjectPrefix: this.prefix },
+        nats: { servers, subjectPrefix: this.prefix, name: `jnb-${replicaId}` },
         connections: this.layout.map((l) => ({ janus_id: l.janusId, janus_url: l.janus.url })),
         http: { host: '127.0.0.1', port: 0 },
         janus: { cmdTimeout: this.options.cmdTimeout },
@@ -271,16 +410,87 @@ export class HaCluster {
           replicaId,
           leaseTtl: overrides.leaseTtl ?? this.options.leaseTtl,
           ...(handoverTimeout !== undefined ? { handoverTimeout } : {}),
+          ...(this.options.bucketReplicas !== undefined ? { bucketReplicas: this.options.bucketReplicas } : {}),
         },
+        ...(this.options.eventStreamReplicas > 0
+          ? { events: { stream: { enabled: true, replicas: this.options.eventStreamReplicas } } }
+          : {}),
         log: { level: this.options.logLevel },
       };
       const file = join(this.tempDir('jnb-ha-config-'), `${replicaId}.json`);
       writeFileSync(file, JSON.stringify(config, null, 2));
-      replica = new Replica(this, replicaId, file, proxy);
+      replica = new Replica(this, replicaId, file, proxy, nodeProxies);
+      replica.home = overrides.home ?? this.replicas.size % Math.max(1, nodeProxies.length);
       this.replicas.set(replicaId, replica);
     }
+    if (replica.nodeProxies.length === 0) {
+      replica.start();
+      return replica;
+    }
+    const home = overrides.home ?? replica.home;
+    replica.home = home;
+    await Promise.all(replica.nodeProxies.map((p, index) => (index === home ? p.open() : p.cut())));
     replica.start();
+    const generation = replica.generation;
+    const deadline = Date.now() + 20_000;
+    while (
+      !this.logs.some((l) => l.replica === replicaId && l.generation === generation && l.msg === 'connected to NATS')
+    ) {
+      if (!replica.running) throw new Error(`${replica.describeExit()}\n${replica.output()}`);
+      if (Date.now() > deadline)
+        throw new Error(`${replicaId} did not connect to NATS node ${home} within 20 s\n${replica.output()}`);
+      await sleep(50);
+    }
+    await Promise.all(replica.nodeProxies.map((p) => p.open()));
     return replica;
+  }
+
+  /**
+   * Where a replica's NATS connection was, from its log lines (`connected to NATS`, `NATS
+   * disconnected`, `NATS reconnected`): spans with the node index, or undefined while it was
+   * disconnected. The last span ends at `now` (or the process's exit).
+   */
+  nodeTimeline(replicaId: string, now = Date.now()): NodeSpan[] {
+    const spans: NodeSpan[] = [];
+    let open: { from: number; node: number | undefined; generation: number } | undefined;
+    const close = (at: number): void => {
+      if (open) spans.push({ from: open.from, to: at, node: open.node, generation: open.generation });
+      open = undefined;
+    };
+    for (const line of this.logs.filter((l) => l.replica === replicaId).sort((a, b) => a.time - b.time)) {
+      if (open && open.generation !== line.generation) {
+        const life = this.lifetimes.find((l) => l.replica === replicaId && l.generation === open!.generation);
+        close(life?.exitedAt ?? line.time);
+      }
+      if (line.msg === 'connected to NATS') {
+        close(line.time);
+        open = {
+          from: line.time,
+          node: this.nodeOfServer(String(line.fields.server ?? '')),
+          generation: line.generation,
+        };
+      } else if (line.msg.startsWith('NATS disconnected') || line.msg.startsWith('NATS server stalled')) {
+        close(line.time);
+        open = { from: line.time, node: undefined, generation: line.generation };
+      } else if (line.msg.startsWith('NATS reconnected')) {
+        close(line.time);
+        open = {
+          from: line.time,
+          node: this.nodeOfServer(String(line.fields.data ?? '')),
+          generation: line.generation,
+        };
+      }
+    }
+    if (open) {
+      const life = this.lifetimes.find((l) => l.replica === replicaId && l.generation === open!.generation);
+      close(life?.exitedAt ?? now);
+    }
+    return spans;
+  }
+
+  /** The node a replica's NATS connection was on at `at` (undefined: disconnected, or not known). */
+  nodeOfReplicaAt(replicaId: string, at: number): number | undefined {
+    return this.nodeTimeline(replicaId).find((s) => s.from <= at && at < s.to)?.node;
   }
 
   replica(replicaId: string): Replica {
@@ -316,7 +526,13 @@ export class HaCluster {
     }
     const raw = fields.time;
     const time = typeof raw === 'number' ? raw : typeof raw === 'string' ? Date.parse(raw) : Date.now();
-    this.logs.push({ replica, generation, time: Number.isFinite(time) ? time : Date.now(), msg: String(fields.msg ?? ''), fields });
+    this.logs.push({
+      replica,
+      generation,
+      time: Number.isFinite(time) ? time : Date.now(),
+      msg: String(fields.msg ?? ''),
+      fields,
+    });
   }
 
   /** Log lines with this `msg` (and, optionally, this janus_id), every replica. */
@@ -342,7 +558,9 @@ export class HaCluster {
     const inbox = createInbox();
     const sub = nc.subscribe(inbox);
     const replies: Msg[] = [];
-    const reading = (async () => { for await (const msg of sub) replies.push(msg); })();
+    const reading = (async () => {
+      for await (const msg of sub) replies.push(msg);
+    })();
     nc.publish(subject, JSON.stringify(payload), { reply: inbox });
     await sleep(waitMs);
     sub.unsubscribe();
@@ -365,14 +583,16 @@ export class HaCluster {
 
   /** Ids that do not answer a ping, each with the reason. */
   async pingProblems(ids = this.ids, timeoutMs = 2000): Promise<string[]> {
-    const results = await Promise.all(ids.map(async (id) => {
-      try {
-        const reply = await this.request(id, { janus: 'ping' }, timeoutMs);
-        return reply.janus === 'pong' ? undefined : `${id}: ${JSON.stringify(reply)}`;
-      } catch (err) {
-        return `${id}: ${describeError(err)}`;
-      }
-    }));
+    const results = await Promise.all(
+      ids.map(async (id) => {
+        try {
+          const reply = await this.request(id, { janus: 'ping' }, timeoutMs);
+          return reply.janus === 'pong' ? undefined : `${id}: ${JSON.stringify(reply)}`;
+        } catch (err) {
+          return `${id}: ${describeError(err)}`;
+        }
+      }),
+    );
     return results.filter((r): r is string => r !== undefined);
   }
 
@@ -384,7 +604,16 @@ export class HaCluster {
     const handle = this.handles.get(janusId);
     if (kind === 'ping' || handle === undefined) return this.pings(janusId, timeoutMs);
     try {
-      const reply = await this.request(janusId, { janus: 'message', handle_id: handle, transaction: `probe-${Math.random().toString(36).slice(2)}`, body: { audio: true } }, timeoutMs);
+      const reply = await this.request(
+        janusId,
+        {
+          janus: 'message',
+          handle_id: handle,
+          transaction: `probe-${Math.random().toString(36).slice(2)}`,
+          body: { audio: true },
+        },
+        timeoutMs,
+      );
       return reply.janus === 'event' && reply.sender === handle;
     } catch {
       return false;
@@ -395,43 +624,66 @@ export class HaCluster {
    * For each id, probes every 50 ms until it answers (see answers()); returns ms from
    * `since` (epoch ms) to the first answer, or undefined when none came within timeoutMs.
    */
-  async timeUntilAnswering(ids: string[], since: number, timeoutMs: number, kind: 'ping' | 'handle' = 'ping'): Promise<Map<string, number | undefined>> {
+  async timeUntilAnswering(
+    ids: string[],
+    since: number,
+    timeoutMs: number,
+    kind: 'ping' | 'handle' = 'ping',
+  ): Promise<Map<string, number | undefined>> {
     const deadline = Date.now() + timeoutMs;
-    const results = await Promise.all(ids.map(async (id) => {
-      while (Date.now() < deadline) {
-        if (await this.answers(id, kind, 1000)) return [id, Date.now() - since] as const;
-        await sleep(50);
-      }
-      return [id, undefined] as const;
-    }));
+    const results = await Promise.all(
+      ids.map(async (id) => {
+        while (Date.now() < deadline) {
+          if (await this.answers(id, kind, 1000)) return [id, Date.now() - since] as const;
+          await sleep(50);
+        }
+        return [id, undefined] as const;
+      }),
+    );
     return new Map(results);
   }
 
   /** Attaches an echotest handle for every janus_id that has none yet. */
   async attachHandles(): Promise<Map<string, number>> {
-    await Promise.all(this.ids.filter((id) => !this.handles.has(id)).map(async (id) => {
-      const reply = await this.request(id, { janus: 'attach', plugin: 'janus.plugin.echotest' });
-      if (reply.janus !== 'success') throw new Error(`attach on ${id} answered ${JSON.stringify(reply)}`);
-      this.handles.set(id, (reply.data as { id: number }).id);
-    }));
+    await Promise.all(
+      this.ids
+        .filter((id) => !this.handles.has(id))
+        .map(async (id) => {
+          const reply = await this.request(id, { janus: 'attach', plugin: 'janus.plugin.echotest' });
+          if (reply.janus !== 'success') throw new Error(`attach on ${id} answered ${JSON.stringify(reply)}`);
+          this.handles.set(id, (reply.data as { id: number }).id);
+        }),
+    );
     return this.handles;
   }
 
   /** Sends an async echotest message on every attached handle; returns what did not come back as its event. */
   async handleProblems(ids = [...this.handles.keys()]): Promise<string[]> {
-    const results = await Promise.all(ids.map(async (id) => {
-      const handle = this.handles.get(id);
-      if (handle === undefined) return `${id}: no handle attached`;
-      const transaction = `check-${id}-${Math.random().toString(36).slice(2)}`;
-      try {
-        const reply = await this.request(id, { janus: 'message', handle_id: handle, transaction, body: { audio: true } }, 10_000);
-        const plugin = (reply.plugindata as { plugin?: string } | undefined)?.plugin;
-        if (reply.janus === 'event' && reply.sender === handle && reply.transaction === transaction && plugin === 'janus.plugin.echotest') return undefined;
-        return `${id} (handle ${handle}): ${JSON.stringify(reply).slice(0, 300)}`;
-      } catch (err) {
-        return `${id} (handle ${handle}): ${describeError(err)}`;
-      }
-    }));
+    const results = await Promise.all(
+      ids.map(async (id) => {
+        const handle = this.handles.get(id);
+        if (handle === undefined) return `${id}: no handle attached`;
+        const transaction = `check-${id}-${Math.random().toString(36).slice(2)}`;
+        try {
+          const reply = await this.request(
+            id,
+            { janus: 'message', handle_id: handle, transaction, body: { audio: true } },
+            10_000,
+          );
+          const plugin = (reply.plugindata as { plugin?: string } | undefined)?.plugin;
+          if (
+            reply.janus === 'event' &&
+            reply.sender === handle &&
+            reply.transaction === transaction &&
+            plugin === 'janus.plugin.echotest'
+          )
+            return undefined;
+          return `${id} (handle ${handle}): ${JSON.stringify(reply).slice(0, 300)}`;
+        } catch (err) {
+          return `${id} (handle ${handle}): ${describeError(err)}`;
+        }
+      }),
+    );
     return results.filter((r): r is string => r !== undefined);
   }
 
@@ -441,7 +693,8 @@ export class HaCluster {
     const problems: string[] = [];
     for (const [index, list] of sessions.entries()) {
       const expected = this.layout.filter((l) => l.janusIndex === index).length;
-      if (list.length !== expected) problems.push(`Janus ${index + 1}: ${list.length} sessions (${list.join(', ')}), expected ${expected}`);
+      if (list.length !== expected)
+        problems.push(`Janus ${index + 1}: ${list.length} sessions (${list.join(', ')}), expected ${expected}`);
     }
     return { problems, sessions };
   }
@@ -457,13 +710,17 @@ export class HaCluster {
     const counts = new Map(replicas.map((r) => [r, 0]));
     for (const id of ids) {
       const rows = table.owners.filter((o) => o.janus_id === id);
-      if (rows.length !== 1) { problems.push(`${id}: ${rows.length} rows`); continue; }
+      if (rows.length !== 1) {
+        problems.push(`${id}: ${rows.length} rows`);
+        continue;
+      }
       const row = rows[0]!;
       if (row.state !== 'serving') problems.push(`${id}: ${row.state} (${row.replica})`);
       if (!counts.has(row.replica)) problems.push(`${id}: owned by ${row.replica}, not one of ${replicas.join(',')}`);
       else counts.set(row.replica, counts.get(row.replica)! + 1);
     }
-    for (const row of table.owners) if (!ids.includes(row.janus_id)) problems.push(`unknown janus_id ${row.janus_id} owned by ${row.replica}`);
+    for (const row of table.owners)
+      if (!ids.includes(row.janus_id)) problems.push(`unknown janus_id ${row.janus_id} owned by ${row.replica}`);
     for (const [replica, count] of counts) {
       if (count > fair) problems.push(`${replica} holds ${count} > ${fair}`);
       if (count < 1 && ids.length >= replicas.length) problems.push(`${replica} holds none`);
@@ -474,12 +731,16 @@ export class HaCluster {
   /** Connections per replica (state serving) in a table. */
   static counts(table: OwnersTable): Map<string, number> {
     const counts = new Map<string, number>();
-    for (const row of table.owners) if (row.state === 'serving') counts.set(row.replica, (counts.get(row.replica) ?? 0) + 1);
+    for (const row of table.owners)
+      if (row.state === 'serving') counts.set(row.replica, (counts.get(row.replica) ?? 0) + 1);
     return counts;
   }
 
   static describeCounts(table: OwnersTable): string {
-    return [...HaCluster.counts(table).entries()].sort(([a], [b]) => a.localeCompare(b)).map(([r, n]) => `${r}:${n}`).join(' ');
+    return [...HaCluster.counts(table).entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([r, n]) => `${r}:${n}`)
+      .join(' ');
   }
 
   /**
@@ -488,14 +749,21 @@ export class HaCluster {
    * settled state, not a moment of a rebalance still going on. Fails early when one of
    * them exited. Returns the table, and when the settled state began (epoch ms, and ms after the call).
    */
-  async waitBalanced(replicas: string[], timeoutMs = 30_000, stableMs = 1000): Promise<{ table: OwnersTable; ms: number; at: number }> {
+  async waitBalanced(
+    replicas: string[],
+    timeoutMs = 30_000,
+    stableMs = 1000,
+  ): Promise<{ table: OwnersTable; ms: number; at: number }> {
     const started = Date.now();
-    let last = 'no answer yet';
+    let last: string;
     let settled: { since: number; assignment: string } | undefined;
     for (;;) {
       for (const id of replicas) {
         const replica = this.replicas.get(id);
-        if (!replica?.running) throw new Error(`waiting for balance over ${replicas.join(',')}: ${replica ? replica.describeExit() : `${id} never started`}\n${replica?.output() ?? ''}`);
+        if (!replica?.running)
+          throw new Error(
+            `waiting for balance over ${replicas.join(',')}: ${replica ? replica.describeExit() : `${id} never started`}\n${replica?.output() ?? ''}`,
+          );
       }
       const polled = Date.now();
       try {
@@ -514,7 +782,8 @@ export class HaCluster {
         settled = undefined;
         last = `admin.owners: ${describeError(err)}`;
       }
-      if (Date.now() - started > timeoutMs) throw new Error(`not balanced over ${replicas.join(',')} within ${timeoutMs} ms: ${last}`);
+      if (Date.now() - started > timeoutMs)
+        throw new Error(`not balanced over ${replicas.join(',')} within ${timeoutMs} ms: ${last}`);
       await sleep(100);
     }
   }
@@ -527,20 +796,27 @@ export class HaCluster {
     const within = (l: LogLine): boolean => l.time >= from && l.time < to;
     return {
       takes: this.logs.filter((l) => l.msg === 'serving' && within(l)).length,
-      handOvers: this.logs.filter((l) => l.msg === 'stopped serving' && within(l) && /^handed over/.test(String(l.fields.reason ?? ''))).length,
+      handOvers: this.logs.filter(
+        (l) => l.msg === 'stopped serving' && within(l) && /^handed over/.test(String(l.fields.reason ?? '')),
+      ).length,
     };
   }
 
   /** The fewest takes that turn ownership `before` into `after`: what each replica gained, summed. */
   static fewestMoves(before: OwnersTable | undefined, after: OwnersTable): number {
     const had = before ? HaCluster.counts(before) : new Map<string, number>();
-    return [...HaCluster.counts(after)].reduce((sum, [replica, n]) => sum + Math.max(0, n - (had.get(replica) ?? 0)), 0);
+    return [...HaCluster.counts(after)].reduce(
+      (sum, [replica, n]) => sum + Math.max(0, n - (had.get(replica) ?? 0)),
+      0,
+    );
   }
 
   /** Writes every replica's log lines (as parsed, one JSON object a line) into dir/<replica>.log. */
   dumpLogs(dir: string): void {
     for (const replica of this.replicas.keys()) {
-      const lines = this.logs.filter((l) => l.replica === replica).map((l) => JSON.stringify({ generation: l.generation, ...l.fields }));
+      const lines = this.logs
+        .filter((l) => l.replica === replica)
+        .map((l) => JSON.stringify({ generation: l.generation, ...l.fields }));
       writeFileSync(join(dir, `${replica}.log`), lines.join('\n') + '\n');
     }
   }
@@ -555,6 +831,7 @@ export class HaCluster {
     await Promise.allSettled(this.proxies.map((p) => p.stop()));
     await Promise.allSettled(this.janus.map((j) => j.stop()));
     await this.nats?.stop();
+    await this.natsCluster?.stop();
     for (const dir of this.dirs) rmSync(dir, { recursive: true, force: true });
   }
 
@@ -566,7 +843,8 @@ export class HaCluster {
 }
 
 export function describeError(err: unknown): string {
-  if (err instanceof NatsError) return `NATS ${err.code}${err.message && err.message !== err.code ? ` (${err.message})` : ''}`;
+  if (err instanceof NatsError)
+    return `NATS ${err.code}${err.message && err.message !== err.code ? ` (${err.message})` : ''}`;
   return err instanceof Error ? err.message : String(err);
 }
 
@@ -600,8 +878,12 @@ export function servingIntervals(logs: LogLine[], lifetimes: Lifetime[], now = D
       if (!started) continue;
       open.delete(key(line));
       intervals.push({
-        janusId: line.fields.janus_id, replica: line.replica, generation: line.generation,
-        from: started.line.time, to: line.time, end: { kind: 'log', reason: String(line.fields.reason ?? '') },
+        janusId: line.fields.janus_id,
+        replica: line.replica,
+        generation: line.generation,
+        from: started.line.time,
+        to: line.time,
+        end: { kind: 'log', reason: String(line.fields.reason ?? '') },
       });
     }
   }
@@ -609,9 +891,15 @@ export function servingIntervals(logs: LogLine[], lifetimes: Lifetime[], now = D
     const life = lifetimes.find((l) => l.replica === line.replica && l.generation === line.generation);
     const exited = life?.exitedAt;
     intervals.push({
-      janusId: String(line.fields.janus_id), replica: line.replica, generation: line.generation, from: line.time,
+      janusId: String(line.fields.janus_id),
+      replica: line.replica,
+      generation: line.generation,
+      from: line.time,
       to: exited ?? now,
-      end: exited !== undefined ? { kind: 'exit', how: life?.signal ? `signal ${life.signal}` : `code ${life?.exitCode}` } : { kind: 'open' },
+      end:
+        exited !== undefined
+          ? { kind: 'exit', how: life?.signal ? `signal ${life.signal}` : `code ${life?.exitCode}` }
+          : { kind: 'open' },
     });
   }
   return intervals;
@@ -645,7 +933,8 @@ export function servingOverlaps(intervals: ServingInterval[]): Overlap[] {
 }
 
 export function describeInterval(i: ServingInterval, origin = 0): string {
-  const end = i.end.kind === 'log' ? `stopped (${i.end.reason})` : i.end.kind === 'exit' ? `process exit (${i.end.how})` : 'open';
+  const end =
+    i.end.kind === 'log' ? `stopped (${i.end.reason})` : i.end.kind === 'exit' ? `process exit (${i.end.how})` : 'open';
   return `${i.replica}#${i.generation} ${i.from - origin}..${i.to - origin} ms ${end}`;
 }
 
@@ -663,6 +952,14 @@ export interface LoadFailure {
   verb: string;
   reason: string;
   ms: number;
+  /** The generator's label (e.g. which node its client started on). */
+  source?: string;
+}
+
+/** A request that got its right answer: when it was sent, for which id. */
+export interface LoadAnswer {
+  at: number;
+  janusId: string;
 }
 
 export interface LoadReport {
@@ -677,16 +974,19 @@ export interface LoadReport {
 }
 
 const VERBS = ['ping', 'info', 'message'] as const;
+export type LoadVerb = (typeof VERBS)[number];
 
 /**
  * Requests at a fixed rate, cycling ping, info and an async echotest `message` over every
- * target (request k goes to target k mod n, verb (k div n) mod 3). A failure is a NATS error
- * (no responders, timeout), a reply carrying Nats-Service-Error headers, a Janus `error`, or
- * any answer that is not the one that request must get.
+ * target (request k goes to target k mod n, verb (k div n) mod 3; `verbs` narrows the cycle,
+ * e.g. to `message` alone). A failure is a NATS error (no responders, timeout), a reply
+ * carrying Nats-Service-Error headers, a Janus `error`, or any answer that is not the one that
+ * request must get. Every right answer is kept too (when its request was sent), for the gaps.
  */
 export class LoadGenerator {
   private readonly latencies: number[] = [];
   readonly failures: LoadFailure[] = [];
+  readonly answers: LoadAnswer[] = [];
   private readonly inFlight = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private startedAt = 0;
@@ -696,10 +996,10 @@ export class LoadGenerator {
   private readonly runId = Math.random().toString(36).slice(2, 8);
 
   constructor(
-    private readonly client: Client,
+    private readonly client: { readonly nc: NatsConnection },
     private readonly prefix: string,
     private readonly targets: LoadTarget[],
-    private readonly options: { rate?: number; timeoutMs?: number } = {},
+    private readonly options: { rate?: number; timeoutMs?: number; verbs?: readonly LoadVerb[]; label?: string } = {},
   ) {
     if (targets.length === 0) throw new Error('no load targets');
   }
@@ -726,7 +1026,8 @@ export class LoadGenerator {
 
   report(): LoadReport {
     const sorted = [...this.latencies].sort((a, b) => a - b);
-    const pct = (p: number): number => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN);
+    const pct = (p: number): number =>
+      sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN;
     return {
       sent: this.sent,
       answered: this.answered,
@@ -741,19 +1042,30 @@ export class LoadGenerator {
 
   private fire(k: number): void {
     const target = this.targets[k % this.targets.length]!;
-    const verb = VERBS[Math.floor(k / this.targets.length) % VERBS.length]!;
+    const verbs = this.options.verbs ?? VERBS;
+    const verb = verbs[Math.floor(k / this.targets.length) % verbs.length]!;
     const transaction = `load-${this.runId}-${k}`;
-    const body = verb === 'message'
-      ? { janus: 'message', handle_id: target.handleId, transaction, body: { audio: true } }
-      : { janus: verb, transaction };
+    const body =
+      verb === 'message'
+        ? { janus: 'message', handle_id: target.handleId, transaction, body: { audio: true } }
+        : { janus: verb, transaction };
     const at = Date.now();
     const started = performance.now();
     const fail = (reason: string): void => {
-      this.failures.push({ at, janusId: target.janusId, verb, reason, ms: Math.round(performance.now() - started) });
+      this.failures.push({
+        at,
+        janusId: target.janusId,
+        verb,
+        reason,
+        ms: Math.round(performance.now() - started),
+        ...(this.options.label !== undefined ? { source: this.options.label } : {}),
+      });
     };
     const request = (async () => {
       try {
-        const msg = await this.client.nc.request(`${this.prefix}.request.${target.janusId}`, JSON.stringify(body), { timeout: this.options.timeoutMs ?? 5000 });
+        const msg = await this.client.nc.request(`${this.prefix}.request.${target.janusId}`, JSON.stringify(body), {
+          timeout: this.options.timeoutMs ?? 5000,
+        });
         const ms = performance.now() - started;
         this.answered++;
         const code = msg.headers?.get('Nats-Service-Error-Code') ?? '';
@@ -764,16 +1076,23 @@ export class LoadGenerator {
           fail(`not JSON: ${msg.string().slice(0, 200)}`);
           return;
         }
-        if (code !== '') return fail(`Nats-Service-Error ${code} ${msg.headers?.get('Nats-Service-Error') ?? ''}: ${JSON.stringify(reply).slice(0, 200)}`);
+        if (code !== '')
+          return fail(
+            `Nats-Service-Error ${code} ${msg.headers?.get('Nats-Service-Error') ?? ''}: ${JSON.stringify(reply).slice(0, 200)}`,
+          );
         if (reply.janus === 'error') return fail(`Janus error ${JSON.stringify(reply.error)}`);
         const expected = verb === 'ping' ? 'pong' : verb === 'info' ? 'server_info' : 'event';
-        if (reply.janus !== expected) return fail(`answered ${String(reply.janus)}, expected ${expected}: ${JSON.stringify(reply).slice(0, 200)}`);
-        if (reply.transaction !== transaction) return fail(`transaction ${String(reply.transaction)}, expected ${transaction}`);
+        if (reply.janus !== expected)
+          return fail(`answered ${String(reply.janus)}, expected ${expected}: ${JSON.stringify(reply).slice(0, 200)}`);
+        if (reply.transaction !== transaction)
+          return fail(`transaction ${String(reply.transaction)}, expected ${transaction}`);
         if (verb === 'message') {
           const plugin = (reply.plugindata as { plugin?: string } | undefined)?.plugin;
-          if (reply.sender !== target.handleId || plugin !== 'janus.plugin.echotest') return fail(`event of sender ${String(reply.sender)} plugin ${plugin}, expected handle ${target.handleId}`);
+          if (reply.sender !== target.handleId || plugin !== 'janus.plugin.echotest')
+            return fail(`event of sender ${String(reply.sender)} plugin ${plugin}, expected handle ${target.handleId}`);
         }
         this.latencies.push(ms);
+        this.answers.push({ at, janusId: target.janusId });
       } catch (err) {
         fail(describeError(err));
       }
@@ -795,9 +1114,208 @@ export function summarizeFailures(failures: LoadFailure[], origin?: number): str
     const reason = f.reason.replace(/load-\w+-\d+/g, 'load-…');
     groups.set(reason, [...(groups.get(reason) ?? []), f]);
   }
-  return [...groups.entries()].map(([reason, list]) => {
-    const ids = [...new Set(list.map((f) => f.janusId))].join(',');
-    const when = origin !== undefined ? ` at +${list[0]!.at - origin}..+${list[list.length - 1]!.at - origin} ms` : '';
-    return `${reason} ×${list.length} (${ids})${when}`;
-  }).join('; ');
+  return [...groups.entries()]
+    .map(([reason, list]) => {
+      const ids = [...new Set(list.map((f) => f.janusId))].join(',');
+      const when =
+        origin !== undefined ? ` at +${list[0]!.at - origin}..+${list[list.length - 1]!.at - origin} ms` : '';
+      return `${reason} ×${list.length} (${ids})${when}`;
+    })
+    .join('; ');
+}
+
+// ---- events: what the bridge published, and what its event stream stored ----
+
+/** One event the bridge published, by its Nats-Msg-Id. */
+export interface SeenEvent {
+  msgId: string;
+  janusId: string;
+  /** Janus-Transaction (a plugin event answering a fire-and-forget message carries the client's). */
+  transaction: string | undefined;
+  /** Epoch ms of the first sighting. */
+  at: number;
+  /** Sightings: a publish retried after a lost acknowledgement is seen again, with the same id. */
+  sightings: number;
+}
+
+/**
+ * Core NATS subscribers on `<prefix>.event.>`, one pinned to each node of the cluster (only
+ * that node, reconnecting to it after a restart): a JetStream publish is a core message
+ * too, delivered to the subscribers of the node it reaches, so together they see every
+ * event a replica handed to NATS, retries included, whatever its node.
+ */
+export class EventWatch {
+  readonly seen = new Map<string, SeenEvent>();
+  private readonly connections: NatsConnection[] = [];
+
+  private constructor(private readonly prefix: string) {}
+
+  static async start(urls: string[], prefix: string): Promise<EventWatch> {
+    const watch = new EventWatch(prefix);
+    try {
+      for (const url of urls) {
+        const nc = await connect({
+          servers: [url],
+          ignoreClusterUpdates: true,
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 250,
+          name: 'event-watch',
+        });
+        watch.connections.push(nc);
+        nc.subscribe(`${prefix}.event.>`, {
+          callback: (err, msg) => {
+            if (!err) watch.note(msg);
+          },
+        });
+        await nc.flush();
+      }
+    } catch (err) {
+      await watch.stop();
+      throw err;
+    }
+    return watch;
+  }
+
+  private note(msg: Msg): void {
+    const msgId = msg.headers?.get('Nats-Msg-Id') ?? '';
+    if (!msgId) return;
+    const known = this.seen.get(msgId);
+    if (known) {
+      known.sightings++;
+      return;
+    }
+    this.seen.set(msgId, {
+      msgId,
+      janusId: msg.headers?.get('Janus-Id') ?? '',
+      transaction: msg.headers?.get('Janus-Transaction') || undefined,
+      at: Date.now(),
+      sightings: 1,
+    });
+  }
+
+  async stop(): Promise<void> {
+    await Promise.allSettled(this.connections.map((nc) => nc.close()));
+  }
+}
+
+/** One message of the event stream, headers only. */
+export interface StoredEvent {
+  seq: number;
+  msgId: string;
+  janusId: string;
+  transaction: string | undefined;
+}
+
+/** Every message of `stream` (headers only), read with an ordered consumer up to its last sequence now. */
+export async function readStoredEvents(nc: NatsConnection, stream: string, timeoutMs = 20_000): Promise<StoredEvent[]> {
+  const info = await streamClusterInfo(nc, stream, 2000);
+  if (!info) throw new Error(`stream ${stream}: no info (no leader?)`);
+  const stored: StoredEvent[] = [];
+  if (info.messages === 0) return stored;
+  const consumer = await nc.jetstream().consumers.get(stream, { headers_only: true });
+  const messages = await consumer.consume({ max_messages: 1000 });
+  const timer = setTimeout(() => void messages.close(), timeoutMs);
+  try {
+    for await (const msg of messages) {
+      stored.push({
+        seq: msg.seq,
+        msgId: msg.headers?.get('Nats-Msg-Id') ?? '',
+        janusId: msg.headers?.get('Janus-Id') ?? '',
+        transaction: msg.headers?.get('Janus-Transaction') || undefined,
+      });
+      if (msg.seq >= info.lastSeq) break;
+    }
+  } finally {
+    clearTimeout(timer);
+    await messages.close();
+  }
+  if (stored.length === 0 || stored[stored.length - 1]!.seq < info.lastSeq)
+    throw new Error(
+      `stream ${stream}: read up to ${stored.at(-1)?.seq ?? 0} of ${info.lastSeq} within ${timeoutMs} ms`,
+    );
+  return stored;
+}
+
+/** A fire-and-forget echotest message sent by EventSource: Janus answers it with a plugin event carrying its transaction. */
+export interface SentEvent {
+  at: number;
+  janusId: string;
+  transaction: string;
+}
+
+/**
+ * Fire-and-forget echotest `message`s (no reply subject) at a fixed rate over the attached
+ * handles: each one that reaches Janus comes back as one plugin event on the event subject,
+ * with its transaction, which the event stream must store once.
+ */
+export class EventSource {
+  readonly sent: SentEvent[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private readonly runId = Math.random().toString(36).slice(2, 8);
+
+  constructor(
+    private readonly client: { readonly nc: NatsConnection },
+    private readonly prefix: string,
+    private readonly targets: LoadTarget[],
+    private readonly rate = 20,
+  ) {}
+
+  start(): void {
+    const startedAt = Date.now();
+    const base = this.sent.length;
+    let k = base;
+    this.timer = setInterval(() => {
+      const due = base + Math.floor(((Date.now() - startedAt) * this.rate) / 1000);
+      for (; k < due; k++) {
+        const target = this.targets[k % this.targets.length]!;
+        const transaction = `ev-${this.runId}-${k}`;
+        if (this.client.nc.isClosed()) return;
+        this.sent.push({ at: Date.now(), janusId: target.janusId, transaction });
+        this.client.nc.publish(
+          `${this.prefix}.request.${target.janusId}`,
+          JSON.stringify({ janus: 'message', handle_id: target.handleId, transaction, body: { audio: true } }),
+        );
+      }
+    }, 20);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
+
+/**
+ * Which node a test client is on over time, from its own status events (it starts on the
+ * node newClient placed it on); undefined while it is disconnected.
+ */
+export class ClientNodes {
+  readonly spans: Array<{ from: number; to: number | undefined; node: number | undefined }> = [];
+
+  constructor(
+    private readonly cluster: HaCluster,
+    client: { readonly nc: NatsConnection },
+  ) {
+    this.spans.push({ from: Date.now(), to: undefined, node: cluster.nodeOfClient(client) });
+    void (async () => {
+      for await (const status of client.nc.status()) {
+        if (status.type === 'disconnect') this.move(undefined);
+        else if (status.type === 'reconnect')
+          this.move(cluster.nodeOfServer(typeof status.data === 'string' ? status.data : client.nc.getServer()));
+      }
+    })().catch(() => undefined);
+  }
+
+  private move(node: number | undefined): void {
+    const now = Date.now();
+    const last = this.spans[this.spans.length - 1]!;
+    last.to = now;
+    this.spans.push({ from: now, to: undefined, node });
+  }
+
+  /** The spans overlapping [from, to]. */
+  during(from: number, to: number): Array<{ from: number; to: number; node: number | undefined }> {
+    return this.spans
+      .map((s) => ({ from: s.from, to: s.to ?? Number.POSITIVE_INFINITY, node: s.node }))
+      .filter((s) => s.from <= to && s.to >= from);
+  }
 }

@@ -8,7 +8,8 @@
  * (`local` and `other`, both on the one Janus: two replicas for admin.status) and one bridge
  * with ha.enabled on prefix `ha` (for admin.owners; its reloads fail on purpose); a second
  * nats-server that demands a user and password, with its own bridge; a TLS nats-server that
- * verifies client certificates.
+ * verifies client certificates. The Admin API commands use a fifth bridge on prefix `adm`
+ * (`a1` with the Janus's admin WebSocket and its stock admin secret, `a2` without one).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -26,6 +27,8 @@ const PACKAGE = join(REPO, 'packages/janus-nats-client');
 const CLI = join(PACKAGE, 'dist/cli/main.js');
 const PASSWORD = 'Sup3r-s3cret-pw';
 const WRONG = 'Wr0ng-guess-pw';
+/** The stock janus.jcfg's admin_secret (scripts/janus-local.sh keeps it). */
+const ADMIN_SECRET = 'janusoverlord';
 
 let nats: NatsServer;
 let authNats: NatsServer;
@@ -121,11 +124,21 @@ beforeAll(async () => {
       { rereadConfig: () => ({ ok: false, problem: 'the test refuses every reload' }) },
     ),
     startBridge({ nats: { servers: [authNats.url], user: 'u', password: PASSWORD }, connections: [{ janus_id: 'local', janus_url: janusUrl }] }),
+    // Its own prefix: status and reload on `janus` still see two replicas.
+    startBridge({
+      nats: { servers: [nats.url], subjectPrefix: 'adm' },
+      connections: [
+        { janus_id: 'a1', janus_url: janusUrl, janus_admin_url: `${janusServer.adminUrl}?admin_secret=${ADMIN_SECRET}` },
+        { janus_id: 'a2', janus_url: janusUrl },
+      ],
+    }),
   ]));
   nc = await connect({ servers: nats.url });
   janus = new JanusNats(nc, 'local');
-  const [local, other, ha, auth] = bridges;
+  const [local, other, ha, auth, adm] = bridges;
   await eventually(() => local!.daemon.served.get('local')?.connection.state === 'ready'
+    && adm!.daemon.served.get('a1')?.connection.state === 'ready' && adm!.daemon.served.get('a1')?.admin?.state === 'ready'
+    && adm!.daemon.served.get('a2')?.connection.state === 'ready'
     && other!.daemon.served.get('other')?.connection.state === 'ready'
     && ha!.daemon.served.get('h1')?.connection.state === 'ready' && ha!.logs().some((l) => l.msg === 'serving')
     && auth!.daemon.served.get('local')?.connection.state === 'ready', 15_000, 'every bridge serving');
@@ -385,6 +398,165 @@ describe('admin subjects', () => {
     expect(failed.stdout).toContain('invalid-config: the test refuses every reload');
     expect(nobody.code).toBe(4);
     expect(nobody.stderr).toContain('nobody answers nobody.admin.status');
+  });
+});
+
+describe('Janus Admin API (<prefix>.adminapi.<janus_id>)', () => {
+  const adm = (args: string[], env: Record<string, string> = {}) => cli(['--prefix', 'adm', ...args], env);
+  const bridgeSession = (id: string): number => bridges[4]!.daemon.served.get(id)!.sessionId!;
+
+  it('--help lists admin, sessions, handles and handle-info, and the 608/609 bridge errors under exit 3', async () => {
+    const help = await cli(['--help']);
+    expect(help.code).toBe(0);
+    for (const word of ['admin <janus_id> <json>', 'sessions <janus_id>', 'handles <janus_id>', 'handle-info <janus_id> <handle_id>', '608 Admin API verb refused', '609 no janus_admin_url']) {
+      expect(help.stdout).toContain(word);
+    }
+    const sub = await cli(['handle-info', '--help']);
+    expect(sub.code).toBe(0);
+    expect(sub.stdout).toContain('--session <id>');
+    expect(sub.stdout).toContain('admin.status');
+  });
+
+  it('handle-info of a handle attached with `janus-nats attach` prints its info (on the bridge\'s session, found in admin.status); --json gives Janus\'s answer; --session names the session', async () => {
+    const attached = await adm(['attach', 'a1', 'echotest', '--opaque-id', 'cli-admin']);
+    expect(attached.code, attached.stderr).toBe(0);
+    const handle = Number(attached.stdout.trim());
+    const session = bridgeSession('a1');
+    try {
+      const [human, machine, explicit] = await Promise.all([
+        adm(['handle-info', 'a1', String(handle)]),
+        adm(['handle-info', 'a1', String(handle), '--json']),
+        adm(['handle-info', 'a1', String(handle), '--session', String(session), '--json']),
+      ]);
+      expect(human.code, human.stderr).toBe(0);
+      expect(human.stderr).toBe('');
+      const info = JSON.parse(human.stdout) as Record<string, unknown>;
+      expect(info).toMatchObject({ session_id: session, handle_id: handle, opaque_id: 'cli-admin', plugin: 'janus.plugin.echotest' });
+      expect(human.stdout.split('\n').length).toBeGreaterThan(5);   // indented for people
+      expect(machine.code, machine.stderr).toBe(0);
+      expect(machine.stdout.trim().split('\n')).toHaveLength(1);
+      const answer = JSON.parse(machine.stdout) as Record<string, unknown>;
+      expect(answer).toMatchObject({ janus: 'success', session_id: session, handle_id: handle, info: { handle_id: handle, plugin: 'janus.plugin.echotest' } });
+      expect(answer).not.toHaveProperty('admin_secret');
+      expect(machine.stdout).not.toContain(ADMIN_SECRET);
+      expect(explicit.code, explicit.stderr).toBe(0);
+      expect(JSON.parse(explicit.stdout)).toMatchObject({ janus: 'success', session_id: session, handle_id: handle });
+
+      // handles lists it on the bridge's session; sessions lists that session.
+      const [handles, sessions, sessionsJson] = await Promise.all([adm(['handles', 'a1']), adm(['sessions', 'a1']), adm(['sessions', 'a1', '--json'])]);
+      expect(handles.code, handles.stderr).toBe(0);
+      expect(handles.stdout.trim().split('\n').map(Number)).toContain(handle);
+      expect(sessions.code, sessions.stderr).toBe(0);
+      expect(sessions.stdout).toMatch(/^(\d+\n)+$/);
+      expect(sessions.stdout.trim().split('\n').map(Number)).toContain(session);
+      expect(sessionsJson.code, sessionsJson.stderr).toBe(0);
+      expect(JSON.parse(sessionsJson.stdout)).toMatchObject({ janus: 'success', sessions: expect.arrayContaining([session]) as unknown });
+    } finally {
+      expect((await adm(['detach', 'a1', String(handle)])).code).toBe(0);
+    }
+    // Gone: Janus's own error (459 No such handle, below 600) is exit 2.
+    const gone = await adm(['handle-info', 'a1', String(handle)]);
+    expect(gone.code, gone.stderr).toBe(2);
+    expect(gone.stdout).toBe('');
+    expect(gone.stderr).toMatch(/^error: JanusError 459: /);
+  });
+
+  it('admin passes a read-only verb and prints Janus\'s answer; Janus\'s admin errors (458) exit 2', async () => {
+    const [status, machine, noSession] = await Promise.all([
+      adm(['admin', 'a1', '{"janus":"get_status","transaction":"mine"}']),
+      adm(['admin', 'a1', '{"janus":"list_sessions"}', '--json']),
+      adm(['admin', 'a1', '{"janus":"list_handles","session_id":1}', '--json']),
+    ]);
+    expect(status.code, status.stderr).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ janus: 'success', transaction: 'mine', status: expect.any(Object) as unknown });
+    expect(machine.code, machine.stderr).toBe(0);
+    expect(JSON.parse(machine.stdout)).toMatchObject({ janus: 'success', sessions: expect.arrayContaining([bridgeSession('a1')]) as unknown });
+    expect(noSession.code, noSession.stderr).toBe(2);
+    expect(noSession.stdout).toBe('');
+    expect(JSON.parse(noSession.stderr)).toMatchObject({ error: { exit: 2, class: 'JanusError', code: 458 } });
+  });
+
+  it('a verb that changes Janus (destroy_session) is BridgeError 608: exit 3, nothing sent, the session lives on', async () => {
+    const session = bridgeSession('a1');
+    const body = JSON.stringify({ janus: 'destroy_session', session_id: session });
+    const [human, machine] = await Promise.all([adm(['admin', 'a1', body]), adm(['admin', 'a1', body, '--json'])]);
+    expect(human.code, human.stderr).toBe(3);
+    expect(human.stdout).toBe('');
+    expect(human.stderr).toMatch(/^error: BridgeError 608 admin_verb_refused: .*\(what to do: use a read-only verb/);
+    expect(machine.code).toBe(3);
+    expect(JSON.parse(machine.stderr)).toMatchObject({ error: { exit: 3, class: 'BridgeError', code: 608, name: 'admin_verb_refused', retryable: false } });
+    const sessions = await adm(['sessions', 'a1']);
+    expect(sessions.stdout.trim().split('\n').map(Number)).toContain(session);
+    expect(bridgeSession('a1')).toBe(session);
+    expect((await adm(['ping', 'a1'])).code).toBe(0);
+  });
+
+  it('a connection without janus_admin_url is BridgeError 609: exit 3 (admin, sessions, handle-info)', async () => {
+    const [admin, sessions, info] = await Promise.all([
+      adm(['admin', 'a2', '{"janus":"list_sessions"}']),
+      adm(['sessions', 'a2', '--json']),
+      adm(['handle-info', 'a2', '1']),
+    ]);
+    for (const r of [admin, sessions, info]) {
+      expect(r.code, r.stderr).toBe(3);
+      expect(r.stdout).toBe('');
+    }
+    expect(admin.stderr).toMatch(/^error: BridgeError 609 admin_not_configured: .*\(what to do: set janus_admin_url/);
+    expect(JSON.parse(sessions.stderr)).toMatchObject({ error: { exit: 3, class: 'BridgeError', code: 609, name: 'admin_not_configured' } });
+    expect(info.stderr).toMatch(/^error: BridgeError 609 /);
+  });
+
+  it('nobody serves the janus_id: exit 4 (admin at once; handle-info after admin.status lists it nowhere, or with --session)', async () => {
+    const [admin, info, withSession, noPrefix] = await Promise.all([
+      adm(['admin', 'nobody', '{"janus":"list_sessions"}']),
+      adm(['handle-info', 'nobody', '1']),
+      adm(['handle-info', 'nobody', '1', '--session', '2']),
+      cli(['handle-info', 'a1', '1', '--prefix', 'nobody']),
+    ]);
+    expect(admin.code, admin.stderr).toBe(4);
+    expect(admin.stderr).toBe('error: NoRespondersError: no bridge serves janus_id "nobody" (no responders on adm.adminapi.nobody)\n');
+    expect(info.code, info.stderr).toBe(4);
+    expect(info.stderr).toBe('error: NoRespondersError: no bridge serves janus_id "nobody" (1 replica answered adm.admin.status, none lists it)\n');
+    expect(withSession.code, withSession.stderr).toBe(4);
+    expect(withSession.stderr).toContain('no responders on adm.adminapi.nobody');
+    expect(noPrefix.code, noPrefix.stderr).toBe(4);
+    expect(noPrefix.stderr).toContain('nobody answers nobody.admin.status');
+  });
+
+  it('usage errors exit 1 before anything is sent: bad JSON, no verb, a bad handle or session id', async () => {
+    const results = await Promise.all([
+      adm(['admin', 'a1', '{"janus":']),
+      adm(['admin', 'a1', '{"session_id":1}']),
+      adm(['admin', 'a1', '[]']),
+      adm(['handle-info', 'a1', 'x1']),
+      adm(['handle-info', 'a1', '1', '--session', '0']),
+      adm(['handles', 'a1', '--session', '9007199254740993']),
+    ]);
+    for (const r of results) {
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stdout).toBe('');
+    }
+    const [badJson, noVerb, notObject, badHandle, badSession, bigSession] = results.map((r) => r.stderr);
+    expect(badJson).toContain('the Admin API request is not valid JSON');
+    expect(noVerb).toContain('the Admin API request needs a "janus" verb');
+    expect(notObject).toContain('must be a JSON object');
+    expect(badHandle).toContain('handle_id must be a positive whole number');
+    expect(badSession).toContain('--session must be a positive whole number');
+    expect(bigSession).toContain('--session must be a positive whole number');
+  });
+
+  it('--timeout travels as Janus-Timeout; a responder that never answers is TimeoutError after --timeout + 1 s (exit 5)', async () => {
+    const seen: string[] = [];
+    const silent = nc.subscribe('janus.adminapi.silent', { callback: (_err, msg) => { seen.push(msg.headers?.get('Janus-Timeout') ?? ''); } });
+    await nc.flush();
+    try {
+      const r = await cli(['admin', 'silent', '{"janus":"ping"}', '--timeout', '300']);
+      expect(r.code, r.stderr).toBe(5);
+      expect(r.stderr).toBe('error: TimeoutError: no reply on janus.adminapi.silent within 1300 ms\n');
+      expect(seen).toEqual(['300']);
+    } finally {
+      silent.unsubscribe();
+    }
   });
 });
 

@@ -9,7 +9,7 @@ export const EXIT = {
   ok: 0,
   /** A usage error: unknown command or option, missing argument, an argument that is not the JSON or number it must be, an option's file unreadable. */
   usage: 1,
-  /** Janus refused the request (JanusError: 403, 450–499). */
+  /** Janus refused the request (JanusError: codes below 600; the API's 403, 450–499, the Admin API's too). */
   janus: 2,
   /** The bridge refused or could not complete it (BridgeError: 600–699). */
   bridge: 3,
@@ -31,8 +31,9 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 export const EXIT_HELP = `Exit status:
   0  success
   1  usage error (unknown command or option, bad JSON or number argument, unreadable file)
-  2  Janus error (JanusError: Janus refused the request, codes 403, 450-499)
-  3  bridge error (BridgeError 600-699, e.g. 604 verb refused, 610 Janus did not answer in time)
+  2  Janus error (JanusError: Janus refused the request, codes below 600, e.g. 403, 458, 459)
+  3  bridge error (BridgeError 600-699, e.g. 604 verb refused, 608 Admin API verb refused,
+     609 no janus_admin_url, 610 Janus did not answer in time)
   4  no responders (no bridge serves that janus_id, or nobody answers that admin subject)
   5  timeout (TimeoutError: no reply on NATS at all within --timeout + 1 s)
   6  NATS connection failure (unreachable, authentication, TLS, connection lost)

@@ -82,3 +82,8 @@ export function reloadLines(answer: Record<string, unknown>): string[] {
   const error = (answer.error ?? {}) as Record<string, unknown>;
   return [`reload FAILED from ${text(answer.source)}: ${text(error.kind)}: ${text(error.message)} (the running list is kept)`];
 }
+
+/** Ids (list_sessions' sessions, list_handles' handles), one a line; nothing for none. */
+export function idLines(ids: unknown): string[] {
+  return Array.isArray(ids) ? ids.map((id) => String(id)) : [];
+}

@@ -7,15 +7,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { ErrorCode, RequestStrategy, type Msg, type NatsConnection } from 'nats';
-import { JanusNats } from '../client.js';
+import { ErrorCode, headers as natsHeaders, RequestStrategy, type Msg, type NatsConnection } from 'nats';
+import { JanusNats, REPLY_GRACE_MS } from '../client.js';
 import { subscribeEvents } from '../events.js';
 import type { Jsep } from '../handle-api.js';
-import { checkJanusId, checkPrefix, DEFAULT_PREFIX } from '../subjects.js';
-import { TimeoutError } from '../errors.js';
+import { checkJanusId, checkPrefix, DEFAULT_PREFIX, isJanusId } from '../subjects.js';
+import { errorFromReply, NoRespondersError, TimeoutError } from '../errors.js';
 import { DEFAULT_SERVER, DEFAULT_TIMEOUT_MS, openNats, parseDuration, secretsOf, type GlobalOptions } from './connect.js';
 import { CliError, describeFailure, EXIT, EXIT_HELP, failureLine, scrub, type ExitCode } from './exit.js';
-import { eventLine, eventObject, ownersLines, reloadLines, sortStatus, statusLines, type StatusAnswer } from './output.js';
+import { eventLine, eventObject, idLines, ownersLines, reloadLines, sortStatus, statusLines, type StatusAnswer } from './output.js';
 
 /** Where the CLI writes; the process's streams unless a test says otherwise. */
 export interface CliIo {
@@ -79,7 +79,9 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
 
   const print = (human: string | string[], machine: unknown): void => {
     if (options?.json) io.out(`${JSON.stringify(machine)}\n`);
-    else io.out(`${Array.isArray(human) ? human.join('\n') : human}\n`);
+    else if (!Array.isArray(human)) io.out(`${human}\n`);
+    // An empty list (no sessions, no handles) prints nothing.
+    else if (human.length > 0) io.out(`${human.join('\n')}\n`);
   };
   /** A note for people on stderr (not data): JSON with --json. */
   const note = (human: string, machine: Record<string, unknown>): void => {
@@ -138,10 +140,10 @@ ${EXIT_HELP}`);
       return command.error(`--prefix: ${(err as Error).message}`, { exitCode: EXIT.usage, code: 'janus-nats.usage' });
     }
   };
-  const handleIdArgument = (command: Command, value: string): number => {
+  const handleIdArgument = (command: Command, value: string, what = 'handle_id'): number => {
     const n = Number(value);
     if (!/^[1-9]\d*$/.test(value) || !Number.isSafeInteger(n)) {
-      command.error(`handle_id must be a positive whole number below 2^53, got ${JSON.stringify(value)}`, { exitCode: EXIT.usage, code: 'janus-nats.usage' });
+      command.error(`${what} must be a positive whole number below 2^53, got ${JSON.stringify(value)}`, { exitCode: EXIT.usage, code: 'janus-nats.usage' });
     }
     return n;
   };
@@ -200,6 +202,68 @@ ${EXIT_HELP}`);
     }
     if (answers.length === 0) throw new TimeoutError(subject, options!.timeout);
     return answers;
+  };
+
+  /**
+   * One request on `<prefix>.adminapi.<janus_id>` (Janus's Admin API through the bridge): Janus's
+   * answer, or its error thrown as for `request` (JanusError below 600, BridgeError 600–699, e.g.
+   * 608 a verb the bridge does not pass on, 609 no janus_admin_url). --timeout travels as
+   * Janus-Timeout and the NATS request waits REPLY_GRACE_MS longer, as JanusNats.request does.
+   */
+  const adminApiRequest = async (nc: NatsConnection, prefix: string, janusId: string, message: Record<string, unknown>): Promise<Record<string, unknown>> => {
+    const subject = `${prefix}.adminapi.${janusId}`;
+    const timeout = options!.timeout;
+    const h = natsHeaders();
+    h.set('Janus-Timeout', String(timeout));
+    const waitMs = timeout + REPLY_GRACE_MS;
+    let msg: Msg;
+    try {
+      msg = await nc.request(subject, JSON.stringify(message), { timeout: waitMs, headers: h });
+    } catch (err) {
+      const code = (err as { code?: unknown } | null)?.code;
+      if (code === ErrorCode.NoResponders) throw new NoRespondersError(subject, janusId, err);
+      if (code === ErrorCode.Timeout) throw new TimeoutError(subject, waitMs, err);
+      throw err;
+    }
+    const reply = parseAdminReply(msg, subject);
+    if (typeof reply.janus !== 'string') throw new CliError('JanusNatsError', EXIT.other, `the reply on ${subject} is not a Janus message`);
+    if (reply.janus === 'error') throw errorFromReply(reply, msg.headers?.get('Nats-Service-Error-Code'));
+    return reply;
+  };
+  /**
+   * The bridge's Janus session for `janusId`, from `<prefix>.admin.status`: the replica serving
+   * it answers with its session_id (the others do not list it). Stops at the first answer that
+   * lists it; waits for the others until none came for DEFAULT_GATHER_MS otherwise.
+   */
+  const bridgeSession = async (nc: NatsConnection, prefix: string, janusId: string): Promise<number> => {
+    const subject = `${prefix}.admin.status`;
+    let listed: Record<string, unknown> | undefined;
+    let answered = 0;
+    try {
+      const replies = await nc.requestMany(subject, '', { strategy: RequestStrategy.JitterTimer, maxWait: options!.timeout, jitter: DEFAULT_GATHER_MS });
+      for await (const msg of replies) {
+        answered++;
+        const connections = (parseAdminReply(msg, subject) as StatusAnswer).connections ?? [];
+        const connection = connections.find((c) => c.janus_id === janusId);
+        if (connection === undefined) continue;
+        listed = connection;
+        if (isJanusId(connection.session_id)) return connection.session_id;
+      }
+    } catch (err) {
+      if (err instanceof CliError) throw err;
+      throw adminError(err, subject, `no bridge runs with prefix "${prefix}"`, options!.timeout);
+    }
+    if (answered === 0) throw new TimeoutError(subject, options!.timeout);
+    if (listed === undefined) throw new CliError('NoRespondersError', EXIT.noResponders, `no bridge serves janus_id "${janusId}" (${answered} replica${answered === 1 ? '' : 's'} answered ${subject}, none lists it)`);
+    throw new CliError('JanusNatsError', EXIT.other, `the bridge has no Janus session for "${janusId}" now (state ${String(listed.state)}); give --session`);
+  };
+  /** The request of `admin`: a JSON object with a "janus" verb. */
+  const adminMessageArgument = (command: Command, text: string): Record<string, unknown> => {
+    const message = objectArgument(command, 'the Admin API request', text, '{"janus":"list_sessions"}');
+    if (typeof message.janus !== 'string' || message.janus === '') {
+      command.error('the Admin API request needs a "janus" verb, e.g. \'{"janus":"list_sessions"}\'', { exitCode: EXIT.usage, code: 'janus-nats.usage' });
+    }
+    return message;
   };
 
   program.command('request')
@@ -350,6 +414,64 @@ ${EXIT_HELP}`);
         const answers = await adminGather(nc, `${prefix}.admin.reload`, `no bridge runs with prefix "${prefix}"`, opts.wait);
         print(answers.flatMap((answer) => reloadLines(answer)), answers);
         if (answers.some((answer) => answer.ok !== true)) exitCode = EXIT.reloadFailed;
+      });
+    });
+
+  program.command('admin')
+    .description('send a Janus Admin API request (<prefix>.adminapi.<janus_id>: the bridge adds the admin secret, passes read-only verbs unless adminApi.allowVerbs); prints Janus\'s answer')
+    .argument('<janus_id>', 'the Janus (its connection needs a janus_admin_url)')
+    .argument('<json>', 'the request, e.g. \'{"janus":"list_sessions"}\'')
+    .action(async (id: string, text: string, _opts: unknown, command: Command) => {
+      const janusId = janusIdArgument(command, id);
+      const prefix = prefixOf(command);
+      const message = adminMessageArgument(command, text);
+      await withNats(async (nc) => {
+        const reply = await adminApiRequest(nc, prefix, janusId, message);
+        print(JSON.stringify(reply, null, 2), reply);
+      });
+    });
+
+  program.command('sessions')
+    .description('the Janus sessions (Admin API list_sessions); prints one session id a line')
+    .argument('<janus_id>', 'the Janus (its connection needs a janus_admin_url)')
+    .action(async (id: string, _opts: unknown, command: Command) => {
+      const janusId = janusIdArgument(command, id);
+      const prefix = prefixOf(command);
+      await withNats(async (nc) => {
+        const reply = await adminApiRequest(nc, prefix, janusId, { janus: 'list_sessions' });
+        print(idLines(reply.sessions), reply);
+      });
+    });
+
+  program.command('handles')
+    .description('the handles of the bridge\'s session (or --session) (Admin API list_handles); prints one handle id a line')
+    .argument('<janus_id>', 'the Janus (its connection needs a janus_admin_url)')
+    .option('--session <id>', 'the session (default: the bridge\'s, from <prefix>.admin.status)')
+    .action(async (id: string, opts: { session?: string }, command: Command) => {
+      const janusId = janusIdArgument(command, id);
+      const prefix = prefixOf(command);
+      const given = opts.session === undefined ? undefined : handleIdArgument(command, opts.session, '--session');
+      await withNats(async (nc) => {
+        const sessionId = given ?? await bridgeSession(nc, prefix, janusId);
+        const reply = await adminApiRequest(nc, prefix, janusId, { janus: 'list_handles', session_id: sessionId });
+        print(idLines(reply.handles), reply);
+      });
+    });
+
+  program.command('handle-info')
+    .description('a handle\'s state in Janus (Admin API handle_info) on the bridge\'s session (or --session); prints its info, indented')
+    .argument('<janus_id>', 'the Janus (its connection needs a janus_admin_url)')
+    .argument('<handle_id>', 'the handle')
+    .option('--session <id>', 'the session holding the handle (default: the bridge\'s, from <prefix>.admin.status)')
+    .action(async (id: string, handleText: string, opts: { session?: string }, command: Command) => {
+      const janusId = janusIdArgument(command, id);
+      const prefix = prefixOf(command);
+      const handleId = handleIdArgument(command, handleText);
+      const given = opts.session === undefined ? undefined : handleIdArgument(command, opts.session, '--session');
+      await withNats(async (nc) => {
+        const sessionId = given ?? await bridgeSession(nc, prefix, janusId);
+        const reply = await adminApiRequest(nc, prefix, janusId, { janus: 'handle_info', session_id: sessionId, handle_id: handleId });
+        print(JSON.stringify(reply.info ?? reply, null, 2), reply);
       });
     });
 
