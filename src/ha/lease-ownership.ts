@@ -283,6 +283,8 @@ export class LeaseOwnership implements Ownership {
     this.metrics.renewal((this.clock() - sent) / 1000, result.ok);
     if (!result.ok) {
       this.log.warn({ reason: result.reason }, 'ownership: heartbeat not renewed');
+      // Tried again at the next tick, not a whole heartbeat interval later: the fence is running.
+      this.lastHeartbeat = 0;
       return;
     }
     this.lastHeartbeatOk = Math.max(this.lastHeartbeatOk ?? 0, sent);

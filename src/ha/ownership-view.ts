@@ -134,7 +134,9 @@ export class OwnershipView {
    * and go with new names, and the session of a lease that old cannot be claimed anyway.
    */
   prune(now: number, ageMs: number): void {
-    for (const [id, seen] of this.leases) if (now - seen.seenAt > ageMs) this.leases.delete(id);
+    // A lease is not rewritten while nothing changes: it stays known while its holder lives.
+    for (const [id, seen] of this.leases)
+      if (now - seen.seenAt > ageMs && !this.leaseIsLive(seen, now)) this.leases.delete(id);
     for (const [replica, seen] of this.heartbeats) if (now - seen.seenAt > ageMs) this.heartbeats.delete(replica);
     for (const [id, deleted] of this.deleted) if (now - deleted.seenAt > ageMs) this.deleted.delete(id);
   }

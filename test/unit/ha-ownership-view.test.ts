@@ -160,6 +160,7 @@ describe('OwnershipView leases', () => {
     view.apply(put(heartbeatKey('r-old'), heartbeatOf('r-old'), 3), 0);
     view.apply(put(leaseKey('new'), leaseOf('serving'), 4), 50_000);
     view.apply(put(heartbeatKey('r-new'), heartbeatOf('r-new'), 5), 50_000);
+    wrote(view, 10_000, 20_000, 30_000);
     view.prune(60_001, 60_000);
     expect(view.allLeases().map(([id]) => id)).toEqual(['new']);
     expect(view.takeBasis('gone')).toEqual({ revision: undefined, previous: undefined });
@@ -305,5 +306,23 @@ describe("OwnershipView: version 2 leases live by their holder's heartbeat", () 
     expect(view.takeable('j1', ME, 3)).toBe('expired');
     view.apply(put(heartbeatKey('b'), heartbeatOf('b', 'old-instance'), 3), 4);
     expect(view.takeable('j1', ME, 5)).toBeUndefined();
+  });
+});
+
+describe('OwnershipView: pruning', () => {
+  it('keeps a version 2 lease never rewritten while its holder lives, and forgets it once the holder is dead', () => {
+    const view = new OwnershipView(TTL);
+    const lease: Lease = { ...leaseOf('serving', 'b-instance', 'b'), v: 2 };
+    view.apply(put(leaseKey('j1'), lease, 1), 0);
+    let revision = 2;
+    for (let t = 2_000; t <= 20 * TTL; t += 2_000) {
+      view.apply(put(heartbeatKey('b'), heartbeatOf('b', 'b-instance'), revision++), t);
+      wrote(view, t);
+    }
+    view.prune(20 * TTL, 10 * TTL);
+    expect(view.lease('j1')).toBeDefined();
+    wrote(view, 21 * TTL, 22 * TTL, 23 * TTL);
+    view.prune(31 * TTL, 10 * TTL);
+    expect(view.lease('j1')).toBeUndefined();
   });
 });
