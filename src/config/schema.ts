@@ -769,8 +769,8 @@ export const SCHEMA = {
       doc:
         "Seconds a replica's heartbeat (written every fifth of it: one write, whatever the number of connections) " +
         'may stay silent while the bucket takes writes before its connections are taken over; it stops serving them ' +
-        'itself after 70 % of it without a successful heartbeat. On a NATS cluster keep it at 8 or more: a leader ' +
-        'election stops writes for 4 to 5 s.',
+        'itself after 70 % of it without a successful heartbeat. On a NATS cluster set 15 or more: a leader ' +
+        'election stops writes for 4 to 10 s.',
       format: 'lease-seconds',
       default: 10,
       env: 'JNB_HA_LEASE_TTL',

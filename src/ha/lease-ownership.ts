@@ -41,7 +41,7 @@ const FENCE_SHARE = 0.7;
 const TICKS_PER_TTL = 10;
 /**
  * Heartbeats per TTL. Five (every 2 s with the default 10 s TTL) keep a replica within its
- * fence through a JetStream leader election (writes fail for 4–5 s, measured) that starts
+ * fence through a JetStream leader election (writes fail for 4–10 s, measured) that starts
  * just after a heartbeat.
  */
 const HEARTBEATS_PER_TTL = 5;
