@@ -45,6 +45,12 @@ const TICKS_PER_TTL = 10;
  * just after a heartbeat.
  */
 const HEARTBEATS_PER_TTL = 5;
+/**
+ * Heartbeat intervals an acknowledged heartbeat may stay unseen by the watch before the
+ * watch is started again: its consumer may live on a node that died, and nats.js can take
+ * 10 to 15 s to notice.
+ */
+const BLIND_WATCH_INTERVALS = 2;
 /** What the view forgets, in TTLs without a write. */
 const FORGET_AFTER_TTLS = 10;
 
@@ -62,6 +68,7 @@ export class LeaseOwnership implements Ownership {
   private balanceFrom = Number.POSITIVE_INFINITY;
   private tickTimer: NodeJS.Timeout | undefined;
   private lastHeartbeat = 0;
+  private lastWatchRestart = 0;
   /** When the last successful heartbeat write was sent: nobody may take our leases until a TTL after it. */
   private lastHeartbeatOk: number | undefined;
   private balancing = false;
@@ -77,7 +84,7 @@ export class LeaseOwnership implements Ownership {
     private readonly log: Logger,
     private readonly clock: () => number = () => performance.now(),
   ) {
-    this.view = new OwnershipView(settings.leaseTtlMs);
+    this.view = new OwnershipView(settings.leaseTtlMs, settings.replicaId);
     this.watch = new BucketWatch(bucket, (entry) => this.onEntry(entry), log, Math.max(5000, settings.leaseTtlMs));
     this.heartbeat = {
       replica: settings.replicaId,
@@ -269,9 +276,22 @@ export class LeaseOwnership implements Ownership {
         this.background(this.write(id, held));
       }
     }
-    if (this.announced && now - this.lastHeartbeat >= this.settings.leaseTtlMs / HEARTBEATS_PER_TTL)
-      this.background(this.writeHeartbeat());
+    const heartbeatInterval = this.settings.leaseTtlMs / HEARTBEATS_PER_TTL;
+    if (this.announced && now - this.lastHeartbeat >= heartbeatInterval) this.background(this.writeHeartbeat());
+    this.restartBlindWatch(now, BLIND_WATCH_INTERVALS * heartbeatInterval);
     this.scheduleBalance();
+  }
+
+  /** Our acknowledged heartbeat has not come back through the watch in time: the watch sees nothing, start it again. */
+  private restartBlindWatch(now: number, limitMs: number): void {
+    const unseenSince = this.view.oldestUnseenOwnWrite();
+    if (unseenSince === undefined || now - unseenSince < limitMs || now - this.lastWatchRestart < limitMs) return;
+    this.lastWatchRestart = now;
+    this.log.warn(
+      { unseen_for_ms: Math.round(now - unseenSince) },
+      'ownership: the bucket watch has not delivered our own heartbeat; starting it again',
+    );
+    this.watch.restart();
   }
 
   /** The one periodic write: it keeps every lease this replica holds alive, however many. */
@@ -288,7 +308,7 @@ export class LeaseOwnership implements Ownership {
       return;
     }
     this.lastHeartbeatOk = Math.max(this.lastHeartbeatOk ?? 0, sent);
-    this.view.ownWriteSucceeded(sent);
+    this.view.ownWriteAcknowledged(sent, result.revision);
   }
 
   /** Our heartbeat is too old for us to be sure nobody may take our leases: stop serving them. */

@@ -4,7 +4,10 @@
  * has not been seen written for a lease TTL *while the bucket took writes*: this replica's
  * own heartbeat writes are the evidence, and at least WRITABLE_ROUNDS of them must have
  * succeeded since. So a JetStream leader election (nobody can write for a few seconds) never
- * makes another replica look dead. A version 2 lease lives while its holder's heartbeat
+ * makes another replica look dead. An own write counts only once the watch has delivered it:
+ * the watch then has delivered every write made before it, so a replica whose watch went
+ * blind (its consumer on a node that died) gathers no evidence while it sees nothing.
+ * A version 2 lease lives while its holder's heartbeat
  * does; a version 1 lease (an older release) while it is renewed. Pure: time comes in as an
  * argument.
  */
@@ -41,14 +44,20 @@ export type TakeBasis =
 export const WRITABLE_ROUNDS = 3;
 
 export class OwnershipView {
-  /** When this replica's successful heartbeat writes were sent, newest last (the last WRITABLE_ROUNDS). */
+  /** When this replica's heartbeat writes, acknowledged and seen through the watch, were sent (the last WRITABLE_ROUNDS). */
   private readonly ownWrites: number[] = [];
+  /** Acknowledged heartbeat writes the watch has not delivered yet, oldest first. */
+  private readonly unseenOwnWrites: Array<{ revision: number; sentAt: number }> = [];
   private readonly leases = new Map<string, SeenLease>();
   /** Deleted lease keys: the revision of the delete, for a compare-and-set create. */
   private readonly deleted = new Map<string, { revision: number; seenAt: number }>();
   private readonly heartbeats = new Map<string, SeenHeartbeat>();
 
-  constructor(private readonly ttlMs: number) {}
+  constructor(
+    private readonly ttlMs: number,
+    /** This replica's id: its own heartbeats seen through the watch are the evidence that the bucket takes writes. */
+    private readonly ownReplica?: string,
+  ) {}
 
   /** Takes one watch entry; returns the janus_id of a lease it changed, if any. */
   apply(entry: WatchedEntry, now: number): { lease?: string; heartbeat?: string } {
@@ -74,6 +83,7 @@ export class OwnershipView {
       const seenAt = known?.revision === entry.revision ? known.seenAt : now;
       if (heartbeat) this.heartbeats.set(key.replica, { heartbeat, revision: entry.revision, seenAt });
       else this.heartbeats.delete(key.replica);
+      if (heartbeat && key.replica === this.ownReplica) this.ownWriteSeen(entry.revision);
       return { heartbeat: key.replica };
     }
     return {};
@@ -83,7 +93,22 @@ export class OwnershipView {
     return this.leases.get(janusId);
   }
 
-  /** One of this replica's heartbeat writes succeeded; `sentAt` is when it was sent. */
+  /** The bucket acknowledged one of this replica's heartbeat writes; it counts once the watch delivers it. */
+  ownWriteAcknowledged(sentAt: number, revision: number): void {
+    this.unseenOwnWrites.push({ revision, sentAt });
+  }
+
+  /** When the oldest acknowledged heartbeat write the watch has not delivered was sent: a blind watch shows here. */
+  oldestUnseenOwnWrite(): number | undefined {
+    return this.unseenOwnWrites[0]?.sentAt;
+  }
+
+  private ownWriteSeen(revision: number): void {
+    while (this.unseenOwnWrites.length > 0 && this.unseenOwnWrites[0]!.revision <= revision)
+      this.ownWriteSucceeded(this.unseenOwnWrites.shift()!.sentAt);
+  }
+
+  /** One of this replica's heartbeat writes succeeded and the watch has delivered everything written before it. */
   ownWriteSucceeded(sentAt: number): void {
     this.ownWrites.push(sentAt);
     if (this.ownWrites.length > WRITABLE_ROUNDS) this.ownWrites.shift();

@@ -53,6 +53,9 @@ export class FakeKv {
   readonly store = new Map<string, Stored>();
   readonly writes: Written[] = [];
   private readonly watchers = new Set<Watcher>();
+  private readonly watchCounts = new Map<string, number>();
+  /** Replicas whose watches lag, a watch started again included. */
+  private readonly held = new Set<string>();
   private readonly failures: Array<{ match: (attempt: Attempt) => boolean; left: number }> = [];
 
   constructor(
@@ -89,12 +92,19 @@ export class FakeKv {
     this.store.delete(key);
   }
 
-  /** `by`'s watch stops delivering (entries are kept) until released. */
+  /** How many watches `by` has started. */
+  watchesStarted(by: string): number {
+    return this.watchCounts.get(by) ?? 0;
+  }
+
+  /** `by`'s watch stops delivering (entries are kept) until released; so does one it starts again meanwhile. */
   holdWatch(by: string): void {
+    this.held.add(by);
     for (const watcher of this.watchers) if (watcher.by === by) watcher.buffer ??= [];
   }
 
   releaseWatch(by: string): void {
+    this.held.delete(by);
     for (const watcher of this.watchers) {
       if (watcher.by !== by || !watcher.buffer) continue;
       const buffered = watcher.buffer;
@@ -173,11 +183,15 @@ export class FakeKv {
     const done = new Promise<void>((resolve) => {
       ended = resolve;
     });
+    this.watchCounts.set(by, this.watchesStarted(by) + 1);
+    const watcher: Watcher = { by, onEntry, buffer: this.held.has(by) ? [] : undefined };
     const current = [...this.store].sort(([, a], [, b]) => a.revision - b.revision);
-    for (const [key, stored] of current)
-      onEntry({ key, operation: stored.operation, value: stored.value, revision: stored.revision });
+    for (const [key, stored] of current) {
+      const entry: WatchedEntry = { key, operation: stored.operation, value: stored.value, revision: stored.revision };
+      if (watcher.buffer) watcher.buffer.push(entry);
+      else onEntry(entry);
+    }
     onReady();
-    const watcher: Watcher = { by, onEntry, buffer: undefined };
     this.watchers.add(watcher);
     return {
       stop: () => {

@@ -418,20 +418,47 @@ describe('LeaseOwnership: two replicas', () => {
   });
 });
 
+describe('LeaseOwnership: a watch that delivers nothing', () => {
+  it('never takes the leases of a live replica while its own heartbeats do not come back, and starts the watch again', async () => {
+    const { kv, replica } = world();
+    const ids = ['j1', 'j2', 'j3', 'j4'];
+    const a = replica('A');
+    await a.join(...ids);
+    await advance(SETTLE + 2 * TICK);
+    const b = replica('B');
+    await b.join(...ids);
+    await advance(SETTLE + 3 * TTL);
+    const settled = servedBy(kv, ids);
+    expect(Object.values(settled).filter((r) => r === 'B')).toHaveLength(2);
+    const watchesBefore = kv.watchesStarted('B');
+
+    // B's writes still work; its watch shows nothing, A's heartbeats included.
+    kv.holdWatch('B');
+    await advance(4 * TTL);
+    expect(servedBy(kv, ids)).toEqual(settled);
+    expect(a.host.of('drop')).toEqual([]);
+    expect(kv.watchesStarted('B')).toBeGreaterThan(watchesBefore);
+
+    kv.releaseWatch('B');
+    await advance(2 * TTL);
+    expect(servedBy(kv, ids)).toEqual(settled);
+    expect(a.host.of('drop')).toEqual([]);
+    expect(b.host.of('drop')).toEqual([]);
+  });
+});
+
 describe('LeaseOwnership: keys the bucket aged out', () => {
   it('takes over a stale revision with a create once the key vanished', async () => {
     const { kv, replica } = world();
     // A lease left free by a replica that is gone: the view holds its revision.
-    await kv
-      .bucket('Z')
-      .put(leaseKey('j1'), {
-        replica: 'Z',
-        instance: 'Z-instance',
-        session_id: 42,
-        since: new Date().toISOString(),
-        state: 'free',
-        ttl_ms: TTL,
-      });
+    await kv.bucket('Z').put(leaseKey('j1'), {
+      replica: 'Z',
+      instance: 'Z-instance',
+      session_id: 42,
+      since: new Date().toISOString(),
+      state: 'free',
+      ttl_ms: TTL,
+    });
     const a = replica('A');
     await a.coordinator.start();
     const stale = kv.writesTo(leaseKey('j1'))[0]!.revision;
@@ -478,30 +505,26 @@ describe('LeaseOwnership: keys the bucket aged out', () => {
 
   it('tries a take that keeps conflicting about once per tick, not in a loop', async () => {
     const { kv, replica } = world({ maxAgeMs: undefined });
-    await kv
-      .bucket('Z')
-      .put(leaseKey('j1'), {
-        replica: 'Z',
-        instance: 'Z-instance',
-        session_id: 42,
-        since: new Date().toISOString(),
-        state: 'free',
-        ttl_ms: TTL,
-      });
+    await kv.bucket('Z').put(leaseKey('j1'), {
+      replica: 'Z',
+      instance: 'Z-instance',
+      session_id: 42,
+      since: new Date().toISOString(),
+      state: 'free',
+      ttl_ms: TTL,
+    });
     const a = replica('A');
     await a.coordinator.start();
     // The watch lags: A does not see that Z serves it again, so its revision is stale and the key exists.
     kv.holdWatch('A');
-    await kv
-      .bucket('Z')
-      .put(leaseKey('j1'), {
-        replica: 'Z',
-        instance: 'Z-instance',
-        session_id: 42,
-        since: new Date().toISOString(),
-        state: 'serving',
-        ttl_ms: TTL,
-      });
+    await kv.bucket('Z').put(leaseKey('j1'), {
+      replica: 'Z',
+      instance: 'Z-instance',
+      session_id: 42,
+      since: new Date().toISOString(),
+      state: 'serving',
+      ttl_ms: TTL,
+    });
     await a.coordinator.offer(specs('j1'));
     await advanceUntil(() => kv.writesTo(leaseKey('j1'), 'A').length > 0, SETTLE + 3 * TICK);
 

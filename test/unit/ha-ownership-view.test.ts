@@ -261,6 +261,31 @@ describe('OwnershipView heartbeats', () => {
     expect(view.liveReplicas(4_000 + TTL + 1)).toEqual([]);
   });
 
+  it('counts an acknowledged own write only once the watch has delivered it (a blind watch gathers no evidence)', () => {
+    const view = new OwnershipView(TTL, 'me');
+    view.apply(put(heartbeatKey('a'), heartbeatOf('a'), 1), 0);
+    view.ownWriteAcknowledged(TTL + 100, 2);
+    view.ownWriteAcknowledged(TTL + 200, 3);
+    view.ownWriteAcknowledged(TTL + 300, 4);
+    expect(view.oldestUnseenOwnWrite()).toBe(TTL + 100);
+    expect(view.liveReplicas(2 * TTL).map((h) => h.replica)).toEqual(['a']);
+    // Another replica's write to its own key is no evidence of ours.
+    view.apply(put(heartbeatKey('b'), heartbeatOf('b'), 5), 2 * TTL);
+    expect(view.oldestUnseenOwnWrite()).toBe(TTL + 100);
+    // A replay that shows our newest write confirms every earlier one.
+    view.apply(put(heartbeatKey('me'), heartbeatOf('me'), 4), 2 * TTL);
+    expect(view.oldestUnseenOwnWrite()).toBeUndefined();
+    expect(view.liveReplicas(2 * TTL).map((h) => h.replica)).toEqual(['b', 'me']);
+  });
+
+  it('confirms own writes up to the revision delivered, not later ones', () => {
+    const view = new OwnershipView(TTL, 'me');
+    view.ownWriteAcknowledged(100, 2);
+    view.ownWriteAcknowledged(200, 3);
+    view.apply(put(heartbeatKey('me'), heartbeatOf('me'), 2), 150);
+    expect(view.oldestUnseenOwnWrite()).toBe(200);
+  });
+
   it('leaves a leaving replica out of the fair share while it still counts as alive', () => {
     const view = new OwnershipView(TTL);
     view.apply(put(heartbeatKey('a'), heartbeatOf('a'), 1), 0);
