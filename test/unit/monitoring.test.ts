@@ -13,12 +13,13 @@
  *   figures are all populated (the daemon creates every state, outcome and reason series at 0),
  *   and cross-checked with the exported constants.
  * - The PrometheusRule has the operator's shape, and holds the same groups as alerts.rules.yaml.
- * - With promtool installed: both the rules and every dashboard expression load, and the
+ * - promtool (on PATH, or the one `make deps` unpacks into .tools/bin from Debian's
+ *   prometheus package): both the rules and every dashboard expression load, and the
  *   alerts fire (and stay quiet) on synthetic series as docs/operations.md says.
  * - With kubectl installed: `kubectl kustomize deploy/monitoring` renders exactly the files.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
@@ -31,7 +32,7 @@ import { Metrics } from '../../src/ops/metrics.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const DIR = join(REPO, 'deploy/monitoring');
-const HAS_PROMTOOL = spawnSync('promtool', ['--version'], { stdio: 'ignore', timeout: 30_000 }).status === 0;
+const PROMTOOL = existsSync(join(REPO, '.tools/bin/promtool')) ? join(REPO, '.tools/bin/promtool') : 'promtool';
 const HAS_KUBECTL = spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore', timeout: 30_000 }).status === 0;
 
 type Obj = Record<string, any>;
@@ -826,12 +827,15 @@ function labelsOf(selector: string): Record<string, string> {
 }
 
 function promtool(args: string[], cwd: string) {
-  return spawnSync('promtool', args, { cwd, encoding: 'utf8', timeout: 60_000 });
+  return spawnSync(PROMTOOL, args, { cwd, encoding: 'utf8', timeout: 60_000 });
 }
 
-describe.runIf(HAS_PROMTOOL)('promtool', () => {
+describe('promtool', () => {
   let dir: string;
   beforeAll(() => {
+    const version = promtool(['--version'], REPO);
+    if (version.status !== 0)
+      throw new Error(`promtool does not run (${version.error?.message ?? version.stderr}): make deps unpacks it`);
     dir = mkdtempSync(join(tmpdir(), 'jnb-monitoring-'));
   });
   afterAll(() => {
