@@ -150,6 +150,7 @@ export class JanusNats {
       throw new TypeError(`events must be auto, flat or handle, got ${JSON.stringify(mode)}`);
     this.eventMode = mode;
     this.requestSubject = subjects.request(this.prefix, this.janusId);
+    // closed() resolves (with the error, if any) and never rejects.
     void nc.closed().then(() => this.shutDown('the NATS connection closed'));
   }
 

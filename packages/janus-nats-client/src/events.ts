@@ -201,6 +201,7 @@ export function subscribeEvents(nc: NatsConnection, options: SubscribeEventsOpti
   for (const subject of names) {
     subs.push(nc.subscribe(subject, { callback: onMessage, ...(options.queue ? { queue: options.queue } : {}) }));
   }
+  // closed() resolves (with the error, if any) and never rejects.
   void nc.closed().then(() => queue.end());
   return Object.assign(queue, {
     subjects: names,
@@ -238,7 +239,10 @@ export interface ConsumeEventsOptions {
   /** The durable consumer's name: the same name after a restart resumes where the last one acknowledged. */
   readonly durable: string;
   readonly prefix?: string;
-  /** Only the events of this Janus (the others are acknowledged and skipped, unless filterSubject narrows the consumer). */
+  /**
+   * Only the events of this Janus (the others are acknowledged and skipped, unless filterSubject narrows the
+   * consumer).
+   */
   readonly janusId?: string;
   /** Only these Janus-Type values (the others are acknowledged and skipped). */
   readonly type?: string | readonly string[];
@@ -249,7 +253,10 @@ export interface ConsumeEventsOptions {
   readonly filterSubject?: string;
   /** For a consumer created here: from the oldest event the stream holds (`all`, default) or from now (`new`). */
   readonly deliver?: 'all' | 'new';
-  /** For a consumer created here: milliseconds an unacknowledged event waits before it is delivered again (default 30 000). */
+  /**
+   * For a consumer created here: milliseconds an unacknowledged event waits before it is delivered again
+   * (default 30 000).
+   */
   readonly ackWait?: number;
   /** Events pulled from the server at a time (default 64). */
   readonly batch?: number;
@@ -290,7 +297,8 @@ export async function consumeEvents(nc: NatsConnection, options: ConsumeEventsOp
     const exists = await jsm.consumers.info(stream, durable).then(
       () => true,
       (err: unknown) => {
-        if ((err as { api_error?: { err_code?: number } }).api_error?.err_code === 10014) return false; // consumer not found
+        // 10014: consumer not found
+        if ((err as { api_error?: { err_code?: number } }).api_error?.err_code === 10014) return false;
         throw err;
       },
     );
@@ -316,6 +324,7 @@ export async function consumeEvents(nc: NatsConnection, options: ConsumeEventsOp
   let notTaken: DurableEvent[] = [];
   const queue = new AsyncQueue<DurableEvent>((left) => {
     notTaken = left;
+    // close() does not reject: the pump catches its errors and the flush is best effort.
     void close();
   });
   const pump = (async () => {
@@ -444,6 +453,7 @@ export function subscribeStatus(
     },
   });
   holder.sub = sub;
+  // closed() resolves (with the error, if any) and never rejects.
   void nc.closed().then(() => queue.end());
   return Object.assign(queue, {
     subjects: [subject],

@@ -65,7 +65,10 @@ function collect<T>(iterable: AsyncIterable<HandleEvent<T>>): { events: Array<Ha
   return { events, done };
 }
 
-/** Makes Janus send `handle` an event no request waits for: a fire-and-forget echotest message, answered on the event subject. */
+/**
+ * Makes Janus send `handle` an event no request waits for:
+ * a fire-and-forget echotest message, answered on the event subject.
+ */
 function fireAndForget(handleId: number, transaction: string): void {
   nc.publish(
     'janus.request.local',
@@ -160,7 +163,7 @@ describe('errors are classes', () => {
     expect((error as JanusError).reason).toBeTruthy();
   });
 
-  it('a verb the bridge refuses (create, through the request escape hatch) is BridgeError 604, not retryable', async () => {
+  it('a verb the bridge refuses (create, via the request escape hatch) is BridgeError 604, not retryable', async () => {
     const error = await janus.request({ janus: 'create' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BridgeError);
     expect(error).toMatchObject({ code: 604, name: 'verb_refused', retryable: false });
@@ -180,7 +183,7 @@ describe('errors are classes', () => {
     expect(performance.now() - started).toBeLessThan(500);
   });
 
-  it('sends the call timeout as Janus-Timeout and waits a second longer: a silent responder gives TimeoutError', async () => {
+  it('sends the call timeout as Janus-Timeout, waits a second longer: a silent responder is TimeoutError', async () => {
     const seen: string[] = [];
     const silent = nc.subscribe('janus.request.silent', {
       callback: (_err, msg) => {
@@ -196,6 +199,7 @@ describe('errors are classes', () => {
     expect((error as TimeoutError).timeout).toBe(1300);
     expect(waited).toBeGreaterThanOrEqual(1250);
     expect(waited).toBeLessThan(2000);
+    // Its TimeoutError is expected: only the Janus-Timeout it sends matters here.
     await client.ping({ timeout: 50 }).catch(() => undefined);
     expect(seen).toEqual(['300', '50']);
     silent.unsubscribe();
@@ -212,7 +216,7 @@ describe('errors are classes', () => {
 });
 
 describe('handle events and lifetime', () => {
-  it("events() gets the handle's own events only; detach delivers detached, finishes the iteration, resolves ended, refuses later calls", async () => {
+  it("events() gets its handle's only; detach: detached, iteration ends, ended resolves, calls refused", async () => {
     const a = await janus.attach('janus.plugin.echotest');
     const b = await janus.attach('janus.plugin.echotest');
     const ofA = collect(a.events());
@@ -243,8 +247,9 @@ describe('handle events and lifetime', () => {
     await ofB.done;
   });
 
-  it('a detach that fails delivers the events held back meanwhile, and the handle goes on (a fake bridge)', async () => {
-    // A stand-in for the bridge on janus_id "fake": it publishes an event for the handle, then answers the detach with 612.
+  it('a failed detach delivers the events held back meanwhile, and the handle goes on (a fake bridge)', async () => {
+    // A stand-in for the bridge on janus_id "fake":
+    // it publishes an event for the handle, then answers the detach with 612.
     const fake = nc.subscribe('janus.request.fake', {
       callback: (_err, msg) => {
         const request = JSON.parse(msg.string()) as { janus: string; handle_id: number; transaction: string };
@@ -312,7 +317,7 @@ describe('handle events and lifetime', () => {
     }
   });
 
-  it("in auto mode, a handle also listens on <prefix>.event.<janus_id>.handle.<id> (the bridge's per-handle routing)", async () => {
+  it('in auto mode a handle also listens on <prefix>.event.<janus_id>.handle.<id> (per-handle routing)', async () => {
     const echo = await janus.attach('janus.plugin.echotest');
     expect(subscribedSubjects(nc)).toContain(`janus.event.local.handle.${echo.id}`);
     const got = collect(echo.events());
@@ -341,7 +346,7 @@ describe('handle events and lifetime', () => {
     expect(subscribedSubjects(nc)).not.toContain(`janus.event.local.handle.${echo.id}`);
   });
 
-  it('a handle picked up by id from a second instance (a restarted service) works, gets its events, and detaches', async () => {
+  it('a handle picked up by id in a second instance (a restarted service) works, gets events, detaches', async () => {
     const before = await janus.attach('janus.plugin.echotest', { opaqueId: 'svc-1' });
     const id = before.id;
     // The "restarted service": another connection, another JanusNats, only the id kept.

@@ -52,7 +52,10 @@ afterAll(async () => {
   rmSync(store, { recursive: true, force: true });
 });
 
-/** Makes Janus send an event no request waits for: a fire-and-forget echotest message, answered on the event subject. */
+/**
+ * Makes Janus send an event no request waits for:
+ * a fire-and-forget echotest message, answered on the event subject.
+ */
 function fireAndForget(janusId: string, handleId: number, transaction: string): void {
   nc.publish(
     `janus.request.${janusId}`,

@@ -84,7 +84,7 @@ describe('a frozen Janus', () => {
 });
 
 describe('session-replaced', () => {
-  it('a Janus restart ends every handle (iterations finish, ended says session-replaced, calls reject); new handles work', async () => {
+  it('Janus restarts: handles end (iterations, ended session-replaced, calls reject); new ones work', async () => {
     const janus = new JanusNats(nc, 'local');
     const status = collect(subscribeStatus(nc, { janusId: 'local' }));
     const a = await janus.attach('janus.plugin.echotest');
@@ -127,7 +127,7 @@ describe('session-replaced', () => {
 });
 
 describe('the bridge routing events by handle (events.subjects = "handle")', () => {
-  it('handles in auto and handle mode get their events; flat-only ones get none; subscribeEvents still sees them', async () => {
+  it('auto and handle mode handles get their events; flat-only ones get none; subscribeEvents sees them', async () => {
     const routed = await startBridge({
       nats: { servers: [nats.url], subjectPrefix: 'routed' },
       events: { subjects: 'handle' },

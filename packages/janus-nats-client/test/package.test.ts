@@ -26,7 +26,8 @@ import { connect, type NatsConnection } from 'nats';
 import {
   JanusNats, Handle, JanusError, BridgeError, JanusNatsError, NoRespondersError, TimeoutError, HandleEndedError,
   subscribeEvents, consumeEvents, subscribeStatus, BRIDGE_ERRORS,
-  type PluginHandle, type PluginHelper, type HandleEvent, type JanusEvent, type DurableEvent, type BridgeErrorName, type ServerInfo, type HandleEnd,
+  type PluginHandle, type PluginHelper, type HandleEvent, type JanusEvent, type DurableEvent, type BridgeErrorName,
+  type ServerInfo, type HandleEnd,
 } from 'janus-nats-client';
 import { BRIDGE_ERRORS as TABLE, type BridgeErrorName as Name } from 'janus-nats-client/errors-table';
 import { EchoTest as PackagedEcho, VideoRoom } from 'janus-nats-client/plugins';
@@ -54,7 +55,11 @@ export async function main(nc: NatsConnection): Promise<void> {
   const packaged: PackagedEcho = await janus.attach(PackagedEcho);
   const room: VideoRoom = await janus.handle(1234, VideoRoom);
   void packaged; void room;
-  const answer = await echo.message<{ result: string }>({ audio: true }, { type: 'offer', sdp: 'v=0' }, { timeout: 3000 });
+  const answer = await echo.message<{ result: string }>(
+    { audio: true },
+    { type: 'offer', sdp: 'v=0' },
+    { timeout: 3000 },
+  );
   const result: string = answer.data.result;
   await echo.trickle({ candidate: 'candidate:1 1 udp 1 127.0.0.1 9 typ host', sdpMid: '0', sdpMLineIndex: 0 });
   await echo.trickle([{ candidate: 'x' }, { completed: true }]);
@@ -114,7 +119,7 @@ if (process.env.NEVER) await main(await connect());
 declare const process: { env: Record<string, string | undefined> };
 `;
 
-it('npm pack ships dist only; installed from the tarball it loads, and a strict NodeNext program compiles against it', async () => {
+it('npm pack ships only dist; installed, it loads and a strict NodeNext program compiles against it', async () => {
   const packed = await run('npm', ['pack', '--json', '--pack-destination', dir], {
     cwd: PACKAGE,
     maxBuffer: 16 * 1024 * 1024,
@@ -163,7 +168,10 @@ it('npm pack ships dist only; installed from the tarball it loads, and a strict 
     const m = await import('janus-nats-client');
     const t = await import('janus-nats-client/errors-table');
     const p = await import('janus-nats-client/plugins');
-    console.log(typeof m.JanusNats, typeof m.subscribeEvents, typeof m.consumeEvents, m.BRIDGE_ERRORS === t.BRIDGE_ERRORS, t.BRIDGE_ERRORS.timeout.code, p.VideoRoom.plugin);
+    console.log(
+      typeof m.JanusNats, typeof m.subscribeEvents, typeof m.consumeEvents,
+      m.BRIDGE_ERRORS === t.BRIDGE_ERRORS, t.BRIDGE_ERRORS.timeout.code, p.VideoRoom.plugin,
+    );
   `,
     ],
     { cwd: app },

@@ -78,7 +78,8 @@ it('the example is the acceptance program, unchanged', () => {
   expect(example).toContain("const janus = new JanusNats(nc, 'local');");
   expect(example).toContain('for await (const e of events) { console.log(e.janus); break; }');
   expect(example).toContain(
-    "try { await janus.attach('janus.plugin.nope'); } catch (e) { console.log(e instanceof JanusError, (e as JanusError).code); }",
+    "try { await janus.attach('janus.plugin.nope'); } " +
+      'catch (e) { console.log(e instanceof JanusError, (e as JanusError).code); }',
   );
 });
 

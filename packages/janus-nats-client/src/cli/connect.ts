@@ -3,7 +3,14 @@
  * variables: commander reads them, a flag wins over its variable).
  */
 import { readFileSync } from 'node:fs';
-import { connect, credsAuthenticator, nkeyAuthenticator, type Authenticator, type ConnectionOptions, type NatsConnection } from 'nats';
+import {
+  connect,
+  credsAuthenticator,
+  nkeyAuthenticator,
+  type Authenticator,
+  type ConnectionOptions,
+  type NatsConnection,
+} from 'nats';
 import { MAX_TIMEOUT_MS } from '../client.js';
 import { CliError, EXIT } from './exit.js';
 
@@ -34,10 +41,14 @@ export interface GlobalOptions {
  */
 export function parseDuration(text: string): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(text);
-  if (!match) throw new Error(`a duration is milliseconds (800) or a number with ms, s or m (800ms, 5s, 1m), got ${JSON.stringify(text)}`);
+  if (!match)
+    throw new Error(
+      `a duration is milliseconds (800) or a number with ms, s or m (800ms, 5s, 1m), got ${JSON.stringify(text)}`,
+    );
   const unit = match[2] === 's' ? 1000 : match[2] === 'm' ? 60_000 : 1;
   const ms = Math.ceil(Number(match[1]) * unit);
-  if (!(ms > 0) || ms > MAX_TIMEOUT_MS) throw new Error(`a duration must be above 0 and at most ${MAX_TIMEOUT_MS} ms, got ${JSON.stringify(text)}`);
+  if (!(ms > 0) || ms > MAX_TIMEOUT_MS)
+    throw new Error(`a duration must be above 0 and at most ${MAX_TIMEOUT_MS} ms, got ${JSON.stringify(text)}`);
   return ms;
 }
 
@@ -50,7 +61,11 @@ function readOptionFile(option: string, file: string): Buffer {
   try {
     return readFileSync(file);
   } catch (err) {
-    throw new CliError('UsageError', EXIT.usage, `${option}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new CliError(
+      'UsageError',
+      EXIT.usage,
+      `${option}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
 }
 
@@ -60,7 +75,10 @@ export function secretsOf(o: Partial<GlobalOptions>): string[] {
 }
 
 export function serversOf(o: Partial<GlobalOptions>): string[] {
-  const servers = (given(o.server) ?? DEFAULT_SERVER).split(',').map((s) => s.trim()).filter(Boolean);
+  const servers = (given(o.server) ?? DEFAULT_SERVER)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (servers.length === 0) throw new CliError('UsageError', EXIT.usage, '--server: no server URL given');
   return servers;
 }
@@ -75,7 +93,8 @@ export function connectionOptions(o: GlobalOptions): ConnectionOptions {
   };
   const user = given(o.user);
   const password = given(o.password);
-  if (password !== undefined && user === undefined) throw new CliError('UsageError', EXIT.usage, '--password (NATS_PASSWORD) needs --user (NATS_USER)');
+  if (password !== undefined && user === undefined)
+    throw new CliError('UsageError', EXIT.usage, '--password (NATS_PASSWORD) needs --user (NATS_USER)');
   if (user !== undefined) {
     options.user = user;
     if (password !== undefined) options.pass = password;
@@ -84,7 +103,8 @@ export function connectionOptions(o: GlobalOptions): ConnectionOptions {
   if (token !== undefined) options.token = token;
   const creds = given(o.creds);
   const nkey = given(o.nkey);
-  if (creds !== undefined && nkey !== undefined) throw new CliError('UsageError', EXIT.usage, 'give --creds or --nkey, not both');
+  if (creds !== undefined && nkey !== undefined)
+    throw new CliError('UsageError', EXIT.usage, 'give --creds or --nkey, not both');
   let authenticator: Authenticator | undefined;
   if (creds !== undefined) authenticator = credsAuthenticator(new Uint8Array(readOptionFile('--creds', creds)));
   if (nkey !== undefined) {
@@ -94,12 +114,21 @@ export function connectionOptions(o: GlobalOptions): ConnectionOptions {
   }
   if (authenticator) options.authenticator = authenticator;
   const [certFile, keyFile, caFile] = [given(o.tlscert), given(o.tlskey), given(o.tlsca)];
-  if ((certFile === undefined) !== (keyFile === undefined)) throw new CliError('UsageError', EXIT.usage, '--tlscert and --tlskey go together');
-  for (const [option, file] of [['--tlscert', certFile], ['--tlskey', keyFile], ['--tlsca', caFile]] as const) {
+  if ((certFile === undefined) !== (keyFile === undefined))
+    throw new CliError('UsageError', EXIT.usage, '--tlscert and --tlskey go together');
+  for (const [option, file] of [
+    ['--tlscert', certFile],
+    ['--tlskey', keyFile],
+    ['--tlsca', caFile],
+  ] as const) {
     if (file !== undefined) readOptionFile(option, file);
   }
   if (certFile !== undefined || caFile !== undefined) {
-    options.tls = { ...(certFile !== undefined ? { certFile } : {}), ...(keyFile !== undefined ? { keyFile } : {}), ...(caFile !== undefined ? { caFile } : {}) };
+    options.tls = {
+      ...(certFile !== undefined ? { certFile } : {}),
+      ...(keyFile !== undefined ? { keyFile } : {}),
+      ...(caFile !== undefined ? { caFile } : {}),
+    };
   }
   return options;
 }
@@ -111,6 +140,11 @@ export async function openNats(o: GlobalOptions): Promise<NatsConnection> {
     return await connect(options);
   } catch (err) {
     const code = (err as { code?: unknown }).code;
-    throw new CliError('NatsError', EXIT.connection, `cannot connect to ${(options.servers as string[]).join(',')}: ${(err as Error).message}`, typeof code === 'string' ? code : undefined);
+    throw new CliError(
+      'NatsError',
+      EXIT.connection,
+      `cannot connect to ${(options.servers as string[]).join(',')}: ${(err as Error).message}`,
+      typeof code === 'string' ? code : undefined,
+    );
   }
 }

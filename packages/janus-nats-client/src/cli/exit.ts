@@ -3,11 +3,21 @@
  * the code and the reason (or a JSON object with --json), never a secret.
  */
 import { ErrorCode, NatsError } from 'nats';
-import { BridgeError, HandleEndedError, JanusError, JanusNatsError, NoRespondersError, TimeoutError } from '../errors.js';
+import {
+  BridgeError,
+  HandleEndedError,
+  JanusError,
+  JanusNatsError,
+  NoRespondersError,
+  TimeoutError,
+} from '../errors.js';
 
 export const EXIT = {
   ok: 0,
-  /** A usage error: unknown command or option, missing argument, an argument that is not the JSON or number it must be, an option's file unreadable. */
+  /**
+   * A usage error: unknown command or option, missing argument, an argument that is not the JSON or number it must be,
+   * an option's file unreadable.
+   */
   usage: 1,
   /** Janus refused the request (JanusError: codes below 600; the API's 403, 450–499, the Admin API's too). */
   janus: 2,
@@ -42,7 +52,12 @@ export const EXIT_HELP = `Exit status:
 
 /** An error the CLI raises itself, with its exit status. */
 export class CliError extends Error {
-  constructor(readonly className: string, readonly exit: ExitCode, message: string, readonly code?: string | number) {
+  constructor(
+    readonly className: string,
+    readonly exit: ExitCode,
+    message: string,
+    readonly code?: string | number,
+  ) {
     super(message);
   }
 }
@@ -86,21 +101,45 @@ function natsErrorIn(err: unknown): NatsError | undefined {
 }
 
 export function describeFailure(err: unknown): Failure {
-  if (err instanceof CliError) return { exit: err.exit, class: err.className, ...(err.code !== undefined ? { code: err.code } : {}), reason: err.message };
+  if (err instanceof CliError)
+    return {
+      exit: err.exit,
+      class: err.className,
+      ...(err.code !== undefined ? { code: err.code } : {}),
+      reason: err.message,
+    };
   if (err instanceof BridgeError) {
-    return { exit: EXIT.bridge, class: 'BridgeError', code: err.code, name: err.name, reason: err.reason, ...(err.action ? { action: err.action } : {}), retryable: err.retryable };
+    return {
+      exit: EXIT.bridge,
+      class: 'BridgeError',
+      code: err.code,
+      name: err.name,
+      reason: err.reason,
+      ...(err.action ? { action: err.action } : {}),
+      retryable: err.retryable,
+    };
   }
   if (err instanceof JanusError) return { exit: EXIT.janus, class: 'JanusError', code: err.code, reason: err.reason };
-  if (err instanceof NoRespondersError) return { exit: EXIT.noResponders, class: 'NoRespondersError', reason: err.message };
+  if (err instanceof NoRespondersError)
+    return { exit: EXIT.noResponders, class: 'NoRespondersError', reason: err.message };
   if (err instanceof TimeoutError) return { exit: EXIT.timeout, class: 'TimeoutError', reason: err.message };
   if (err instanceof HandleEndedError) return { exit: EXIT.other, class: 'HandleEndedError', reason: err.message };
   const nats = natsErrorIn(err);
   if (nats && CONNECTION_CODES.has(nats.code)) {
-    return { exit: EXIT.connection, class: 'NatsError', code: nats.code, reason: err === nats ? nats.message : `${(err as Error).message}` };
+    return {
+      exit: EXIT.connection,
+      class: 'NatsError',
+      code: nats.code,
+      reason: err === nats ? nats.message : `${(err as Error).message}`,
+    };
   }
   if (err instanceof JanusNatsError) return { exit: EXIT.other, class: err.constructor.name, reason: err.message };
   if (nats) return { exit: EXIT.other, class: 'NatsError', code: nats.code, reason: nats.message };
-  return { exit: EXIT.other, class: err instanceof Error ? err.constructor.name : 'Error', reason: err instanceof Error ? err.message : String(err) };
+  return {
+    exit: EXIT.other,
+    class: err instanceof Error ? err.constructor.name : 'Error',
+    reason: err instanceof Error ? err.message : String(err),
+  };
 }
 
 /** One line for humans: `JanusError 460: No such plugin …`, `BridgeError 604 verb_refused: … (what to do: …)`. */

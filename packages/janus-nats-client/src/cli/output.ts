@@ -20,8 +20,18 @@ export function eventObject(event: JanusEvent, withHeaders: boolean): Record<str
 /** Rows as aligned columns (the last one not padded). */
 export function table(rows: ReadonlyArray<ReadonlyArray<string>>, indent = ''): string[] {
   const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => { widths[i] = Math.max(widths[i] ?? 0, cell.length); });
-  return rows.map((row) => indent + row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd());
+  for (const row of rows)
+    row.forEach((cell, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, cell.length);
+    });
+  return rows.map(
+    (row) =>
+      indent +
+      row
+        .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+        .join('  ')
+        .trimEnd(),
+  );
 }
 
 const text = (value: unknown): string => (value === undefined || value === null ? '-' : String(value));
@@ -38,15 +48,33 @@ export interface StatusAnswer {
 
 /** Sorted by replica, then instance (two daemons on one host without HA share the replica name). */
 export function sortStatus(answers: StatusAnswer[]): StatusAnswer[] {
-  return [...answers].sort((a, b) => text(a.replica).localeCompare(text(b.replica)) || text(a.instance).localeCompare(text(b.instance)));
+  return [...answers].sort(
+    (a, b) => text(a.replica).localeCompare(text(b.replica)) || text(a.instance).localeCompare(text(b.instance)),
+  );
 }
 
 export function statusLines(answers: readonly StatusAnswer[]): string[] {
   const lines: string[] = [];
   for (const answer of answers) {
     const connections = answer.connections ?? [];
-    lines.push(`replica ${text(answer.replica)} (host ${text(answer.host)}, instance ${text(answer.instance)}, version ${text(answer.version)}): ${connections.length} connection${connections.length === 1 ? '' : 's'}`);
-    lines.push(...table(connections.map((c) => [text(c.janus_id), text(c.state), `session ${text(c.session_id)}`, `since ${text(c.since)}`, `pending ${text(c.pending)}`, text(c.janus_url)]), '  '));
+    lines.push(
+      `replica ${text(answer.replica)} ` +
+        `(host ${text(answer.host)}, instance ${text(answer.instance)}, version ${text(answer.version)}): ` +
+        `${connections.length} connection${connections.length === 1 ? '' : 's'}`,
+    );
+    lines.push(
+      ...table(
+        connections.map((c) => [
+          text(c.janus_id),
+          text(c.state),
+          `session ${text(c.session_id)}`,
+          `since ${text(c.since)}`,
+          `pending ${text(c.pending)}`,
+          text(c.janus_url),
+        ]),
+        '  ',
+      ),
+    );
   }
   lines.push(`${answers.length} replica${answers.length === 1 ? '' : 's'} answered`);
   return lines;
@@ -58,9 +86,18 @@ export function ownersLines(answer: Record<string, unknown>): string[] {
   return [
     `bucket ${text(answer.bucket)}`,
     `replicas (${replicas.length}):`,
-    ...table(replicas.map((r) => [text(r.replica), `instance ${text(r.instance)}`, `since ${text(r.since)}`]), '  '),
+    ...table(
+      replicas.map((r) => [text(r.replica), `instance ${text(r.instance)}`, `since ${text(r.since)}`]),
+      '  ',
+    ),
     `owners (${owners.length}):`,
-    ...table([['janus_id', 'replica', 'state', 'session', 'since'], ...owners.map((o) => [text(o.janus_id), text(o.replica), text(o.state), text(o.session_id), text(o.since)])], '  '),
+    ...table(
+      [
+        ['janus_id', 'replica', 'state', 'session', 'since'],
+        ...owners.map((o) => [text(o.janus_id), text(o.replica), text(o.state), text(o.session_id), text(o.since)]),
+      ],
+      '  ',
+    ),
   ];
 }
 
@@ -76,11 +113,19 @@ export function reloadLines(answer: Record<string, unknown>): string[] {
       `  removed: ${list(answer.removed)}`,
       `  changed: ${list(answer.changed)}`,
       `  unchanged: ${list(answer.unchanged)}`,
-      ...(skipped.length > 0 ? [`  skipped: ${skipped.map((s) => `row ${text(s.row)} (${text(s.janus_id) || '""'}): ${text(s.reason)}`).join('; ')}`] : []),
+      ...(skipped.length > 0
+        ? [
+            `  skipped: ${skipped
+              .map((s) => `row ${text(s.row)} (${text(s.janus_id) || '""'}): ${text(s.reason)}`)
+              .join('; ')}`,
+          ]
+        : []),
     ];
   }
   const error = (answer.error ?? {}) as Record<string, unknown>;
-  return [`reload FAILED from ${text(answer.source)}: ${text(error.kind)}: ${text(error.message)} (the running list is kept)`];
+  return [
+    `reload FAILED from ${text(answer.source)}: ${text(error.kind)}: ${text(error.message)} (the running list is kept)`,
+  ];
 }
 
 /** Ids (list_sessions' sessions, list_handles' handles), one a line; nothing for none. */

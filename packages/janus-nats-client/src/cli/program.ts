@@ -13,9 +13,25 @@ import { subscribeEvents } from '../events.js';
 import type { Jsep } from '../handle-api.js';
 import { checkJanusId, checkPrefix, DEFAULT_PREFIX, isJanusId } from '../subjects.js';
 import { errorFromReply, NoRespondersError, TimeoutError } from '../errors.js';
-import { DEFAULT_SERVER, DEFAULT_TIMEOUT_MS, openNats, parseDuration, secretsOf, type GlobalOptions } from './connect.js';
+import {
+  DEFAULT_SERVER,
+  DEFAULT_TIMEOUT_MS,
+  openNats,
+  parseDuration,
+  secretsOf,
+  type GlobalOptions,
+} from './connect.js';
 import { CliError, describeFailure, EXIT, EXIT_HELP, failureLine, scrub, type ExitCode } from './exit.js';
-import { eventLine, eventObject, idLines, ownersLines, reloadLines, sortStatus, statusLines, type StatusAnswer } from './output.js';
+import {
+  eventLine,
+  eventObject,
+  idLines,
+  ownersLines,
+  reloadLines,
+  sortStatus,
+  statusLines,
+  type StatusAnswer,
+} from './output.js';
 
 /** Where the CLI writes; the process's streams unless a test says otherwise. */
 export interface CliIo {
@@ -24,8 +40,12 @@ export interface CliIo {
 }
 
 const processIo: CliIo = {
-  out: (text) => { process.stdout.write(text); },
-  err: (text) => { process.stderr.write(text); },
+  out: (text) => {
+    process.stdout.write(text);
+  },
+  err: (text) => {
+    process.stderr.write(text);
+  },
 };
 
 /** How long status and reload keep gathering answers after the last one (ms). */
@@ -33,7 +53,10 @@ const DEFAULT_GATHER_MS = 500;
 
 function version(): string {
   try {
-    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? 'unknown';
+    return (
+      (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string })
+        .version ?? 'unknown'
+    );
   } catch {
     return 'unknown';
   }
@@ -49,12 +72,19 @@ function durationOption(value: string): number {
 
 function positiveInteger(value: string): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`a positive whole number, got ${JSON.stringify(value)}`);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1)
+    throw new InvalidArgumentError(`a positive whole number, got ${JSON.stringify(value)}`);
   return n;
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), ...value.split(',').map((v) => v.trim()).filter(Boolean)];
+  return [
+    ...(previous ?? []),
+    ...value
+      .split(',')
+      .map((v) => v.trim())
+      .filter(Boolean),
+  ];
 }
 
 /** Where JSON.parse stopped, without quoting the argument (it may hold an apisecret). */
@@ -67,7 +97,13 @@ function whereJsonFailed(err: unknown): string {
 }
 
 function kindOf(value: unknown): string {
-  return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value === 'string' ? 'a string' : `a ${typeof value}`;
+  return value === null
+    ? 'null'
+    : Array.isArray(value)
+      ? 'an array'
+      : typeof value === 'string'
+        ? 'a string'
+        : `a ${typeof value}`;
 }
 
 export async function run(argv: readonly string[], io: CliIo = processIo): Promise<number> {
@@ -89,7 +125,10 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
   };
 
   const program = new Command('janus-nats')
-    .description('Janus WebRTC servers behind janus-nats-bridge, from a shell: Janus API requests, handles, events and the bridge\'s admin subjects over NATS.')
+    .description(
+      'Janus WebRTC servers behind janus-nats-bridge, from a shell: ' +
+        "Janus API requests, handles, events and the bridge's admin subjects over NATS.",
+    )
     .version(version(), '-V, --version')
     .exitOverride()
     .configureOutput({
@@ -97,29 +136,62 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
       writeErr: (text) => io.err(text),
       outputError: (text, write) => {
         const reason = scrub(text.replace(/^error: /, '').trim(), secrets());
-        write(jsonWanted ? `${JSON.stringify({ error: { class: 'UsageError', reason, exit: EXIT.usage } })}\n` : `error: ${reason}\n`);
+        write(
+          jsonWanted
+            ? `${JSON.stringify({ error: { class: 'UsageError', reason, exit: EXIT.usage } })}\n`
+            : `error: ${reason}\n`,
+        );
       },
     })
-    .addOption(new Option('-s, --server <urls>', `NATS server URLs, comma-separated (default ${DEFAULT_SERVER})`).env('NATS_URL'))
+    .addOption(
+      new Option('-s, --server <urls>', `NATS server URLs, comma-separated (default ${DEFAULT_SERVER})`).env(
+        'NATS_URL',
+      ),
+    )
     .addOption(new Option('--creds <file>', 'user credentials file (JWT and seed, as nsc writes it)').env('NATS_CREDS'))
     .addOption(new Option('--nkey <file>', 'file with a user NKey seed').env('NATS_NKEY'))
     .addOption(new Option('--user <user>', 'user name').env('NATS_USER'))
-    .addOption(new Option('--password <password>', 'password (prefer NATS_PASSWORD: argv is visible to other users)').env('NATS_PASSWORD'))
+    .addOption(
+      new Option('--password <password>', 'password (prefer NATS_PASSWORD: argv is visible to other users)').env(
+        'NATS_PASSWORD',
+      ),
+    )
     .addOption(new Option('--token <token>', 'authentication token (prefer NATS_TOKEN)').env('NATS_TOKEN'))
     .addOption(new Option('--tlscert <file>', 'TLS client certificate').env('NATS_CERT'))
     .addOption(new Option('--tlskey <file>', 'TLS client key').env('NATS_KEY'))
     .addOption(new Option('--tlsca <file>', 'CA certificate to verify the server').env('NATS_CA'))
-    .addOption(new Option('--timeout <duration>', 'how long a request may take: milliseconds (800) or with a unit (800ms, 5s, 1m); sent to the bridge as Janus-Timeout, the client waits 1 s longer')
-      .env('NATS_TIMEOUT').argParser(durationOption).default(DEFAULT_TIMEOUT_MS, `${DEFAULT_TIMEOUT_MS} ms`))
-    .addOption(new Option('--prefix <prefix>', 'the bridge\'s subject prefix (nats.subjectPrefix)').default(DEFAULT_PREFIX))
-    .addOption(new Option('--json', 'machine output: one JSON document on stdout (sub: one per line), errors as JSON on stderr'))
-    .configureHelp({ subcommandTerm: (command) => [command.name(), ...command.registeredArguments.map((a) => (a.required ? `<${a.name()}>` : `[${a.name()}]`))].join(' ') })
+    .addOption(
+      new Option(
+        '--timeout <duration>',
+        'how long a request may take: milliseconds (800) or with a unit (800ms, 5s, 1m); ' +
+          'sent to the bridge as Janus-Timeout, the client waits 1 s longer',
+      )
+        .env('NATS_TIMEOUT')
+        .argParser(durationOption)
+        .default(DEFAULT_TIMEOUT_MS, `${DEFAULT_TIMEOUT_MS} ms`),
+    )
+    .addOption(
+      new Option('--prefix <prefix>', "the bridge's subject prefix (nats.subjectPrefix)").default(DEFAULT_PREFIX),
+    )
+    .addOption(
+      new Option('--json', 'machine output: one JSON document on stdout (sub: one per line), errors as JSON on stderr'),
+    )
+    .configureHelp({
+      subcommandTerm: (command) =>
+        [
+          command.name(),
+          ...command.registeredArguments.map((a) => (a.required ? `<${a.name()}>` : `[${a.name()}]`)),
+        ].join(' '),
+    })
     .showHelpAfterError(jsonWanted ? false : '(janus-nats --help for usage)')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Plugins may be named short: "echotest" stands for "janus.plugin.echotest".
 A plugin's own error (data.error_code in message's answer) is an answer: exit status 0.
 
-${EXIT_HELP}`);
+${EXIT_HELP}`,
+    );
 
   program.hook('preAction', (_program, action) => {
     options = action.optsWithGlobals<GlobalOptions>();
@@ -143,7 +215,10 @@ ${EXIT_HELP}`);
   const handleIdArgument = (command: Command, value: string, what = 'handle_id'): number => {
     const n = Number(value);
     if (!/^[1-9]\d*$/.test(value) || !Number.isSafeInteger(n)) {
-      command.error(`${what} must be a positive whole number below 2^53, got ${JSON.stringify(value)}`, { exitCode: EXIT.usage, code: 'janus-nats.usage' });
+      command.error(`${what} must be a positive whole number below 2^53, got ${JSON.stringify(value)}`, {
+        exitCode: EXIT.usage,
+        code: 'janus-nats.usage',
+      });
     }
     return n;
   };
@@ -152,10 +227,16 @@ ${EXIT_HELP}`);
     try {
       value = JSON.parse(text);
     } catch (err) {
-      return command.error(`${what} is not valid JSON${whereJsonFailed(err)}; quote it for the shell, e.g. '${example}'`, { exitCode: EXIT.usage, code: 'janus-nats.invalidJson' });
+      return command.error(
+        `${what} is not valid JSON${whereJsonFailed(err)}; quote it for the shell, e.g. '${example}'`,
+        { exitCode: EXIT.usage, code: 'janus-nats.invalidJson' },
+      );
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      return command.error(`${what} must be a JSON object, e.g. '${example}'; got ${kindOf(value)}`, { exitCode: EXIT.usage, code: 'janus-nats.invalidJson' });
+      return command.error(`${what} must be a JSON object, e.g. '${example}'; got ${kindOf(value)}`, {
+        exitCode: EXIT.usage,
+        code: 'janus-nats.invalidJson',
+      });
     }
     return value as Record<string, unknown>;
   };
@@ -166,6 +247,7 @@ ${EXIT_HELP}`);
     try {
       await act(nc);
     } finally {
+      // A close that fails must not hide what `act` did (its result or its error).
       await nc.close().catch(() => undefined);
     }
   };
@@ -190,11 +272,23 @@ ${EXIT_HELP}`);
     }
     return parseAdminReply(msg, subject);
   };
-  /** Every answer on an admin subject (each replica answers): until `gather` ms pass without a new one, or --timeout without any. */
-  const adminGather = async (nc: NatsConnection, subject: string, why: string, gather: number): Promise<Array<Record<string, unknown>>> => {
+  /**
+   * Every answer on an admin subject (each replica answers):
+   * until `gather` ms pass without a new one, or --timeout without any.
+   */
+  const adminGather = async (
+    nc: NatsConnection,
+    subject: string,
+    why: string,
+    gather: number,
+  ): Promise<Array<Record<string, unknown>>> => {
     const answers: Array<Record<string, unknown>> = [];
     try {
-      const replies = await nc.requestMany(subject, '', { strategy: RequestStrategy.JitterTimer, maxWait: options!.timeout, jitter: gather });
+      const replies = await nc.requestMany(subject, '', {
+        strategy: RequestStrategy.JitterTimer,
+        maxWait: options!.timeout,
+        jitter: gather,
+      });
       for await (const msg of replies) answers.push(parseAdminReply(msg, subject));
     } catch (err) {
       if (err instanceof CliError) throw err;
@@ -210,7 +304,12 @@ ${EXIT_HELP}`);
    * 608 a verb the bridge does not pass on, 609 no janus_admin_url). --timeout travels as
    * Janus-Timeout and the NATS request waits REPLY_GRACE_MS longer, as JanusNats.request does.
    */
-  const adminApiRequest = async (nc: NatsConnection, prefix: string, janusId: string, message: Record<string, unknown>): Promise<Record<string, unknown>> => {
+  const adminApiRequest = async (
+    nc: NatsConnection,
+    prefix: string,
+    janusId: string,
+    message: Record<string, unknown>,
+  ): Promise<Record<string, unknown>> => {
     const subject = `${prefix}.adminapi.${janusId}`;
     const timeout = options!.timeout;
     const h = natsHeaders();
@@ -226,7 +325,8 @@ ${EXIT_HELP}`);
       throw err;
     }
     const reply = parseAdminReply(msg, subject);
-    if (typeof reply.janus !== 'string') throw new CliError('JanusNatsError', EXIT.other, `the reply on ${subject} is not a Janus message`);
+    if (typeof reply.janus !== 'string')
+      throw new CliError('JanusNatsError', EXIT.other, `the reply on ${subject} is not a Janus message`);
     if (reply.janus === 'error') throw errorFromReply(reply, msg.headers?.get('Nats-Service-Error-Code'));
     return reply;
   };
@@ -240,7 +340,11 @@ ${EXIT_HELP}`);
     let listed: Record<string, unknown> | undefined;
     let answered = 0;
     try {
-      const replies = await nc.requestMany(subject, '', { strategy: RequestStrategy.JitterTimer, maxWait: options!.timeout, jitter: DEFAULT_GATHER_MS });
+      const replies = await nc.requestMany(subject, '', {
+        strategy: RequestStrategy.JitterTimer,
+        maxWait: options!.timeout,
+        jitter: DEFAULT_GATHER_MS,
+      });
       for await (const msg of replies) {
         answered++;
         const connections = (parseAdminReply(msg, subject) as StatusAnswer).connections ?? [];
@@ -254,28 +358,45 @@ ${EXIT_HELP}`);
       throw adminError(err, subject, `no bridge runs with prefix "${prefix}"`, options!.timeout);
     }
     if (answered === 0) throw new TimeoutError(subject, options!.timeout);
-    if (listed === undefined) throw new CliError('NoRespondersError', EXIT.noResponders, `no bridge serves janus_id "${janusId}" (${answered} replica${answered === 1 ? '' : 's'} answered ${subject}, none lists it)`);
-    throw new CliError('JanusNatsError', EXIT.other, `the bridge has no Janus session for "${janusId}" now (state ${String(listed.state)}); give --session`);
+    if (listed === undefined)
+      throw new CliError(
+        'NoRespondersError',
+        EXIT.noResponders,
+        `no bridge serves janus_id "${janusId}" ` +
+          `(${answered} replica${answered === 1 ? '' : 's'} answered ${subject}, none lists it)`,
+      );
+    throw new CliError(
+      'JanusNatsError',
+      EXIT.other,
+      `the bridge has no Janus session for "${janusId}" now (state ${String(listed.state)}); give --session`,
+    );
   };
   /** The request of `admin`: a JSON object with a "janus" verb. */
   const adminMessageArgument = (command: Command, text: string): Record<string, unknown> => {
     const message = objectArgument(command, 'the Admin API request', text, '{"janus":"list_sessions"}');
     if (typeof message.janus !== 'string' || message.janus === '') {
-      command.error('the Admin API request needs a "janus" verb, e.g. \'{"janus":"list_sessions"}\'', { exitCode: EXIT.usage, code: 'janus-nats.usage' });
+      command.error('the Admin API request needs a "janus" verb, e.g. \'{"janus":"list_sessions"}\'', {
+        exitCode: EXIT.usage,
+        code: 'janus-nats.usage',
+      });
     }
     return message;
   };
 
-  program.command('request')
-    .description('send any Janus API request (the bridge adds its session); prints Janus\'s reply')
-    .argument('<janus_id>', 'the Janus, by its id in the bridge\'s list')
+  program
+    .command('request')
+    .description("send any Janus API request (the bridge adds its session); prints Janus's reply")
+    .argument('<janus_id>', "the Janus, by its id in the bridge's list")
     .argument('<json>', 'the request, e.g. \'{"janus":"info"}\'')
     .action(async (id: string, text: string, _opts: unknown, command: Command) => {
       const janusId = janusIdArgument(command, id);
       prefixOf(command);
       const message = objectArgument(command, 'the request', text, '{"janus":"info"}');
       if (typeof message.janus !== 'string' || message.janus === '') {
-        command.error('the request needs a "janus" verb, e.g. \'{"janus":"info"}\'', { exitCode: EXIT.usage, code: 'janus-nats.usage' });
+        command.error('the request needs a "janus" verb, e.g. \'{"janus":"info"}\'', {
+          exitCode: EXIT.usage,
+          code: 'janus-nats.usage',
+        });
       }
       await withJanus(janusId, async (janus) => {
         const reply = await janus.request(message as { janus: string });
@@ -283,24 +404,31 @@ ${EXIT_HELP}`);
       });
     });
 
-  program.command('attach')
-    .description('attach a new handle to a plugin on the bridge\'s session; prints the handle id')
+  program
+    .command('attach')
+    .description("attach a new handle to a plugin on the bridge's session; prints the handle id")
     .argument('<janus_id>', 'the Janus')
     .argument('<plugin>', 'the plugin, e.g. janus.plugin.echotest (or echotest)')
-    .option('--opaque-id <id>', 'Janus\'s opaque_id for the handle')
+    .option('--opaque-id <id>', "Janus's opaque_id for the handle")
     .action(async (id: string, pluginName: string, opts: { opaqueId?: string }, command: Command) => {
       const janusId = janusIdArgument(command, id);
       prefixOf(command);
       const plugin = pluginName.includes('.') ? pluginName : `janus.plugin.${pluginName}`;
       await withJanus(janusId, async (janus) => {
         const handle = await janus.attach(plugin, opts.opaqueId === undefined ? {} : { opaqueId: opts.opaqueId });
-        print(String(handle.id), { janus_id: janusId, plugin, handle_id: handle.id, ...(handle.sessionId !== undefined ? { session_id: handle.sessionId } : {}) });
+        print(String(handle.id), {
+          janus_id: janusId,
+          plugin,
+          handle_id: handle.id,
+          ...(handle.sessionId !== undefined ? { session_id: handle.sessionId } : {}),
+        });
         await handle.close();
       });
     });
 
-  program.command('message')
-    .description('send a message to a handle\'s plugin; prints the plugin\'s answer {data, jsep}')
+  program
+    .command('message')
+    .description("send a message to a handle's plugin; prints the plugin's answer {data, jsep}")
     .argument('<janus_id>', 'the Janus')
     .argument('<handle_id>', 'the handle')
     .argument('<body>', 'the message body, e.g. \'{"audio":true}\'')
@@ -310,7 +438,10 @@ ${EXIT_HELP}`);
       prefixOf(command);
       const handleId = handleIdArgument(command, handleText);
       const body = objectArgument(command, 'the message body', bodyText, '{"audio":true}');
-      const jsep = opts.jsep === undefined ? undefined : (objectArgument(command, '--jsep', opts.jsep, '{"type":"offer","sdp":"…"}') as unknown as Jsep);
+      const jsep =
+        opts.jsep === undefined
+          ? undefined
+          : (objectArgument(command, '--jsep', opts.jsep, '{"type":"offer","sdp":"…"}') as unknown as Jsep);
       await withJanus(janusId, async (janus) => {
         const handle = await janus.handle(handleId);
         const answer = await handle.message(body, jsep);
@@ -318,7 +449,8 @@ ${EXIT_HELP}`);
       });
     });
 
-  program.command('detach')
+  program
+    .command('detach')
     .description('detach a handle')
     .argument('<janus_id>', 'the Janus')
     .argument('<handle_id>', 'the handle')
@@ -333,8 +465,9 @@ ${EXIT_HELP}`);
       });
     });
 
-  program.command('ping')
-    .description('Janus\'s ping through the bridge; prints the round trip in milliseconds')
+  program
+    .command('ping')
+    .description("Janus's ping through the bridge; prints the round trip in milliseconds")
     .argument('<janus_id>', 'the Janus')
     .action(async (id: string, _opts: unknown, command: Command) => {
       const janusId = janusIdArgument(command, id);
@@ -347,78 +480,133 @@ ${EXIT_HELP}`);
       });
     });
 
-  program.command('sub')
+  program
+    .command('sub')
     .description('print events as they come, until Ctrl-C or SIGTERM: one per line, "[subject] {body}"')
     .argument('[janus_id]', 'one Janus (default: every Janus behind the prefix)')
-    .option('--type <type>', 'only these Janus-Type values (event, hangup, detached, …); repeat or comma-separate', collect)
+    .option(
+      '--type <type>',
+      'only these Janus-Type values (event, hangup, detached, …); repeat or comma-separate',
+      collect,
+    )
     .option('--headers', 'also print the decoded headers (type, session, handle, plugin, transaction, msgId)')
     .option('--count <n>', 'stop after n events', positiveInteger)
-    .action(async (id: string | undefined, opts: { type?: string[]; headers?: boolean; count?: number }, command: Command) => {
-      const janusId = id === undefined ? undefined : janusIdArgument(command, id);
-      const prefix = prefixOf(command);
-      await withNats(async (nc) => {
-        const stream = subscribeEvents(nc, { prefix, ...(janusId !== undefined ? { janusId } : {}), ...(opts.type !== undefined && opts.type.length > 0 ? { type: opts.type } : {}) });
-        await nc.flush();
-        let stopped = false;
-        const stop = (): void => {
-          stopped = true;
-          void stream.close();
-        };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-        note(`listening on ${stream.subjects.join(', ')} (Ctrl-C to stop)`, { listening: stream.subjects });
-        let seen = 0;
-        try {
-          for await (const event of stream) {
-            print(eventLine(event, opts.headers === true), eventObject(event, opts.headers === true));
-            if (opts.count !== undefined && ++seen >= opts.count) {
-              stopped = true;
-              break;
+    .action(
+      async (
+        id: string | undefined,
+        opts: { type?: string[]; headers?: boolean; count?: number },
+        command: Command,
+      ) => {
+        const janusId = id === undefined ? undefined : janusIdArgument(command, id);
+        const prefix = prefixOf(command);
+        await withNats(async (nc) => {
+          const stream = subscribeEvents(nc, {
+            prefix,
+            ...(janusId !== undefined ? { janusId } : {}),
+            ...(opts.type !== undefined && opts.type.length > 0 ? { type: opts.type } : {}),
+          });
+          await nc.flush();
+          let stopped = false;
+          const stop = (): void => {
+            stopped = true;
+            // close() only unsubscribes and ends the iteration below, which goes on from there.
+            void stream.close();
+          };
+          process.once('SIGINT', stop);
+          process.once('SIGTERM', stop);
+          note(`listening on ${stream.subjects.join(', ')} (Ctrl-C to stop)`, { listening: stream.subjects });
+          let seen = 0;
+          try {
+            for await (const event of stream) {
+              print(eventLine(event, opts.headers === true), eventObject(event, opts.headers === true));
+              if (opts.count !== undefined && ++seen >= opts.count) {
+                stopped = true;
+                break;
+              }
             }
+          } finally {
+            process.off('SIGINT', stop);
+            process.off('SIGTERM', stop);
           }
-        } finally {
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
-        }
-        if (!stopped) throw new CliError('NatsError', EXIT.connection, 'the NATS connection closed', ErrorCode.ConnectionClosed);
-      });
-    });
+          if (!stopped)
+            throw new CliError('NatsError', EXIT.connection, 'the NATS connection closed', ErrorCode.ConnectionClosed);
+        });
+      },
+    );
 
-  program.command('status')
-    .description('every replica\'s connections (<prefix>.admin.status: each replica answers), sorted by replica')
-    .option('--wait <duration>', 'keep gathering answers until none came for this long', durationOption, DEFAULT_GATHER_MS)
+  program
+    .command('status')
+    .description("every replica's connections (<prefix>.admin.status: each replica answers), sorted by replica")
+    .option(
+      '--wait <duration>',
+      'keep gathering answers until none came for this long',
+      durationOption,
+      DEFAULT_GATHER_MS,
+    )
     .action(async (opts: { wait: number }, command: Command) => {
       const prefix = prefixOf(command);
       await withNats(async (nc) => {
-        const answers = sortStatus(await adminGather(nc, `${prefix}.admin.status`, `no bridge runs with prefix "${prefix}"`, opts.wait) as StatusAnswer[]);
+        const answers = sortStatus(
+          (await adminGather(
+            nc,
+            `${prefix}.admin.status`,
+            `no bridge runs with prefix "${prefix}"`,
+            opts.wait,
+          )) as StatusAnswer[],
+        );
         print(statusLines(answers), answers);
       });
     });
 
-  program.command('owners')
+  program
+    .command('owners')
     .description('the ownership table with several replicas (<prefix>.admin.owners, ha.enabled)')
     .action(async (_opts: unknown, command: Command) => {
       const prefix = prefixOf(command);
       await withNats(async (nc) => {
-        const table = await adminRequest(nc, `${prefix}.admin.owners`, `no bridge with ha.enabled runs with prefix "${prefix}"`);
+        const table = await adminRequest(
+          nc,
+          `${prefix}.admin.owners`,
+          `no bridge with ha.enabled runs with prefix "${prefix}"`,
+        );
         print(ownersLines(table), table);
       });
     });
 
-  program.command('reload')
-    .description('reload the connection list (<prefix>.admin.reload: every replica reloads and answers); prints each summary')
-    .option('--wait <duration>', 'keep gathering answers until none came for this long', durationOption, DEFAULT_GATHER_MS)
+  program
+    .command('reload')
+    .description(
+      'reload the connection list (<prefix>.admin.reload: every replica reloads and answers); prints each summary',
+    )
+    .option(
+      '--wait <duration>',
+      'keep gathering answers until none came for this long',
+      durationOption,
+      DEFAULT_GATHER_MS,
+    )
     .action(async (opts: { wait: number }, command: Command) => {
       const prefix = prefixOf(command);
       await withNats(async (nc) => {
-        const answers = await adminGather(nc, `${prefix}.admin.reload`, `no bridge runs with prefix "${prefix}"`, opts.wait);
-        print(answers.flatMap((answer) => reloadLines(answer)), answers);
+        const answers = await adminGather(
+          nc,
+          `${prefix}.admin.reload`,
+          `no bridge runs with prefix "${prefix}"`,
+          opts.wait,
+        );
+        print(
+          answers.flatMap((answer) => reloadLines(answer)),
+          answers,
+        );
         if (answers.some((answer) => answer.ok !== true)) exitCode = EXIT.reloadFailed;
       });
     });
 
-  program.command('admin')
-    .description('send a Janus Admin API request (<prefix>.adminapi.<janus_id>: the bridge adds the admin secret, passes read-only verbs unless adminApi.allowVerbs); prints Janus\'s answer')
+  program
+    .command('admin')
+    .description(
+      'send a Janus Admin API request (<prefix>.adminapi.<janus_id>: the bridge adds the admin secret, ' +
+        "passes read-only verbs unless adminApi.allowVerbs); prints Janus's answer",
+    )
     .argument('<janus_id>', 'the Janus (its connection needs a janus_admin_url)')
     .argument('<json>', 'the request, e.g. \'{"janus":"list_sessions"}\'')
     .action(async (id: string, text: string, _opts: unknown, command: Command) => {
@@ -431,7 +619,8 @@ ${EXIT_HELP}`);
       });
     });
 
-  program.command('sessions')
+  program
+    .command('sessions')
     .description('the Janus sessions (Admin API list_sessions); prints one session id a line')
     .argument('<janus_id>', 'the Janus (its connection needs a janus_admin_url)')
     .action(async (id: string, _opts: unknown, command: Command) => {
@@ -443,34 +632,45 @@ ${EXIT_HELP}`);
       });
     });
 
-  program.command('handles')
-    .description('the handles of the bridge\'s session (or --session) (Admin API list_handles); prints one handle id a line')
+  program
+    .command('handles')
+    .description(
+      "the handles of the bridge's session (or --session) (Admin API list_handles); prints one handle id a line",
+    )
     .argument('<janus_id>', 'the Janus (its connection needs a janus_admin_url)')
-    .option('--session <id>', 'the session (default: the bridge\'s, from <prefix>.admin.status)')
+    .option('--session <id>', "the session (default: the bridge's, from <prefix>.admin.status)")
     .action(async (id: string, opts: { session?: string }, command: Command) => {
       const janusId = janusIdArgument(command, id);
       const prefix = prefixOf(command);
       const given = opts.session === undefined ? undefined : handleIdArgument(command, opts.session, '--session');
       await withNats(async (nc) => {
-        const sessionId = given ?? await bridgeSession(nc, prefix, janusId);
+        const sessionId = given ?? (await bridgeSession(nc, prefix, janusId));
         const reply = await adminApiRequest(nc, prefix, janusId, { janus: 'list_handles', session_id: sessionId });
         print(idLines(reply.handles), reply);
       });
     });
 
-  program.command('handle-info')
-    .description('a handle\'s state in Janus (Admin API handle_info) on the bridge\'s session (or --session); prints its info, indented')
+  program
+    .command('handle-info')
+    .description(
+      "a handle's state in Janus (Admin API handle_info) on the bridge's session (or --session); " +
+        'prints its info, indented',
+    )
     .argument('<janus_id>', 'the Janus (its connection needs a janus_admin_url)')
     .argument('<handle_id>', 'the handle')
-    .option('--session <id>', 'the session holding the handle (default: the bridge\'s, from <prefix>.admin.status)')
+    .option('--session <id>', "the session holding the handle (default: the bridge's, from <prefix>.admin.status)")
     .action(async (id: string, handleText: string, opts: { session?: string }, command: Command) => {
       const janusId = janusIdArgument(command, id);
       const prefix = prefixOf(command);
       const handleId = handleIdArgument(command, handleText);
       const given = opts.session === undefined ? undefined : handleIdArgument(command, opts.session, '--session');
       await withNats(async (nc) => {
-        const sessionId = given ?? await bridgeSession(nc, prefix, janusId);
-        const reply = await adminApiRequest(nc, prefix, janusId, { janus: 'handle_info', session_id: sessionId, handle_id: handleId });
+        const sessionId = given ?? (await bridgeSession(nc, prefix, janusId));
+        const reply = await adminApiRequest(nc, prefix, janusId, {
+          janus: 'handle_info',
+          session_id: sessionId,
+          handle_id: handleId,
+        });
         print(JSON.stringify(reply.info ?? reply, null, 2), reply);
       });
     });
@@ -482,7 +682,11 @@ ${EXIT_HELP}`);
     if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     const failure = describeFailure(err);
     const reason = scrub(failure.reason, secrets());
-    const shown = { ...failure, reason, ...(failure.action !== undefined ? { action: scrub(failure.action, secrets()) } : {}) };
+    const shown = {
+      ...failure,
+      reason,
+      ...(failure.action !== undefined ? { action: scrub(failure.action, secrets()) } : {}),
+    };
     io.err(options?.json || jsonWanted ? `${JSON.stringify({ error: shown })}\n` : `error: ${failureLine(shown)}\n`);
     return failure.exit;
   }
@@ -490,7 +694,8 @@ ${EXIT_HELP}`);
 
 function adminError(err: unknown, subject: string, why: string, timeout: number): Error {
   const code = (err as { code?: unknown } | null)?.code;
-  if (code === ErrorCode.NoResponders) return new CliError('NoRespondersError', EXIT.noResponders, `nobody answers ${subject} (${why})`);
+  if (code === ErrorCode.NoResponders)
+    return new CliError('NoRespondersError', EXIT.noResponders, `nobody answers ${subject} (${why})`);
   if (code === ErrorCode.Timeout) return new TimeoutError(subject, timeout, err);
   return err as Error;
 }

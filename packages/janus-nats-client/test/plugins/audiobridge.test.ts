@@ -74,7 +74,7 @@ describe('room management', () => {
 });
 
 describe('participants', () => {
-  it('joins without media: the newcomer gets the others, the others get a "joined" event with the newcomer', async () => {
+  it('joins without media: the newcomer gets the others, the others a "joined" event with the newcomer', async () => {
     const room = freshRoom();
     const alice = await bed.attach(AudioBridge);
     await alice.create({ room });
@@ -156,7 +156,7 @@ describe('participants', () => {
     await moderator.destroy({ room, secret: 'mod' });
   });
 
-  it('answers leave with "left", tells the others "leaving", and refuses a second leave with PluginError 487', async () => {
+  it('answers leave with "left", tells the others "leaving", refuses a second leave with PluginError 487', async () => {
     const room = freshRoom();
     const alice = await bed.attach(AudioBridge);
     await alice.create({ room });
@@ -176,7 +176,7 @@ describe('participants', () => {
     await alice.destroy({ room });
   });
 
-  it('moves a participant to another room with changeroom: "roomchanged" there, "leaving" in the room it left', async () => {
+  it('moves a participant with changeroom: "roomchanged" in the new room, "leaving" in the room it left', async () => {
     const [first, second] = [freshRoom(), freshRoom()];
     const alice = await bed.attach(AudioBridge);
     await alice.create({ room: first });

@@ -31,7 +31,7 @@ describe('EchoTest', () => {
     expect(answer.jsep?.sdp).toContain('m=audio');
   });
 
-  it("throws a PluginError (a JanusNatsError) with the plugin's error_code and error when the echotest refuses a setting", async () => {
+  it("throws a PluginError (a JanusNatsError) with the plugin's error_code and error for a bad setting", async () => {
     const echo = await bed.attach(EchoTest);
     const error = await rejectionOf(echo.message({ bitrate: -1 }));
     expect(error).toBeInstanceOf(PluginError);

@@ -74,7 +74,7 @@ afterAll(async () => {
 });
 
 describe('register', () => {
-  it('answers "registering", and the registrar\'s 403 arrives as a "registration_failed" event without a transaction', async () => {
+  it('answers "registering"; the registrar\'s 403 arrives as "registration_failed" without a transaction', async () => {
     const registrarPeer = await peer(registrar('403 Forbidden'));
     const sip = await bed.attach(Sip);
     const events = new EventLog(sip.events());
@@ -164,7 +164,7 @@ describe('outgoing calls', () => {
     });
   });
 
-  it('refuses a call without a JSEP offer with PluginError 448 "Missing SDP" (what an untyped caller would get)', async () => {
+  it('refuses a call without a JSEP offer with PluginError 448 "Missing SDP" (as an untyped caller gets)', async () => {
     const registrarPeer = await peer(registrar('200 OK'));
     const { sip, events } = await registeredAlice(registrarPeer);
     const withoutOffer = undefined as unknown as Jsep;
@@ -175,7 +175,7 @@ describe('outgoing calls', () => {
     await events.stop();
   });
 
-  it('answers "calling" with the Call-ID, and the callee\'s 486 arrives as a "hangup" event with the call\'s transaction', async () => {
+  it('answers "calling" with the Call-ID; the callee\'s 486 is a "hangup" with the call\'s transaction', async () => {
     const sipPeer = await peer(registrar('200 OK', () => ({ status: '486 Busy Here' })));
     const { sip, events } = await registeredAlice(sipPeer);
     const calling = await sip.call({ uri: `sip:bob@127.0.0.1:${sipPeer.port}` }, audioOffer());
@@ -196,7 +196,7 @@ describe('outgoing calls', () => {
     await events.stop();
   });
 
-  it('reports the callee\'s 200 as "accepted" with its JSEP answer, and ends the call with a BYE on hangup', async () => {
+  it('reports the callee\'s 200 as "accepted" with its JSEP answer; hangup ends the call with a BYE', async () => {
     // The Contact is the INVITE's own request URI: Janus sends the BYE there.
     const answerCall = (invite: SipMessage): ReturnType<SipPolicy> => ({
       status: '200 OK',
@@ -237,7 +237,7 @@ describe('incoming calls', () => {
       body: sipPhoneSdp(40_200),
     });
 
-  it('reports an INVITE as "incomingcall" with a JSEP offer, accepts it with our answer, and reports the caller\'s BYE as "hangup"', async () => {
+  it('an INVITE is "incomingcall" with an offer; accept sends our answer; the caller\'s BYE is "hangup"', async () => {
     const sipPeer = await peer(registrar('200 OK'));
     const { sip, events } = await registeredAlice(sipPeer);
     sipPeer.send(invite(sipPeer, 'incoming-1'), contactPort(sipPeer));
@@ -277,7 +277,7 @@ describe('incoming calls', () => {
     await events.stop();
   });
 
-  it('declines an incoming call with the chosen SIP code: "declining", the caller gets it, and a "hangup" event follows', async () => {
+  it('declines an incoming call with the chosen SIP code: "declining", the caller gets it, then "hangup"', async () => {
     const sipPeer = await peer(registrar('200 OK'));
     const { sip, events } = await registeredAlice(sipPeer);
     sipPeer.send(invite(sipPeer, 'incoming-2'), contactPort(sipPeer));

@@ -100,7 +100,7 @@ describe('mountpoints', () => {
 });
 
 describe('viewers', () => {
-  it('watches a mountpoint: "preparing" with Janus\'s offer, "starting" on our answer, then "pausing" and "configured"', async () => {
+  it('watches: "preparing" with Janus\'s offer, "starting" on our answer, then "pausing", "configured"', async () => {
     const admin = await bed.attach(Streaming);
     const id = freshId();
     await admin.create(opusMountpoint(id));
@@ -146,7 +146,7 @@ describe('viewers', () => {
     await viewerEvents.stop();
   });
 
-  it("gets no answer at all to stop while the viewer's media never started: the request times out (610 from the bridge)", async () => {
+  it("gets no answer to stop while the viewer's media never started: it times out (bridge's 610)", async () => {
     const admin = await bed.attach(Streaming);
     const id = freshId();
     await admin.create(opusMountpoint(id));

@@ -67,6 +67,7 @@ export class EventLog<E extends { readonly name: string }> {
 
   constructor(events: AsyncIterable<E>) {
     this.iterator = events[Symbol.asyncIterator]();
+    // In the background; an iteration that ends in an error is an unhandled rejection, which fails the run.
     void this.read();
   }
 

@@ -70,7 +70,7 @@ describe('room management through message', () => {
     await admin.destroy({ room, secret: 'owner' });
   });
 
-  it('throws PluginError 418 for a room that exists, 419 for a wrong secret and 417 for a room that does not exist', async () => {
+  it('throws PluginError 418 for an existing room, 419 for a wrong secret, 417 for a missing room', async () => {
     const admin = await bed.attach(TextRoom);
     const room = freshRoom();
     await admin.create({ room, secret: 'owner' });
@@ -93,7 +93,7 @@ describe('room management through message', () => {
     });
   });
 
-  it('is refused a join sent through the Janus API (415): joining needs the data channel, which is why the helper has no join', async () => {
+  it('is refused a Janus API join (415): joining needs the data channel, hence no join in the helper', async () => {
     const admin = await bed.attach(TextRoom);
     const room = freshRoom();
     await admin.create({ room });
@@ -104,7 +104,7 @@ describe('room management through message', () => {
 });
 
 describe('data channel negotiation', () => {
-  it('answers setup with "ok" and Janus\'s data-channel offer, takes our answer with ack, and refuses a second setup (416)', async () => {
+  it('answers setup with "ok" and a data-channel offer, acks our answer, refuses a second setup (416)', async () => {
     const chat = await bed.attach(TextRoom);
     const setup = await chat.setup();
     expect(setup.data).toEqual({ textroom: 'event', result: 'ok' });

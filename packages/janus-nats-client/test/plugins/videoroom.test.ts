@@ -125,7 +125,7 @@ describe('publishers without media', () => {
     await alice.destroy({ room });
   });
 
-  it('announces a join as a "joining" event in a room with notify_joining, and lists the others as attendees', async () => {
+  it('announces a join as a "joining" event with notify_joining, and lists the others as attendees', async () => {
     const room = freshRoom();
     const alice = await bed.attach(VideoRoom);
     await alice.create({ room, notify_joining: true });
@@ -202,7 +202,7 @@ describe('publishers without media', () => {
     await alice.destroy({ room });
   });
 
-  it('answers publish with a JSEP offer with configured "ok" and Janus\'s JSEP answer, yet the publisher only becomes active once media flows', async () => {
+  it('answers publish with "ok" and a JSEP answer; the publisher only becomes active once media flows', async () => {
     const room = freshRoom();
     const alice = await bed.attach(VideoRoom);
     await alice.create({ room });
@@ -230,7 +230,7 @@ describe('publishers without media', () => {
 });
 
 describe('subscribers', () => {
-  it('refuses a subscription to a participant that joined without media with PluginError 428 "No such feed"', async () => {
+  it('refuses to subscribe to a participant that joined without media: PluginError 428 "No such feed"', async () => {
     const room = freshRoom();
     const alice = await bed.attach(VideoRoom);
     await alice.create({ room });
@@ -259,7 +259,7 @@ describe('subscribers', () => {
     await alice.destroy({ room });
   });
 
-  it("subscribes to the dummy publisher: attached with Janus's offer, then start, pause, configure, start and leave", async () => {
+  it('subscribes to the dummy publisher: offer on attach, then start, pause, configure, start, leave', async () => {
     const room = freshRoom();
     const alice = await bed.attach(VideoRoom);
     await alice.create({ room, dummy_publisher: true });
