@@ -8,7 +8,7 @@ import type { NatsConnection, Subscription } from 'nats';
 import type { Server } from 'node:http';
 import { serveAdmin } from './bridge/admin.js';
 import { jetStreamNameFrom } from './nats-names.js';
-import { BridgedConnection } from './bridge/bridged-connection.js';
+import { BridgedConnection, type ConnectionStats } from './bridge/bridged-connection.js';
 import { CoreEventSink, type EventSink } from './bridge/event-sink.js';
 import { JetStreamEventSink } from './bridge/jetstream-sink.js';
 import type { BridgeConfig } from './config/schema.js';
@@ -21,9 +21,11 @@ import { ServeEverything, type Ownership } from './connections/ownership.js';
 import { ServedConnections } from './connections/served.js';
 import { AnswerRelay } from './ha/relay.js';
 import type { LeaseOwnership } from './ha/lease-ownership.js';
-import { replicaIdOf, startLeaseOwnership } from './ha/start.js';
+import { ReclaimCheck } from './ha/reclaim-check.js';
+import { replicaIdOf, startLeaseOwnership } from './ha/start-lease-ownership.js';
 import type { Logger } from './log.js';
-import { connectNats, NatsLink } from './nats/link.js';
+import { connectNats } from './nats/client.js';
+import { NatsPublisher, type PublisherStats } from './nats/publisher.js';
 import { startHttpServer } from './ops/http.js';
 import { Metrics } from './ops/metrics.js';
 import { readinessProblems } from './ops/readiness.js';
@@ -33,8 +35,6 @@ import { VERSION } from './version.js';
 
 export interface Daemon {
   readonly nc: NatsConnection;
-  readonly link: NatsLink;
-  readonly served: ServedConnections<BridgedConnection>;
   readonly httpPort: number;
   readonly discovery: ServiceDiscovery;
   readonly events: EventSink;
@@ -42,6 +42,12 @@ export interface Daemon {
   readonly eventHandlers: EventHandlers | undefined;
   /** Resolves once the first connection list is applied; rejects when it cannot be (wrong table version, no table). */
   readonly listLoaded: Promise<void>;
+  /** The janus_ids this process serves now. */
+  servedIds(): string[];
+  /** What a connection this process serves reports now; undefined when it does not serve `janusId`. */
+  connectionStats(janusId: string): ConnectionStats | undefined;
+  /** What publishing to NATS counted since start (messages kept, dropped, servers left as stalled, …). */
+  natsStats(): PublisherStats;
   /** Loads the connection list again and applies the difference. */
   reload(trigger: string): Promise<ReloadResult>;
   /** Graceful stop: no new requests, in-flight ones finish (up to cmdTimeout), sessions destroyed, NATS drained. */
@@ -62,14 +68,14 @@ export interface DaemonOptions {
  * yet), so readiness and metrics read the parts as they come: each is set once, when built.
  */
 class RunningParts {
-  link: NatsLink | undefined;
+  publisher: NatsPublisher | undefined;
   capture: JetStreamEventSink | undefined;
   served: ServedConnections<BridgedConnection> | undefined;
   keeper: ListKeeper | undefined;
   stopping = false;
 
   connections(): BridgedConnection[] {
-    return (this.served?.entries() ?? []).map(({ instance }) => instance);
+    return (this.served?.entries() ?? []).map(({ connection }) => connection);
   }
 }
 
@@ -78,16 +84,17 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
   const parts = new RunningParts();
   const metrics = new Metrics({
     connections: () =>
-      parts
-        .connections()
-        .map((c) => ({
+      parts.connections().map((c) => {
+        const stats = c.stats();
+        return {
           janusId: c.spec.janusId,
-          state: c.connection.state,
-          pending: c.connection.pendingRequests,
-          adminState: c.admin?.state,
-        })),
-    natsConnected: () => parts.link?.isConnected ?? false,
-    natsPendingBytes: () => parts.link?.pendingBytes ?? 0,
+          state: stats.state,
+          pending: stats.pendingRequests,
+          adminState: stats.admin?.state,
+        };
+      }),
+    natsConnected: () => parts.publisher?.isConnected ?? false,
+    natsPendingBytes: () => parts.publisher?.pendingBytes ?? 0,
     eventsWaiting: () => parts.capture?.waiting,
   });
   const http = await startHttpServer(
@@ -97,12 +104,15 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
       notReadyBecause: () =>
         readinessProblems({
           stopping: parts.stopping,
-          natsConnected: parts.link?.isConnected ?? false,
+          natsConnected: parts.publisher?.isConnected ?? false,
           listProblem: parts.keeper ? parts.keeper.notLoadedBecause : 'connection list not loaded',
-          connectionStates: parts.connections().map((c) => c.connection.state),
+          connectionStates: parts.connections().map((c) => c.stats().state),
           readyShare: config.http.readyShare,
           adminStates: config.http.readyNeedsAdmin
-            ? parts.connections().flatMap((c) => (c.admin ? [c.admin.state] : []))
+            ? parts.connections().flatMap((c) => {
+                const admin = c.stats().admin;
+                return admin ? [admin.state] : [];
+              })
             : undefined,
         }),
     },
@@ -112,20 +122,20 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
   log.info({ host: config.http.host, port: http.port }, 'HTTP endpoint listening (/healthz, /readyz, /metrics)');
 
   const nc = await connectNats(config.nats, secrets.nats, log);
-  const link = new NatsLink(nc, log, {
+  const publisher = new NatsPublisher(nc, log, {
     stallTimeoutMs: config.nats.stallTimeout,
     maxPendingBytes: config.nats.maxPendingBytes,
   });
-  parts.link = link;
-  const events = eventSink(config, link, log);
+  parts.publisher = publisher;
+  const events = eventSink(config, publisher, log);
   if (events instanceof JetStreamEventSink) parts.capture = events;
   const eventHandlers =
     config.eventHandler.port > 0
-      ? await startEventHandlers(config, { link, metrics, secret: secrets.eventHandler.secret, log })
+      ? await startEventHandlers(config, { publisher, metrics, secret: secrets.eventHandler.secret, log })
       : undefined;
   /** This process, among the restarts of the same replica: in leases, admin.status and service discovery. */
   const processId = randomBytes(11).toString('hex').toUpperCase();
-  const served = await serveConnections(config, { link, secrets, metrics, events, processId }, log);
+  const served = await serveConnections(config, { publisher, secrets, metrics, events, processId }, log);
   parts.served = served.connections;
 
   const source = chooseSource(config, options.rereadConfig, log);
@@ -152,28 +162,31 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
       version: VERSION,
       description: 'Janus WebRTC servers over NATS: one request endpoint per janus_id',
       metadata: { subject_prefix: config.nats.subjectPrefix },
-      endpoints: () => parts.connections().map((c) => c.stats),
+      endpoints: () => parts.connections().map((c) => c.endpoint),
     },
     { log, metrics, prefix: config.nats.subjectPrefix },
   );
-  const leases = served.leases;
+  const leaseOwnership = served.leaseOwnership;
   const adminSubscriptions: Subscription[] = serveAdmin(
     nc,
     config.nats.subjectPrefix,
     {
       reload: (trigger) => list.reload(trigger),
       status: () =>
-        parts.connections().map((c) => ({
-          janus_id: c.spec.janusId,
-          janus_url: c.spec.url.redacted,
-          state: c.connection.state,
-          session_id: c.connection.sessionId ?? null,
-          since: new Date(c.connection.since).toISOString(),
-          pending: c.connection.pendingRequests,
-          admin: c.adminStatus,
-        })),
+        parts.connections().map((c) => {
+          const stats = c.stats();
+          return {
+            janus_id: c.spec.janusId,
+            janus_url: c.spec.url.redacted,
+            state: stats.state,
+            session_id: stats.sessionId ?? null,
+            since: new Date(stats.since).toISOString(),
+            pending: stats.pendingRequests,
+            admin: c.adminStatus,
+          };
+        }),
       instance: { id: processId, version: VERSION, replica: config.ha.enabled ? replicaIdOf(config) : hostname() },
-      ...(leases ? { owners: () => leases.owners() } : {}),
+      ...(leaseOwnership ? { owners: () => leaseOwnership.owners() } : {}),
     },
     log,
     metrics,
@@ -200,13 +213,14 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
   let shutdown: Promise<void> | undefined;
   return {
     nc,
-    link,
-    served: served.connections,
     httpPort: http.port,
     discovery,
     listLoaded,
     events,
     eventHandlers,
+    servedIds: () => served.connections.entries().map(({ spec }) => spec.janusId),
+    connectionStats: (janusId) => served.connections.get(janusId)?.stats(),
+    natsStats: () => publisher.stats(),
     reload: (trigger) => list.reload(trigger),
     shutdown: (reason) =>
       (shutdown ??= (async () => {
@@ -220,16 +234,16 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
         discovery.stop();
         for (const subscription of adminSubscriptions) subscription.unsubscribe();
         // With several replicas the sessions live on: the others take them over.
-        await leases?.leave();
-        for (const { instance: connection } of served.connections.entries()) connection.stopAccepting();
+        await leaseOwnership?.leave();
+        for (const { connection } of served.connections.entries()) connection.stopAccepting();
         await served.connections.stopAll('bridge shutting down', {
-          destroySession: !leases,
+          destroySession: !leaseOwnership,
           graceMs: config.janus.cmdTimeout,
         });
         await events.flush(config.janus.cmdTimeout);
         events.stop();
         await eventHandlersClosed;
-        link.stop();
+        publisher.stop();
         // A drain waits for the server: bounded, so that an unreachable NATS cannot hold the exit.
         const drained = nc.drain().then(
           () => true,
@@ -253,37 +267,45 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
  */
 async function serveConnections(
   config: BridgeConfig,
-  shared: { link: NatsLink; secrets: Secrets; metrics: Metrics; events: EventSink; processId: string },
+  shared: { publisher: NatsPublisher; secrets: Secrets; metrics: Metrics; events: EventSink; processId: string },
   log: Logger,
 ): Promise<{
   connections: ServedConnections<BridgedConnection>;
   ownership: Ownership;
-  leases: LeaseOwnership | undefined;
+  leaseOwnership: LeaseOwnership | undefined;
 }> {
-  const { link, secrets, metrics, events, processId } = shared;
+  const { publisher, secrets, metrics, events, processId } = shared;
+  // Janus's reclaim_session_timeout is checked against what a takeover needs (with several replicas: a failover's
+  // duration).
+  const janusInfo = ReclaimCheck.forConfig(config);
   if (!config.ha.enabled) {
     const connections = new ServedConnections(
-      (spec, how) => new BridgedConnection(spec, { link, config, secrets, metrics, events, log }, how),
+      (spec, start) =>
+        new BridgedConnection(spec, { publisher, config, secrets, metrics, events, log, janusInfo }, start),
       log,
     );
-    return { connections, ownership: new ServeEverything((specs) => connections.apply(specs)), leases: undefined };
+    return {
+      connections,
+      ownership: new ServeEverything((specs) => connections.apply(specs)),
+      leaseOwnership: undefined,
+    };
   }
-  // The leases-held gauge is registered before the coordinator exists (the coordinator reports to it): it reads it once
-  // there.
-  const holder: { leases?: LeaseOwnership } = {};
-  const leaseMetrics = metrics.leases(() => holder.leases?.leasesHeld ?? 0);
-  const relay = new AnswerRelay(link.nc, config.nats.subjectPrefix, log, leaseMetrics.relayed, metrics);
+  // The leases-held gauge is registered before LeaseOwnership exists (which reports to it): it reads it once there.
+  const holder: { leaseOwnership?: LeaseOwnership } = {};
+  const leaseMetrics = metrics.leaseOwnership(() => holder.leaseOwnership?.leasesHeld ?? 0);
+  const relay = new AnswerRelay(publisher.nc, config.nats.subjectPrefix, log, leaseMetrics.relayed, metrics);
   const connections = new ServedConnections(
-    (spec, how) => new BridgedConnection(spec, { link, config, secrets, metrics, events, log, relay }, how),
+    (spec, start) =>
+      new BridgedConnection(spec, { publisher, config, secrets, metrics, events, log, relay, janusInfo }, start),
     log,
   );
-  const leases = await startLeaseOwnership(
+  const leaseOwnership = await startLeaseOwnership(
     config,
-    { link, served: connections, relay, metrics: leaseMetrics, instance: processId },
+    { publisher, served: connections, relay, metrics: leaseMetrics, instance: processId },
     log,
   );
-  holder.leases = leases;
-  return { connections, ownership: leases, leases };
+  holder.leaseOwnership = leaseOwnership;
+  return { connections, ownership: leaseOwnership, leaseOwnership };
 }
 
 /** How long the final NATS drain may take. */
@@ -293,12 +315,12 @@ const DRAIN_LIMIT_MS = 2000;
 const EVENT_HANDLER_CLOSE_MS = 2000;
 
 /** Core NATS, or JetStream capture when events.stream.enabled. */
-function eventSink(config: BridgeConfig, link: NatsLink, log: Logger): EventSink {
+function eventSink(config: BridgeConfig, publisher: NatsPublisher, log: Logger): EventSink {
   const stream = config.events.stream;
-  if (!stream.enabled) return new CoreEventSink(link, log.child({ component: 'events' }));
+  if (!stream.enabled) return new CoreEventSink(publisher, log.child({ component: 'events' }));
   const prefix = config.nats.subjectPrefix;
   return new JetStreamEventSink(
-    link.nc,
+    publisher.nc,
     {
       name: stream.name || `${jetStreamNameFrom(prefix.toUpperCase())}_EVENTS`,
       subjects: [`${prefix}.event.>`, ...(stream.captureStatus ? [`${prefix}.status.>`] : [])],

@@ -10,8 +10,10 @@ import { startDaemon, type Daemon } from './daemon.js';
 import { createLogger } from './log.js';
 import { VERSION } from './version.js';
 
-const USAGE = `usage: janus-nats-bridge [--config <file.json>]
-       janus-nats-bridge --check-config <file.json>   validate, print the effective configuration (secrets masked) and where each value came from
+const USAGE =
+  `usage: janus-nats-bridge [--config <file.json>]
+       janus-nats-bridge --check-config <file.json>   validate, print the effective configuration (secrets masked) ` +
+  `and where each value came from
        janus-nats-bridge --version
 
 Every key can also be set by an environment variable (see docs/configuration.md).

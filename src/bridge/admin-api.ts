@@ -8,7 +8,7 @@ import type { Msg, NatsConnection, Subscription } from 'nats';
 import type { BridgeError } from '../errors.js';
 import { checkAdminRequest } from '../janus/admin-protocol.js';
 import type { JanusMessage } from '../janus/protocol.js';
-import type { Outcome } from '../janus/transactions.js';
+import type { AnswerOrError } from '../janus/transactions.js';
 import type { Logger } from '../log.js';
 import { outcomeOf, type AnswerMetrics, type RequestOutcome } from './reporting.js';
 import { requestDeadline } from './deadline.js';
@@ -18,7 +18,7 @@ import { prefixOfRequestSubject, REQUEST_QUEUE_GROUP } from './subjects.js';
 
 /** What the admin side needs of an Admin API link. */
 export interface AdminApiTarget {
-  request(message: JanusMessage, clientTransaction: string | undefined, timeoutMs?: number): Promise<Outcome>;
+  request(message: JanusMessage, clientTransaction: string | undefined, timeoutMs?: number): Promise<AnswerOrError>;
 }
 
 export interface AdminApiServerOptions {

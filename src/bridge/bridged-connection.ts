@@ -3,17 +3,18 @@ import type { Subscription } from 'nats';
 import type { BridgeConfig } from '../config/schema.js';
 import type { Secrets } from '../config/secrets.js';
 import type { ConnectionSpec } from '../connections/spec.js';
-import type { Running, StartHow, StopHow } from '../connections/served.js';
-import { AdminLink } from '../janus/admin-link.js';
+import type { ServedConnection, StartOptions, StopOptions } from '../connections/served.js';
+import { AdminLink, type AdminLinkStats } from '../janus/admin-link.js';
 import { allowedVerbs } from '../janus/admin-protocol.js';
-import { JanusConnection, type StatusChange } from '../janus/connection.js';
+import { JanusConnection, type JanusConnectionStats } from '../janus/connection.js';
+import type { JanusMessage } from '../janus/protocol.js';
 import type { Logger } from '../log.js';
-import type { NatsLink } from '../nats/link.js';
+import type { NatsPublisher } from '../nats/publisher.js';
 import type { ConnectionMetrics, ConnectionMetricsSource } from './reporting.js';
 import { EndpointStats } from './endpoint-stats.js';
 import { serveAdminApi } from './admin-api.js';
 import type { EventSink } from './event-sink.js';
-import { eventPublisher, statusPublisher } from './publishers.js';
+import { eventPublisher, statusPublisher, type StatusMessage } from './publishers.js';
 import { serveRequests } from './requests.js';
 import { REQUEST_QUEUE_GROUP, subjects } from './subjects.js';
 
@@ -25,9 +26,18 @@ export interface AnswerHandOff {
   offer(janusId: string, text: string): Promise<boolean>;
 }
 
+/**
+ * Told Janus's answer to the first `info` of each connection, with the server it came from
+ * (host:port) and the connection's log, to check Janus's settings against the daemon's (the
+ * HA layer's reclaim check, src/ha/reclaim-check.ts).
+ */
+export interface JanusInfoCheck {
+  check(info: JanusMessage, server: string, log: Logger): void;
+}
+
 /** What every connection shares. */
 export interface BridgeContext {
-  readonly link: NatsLink;
+  readonly publisher: NatsPublisher;
   readonly config: BridgeConfig;
   readonly secrets: Secrets;
   readonly metrics: ConnectionMetricsSource;
@@ -35,6 +45,7 @@ export interface BridgeContext {
   readonly log: Logger;
   /** With several replicas: passes answers owed to another replica's requests on to it. */
   readonly relay?: AnswerHandOff;
+  readonly janusInfo?: JanusInfoCheck;
 }
 
 /** A connection's Admin API link as `<prefix>.admin.status` shows it (never with the secret). */
@@ -48,9 +59,15 @@ export interface AdminLinkStatus {
   secret: boolean;
 }
 
-export class BridgedConnection implements Running {
-  readonly connection: JanusConnection;
-  readonly stats: EndpointStats;
+/** What a served connection reports about itself: its Janus connection, and its Admin API link if it has one. */
+export interface ConnectionStats extends JanusConnectionStats {
+  readonly admin: AdminLinkStats | undefined;
+}
+
+export class BridgedConnection implements ServedConnection {
+  private readonly connection: JanusConnection;
+  /** What NATS service discovery reports for its request endpoint. */
+  readonly endpoint: EndpointStats;
   /** The Admin API link, when the spec has a janus_admin_url; a reload may replace it. */
   private adminLink: AdminLink | undefined;
   private currentSpec: ConnectionSpec;
@@ -68,27 +85,27 @@ export class BridgedConnection implements Running {
   private subscriptionKnown: Promise<unknown> = Promise.resolve();
   private readonly reporter: ConnectionMetrics;
   /** Publishes on this connection's status subject. */
-  readonly announce: (change: StatusChange) => void;
+  readonly announce: (status: StatusMessage) => void;
   private readonly log: Logger;
   private stopped = false;
 
   constructor(
     spec: ConnectionSpec,
     private readonly context: BridgeContext,
-    how: StartHow = {},
+    start: StartOptions = {},
   ) {
-    const { link, config, secrets, metrics, relay } = context;
+    const { publisher, config, secrets, metrics, relay, janusInfo } = context;
     this.currentSpec = spec;
     const names = subjects(config.nats.subjectPrefix);
     const log = context.log.child({ janus_id: spec.janusId });
     this.log = log;
     const connectionMetrics = metrics.forConnection(spec.janusId);
     this.reporter = connectionMetrics;
-    this.stats = new EndpointStats(spec.janusId, names.request(spec.janusId), REQUEST_QUEUE_GROUP);
+    this.endpoint = new EndpointStats(spec.janusId, names.request(spec.janusId), REQUEST_QUEUE_GROUP);
     this.serving = new Promise((resolve) => {
       this.markServing = resolve;
     });
-    const target = { link, janusId: spec.janusId, janusUrl: spec.url.redacted, log, metrics: connectionMetrics };
+    const target = { publisher, janusId: spec.janusId, janusUrl: spec.url.redacted, log, metrics: connectionMetrics };
     const onEvent = eventPublisher(target, context.events, names.event(spec.janusId), config.events.subjects);
     const onStatus = statusPublisher(target, names.status(spec.janusId));
     this.announce = onStatus;
@@ -107,14 +124,13 @@ export class BridgedConnection implements Running {
           token: spec.url.credentials.token ?? secrets.janus.token,
         },
         recentTransactions: { ttlMs: config.events.transactionTtl * 1000, max: config.events.transactionMax },
-        ...(how.replaces ? { replaces: how.replaces } : {}),
-        ...(how.takeOver?.sessionId !== undefined ? { resumeSession: how.takeOver.sessionId } : {}),
-        // A failover claims the session after the lease expired and a socket opened.
-        ...(config.ha.enabled ? { reclaimNeededSeconds: config.ha.leaseTtl + 2 } : {}),
+        ...(start.replaces ? { replaces: start.replaces } : {}),
+        ...(start.takeOver?.sessionId !== undefined ? { resumeSession: start.takeOver.sessionId } : {}),
       },
       {
         onEvent,
         onStatus: (change) => {
+          connectionMetrics.status(change);
           onStatus(change);
           if (change.state === 'connected') {
             this.sessionReady = true;
@@ -130,6 +146,9 @@ export class BridgedConnection implements Running {
                 }),
             }
           : {}),
+        ...(janusInfo
+          ? { onFirstInfo: (info: JanusMessage) => janusInfo.check(info, new URL(spec.url.wsUrl).host, log) }
+          : {}),
       },
       log,
     );
@@ -137,7 +156,7 @@ export class BridgedConnection implements Running {
       if (this.subscriptionSettled) return;
       this.subscriptionSettled = true;
       this.subscription = serveRequests({
-        nc: link.nc,
+        nc: publisher.nc,
         subject: names.request(spec.janusId),
         target: this.connection,
         maxMessageBytes: config.janus.maxMessageBytes,
@@ -146,12 +165,12 @@ export class BridgedConnection implements Running {
         metrics: connectionMetrics,
         observe: (outcome, seconds, error) => {
           connectionMetrics.request(outcome, seconds);
-          this.stats.record(seconds, error);
+          this.endpoint.record(seconds, error);
         },
       });
       const allowVerbs = allowedVerbs(config.adminApi.allowVerbs);
       this.adminSubscription = serveAdminApi({
-        nc: link.nc,
+        nc: publisher.nc,
         subject: names.adminApi(spec.janusId),
         target: () => this.adminLink,
         allowVerbs,
@@ -162,12 +181,12 @@ export class BridgedConnection implements Running {
         observe: (outcome) => connectionMetrics.adminRequest(outcome),
       });
       // Without NATS the flush fails: the subscription is sent on reconnect, and serving waits for nothing more.
-      this.subscriptionKnown = link.nc.flush().catch(() => undefined);
+      this.subscriptionKnown = publisher.nc.flush().catch(() => undefined);
       this.markServing();
     };
     this.adminLink = this.newAdminLink(spec);
     // A takeover answers requests only once the session is ours: until then the old owner does.
-    if (!how.takeOver) this.subscribe();
+    if (!start.takeOver) this.subscribe();
     this.connection.start();
     // The Admin API link needs no session: it opens at once, also while a takeover claims the session.
     this.adminLink?.start();
@@ -181,18 +200,18 @@ export class BridgedConnection implements Running {
   get adminStatus(): AdminLinkStatus | null {
     const admin = this.adminLink;
     if (!admin) return null;
+    const stats = admin.stats();
     return {
       janus_admin_url: admin.redactedUrl,
-      state: admin.state,
-      since: new Date(admin.since).toISOString(),
-      pending: admin.pendingRequests,
+      state: stats.state,
+      since: new Date(stats.since).toISOString(),
+      pending: stats.pendingRequests,
       secret: this.adminSecretOf(this.currentSpec) !== undefined,
     };
   }
 
-  /** For tests and metrics: the Admin API link, if any. */
-  get admin(): AdminLink | undefined {
-    return this.adminLink;
+  stats(): ConnectionStats {
+    return { ...this.connection.stats(), admin: this.adminLink?.stats() };
   }
 
   /**
@@ -235,6 +254,14 @@ export class BridgedConnection implements Running {
   }
 
   /**
+   * A frame another replica received on our session (after it claimed the session) for a
+   * request we sent: handled as if it had come on our socket. False when it is not ours.
+   */
+  routeRelayed(text: string): boolean {
+    return this.connection.routeRelayed(text);
+  }
+
+  /**
    * For a takeover: resolves true once the session is claimed (or replaced) and requests
    * are taken. After `maxWaitMs` without Janus it resolves false; with `subscribeAnyway`
    * requests are then taken all the same (answered 611 until Janus is back), so that an
@@ -268,7 +295,7 @@ export class BridgedConnection implements Running {
     return subscriptions;
   }
 
-  async stop(reason: string, options: StopHow): Promise<void> {
+  async stop(reason: string, options: StopOptions): Promise<void> {
     this.stopped = true;
     const subscriptions = this.closeRequests();
     // Drain, not unsubscribe, when requests may still be answered: those already on their way to us are taken too.

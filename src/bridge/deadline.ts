@@ -24,7 +24,8 @@ export function requestDeadline(header: string | undefined, cmdTimeoutMs: number
       ok: false,
       error: bridgeError(
         'invalid_header',
-        `${TIMEOUT_HEADER} must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT_MS}, got ${value === '' ? 'an empty value' : `a value of ${value.length} characters`}`,
+        `${TIMEOUT_HEADER} must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT_MS}, ` +
+          `got ${value === '' ? 'an empty value' : `a value of ${value.length} characters`}`,
       ),
     };
   }

@@ -1,7 +1,7 @@
 /** Where events go: core NATS (fire and forget), or JetStream (see jetstream-sink.ts). */
 import { ErrorCode, type MsgHdrs, type NatsConnection } from 'nats';
 import type { Logger } from '../log.js';
-import type { NatsLink } from '../nats/link.js';
+import type { NatsPublisher } from '../nats/publisher.js';
 import type { EventResult } from './reporting.js';
 
 export interface OutgoingEvent {
@@ -20,6 +20,27 @@ export interface EventSink {
   /** Waits (up to timeoutMs) for events still queued, e.g. before shutdown. */
   flush(timeoutMs: number): Promise<void>;
   stop(): void;
+  /** What it counted since start. */
+  stats(): EventSinkStats;
+}
+
+/**
+ * What an event sink counted since start. Through core NATS only the events too large for the
+ * server (the publisher counts the rest); with JetStream capture, also what became of the others.
+ */
+export interface EventSinkStats {
+  /** Events larger than the NATS server's max_payload, dropped before they were sent. */
+  readonly tooLarge: number;
+  /** Capture: events the stream acknowledged. */
+  readonly published?: number;
+  /** Capture: events dropped because the buffer was full. */
+  readonly dropped?: number;
+  /** Capture: events the stream refused. */
+  readonly refused?: number;
+  /** Capture: sends tried again (after a timeout or while the stream was missing). */
+  readonly retried?: number;
+  /** Capture: events in the buffer now, not yet acknowledged, refused or dropped. */
+  readonly waiting?: number;
 }
 
 /** Drops and refusals are logged at most this often, with their counts. */
@@ -93,38 +114,41 @@ export class OversizeLog {
   }
 }
 
-/** What the core sink needs of the link: publishing, and the server's INFO for its max_payload. */
-export type CoreLink = Pick<NatsLink, 'publish'> & { readonly nc: Pick<NatsConnection, 'info'> };
+/** What the core sink needs of the publisher: publishing, and the server's INFO for its max_payload. */
+export type CorePublisher = Pick<NatsPublisher, 'publish'> & { readonly nc: Pick<NatsConnection, 'info'> };
 
 export class CoreEventSink implements EventSink {
   private readonly oversize: OversizeLog;
-  /** Since start, for tests. */
-  readonly totals = { tooLarge: 0 };
+  private tooLarge = 0;
 
   /** Without `log`, oversize events are still counted, just not logged. */
   constructor(
-    private readonly link: CoreLink,
+    private readonly publisher: CorePublisher,
     log?: Logger,
   ) {
     this.oversize = new OversizeLog(log);
   }
 
   publish(event: OutgoingEvent): void {
-    // Checked here because the link would count the client's refusal as NATS being unavailable.
-    const maxPayload = this.link.nc.info?.max_payload;
+    // Checked here because the publisher would count the client's refusal as NATS being unavailable.
+    const maxPayload = this.publisher.nc.info?.max_payload;
     const bytes = publishedBytes(event);
     if (exceedsMaxPayload(bytes, maxPayload)) {
-      this.totals.tooLarge++;
+      this.tooLarge++;
       this.oversize.note(event.subject, bytes, maxPayload!);
       event.report('too_large');
       return;
     }
     event.report(
-      this.link.publish(event.subject, event.data, event.headers) === 'dropped' ? 'nats_unavailable' : 'published',
+      this.publisher.publish(event.subject, event.data, event.headers) === 'dropped' ? 'nats_unavailable' : 'published',
     );
   }
 
   async flush(): Promise<void> {}
+
+  stats(): EventSinkStats {
+    return { tooLarge: this.tooLarge };
+  }
 
   stop(): void {
     this.oversize.flush();

@@ -15,6 +15,7 @@ import {
   OversizeLog,
   publishedBytes,
   type EventSink,
+  type EventSinkStats,
   type OutgoingEvent,
 } from './event-sink.js';
 
@@ -56,8 +57,8 @@ export class JetStreamEventSink implements EventSink {
   private unlogged = { dropped: 0, refused: 0, lastReason: '' };
   private logTimer: NodeJS.Timeout | undefined;
   private readonly oversize: OversizeLog;
-  /** Since start, for tests and logs. */
-  readonly totals = { published: 0, dropped: 0, refused: 0, tooLarge: 0, retried: 0 };
+  /** Since start (see stats()). */
+  private readonly totals = { published: 0, dropped: 0, refused: 0, tooLarge: 0, retried: 0 };
 
   constructor(
     private readonly nc: NatsConnection,
@@ -72,6 +73,10 @@ export class JetStreamEventSink implements EventSink {
   /** Events in the buffer: not yet acknowledged, refused or dropped. */
   get waiting(): number {
     return this.entries.length - this.head;
+  }
+
+  stats(): EventSinkStats {
+    return { ...this.totals, waiting: this.waiting };
   }
 
   publish(event: OutgoingEvent): void {

@@ -4,17 +4,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import { headers, type MsgHdrs } from 'nats';
-import type { StatusChange } from '../janus/connection.js';
 import type { JanusMessage } from '../janus/protocol.js';
 import type { Logger } from '../log.js';
-import type { NatsLink, PublishResult } from '../nats/link.js';
+import type { NatsPublisher, PublishResult } from '../nats/publisher.js';
 import type { ConnectionMetrics } from './reporting.js';
 import { eventHeaders, eventSubject, type EventSubjects } from './event-meta.js';
 import type { EventSink } from './event-sink.js';
 import { errorCode, errorText } from './replies.js';
 
 export interface PublishTarget {
-  readonly link: NatsLink;
+  readonly publisher: NatsPublisher;
   readonly janusId: string;
   /** Redacted: this goes to every subscriber. */
   readonly janusUrl: string;
@@ -35,7 +34,8 @@ export function eventPublisher(
   baseSubject: string,
   mode: EventSubjects,
 ): (message: JanusMessage, text: string) => void {
-  const head = `{"janus_id":${JSON.stringify(target.janusId)},"janus_url":${JSON.stringify(target.janusUrl)},"janus_body":`;
+  const head =
+    `{"janus_id":${JSON.stringify(target.janusId)},` + `"janus_url":${JSON.stringify(target.janusUrl)},"janus_body":`;
   const idPrefix = `${randomBytes(6).toString('hex')}-${target.janusId}-`;
   let sequence = 0;
   const report = target.metrics.event;
@@ -77,18 +77,24 @@ function natsHeaders(values: Array<[string, string]>, log: Logger): MsgHdrs {
 }
 
 /**
- * Publishes each change; one NATS did not take (refused, or dropped during an outage) is counted (publish failures,
- * kind `status`).
+ * A message for the status subject: `state` says what happened, the other fields tell more. The
+ * connection's own changes (StatusChange), or one a higher layer announces (the HA layer's
+ * `owner-changed`).
  */
-export function statusPublisher(target: PublishTarget, subject: string): (change: StatusChange) => void {
+export type StatusMessage = { readonly state: string } & Readonly<Record<string, unknown>>;
+
+/**
+ * Publishes each status message; one NATS did not take (refused, or dropped during an outage) is
+ * counted (publish failures, kind `status`).
+ */
+export function statusPublisher(target: PublishTarget, subject: string): (change: StatusMessage) => void {
   return (change) => {
-    target.metrics.status(change);
     const level = change.state === 'connected' || change.state === 'reconnecting' ? 'debug' : 'info';
     target.log[level]({ status: change }, `connection ${change.state}`);
     const message = { janus_id: target.janusId, janus_url: target.janusUrl, ...change, at: new Date().toISOString() };
     let result: PublishResult;
     try {
-      result = target.link.publish(subject, Buffer.from(JSON.stringify(message)), undefined, 'status');
+      result = target.publisher.publish(subject, Buffer.from(JSON.stringify(message)), undefined, 'status');
     } catch (err) {
       target.log.error({ code: errorCode(err), err: errorText(err) }, 'status not published');
       result = 'dropped';

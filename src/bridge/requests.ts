@@ -5,7 +5,7 @@
 import { Match, type Msg, type NatsConnection, type Subscription } from 'nats';
 import type { BridgeError } from '../errors.js';
 import { parseClientRequest, type JanusMessage } from '../janus/protocol.js';
-import type { Outcome } from '../janus/transactions.js';
+import type { AnswerOrError } from '../janus/transactions.js';
 import type { Logger } from '../log.js';
 import { outcomeOf, type AnswerMetrics, type RequestOutcome } from './reporting.js';
 import { requestDeadline, TIMEOUT_HEADER } from './deadline.js';
@@ -14,8 +14,8 @@ import { prefixOfRequestSubject, REQUEST_QUEUE_GROUP } from './subjects.js';
 
 /** What the request side needs of a Janus connection. */
 export interface RequestTarget {
-  request(message: JanusMessage, clientTransaction: string | undefined, timeoutMs?: number): Promise<Outcome>;
-  send(message: JanusMessage, clientTransaction: string | undefined): BridgeError | undefined;
+  request(message: JanusMessage, clientTransaction: string | undefined, timeoutMs?: number): Promise<AnswerOrError>;
+  fireAndForget(message: JanusMessage, clientTransaction: string | undefined): BridgeError | undefined;
 }
 
 /** Told how each request ended (metrics, service statistics). */
@@ -63,7 +63,7 @@ export function serveRequests(options: RequestServerOptions): Subscription {
       return;
     }
     if (!msg.reply) {
-      const error = target.send(parsed.message, parsed.clientTransaction);
+      const error = target.fireAndForget(parsed.message, parsed.clientTransaction);
       if (error)
         log.warn(
           { code: error.code, reason: error.reason, verb: parsed.message.janus.slice(0, VERB_IN_LOG_CHARS) },

@@ -83,10 +83,8 @@ function dbUrlFromFile(db: BridgeConfig['db']): { ok: true; url: string } | { ok
   try {
     url = readFileSync(db.urlFile, 'utf8').trim();
   } catch (err) {
-    return {
-      ok: false,
-      problem: `db.urlFile: cannot read ${db.urlFile} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
-    };
+    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    return { ok: false, problem: `db.urlFile: cannot read ${db.urlFile} (${why})` };
   }
   const parsed = parseDbUrl(url);
   return parsed.ok ? { ok: true, url } : { ok: false, problem: `db.urlFile: ${parsed.reason}` };

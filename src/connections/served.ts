@@ -6,7 +6,8 @@ import type { Logger } from '../log.js';
 import { diffConnections, onlyAdminUrlChanged, type ConnectionDiff } from './diff.js';
 import type { ConnectionSpec } from './spec.js';
 
-export interface StopHow {
+/** How a served connection stops. */
+export interface StopOptions {
   readonly destroySession: boolean;
   /** How long requests already taken may still be answered. */
   readonly graceMs: number;
@@ -15,10 +16,10 @@ export interface StopHow {
 }
 
 /** A started connection: whatever the factory built for one spec. */
-export interface Running {
+export interface ServedConnection {
   /** The Janus session it holds, if any. */
   readonly sessionId: number | undefined;
-  stop(reason: string, options: StopHow): Promise<void>;
+  stop(reason: string, options: StopOptions): Promise<void>;
   /**
    * Takes a spec whose janus_admin_url alone changed, without touching the session; absent: such a change restarts it.
    */
@@ -31,22 +32,25 @@ export interface Replaces {
   readonly reason: string;
 }
 
-/** How a connection starts: fresh, replacing one whose janus_url changed, or taking over another replica's session. */
-export interface StartHow {
+/**
+ * How a connection starts: fresh (no options), replacing one whose janus_url changed, or
+ * taking over another replica's session.
+ */
+export interface StartOptions {
   readonly replaces?: Replaces;
   /** Claim this session first (it was another replica's); subscribe only once it is ready. */
   readonly takeOver?: { readonly sessionId: number | undefined };
 }
 
-export type StartConnection<R extends Running> = (spec: ConnectionSpec, how: StartHow) => R;
+export type StartConnection<C extends ServedConnection> = (spec: ConnectionSpec, options: StartOptions) => C;
 
-export class ServedConnections<R extends Running> {
-  private readonly running = new Map<string, { spec: ConnectionSpec; instance: R }>();
+export class ServedConnections<C extends ServedConnection> {
+  private readonly running = new Map<string, { spec: ConnectionSpec; connection: C }>();
   private applying: Promise<unknown> = Promise.resolve();
   private closed = false;
 
   constructor(
-    private readonly start: StartConnection<R>,
+    private readonly start: StartConnection<C>,
     private readonly log: Logger,
   ) {}
 
@@ -54,11 +58,11 @@ export class ServedConnections<R extends Running> {
     return this.running.size;
   }
 
-  get(janusId: string): R | undefined {
-    return this.running.get(janusId)?.instance;
+  get(janusId: string): C | undefined {
+    return this.running.get(janusId)?.connection;
   }
 
-  entries(): Array<{ spec: ConnectionSpec; instance: R }> {
+  entries(): Array<{ spec: ConnectionSpec; connection: C }> {
     return [...this.running.values()];
   }
 
@@ -78,28 +82,28 @@ export class ServedConnections<R extends Running> {
   }
 
   /** Starts one connection that is not running yet (a lease won). */
-  add(spec: ConnectionSpec, how: StartHow): R | undefined {
+  add(spec: ConnectionSpec, options: StartOptions): C | undefined {
     if (this.closed || this.running.has(spec.janusId)) return undefined;
-    const instance = this.start(spec, how);
-    this.running.set(spec.janusId, { spec, instance });
-    return instance;
+    const connection = this.start(spec, options);
+    this.running.set(spec.janusId, { spec, connection });
+    return connection;
   }
 
   /** Stops one connection (a lease handed over or lost). */
-  async remove(janusId: string, reason: string, options: StopHow): Promise<void> {
+  async remove(janusId: string, reason: string, options: StopOptions): Promise<void> {
     const entry = this.running.get(janusId);
     if (!entry) return;
     this.running.delete(janusId);
-    await entry.instance.stop(reason, options);
+    await entry.connection.stop(reason, options);
   }
 
   /** Stops everything (shutdown); later applies change nothing. */
-  async stopAll(reason: string, options: StopHow): Promise<void> {
+  async stopAll(reason: string, options: StopOptions): Promise<void> {
     this.closed = true;
     await this.applying;
     const all = [...this.running.values()];
     this.running.clear();
-    await Promise.all(all.map(({ instance }) => instance.stop(reason, options)));
+    await Promise.all(all.map(({ connection }) => connection.stop(reason, options)));
   }
 
   private async applyNow(
@@ -116,27 +120,27 @@ export class ServedConnections<R extends Running> {
     const restarted: ConnectionSpec[] = [];
     for (const spec of diff.changed) {
       const entry = this.running.get(spec.janusId)!;
-      if (!entry.instance.changeAdminUrl || !onlyAdminUrlChanged(entry.spec, spec)) {
+      if (!entry.connection.changeAdminUrl || !onlyAdminUrlChanged(entry.spec, spec)) {
         restarted.push(spec);
         continue;
       }
-      this.running.set(spec.janusId, { spec, instance: entry.instance });
-      stopping.push(entry.instance.changeAdminUrl(spec));
+      this.running.set(spec.janusId, { spec, connection: entry.connection });
+      stopping.push(entry.connection.changeAdminUrl(spec));
     }
     for (const spec of [...diff.removed, ...restarted]) {
       const entry = this.running.get(spec.janusId)!;
       this.running.delete(spec.janusId);
       const removed = diff.removed.includes(spec);
       const reason = removed ? 'removed from the connection list' : 'janus_url changed';
-      if (!removed && entry.instance.sessionId !== undefined)
-        replaced.set(spec.janusId, { sessionId: entry.instance.sessionId, reason });
-      stopping.push(entry.instance.stop(reason, { destroySession: true, graceMs: 0 }));
+      if (!removed && entry.connection.sessionId !== undefined)
+        replaced.set(spec.janusId, { sessionId: entry.connection.sessionId, reason });
+      stopping.push(entry.connection.stop(reason, { destroySession: true, graceMs: 0 }));
     }
     await Promise.all(stopping);
     for (const spec of [...diff.added, ...restarted]) {
       if (this.closed || this.running.has(spec.janusId) || !stillWanted(spec.janusId)) continue;
       const replaces = replaced.get(spec.janusId);
-      this.running.set(spec.janusId, { spec, instance: this.start(spec, replaces ? { replaces } : {}) });
+      this.running.set(spec.janusId, { spec, connection: this.start(spec, replaces ? { replaces } : {}) });
     }
     if (diff.added.length + diff.removed.length + diff.changed.length > 0) {
       this.log.info(

@@ -185,9 +185,8 @@ export class EvhEndpoint {
 
   private refuse(req: IncomingMessage, socket: Duplex, refusal: Extract<Admission, { ok: false }>): void {
     this.parts.tallies.refusals[refusal.reason]++;
-    socket.end(
-      `HTTP/1.1 ${refusal.status} ${STATUS_TEXT[refusal.status] ?? 'Refused'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
-    );
+    const statusLine = `HTTP/1.1 ${refusal.status} ${STATUS_TEXT[refusal.status] ?? 'Refused'}`;
+    socket.end(`${statusLine}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     if (this.closing) return;
     const shown = refusal.janusId !== undefined ? shownJanusId(refusal.janusId) : targetForLog(req.url);
     const key = `${refusal.reason} ${shown}`;
@@ -261,7 +260,8 @@ export class EvhEndpoint {
     if (this.pauses === 1 || this.pauses % 100 === 0) {
       this.parts.log.info(
         { pauses: this.pauses },
-        'NATS takes events slower than the event handlers send them: their links wait for it (Janus keeps the events meanwhile)',
+        'NATS takes events slower than the event handlers send them: their links wait for it ' +
+          '(Janus keeps the events meanwhile)',
       );
     }
     for (const ws of this.links.keys()) ws.pause();

@@ -2,7 +2,7 @@
  * Publishes what one event-handler link receives: each event of a message (one object,
  * or each element of an array) on `<prefix>.evh.<janus_id>.<type>`, one NATS message per
  * event, with its headers and a Nats-Msg-Id unique to this link, through the event sink
- * (core NATS through the NatsLink and its bound, or JetStream capture).
+ * (core NATS through the NatsPublisher and its bound, or JetStream capture).
  *
  * The hot path: a message is parsed once; an event that came alone goes out as the bytes
  * Janus sent, an element of an array as JSON.stringify of it (compact, about 2 µs for a

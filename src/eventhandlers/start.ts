@@ -1,6 +1,6 @@
 /**
  * Janus's event handlers to NATS, put together: the endpoint Janus's wsevh connects to,
- * the sink its events go through (core NATS through the NatsLink, or a JetStream stream of
+ * the sink its events go through (core NATS through the NatsPublisher, or a JetStream stream of
  * their own over `<prefix>.evh.>`), and the figures the metrics read.
  */
 import { CoreEventSink, type EventSink } from '../bridge/event-sink.js';
@@ -8,7 +8,7 @@ import { JetStreamEventSink, type StreamSettings } from '../bridge/jetstream-sin
 import { jetStreamNameFrom } from '../nats-names.js';
 import type { BridgeConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
-import type { NatsLink } from '../nats/link.js';
+import type { NatsPublisher } from '../nats/publisher.js';
 import type { EventHandlerMetrics } from './tally.js';
 import { EvhEndpoint } from './endpoint.js';
 import { EvhTallies } from './tally.js';
@@ -28,7 +28,7 @@ export interface EventHandlers {
 }
 
 export interface EventHandlerParts {
-  readonly link: NatsLink;
+  readonly publisher: NatsPublisher;
   readonly metrics: EventHandlerMetrics;
   readonly secret: string;
   readonly log: Logger;
@@ -58,13 +58,17 @@ export async function startEventHandlers(config: BridgeConfig, parts: EventHandl
   const log = parts.log.child({ component: 'event-handlers' });
   const settings = config.eventHandler;
   const stream = settings.stream.enabled
-    ? new JetStreamEventSink(parts.link.nc, evhStreamSettings(config), parts.log.child({ component: 'evh-stream' }))
+    ? new JetStreamEventSink(
+        parts.publisher.nc,
+        evhStreamSettings(config),
+        parts.log.child({ component: 'evh-stream' }),
+      )
     : undefined;
-  const sink: EventSink = stream ?? new CoreEventSink(parts.link, log);
+  const sink: EventSink = stream ?? new CoreEventSink(parts.publisher, log);
   // Half full: the links wait rather than have events dropped (see EvhEndpoint).
   const backlogged = stream
     ? () => stream.waiting > settings.stream.bufferSize / 2
-    : () => parts.link.pendingBytes > config.nats.maxPendingBytes / 2;
+    : () => parts.publisher.pendingBytes > config.nats.maxPendingBytes / 2;
   const tallies = new EvhTallies();
   parts.metrics.eventHandlers({ perJanus: () => tallies.entries(), refusals: () => tallies.refusals });
   let endpoint: EvhEndpoint;
@@ -95,7 +99,8 @@ export async function startEventHandlers(config: BridgeConfig, parts: EventHandl
   );
   if (parts.secret === '')
     log.warn(
-      'eventHandler.secret is not set: whoever reaches the event-handler port can publish events for any listed janus_id',
+      'eventHandler.secret is not set: whoever reaches the event-handler port can publish events for any listed ' +
+        'janus_id',
     );
   return {
     port: endpoint.port,

@@ -1,11 +1,11 @@
 /**
  * Fair shares: which connections a replica should take or hand over, given what it
- * holds, what is takeable and how many replicas are alive. Pure; the coordinator acts.
+ * holds, what is takeable and how many replicas are alive. Pure; LeaseOwnership acts.
  */
 import { createHash } from 'node:crypto';
 
 /** Why a connection another replica does not serve can be taken, in order of preference. */
-export type Takeable =
+export type TakeReason =
   /** Its owner is leaving or over its share and waits for a taker. */
   | 'releasing'
   /** Nobody owns it (never taken, or given up without a taker). */
@@ -21,14 +21,14 @@ export interface BalanceInput {
   /** Connections this replica is handing over. */
   readonly releasing: ReadonlySet<string>;
   /** Connections with a move of this replica under way: left alone. */
-  readonly busy: ReadonlySet<string>;
+  readonly leftAlone: ReadonlySet<string>;
   /** Live replicas, this one included. */
   readonly liveReplicas: number;
   /** This replica is shutting down: it hands everything over and takes nothing. */
   readonly leaving: boolean;
   /** Spreads the choices of replicas that decide at the same moment. */
   readonly tieBreak: string;
-  takeable(janusId: string): Takeable | undefined;
+  takeReason(janusId: string): TakeReason | undefined;
   /**
    * Nobody has served it for a while although it is takeable: replicas disagree on the
    * share (lists differ during a reload) or none has room. Taken beyond the share.
@@ -46,16 +46,16 @@ export function fairShare(connections: number, liveReplicas: number): number {
   return Math.ceil(connections / Math.max(1, liveReplicas));
 }
 
-const PREFERENCE: readonly Takeable[] = ['releasing', 'free', 'expired'];
+const PREFERENCE: readonly TakeReason[] = ['releasing', 'free', 'expired'];
 
 export function planBalance(input: BalanceInput): BalancePlan {
   const listed = new Set(input.listed);
   const keeping = [...input.held].filter((id) => listed.has(id) && !input.releasing.has(id));
-  if (input.leaving) return { take: [], release: keeping.filter((id) => !input.busy.has(id)) };
+  if (input.leaving) return { take: [], release: keeping.filter((id) => !input.leftAlone.has(id)) };
   const share = fairShare(listed.size, input.liveReplicas);
   if (keeping.length > share) {
     const movable = byOrder(
-      keeping.filter((id) => !input.busy.has(id)),
+      keeping.filter((id) => !input.leftAlone.has(id)),
       input.tieBreak,
     );
     return { take: [], release: movable.slice(0, keeping.length - share) };
@@ -64,8 +64,8 @@ export function planBalance(input: BalanceInput): BalancePlan {
   const room = Math.max(0, share - keeping.length - releasing);
   const candidates: Array<{ id: string; rank: number; order: string }> = [];
   for (const id of listed) {
-    if (input.held.has(id) || input.releasing.has(id) || input.busy.has(id)) continue;
-    const why = input.takeable(id);
+    if (input.held.has(id) || input.releasing.has(id) || input.leftAlone.has(id)) continue;
+    const why = input.takeReason(id);
     if (why) candidates.push({ id, rank: PREFERENCE.indexOf(why), order: order(id, input.tieBreak) });
   }
   candidates.sort((a, b) => a.rank - b.rank || a.order.localeCompare(b.order));

@@ -5,7 +5,7 @@
  * over without losing their session, and stops serving everything once it can no longer
  * prove it is alive.
  *
- * The coordinator keeps the tick, the watch and the balance plan; where each connection
+ * LeaseOwnership keeps the tick, the watch and the balance plan; where each connection
  * stands is in LeaseSlots (not held) and HeldLease (held), whose methods are the only
  * transitions.
  */
@@ -26,9 +26,9 @@ import {
 } from './lease-record.js';
 import { LeaseSlots } from './lease-slots.js';
 import { OwnershipView, type SeenLease, type WatchedEntry } from './ownership-view.js';
-import type { Bucket, ConnectionHost, LeaseMetrics, LeaseSettings, OwnerRow } from './ports.js';
+import type { Bucket, ConnectionHost, LeaseMetrics, LeaseSettings, OwnerRow } from './lease-ownership-interfaces.js';
 
-export type { Bucket, ConnectionHost, LeaseMetrics, LeaseSettings, OwnerRow } from './ports.js';
+export type { Bucket, ConnectionHost, LeaseMetrics, LeaseSettings, OwnerRow } from './lease-ownership-interfaces.js';
 
 /**
  * A holder stops serving when its last successful heartbeat write is this share of a TTL
@@ -108,7 +108,8 @@ export class LeaseOwnership implements Ownership {
     if (previous && previous.instance !== this.settings.instance) {
       this.log.warn(
         { replica: this.settings.replicaId, other_instance: previous.instance },
-        'another process announced this replica id within the lease TTL: a previous run of this replica, or a second process with the same ha.replicaId',
+        'another process announced this replica id within the lease TTL: a previous run of this replica, or a second ' +
+          'process with the same ha.replicaId',
       );
     }
     this.tickTimer = setInterval(() => this.tick(), this.tickMs);
@@ -238,10 +239,10 @@ export class LeaseOwnership implements Ownership {
       return;
     }
     if (held.kind !== 'releasing' && held.kind !== 'reclaiming')
-      this.background(this.dropLease(id, `lease taken by ${lease.replica}`));
-    else if (lease.state === 'serving') this.background(this.completeHandOver(id, lease.replica));
+      this.runDetached(this.dropLease(id, `lease taken by ${lease.replica}`));
+    else if (lease.state === 'serving') this.runDetached(this.completeHandOver(id, lease.replica));
     // The taker gave it back (it could not reach Janus, or began to leave).
-    else if (lease.state === 'free') this.background(this.takerGaveUp(id, held, revision));
+    else if (lease.state === 'free') this.runDetached(this.takerGaveUp(id, held, revision));
   }
 
   private tick(): void {
@@ -253,19 +254,19 @@ export class LeaseOwnership implements Ownership {
       const moveStarted = held.moveStartedAt;
       if (taker && !this.view.leaseIsLive(taker, now)) {
         // The taker died before it served.
-        this.background(this.takerGaveUp(id, held, taker.revision));
+        this.runDetached(this.takerGaveUp(id, held, taker.revision));
       } else if (taker) {
         // We serve on until the taker serves, within bounds should it never get there.
         if (moveStarted !== undefined && now - moveStarted > 2 * this.settings.handoverTimeoutMs)
-          this.background(this.completeHandOver(id, taker.lease.replica));
+          this.runDetached(this.completeHandOver(id, taker.lease.replica));
       } else if (this.fenced(now)) {
-        this.background(this.dropLease(id, 'heartbeat not renewed in time (NATS unreachable?)'));
+        this.runDetached(this.dropLease(id, 'heartbeat not renewed in time (NATS unreachable?)'));
       } else if (
         held.kind === 'releasing' &&
         moveStarted !== undefined &&
         now - moveStarted > this.settings.handoverTimeoutMs
       ) {
-        this.background(this.releaseTimedOut(id, held));
+        this.runDetached(this.releaseTimedOut(id, held));
       } else if (
         (held.kind === 'serving' || held.kind === 'releasing') &&
         held.writesInFlight === 0 &&
@@ -273,11 +274,11 @@ export class LeaseOwnership implements Ownership {
       ) {
         // A write that failed (or a session Janus replaced since) is written again; taking and reclaiming write their
         // own.
-        this.background(this.write(id, held));
+        this.runDetached(this.write(id, held));
       }
     }
     const heartbeatInterval = this.settings.leaseTtlMs / HEARTBEATS_PER_TTL;
-    if (this.announced && now - this.lastHeartbeat >= heartbeatInterval) this.background(this.writeHeartbeat());
+    if (this.announced && now - this.lastHeartbeat >= heartbeatInterval) this.runDetached(this.writeHeartbeat());
     this.restartBlindWatch(now, BLIND_WATCH_INTERVALS * heartbeatInterval);
     this.scheduleBalance();
   }
@@ -323,8 +324,8 @@ export class LeaseOwnership implements Ownership {
     return seen && seen.lease.instance !== this.settings.instance ? seen : undefined;
   }
 
-  /** Runs a step of the protocol without waiting for it; a failure is logged, never left unhandled. */
-  private background(step: Promise<unknown>): void {
+  /** Lets a step of the protocol run on without waiting for it; a failure is logged, never left unhandled. */
+  private runDetached(step: Promise<unknown>): void {
     // With its stack: a failed step is a bug to find, not a condition to expect.
     step.catch((err: unknown) => this.log.error({ err }, 'ownership: step failed'));
   }
@@ -390,30 +391,30 @@ export class LeaseOwnership implements Ownership {
     const held = this.slots.heldLeases();
     const inState = (...kinds: string[]): string[] =>
       held.filter(([, lease]) => kinds.includes(lease.kind)).map(([id]) => id);
-    const takeable = (id: string) => this.view.takeable(id, this.settings.instance, now);
+    const takeReason = (id: string) => this.view.takeReason(id, this.settings.instance, now);
     for (const id of this.listed.keys()) {
-      const why = this.slots.kindOf(id) === 'held' ? undefined : takeable(id);
+      const why = this.slots.kindOf(id) === 'held' ? undefined : takeReason(id);
       this.slots.seenUnserved(id, why === 'free' || why === 'expired', now);
     }
     const plan = planBalance({
       listed: [...this.listed.keys()],
       held: new Set([...inState('serving', 'taking'), ...this.slots.claiming()]),
       releasing: new Set(inState('releasing', 'reclaiming')),
-      busy: new Set([...this.listed.keys()].filter((id) => this.slots.isBusy(id, now))),
+      leftAlone: new Set([...this.listed.keys()].filter((id) => this.slots.isLeftAlone(id, now))),
       liveReplicas: Math.max(1, live.size),
       leaving: this.leaving,
       tieBreak: this.settings.instance,
-      takeable,
+      takeReason,
       overdue: (id) => this.slots.unservedFor(id, now) >= this.settings.leaseTtlMs,
     });
-    for (const id of plan.release) this.background(this.startRelease(id));
-    for (const id of plan.take) this.background(this.take(id));
+    for (const id of plan.release) this.runDetached(this.startRelease(id));
+    for (const id of plan.take) this.runDetached(this.take(id));
   }
 
   private async take(id: string): Promise<void> {
     if (!this.listed.has(id) || !this.slots.startClaim(id, this.clock())) return;
     try {
-      const why = this.view.takeable(id, this.settings.instance, this.clock());
+      const why = this.view.takeReason(id, this.settings.instance, this.clock());
       const { revision, previous } = this.view.takeBasis(id);
       const from = previous && previous.instance !== this.settings.instance ? previous.replica : undefined;
       const lease: Lease = {

@@ -43,7 +43,7 @@ export class LeaseSlots {
   }
 
   /** Left alone by the balance now: a claim under way or waiting, a rest, a move of a held lease. */
-  isBusy(id: string, now: number): boolean {
+  isLeftAlone(id: string, now: number): boolean {
     const slot = this.slots.get(id);
     if (!slot) return false;
     if (slot.kind === 'claiming') return true;

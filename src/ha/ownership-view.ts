@@ -11,7 +11,7 @@
  * does; a version 1 lease (an older release) while it is renewed. Pure: time comes in as an
  * argument.
  */
-import type { Takeable } from './balance.js';
+import type { TakeReason } from './balance.js';
 import { decodeHeartbeat, decodeLease, parseKey, type Heartbeat, type Lease } from './lease-record.js';
 
 export interface WatchedEntry {
@@ -44,7 +44,10 @@ export type TakeBasis =
 export const WRITABLE_ROUNDS = 3;
 
 export class OwnershipView {
-  /** When this replica's heartbeat writes, acknowledged and seen through the watch, were sent (the last WRITABLE_ROUNDS). */
+  /**
+   * When this replica's heartbeat writes, acknowledged and seen through the watch, were sent
+   * (the last WRITABLE_ROUNDS).
+   */
   private readonly ownWrites: number[] = [];
   /** Acknowledged heartbeat writes the watch has not delivered yet, oldest first. */
   private readonly unseenOwnWrites: Array<{ revision: number; sentAt: number }> = [];
@@ -167,7 +170,7 @@ export class OwnershipView {
   }
 
   /** Whether, and why, a connection this instance does not serve could be taken now. */
-  takeable(janusId: string, instance: string, now: number): Takeable | undefined {
+  takeReason(janusId: string, instance: string, now: number): TakeReason | undefined {
     const seen = this.leases.get(janusId);
     if (!seen) return 'free';
     // Our own lease, asked about only when we do not serve it (dropped while cut off from NATS): nobody serves it.

@@ -11,12 +11,22 @@ import { answeredTransaction, toAdminWire } from './admin-protocol.js';
 import { backoffDelay, type BackoffPolicy } from '../backoff.js';
 import { forClient, parseJanusFrame, type JanusMessage } from './protocol.js';
 import { JanusSocket } from './socket.js';
-import { TransactionTable, type Outcome } from './transactions.js';
+import { TransactionTable, type AnswerOrError } from './transactions.js';
 import type { JanusUrl } from './url.js';
 
-export type AdminLinkState = 'connecting' | 'ready' | 'disconnected' | 'stopped';
+/** Every state an Admin API link can be in. */
+export const ADMIN_LINK_STATES = ['connecting', 'ready', 'disconnected', 'stopped'] as const;
+export type AdminLinkState = (typeof ADMIN_LINK_STATES)[number];
 
-export const ADMIN_LINK_STATES: readonly AdminLinkState[] = ['connecting', 'ready', 'disconnected', 'stopped'];
+/** What an Admin API link reports about itself. */
+export interface AdminLinkStats {
+  readonly state: AdminLinkState;
+  /** Since when it is in that state (ms since the epoch). */
+  readonly since: number;
+  readonly pendingRequests: number;
+  /** Frames written to Janus (requests that went out). */
+  readonly framesSent: number;
+}
 
 export interface AdminLinkOptions {
   readonly url: JanusUrl;
@@ -37,8 +47,8 @@ export class AdminLink {
   private failedAttempts = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private stopping = false;
-  /** Frames written to Janus; tests use it to prove a refused request never left. */
-  framesSent = 0;
+  /** Frames written to Janus (see stats()). */
+  private framesSent = 0;
 
   constructor(
     private readonly options: AdminLinkOptions,
@@ -51,12 +61,13 @@ export class AdminLink {
     return this.currentState;
   }
 
-  get since(): number {
-    return this.stateSince;
-  }
-
-  get pendingRequests(): number {
-    return this.transactions.size;
+  stats(): AdminLinkStats {
+    return {
+      state: this.currentState,
+      since: this.stateSince,
+      pendingRequests: this.transactions.size,
+      framesSent: this.framesSent,
+    };
   }
 
   /** The URL as it may be shown: no admin secret (taken out), other credentials as `***`. */
@@ -70,7 +81,7 @@ export class AdminLink {
   }
 
   /** Sends an admin request (already validated) and resolves with Janus's answer or a bridge error. */
-  request(message: JanusMessage, clientTransaction: string | undefined, timeoutMs?: number): Promise<Outcome> {
+  request(message: JanusMessage, clientTransaction: string | undefined, timeoutMs?: number): Promise<AnswerOrError> {
     if (this.currentState !== 'ready' || !this.socket) {
       return Promise.resolve({
         ok: false,
@@ -95,8 +106,8 @@ export class AdminLink {
         error: bridgeError('too_large', `${bytes} bytes with the admin secret, limit ${this.options.maxMessageBytes}`),
       });
     }
-    return new Promise<Outcome>((settle) => {
-      table.add(transaction, { verb: message.janus, clientTransaction, internal: false, settle }, timeoutMs);
+    return new Promise<AnswerOrError>((settle) => {
+      table.add(transaction, { verb: message.janus, clientTransaction, sessionCommand: false, settle }, timeoutMs);
       if (!this.socket!.send(text)) {
         table.take(transaction);
         settle({ ok: false, error: bridgeError('unavailable', 'the Admin API socket closed') });

@@ -10,23 +10,32 @@ import { backoffDelay, type BackoffPolicy } from '../backoff.js';
 import { FrameRouter } from './frame-router.js';
 import { bindToSession, isJanusId, withCredentials, type JanusMessage } from './protocol.js';
 import { JanusSocket } from './socket.js';
-import { TransactionTable, type Outcome } from './transactions.js';
+import { TransactionTable, type AnswerOrError } from './transactions.js';
 import type { JanusCredentials, JanusUrl } from './url.js';
 
-export type ConnectionState = 'connecting' | 'opening-session' | 'ready' | 'disconnected' | 'stopped';
+/** Every state a connection can be in, in the order of its life. */
+export const CONNECTION_STATES = ['connecting', 'opening-session', 'ready', 'disconnected', 'stopped'] as const;
+export type ConnectionState = (typeof CONNECTION_STATES)[number];
 
-/** A lifecycle change, published on the status subject. */
+/** A lifecycle change of the connection, published on the status subject. */
 export type StatusChange =
   | { state: 'connected'; session_id: number; resumed: boolean; janus_version?: string }
   | { state: 'disconnected'; reason: string; failed_requests: number }
   | { state: 'reconnecting'; attempt: number; delay_ms: number }
   | { state: 'session-replaced'; old_session_id: number; new_session_id: number; reason: string }
-  | { state: 'stopped'; reason: string }
-  /**
-   * Published by the ownership layer: another replica serves the connection now, on the same session when it could be
-   * claimed.
-   */
-  | { state: 'owner-changed'; old_replica: string; new_replica: string; session_id: number | null };
+  | { state: 'stopped'; reason: string };
+
+/** What a connection reports about itself (admin.status, metrics, readiness). */
+export interface JanusConnectionStats {
+  readonly state: ConnectionState;
+  /** Since when it is in that state (ms since the epoch). */
+  readonly since: number;
+  readonly sessionId: number | undefined;
+  /** Requests waiting for Janus's answer: clients' and the bridge's own. */
+  readonly pendingRequests: number;
+  /** Frames written to Janus for clients (requests and fire-and-forget), not the bridge's own session commands. */
+  readonly clientFramesSent: number;
+}
 
 export interface ConnectionListener {
   /** A Janus message that answers no waiting request: parsed, and as the JSON text to publish. */
@@ -37,6 +46,11 @@ export interface ConnectionListener {
    */
   onUnknownAnswer?(message: JanusMessage, text: string): void;
   onStatus(change: StatusChange): void;
+  /**
+   * Janus's answer to the first `info` of this connection (its version and timeouts), for a
+   * higher layer to check Janus's settings against its own.
+   */
+  onFirstInfo?(info: JanusMessage): void;
 }
 
 export interface ConnectionOptions {
@@ -55,13 +69,9 @@ export interface ConnectionOptions {
   readonly replaces?: { sessionId: number; reason: string };
   /** A session to take over with `claim` before creating one (another replica held it). */
   readonly resumeSession?: number;
-  /**
-   * Seconds Janus must keep a session after its WebSocket drops for a takeover to keep it (warned about when shorter).
-   */
-  readonly reclaimNeededSeconds?: number;
 }
 
-export interface StopOptions {
+export interface JanusStopOptions {
   readonly destroySession: boolean;
   /** How long requests already sent may take to be answered before they fail. */
   readonly graceMs: number;
@@ -69,20 +79,9 @@ export interface StopOptions {
   readonly quiet?: boolean;
 }
 
-interface ExchangeOptions {
-  readonly clientTransaction?: string;
-  /** The bridge's own request (info, create, claim, keepalive, destroy). */
-  readonly internal?: boolean;
-  /** For the `destroy` sent while stopping. */
-  readonly evenIfStopped?: boolean;
-  /** The session the request is for, when not the current one (claim). */
-  readonly session?: number;
-  /** This request's deadline, when shorter than janus.cmdTimeout. */
-  readonly timeoutMs?: number;
-}
-
-/** Once per Janus server and process: many connections often share one Janus. */
-const serversWarnedAboutReclaim = new Set<string>();
+/** What goes into the transaction table with a request: whose it is, and for a client's, its transaction. */
+type Sender =
+  { readonly sessionCommand: true } | { readonly sessionCommand: false; readonly clientTransaction?: string };
 
 export class JanusConnection {
   private socket: JanusSocket | undefined;
@@ -99,8 +98,8 @@ export class JanusConnection {
   private timeoutsChecked = false;
   private janusVersion: string | undefined;
   private stopping: Promise<void> | undefined;
-  /** Frames written to Janus on behalf of clients; tests use it to prove a refused request never left. */
-  clientFramesSent = 0;
+  /** Frames written to Janus on behalf of clients (see stats()). */
+  private clientFramesSent = 0;
 
   constructor(
     private readonly options: ConnectionOptions,
@@ -119,7 +118,7 @@ export class JanusConnection {
         onSessionExpired: () => void this.replaceSession('Janus expired the session (timeout)'),
         onLateSession: (id) => {
           this.log.info({ session_id: id }, 'destroying a session whose create answer came too late');
-          void this.exchange({ janus: 'destroy' }, { internal: true, session: id });
+          void this.sessionCommand({ janus: 'destroy' }, id);
         },
       },
       log,
@@ -140,12 +139,14 @@ export class JanusConnection {
     return this.session;
   }
 
-  get pendingRequests(): number {
-    return this.transactions.size;
-  }
-
-  get since(): number {
-    return this.stateSince;
+  stats(): JanusConnectionStats {
+    return {
+      state: this.currentState,
+      since: this.stateSince,
+      sessionId: this.session,
+      pendingRequests: this.transactions.size,
+      clientFramesSent: this.clientFramesSent,
+    };
   }
 
   start(): void {
@@ -153,14 +154,17 @@ export class JanusConnection {
     this.connect();
   }
 
-  /** Sends a client's request and resolves with Janus's answer or a bridge error. */
-  /** `timeoutMs`: this request's deadline, when shorter than janus.cmdTimeout. */
-  request(message: JanusMessage, clientTransaction: string | undefined, timeoutMs?: number): Promise<Outcome> {
-    return this.exchange(message, { clientTransaction, ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
+  /**
+   * Sends a client's request (only while ready) and resolves with Janus's answer or a bridge
+   * error. `timeoutMs`: this request's deadline, when shorter than janus.cmdTimeout.
+   */
+  request(message: JanusMessage, clientTransaction: string | undefined, timeoutMs?: number): Promise<AnswerOrError> {
+    if (this.currentState !== 'ready') return Promise.resolve(this.unavailable());
+    return this.transmit(message, this.session, { sessionCommand: false, clientTransaction }, timeoutMs);
   }
 
-  /** Sends a client's request that nobody waits for; its answers become events. */
-  send(message: JanusMessage, clientTransaction: string | undefined): BridgeError | undefined {
+  /** Sends a client's request that nobody waits for (only while ready); its answers become events. */
+  fireAndForget(message: JanusMessage, clientTransaction: string | undefined): BridgeError | undefined {
     if (this.currentState !== 'ready' || !this.socket)
       return bridgeError('unavailable', `connection is ${this.currentState}`);
     const transaction = this.transactions.nextTransaction();
@@ -184,13 +188,13 @@ export class JanusConnection {
    * Stops for good: waiting requests fail with `shutting_down`, the session is destroyed
    * when asked (not when another process will take it over), the socket is closed.
    */
-  stop(reason: string, options: StopOptions): Promise<void> {
+  stop(reason: string, options: JanusStopOptions): Promise<void> {
     // Once asked, every later call gets the same stop, and nothing reconnects meanwhile.
     this.stopping ??= this.stopNow(reason, options);
     return this.stopping;
   }
 
-  private async stopNow(reason: string, options: StopOptions): Promise<void> {
+  private async stopNow(reason: string, options: JanusStopOptions): Promise<void> {
     clearTimeout(this.reconnectTimer);
     clearInterval(this.keepaliveTimer);
     // While we wait, `stopping` keeps connect(), becomeReady() and onSocketClosed() from arming timers again.
@@ -201,7 +205,8 @@ export class JanusConnection {
     this.setState('stopped');
     this.transactions.failAll(bridgeError('shutting_down', reason));
     if (wasReady && options.destroySession && this.session !== undefined) {
-      const outcome = await this.exchange({ janus: 'destroy' }, { internal: true, evenIfStopped: true });
+      // Stopped already (nothing else may go out), yet the socket is still open for this last command.
+      const outcome = await this.transmit({ janus: 'destroy' }, this.session, { sessionCommand: true });
       if (!outcome.ok) this.log.warn({ reason: outcome.error.reason }, 'session not destroyed');
     }
     this.socket?.close(reason);
@@ -236,7 +241,7 @@ export class JanusConnection {
    */
   private async openSession(): Promise<void> {
     this.setState('opening-session');
-    const info = await this.exchange({ janus: 'info' }, { internal: true });
+    const info = await this.sessionCommand({ janus: 'info' });
     if (this.state !== 'opening-session') return;
     if (info.ok) {
       if (typeof info.answer.version_string === 'string') this.janusVersion = info.answer.version_string;
@@ -245,20 +250,21 @@ export class JanusConnection {
     const previous = this.previousSession;
     let replacedBecause = 'reconnected';
     if (previous !== undefined) {
-      const claimed = await this.exchange({ janus: 'claim' }, { internal: true, session: previous });
+      const claimed = await this.sessionCommand({ janus: 'claim' }, previous);
       if (this.state !== 'opening-session') return;
       if (claimed.ok && claimed.answer.janus === 'success') {
         this.becomeReady(previous, true);
         return;
       }
-      replacedBecause = `claim of session ${previous} failed: ${claimed.ok ? describeAnswer(claimed.answer) : claimed.error.reason}`;
+      const why = claimed.ok ? describeAnswer(claimed.answer) : claimed.error.reason;
+      replacedBecause = `claim of session ${previous} failed: ${why}`;
     }
     await this.createSession(replacedBecause);
   }
 
   /** Creates a session on the open socket; when Janus will not, the socket is closed and the reconnect loop retries. */
   private async createSession(replacedBecause: string): Promise<void> {
-    const created = await this.exchange({ janus: 'create' }, { internal: true });
+    const created = await this.sessionCommand({ janus: 'create' });
     if (this.state !== 'opening-session') return;
     const id = created.ok ? (created.answer.data as { id?: unknown } | undefined)?.id : undefined;
     if (!created.ok || created.answer.janus !== 'success' || !isJanusId(id)) {
@@ -307,27 +313,11 @@ export class JanusConnection {
         "janus.pingInterval is not below Janus's session_timeout: the session will expire",
       );
     }
-    const server = new URL(this.options.url.wsUrl).host;
-    const reclaim = info['reclaim-session-timeout'];
-    if (typeof reclaim !== 'number' || serversWarnedAboutReclaim.has(server)) return;
-    const needed = this.options.reclaimNeededSeconds ?? 0;
-    if (reclaim === 0) {
-      serversWarnedAboutReclaim.add(server);
-      this.log.warn(
-        { server },
-        'Janus has reclaim_session_timeout = 0: after a dropped WebSocket the session and its handles are lost (see docs/continuity.md)',
-      );
-    } else if (reclaim < needed) {
-      serversWarnedAboutReclaim.add(server);
-      this.log.warn(
-        { server, reclaim_session_timeout_s: reclaim, needed_s: needed },
-        "Janus's reclaim_session_timeout is shorter than a failover takes (ha.leaseTtl + connect): handles are lost when a replica dies (see docs/replicas.md)",
-      );
-    }
+    this.listener.onFirstInfo?.(info);
   }
 
   private async keepalive(): Promise<void> {
-    const outcome = await this.exchange({ janus: 'keepalive' }, { internal: true });
+    const outcome = await this.sessionCommand({ janus: 'keepalive' });
     if (outcome.ok && outcome.answer.janus === 'error' && errorCode(outcome.answer) === 458) {
       await this.replaceSession('Janus no longer knows the session (458)');
     }
@@ -341,35 +331,46 @@ export class JanusConnection {
     await this.createSession(reason);
   }
 
-  private exchange(message: JanusMessage, options: ExchangeOptions): Promise<Outcome> {
-    const internal = options.internal ?? false;
-    if (!this.canSend(internal, options.evenIfStopped ?? false)) {
-      return Promise.resolve({ ok: false, error: bridgeError('unavailable', `connection is ${this.currentState}`) });
-    }
+  /**
+   * The bridge's own command on its session (info, create, claim, keepalive, the destroy of a
+   * session created too late): also while the session opens, not once stopped. `session`: the
+   * one it is for, when not the current one (claim).
+   */
+  private sessionCommand(message: JanusMessage, session = this.session): Promise<AnswerOrError> {
+    if (this.currentState === 'stopped') return Promise.resolve(this.unavailable());
+    return this.transmit(message, session, { sessionCommand: true });
+  }
+
+  private unavailable(): AnswerOrError {
+    return { ok: false, error: bridgeError('unavailable', `connection is ${this.currentState}`) };
+  }
+
+  /** Writes a request on the socket and resolves with its answer; whether it may go now is the caller's to say. */
+  private transmit(
+    message: JanusMessage,
+    session: number | undefined,
+    sender: Sender,
+    timeoutMs?: number,
+  ): Promise<AnswerOrError> {
+    if (!this.socket) return Promise.resolve(this.unavailable());
     const transaction = this.transactions.nextTransaction();
-    const text = this.encode(bindToSession(message, options.session ?? this.session, transaction));
+    const text = this.encode(bindToSession(message, session, transaction));
     if (typeof text !== 'string') return Promise.resolve({ ok: false, error: text });
-    return new Promise<Outcome>((settle) => {
+    return new Promise<AnswerOrError>((settle) => {
       const table = this.transactions;
+      const clientTransaction = sender.sessionCommand ? undefined : sender.clientTransaction;
       table.add(
         transaction,
-        { verb: message.janus, clientTransaction: options.clientTransaction, internal, settle },
-        options.timeoutMs,
+        { verb: message.janus, clientTransaction, sessionCommand: sender.sessionCommand, settle },
+        timeoutMs,
       );
       if (!this.socket!.send(text)) {
         table.take(transaction);
         settle({ ok: false, error: bridgeError('unavailable', 'socket closed') });
         return;
       }
-      if (!internal) this.clientFramesSent++;
+      if (!sender.sessionCommand) this.clientFramesSent++;
     });
-  }
-
-  /** Clients only while ready; the bridge's own requests also while the session opens or closes. */
-  private canSend(internal: boolean, evenIfStopped: boolean): boolean {
-    if (!this.socket) return false;
-    if (!internal) return this.currentState === 'ready';
-    return this.currentState !== 'stopped' || evenIfStopped;
   }
 
   private encode(message: JanusMessage): string | BridgeError {

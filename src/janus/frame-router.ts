@@ -20,12 +20,12 @@ export interface RouterHooks {
   onLateSession(sessionId: number): void;
 }
 
-/** Our own timed-out requests are rare (one per failed create, claim, keepalive): a few are enough. */
-const MAX_ABANDONED_INTERNAL = 100;
+/** Our own timed-out session commands are rare (one per failed create, claim, keepalive): a few are enough. */
+const MAX_ABANDONED_SESSION_COMMANDS = 100;
 
 export class FrameRouter {
   private readonly recent: RecentTransactions;
-  private readonly abandonedInternal = new Map<string, string>();
+  private readonly abandonedSessionCommands = new Map<string, string>();
 
   constructor(
     recent: { ttlMs: number; max: number },
@@ -42,13 +42,13 @@ export class FrameRouter {
 
   /** A request ended without its answer (timeout, connection lost): keep track of what may still come. */
   abandoned(transaction: string, request: PendingRequest): void {
-    if (!request.internal) {
+    if (!request.sessionCommand) {
       this.recent.remember(transaction, request.clientTransaction);
       return;
     }
-    this.abandonedInternal.set(transaction, request.verb);
-    if (this.abandonedInternal.size > MAX_ABANDONED_INTERNAL)
-      this.abandonedInternal.delete(this.abandonedInternal.keys().next().value!);
+    this.abandonedSessionCommands.set(transaction, request.verb);
+    if (this.abandonedSessionCommands.size > MAX_ABANDONED_SESSION_COMMANDS)
+      this.abandonedSessionCommands.delete(this.abandonedSessionCommands.keys().next().value!);
   }
 
   /** Handles one text frame from Janus; what goes wrong with it is logged and stays with it. */
@@ -97,19 +97,19 @@ export class FrameRouter {
     if (routing === 'drop') return true;
     if (routing === 'answer') {
       const request = transactions.take(transaction)!;
-      if (!request.internal && mayHaveFollowUps(request.verb))
+      if (!request.sessionCommand && mayHaveFollowUps(request.verb))
         this.recent.remember(transaction, request.clientTransaction);
-      // The bridge's own requests read the answer only: no text to make for anyone.
-      const { message: answer, text: answerText } = request.internal
+      // The bridge's own session commands read the answer only: no text to make for anyone.
+      const { message: answer, text: answerText } = request.sessionCommand
         ? { message, text }
         : forClient(message, text, transaction, request.clientTransaction);
       request.settle({ ok: true, answer, text: answerText });
       return true;
     }
-    const abandonedVerb = this.abandonedInternal.get(transaction);
+    const abandonedVerb = this.abandonedSessionCommands.get(transaction);
     if (abandonedVerb !== undefined) {
-      this.abandonedInternal.delete(transaction);
-      this.lateInternalAnswer(abandonedVerb, message);
+      this.abandonedSessionCommands.delete(transaction);
+      this.lateSessionCommandAnswer(abandonedVerb, message);
       return true;
     }
     const known = this.recent.lookup(transaction);
@@ -125,8 +125,8 @@ export class FrameRouter {
     if (message.janus === 'timeout' && message.session_id === this.hooks.sessionId()) this.hooks.onSessionExpired();
   }
 
-  /** Late answers to our own requests are never events; a session created too late is given back. */
-  private lateInternalAnswer(verb: string, message: JanusMessage): void {
+  /** Late answers to our own session commands are never events; a session created too late is given back. */
+  private lateSessionCommandAnswer(verb: string, message: JanusMessage): void {
     const id = (message.data as { id?: unknown } | undefined)?.id;
     if (verb !== 'create' || message.janus !== 'success' || !isJanusId(id) || id === this.hooks.sessionId()) return;
     this.hooks.onLateSession(id);

@@ -11,14 +11,14 @@ import type { JanusMessage } from './protocol.js';
  * `text`: the answer as JSON text, Janus's own; for a client's request with the client's transaction in it, ready to
  * pass on.
  */
-export type Outcome = { ok: true; answer: JanusMessage; text: string } | { ok: false; error: BridgeError };
+export type AnswerOrError = { ok: true; answer: JanusMessage; text: string } | { ok: false; error: BridgeError };
 
 export interface PendingRequest {
   readonly verb: string;
-  /** The bridge's own requests (create, keepalive, …): no client waits for their late answers. */
-  readonly internal: boolean;
+  /** The bridge's own command on its session (create, keepalive, …): no client waits for its late answers. */
+  readonly sessionCommand: boolean;
   readonly clientTransaction: string | undefined;
-  readonly settle: (outcome: Outcome) => void;
+  readonly settle: (outcome: AnswerOrError) => void;
 }
 
 interface Entry {

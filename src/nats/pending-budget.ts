@@ -43,7 +43,7 @@ export class PendingBudget {
   }
 
   /** The connection is gone: returns how many bytes it took with it, and starts over. */
-  forget(): number {
+  writeOffUnconfirmed(): number {
     const lost = this.unconfirmed;
     this.confirmedTotal = this.handedTotal;
     this.probe = undefined;

@@ -5,6 +5,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { LeaseMetrics } from '../ha/lease-ownership.js';
 import { ADMIN_LINK_STATES } from '../janus/admin-link.js';
+import { CONNECTION_STATES } from '../janus/connection.js';
 import { VERSION } from '../version.js';
 import {
   OUTCOMES,
@@ -16,8 +17,6 @@ import {
   type RequestOutcome,
 } from '../bridge/reporting.js';
 import type { EventHandlerFigures } from '../eventhandlers/tally.js';
-
-const CONNECTION_STATES = ['connecting', 'opening-session', 'ready', 'disconnected', 'stopped'] as const;
 
 /** The bucket bounds of janus_bridge_request_duration_seconds, in seconds. */
 const DURATION_BOUNDS: readonly number[] = [
@@ -161,7 +160,9 @@ export class Metrics {
     });
     new Gauge({
       name: 'janus_bridge_admin_connection_state',
-      help: '1 for the state each Janus Admin API link is in, 0 for the others (connections with a janus_admin_url only)',
+      help:
+        '1 for the state each Janus Admin API link is in, 0 for the others (connections with a janus_admin_url ' +
+        'only)',
       labelNames: ['janus_id', 'state'],
       registers: [this.registry],
       collect() {
@@ -245,7 +246,7 @@ export class Metrics {
   }
 
   /** The ownership metrics, registered only when several replicas share the connections. */
-  leases(held: () => number): LeaseMetrics & { relayed(taken: boolean): void } {
+  leaseOwnership(held: () => number): LeaseMetrics & { relayed(taken: boolean): void } {
     const registers = [this.registry];
     const relayed = new Counter({
       name: 'janus_bridge_ha_relayed_answers_total',
@@ -323,7 +324,8 @@ export class Metrics {
     };
     perJanus(
       'janus_bridge_evh_events_received_total',
-      'Events received from Janus event handlers (each element of a grouped message; a message that is not JSON counts one)',
+      'Events received from Janus event handlers (each element of a grouped message; a message that is not JSON ' +
+        'counts one)',
       (f) => f.received,
     );
     perJanus(

@@ -44,38 +44,42 @@ function replica(replicaId: string): Promise<TestBridge> {
 }
 
 const serves = (bridge: TestBridge): boolean =>
-  bridge.daemon.served.get('x')?.connection.state === 'ready' && bridge.logs().some((l) => l.msg === 'serving');
+  bridge.daemon.connectionStats('x')?.state === 'ready' && bridge.logs().some((l) => l.msg === 'serving');
 
 it('only the owner serves <prefix>.adminapi.<janus_id>, and after a hand-over the new owner does', async () => {
   const first = await replica('a');
-  await eventually(() => serves(first) && first.daemon.served.get('x')?.admin?.state === 'ready', 10_000, 'a serves x');
+  await eventually(
+    () => serves(first) && first.daemon.connectionStats('x')?.admin?.state === 'ready',
+    10_000,
+    'a serves x',
+  );
   const second = await replica('b');
   await new Promise((r) => setTimeout(r, 500));
-  const [owner, other] = serves(first) && !second.daemon.served.get('x') ? [first, second] : [second, first];
-  expect(other.daemon.served.get('x')).toBeUndefined();
+  const [owner, other] = serves(first) && !second.daemon.connectionStats('x') ? [first, second] : [second, first];
+  expect(other.daemon.connectionStats('x')).toBeUndefined();
 
-  const sent = owner.daemon.served.get('x')!.admin!.framesSent;
+  const sent = owner.daemon.connectionStats('x')!.admin!.framesSent;
   for (let i = 0; i < 5; i++) {
     const reply = (await client.request('jah.adminapi.x', { janus: 'list_sessions', transaction: `t${i}` })).json;
     expect(reply).toMatchObject({
       janus: 'success',
       transaction: `t${i}`,
-      sessions: [owner.daemon.served.get('x')!.sessionId],
+      sessions: [owner.daemon.connectionStats('x')!.sessionId],
     });
   }
-  expect(owner.daemon.served.get('x')!.admin!.framesSent).toBe(sent + 5);
+  expect(owner.daemon.connectionStats('x')!.admin!.framesSent).toBe(sent + 5);
 
   // The owner leaves: the other takes the connection over (same session), and its Admin API link answers.
-  const session = owner.daemon.served.get('x')!.sessionId;
+  const session = owner.daemon.connectionStats('x')!.sessionId;
   const leaving = owner.stop();
   await eventually(
-    () => serves(other) && other.daemon.served.get('x')?.admin?.state === 'ready',
+    () => serves(other) && other.daemon.connectionStats('x')?.admin?.state === 'ready',
     15_000,
     'the other serves x',
   );
   await leaving;
   const after = (await client.request('jah.adminapi.x', { janus: 'list_sessions', transaction: 'after' })).json;
   expect(after).toEqual({ janus: 'success', transaction: 'after', sessions: [session] });
-  expect(other.daemon.served.get('x')!.admin!.framesSent).toBeGreaterThan(0);
+  expect(other.daemon.connectionStats('x')!.admin!.framesSent).toBeGreaterThan(0);
   for (const bridge of [owner, other]) expect(JSON.stringify(bridge.logs())).not.toContain('janusoverlord');
 }, 40_000);

@@ -48,12 +48,12 @@ describe.each(Object.keys(ENGINES) as EngineName[])('%s', (engine) => {
     return bridge;
   }
 
-  it('reads a table without the column (Admin API: 609), then picks the column up at a reload, keeping the session', async () => {
+  it('reads a table without the column (Admin API: 609), then the column at a reload, same session', async () => {
     await withDatabase();
     await db.exec('INSERT INTO janus (id, janus_id, janus_url) VALUES ($1, $2, $3)', [1, 'sq', janus.url]);
     const bridge = await start();
-    await eventually(() => bridge.daemon.served.get('sq')?.connection.state === 'ready', 10_000, 'sq ready');
-    const session = bridge.daemon.served.get('sq')!.sessionId;
+    await eventually(() => bridge.daemon.connectionStats('sq')?.state === 'ready', 10_000, 'sq ready');
+    const session = bridge.daemon.connectionStats('sq')!.sessionId;
     expect(await admin('sq', { janus: 'list_sessions' })).toMatchObject({ janus: 'error', error: { code: 609 } });
 
     await db.exec('ALTER TABLE janus ADD COLUMN janus_admin_url TEXT');
@@ -62,12 +62,12 @@ describe.each(Object.keys(ENGINES) as EngineName[])('%s', (engine) => {
     ]);
     const summary = (await scope.client.request('janus.admin.reload', '', 10_000)).json;
     expect(summary).toMatchObject({ ok: true, changed: ['sq'], added: [], removed: [] });
-    await eventually(() => bridge.daemon.served.get('sq')?.admin?.state === 'ready', 10_000, 'admin link open');
+    await eventually(() => bridge.daemon.connectionStats('sq')?.admin?.state === 'ready', 10_000, 'admin link open');
     const sessions = await admin('sq', { janus: 'list_sessions' });
     expect(sessions).toMatchObject({ janus: 'success' });
     expect(sessions.sessions).toContain(session);
     // Only the Admin API link was replaced: same session, no session-replaced.
-    expect(bridge.daemon.served.get('sq')!.sessionId).toBe(session);
+    expect(bridge.daemon.connectionStats('sq')!.sessionId).toBe(session);
     expect(JSON.stringify(bridge.logs())).not.toContain('janusoverlord');
 
     await db.exec('UPDATE janus SET janus_admin_url = NULL WHERE id = 1');
@@ -76,10 +76,10 @@ describe.each(Object.keys(ENGINES) as EngineName[])('%s', (engine) => {
       changed: ['sq'],
     });
     expect(await admin('sq', { janus: 'list_sessions' })).toMatchObject({ janus: 'error', error: { code: 609 } });
-    expect(bridge.daemon.served.get('sq')!.sessionId).toBe(session);
+    expect(bridge.daemon.connectionStats('sq')!.sessionId).toBe(session);
   }, 30_000);
 
-  it('serves the Admin API from a table that has the column from the start, and skips a row whose janus_admin_url is unusable', async () => {
+  it('serves the Admin API from a table with the column; skips a row with an unusable admin URL', async () => {
     await withDatabase();
     await db.exec('ALTER TABLE janus ADD COLUMN janus_admin_url TEXT');
     await db.exec('INSERT INTO janus (id, janus_id, janus_url, janus_admin_url) VALUES ($1, $2, $3, $4)', [
@@ -101,10 +101,10 @@ describe.each(Object.keys(ENGINES) as EngineName[])('%s', (engine) => {
       'http://127.0.0.1:1/admin?admin_secret=janusoverlord',
     ]);
     const bridge = await start();
-    await eventually(() => bridge.daemon.served.get('with')?.admin?.state === 'ready', 10_000, 'admin link open');
+    await eventually(() => bridge.daemon.connectionStats('with')?.admin?.state === 'ready', 10_000, 'admin link open');
     expect(await admin('with', { janus: 'get_status' })).toMatchObject({ janus: 'success' });
     expect(await admin('empty', { janus: 'get_status' })).toMatchObject({ janus: 'error', error: { code: 609 } });
-    expect(bridge.daemon.served.get('broken')).toBeUndefined();
+    expect(bridge.daemon.connectionStats('broken')).toBeUndefined();
     const skipped = bridge.logs().filter((l) => l.msg === 'connection row skipped');
     expect(skipped.map((l) => [l.row, l.janus_id, String(l.reason).slice(0, 40)])).toEqual([
       ['3', 'broken', 'janus_admin_url: unsupported scheme "htt'],

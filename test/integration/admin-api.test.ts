@@ -34,12 +34,12 @@ beforeAll(async () => {
     ],
   });
   await eventually(
-    () => ['adm', 'noadm', 'wrong'].every((id) => bridge.daemon.served.get(id)?.connection.state === 'ready'),
+    () => ['adm', 'noadm', 'wrong'].every((id) => bridge.daemon.connectionStats(id)?.state === 'ready'),
     10_000,
     'connections ready',
   );
   await eventually(
-    () => ['adm', 'wrong'].every((id) => bridge.daemon.served.get(id)?.admin?.state === 'ready'),
+    () => ['adm', 'wrong'].every((id) => bridge.daemon.connectionStats(id)?.admin?.state === 'ready'),
     10_000,
     'admin links open',
   );
@@ -72,8 +72,8 @@ async function admin(id: string, body: unknown, options: { timeoutHeader?: strin
   };
 }
 
-const link = (id: string) => bridge.daemon.served.get(id)!.admin!;
-const sessionOf = (id: string): number => bridge.daemon.served.get(id)!.sessionId!;
+const link = (id: string) => bridge.daemon.connectionStats(id)!.admin!;
+const sessionOf = (id: string): number => bridge.daemon.connectionStats(id)!.sessionId!;
 
 async function metric(line: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${bridge.daemon.httpPort}/metrics`)).text();
@@ -330,7 +330,7 @@ describe('readiness', () => {
       connections: [{ janus_id: 'a', janus_url: janusB.url, janus_admin_url: `janusws://127.0.0.1:${deadPort}/admin` }],
     });
     try {
-      await eventually(() => strict.daemon.served.get('a')?.connection.state === 'ready', 10_000, 'ready');
+      await eventually(() => strict.daemon.connectionStats('a')?.state === 'ready', 10_000, 'ready');
       const ready = await fetch(`http://127.0.0.1:${strict.daemon.httpPort}/readyz`);
       expect(ready.status).toBe(503);
       expect(((await ready.json()) as { reasons: string[] }).reasons).toContain(
@@ -353,11 +353,7 @@ describe('Janus restarted', () => {
     expect(down.ms).toBeLessThan(1000);
     janusA = await janusA.restart();
     await eventually(() => link('adm').state === 'ready', 10_000, 'admin link open again');
-    await eventually(
-      () => bridge.daemon.served.get('adm')?.connection.state === 'ready',
-      10_000,
-      'connection ready again',
-    );
+    await eventually(() => bridge.daemon.connectionStats('adm')?.state === 'ready', 10_000, 'connection ready again');
     expect((await admin('adm', { janus: 'list_sessions', transaction: 'back' })).json).toEqual({
       janus: 'success',
       transaction: 'back',

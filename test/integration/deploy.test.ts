@@ -309,7 +309,7 @@ describe('the Deployment matches what the daemon serves', () => {
     expect(() => JSON.parse(configMap.data[key!])).not.toThrow();
   });
 
-  it("the container port is the config's http.port, probes and Service hit it, and http.host is reachable from the kubelet", () => {
+  it("the container port is the config's http.port, probes and Service use it, the kubelet reaches http.host", () => {
     const { configMap, container, key } = deploymentFacts();
     const config = JSON.parse(configMap.data[key!]) as Obj;
     const http = container.ports.find((p: Obj) => p.name === 'http');
@@ -354,7 +354,7 @@ describe('the Deployment matches what the daemon serves', () => {
     expect(pdb.spec.minAvailable ?? 0, 'PDB minAvailable with one replica').toBe(0);
   });
 
-  it('locked down: non-root, read-only root filesystem, no privilege escalation, no capabilities, seccomp, resources', () => {
+  it('locked down: non-root, read-only root fs, no privilege escalation, no capabilities, seccomp, resources', () => {
     const { pod, container } = deploymentFacts();
     const sc = container.securityContext as Obj;
     expect(sc.runAsNonRoot ?? pod.securityContext?.runAsNonRoot).toBe(true);
@@ -371,7 +371,7 @@ describe('the Deployment matches what the daemon serves', () => {
     expect(container.command, 'the image ENTRYPOINT (node dist/main.js) runs').toBeUndefined();
   });
 
-  it('the grace period covers a graceful shutdown: in-flight requests and session destroys (each up to janus.cmdTimeout) plus a margin', () => {
+  it('the grace period covers a shutdown: requests and session destroys (janus.cmdTimeout each) plus a margin', () => {
     const { pod, configMap, key } = deploymentFacts();
     const cmdTimeout = (JSON.parse(configMap.data[key!]) as Obj).janus?.cmdTimeout ?? 5000;
     expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThanOrEqual(2 * cmdTimeout + 5000);
@@ -393,7 +393,7 @@ describe('the Deployment matches what the daemon serves', () => {
     expect(config.connections.length).toBeGreaterThan(0);
   });
 
-  it('the Dockerfile runs what the Deployment expects: node dist/main.js, a numeric non-root user, the http port', () => {
+  it('the Dockerfile runs what the Deployment expects: node dist/main.js, numeric non-root user, http port', () => {
     const { pod, container } = deploymentFacts();
     const dockerfile = readFileSync(join(REPO, 'deploy/Dockerfile'), 'utf8');
     const stages = dockerfile.split(/^FROM /m);
@@ -652,7 +652,7 @@ describe('deploy/k8s/overlays/ha: several replicas', () => {
     expect(spread[0]!.labelSelector?.matchExpressions).toBeUndefined();
   });
 
-  it('the grace period covers a hand-over: ha.handoverTimeout, then requests and sessions (janus.cmdTimeout each), plus a margin; at least 45 s', () => {
+  it('the grace period covers a hand-over, requests and sessions (janus.cmdTimeout each), a margin; >= 45 s', () => {
     const { pod, env, config } = haFacts();
     const handoverS = Number(env.get('JNB_HA_HANDOVER_TIMEOUT')?.value ?? config.ha?.handoverTimeout ?? 10);
     const cmdTimeoutMs = Number(env.get('JNB_JANUS_CMD_TIMEOUT')?.value ?? config.janus?.cmdTimeout ?? 5000);

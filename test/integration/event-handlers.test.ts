@@ -151,7 +151,7 @@ async function janusApi(
 }
 
 describe.skipIf(selected() === 'containers')('Janus event handlers (wsevh) to NATS', () => {
-  it('core at Janus start, session and handle on create/attach/detach, with their headers, one message per event', async () => {
+  it('core at Janus start, session and handle on create/attach/detach, with headers, a message per event', async () => {
     const p = await ports();
     const events = await collect('janus.evh.evh1.>');
     const bridged = await bridge(['evh1'], p);
@@ -175,8 +175,8 @@ describe.skipIf(selected() === 'containers')('Janus event handlers (wsevh) to NA
     expect(core.json).toEqual(JSON.parse(JSON.stringify(core.json)));
 
     // The bridge creates its own session: Janus reports it (create itself is refused to clients, 604).
-    await eventually(() => bridged.daemon.served.get('evh1')?.connection.state === 'ready', 15_000, 'evh1 ready');
-    const sessionId = bridged.daemon.served.get('evh1')!.connection.sessionId!;
+    await eventually(() => bridged.daemon.connectionStats('evh1')?.state === 'ready', 15_000, 'evh1 ready');
+    const sessionId = bridged.daemon.connectionStats('evh1')!.sessionId!;
     const created = await events.waitForMessage(
       (m) =>
         m.subject === 'janus.evh.evh1.session' && body(m).session_id === sessionId && body(m).event.name === 'created',
@@ -246,11 +246,12 @@ describe.skipIf(selected() === 'containers')('Janus event handlers (wsevh) to NA
     );
     expect(text).toMatch(/^janus_bridge_evh_events_dropped_total\{janus_id="evh1",reason="malformed"\} 0$/m);
     console.log(
-      `[evh] Janus ${janus.pid}: ${events.messages.length} events on NATS (${[...new Set(events.messages.map((m) => m.subject.split('.').pop()))].join(', ')})`,
+      `[evh] Janus ${janus.pid}: ${events.messages.length} events on NATS ` +
+        `(${[...new Set(events.messages.map((m) => m.subject.split('.').pop()))].join(', ')})`,
     );
   });
 
-  it('refuses an unknown janus_id (404) and a wrong secret (401), counted each time, logged once, never the secret', async () => {
+  it('refuses an unknown janus_id (404), a wrong secret (401): counted each time, logged once, no secret', async () => {
     const p = await ports();
     const wrong = await ports();
     const unknown = await ports();
@@ -312,7 +313,7 @@ describe.skipIf(selected() === 'containers')('Janus event handlers (wsevh) to NA
       eventHandler: { stream: { enabled: true, name: stream, storage: 'memory' } },
     });
     await janusFor(p, backend(p.evh, 'evh3'));
-    await eventually(() => bridged.daemon.served.get('evh3')?.connection.state === 'ready', 15_000, 'evh3 ready');
+    await eventually(() => bridged.daemon.connectionStats('evh3')?.state === 'ready', 15_000, 'evh3 ready');
     for (let i = 0; i < 20; i++) {
       const handleId = (
         (await client.request('janus.request.evh3', { janus: 'attach', plugin: 'janus.plugin.echotest' })).json
@@ -399,7 +400,7 @@ describe.skipIf(selected() === 'containers')('Janus event handlers (wsevh) to NA
     );
   });
 
-  it('a burst well beyond what NATS may hold unconfirmed: the links wait for NATS, nothing is dropped, order kept', async () => {
+  it('a burst far beyond what NATS may hold unconfirmed: the links wait, nothing is dropped, order kept', async () => {
     const p = await ports();
     const events = await collect('janus.evh.evh8.>');
     // 256 KiB unconfirmed at most, confirmed every 100 ms (a quarter of the stall timeout).
@@ -432,7 +433,8 @@ describe.skipIf(selected() === 'containers')('Janus event handlers (wsevh) to NA
     );
     const bytes = events.messages.reduce((sum, m) => sum + JSON.stringify(m.json).length, 0);
     console.log(
-      `[evh] ${total} events, ${Math.round(bytes / 1024)} KiB of bodies against a 256 KiB bound: the links were paused ${bridged.daemon.eventHandlers!.endpoint.pauses} times, nothing dropped`,
+      `[evh] ${total} events, ${Math.round(bytes / 1024)} KiB of bodies against a 256 KiB bound: the links were ` +
+        `paused ${bridged.daemon.eventHandlers!.endpoint.pauses} times, nothing dropped`,
     );
   });
 
@@ -441,8 +443,8 @@ describe.skipIf(selected() === 'containers')('Janus event handlers (wsevh) to NA
     const events = await collect('janus.evh.evh5.>');
     const first = await bridge(['evh5'], p);
     const janus = await janusFor(p, backend(p.evh, 'evh5'));
-    await eventually(() => first.daemon.served.get('evh5')?.connection.state === 'ready', 15_000, 'evh5 ready');
-    const oldSession = first.daemon.served.get('evh5')!.connection.sessionId!;
+    await eventually(() => first.daemon.connectionStats('evh5')?.state === 'ready', 15_000, 'evh5 ready');
+    const oldSession = first.daemon.connectionStats('evh5')!.sessionId!;
     await events.waitForMessage((m) => body(m).session_id === oldSession && body(m).event.name === 'created');
 
     await first.stop();
@@ -473,7 +475,7 @@ describe.skipIf(selected() === 'containers')('Janus event handlers (wsevh) to NA
     );
     const secondLink = createdMeanwhile.headers!.get('Nats-Msg-Id').split('-')[0];
     // And what happens now flows too.
-    await eventually(() => second.daemon.served.get('evh5')?.connection.state === 'ready', 15_000, 'evh5 ready again');
+    await eventually(() => second.daemon.connectionStats('evh5')?.state === 'ready', 15_000, 'evh5 ready again');
     const handleId = (
       (await client.request('janus.request.evh5', { janus: 'attach', plugin: 'janus.plugin.echotest' })).json.data as {
         id: number;
@@ -487,11 +489,12 @@ describe.skipIf(selected() === 'containers')('Janus event handlers (wsevh) to NA
         ? 'the new link'
         : 'the old link, before it closed';
     console.log(
-      `[evh] Janus reconnected its event handler ${reconnectMs} ms after the new daemon started (old link closed with ${String(closeLine?.code)}); the old session's "destroyed" came through ${via}`,
+      `[evh] Janus reconnected its event handler ${reconnectMs} ms after the new daemon started (old link closed ` +
+        `with ${String(closeLine?.code)}); the old session's "destroyed" came through ${via}`,
     );
   });
 
-  it('a janus_id removed from the list by a reload: its link is closed, its series go, it is refused from then on', async () => {
+  it('a janus_id a reload removes: its link is closed, its series go, it is refused from then on', async () => {
     const p = await ports();
     const listOf = (ids: string[]) =>
       ids.map((id) => ({ janus_id: id, janus_url: `janusws://127.0.0.1:${p.ws}/janus` }));
@@ -528,13 +531,13 @@ describe.skipIf(selected() === 'containers')('Janus event handlers (wsevh) to NA
       ha: { enabled: true, replicaId, leaseTtl: 3, handoverTimeout: 1 },
     });
     const owner = await bridge(['evh6'], other, values('owner'));
-    await eventually(() => owner.daemon.served.get('evh6') !== undefined, 15_000, 'owner holds the lease');
+    await eventually(() => owner.daemon.connectionStats('evh6') !== undefined, 15_000, 'owner holds the lease');
     // The second replica's endpoint is the one Janus dials: it owns nothing.
     const listener = await bridge(['evh6'], { ...p, ws: other.ws }, values('listener'));
     await janusFor({ ...p, ws: other.ws, admin: other.admin }, backend(p.evh, 'evh6'));
-    await eventually(() => owner.daemon.served.get('evh6')?.connection.state === 'ready', 15_000, 'owner serving');
+    await eventually(() => owner.daemon.connectionStats('evh6')?.state === 'ready', 15_000, 'owner serving');
     await events.waitForMessage((m) => m.subject === 'jr.evh.evh6.core', 15_000);
-    expect(listener.daemon.served.get('evh6')).toBeUndefined();
+    expect(listener.daemon.connectionStats('evh6')).toBeUndefined();
     expect(listener.daemon.eventHandlers!.endpoint.linkCount).toBe(1);
     const handleId = (
       (await client.request('jr.request.evh6', { janus: 'attach', plugin: 'janus.plugin.echotest' })).json.data as {

@@ -38,7 +38,7 @@ async function bridge(id: string, values: Record<string, unknown> = {}): Promise
     ...values,
   });
   running.push(started);
-  await eventually(() => started.daemon.served.get(id)?.connection.state === 'ready', 5000, `${id} ready`);
+  await eventually(() => started.daemon.connectionStats(id)?.state === 'ready', 5000, `${id} ready`);
   return started;
 }
 
@@ -62,7 +62,7 @@ describe('headers', () => {
   it('on an asynchronous plugin event, a detached notification and a late answer', async () => {
     const events = await collect('janus.event.h1');
     const bridged = await bridge('h1', { janus: { cmdTimeout: 500 } });
-    const session = bridged.daemon.served.get('h1')!.connection.sessionId;
+    const session = bridged.daemon.connectionStats('h1')!.sessionId;
     const handle = await attach('h1', 'janus.plugin.echotest');
 
     client.publish('janus.request.h1', {
@@ -221,14 +221,14 @@ describe('subjects by handle', () => {
 });
 
 describe('JetStream capture', () => {
-  it('captures status messages too when asked, so a service that was away learns its session was replaced', async () => {
+  it('captures status messages when asked: a service that was away learns its session was replaced', async () => {
     const b = await startBridge({
       nats: { servers: [nats.url], subjectPrefix: 'cs' },
       connections: [{ janus_id: 'cs1', janus_url: janus.url }],
       events: { stream: { enabled: true, name: 'STATUS_CAPTURE_TEST', storage: 'memory', captureStatus: true } },
     });
     running.push(b);
-    await eventually(() => b.daemon.served.get('cs1')?.connection.state === 'ready', 10_000, 'ready');
+    await eventually(() => b.daemon.connectionStats('cs1')?.state === 'ready', 10_000, 'ready');
     const jsm = await client.nc.jetstreamManager();
     const info = await jsm.streams.info('STATUS_CAPTURE_TEST');
     expect(info.config.subjects).toEqual(['cs.event.>', 'cs.status.>']);
@@ -241,7 +241,7 @@ describe('JetStream capture', () => {
     expect(stored.json<{ janus_id: string; state: string }>()).toMatchObject({ janus_id: 'cs1', state: 'connected' });
   });
 
-  it('a durable consumer that was away gets all 1,000 events, across a daemon restart, in publish order, none twice', async () => {
+  it('a durable consumer away across a daemon restart gets all 1,000 events, in order, none twice', async () => {
     const config = {
       events: { stream: { enabled: true, name: 'DURABLE_TEST', storage: 'memory' as const } },
       nats: { servers: [nats.url], subjectPrefix: 'dur' },
@@ -271,7 +271,7 @@ describe('JetStream capture', () => {
       void b;
     };
     const first = await startBridge({ ...config, connections: [{ janus_id: 'd1', janus_url: janus.url }] });
-    await eventually(() => first.daemon.served.get('d1')?.connection.state === 'ready', 5000, 'ready');
+    await eventually(() => first.daemon.connectionStats('d1')?.state === 'ready', 5000, 'ready');
     await eventually(
       async () => (await jsm.streams.info('DURABLE_TEST').catch(() => undefined)) !== undefined,
       5000,
@@ -283,7 +283,7 @@ describe('JetStream capture', () => {
     await first.stop();
     const second = await startBridge({ ...config, connections: [{ janus_id: 'd1', janus_url: janus.url }] });
     running.push(second);
-    await eventually(() => second.daemon.served.get('d1')?.connection.state === 'ready', 5000, 'ready again');
+    await eventually(() => second.daemon.connectionStats('d1')?.state === 'ready', 5000, 'ready again');
     await produce(second, 500, 1000);
     await second.daemon.events.flush(5000);
 
@@ -310,7 +310,7 @@ describe('JetStream capture', () => {
     live.stop();
   }, 60_000);
 
-  it('refused events (a small stream that discards new messages) are counted; requests keep their latency; the other configuration is reported', async () => {
+  it('counts events a full stream refuses; requests keep their latency; the configuration is reported', async () => {
     const jsm = await client.nc.jetstreamManager();
     await jsm.streams.add({
       name: 'SMALL_TEST',
@@ -325,7 +325,7 @@ describe('JetStream capture', () => {
       connections: [{ janus_id: 'bp1', janus_url: janus.url }],
     });
     running.push(bridged);
-    await eventually(() => bridged.daemon.served.get('bp1')?.connection.state === 'ready', 5000, 'ready');
+    await eventually(() => bridged.daemon.connectionStats('bp1')?.state === 'ready', 5000, 'ready');
     await eventually(
       () => bridged.logs().some((l) => String(l.msg).includes('exists with another configuration')),
       5000,
@@ -355,21 +355,22 @@ describe('JetStream capture', () => {
     }
     const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
     console.log(
-      `back-pressure: ping p50 ${median(baseline).toFixed(2)} ms before, ${median(during).toFixed(2)} ms while JetStream refuses events`,
+      `back-pressure: ping p50 ${median(baseline).toFixed(2)} ms before, ${median(during).toFixed(2)} ms while ` +
+        `JetStream refuses events`,
     );
     expect(median(during)).toBeLessThan(Math.max(median(baseline) * 3, median(baseline) + 5));
-    const sink = bridged.daemon.events as unknown as { totals: { published: number; refused: number } };
+    const sink = bridged.daemon.events;
     await eventually(
-      () => sink.totals.published + sink.totals.refused >= produced,
+      () => sink.stats().published! + sink.stats().refused! >= produced,
       10_000,
       'every event accounted for',
     );
-    expect(sink.totals.refused).toBeGreaterThan(0);
+    expect(sink.stats().refused).toBeGreaterThan(0);
     const metrics = await (await fetch(`http://127.0.0.1:${bridged.daemon.httpPort}/metrics`)).text();
     const refusedLine = metrics
       .split('\n')
       .find((l) => l.startsWith('janus_bridge_events_dropped_total') && l.includes('reason="refused"'));
-    expect(Number(refusedLine?.split(' ').pop())).toBe(sink.totals.refused);
+    expect(Number(refusedLine?.split(' ').pop())).toBe(sink.stats().refused);
     await eventually(
       () => bridged.logs().some((l) => String(l.msg).includes('refused by the event stream')),
       7000,
@@ -377,7 +378,7 @@ describe('JetStream capture', () => {
     );
   }, 30_000);
 
-  it('when JetStream is away, events wait in a bounded buffer and what overflows is counted, while requests are served', async () => {
+  it('without JetStream, events wait in a bounded buffer, the overflow is counted, requests are served', async () => {
     const plain = await startNats();
     running.push(plain);
     const plainClient = await Client.connect(plain.url);
@@ -388,7 +389,7 @@ describe('JetStream capture', () => {
       connections: [{ janus_id: 'n1', janus_url: janus.url }],
     });
     running.push(bridged);
-    await eventually(() => bridged.daemon.served.get('n1')?.connection.state === 'ready', 5000, 'ready');
+    await eventually(() => bridged.daemon.connectionStats('n1')?.state === 'ready', 5000, 'ready');
     const handle = (
       (await plainClient.request('nojs.request.n1', { janus: 'attach', plugin: 'janus.plugin.echotest' })).json
         .data as { id: number }
@@ -396,8 +397,7 @@ describe('JetStream capture', () => {
     for (let i = 0; i < 50; i++)
       plainClient.publish('nojs.request.n1', { janus: 'message', handle_id: handle, body: { audio: true } });
     await plainClient.nc.flush();
-    const sink = bridged.daemon.events as unknown as { totals: { dropped: number } };
-    await eventually(() => sink.totals.dropped >= 30, 5000, 'overflow counted');
+    await eventually(() => bridged.daemon.events.stats().dropped! >= 30, 5000, 'overflow counted');
     const reply = await plainClient.request('nojs.request.n1', { janus: 'ping' });
     expect(reply.json).toEqual({ janus: 'pong' });
     expect(reply.ms).toBeLessThan(100);

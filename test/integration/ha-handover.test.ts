@@ -55,18 +55,17 @@ async function metric(bridge: TestBridge, name: string): Promise<number> {
 }
 
 describe('hand-overs under a flood of asynchronous requests', () => {
-  it('answer every request with its own event, relay those that reached the taker, keep the handle and the one session', async () => {
+  it('answer each request with its event, relay those that reached the taker, keep handle and session', async () => {
     const connections = [{ janus_id: 'h1', janus_url: janus.url }];
     let owner = await haBridge('a', connections);
     await eventually(
-      () =>
-        owner.daemon.served.get('h1')?.connection.state === 'ready' && owner.logs().some((l) => l.msg === 'serving'),
+      () => owner.daemon.connectionStats('h1')?.state === 'ready' && owner.logs().some((l) => l.msg === 'serving'),
       10_000,
       'a serves h1',
     );
     const attached = await client.request('jh.request.h1', { janus: 'attach', plugin: 'janus.plugin.echotest' });
     const handle = (attached.json.data as { id: number }).id;
-    const session = owner.daemon.served.get('h1')!.sessionId;
+    const session = owner.daemon.connectionStats('h1')!.sessionId;
     const status = client.collect('jh.status.h1');
 
     // 40 streams, each sending the next message as soon as the previous one is answered, through three hand-overs.
@@ -98,8 +97,7 @@ describe('hand-overs under a flood of asynchronous requests', () => {
       const started = performance.now();
       const leaving = owner.stop();
       await eventually(
-        () =>
-          taker.daemon.served.get('h1')?.connection.state === 'ready' && taker.logs().some((l) => l.msg === 'serving'),
+        () => taker.daemon.connectionStats('h1')?.state === 'ready' && taker.logs().some((l) => l.msg === 'serving'),
         10_000,
         `${next} serves h1`,
       );
@@ -119,7 +117,10 @@ describe('hand-overs under a flood of asynchronous requests', () => {
 
     const relayed = moves.reduce((sum, m) => sum + m.relayed, 0);
     console.log(
-      `[ha] 3 hand-overs under ${sent} async messages (40 in flight): taker serving ${moves.map((m) => m.ms.toFixed(0)).join(', ')} ms after the owner's SIGTERM; answers relayed back ${moves.map((m) => m.relayed).join(', ')}, published as events ${moves.map((m) => m.published).join(', ')}; ${failures.length} failed`,
+      `[ha] 3 hand-overs under ${sent} async messages (40 in flight): taker serving ` +
+        `${moves.map((m) => m.ms.toFixed(0)).join(', ')} ms after the owner's SIGTERM; answers relayed back ` +
+        `${moves.map((m) => m.relayed).join(', ')}, published as events ${moves.map((m) => m.published).join(', ')}; ` +
+        `${failures.length} failed`,
     );
     expect(failures).toEqual([]);
     expect(relayed, 'some events owed to an old owner reached the taker and were relayed').toBeGreaterThan(0);
@@ -132,7 +133,7 @@ describe('hand-overs under a flood of asynchronous requests', () => {
     expect(status.messages.filter((m) => m.json.state === 'stopped' || m.json.state === 'session-replaced')).toEqual(
       [],
     );
-    expect(owner.daemon.served.get('h1')!.sessionId).toBe(session);
+    expect(owner.daemon.connectionStats('h1')!.sessionId).toBe(session);
     const after = await client.request('jh.request.h1', {
       janus: 'message',
       handle_id: handle,
@@ -144,7 +145,7 @@ describe('hand-overs under a flood of asynchronous requests', () => {
 });
 
 describe('start-up checks', () => {
-  it('warns once per Janus whose reclaim_session_timeout is shorter than a failover (ha.leaseTtl + 2 s), and not about one long enough', async () => {
+  it('warns once per Janus with reclaim_session_timeout below ha.leaseTtl + 2 s, not about a longer one', async () => {
     const [short, long] = await Promise.all([startJanus({ reclaimTimeout: 5 }), startJanus({ reclaimTimeout: 30 })]);
     try {
       const bridge = await haBridge(

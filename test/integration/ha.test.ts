@@ -1,5 +1,5 @@
 /**
- * Several replicas (issue 8): daemon processes sharing 5 real Janus servers through one
+ * Several replicas: daemon processes sharing 5 real Janus servers through one
  * nats-server with JetStream. The tests run in order on the same servers; each starts from
  * three balanced replicas r1, r2, r3 (ensureReplicas) and prints its figures on one line.
  */
@@ -91,14 +91,15 @@ function describeFailures(failures: LoadFailure[], max = 10): string {
         )
         .map(
           (l) =>
-            `      ${iso(l.time)} ${l.replica}#${l.generation} ${l.msg}${l.fields.reason ? ` (${String(l.fields.reason)})` : ''}`,
+            `      ${iso(l.time)} ${l.replica}#${l.generation} ` +
+            `${l.msg}${l.fields.reason ? ` (${String(l.fields.reason)})` : ''}`,
         );
       return [`[ha]   ${iso(f.at)} ${f.janusId} ${f.verb}: ${f.reason} after ${f.ms} ms`, ...around].join('\n');
     })
     .join('\n');
 }
 
-describe('several replicas share the Janus servers (issue 8)', () => {
+describe('several replicas share the Janus servers', () => {
   beforeAll(async () => {
     await cluster.start();
   }, 60_000);
@@ -171,10 +172,13 @@ describe('several replicas share the Janus servers (issue 8)', () => {
       leave: HaCluster.fewestMoves(four.table, back.table),
     };
     console.log(
-      `[ha] start: ${cluster.ids.length} janus_ids on ${cluster.janus.length} Janus, 3 replicas settled ${seconds(initial.at - fileStartedAt)} after the first spawn (${HaCluster.describeCounts(initial.table)}), ` +
+      `[ha] start: ${cluster.ids.length} janus_ids on ${cluster.janus.length} Janus, 3 replicas settled ` +
+        `${seconds(initial.at - fileStartedAt)} after the first spawn (${HaCluster.describeCounts(initial.table)}), ` +
         `${startMoves.takes} takes (fewest ${fewest.start}); ` +
-        `4th joins: settled in ${seconds(four.at - joinAt)} (${HaCluster.describeCounts(four.table)}), ${joinMoves.takes} takes (fewest ${fewest.join}); ` +
-        `4th leaves (exit ${stopped.code} in ${seconds(stopped.ms)}): settled in ${seconds(back.at - leaveAt)} (${HaCluster.describeCounts(back.table)}), ${leaveMoves.takes} takes (fewest ${fewest.leave})`,
+        `4th joins: settled in ${seconds(four.at - joinAt)} (${HaCluster.describeCounts(four.table)}), ` +
+        `${joinMoves.takes} takes (fewest ${fewest.join}); ` +
+        `4th leaves (exit ${stopped.code} in ${seconds(stopped.ms)}): settled in ${seconds(back.at - leaveAt)} ` +
+        `(${HaCluster.describeCounts(back.table)}), ${leaveMoves.takes} takes (fewest ${fewest.leave})`,
     );
 
     // "The others hand over their excess": a rebalance moves about what it must, not connections back and forth.
@@ -219,8 +223,10 @@ describe('several replicas share the Janus servers (issue 8)', () => {
         );
         const handedOver = taken.filter((t): t is number => t !== undefined).map((t) => t - termAt);
         steps.push(
-          `${id}: ${handedOver.length}/${held.length} handed over in ${handedOver.length ? `${Math.min(...handedOver)}..${Math.max(...handedOver)} ms` : '?'}, ` +
-            `exit ${stopped.code} after ${seconds(stopped.ms)}, settled ${seconds(balanced.at - restartAt)} after restart (${HaCluster.describeCounts(balanced.table)}), ${load.failures.length - failedBefore} failed`,
+          `${id}: ${handedOver.length}/${held.length} handed over in ` +
+            `${handedOver.length ? `${Math.min(...handedOver)}..${Math.max(...handedOver)} ms` : '?'}, ` +
+            `exit ${stopped.code} after ${seconds(stopped.ms)}, settled ${seconds(balanced.at - restartAt)} after ` +
+            `restart (${HaCluster.describeCounts(balanced.table)}), ${load.failures.length - failedBefore} failed`,
         );
       }
       await sleep(1500);
@@ -238,12 +244,14 @@ describe('several replicas share the Janus servers (issue 8)', () => {
 
     console.log(
       `[ha] rolling restart: 3 replicas, ${count(report.sent)} requests in ${seconds(report.durationMs)} ` +
-        `(${(report.sent / (report.durationMs / 1000)).toFixed(0)}/s), ${report.failed.length} failed, p50 ${millis(report.p50)}, p99 ${millis(report.p99)}, max ${millis(report.max)}, ` +
+        `(${(report.sent / (report.durationMs / 1000)).toFixed(0)}/s), ${report.failed.length} failed, p50 ` +
+        `${millis(report.p50)}, p99 ${millis(report.p99)}, max ${millis(report.max)}, ` +
         `${ownerChanges.length} owner-changed, ${moves.takes} takes (fewest ${fewest}); ${steps.join('; ')}`,
     );
     if (report.failed.length)
       console.log(
-        `[ha] rolling restart failures: ${summarizeFailures(report.failed, loadStartedAt)}\n${describeFailures(report.failed)}`,
+        `[ha] rolling restart failures: ` +
+          `${summarizeFailures(report.failed, loadStartedAt)}\n${describeFailures(report.failed)}`,
       );
 
     expect(report.failed.length, summarizeFailures(report.failed, loadStartedAt)).toBe(0);
@@ -260,7 +268,7 @@ describe('several replicas share the Janus servers (issue 8)', () => {
     expect(moves.takes, 'takes during the rolling restart').toBeLessThanOrEqual(3 * fewest);
   }, 90_000);
 
-  it('3. after a SIGKILL of the busiest replica its connections answer again within leaseTtl + 2 s, handles kept', async () => {
+  it('3. SIGKILL of the busiest replica: its connections answer within leaseTtl + 2 s, handles kept', async () => {
     await cluster.ensureReplicas(THREE);
     await cluster.attachHandles();
     const before = await cluster.owners();
@@ -280,9 +288,13 @@ describe('several replicas share the Janus servers (issue 8)', () => {
     const times = held.map((id) => recovery.get(id));
     const answered = times.filter((t): t is number => t !== undefined);
     console.log(
-      `[ha] SIGKILL of ${busiest} (held ${held.length}): answering again after ${answered.length ? `${seconds(Math.min(...answered))}..${seconds(Math.max(...answered))}` : 'never'} ` +
-        `(limit ${seconds(RECOVERY_LIMIT_MS)}; per id ${held.map((id) => `${id} ${recovery.get(id) ?? 'never'}`).join(', ')}), ` +
-        `${held.length - sessionsChanged.length}/${held.length} sessions claimed, ${cluster.handles.size - handleProblems.length}/${cluster.handles.size} handles work, survivors ${HaCluster.describeCounts(settled.table)} ` +
+      `[ha] SIGKILL of ${busiest} (held ${held.length}): answering again after ` +
+        `${answered.length ? `${seconds(Math.min(...answered))}..${seconds(Math.max(...answered))}` : 'never'} ` +
+        `(limit ${seconds(RECOVERY_LIMIT_MS)}; per id ` +
+        `${held.map((id) => `${id} ${recovery.get(id) ?? 'never'}`).join(', ')}), ` +
+        `${held.length - sessionsChanged.length}/${held.length} sessions claimed, ` +
+        `${cluster.handles.size - handleProblems.length}/${cluster.handles.size} handles work, survivors ` +
+        `${HaCluster.describeCounts(settled.table)} ` +
         `after ${cluster.moves(killAt, settled.at).takes} takes (fewest ${held.length})`,
     );
 
@@ -300,11 +312,12 @@ describe('several replicas share the Janus servers (issue 8)', () => {
     victim.start();
     const three = await cluster.waitBalanced(THREE, 30_000);
     console.log(
-      `[ha] ${busiest} restarted: settled in ${seconds(three.at - restartAt)} (${HaCluster.describeCounts(three.table)})`,
+      `[ha] ${busiest} restarted: settled in ${seconds(three.at - restartAt)} ` +
+        `(${HaCluster.describeCounts(three.table)})`,
     );
   }, 90_000);
 
-  it('4. a replica cut off from NATS stops serving before its leases expire; never two at once; no leaked session', async () => {
+  it('4. a replica cut off from NATS stops serving before its leases expire; never two at once; no leak', async () => {
     await cluster.ensureReplicas(THREE);
     await cluster.attachHandles();
     const before = await cluster.owners();
@@ -337,7 +350,8 @@ describe('several replicas share the Janus servers (issue 8)', () => {
       const problems: string[] = [];
       if (stop.time >= take.time)
         problems.push(
-          `${id}: ${victimId} stopped at +${stop.time - cutAt} ms, ${take.replica} served from +${take.time - cutAt} ms`,
+          `${id}: ${victimId} stopped at +${stop.time - cutAt} ms, ${take.replica} served from +${take.time - cutAt} ` +
+            `ms`,
         );
       if (stop.time >= cutAt + LEASE_TTL * 1000)
         problems.push(
@@ -384,15 +398,23 @@ describe('several replicas share the Janus servers (issue 8)', () => {
     const answered = times.filter((t): t is number => t !== undefined);
 
     console.log(
-      `[ha] NATS cut of ${victimId} (held ${held.length}): it stopped serving at +${stops.length ? `${Math.min(...stops)}..${Math.max(...stops)}` : '?'} ms, ` +
-        `others served ${gaps.length ? `${Math.min(...gaps)}..${Math.max(...gaps)}` : '?'} ms after its stop, answering again after ${answered.length ? `${seconds(Math.min(...answered))}..${seconds(Math.max(...answered))}` : 'never'} (limit ${seconds(RECOVERY_LIMIT_MS)}), ` +
-        `survivors ${HaCluster.describeCounts(twoWay.table)} after ${cluster.moves(cutAt, twoWay.at).takes} takes (fewest ${held.length}); reopened: settled in ${seconds(rejoinMs)} (${HaCluster.describeCounts(three.table)}) ` +
+      `[ha] NATS cut of ${victimId} (held ${held.length}): it stopped serving at ` +
+        `+${stops.length ? `${Math.min(...stops)}..${Math.max(...stops)}` : '?'} ms, ` +
+        `others served ${gaps.length ? `${Math.min(...gaps)}..${Math.max(...gaps)}` : '?'} ms after its stop, ` +
+        `answering again after ` +
+        `${answered.length ? `${seconds(Math.min(...answered))}..${seconds(Math.max(...answered))}` : 'never'} ` +
+        `(limit ${seconds(RECOVERY_LIMIT_MS)}), ` +
+        `survivors ${HaCluster.describeCounts(twoWay.table)} after ${cluster.moves(cutAt, twoWay.at).takes} takes ` +
+        `(fewest ${held.length}); reopened: settled in ${seconds(rejoinMs)} ` +
+        `(${HaCluster.describeCounts(three.table)}) ` +
         `under load, ${count(report.sent)} requests, ${report.failed.length} failed, p99 ${millis(report.p99)}; ` +
-        `${intervals.length} serving intervals over the file, ${unsafe.length} overlaps, ${handOver.length} hand-over overlaps${handOver.length ? ` (max ${Math.max(...handOver.map((o) => o.ms))} ms)` : ''}`,
+        `${intervals.length} serving intervals over the file, ${unsafe.length} overlaps, ${handOver.length} ` +
+        `hand-over overlaps${handOver.length ? ` (max ${Math.max(...handOver.map((o) => o.ms))} ms)` : ''}`,
     );
     for (const o of unsafe.slice(0, 10)) {
       console.log(
-        `[ha]   overlap ${o.janusId} ${o.ms} ms: ${describeInterval(o.first, fileStartedAt)} / ${describeInterval(o.second, fileStartedAt)}`,
+        `[ha]   overlap ${o.janusId} ${o.ms} ms: ${describeInterval(o.first, fileStartedAt)} / ` +
+          `${describeInterval(o.second, fileStartedAt)}`,
       );
     }
 
@@ -413,7 +435,8 @@ describe('several replicas share the Janus servers (issue 8)', () => {
     expect(
       unsafe.map(
         (o) =>
-          `${o.janusId} ${o.ms} ms: ${describeInterval(o.first, fileStartedAt)} / ${describeInterval(o.second, fileStartedAt)}`,
+          `${o.janusId} ${o.ms} ms: ${describeInterval(o.first, fileStartedAt)} / ` +
+          `${describeInterval(o.second, fileStartedAt)}`,
       ),
     ).toEqual([]);
   }, 90_000);

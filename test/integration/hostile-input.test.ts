@@ -30,7 +30,7 @@ beforeAll(async () => {
     janus: { maxMessageBytes: MAX },
     connections: [{ janus_id: 'h', janus_url: janus.url }],
   });
-  await eventually(() => bridge.daemon.served.get('h')?.connection.state === 'ready', 10_000, 'ready');
+  await eventually(() => bridge.daemon.connectionStats('h')?.state === 'ready', 10_000, 'ready');
   handle = (
     (await scope.client.request('janus.request.h', { janus: 'attach', plugin: 'janus.plugin.echotest' })).json.data as {
       id: number;
@@ -123,19 +123,19 @@ function payloadOf(raw: string): string | Buffer {
 }
 
 it.each(CASES)('%s', async (_name, raw, expected) => {
-  const connection = bridge.daemon.served.get('h')!.connection;
-  const before = connection.clientFramesSent;
+  const connection = () => bridge.daemon.connectionStats('h')!;
+  const before = connection().clientFramesSent;
   const data = payloadOf(raw);
   const reply = await scope.client.request('janus.request.h', data);
   if (typeof expected === 'number') {
     expect(reply.json.janus).toBe('error');
     expect((reply.json.error as { code: number }).code).toBe(expected);
     expect(reply.headers?.get('Nats-Service-Error-Code')).toBe(String(expected));
-    expect(connection.clientFramesSent).toBe(before);
+    expect(connection().clientFramesSent).toBe(before);
   } else {
     expect(reply.json.janus).toBe(expected);
     expect(reply.headers?.get('Nats-Service-Error-Code') ?? '').toBe('');
-    expect(connection.clientFramesSent).toBe(before + 1);
+    expect(connection().clientFramesSent).toBe(before + 1);
   }
   expect(reply.ms).toBeLessThan(500);
   expect(({} as Record<string, unknown>).polluted).toBeUndefined();
@@ -149,7 +149,7 @@ it('keeps serving after all of them, with nothing left pending', async () => {
     body: { audio: true },
   });
   expect(echo.json.janus).toBe('event');
-  expect(bridge.daemon.served.get('h')!.connection.pendingRequests).toBe(0);
+  expect(bridge.daemon.connectionStats('h')!.pendingRequests).toBe(0);
 });
 
 /** The bridge still answers, and nothing it did threw. */
@@ -168,12 +168,12 @@ async function expectStillServing(): Promise<void> {
 }
 
 it.each(CASES)('fire-and-forget: %s leaves the bridge serving', async (_name, raw, expected) => {
-  const connection = bridge.daemon.served.get('h')!.connection;
-  const before = connection.clientFramesSent;
+  const connection = () => bridge.daemon.connectionStats('h')!;
+  const before = connection().clientFramesSent;
   scope.client.nc.publish('janus.request.h', payloadOf(raw));
   await expectStillServing();
   // The fire-and-forget came first on the same subscription: it was handled before the ping.
-  expect(connection.clientFramesSent).toBe(before + (typeof expected === 'number' ? 1 : 2));
+  expect(connection().clientFramesSent).toBe(before + (typeof expected === 'number' ? 1 : 2));
 });
 
 /**

@@ -79,7 +79,7 @@ async function get(port: number, path: string): Promise<{ status: number; body: 
 const lifetime = (held: Held): number => held.closedAt! - held.connectedAt!;
 
 describe('HTTP connection limits', () => {
-  it('keeps 64 of 200 idle connections, closes the other 136 at once, closes the kept ones after 5 s idle, and answers /healthz then', async ({
+  it('keeps 64 of 200 idle connections, closes 136 at once, the 64 after 5 s idle, then answers /healthz', async ({
     onTestFinished,
   }) => {
     const { start, open } = lab(onTestFinished);

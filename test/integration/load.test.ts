@@ -15,7 +15,7 @@ beforeAll(async () => {
     connections: [{ janus_id: 'load', janus_url: janus.url }],
   });
   client = await Client.connect(nats.url);
-  await eventually(() => bridge.daemon.served.get('load')?.connection.state === 'ready', 10_000, 'ready');
+  await eventually(() => bridge.daemon.connectionStats('load')?.state === 'ready', 10_000, 'ready');
 });
 
 afterAll(async () => {
@@ -59,6 +59,6 @@ it('gives each of 500 concurrent requests its own answer', async () => {
       expect(reply.json).toMatchObject({ janus: 'success', plugindata: { data: { room: 10_000 + i, exists: false } } });
     if (i % 3 === 2) expect(reply.json.janus).toBe('pong');
   }
-  expect(bridge.daemon.served.get('load')!.connection.pendingRequests).toBe(0);
+  expect(bridge.daemon.connectionStats('load')!.pendingRequests).toBe(0);
   console.log(`500 concurrent requests answered in ${elapsed.toFixed(0)} ms`);
 });

@@ -39,7 +39,7 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
 }
 
 describe('/metrics', () => {
-  it('counts requests by outcome, durations, events, states, reconnects and session replacements, and drops the series of a removed connection', async () => {
+  it('counts outcomes, durations, events, states, reconnects, replacements; drops removed series', async () => {
     const restartable = await startJanus();
     scope.running.push(restartable);
     const dir = mkdtempSync(join(tmpdir(), 'jnb-ops-'));
@@ -57,7 +57,7 @@ describe('/metrics', () => {
     const bridge = await startBridge(values, { rereadConfig: () => loadConfig({ file, env: {} }) });
     scope.running.push(bridge);
     await eventually(
-      () => ['m1', 'm2'].every((id) => bridge.daemon.served.get(id)?.connection.state === 'ready'),
+      () => ['m1', 'm2'].every((id) => bridge.daemon.connectionStats(id)?.state === 'ready'),
       5000,
       'ready',
     );
@@ -80,7 +80,7 @@ describe('/metrics', () => {
     }
 
     await restartable.kill();
-    await eventually(() => bridge.daemon.served.get('m2')!.connection.state !== 'ready', 2000, 'm2 down');
+    await eventually(() => bridge.daemon.connectionStats('m2')!.state !== 'ready', 2000, 'm2 down');
     expect((await request('m2', { janus: 'ping' })).json).toMatchObject({ error: { code: 611 } });
     let text = await metricsOf(bridge.daemon.httpPort);
     expect(sample(text, 'janus_bridge_requests_total', { janus_id: 'm1', outcome: 'ok' })).toBe(6);
@@ -137,11 +137,11 @@ describe('/readyz', () => {
     });
     const half = await startBridge(values(0.5));
     scope.running.push(half);
-    await eventually(() => half.daemon.served.get('r1')?.connection.state === 'ready', 5000, 'r1 ready');
+    await eventually(() => half.daemon.connectionStats('r1')?.state === 'ready', 5000, 'r1 ready');
     expect((await fetch(`http://127.0.0.1:${half.daemon.httpPort}/readyz`)).status).toBe(200);
     const all = await startBridge(values(1));
     scope.running.push(all);
-    await eventually(() => all.daemon.served.get('r1')?.connection.state === 'ready', 5000, 'r1 ready');
+    await eventually(() => all.daemon.connectionStats('r1')?.state === 'ready', 5000, 'r1 ready');
     const res = await fetch(`http://127.0.0.1:${all.daemon.httpPort}/readyz`);
     expect(res.status).toBe(503);
     expect(await res.json()).toEqual({
@@ -153,7 +153,7 @@ describe('/readyz', () => {
 });
 
 describe('service discovery and admin status', () => {
-  it('shows the bridge, its version and one endpoint per janus_id with its statistics to the NATS service client', async () => {
+  it('shows the NATS service client the bridge, its version, one endpoint per janus_id with stats', async () => {
     const bridge = await startBridge({
       nats: { servers: [scope.nats.url] },
       connections: [
@@ -162,7 +162,7 @@ describe('service discovery and admin status', () => {
       ],
     });
     scope.running.push(bridge);
-    await eventually(() => bridge.daemon.served.get('s1')?.connection.state === 'ready', 5000, 'ready');
+    await eventually(() => bridge.daemon.connectionStats('s1')?.state === 'ready', 5000, 'ready');
     await scope.client.request('janus.request.s1', { janus: 'ping' });
     await scope.client.request('janus.request.s1', { janus: 'create' });
     const services = scope.client.nc.services.client();
@@ -198,7 +198,7 @@ describe('service discovery and admin status', () => {
       ],
     });
     scope.running.push(bridge);
-    await eventually(() => bridge.daemon.served.get('a1')?.connection.state === 'ready', 5000, 'ready');
+    await eventually(() => bridge.daemon.connectionStats('a1')?.state === 'ready', 5000, 'ready');
     const reply = await scope.client.request('janus.admin.status', '');
     const body = reply.json as { connections: Array<Record<string, unknown>>; version: string; instance: string };
     expect(body.version).toBe('0.1.0');
@@ -208,7 +208,7 @@ describe('service discovery and admin status', () => {
       janus_id: 'a1',
       janus_url: `ws://127.0.0.1:${janus.wsPort}/janus`,
       state: 'ready',
-      session_id: bridge.daemon.served.get('a1')!.connection.sessionId,
+      session_id: bridge.daemon.connectionStats('a1')!.sessionId,
       pending: 0,
     });
     expect(Date.parse(String(body.connections[0]!.since))).toBeLessThanOrEqual(Date.now());

@@ -100,7 +100,7 @@ describe('a running daemon', () => {
     await Promise.all([janus?.stop(), nats?.stop()]);
   });
 
-  it('takes its keys from environment variables over the file, and on SIGTERM finishes in-flight requests, destroys its session and exits 0', async () => {
+  it('prefers env variables to the file; on SIGTERM finishes requests, destroys its session, exits 0', async () => {
     const httpPort = await freePort();
     const config = writeConfig({
       nats: { servers: ['nats://127.0.0.1:1'] },
@@ -271,7 +271,8 @@ describe('ha.enabled against a NATS without JetStream', () => {
     expect(performance.now() - started).toBeLessThan(10_000);
     const lines = daemon.stderr().trim().split('\n');
     expect(lines).toEqual([
-      'janus-nats-bridge: ha.enabled needs the JetStream KV bucket "janus_owners": JetStream does not answer on this NATS server (no responders on $JS.API: is it enabled, and this account allowed to use it?)',
+      'janus-nats-bridge: ha.enabled needs the JetStream KV bucket "janus_owners": JetStream does not answer on this ' +
+        'NATS server (no responders on $JS.API: is it enabled, and this account allowed to use it?)',
     ]);
   });
 });

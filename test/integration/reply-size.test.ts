@@ -47,7 +47,7 @@ async function bridgeOn(maxPayload?: number): Promise<Client> {
   running.push(bridge);
   const client = await Client.connect(nats.url);
   running.push({ stop: () => client.close() });
-  await eventually(() => bridge.daemon.served.get('j1')?.connection.state === 'ready', 10_000, 'connection ready');
+  await eventually(() => bridge.daemon.connectionStats('j1')?.state === 'ready', 10_000, 'connection ready');
   return client;
 }
 
@@ -59,7 +59,7 @@ async function infoText(client: Client): Promise<string> {
 }
 
 describe('reply size', () => {
-  it("passes Janus's indented text on when it fits, compact when only that fits, and 614 when nothing does", async () => {
+  it("passes Janus's indented text when it fits, compact when only that fits, and 614 when nothing does", async () => {
     const indented = await infoText(await bridgeOn());
     const answer = JSON.parse(indented) as Record<string, unknown>;
     const compact = JSON.stringify(answer);

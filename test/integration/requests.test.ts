@@ -17,7 +17,7 @@ async function attach(plugin: string): Promise<number> {
 }
 
 function framesSent(): number {
-  return bridge.daemon.served.get('j1')!.connection.clientFramesSent;
+  return bridge.daemon.connectionStats('j1')!.clientFramesSent;
 }
 
 beforeAll(async () => {
@@ -29,7 +29,7 @@ beforeAll(async () => {
   });
   client = await Client.connect(nats.url);
   const deadline = Date.now() + 10_000;
-  while (bridge.daemon.served.get('j1')?.connection.state !== 'ready' && Date.now() < deadline)
+  while (bridge.daemon.connectionStats('j1')?.state !== 'ready' && Date.now() < deadline)
     await new Promise((r) => setTimeout(r, 20));
 });
 
@@ -48,7 +48,7 @@ describe('session injection', () => {
   });
 
   it('puts the bridge session on session verbs, replacing a client session_id', async () => {
-    const session = bridge.daemon.served.get('j1')!.connection.sessionId;
+    const session = bridge.daemon.connectionStats('j1')!.sessionId;
     const reply = await client.request(subject, {
       janus: 'attach',
       plugin: 'janus.plugin.echotest',
@@ -188,7 +188,7 @@ describe('subjects', () => {
     expect(performance.now() - started).toBeLessThan(500);
   });
 
-  it('sends a request without a reply subject and publishes its answer as an event with the client transaction', async () => {
+  it('sends a request without a reply subject; its answer is an event with the client transaction', async () => {
     const handle = await attach('janus.plugin.echotest');
     const events = client.collect('janus.event.j1');
     await client.nc.flush();
@@ -210,13 +210,13 @@ describe('subjects', () => {
     expect(detached.janus_url).toBe(`ws://127.0.0.1:${janus.wsPort}/janus?room=abcd`);
     expect(detached.janus_body).toMatchObject({
       sender: handle,
-      session_id: bridge.daemon.served.get('j1')!.connection.sessionId,
+      session_id: bridge.daemon.connectionStats('j1')!.sessionId,
     });
     expect(JSON.stringify(events.messages)).not.toContain('not-for-your-eyes');
     events.stop();
   });
 
   it('leaves nothing pending once every request is answered', async () => {
-    expect(bridge.daemon.served.get('j1')!.connection.pendingRequests).toBe(0);
+    expect(bridge.daemon.connectionStats('j1')!.pendingRequests).toBe(0);
   });
 });

@@ -45,7 +45,7 @@ async function bridgedPing(
     });
     const client = await Client.connect(url, clientOptions);
     try {
-      await eventually(() => bridge.daemon.served.get('sec')?.connection.state === 'ready', 5000, 'ready');
+      await eventually(() => bridge.daemon.connectionStats('sec')?.state === 'ready', 5000, 'ready');
       const attached = await client.request('janus.request.sec', { janus: 'attach', plugin: 'janus.plugin.echotest' });
       expect(attached.json.janus).toBe('success');
     } finally {
@@ -100,7 +100,7 @@ describe('NATS authentication', () => {
 });
 
 describe('Janus API secret', () => {
-  it('is added to every request from the URL or from janus.apiSecretFile; without it Janus refuses the session', async () => {
+  it('is put on every request from the URL or janus.apiSecretFile; without it Janus refuses the session', async () => {
     const nats = await startNats();
     try {
       const bridge = await startBridge({
@@ -118,7 +118,7 @@ describe('Janus API secret', () => {
       const client = await Client.connect(nats.url);
       try {
         for (const id of ['from-file', 'from-url']) {
-          await eventually(() => bridge.daemon.served.get(id)?.connection.state === 'ready', 5000, `${id} ready`);
+          await eventually(() => bridge.daemon.connectionStats(id)?.state === 'ready', 5000, `${id} ready`);
           // A client's own apisecret is replaced by the bridge's.
           const reply = await client.request(`janus.request.${id}`, {
             janus: 'attach',
@@ -132,7 +132,7 @@ describe('Janus API secret', () => {
           5000,
           'create refused with 403',
         );
-        expect(wrong.daemon.served.get('wrong')!.connection.state).not.toBe('ready');
+        expect(wrong.daemon.connectionStats('wrong')!.state).not.toBe('ready');
       } finally {
         await client.close();
         await bridge.stop();
@@ -145,7 +145,7 @@ describe('Janus API secret', () => {
 });
 
 describe('secrets never leak', () => {
-  it('a full run at log level trace: no secret in its output, events, status, admin answers, metrics or errors', async () => {
+  it('at log level trace: no secret in its output, events, status, admin answers, metrics or errors', async () => {
     const natsPassword = 'leak-check-nats-pw-9Tq';
     const natsToken = 'leak-check-token-4Hs';
     const nats = await startNats(undefined, ['--user', 'bridge', '--pass', natsPassword]);

@@ -35,7 +35,7 @@ it(`answers ${TOTAL} mixed requests through timeouts and reconnects, leaks nothi
     log: { level: 'warn' },
   });
   scope.running.push(bridge);
-  const connection = () => bridge.daemon.served.get('soak')!.connection;
+  const connection = () => bridge.daemon.connectionStats('soak')!;
   await eventually(() => connection().state === 'ready', 10_000, 'ready');
   const handle = (
     (await scope.client.request('janus.request.soak', { janus: 'attach', plugin: 'janus.plugin.echotest' })).json
@@ -136,10 +136,12 @@ it(`answers ${TOTAL} mixed requests through timeouts and reconnects, leaks nothi
 
   const mb = (bytes: number): string => (bytes / 1024 / 1024).toFixed(1);
   console.log(
-    `soak: ${TOTAL} requests in ${seconds.toFixed(1)} s (${Math.round(TOTAL / seconds)}/s), outcomes ${JSON.stringify(Object.fromEntries(outcomes))}`,
+    `soak: ${TOTAL} requests in ${seconds.toFixed(1)} s (${Math.round(TOTAL / seconds)}/s), outcomes ` +
+      `${JSON.stringify(Object.fromEntries(outcomes))}`,
   );
   console.log(
-    `soak: heap after GC ${mb(baseline)} MB at start, ${mb(heapAtHalf)} MB after the first half, ${mb(heapAtEnd)} MB after the second (growth ${mb(heapAtEnd - heapAtHalf)} MB)`,
+    `soak: heap after GC ${mb(baseline)} MB at start, ${mb(heapAtHalf)} MB after the first half, ${mb(heapAtEnd)} MB ` +
+      `after the second (growth ${mb(heapAtEnd - heapAtHalf)} MB)`,
   );
 
   expect(answered).toBe(TOTAL);

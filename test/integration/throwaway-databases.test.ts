@@ -41,7 +41,7 @@ it.each(['postgres', 'mysql'] as const)(
       url.pathname = '/jnb_throwaway';
       const bridge = await startBridge({ nats: { servers: [nats.url] }, db: { url: url.toString() } });
       try {
-        await eventually(() => bridge.daemon.served.get('tw') !== undefined, 10_000, 'the row served');
+        await eventually(() => bridge.daemon.connectionStats('tw') !== undefined, 10_000, 'the row served');
       } finally {
         await bridge.stop();
       }

@@ -137,7 +137,8 @@ export class Collector {
       const left = deadline - Date.now();
       if (left <= 0)
         throw new Error(
-          `no matching message within ${timeoutMs} ms; got ${JSON.stringify(this.messages.map((m) => m.json)).slice(0, 2000)}`,
+          `no matching message within ${timeoutMs} ms; got ` +
+            `${JSON.stringify(this.messages.map((m) => m.json)).slice(0, 2000)}`,
         );
       await new Promise<void>((wake) => {
         const timer = setTimeout(wake, left);

@@ -6,7 +6,7 @@
 import type { WriteResult } from '../../src/ha/lease-bucket.js';
 import { decodeLease, encodeRecord, leaseKey, type Heartbeat, type Lease } from '../../src/ha/lease-record.js';
 import type { WatchedEntry } from '../../src/ha/ownership-view.js';
-import type { Bucket } from '../../src/ha/ports.js';
+import type { Bucket } from '../../src/ha/lease-ownership-interfaces.js';
 
 export type Op = 'create' | 'update' | 'put' | 'delete';
 
@@ -63,7 +63,7 @@ export class FakeKv {
     private readonly maxAgeMs: number | undefined,
   ) {}
 
-  /** The bucket as one replica's coordinator uses it (writes are tagged with `by`). */
+  /** The bucket as one replica's LeaseOwnership uses it (writes are tagged with `by`). */
   bucket(by: string): Bucket {
     return {
       name: 'test_owners',

@@ -1,6 +1,6 @@
 /**
- * Several daemon replicas sharing real Janus servers through one nats-server with JetStream
- * (issue 8), or through a NATS cluster (`natsNodes`, test/support/nats-cluster.ts): the
+ * Several daemon replicas sharing real Janus servers through one nats-server with JetStream,
+ * or through a NATS cluster (`natsNodes`, test/support/nats-cluster.ts): the
  * servers, the replicas as processes (`node dist/main.js --config <file>`), each replica
  * reaching NATS through its own loopback TCP proxy (on a cluster: one per node, every node
  * listed, the replica placed on a home node of its own), their JSON log lines kept in memory,
@@ -29,7 +29,10 @@ import {
 } from './processes.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 
-/** The daemon the replicas run: the build in dist/, or JNB_HA_MAIN (another build of it, e.g. one with a fix to try). */
+/**
+ * The daemon the replicas run: the build in dist/, or JNB_HA_MAIN (another build of it, e.g.
+ * one with a fix to try).
+ */
 export const MAIN = process.env.JNB_HA_MAIN || join(REPO, 'dist/main.js');
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -369,7 +372,10 @@ export class HaCluster {
     return this.portToNode.get(port);
   }
 
-  /** Creates (first time: `overrides` apply then) and starts a replica; its proxy and config file are kept for restarts. */
+  /**
+   * Creates (first time: `overrides` apply then) and starts a replica; its proxy and config file
+   * are kept for restarts.
+   */
   /**
    * On a cluster, the replica lists every node (through a proxy of its own to each) and is
    * placed on node `home` (default: replicas in turn over the nodes): only that proxy listens
@@ -762,7 +768,8 @@ export class HaCluster {
         const replica = this.replicas.get(id);
         if (!replica?.running)
           throw new Error(
-            `waiting for balance over ${replicas.join(',')}: ${replica ? replica.describeExit() : `${id} never started`}\n${replica?.output() ?? ''}`,
+            `waiting for balance over ${replicas.join(',')}: ` +
+              `${replica ? replica.describeExit() : `${id} never started`}\n${replica?.output() ?? ''}`,
           );
       }
       const polled = Date.now();
@@ -773,10 +780,14 @@ export class HaCluster {
           const assignment = JSON.stringify(table.owners.map((o) => [o.janus_id, o.instance]).sort());
           if (settled?.assignment !== assignment) settled = { since: polled, assignment };
           if (Date.now() - settled.since >= stableMs) return { table, ms: settled.since - started, at: settled.since };
-          last = `balanced since ${Date.now() - settled.since} ms, not yet ${stableMs} ms | ${HaCluster.describeCounts(table)}`;
+          last =
+            `balanced since ${Date.now() - settled.since} ms, not yet ${stableMs} ms | ` +
+            `${HaCluster.describeCounts(table)}`;
         } else {
           settled = undefined;
-          last = `${problems.slice(0, 8).join('; ')}${problems.length > 8 ? ` (+${problems.length - 8})` : ''} | ${HaCluster.describeCounts(table)}`;
+          last =
+            `${problems.slice(0, 8).join('; ')}${problems.length > 8 ? ` (+${problems.length - 8})` : ''} | ` +
+            `${HaCluster.describeCounts(table)}`;
         }
       } catch (err) {
         settled = undefined;
@@ -1078,7 +1089,8 @@ export class LoadGenerator {
         }
         if (code !== '')
           return fail(
-            `Nats-Service-Error ${code} ${msg.headers?.get('Nats-Service-Error') ?? ''}: ${JSON.stringify(reply).slice(0, 200)}`,
+            `Nats-Service-Error ${code} ${msg.headers?.get('Nats-Service-Error') ?? ''}: ` +
+              `${JSON.stringify(reply).slice(0, 200)}`,
           );
         if (reply.janus === 'error') return fail(`Janus error ${JSON.stringify(reply.error)}`);
         const expected = verb === 'ping' ? 'pong' : verb === 'info' ? 'server_info' : 'event';
@@ -1236,7 +1248,10 @@ export async function readStoredEvents(nc: NatsConnection, stream: string, timeo
   return stored;
 }
 
-/** A fire-and-forget echotest message sent by EventSource: Janus answers it with a plugin event carrying its transaction. */
+/**
+ * A fire-and-forget echotest message sent by EventSource: Janus answers it with a plugin event
+ * carrying its transaction.
+ */
 export interface SentEvent {
   at: number;
   janusId: string;

@@ -53,7 +53,8 @@ export async function provideDatabases(): Promise<ProvidedDatabases> {
       started.push(server);
       process.env[VARIABLES[engine]] = server.url;
       description.push(
-        `${engine}: a throw-away server on ${new URL(server.url).host} (none answered on ${new URL(DEFAULTS[engine]).host})`,
+        `${engine}: a throw-away server on ${new URL(server.url).host} (none answered on ` +
+          `${new URL(DEFAULTS[engine]).host})`,
       );
     }
   } catch (err) {

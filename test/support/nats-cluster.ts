@@ -345,7 +345,10 @@ export class LeaderWatch {
     return found?.leader;
   }
 
-  /** Spans in [from, to] during which polls found no leader: from the first such poll to the next one that found one. */
+  /**
+   * Spans in [from, to] during which polls found no leader: from the first such poll to the
+   * next one that found one.
+   */
   leaderless(stream: string, from = 0, to = Date.now()): Array<{ from: number; to: number }> {
     const spans: Array<{ from: number; to: number }> = [];
     let start: number | undefined;
@@ -384,7 +387,10 @@ export interface ConsumerPlace {
   server: string | undefined;
 }
 
-/** `$JS.API.CONSUMER.LIST.<stream>`: every consumer of the stream and the server hosting it (an R1 consumer: its only peer). */
+/**
+ * `$JS.API.CONSUMER.LIST.<stream>`: every consumer of the stream and the server hosting it (an
+ * R1 consumer: its only peer).
+ */
 export async function consumersOf(nc: NatsConnection, stream: string, timeoutMs = 2000): Promise<ConsumerPlace[]> {
   const reply = await nc.request(`$JS.API.CONSUMER.LIST.${stream}`, new TextEncoder().encode('{}'), {
     timeout: timeoutMs,

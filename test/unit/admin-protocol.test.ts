@@ -78,7 +78,7 @@ describe('which admin verbs pass', () => {
     expect(adminVerbRefusal(verb, allowedVerbs([verb]))).toBeUndefined();
   });
 
-  it('reads verbs in any case, as Janus does: "Destroy_Session" is refused like destroy_session, and the allow-list is case-blind too', () => {
+  it('reads verbs in any case, as Janus does: "Destroy_Session" is refused too; the allow-list is case-blind', () => {
     const parsed = check('{"janus":"Destroy_Session","session_id":1}');
     expect(parsed).toMatchObject({ ok: false, error: { code: 608 } });
     expect(check('{"janus":"Destroy_Session","session_id":1}', allowedVerbs(['DESTROY_SESSION']))).toMatchObject({
@@ -128,7 +128,7 @@ describe('checkAdminRequest', () => {
     });
   });
 
-  it('answers 609 for a connection without an Admin API, read-only verb or not, after the request itself was found valid', () => {
+  it('answers 609 for a connection without an Admin API, read-only verb or not, once the request is valid', () => {
     expect(check('{"janus":"list_sessions","transaction":"t"}', NONE, false)).toMatchObject({
       ok: false,
       error: { code: 609, name: 'admin_not_configured' },
@@ -143,7 +143,7 @@ describe('checkAdminRequest', () => {
 });
 
 describe('toAdminWire', () => {
-  it("puts the bridge's transaction and admin secret on the request, replacing the client's, and keeps the rest", () => {
+  it("puts the bridge's transaction and admin secret on the request in place of the client's, keeps the rest", () => {
     const message: JanusMessage = {
       janus: 'handle_info',
       transaction: 'mine',
@@ -162,7 +162,7 @@ describe('toAdminWire', () => {
     });
   });
 
-  it("removes a client's admin_secret when the bridge has none: the right comes from the bridge's configuration", () => {
+  it("removes a client's admin_secret when the bridge has none: the right comes from the bridge's config", () => {
     expect(toAdminWire({ janus: 'list_sessions', admin_secret: 'guess' }, 't', undefined)).toEqual({
       janus: 'list_sessions',
       transaction: 't',
@@ -252,7 +252,7 @@ describe('AdminLink', () => {
     }
   }
 
-  it("speaks janus-admin-protocol, puts its secret and transaction on the wire, and gives back Janus's text with the client's transaction", async () => {
+  it("speaks janus-admin-protocol with secret and transaction; gives Janus's text back with the client's", async () => {
     const admin = await fakeAdmin(() => ({ janus: 'success', sessions: [1, 2] }));
     const l = startLink(admin.port, { secret: 'overlord' });
     await until(() => l.state === 'ready', 'ready');
@@ -267,10 +267,10 @@ describe('AdminLink', () => {
     // Janus's own text, indentation and all, with only the transaction's value changed.
     expect(outcome.text).toContain('\n');
     expect(JSON.parse(outcome.text)).toEqual({ janus: 'success', transaction: 'client-t', sessions: [1, 2] });
-    expect(l.framesSent).toBe(1);
+    expect(l.stats().framesSent).toBe(1);
   });
 
-  it('answers 611 at once while not connected, 610 at the deadline, 612 when the socket drops, and reconnects by itself', async () => {
+  it('answers 611 at once while not connected, 610 at the deadline, 612 on a socket drop; reconnects', async () => {
     const port = await freePort();
     const l = startLink(port, { cmdTimeoutMs: 300 });
     // Nothing listens yet: refused at once, and retried with backoff until something does.
@@ -293,7 +293,7 @@ describe('AdminLink', () => {
     });
     expect(performance.now() - short).toBeLessThan(280);
     const waiting = l.request({ janus: 'get_status' }, 't2');
-    await until(() => l.pendingRequests === 1, 'pending');
+    await until(() => l.stats().pendingRequests === 1, 'pending');
     for (const client of server!.clients) client.terminate();
     expect(await waiting).toMatchObject({ ok: false, error: { code: 612 } });
     await until(() => l.state === 'ready', 'reconnected');

@@ -531,7 +531,7 @@ describe('db.urlFile', () => {
 });
 
 describe('the Admin API keys', () => {
-  it('takes janus_admin_url in an entry, and refuses one that is not a Janus URL, naming the entry, never the secret', () => {
+  it('takes janus_admin_url in an entry; refuses one that is not a Janus URL, naming the entry, not the secret', () => {
     const entry = { ...VALID_ENTRY, janus_admin_url: 'janusws://127.0.0.1:7188/admin?admin_secret=overlord-1' };
     expect(expectOk(withFile({ connections: [entry] })).connections).toEqual([entry]);
     const problem = expectProblem(
@@ -544,7 +544,7 @@ describe('the Admin API keys', () => {
     );
   });
 
-  it('takes adminApi.allowVerbs from the file or, comma-separated, from the environment, and refuses what is not a verb', () => {
+  it('takes adminApi.allowVerbs from the file or, comma-separated, the environment; refuses non-verbs', () => {
     expect(
       expectOk(withFile({ adminApi: { allowVerbs: ['set_log_level', 'Destroy_Session'] } })).adminApi.allowVerbs,
     ).toEqual(['set_log_level', 'Destroy_Session']);

@@ -16,7 +16,7 @@ import {
   LOG_EVERY_MS,
   OversizeLog,
   publishedBytes,
-  type CoreLink,
+  type CorePublisher,
   type OutgoingEvent,
 } from '../../src/bridge/event-sink.js';
 import { JetStreamEventSink } from '../../src/bridge/jetstream-sink.js';
@@ -169,9 +169,9 @@ describe('OversizeLog', () => {
 });
 
 describe('CoreEventSink', () => {
-  it('counts an event over max_payload as too_large without handing it to the link, and sends the rest', () => {
+  it('counts an event over max_payload as too_large without handing it to the publisher, and sends the rest', () => {
     const sent: string[] = [];
-    const link: CoreLink = {
+    const publisher: CorePublisher = {
       nc: { info: { max_payload: 1000 } as NatsConnection['info'] },
       publish: (_subject, data) => {
         sent.push(Buffer.from(data).toString());
@@ -179,7 +179,7 @@ describe('CoreEventSink', () => {
       },
     };
     const { log, lines } = testLog();
-    const sink = new CoreEventSink(link, log);
+    const sink = new CoreEventSink(publisher, log);
     const results = new Map<string, EventResult>();
     for (const event of events(['small', 'big', 'small'], results)) sink.publish(event);
     expect([...results]).toEqual([
@@ -188,7 +188,7 @@ describe('CoreEventSink', () => {
       ['m-2', 'published'],
     ]);
     expect(sent).toEqual(['{"seq":0}', '{"seq":2}']);
-    expect(sink.totals.tooLarge).toBe(1);
+    expect(sink.stats().tooLarge).toBe(1);
     sink.stop();
     expect(oversizeLines(lines())).toMatchObject([{ too_large: 1, max_payload: 1000 }]);
     expect(JSON.stringify(lines())).not.toContain(BODY_MARK);
@@ -225,7 +225,7 @@ const ack = (seq: number): PubAck =>
   ({ stream: 'T', seq, duplicate: false, domain: '', ack: () => undefined }) as unknown as PubAck;
 
 describe('JetStreamEventSink', () => {
-  it('reports an event over max_payload as too_large at once: it never takes a place in the buffer, and the events after it are stored in order', async () => {
+  it('reports an event over max_payload as too_large at once, never buffered; the rest stored in order', async () => {
     const stored: string[] = [];
     const sink = new JetStreamEventSink(
       jetStreamClient(1000, (_s, data) => {
@@ -245,18 +245,18 @@ describe('JetStreamEventSink', () => {
     expect(stored).toEqual(
       [0, ...Array.from({ length: SETTINGS.bufferSize - 1 }, (_, i) => i + 2)].map((seq) => `{"seq":${seq}}`),
     );
-    expect(sink.totals).toMatchObject({
+    expect(sink.stats()).toMatchObject({
       published: SETTINGS.bufferSize,
       tooLarge: 1,
       dropped: 0,
       refused: 0,
       retried: 0,
+      waiting: 0,
     });
-    expect(sink.waiting).toBe(0);
     sink.stop();
   });
 
-  it("takes the client's max payload error on sending (the server took less than when the event was buffered) as too_large, not as a reason to resend", async () => {
+  it("takes the client's max payload error on sending as too_large, not as a cause to resend", async () => {
     const stored: string[] = [];
     const attempts = new Map<string, number>();
     const { log, lines } = testLog();
@@ -277,8 +277,7 @@ describe('JetStreamEventSink', () => {
     expect(results.get('m-1')).toBe('too_large');
     expect(attempts.get('m-1')).toBe(1);
     expect(stored).toEqual(['{"seq":0}', '{"seq":2}', '{"seq":3}']);
-    expect(sink.totals).toMatchObject({ published: 3, tooLarge: 1, retried: 0 });
-    expect(sink.waiting).toBe(0);
+    expect(sink.stats()).toMatchObject({ published: 3, tooLarge: 1, retried: 0, waiting: 0 });
     sink.stop();
     expect(oversizeLines(lines())).toHaveLength(1);
     expect(lines().some((l) => String(l.msg).includes('resending'))).toBe(false);

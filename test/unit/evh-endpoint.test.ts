@@ -24,6 +24,7 @@ async function endpoint(options: Partial<EvhEndpointOptions> = {}) {
     },
     flush: async () => {},
     stop: () => {},
+    stats: () => ({ tooLarge: 0 }),
   };
   const ep = await EvhEndpoint.start(
     { host: '127.0.0.1', port: 0, secret: '', maxMessageBytes: 1 << 20, pingIntervalMs: 60_000, ...options },

@@ -178,6 +178,7 @@ describe('EvhPublisher', () => {
       },
       flush: async () => {},
       stop: () => {},
+      stats: () => ({ tooLarge: 0 }),
     };
     return { sent, tally, publisher: new EvhPublisher({ prefix: 'janus', janusId: 'edge-1', sink, tally, log }) };
   }
@@ -229,6 +230,7 @@ describe('EvhPublisher', () => {
       publish: (event: OutgoingEvent) => event.report('nats_unavailable'),
       flush: async () => {},
       stop: () => {},
+      stats: () => ({ tooLarge: 0 }),
     };
     new EvhPublisher({ prefix: 'janus', janusId: 'j', sink, tally, log }).message(
       Buffer.from(JSON.stringify([session, handle])),

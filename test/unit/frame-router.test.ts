@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it, vi } from 'vitest';
 import { FrameRouter } from '../../src/janus/frame-router.js';
 import type { JanusMessage } from '../../src/janus/protocol.js';
-import { TransactionTable, type Outcome } from '../../src/janus/transactions.js';
+import { TransactionTable, type AnswerOrError } from '../../src/janus/transactions.js';
 import { createLogger } from '../../src/log.js';
 
 function setup(session = 77) {
@@ -23,10 +23,10 @@ function setup(session = 77) {
     },
     createLogger('silent'),
   );
-  const wait = (verb: string, clientTransaction: string | undefined, internal = false) => {
+  const wait = (verb: string, clientTransaction: string | undefined, sessionCommand = false) => {
     const tx = table.nextTransaction();
-    const outcomes: Outcome[] = [];
-    table.add(tx, { verb, clientTransaction, internal, settle: (o) => outcomes.push(o) });
+    const outcomes: AnswerOrError[] = [];
+    table.add(tx, { verb, clientTransaction, sessionCommand, settle: (o) => outcomes.push(o) });
     return { tx, outcomes };
   };
   const frame = (body: Record<string, unknown>) => router.frame(JSON.stringify(body));
@@ -37,12 +37,12 @@ function setup(session = 77) {
  * What a request gets when answered: the answer, and its JSON (the test's frames are compact JSON, in the answer's key
  * order).
  */
-function answered(answer: JanusMessage): Outcome {
+function answered(answer: JanusMessage): AnswerOrError {
   return { ok: true, answer, text: JSON.stringify(answer) };
 }
 
 describe('FrameRouter', () => {
-  it('answers the waiting request with the client transaction, and gives later events with that transaction the client one too', () => {
+  it('answers the waiting request with the client transaction, and later events of that transaction too', () => {
     const { wait, frame, events } = setup();
     const { tx, outcomes } = wait('message', 'client-1');
     frame({ janus: 'ack', transaction: tx });
@@ -54,7 +54,7 @@ describe('FrameRouter', () => {
     expect(JSON.parse(events[0]!.text)).toMatchObject({ transaction: 'client-1', plugindata: { data: { n: 2 } } });
   });
 
-  it('forgets the transaction of an answered core request (nothing follows it), so a stray frame with it is not given the client one', () => {
+  it('forgets the transaction of an answered core request: a stray frame with it does not get the client one', () => {
     const { wait, frame, events, unknown } = setup();
     const { tx, outcomes } = wait('attach', 'client-2');
     frame({ janus: 'success', transaction: tx, data: { id: 5 } });
@@ -64,7 +64,7 @@ describe('FrameRouter', () => {
     expect(unknown.map((text) => JSON.parse(text).transaction)).toEqual([tx]);
   });
 
-  it('publishes the late answer of a timed-out client request with its transaction, or without one when the client sent none', () => {
+  it("publishes a timed-out client request's late answer with its transaction (none if the client sent none)", () => {
     const { wait, frame, events, table } = setup();
     const first = wait('info', 'late-1');
     const second = wait('info', undefined);
@@ -85,7 +85,7 @@ describe('FrameRouter', () => {
     expect(events).toEqual([]);
   });
 
-  it('passes notifications through as Janus sent them, drops bare acks, and reports the expiry of its own session only', () => {
+  it('passes notifications as Janus sent them, drops bare acks, reports the expiry of its own session only', () => {
     const { frame, events, expired, router } = setup(77);
     router.frame('{"janus":"hangup","session_id":77,"sender":5}');
     frame({ janus: 'ack', session_id: 77 });
@@ -106,11 +106,12 @@ describe('FrameRouter', () => {
     expect(unknown).toEqual([]);
   });
 
-  it("passes Janus's indented text on with only the transaction replaced: answers, follow-up events and relayed answers", () => {
+  it("passes Janus's indented text with only the transaction replaced: answers, follow-ups, relayed answers", () => {
     const { router, wait, events, table } = setup();
     // As Janus writes with its default `json = "indented"`.
     const indented = (tx: string, n: number) =>
-      `{\n   "janus": "event",\n   "session_id": 77,\n   "sender": 5,\n   "transaction": "${tx}",\n   "plugindata": {\n      "data": {\n         "n": ${n}\n      }\n   }\n}`;
+      `{\n   "janus": "event",\n   "session_id": 77,\n   "sender": 5,\n   "transaction": "${tx}",\n   "plugindata": ` +
+      `{\n      "data": {\n         "n": ${n}\n      }\n   }\n}`;
     const first = wait('message', 'client-1');
     router.frame(indented(first.tx, 1));
     expect(first.outcomes).toEqual([
@@ -153,7 +154,7 @@ describe('FrameRouter', () => {
     expect(unknown).toEqual([]);
   });
 
-  it('logs a frame whose handling throws as "frame handling failed" with the error, not the frame, and routes the next frame', () => {
+  it('logs a frame whose handling throws as "frame handling failed" (error, not frame), routes the next one', () => {
     const lines: Array<Record<string, unknown>> = [];
     const sink = new Writable({
       write(chunk: Buffer, _enc, done) {

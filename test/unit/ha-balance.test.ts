@@ -1,30 +1,30 @@
 import { describe, expect, it } from 'vitest';
-import { fairShare, planBalance, type BalanceInput, type Takeable } from '../../src/ha/balance.js';
+import { fairShare, planBalance, type BalanceInput, type TakeReason } from '../../src/ha/balance.js';
 
 const range = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
 /** A balance input with nothing held and everything free unless said otherwise. */
 function input(
-  over: Partial<Omit<BalanceInput, 'takeable'>> & {
-    takeable?: Record<string, Takeable | undefined> | ((id: string) => Takeable | undefined);
+  over: Partial<Omit<BalanceInput, 'takeReason'>> & {
+    takeReason?: Record<string, TakeReason | undefined> | ((id: string) => TakeReason | undefined);
   } = {},
 ): BalanceInput {
-  const { takeable, ...rest } = over;
+  const { takeReason, ...rest } = over;
   const why =
-    typeof takeable === 'function'
-      ? takeable
-      : (id: string): Takeable | undefined => (takeable ? takeable[id] : 'free');
+    typeof takeReason === 'function'
+      ? takeReason
+      : (id: string): TakeReason | undefined => (takeReason ? takeReason[id] : 'free');
   return {
     listed: [],
     held: new Set(),
     releasing: new Set(),
-    busy: new Set(),
+    leftAlone: new Set(),
     liveReplicas: 1,
     leaving: false,
     tieBreak: 'instance-a',
     overdue: () => false,
     ...rest,
-    takeable: why,
+    takeReason: why,
   } as BalanceInput;
 }
 
@@ -71,39 +71,39 @@ describe('planBalance', () => {
     expect(below.take).not.toContain('j0');
   });
 
-  it('never reaches for connections it holds, releases or is busy with, nor ones nobody may take', () => {
+  it('never reaches for connections it holds, releases or leaves alone, nor ones nobody may take', () => {
     const listed = range('j', 8);
     const plan = planBalance(
       input({
         listed,
         held: new Set(['j0']),
         releasing: new Set(['j1']),
-        busy: new Set(['j2']),
-        takeable: { j3: undefined, j4: 'free', j5: 'free', j6: undefined, j7: 'free' },
+        leftAlone: new Set(['j2']),
+        takeReason: { j3: undefined, j4: 'free', j5: 'free', j6: undefined, j7: 'free' },
       }),
     );
     // share 8, room 8 - 1 - 1 = 6, but only j4, j5 and j7 are takeable.
     expect([...plan.take].sort()).toEqual(['j4', 'j5', 'j7']);
   });
 
-  it('releases exactly the excess over its share, and never a busy connection', () => {
+  it('releases exactly the excess over its share, and never a connection it leaves alone', () => {
     const listed = range('j', 12);
     const held = new Set(range('j', 7)); // j0..j6; share with 3 replicas is 4
-    const busy = new Set(['j0', 'j1']);
-    const plan = planBalance(input({ listed, held, busy, liveReplicas: 3 }));
+    const leftAlone = new Set(['j0', 'j1']);
+    const plan = planBalance(input({ listed, held, leftAlone, liveReplicas: 3 }));
     expect(plan.take).toEqual([]);
     expect(plan.release).toHaveLength(3);
     for (const id of plan.release) {
       expect(held.has(id)).toBe(true);
-      expect(busy.has(id)).toBe(false);
+      expect(leftAlone.has(id)).toBe(false);
     }
     expect(new Set(plan.release).size).toBe(3);
   });
 
-  it('releases fewer than the excess when the rest are busy', () => {
+  it('releases fewer than the excess when it leaves the rest alone', () => {
     const listed = range('j', 4);
     const held = new Set(listed); // share with 2 replicas is 2: excess 2
-    const plan = planBalance(input({ listed, held, busy: new Set(['j0', 'j1', 'j2']), liveReplicas: 2 }));
+    const plan = planBalance(input({ listed, held, leftAlone: new Set(['j0', 'j1', 'j2']), liveReplicas: 2 }));
     expect(plan).toEqual({ take: [], release: ['j3'] });
   });
 
@@ -116,14 +116,14 @@ describe('planBalance', () => {
     expect(plan).toEqual({ take: [], release: [] });
   });
 
-  it('has a leaving replica release everything it holds but busy ones, and take nothing', () => {
+  it('has a leaving replica release everything it holds but those left alone, and take nothing', () => {
     const listed = range('j', 6);
     const plan = planBalance(
       input({
         listed,
         held: new Set(['j0', 'j1', 'j2']),
         releasing: new Set(['j3']),
-        busy: new Set(['j1']),
+        leftAlone: new Set(['j1']),
         leaving: true,
         liveReplicas: 3,
       }),
@@ -139,7 +139,7 @@ describe('planBalance', () => {
 
   it("prefers 'releasing' over 'free' over 'expired'", () => {
     const listed = ['e1', 'f1', 'r1', 'e2', 'f2', 'r2'];
-    const takeable: Record<string, Takeable> = {
+    const reasons: Record<string, TakeReason> = {
       e1: 'expired',
       e2: 'expired',
       f1: 'free',
@@ -147,20 +147,20 @@ describe('planBalance', () => {
       r1: 'releasing',
       r2: 'releasing',
     };
-    const ofKind = (ids: string[]): Takeable[] => ids.map((id) => takeable[id]!);
+    const ofKind = (ids: string[]): TakeReason[] => ids.map((id) => reasons[id]!);
 
     // 6 connections, 3 replicas: share 2.
-    const two = planBalance(input({ listed, takeable, liveReplicas: 3 }));
+    const two = planBalance(input({ listed, takeReason: reasons, liveReplicas: 3 }));
     expect([...two.take].sort()).toEqual(['r1', 'r2']);
     // share 3: both releasing, then one free.
-    const three = planBalance(input({ listed, takeable, liveReplicas: 2 }));
+    const three = planBalance(input({ listed, takeReason: reasons, liveReplicas: 2 }));
     expect(ofKind(three.take)).toEqual(['releasing', 'releasing', 'free']);
     // share 6: every one, in order of preference.
-    const all = planBalance(input({ listed, takeable, liveReplicas: 1 }));
+    const all = planBalance(input({ listed, takeReason: reasons, liveReplicas: 1 }));
     expect(ofKind(all.take)).toEqual(['releasing', 'releasing', 'free', 'free', 'expired', 'expired']);
     // With several tie breaks, the preference holds whatever the hash order.
     for (const tieBreak of range('t', 20)) {
-      const plan = planBalance(input({ listed, takeable, liveReplicas: 2, tieBreak }));
+      const plan = planBalance(input({ listed, takeReason: reasons, liveReplicas: 2, tieBreak }));
       expect(ofKind(plan.take)).toEqual(['releasing', 'releasing', 'free']);
     }
   });
@@ -186,7 +186,7 @@ describe('planBalance', () => {
     const plan = planBalance(
       input({
         listed: ['a', 'b'],
-        takeable: (id) => {
+        takeReason: (id) => {
           asked.push(id);
           return 'free';
         },
@@ -216,7 +216,7 @@ describe('planBalance', () => {
   it('does not count ids that are not in the list and being released against the room to take', () => {
     const listed = range('j', 4);
     // share 2 with 2 replicas, holds nothing listed: room 2. `x1` is no longer listed, so it
-    // is no share of this list and should not use up room. (Latent today: the coordinator
+    // is no share of this list and should not use up room. (Latent today: LeaseOwnership
     // drops an unlisted id from its held set in offer(), so it never reaches `releasing`.)
     const plan = planBalance(input({ listed, releasing: new Set(['x1']), liveReplicas: 2 }));
     expect(plan.take).toHaveLength(2);
@@ -263,7 +263,7 @@ describe('planBalance, connections nobody serves', () => {
         listed: ['a', 'b', 'c', 'd'],
         held: new Set(['a', 'b']),
         liveReplicas: 2,
-        takeable: { c: 'expired', d: 'releasing' },
+        takeReason: { c: 'expired', d: 'releasing' },
         overdue: (id) => id === 'c' || id === 'd',
       }),
     );
@@ -272,7 +272,7 @@ describe('planBalance, connections nobody serves', () => {
 
   it('leaves a connection that is not yet overdue to a replica with room', () => {
     const plan = planBalance(
-      input({ listed: ['a', 'b', 'c'], held: new Set(['a', 'b']), liveReplicas: 2, takeable: { c: 'free' } }),
+      input({ listed: ['a', 'b', 'c'], held: new Set(['a', 'b']), liveReplicas: 2, takeReason: { c: 'free' } }),
     );
     expect(plan).toEqual({ take: [], release: [] });
   });

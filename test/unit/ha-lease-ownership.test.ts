@@ -1,7 +1,7 @@
 /**
  * LeaseOwnership against an in-memory JetStream KV (compare-and-set revisions, delete
  * markers, watches, max age), fake connection hosts and fake timers: one or two
- * coordinators share the fake bucket, time moves only when a test advances it.
+ * LeaseOwnerships share the fake bucket, time moves only when a test advances it.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ConnectionSpec } from '../../src/connections/spec.js';
@@ -18,7 +18,7 @@ import { createLogger } from '../../src/log.js';
 import { FakeKv } from '../support/fake-kv-bucket.js';
 
 const TTL = 3000;
-/** The coordinator's timer: a tenth of the TTL. */
+/** The timer of LeaseOwnership: a tenth of the TTL. */
 const TICK = TTL / 10;
 /** First balance after the first offer: min(1 s, TTL / 3). */
 const SETTLE = Math.min(1000, TTL / 3);
@@ -154,12 +154,12 @@ interface Replica {
   readonly name: string;
   readonly host: FakeHost;
   readonly metrics: FakeMetrics;
-  readonly coordinator: LeaseOwnership;
+  readonly leaseOwnership: LeaseOwnership;
   /** start() then offer(ids). */
   join(...ids: string[]): Promise<void>;
 }
 
-let coordinators: LeaseOwnership[] = [];
+let leaseOwnerships: LeaseOwnership[] = [];
 
 function world(options: { maxAgeMs?: number | undefined } = {}) {
   const events: string[] = [];
@@ -168,7 +168,7 @@ function world(options: { maxAgeMs?: number | undefined } = {}) {
   const replica = (name: string): Replica => {
     const host = new FakeHost(name, events, () => ++lastSession);
     const metrics = new FakeMetrics();
-    const coordinator = new LeaseOwnership(
+    const leaseOwnership = new LeaseOwnership(
       kv.bucket(name),
       host,
       {
@@ -182,15 +182,15 @@ function world(options: { maxAgeMs?: number | undefined } = {}) {
       silent,
       () => Date.now(),
     );
-    coordinators.push(coordinator);
+    leaseOwnerships.push(leaseOwnership);
     return {
       name,
       host,
       metrics,
-      coordinator,
+      leaseOwnership,
       async join(...ids: string[]) {
-        await coordinator.start();
-        await coordinator.offer(specs(...ids));
+        await leaseOwnership.start();
+        await leaseOwnership.offer(specs(...ids));
       },
     };
   };
@@ -234,26 +234,26 @@ function stateOf(kv: FakeKv, id: string): LeaseState | undefined {
 
 beforeEach(() => {
   vi.useFakeTimers({ now: T0 });
-  coordinators = [];
+  leaseOwnerships = [];
 });
 
 afterEach(() => {
-  for (const coordinator of coordinators) coordinator.stop();
+  for (const leaseOwnership of leaseOwnerships) leaseOwnership.stop();
   vi.useRealTimers();
 });
 
 // ---------------------------------------------------------------------------------------------
 
 describe('LeaseOwnership: one replica', () => {
-  it('takes every listed connection, writing taking then serving, and announces itself only after the first offer', async () => {
+  it('takes every listed connection, writing taking then serving; announces itself after the first offer', async () => {
     const { kv, replica } = world();
     const a = replica('A');
-    await a.coordinator.start();
+    await a.leaseOwnership.start();
     await advance(5 * TICK);
     expect(kv.operation(heartbeatKey('A'))).toBeUndefined();
     expect(kv.writes).toEqual([]);
 
-    await a.coordinator.offer(specs('j1', 'j2', 'j3'));
+    await a.leaseOwnership.offer(specs('j1', 'j2', 'j3'));
     expect(a.host.of('applyList')).toEqual([[[]]]);
     expect(kv.writesTo(heartbeatKey('A'))).toHaveLength(1);
     expect(kv.writesTo(heartbeatKey('A'))[0]).toMatchObject({
@@ -285,13 +285,13 @@ describe('LeaseOwnership: one replica', () => {
       });
       expect(kv.lease(id)?.from).toBeUndefined();
     }
-    expect(a.coordinator.leasesHeld).toBe(3);
-    expect(a.coordinator.owners().owners.map((o) => [o.janus_id, o.replica, o.state])).toEqual([
+    expect(a.leaseOwnership.leasesHeld).toBe(3);
+    expect(a.leaseOwnership.owners().owners.map((o) => [o.janus_id, o.replica, o.state])).toEqual([
       ['j1', 'A', 'serving'],
       ['j2', 'A', 'serving'],
       ['j3', 'A', 'serving'],
     ]);
-    expect(a.coordinator.owners().replicas.map((h) => h.replica)).toEqual(['A']);
+    expect(a.leaseOwnership.owners().replicas.map((h) => h.replica)).toEqual(['A']);
 
     // Kept by the heartbeat alone: one write every fifth of the TTL, none per lease.
     const leaseWrites = kv.writes.filter((w) => w.key.startsWith('owner.')).length;
@@ -314,7 +314,7 @@ describe('LeaseOwnership: two replicas', () => {
     const a = replica('A');
     await a.join(...ids);
     await advance(SETTLE + 2 * TICK);
-    expect(a.coordinator.leasesHeld).toBe(4);
+    expect(a.leaseOwnership.leasesHeld).toBe(4);
     const sessionOfA = new Map(a.host.sessions);
 
     const b = replica('B');
@@ -350,8 +350,8 @@ describe('LeaseOwnership: two replicas', () => {
       });
       expect(a.host.of('handOver').find((args) => args[0] === id)?.[1]).toBe('B');
     }
-    expect(a.coordinator.leasesHeld).toBe(2);
-    expect(b.coordinator.leasesHeld).toBe(2);
+    expect(a.leaseOwnership.leasesHeld).toBe(2);
+    expect(b.leaseOwnership.leasesHeld).toBe(2);
     expect(a.metrics.handOvers).toEqual(['given', 'given']);
     expect(b.metrics.handOvers).toEqual(['taken', 'taken']);
     // Taken from a releasing owner: requests are taken only once the session is claimed.
@@ -367,7 +367,7 @@ describe('LeaseOwnership: two replicas', () => {
     expect(b.host.of('drop')).toEqual([]);
   });
 
-  it('gives a connection back when its Janus is out of reach for the taker, and the giver keeps serving it', async () => {
+  it('gives a connection back when the taker cannot reach its Janus, and the giver keeps serving it', async () => {
     const { kv, replica } = world();
     const ids = ['j1', 'j2'];
     const a = replica('A');
@@ -385,8 +385,8 @@ describe('LeaseOwnership: two replicas', () => {
     expect(a.host.ids('handOver')).toEqual([]);
     expect(a.host.ids('drop')).toEqual([]);
     expect(kv.lease(moving[0]!)).toMatchObject({ replica: 'A', instance: 'A-instance' });
-    expect(a.coordinator.leasesHeld).toBe(2);
-    expect(b.coordinator.leasesHeld).toBe(0);
+    expect(a.leaseOwnership.leasesHeld).toBe(2);
+    expect(b.leaseOwnership.leasesHeld).toBe(0);
     // Nobody else takes it: A's release times out, it keeps serving, and B does not try again at once.
     await advance(HANDOVER + 2 * TICK);
     expect(kv.lease(moving[0]!)).toMatchObject({ replica: 'A', state: 'serving' });
@@ -395,7 +395,7 @@ describe('LeaseOwnership: two replicas', () => {
     expect(b.host.ids('serve').filter((id) => id === moving[0])).toHaveLength(1);
     expect(a.host.ids('handOver')).toEqual([]);
     expect(a.host.ids('drop')).toEqual([]);
-    expect(a.coordinator.leasesHeld).toBe(2);
+    expect(a.leaseOwnership.leasesHeld).toBe(2);
   });
 
   it('settles at fair shares when both start together, each connection served once', async () => {
@@ -403,9 +403,9 @@ describe('LeaseOwnership: two replicas', () => {
     const ids = ['j1', 'j2', 'j3', 'j4', 'j5'];
     const a = replica('A');
     const b = replica('B');
-    await a.coordinator.start();
-    await b.coordinator.start();
-    await Promise.all([a.coordinator.offer(specs(...ids)), b.coordinator.offer(specs(...ids))]);
+    await a.leaseOwnership.start();
+    await b.leaseOwnership.start();
+    await Promise.all([a.leaseOwnership.offer(specs(...ids)), b.leaseOwnership.offer(specs(...ids))]);
     await advance(SETTLE + 3 * TICK);
     await advance(3 * TTL);
     const served = servedBy(kv, ids);
@@ -419,7 +419,7 @@ describe('LeaseOwnership: two replicas', () => {
 });
 
 describe('LeaseOwnership: a watch that delivers nothing', () => {
-  it('never takes the leases of a live replica while its own heartbeats do not come back, and starts the watch again', async () => {
+  it("never takes a live replica's leases while its own heartbeats do not come back; restarts the watch", async () => {
     const { kv, replica } = world();
     const ids = ['j1', 'j2', 'j3', 'j4'];
     const a = replica('A');
@@ -460,11 +460,11 @@ describe('LeaseOwnership: keys the bucket aged out', () => {
       ttl_ms: TTL,
     });
     const a = replica('A');
-    await a.coordinator.start();
+    await a.leaseOwnership.start();
     const stale = kv.writesTo(leaseKey('j1'))[0]!.revision;
     kv.vanish(leaseKey('j1'));
 
-    await a.coordinator.offer(specs('j1'));
+    await a.leaseOwnership.offer(specs('j1'));
     await advance(SETTLE + 2 * TICK);
     const writes = kv.writesTo(leaseKey('j1'), 'A').slice(0, 3);
     expect(writes.map((w) => [w.op, w.expected, (w.record as Lease).state, w.outcome])).toEqual([
@@ -481,13 +481,13 @@ describe('LeaseOwnership: keys the bucket aged out', () => {
     const a = replica('A');
     await a.join('j1', 'j2');
     await advance(SETTLE + 2 * TICK);
-    await a.coordinator.offer(specs('j1'));
+    await a.leaseOwnership.offer(specs('j1'));
     expect(kv.operation(leaseKey('j2'))).toBe('DEL');
     // A bucket made by an older release ages keys out; the marker goes without a watch entry.
     kv.vanish(leaseKey('j2'));
     expect(kv.operation(leaseKey('j2'))).toBeUndefined();
 
-    await a.coordinator.offer(specs('j1', 'j2'));
+    await a.leaseOwnership.offer(specs('j1', 'j2'));
     await advance(2 * TICK);
     expect(
       kv
@@ -514,7 +514,7 @@ describe('LeaseOwnership: keys the bucket aged out', () => {
       ttl_ms: TTL,
     });
     const a = replica('A');
-    await a.coordinator.start();
+    await a.leaseOwnership.start();
     // The watch lags: A does not see that Z serves it again, so its revision is stale and the key exists.
     kv.holdWatch('A');
     await kv.bucket('Z').put(leaseKey('j1'), {
@@ -525,7 +525,7 @@ describe('LeaseOwnership: keys the bucket aged out', () => {
       state: 'serving',
       ttl_ms: TTL,
     });
-    await a.coordinator.offer(specs('j1'));
+    await a.leaseOwnership.offer(specs('j1'));
     await advanceUntil(() => kv.writesTo(leaseKey('j1'), 'A').length > 0, SETTLE + 3 * TICK);
 
     const before = kv.writesTo(leaseKey('j1'), 'A').length;
@@ -596,7 +596,7 @@ describe('LeaseOwnership: fencing and failed writes', () => {
     expect(drop.args[2]).toBe(0);
     expect(drop.at - lastOk).toBeGreaterThan(0.7 * TTL);
     expect(drop.at - lastOk).toBeLessThanOrEqual(0.7 * TTL + TICK);
-    expect(a.coordinator.leasesHeld).toBe(0);
+    expect(a.leaseOwnership.leasesHeld).toBe(0);
     expect(b.host.of('serve')).toEqual([]);
 
     // B fails it over only after a whole TTL without A's heartbeat (while B's own writes work), claiming the session.
@@ -629,7 +629,7 @@ describe('LeaseOwnership: fencing and failed writes', () => {
     expect(stateOf(kv, moving)).toBe('taking');
     await advanceUntil(() => kv.writesTo(leaseKey(moving), 'A').some((w) => w.outcome === 'conflict'), 2 * TTL);
     expect(a.host.of('drop')).toEqual([]);
-    expect(a.coordinator.leasesHeld).toBe(2);
+    expect(a.leaseOwnership.leasesHeld).toBe(2);
     expect(a.host.sessions.has(moving)).toBe(true);
 
     kv.releaseWatch('A');
@@ -674,13 +674,13 @@ describe('LeaseOwnership: list changes', () => {
     const a = replica('A');
     await a.join('j1', 'j2');
     await advance(SETTLE + 2 * TICK);
-    expect(a.coordinator.leasesHeld).toBe(2);
+    expect(a.leaseOwnership.leasesHeld).toBe(2);
 
-    await a.coordinator.offer(specs('j1'));
+    await a.leaseOwnership.offer(specs('j1'));
     expect(a.host.of('applyList').at(-1)).toEqual([['j1']]);
     expect(kv.operation(leaseKey('j2'))).toBe('DEL');
     expect(kv.writesTo(leaseKey('j2')).at(-1)).toMatchObject({ by: 'A', op: 'delete', outcome: 'ok' });
-    expect(a.coordinator.leasesHeld).toBe(1);
+    expect(a.leaseOwnership.leasesHeld).toBe(1);
     await advance(3 * TICK);
     expect(a.host.ids('serve')).toEqual(['j1', 'j2']);
     expect(kv.operation(leaseKey('j2'))).toBe('DEL');
@@ -688,7 +688,7 @@ describe('LeaseOwnership: list changes', () => {
     // Back before the delete marker aged out: taken over the marker's revision.
     const marker = kv.writesTo(leaseKey('j2')).at(-1)!.revision;
     const before = kv.writesTo(leaseKey('j2'), 'A').length;
-    await a.coordinator.offer(specs('j1', 'j2'));
+    await a.leaseOwnership.offer(specs('j1', 'j2'));
     await advance(2 * TICK);
     expect(a.host.of('serve').slice(2)).toEqual([['j2', undefined]]);
     const again = kv.writesTo(leaseKey('j2'), 'A').slice(before, before + 2);
@@ -697,7 +697,7 @@ describe('LeaseOwnership: list changes', () => {
       ['update', again[0]?.revision, 'serving', 'ok'],
     ]);
     expect(servedBy(kv, ['j1', 'j2'])).toEqual({ j1: 'A', j2: 'A' });
-    expect(a.coordinator.leasesHeld).toBe(2);
+    expect(a.leaseOwnership.leasesHeld).toBe(2);
   });
 
   it('takes a connection nobody can take within the share after a TTL unserved', async () => {
@@ -708,11 +708,11 @@ describe('LeaseOwnership: list changes', () => {
     const b = replica('B');
     await b.join('j1', 'j2', 'j3');
     await advance(SETTLE + 3 * TICK);
-    expect(a.coordinator.leasesHeld).toBe(2);
-    expect(b.coordinator.leasesHeld).toBe(1);
+    expect(a.leaseOwnership.leasesHeld).toBe(2);
+    expect(b.leaseOwnership.leasesHeld).toBe(1);
 
     // A alone lists j4: its share (2 of 4) is full; B (2 of 3) has room but does not list it.
-    await a.coordinator.offer(specs('j1', 'j2', 'j3', 'j4'));
+    await a.leaseOwnership.offer(specs('j1', 'j2', 'j3', 'j4'));
     const listedAt = Date.now();
     await advance(TTL - TICK);
     expect(a.host.ids('serve')).not.toContain('j4');
@@ -734,7 +734,7 @@ describe('LeaseOwnership: list changes', () => {
 });
 
 describe('LeaseOwnership: leave()', () => {
-  it('with no other replica, frees the leases (session kept) after the hand-over timeout and drops with the request grace', async () => {
+  it('alone, frees the leases (session kept) after the hand-over timeout, drops with the request grace', async () => {
     const { kv, events, replica } = world();
     const a = replica('A');
     await a.join('j1', 'j2');
@@ -742,7 +742,7 @@ describe('LeaseOwnership: leave()', () => {
     const sessions = new Map(a.host.sessions);
 
     let left = false;
-    void a.coordinator.leave().then(() => {
+    void a.leaseOwnership.leave().then(() => {
       left = true;
     });
     await advance(0);
@@ -767,7 +767,7 @@ describe('LeaseOwnership: leave()', () => {
       expectInOrder(events, `A update ${leaseKey(id)} free ok`, `A drop ${id}`);
     }
     expect(left).toBe(true);
-    expect(a.coordinator.leasesHeld).toBe(0);
+    expect(a.leaseOwnership.leasesHeld).toBe(0);
     expect(kv.operation(heartbeatKey('A'))).toBe('DEL');
 
     // Stopped: no more writes, no heartbeat.
@@ -790,7 +790,7 @@ describe('LeaseOwnership: leave()', () => {
 
     const handedBefore = a.host.ids('handOver').length;
     let left = false;
-    void a.coordinator.leave().then(() => {
+    void a.leaseOwnership.leave().then(() => {
       left = true;
     });
     await advance(2 * TICK);

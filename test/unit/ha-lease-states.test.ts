@@ -298,21 +298,21 @@ describe('the slots of the list', () => {
     }
   });
 
-  it('is busy while a claim is under way or waiting, while resting, and while a held lease is not plainly serving', () => {
-    expect(slotIn('none').slots.isBusy('j1', NOW)).toBe(false);
-    expect(slotIn('claiming').slots.isBusy('j1', NOW)).toBe(true);
-    expect(slotIn('retrying').slots.isBusy('j1', NOW)).toBe(true);
-    expect(slotIn('retrying-due').slots.isBusy('j1', NOW)).toBe(false);
-    expect(slotIn('resting').slots.isBusy('j1', NOW)).toBe(true);
+  it('is left alone during a claim, a wait to retry, a rest, and while a held lease is not plainly serving', () => {
+    expect(slotIn('none').slots.isLeftAlone('j1', NOW)).toBe(false);
+    expect(slotIn('claiming').slots.isLeftAlone('j1', NOW)).toBe(true);
+    expect(slotIn('retrying').slots.isLeftAlone('j1', NOW)).toBe(true);
+    expect(slotIn('retrying-due').slots.isLeftAlone('j1', NOW)).toBe(false);
+    expect(slotIn('resting').slots.isLeftAlone('j1', NOW)).toBe(true);
     const { slots, held } = slotIn('held');
-    expect(slots.isBusy('j1', NOW)).toBe(true);
+    expect(slots.isLeftAlone('j1', NOW)).toBe(true);
     held.served();
-    expect(slots.isBusy('j1', NOW)).toBe(false);
+    expect(slots.isLeftAlone('j1', NOW)).toBe(false);
     held.startRelease(NOW);
-    expect(slots.isBusy('j1', NOW)).toBe(true);
+    expect(slots.isLeftAlone('j1', NOW)).toBe(true);
     held.keep(NOW + 10);
-    expect(slots.isBusy('j1', NOW)).toBe(true);
-    expect(slots.isBusy('j1', NOW + 10)).toBe(false);
+    expect(slots.isLeftAlone('j1', NOW)).toBe(true);
+    expect(slots.isLeftAlone('j1', NOW + 10)).toBe(false);
   });
 
   it('remembers when a connection was first seen unserved, until it is served or claimed', () => {

@@ -43,7 +43,7 @@ const del = (key: string, revision: number, operation: 'DEL' | 'PURGE' = 'DEL'):
 describe('OwnershipView leases', () => {
   it('calls a connection with no lease free, with nothing to write over', () => {
     const view = new OwnershipView(TTL);
-    expect(view.takeable('j1', ME, 0)).toBe('free');
+    expect(view.takeReason('j1', ME, 0)).toBe('free');
     expect(view.takeBasis('j1')).toEqual({ revision: undefined, previous: undefined });
     expect(view.lease('j1')).toBeUndefined();
   });
@@ -52,9 +52,9 @@ describe('OwnershipView leases', () => {
     const view = new OwnershipView(TTL);
     view.apply(put(leaseKey('j1'), leaseOf('serving'), 5), 1_000);
     view.apply(put(leaseKey('j2'), leaseOf('taking'), 6), 1_000);
-    expect(view.takeable('j1', ME, 1_000)).toBeUndefined();
-    expect(view.takeable('j1', ME, 1_000 + TTL)).toBeUndefined();
-    expect(view.takeable('j2', ME, 1_000 + TTL)).toBeUndefined();
+    expect(view.takeReason('j1', ME, 1_000)).toBeUndefined();
+    expect(view.takeReason('j1', ME, 1_000 + TTL)).toBeUndefined();
+    expect(view.takeReason('j2', ME, 1_000 + TTL)).toBeUndefined();
   });
 
   it('calls a lease not seen for more than the TTL expired, whatever its state', () => {
@@ -64,7 +64,7 @@ describe('OwnershipView leases', () => {
     view.apply(put(leaseKey('j3'), leaseOf('free'), 7), 1_000);
     wrote(view, 3_000, 6_000, 9_000);
     for (const id of ['j1', 'j2', 'j3']) {
-      expect(view.takeable(id, ME, 1_000 + TTL + 1)).toBe('expired');
+      expect(view.takeReason(id, ME, 1_000 + TTL + 1)).toBe('expired');
     }
     const seen = view.lease('j1')!;
     expect(view.leaseIsLive(seen, 1_000 + TTL)).toBe(true);
@@ -75,7 +75,7 @@ describe('OwnershipView leases', () => {
     const view = new OwnershipView(TTL);
     view.apply(put(leaseKey('j1'), leaseOf('serving'), 5), 0);
     view.apply(put(leaseKey('j1'), leaseOf('serving'), 9), TTL - 1);
-    expect(view.takeable('j1', ME, TTL + 5)).toBeUndefined();
+    expect(view.takeReason('j1', ME, TTL + 5)).toBeUndefined();
     expect(view.lease('j1')).toMatchObject({ revision: 9, seenAt: TTL - 1 });
   });
 
@@ -83,17 +83,17 @@ describe('OwnershipView leases', () => {
     const view = new OwnershipView(TTL);
     view.apply(put(leaseKey('r'), leaseOf('releasing'), 1), 0);
     view.apply(put(leaseKey('f'), leaseOf('free'), 2), 0);
-    expect(view.takeable('r', ME, 100)).toBe('releasing');
-    expect(view.takeable('f', ME, 100)).toBe('free');
+    expect(view.takeReason('r', ME, 100)).toBe('releasing');
+    expect(view.takeReason('f', ME, 100)).toBe('free');
   });
 
   it("calls a lease of this very instance that it does not serve 'free', live or not", () => {
     const view = new OwnershipView(TTL);
     view.apply(put(leaseKey('j1'), leaseOf('serving', ME, 'bridge-0'), 3), 0);
-    expect(view.takeable('j1', ME, 10)).toBe('free');
-    expect(view.takeable('j1', ME, TTL * 5)).toBe('free');
+    expect(view.takeReason('j1', ME, 10)).toBe('free');
+    expect(view.takeReason('j1', ME, TTL * 5)).toBe('free');
     // The same lease seen by another instance is not takeable.
-    expect(view.takeable('j1', OTHER, 10)).toBeUndefined();
+    expect(view.takeReason('j1', OTHER, 10)).toBeUndefined();
   });
 
   it('writes a take over the revision it saw, with the lease it replaces', () => {
@@ -110,7 +110,7 @@ describe('OwnershipView leases', () => {
       expect(view.apply(del(leaseKey('j1'), 13, operation), 5)).toEqual({ lease: 'j1' });
       expect(view.lease('j1')).toBeUndefined();
       expect(view.allLeases()).toEqual([]);
-      expect(view.takeable('j1', ME, 5)).toBe('free');
+      expect(view.takeReason('j1', ME, 5)).toBe('free');
       expect(view.takeBasis('j1')).toEqual({ revision: 13, previous: undefined });
     }
   });
@@ -130,7 +130,7 @@ describe('OwnershipView leases', () => {
     view.apply(put(leaseKey('j1'), leaseOf('serving'), 4), 0);
     view.apply({ key: leaseKey('j1'), operation: 'PUT', value: Buffer.from('garbage'), revision: 5 }, 1);
     expect(view.lease('j1')).toBeUndefined();
-    expect(view.takeable('j1', ME, 1)).toBe('free');
+    expect(view.takeReason('j1', ME, 1)).toBe('free');
   });
 
   it('lists every lease it knows with its revision and when it was seen', () => {
@@ -172,8 +172,8 @@ describe('OwnershipView leases', () => {
     view.apply(put(leaseKey('slow'), { ...leaseOf('serving'), ttl_ms: 3 * TTL }, 1), 0);
     view.apply(put(heartbeatKey('r-slow'), { ...heartbeatOf('r-slow'), ttl_ms: 3 * TTL }, 2), 0);
     wrote(view, 1_000, 2_000, 3_000);
-    expect(view.takeable('slow', 'me', 2 * TTL)).toBeUndefined();
-    expect(view.takeable('slow', 'me', 3 * TTL + 1)).toBe('expired');
+    expect(view.takeReason('slow', 'me', 2 * TTL)).toBeUndefined();
+    expect(view.takeReason('slow', 'me', 3 * TTL + 1)).toBe('expired');
     expect(view.liveReplicas(2 * TTL).map((h) => h.replica)).toEqual(['r-slow']);
     expect(view.liveReplicas(3 * TTL + 1)).toEqual([]);
   });
@@ -189,7 +189,7 @@ describe('OwnershipView leases', () => {
     view.apply(entry, later); // the watch restarted and delivered revision 5 again
     wrote(view, 1, 2, 3);
     expect(view.lease('j1')?.seenAt).toBe(0);
-    expect(view.takeable('j1', ME, later)).toBe('expired');
+    expect(view.takeReason('j1', ME, later)).toBe('expired');
   });
 });
 
@@ -242,7 +242,7 @@ describe('OwnershipView heartbeats', () => {
     expect(view.liveReplicas(TTL + 1)).toEqual([]);
   });
 
-  it('never calls a replica dead while the bucket took no writes (a leader election), however long ago it was seen', () => {
+  it('never calls a replica dead while the bucket took no writes (an election), however long ago it was seen', () => {
     const view = new OwnershipView(TTL);
     view.apply(put(heartbeatKey('a'), heartbeatOf('a'), 1), 0);
     wrote(view, 100, 200);
@@ -261,7 +261,7 @@ describe('OwnershipView heartbeats', () => {
     expect(view.liveReplicas(4_000 + TTL + 1)).toEqual([]);
   });
 
-  it('counts an acknowledged own write only once the watch has delivered it (a blind watch gathers no evidence)', () => {
+  it('counts an acknowledged own write only once the watch delivered it (a blind watch gathers no evidence)', () => {
     const view = new OwnershipView(TTL, 'me');
     view.apply(put(heartbeatKey('a'), heartbeatOf('a'), 1), 0);
     view.ownWriteAcknowledged(TTL + 100, 2);
@@ -309,7 +309,7 @@ describe("OwnershipView: version 2 leases live by their holder's heartbeat", () 
       view.apply(put(heartbeatKey('b'), heartbeatOf('b'), revision), t);
       wrote(view, t);
     }
-    expect(view.takeable('j1', ME, 10 * TTL + 1)).toBeUndefined();
+    expect(view.takeReason('j1', ME, 10 * TTL + 1)).toBeUndefined();
   });
 
   it('expires every lease of a holder whose heartbeat went silent for the TTL while writes worked', () => {
@@ -318,19 +318,19 @@ describe("OwnershipView: version 2 leases live by their holder's heartbeat", () 
     view.apply(put(leaseKey('j2'), v2('taking'), 2), 0);
     view.apply(put(heartbeatKey('b'), heartbeatOf('b'), 3), 1_000);
     wrote(view, 2_000, 4_000, 6_000, 8_000, 10_000);
-    expect(view.takeable('j1', ME, 1_000 + TTL)).toBeUndefined();
-    expect(view.takeable('j1', ME, 1_000 + TTL + 1)).toBe('expired');
-    expect(view.takeable('j2', ME, 1_000 + TTL + 1)).toBe('expired');
+    expect(view.takeReason('j1', ME, 1_000 + TTL)).toBeUndefined();
+    expect(view.takeReason('j1', ME, 1_000 + TTL + 1)).toBe('expired');
+    expect(view.takeReason('j2', ME, 1_000 + TTL + 1)).toBe('expired');
   });
 
   it('calls a lease of an instance whose heartbeat is gone or belongs to a newer instance expired', () => {
     const view = new OwnershipView(TTL);
     view.apply(put(leaseKey('j1'), v2('serving', 'old-instance'), 1), 0);
-    expect(view.takeable('j1', ME, 1)).toBe('expired');
+    expect(view.takeReason('j1', ME, 1)).toBe('expired');
     view.apply(put(heartbeatKey('b'), heartbeatOf('b', 'new-instance'), 2), 2);
-    expect(view.takeable('j1', ME, 3)).toBe('expired');
+    expect(view.takeReason('j1', ME, 3)).toBe('expired');
     view.apply(put(heartbeatKey('b'), heartbeatOf('b', 'old-instance'), 3), 4);
-    expect(view.takeable('j1', ME, 5)).toBeUndefined();
+    expect(view.takeReason('j1', ME, 5)).toBeUndefined();
   });
 });
 

@@ -32,7 +32,7 @@ describe('Metrics per connection', () => {
     expect(await requestsOf(m, 'j1')).toBe(0);
   });
 
-  it('keeps counting for a newer connection of the same janus_id when the old one finishes later (a takeover)', async () => {
+  it('keeps counting for a newer connection of a janus_id when the old one finishes later (a takeover)', async () => {
     const m = metrics();
     const old = m.forConnection('j1');
     const newer = m.forConnection('j1');
@@ -105,7 +105,7 @@ describe('Metrics per connection', () => {
     );
   });
 
-  it('has every outcome at 0 for a connection without requests, so that the first one shows as an increase', async () => {
+  it('has every outcome at 0 for a connection without requests, so the first one shows as an increase', async () => {
     const m = metrics();
     m.forConnection('j1');
     const counts = (await requestLinesOf(m, 'j1')).filter((l) => l.startsWith('janus_bridge_requests_total'));
@@ -134,13 +134,14 @@ describe('Metrics per connection', () => {
     const text = await metrics().registry.metrics();
     expect(text).toMatch(
       new RegExp(
-        `^janus_bridge_build_info\\{version="\\d+\\.\\d+\\.\\d+",node_version="${process.versions.node.replaceAll('.', '\\.')}"\\} 1$`,
+        '^janus_bridge_build_info\\{version="\\d+\\.\\d+\\.\\d+",' +
+          `node_version="${process.versions.node.replaceAll('.', '\\.')}"\\} 1$`,
         'm',
       ),
     );
   });
 
-  it('drops both request metrics of a removed connection, keeps them away on late calls and starts again from zero on a re-add', async () => {
+  it('drops both request metrics of a removed connection, even on late calls; a re-add starts at zero', async () => {
     const m = metrics();
     const reporter = m.forConnection('j1');
     reporter.request('ok', 0.001);
@@ -214,7 +215,7 @@ describe('Metrics of what the bridge could not publish or refused to answer', ()
 });
 
 describe('Admin API metrics', () => {
-  it('shows the state of each Admin API link (only connections that have one) and counts admin requests until the connection goes', async () => {
+  it('shows the state of each Admin API link (if any), counts admin requests until the connection goes', async () => {
     const m = new Metrics({
       connections: () => [
         { janusId: 'a', state: 'ready', pending: 0, adminState: 'disconnected' },

@@ -28,6 +28,7 @@ import { OUTCOMES, PUBLISH_KINDS, REFUSED_REPLY_KINDS } from '../../src/bridge/r
 import { REFUSAL_REASONS } from '../../src/eventhandlers/admission.js';
 import { EVH_DROP_REASONS, EvhTallies } from '../../src/eventhandlers/tally.js';
 import { ADMIN_LINK_STATES } from '../../src/janus/admin-link.js';
+import { CONNECTION_STATES } from '../../src/janus/connection.js';
 import { Metrics } from '../../src/ops/metrics.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
@@ -71,7 +72,7 @@ const OPEN_LABELS = new Set(['janus_id', 'le', 'version', 'node_version']);
 /** Every metric name the daemon can register, as the brief of this test says to build it. */
 function registeredNames(): Set<string> {
   const metrics = new Metrics({ connections: () => [], natsConnected: () => true });
-  metrics.leases(() => 0);
+  metrics.leaseOwnership(() => 0);
   metrics.eventHandlers({ perJanus: () => [], refusals: () => ({}) });
   const names = new Set<string>();
   for (const metric of metrics.registry.getMetricsAsArray()) {
@@ -118,8 +119,8 @@ async function populatedSeries(): Promise<Series[]> {
   reporter.request('ok', 0.01);
   // The admin request counter makes a series at its first use; adminRequest takes a RequestOutcome.
   for (const outcome of OUTCOMES) reporter.adminRequest(outcome);
-  const leases = metrics.leases(() => 1);
-  leases.renewal(0.002, true);
+  const leaseMetrics = metrics.leaseOwnership(() => 1);
+  leaseMetrics.renewal(0.002, true);
   const tallies = new EvhTallies();
   tallies.of('edge-1').links = 1;
   metrics.eventHandlers({ perJanus: () => tallies.entries(), refusals: () => tallies.refusals });
@@ -388,7 +389,7 @@ describe('the Grafana dashboard (deploy/monitoring/grafana-dashboard.json)', () 
     expect(dashboardText.endsWith('\n')).toBe(true);
   });
 
-  it('has a Prometheus datasource variable that every panel and target uses, and a janus_id variable from label_values', () => {
+  it('has a Prometheus datasource variable every panel and target uses, and a janus_id one from label_values', () => {
     const ds = variables.find((v) => v.type === 'datasource');
     expect(ds, 'a datasource template variable').toBeDefined();
     expect(ds!.query).toBe('prometheus');
@@ -413,7 +414,7 @@ describe('the Grafana dashboard (deploy/monitoring/grafana-dashboard.json)', () 
     }
   });
 
-  it('panels: unique ids, known types, inside the 24-column grid without overlapping; targets with an expr and unique refIds', () => {
+  it('panels: unique ids, known types, in the 24-column grid, no overlap; targets with an expr, unique refIds', () => {
     const ids = panels.map((p) => p.id);
     expect(new Set(ids).size).toBe(ids.length);
     const cells = new Set<string>();
@@ -439,7 +440,7 @@ describe('the Grafana dashboard (deploy/monitoring/grafana-dashboard.json)', () 
     }
   });
 
-  it('every metric, label and label value in every target is one the daemon exports (renaming a metric fails here)', () => {
+  it('every metric, label and label value in every target is exported by the daemon (a rename fails here)', () => {
     expect(targets.length).toBeGreaterThan(20);
     expect(targets.flatMap((t) => problemsOf(t.where, t.expr))).toEqual([]);
   });
@@ -452,7 +453,7 @@ describe('the Grafana dashboard (deploy/monitoring/grafana-dashboard.json)', () 
     }
   });
 
-  it('charts every janus_bridge_ metric the daemon registers, the request duration quantiles, and process CPU and memory', () => {
+  it('charts every janus_bridge_ metric the daemon registers, request duration quantiles, process CPU, memory', () => {
     const used = new Set(
       targets.flatMap((t) => analyze(t.expr).metrics).map((m) => m.replace(/_(bucket|sum|count)$/, '')),
     );
@@ -507,7 +508,7 @@ describe('the alerting rules (alerts.rules.yaml and prometheusrule.yaml)', () =>
     expect(new Set(groups.map((g) => g.name)).size).toBe(groups.length);
   });
 
-  it("the PrometheusRule has the operator's shape: apiVersion, kind, metadata, spec.groups[].rules[] with alert, expr, for, labels, annotations", () => {
+  it("the PrometheusRule has the operator's shape: spec.groups[].rules[] with alert, expr, for, labels, …", () => {
     expect(prometheusRule).toHaveLength(1);
     const object = prometheusRule[0]!;
     expect(Object.keys(object).sort()).toEqual(['apiVersion', 'kind', 'metadata', 'spec']);
@@ -570,7 +571,7 @@ describe('the alerting rules (alerts.rules.yaml and prometheusrule.yaml)', () =>
     );
   });
 
-  it('every metric, label and label value in every rule is one the daemon exports (renaming a metric fails here)', () => {
+  it('every metric, label and label value in every rule is exported by the daemon (a rename fails here)', () => {
     expect(rules.flatMap((r) => problemsOf(`alert ${r.alert}`, r.expr))).toEqual([]);
     for (const r of rules) expect(analyze(r.expr).variables, `alert ${r.alert}: no Grafana variables`).toEqual([]);
   });
@@ -596,28 +597,28 @@ describe('the alerting rules (alerts.rules.yaml and prometheusrule.yaml)', () =>
 // The label values the checks above accept are the daemon's: the fixture covers every constant.
 
 describe('the label values the checks accept', () => {
-  it('are the exported constants (and CONNECTION_STATES, DROP_REASONS of src/ops/metrics.ts, which are not exported, as emitted)', () => {
+  it('are the exported constants (and the drop reasons of src/ops/metrics.ts, not exported, as emitted)', () => {
     expect(valuesOf('janus_bridge_requests_total', 'outcome')).toEqual([...OUTCOMES].sort());
     expect(valuesOf('janus_bridge_admin_requests_total', 'outcome')).toEqual([...OUTCOMES].sort());
+    expect(valuesOf('janus_bridge_connection_state', 'state')).toEqual([...CONNECTION_STATES].sort());
     expect(valuesOf('janus_bridge_admin_connection_state', 'state')).toEqual([...ADMIN_LINK_STATES].sort());
     expect(valuesOf('janus_bridge_publish_failures_total', 'kind')).toEqual([...PUBLISH_KINDS].sort());
     expect(valuesOf('janus_bridge_reply_subjects_refused_total', 'kind')).toEqual([...REFUSED_REPLY_KINDS].sort());
     expect(valuesOf('janus_bridge_evh_events_dropped_total', 'reason')).toEqual([...EVH_DROP_REASONS].sort());
     expect(valuesOf('janus_bridge_evh_refused_total', 'reason')).toEqual([...REFUSAL_REASONS].sort());
     expect(valuesOf('janus_bridge_ha_handovers_total', 'direction')).toEqual(['given', 'taken']);
-    // Not exported (src/ops/metrics.ts CONNECTION_STATES and DROP_REASONS): what the daemon emits is the list.
-    expect(valuesOf('janus_bridge_connection_state', 'state')).toContain('ready');
+    // Not exported (src/ops/metrics.ts DROP_REASONS): what the daemon emits is the list.
     expect(valuesOf('janus_bridge_events_dropped_total', 'reason')).toContain('nats_unavailable');
   });
 
-  it('every registered janus_bridge_ metric has series in the fixture (so no label check is vacuous), and the fixture exposes no other name', () => {
+  it('every janus_bridge_ metric has series in the fixture (no vacuous label check), and no other name', () => {
     const daemon = [...known.names].filter((n) => n.startsWith('janus_bridge_') && !/_(bucket|sum|count)$/.test(n));
     const exposed = (name: string) => known.labels.has(name) || known.labels.has(`${name}_bucket`);
     expect(daemon.filter((n) => !exposed(n))).toEqual([]);
     expect([...known.labels.keys()].filter((n) => !known.names.has(n))).toEqual([]);
   });
 
-  it('the checks fail on a renamed metric, a wrong label value, a label the metric lacks, a dropped grouping label', () => {
+  it('the checks fail on a renamed metric, a wrong label value, a label the metric lacks, a lost grouping', () => {
     expect(problemsOf('x', 'rate(janus_bridge_request_total[5m])')).toEqual([
       'x: janus_bridge_request_total is not a metric the daemon registers',
     ]);
@@ -632,7 +633,8 @@ describe('the label values the checks accept', () => {
     expect(
       problemsOf(
         'x',
-        'histogram_quantile(0.99, sum by (le) (rate(janus_bridge_request_duration_seconds_bucket{janus_id=~"$janus_id"}[$__rate_interval])))',
+        'histogram_quantile(0.99, sum by (le) ' +
+          '(rate(janus_bridge_request_duration_seconds_bucket{janus_id=~"$janus_id"}[$__rate_interval])))',
       ),
     ).toEqual([]);
     expect(() => analyze('sum(rate(x[5m])')).toThrow(/unclosed/);
@@ -848,7 +850,7 @@ describe('promtool', () => {
     expect(run.stdout).toContain(`SUCCESS: ${rules.length} rules found`);
   });
 
-  it('every dashboard query (variables substituted as Grafana does) is valid PromQL: `promtool check rules` on them as recording rules', () => {
+  it('every dashboard query (variables substituted as Grafana does) is valid PromQL (promtool check rules)', () => {
     const queries = [...targets.map((t) => t.expr), ...variableQueries.map((v) => v.selector)];
     const file = join(dir, 'dashboard-queries.yaml');
     writeFileSync(
@@ -953,7 +955,8 @@ describe('deploy/monitoring as a kustomization (Prometheus Operator and Grafana 
   });
 
   it.runIf(HAS_KUBECTL)(
-    '`kubectl kustomize deploy/monitoring` renders the PrometheusRule, the PodMonitor and the dashboard ConfigMap as the files hold them',
+    '`kubectl kustomize deploy/monitoring` renders the PrometheusRule, the PodMonitor and the dashboard ConfigMap as ' +
+      'the files hold them',
     () => {
       const run = spawnSync('kubectl', ['kustomize', DIR], { encoding: 'utf8', timeout: 60_000 });
       expect(run.status, run.stderr).toBe(0);

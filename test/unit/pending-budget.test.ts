@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PendingBudget } from '../../src/nats/pending-budget.js';
-import { dialTimeoutMs } from '../../src/nats/link.js';
+import { dialTimeoutMs } from '../../src/nats/client.js';
 
 describe('bytes handed to NATS and not yet confirmed', () => {
   it('counts what was handed over until a ping sent after it is answered', () => {
@@ -40,7 +40,7 @@ describe('bytes handed to NATS and not yet confirmed', () => {
     const budget = new PendingBudget();
     budget.handed(300);
     budget.startProbe(0);
-    expect(budget.forget()).toBe(300);
+    expect(budget.writeOffUnconfirmed()).toBe(300);
     expect(budget.unconfirmed).toBe(0);
     expect(budget.probeAge(1)).toBeUndefined();
   });

@@ -170,7 +170,8 @@ describe('parseClientRequest', () => {
       'invalid_field',
     );
     expect(result.error.reason).toBe(
-      `a field has the wrong type: "handle_id" must be a positive integer below 2^53, got a string of ${value.length} characters`,
+      `a field has the wrong type: "handle_id" must be a positive integer below 2^53, got a string of ` +
+        `${value.length} characters`,
     );
   });
 
@@ -425,7 +426,9 @@ describe('JSON errors never quote the request', () => {
 describe('forClient', () => {
   const ours = '1a2b3c4d-7';
   // How Janus writes an answer with its default `json = "indented"`.
-  const indented = `{\n   "janus": "success",\n   "session_id": 42,\n   "transaction": "${ours}",\n   "data": {\n      "id": 7\n   }\n}`;
+  const indented =
+    `{\n   "janus": "success",\n   "session_id": 42,\n   "transaction": "${ours}",\n   "data": {\n    ` +
+    `  "id": 7\n   }\n}`;
 
   it("edits Janus's own text: only the transaction's value changes, the layout stays", () => {
     const message = JSON.parse(indented) as JanusMessage;

@@ -64,7 +64,7 @@ describe('docs/operations.md', () => {
   /** Every metric the daemon can register: the base set, and those of several replicas and of event handlers. */
   function registered(): string[] {
     const metrics = new Metrics({ connections: () => [], natsConnected: () => true });
-    metrics.leases(() => 0);
+    metrics.leaseOwnership(() => 0);
     metrics.eventHandlers({ perJanus: () => [], refusals: () => ({}) });
     return metrics.registry
       .getMetricsAsArray()

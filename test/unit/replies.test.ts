@@ -100,7 +100,7 @@ describe('replyWithAnswer', () => {
     expect(sent[0]!.headers?.get('Nats-Service-Error-Code')).toBe('614');
   });
 
-  it('sends error 614 when NATS finds the answer too large after all (a server with a smaller max_payload), and counts the failed answer', () => {
+  it('sends 614 when NATS finds the answer too large after all (a smaller max_payload), and counts the failure', () => {
     const { msg, sent } = request({ refuse: (attempt) => (attempt === 0 ? ErrorCode.MaxPayloadExceeded : undefined) });
     const report = reporter();
     expect(replyWithAnswer(msg, answer, compact, 1_000_000, report)?.code).toBe(614);
@@ -142,7 +142,7 @@ describe('replyWithError', () => {
     expect((JSON.parse(sent[0]!.text) as { error: { reason: string } }).error.reason).toBe(error.reason);
   });
 
-  it('falls back to a plain error, without headers or transaction, when NATS refuses the first, and logs and counts the refusal without the payload', () => {
+  it('falls back to a plain error when NATS refuses the first, and logs and counts that without the payload', () => {
     const { msg, sent } = request({ refuse: (attempt) => (attempt === 0 ? ErrorCode.MaxPayloadExceeded : undefined) });
     const report = reporter();
     const transaction = 's3cr3t-'.repeat(1000);

@@ -22,7 +22,7 @@ async function serve(frames: string[]): Promise<number> {
 }
 
 describe('JanusSocket', () => {
-  it('drops a frame whose handling throws, saying so with the error only, and goes on reading the next frames', async () => {
+  it('drops a frame whose handling throws, saying so with the error only, and reads the next frames', async () => {
     const port = await serve(['{"first":"s3cr3t"}', '{"second":1}', '{"third":1}']);
     const texts: string[] = [];
     const dropped: string[] = [];

@@ -37,7 +37,7 @@ describe('rowsToList', () => {
     expect(list.skipped[2]!.reason).toContain('janus_url: URL must start with janusws://');
   });
 
-  it('skips an id over the length limit, naming its length and the limit, with the id cut short, and loads the rows around it', () => {
+  it('skips an id over the length limit (its length, the limit, the id cut short), loads the rows around it', () => {
     const long = 'x'.repeat(5000);
     const list = rowsToList([
       { id: 1, janus_id: 'before', janus_url: 'ws://h/' },
@@ -163,7 +163,7 @@ describe('the optional janus_admin_url column', () => {
     expect(() => selectAdminUrlColumn('postgres', 'janus; DROP TABLE x')).toThrow(/invalid table name/);
   });
 
-  it('gives a row its Admin API (NULL or empty: none) and skips a row whose janus_admin_url is unusable, never showing the secret', () => {
+  it('gives a row its Admin API (NULL or empty: none), skips one with an unusable janus_admin_url, no secret', () => {
     const list = rowsToList([
       {
         id: 1,

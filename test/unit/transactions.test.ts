@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   RecentTransactions,
   TransactionTable,
-  type Outcome,
+  type AnswerOrError,
   type PendingRequest,
 } from '../../src/janus/transactions.js';
 import { bridgeError } from '../../src/errors.js';
@@ -10,9 +10,9 @@ import { bridgeError } from '../../src/errors.js';
 function request(
   verb = 'message',
   clientTransaction: string | undefined = 'client',
-): PendingRequest & { outcomes: Outcome[] } {
-  const outcomes: Outcome[] = [];
-  return { verb, internal: false, clientTransaction, settle: (outcome) => outcomes.push(outcome), outcomes };
+): PendingRequest & { outcomes: AnswerOrError[] } {
+  const outcomes: AnswerOrError[] = [];
+  return { verb, sessionCommand: false, clientTransaction, settle: (outcome) => outcomes.push(outcome), outcomes };
 }
 
 describe('TransactionTable', () => {

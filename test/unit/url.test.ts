@@ -72,7 +72,7 @@ describe('parseJanusUrl', () => {
     for (const secret of ['admin', 's3cret', 'AS1', 'TK2']) expect(url.redacted).not.toContain(secret);
   });
 
-  it('finds the credentials whatever the case of the parameter name, and redacts other secret-looking parameters', () => {
+  it('finds the credentials whatever the case of the parameter name; redacts other secret-looking parameters', () => {
     const url = ok('januswss://host/janus?ApiSecret=AS1&TOKEN=TK2&password=PW&secret=S');
     expect(url.credentials).toEqual({ apiSecret: 'AS1', token: 'TK2' });
     expect(url.wsUrl).toBe('wss://host/janus?password=PW&secret=S');
@@ -243,7 +243,7 @@ describe('isSecretParamName', () => {
 });
 
 describe('redacted URLs', () => {
-  it('hides the values of credential-like parameters but keeps their names, the other parameters and their order', () => {
+  it('hides values of credential-like parameters, keeping their names, the other parameters and their order', () => {
     const url = ok(
       'janusws://host:8188/janus?room=12&access_token=SECRET1&api_key=SECRET2&X-Amz-Signature=SECRET3&keyframe=1',
     );

@@ -182,14 +182,14 @@ beforeAll(async () => {
   const [local, other, ha, auth, adm] = bridges;
   await eventually(
     () =>
-      local!.daemon.served.get('local')?.connection.state === 'ready' &&
-      adm!.daemon.served.get('a1')?.connection.state === 'ready' &&
-      adm!.daemon.served.get('a1')?.admin?.state === 'ready' &&
-      adm!.daemon.served.get('a2')?.connection.state === 'ready' &&
-      other!.daemon.served.get('other')?.connection.state === 'ready' &&
-      ha!.daemon.served.get('h1')?.connection.state === 'ready' &&
+      local!.daemon.connectionStats('local')?.state === 'ready' &&
+      adm!.daemon.connectionStats('a1')?.state === 'ready' &&
+      adm!.daemon.connectionStats('a1')?.admin?.state === 'ready' &&
+      adm!.daemon.connectionStats('a2')?.state === 'ready' &&
+      other!.daemon.connectionStats('other')?.state === 'ready' &&
+      ha!.daemon.connectionStats('h1')?.state === 'ready' &&
       ha!.logs().some((l) => l.msg === 'serving') &&
-      auth!.daemon.served.get('local')?.connection.state === 'ready',
+      auth!.daemon.connectionStats('local')?.state === 'ready',
     15_000,
     'every bridge serving',
   );
@@ -359,7 +359,7 @@ describe('Janus requests', () => {
     expect(parsed).toMatchObject({
       janus_id: 'local',
       plugin: 'janus.plugin.echotest',
-      session_id: bridges[0]!.daemon.served.get('local')!.sessionId,
+      session_id: bridges[0]!.daemon.connectionStats('local')!.sessionId,
     });
     expect(Number.isSafeInteger(parsed.handle_id)).toBe(true);
     expect(info.code, info.stderr).toBe(0);
@@ -564,7 +564,7 @@ describe('admin subjects', () => {
 
 describe('Janus Admin API (<prefix>.adminapi.<janus_id>)', () => {
   const adm = (args: string[], env: Record<string, string> = {}) => cli(['--prefix', 'adm', ...args], env);
-  const bridgeSession = (id: string): number => bridges[4]!.daemon.served.get(id)!.sessionId!;
+  const bridgeSession = (id: string): number => bridges[4]!.daemon.connectionStats(id)!.sessionId!;
 
   it('--help lists admin, sessions, handles and handle-info, and the 608/609 bridge errors under exit 3', async () => {
     const help = await cli(['--help']);

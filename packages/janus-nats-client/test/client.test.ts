@@ -36,7 +36,7 @@ beforeAll(async () => {
   nc = await connect({ servers: nats.url });
   janus = new JanusNats(nc, 'local');
   await eventually(
-    () => bridge.daemon.served.get('local')?.connection.state === 'ready',
+    () => bridge.daemon.connectionStats('local')?.state === 'ready',
     10_000,
     'bridge connected to Janus',
   );

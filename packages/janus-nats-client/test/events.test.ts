@@ -30,7 +30,7 @@ beforeAll(async () => {
   });
   nc = await connect({ servers: nats.url });
   await eventually(
-    () => ['local', 'other'].every((id) => bridge.daemon.served.get(id)?.connection.state === 'ready'),
+    () => ['local', 'other'].every((id) => bridge.daemon.connectionStats(id)?.state === 'ready'),
     10_000,
     'bridge connected to Janus',
   );

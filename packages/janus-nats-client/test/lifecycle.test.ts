@@ -33,7 +33,7 @@ beforeAll(async () => {
   });
   nc = await connect({ servers: nats.url });
   await eventually(
-    () => bridge.daemon.served.get('local')?.connection.state === 'ready',
+    () => bridge.daemon.connectionStats('local')?.state === 'ready',
     10_000,
     'bridge connected to Janus',
   );
@@ -134,7 +134,7 @@ describe('the bridge routing events by handle (events.subjects = "handle")', () 
       connections: [{ janus_id: 'hm', janus_url: janusServer.url }],
     });
     running.push(routed);
-    await eventually(() => routed.daemon.served.get('hm')?.connection.state === 'ready', 10_000, 'routed bridge ready');
+    await eventually(() => routed.daemon.connectionStats('hm')?.state === 'ready', 10_000, 'routed bridge ready');
     const all = collect(subscribeEvents(nc, { prefix: 'routed', janusId: 'hm' }));
     const auto = new JanusNats(nc, 'hm', { prefix: 'routed' });
     const perHandle = new JanusNats(nc, 'hm', { prefix: 'routed', events: 'handle' });

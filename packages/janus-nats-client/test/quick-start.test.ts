@@ -61,7 +61,7 @@ beforeAll(async () => {
     connections: [{ janus_id: 'local', janus_url: janus.url }],
   });
   await eventually(
-    () => bridge.daemon.served.get('local')?.connection.state === 'ready',
+    () => bridge.daemon.connectionStats('local')?.state === 'ready',
     10_000,
     'bridge connected to Janus',
   );

@@ -59,7 +59,9 @@ export function selectAdminUrlColumn(engine: Engine, table: string): Statement {
   if (!isValidTableName(table)) throw new Error(`invalid table name ${JSON.stringify(table)}`);
   const [schema, name] = table.includes('.') ? (table.split('.') as [string, string]) : [undefined, table];
   return {
-    text: `SELECT column_name FROM information_schema.columns WHERE table_name = ? AND column_name = ? AND table_schema = ${schema === undefined ? 'DATABASE()' : '?'}`,
+    text:
+      'SELECT column_name FROM information_schema.columns WHERE table_name = ? AND column_name = ? ' +
+      `AND table_schema = ${schema === undefined ? 'DATABASE()' : '?'}`,
     values: schema === undefined ? [name, ADMIN_URL_COLUMN] : [name, ADMIN_URL_COLUMN, schema],
   };
 }

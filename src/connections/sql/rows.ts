@@ -64,5 +64,8 @@ export function rowsToList(rows: readonly ConnectionRow[]): ConnectionList {
 export function versionProblem(table: string, found: number | null | 'no-version-table'): string | undefined {
   if (found === 'no-version-table' || found === EXPECTED_TABLE_VERSION) return undefined;
   const what = found === null ? 'no row for it' : `table_version ${found}`;
-  return `table "${table}": the version table has ${what}, expected table_version ${EXPECTED_TABLE_VERSION} (apply deploy/sql/*.sql or fix the version row)`;
+  return (
+    `table "${table}": the version table has ${what}, expected table_version ${EXPECTED_TABLE_VERSION} ` +
+    '(apply deploy/sql/*.sql or fix the version row)'
+  );
 }

@@ -22,7 +22,7 @@ export class SqlConnectionSource implements ConnectionSource {
     try {
       session = await openDbSession(this.target.engine, this.options);
     } catch (err) {
-      throw new ListLoadError('unreachable', `cannot reach ${this.target.description}: ${describe(err)}`);
+      throw new ListLoadError('unreachable', `cannot reach ${this.target.description}: ${dbErrorText(err)}`);
     }
     try {
       const problem = versionProblem(this.table, await this.tableVersion(session));
@@ -39,7 +39,7 @@ export class SqlConnectionSource implements ConnectionSource {
         kind === 'missing-table'
           ? `table "${this.table}" does not exist in ${this.target.description}`
           : `reading ${this.description} failed`;
-      throw new ListLoadError(kind, `${where}: ${describe(err)}`);
+      throw new ListLoadError(kind, `${where}: ${dbErrorText(err)}`);
     } finally {
       // Closing a session that failed may fail too: the load's own error is what counts.
       await session.close().catch(() => {});
@@ -57,7 +57,8 @@ export class SqlConnectionSource implements ConnectionSource {
   }
 }
 
-function describe(err: unknown): string {
+/** A database error as one line: its code (when the message does not say it) and its message. */
+function dbErrorText(err: unknown): string {
   const code = (err as { code?: unknown }).code;
   const message = (err as Error).message || String(err);
   return code && !message.includes(String(code)) ? `${String(code)} ${message}` : message;

@@ -34,7 +34,7 @@ export async function startPluginTestBed(): Promise<PluginTestBed> {
     connections: [{ janus_id: JANUS_ID, janus_url: janusServer.url }],
   });
   await eventually(
-    () => bridge.daemon.served.get(JANUS_ID)?.connection.state === 'ready',
+    () => bridge.daemon.connectionStats(JANUS_ID)?.state === 'ready',
     10_000,
     'the bridge ready on Janus',
   );

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
-import { bucketNameOf, replicaIdOf } from '../../src/ha/start.js';
+import { bucketNameOf, replicaIdOf } from '../../src/ha/start-lease-ownership.js';
 
 function config(env: Record<string, string>) {
   const loaded = loadConfig({ env });

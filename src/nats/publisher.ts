@@ -1,67 +1,38 @@
-/** The NATS client, set up for a daemon: waits for a server at start, reconnects forever. */
-import {
-  connect,
-  credsAuthenticator,
-  nkeyAuthenticator,
-  type ConnectionOptions,
-  type MsgHdrs,
-  type NatsConnection,
-} from 'nats';
-import type { BridgeConfig } from '../config/schema.js';
-import type { Secrets } from '../config/secrets.js';
+/** Publishing to NATS for a daemon: within a memory bound, through outages and stalled servers. */
+import type { MsgHdrs, NatsConnection } from 'nats';
 import type { Logger } from '../log.js';
 import { PendingBudget } from './pending-budget.js';
-
-/** Client options: reconnect forever, wait for a server at start, and whichever credentials are configured. */
-export function natsOptions(config: BridgeConfig['nats'], secrets: Secrets['nats']): ConnectionOptions {
-  const options: ConnectionOptions = {
-    servers: config.servers,
-    name: config.name,
-    maxReconnectAttempts: -1,
-    waitOnFirstConnect: true,
-    reconnectTimeWait: 500,
-    pingInterval: 10_000,
-    // A server that accepts the TCP connection and then says nothing (a stopped one does) is skipped
-    // quickly: after leaving a stalled server, nats.js dials that same server first.
-    timeout: dialTimeoutMs(config.stallTimeout),
-  };
-  if (secrets.user) {
-    options.user = secrets.user;
-    options.pass = secrets.password;
-  }
-  if (secrets.token) options.token = secrets.token;
-  if (secrets.creds) options.authenticator = credsAuthenticator(secrets.creds);
-  else if (secrets.nkeySeed) options.authenticator = nkeyAuthenticator(new TextEncoder().encode(secrets.nkeySeed));
-  const { caFile, certFile, keyFile } = config.tls;
-  if (caFile || certFile) options.tls = { ...(caFile ? { caFile } : {}), ...(certFile ? { certFile, keyFile } : {}) };
-  return options;
-}
-
-/** A server answers a new connection at once; one that does not within half the stall timeout is skipped. */
-export function dialTimeoutMs(stallTimeoutMs: number): number {
-  return Math.max(1000, Math.round(stallTimeoutMs / 2));
-}
-
-export async function connectNats(
-  config: BridgeConfig['nats'],
-  secrets: Secrets['nats'],
-  log: Logger,
-): Promise<NatsConnection> {
-  const nc = await connect(natsOptions(config, secrets));
-  log.info({ server: nc.getServer() }, 'connected to NATS');
-  return nc;
-}
 
 export type PublishResult = 'sent' | 'buffered' | 'dropped';
 
 /** What a message is, for the counts and the log: events and status messages may be dropped, answers only loudly. */
 export type PublishKind = 'event' | 'status' | 'reply';
 
-export interface LinkSettings {
+export interface PublisherSettings {
   /** How long the server may leave a ping unanswered before the connection is taken as stalled. */
   readonly stallTimeoutMs: number;
   /** Most bytes handed over and not confirmed by the server, or kept while NATS is away. */
   readonly maxPendingBytes: number;
+}
+
+/** What the publisher reports: where it stands now, and what it counted since start. */
+export interface PublisherStats {
+  /** Connected to a server that answers (isConnected). */
+  readonly connected: boolean;
+  /** Bytes handed to the client and not yet confirmed, plus those kept during an outage (pendingBytes). */
+  readonly pendingBytes: number;
+  /** Messages kept while NATS was away (sent once it was back, unless dropped). */
+  readonly buffered: number;
+  /** Messages dropped because nats.maxPendingBytes was reached. */
+  readonly dropped: number;
+  /** Messages the client refused (it threw). */
+  readonly failed: number;
+  /** Servers left because they stopped answering pings. */
+  readonly stalls: number;
+  /** Bytes handed to connections that went away before the server confirmed them. */
+  readonly lostBytes: number;
+  /** Answers to requests dropped at the bound, or refused by the client when sent after an outage. */
+  readonly droppedReplies: number;
 }
 
 interface Parked {
@@ -85,15 +56,15 @@ interface Parked {
  *   buffer at every dial attempt), and sent once it is back; past the bound, dropped and
  *   counted. One log line says what an outage cost.
  */
-export class NatsLink {
+export class NatsPublisher {
   private connected = true;
   private readonly budget = new PendingBudget();
   private parked: Parked[] = [];
   private parkedBytes = 0;
   /** Of the current outage, for its log line. */
   private outage = { buffered: 0, dropped: 0, failed: 0, lost: 0 };
-  /** Totals since start, for tests and metrics. */
-  readonly totals = { buffered: 0, dropped: 0, failed: 0, stalls: 0, lost: 0, droppedReplies: 0 };
+  /** Since start (see stats()). */
+  private readonly totals = { buffered: 0, dropped: 0, failed: 0, stalls: 0, lostBytes: 0, droppedReplies: 0 };
   private readonly reconnectListeners: Array<() => void> = [];
   private readonly ticker: NodeJS.Timeout;
   /** Makes a ping answered after its connection was left count for nothing. */
@@ -102,7 +73,7 @@ export class NatsLink {
   constructor(
     readonly nc: NatsConnection,
     private readonly log: Logger,
-    private readonly settings: LinkSettings,
+    private readonly settings: PublisherSettings,
   ) {
     void this.watch();
     // A ping every quarter of the timeout (at most every second): a stall is seen within the timeout plus one tick.
@@ -118,6 +89,10 @@ export class NatsLink {
   /** Bytes handed to the client and not yet confirmed, plus those kept during an outage. */
   get pendingBytes(): number {
     return this.budget.unconfirmed + this.parkedBytes;
+  }
+
+  stats(): PublisherStats {
+    return { connected: this.isConnected, pendingBytes: this.pendingBytes, ...this.totals };
   }
 
   /** Called each time the client is connected again after an outage. */
@@ -152,7 +127,8 @@ export class NatsLink {
       return false;
     }
     this.budget.handed(bytes);
-    // Confirmation comes with an answered ping: under a heavy flow, ask for one before the bound is near, not only once a second.
+    // Confirmation comes with an answered ping: under a heavy flow, ask for one before the bound is near, not only
+    // once a second.
     if (this.budget.unconfirmed > this.settings.maxPendingBytes / 4 && !this.budget.probing)
       this.probe(performance.now());
     return true;
@@ -201,16 +177,16 @@ export class NatsLink {
       { server: this.nc.getServer(), waited_ms: Math.round(waitedMs), unconfirmed_bytes: this.budget.unconfirmed },
       'NATS server stalled: no answer to a ping within nats.stallTimeout; leaving it for another server',
     );
-    this.forgetUnconfirmed();
+    this.writeOffUnconfirmed();
     dropConnection(this.nc, this.log);
   }
 
   /** What was handed to a connection that is gone never reached the server: counted, not waited for. */
-  private forgetUnconfirmed(): void {
+  private writeOffUnconfirmed(): void {
     this.generation++;
-    const lost = this.budget.forget();
+    const lost = this.budget.writeOffUnconfirmed();
     this.outage.lost += lost;
-    this.totals.lost += lost;
+    this.totals.lostBytes += lost;
   }
 
   private sendParked(): void {
@@ -230,7 +206,7 @@ export class NatsLink {
       if (status.type === 'disconnect') {
         const wasConnected = this.connected;
         this.connected = false;
-        this.forgetUnconfirmed();
+        this.writeOffUnconfirmed();
         if (wasConnected)
           this.log.warn({ nats_status: status.type, data }, 'NATS disconnected: messages are kept until it is back');
       } else if (status.type === 'reconnect') {

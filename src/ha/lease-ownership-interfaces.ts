@@ -1,10 +1,10 @@
-/** What the ownership coordinator needs from the rest of the daemon, and what it gives. */
+/** What LeaseOwnership needs from the rest of the daemon, and what it gives. */
 import type { ConnectionSpec } from '../connections/spec.js';
 import type { WriteResult } from './lease-bucket.js';
 import type { Heartbeat, Lease } from './lease-record.js';
 import type { WatchedEntry } from './ownership-view.js';
 
-/** What the coordinator needs of the bucket (LeaseBucket). */
+/** What LeaseOwnership needs of the bucket (LeaseBucket). */
 export interface Bucket {
   readonly name: string;
   create(key: string, record: Lease | Heartbeat): Promise<WriteResult>;
@@ -15,7 +15,17 @@ export interface Bucket {
   watch(onEntry: (entry: WatchedEntry) => void, onReady: () => void): Promise<{ stop(): void; done: Promise<void> }>;
 }
 
-/** What the coordinator needs of the connections this process runs. */
+/**
+ * Published on a connection's status subject (`owner-changed`) when another replica serves it
+ * now, on the same session when it could be claimed.
+ */
+export interface OwnerChanged {
+  readonly old_replica: string;
+  readonly new_replica: string;
+  readonly session_id: number | null;
+}
+
+/** What LeaseOwnership needs of the connections this process runs. */
 export interface ConnectionHost {
   /**
    * Starts the connection, claiming `sessionId` first. Resolves `ready` once the session is
@@ -39,7 +49,8 @@ export interface ConnectionHost {
    */
   applyList(running: readonly ConnectionSpec[], stillWanted: (janusId: string) => boolean): Promise<void>;
   sessionOf(janusId: string): number | undefined;
-  ownerChanged(janusId: string, change: { old_replica: string; new_replica: string; session_id: number | null }): void;
+  /** Says on the connection's status subject that it changed hands. */
+  ownerChanged(janusId: string, change: OwnerChanged): void;
 }
 
 export interface LeaseMetrics {

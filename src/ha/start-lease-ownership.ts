@@ -1,15 +1,15 @@
-/** Several replicas: the ownership bucket, the relay and the coordinator, wired for the daemon. */
+/** Several replicas: the ownership bucket, the relay and LeaseOwnership, wired for the daemon. */
 import { hostname } from 'node:os';
 import type { BridgedConnection } from '../bridge/bridged-connection.js';
 import { jetStreamNameFrom } from '../nats-names.js';
 import type { BridgeConfig } from '../config/schema.js';
 import type { ServedConnections } from '../connections/served.js';
 import type { Logger } from '../log.js';
-import type { NatsLink } from '../nats/link.js';
+import type { NatsPublisher } from '../nats/publisher.js';
 import { LeaseBucket } from './lease-bucket.js';
 import { LeaseOwnership, type LeaseMetrics } from './lease-ownership.js';
 import type { AnswerRelay } from './relay.js';
-import { servedHost } from './served-host.js';
+import { connectionHostFor } from './connection-host.js';
 
 /** ha.replicaId, or the host name (the pod name on Kubernetes). */
 export function replicaIdOf(config: BridgeConfig): string {
@@ -24,7 +24,7 @@ export function bucketNameOf(config: BridgeConfig): string {
 export async function startLeaseOwnership(
   config: BridgeConfig,
   parts: {
-    link: NatsLink;
+    publisher: NatsPublisher;
     served: ServedConnections<BridgedConnection>;
     relay: AnswerRelay;
     metrics: LeaseMetrics;
@@ -37,7 +37,7 @@ export async function startLeaseOwnership(
   const haLog = log.child({ component: 'ownership' });
   const name = bucketNameOf(config);
   const bucket = await LeaseBucket.open(
-    parts.link.nc,
+    parts.publisher.nc,
     {
       name,
       replicas: config.ha.bucketReplicas,
@@ -48,17 +48,18 @@ export async function startLeaseOwnership(
   ).catch((err: Error & { code?: string }) => {
     const why =
       err.code === '503'
-        ? 'JetStream does not answer on this NATS server (no responders on $JS.API: is it enabled, and this account allowed to use it?)'
+        ? 'JetStream does not answer on this NATS server (no responders on $JS.API: is it enabled, and this account ' +
+          'allowed to use it?)'
         : err.message;
     throw Object.assign(new Error(`ha.enabled needs the JetStream KV bucket "${name}": ${why}`), {
       code: 'JNB_HA_UNAVAILABLE',
     });
   });
-  const host = servedHost(parts.served, parts.relay, {
+  const host = connectionHostFor(parts.served, parts.relay, {
     serveWaitMs: handoverTimeoutMs,
     requestGraceMs: config.janus.cmdTimeout,
   });
-  const coordinator = new LeaseOwnership(
+  const leaseOwnership = new LeaseOwnership(
     bucket,
     host,
     {
@@ -71,7 +72,7 @@ export async function startLeaseOwnership(
     parts.metrics,
     haLog,
   );
-  await coordinator.start();
-  parts.link.onReconnect(() => void coordinator.resync());
-  return coordinator;
+  await leaseOwnership.start();
+  parts.publisher.onReconnect(() => void leaseOwnership.resync());
+  return leaseOwnership;
 }

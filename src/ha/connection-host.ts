@@ -1,32 +1,33 @@
-/** The connections of this replica, as the ownership coordinator drives them. */
+/** The connections of this replica, as LeaseOwnership drives them. */
 import type { BridgedConnection } from '../bridge/bridged-connection.js';
-import type { ServedConnections, StopHow } from '../connections/served.js';
+import type { ServedConnections, StopOptions } from '../connections/served.js';
 import type { ConnectionSpec } from '../connections/spec.js';
-import type { ConnectionHost } from './lease-ownership.js';
+import type { ConnectionHost } from './lease-ownership-interfaces.js';
 import type { AnswerRelay } from './relay.js';
 
-export interface ServedHostOptions {
+export interface ConnectionHostOptions {
   /** How long a takeover may wait for Janus before it answers requests anyway (with 611 while Janus is away). */
   readonly serveWaitMs: number;
   /** How long requests already taken may still be answered during a hand-over. */
   readonly requestGraceMs: number;
 }
 
-export function servedHost(
+/** The ConnectionHost that LeaseOwnership drives: starts and stops `served`'s connections, and relays their answers. */
+export function connectionHostFor(
   served: ServedConnections<BridgedConnection>,
   relay: AnswerRelay,
-  options: ServedHostOptions,
+  options: ConnectionHostOptions,
 ): ConnectionHost {
   /** Handed over, finishing their last requests: still reachable for relayed answers. */
   const departing = new Map<string, BridgedConnection>();
   /**
    * Stops a connection keeping its session; while it finishes, when `reachable`, answers relayed to it still find it.
    */
-  const depart = async (janusId: string, reason: string, how: StopHow, reachable: boolean): Promise<void> => {
+  const depart = async (janusId: string, reason: string, stop: StopOptions, reachable: boolean): Promise<void> => {
     const connection = served.get(janusId);
     if (connection && reachable) departing.set(janusId, connection);
     try {
-      await served.remove(janusId, reason, how);
+      await served.remove(janusId, reason, stop);
     } finally {
       if (connection && departing.get(janusId) === connection) departing.delete(janusId);
     }
@@ -40,7 +41,7 @@ export function servedHost(
     },
     async prepareHandOver(janusId) {
       const route = (connection: BridgedConnection | undefined, text: string): boolean =>
-        connection?.connection.routeRelayed(text) ?? false;
+        connection?.routeRelayed(text) ?? false;
       return relay.listen(janusId, (text) => route(served.get(janusId), text) || route(departing.get(janusId), text));
     },
     handOver: (janusId, to) =>
