@@ -1,4 +1,7 @@
-/** The daemon as users run it: `node dist/main.js --config <file>`, in its own process. */
+/**
+ * The daemon as users run it: `node dist/main.js --config <file>`, in its own process.
+ * BENCH_DAEMON_MAIN: another build's main.js (e.g. one of the last commit while src/ does not compile).
+ */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +26,8 @@ export interface DaemonProcess extends Managed {
   problems(): string[];
 }
 
+const DAEMON_MAIN = process.env.BENCH_DAEMON_MAIN || join(REPO, 'dist/main.js');
+
 export function startDaemon(options: DaemonOptions): DaemonProcess {
   const dir = mkdtempSync(join(tmpdir(), 'jnb-bench-'));
   const file = join(dir, 'config.json');
@@ -38,7 +43,7 @@ export function startDaemon(options: DaemonOptions): DaemonProcess {
   );
   const flags = options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [];
   const spawnedAt = Date.now();
-  const child = spawn(process.execPath, [...flags, join(REPO, 'dist/main.js'), '--config', file], {
+  const child = spawn(process.execPath, [...flags, DAEMON_MAIN, '--config', file], {
     cwd: REPO,
     stdio: ['ignore', 'pipe', 'pipe'],
     // Only what the config file says: no JNB_* from the caller's environment.

@@ -211,7 +211,9 @@ async function phase(
     result.delay_ms = { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1]! };
   }
   process.stderr.write(
-    `evh ${name}: ${result.events}/${sent} events in ${seconds.toFixed(2)} s, ${Math.round(result.per_second)}/s, daemon ${result.daemon_cpu_us_per_event.toFixed(1)} µs/event (${(result.daemon_cpu_share * 100).toFixed(1)}% of a core)\n`,
+    `evh ${name}: ${result.events}/${sent} events in ${seconds.toFixed(2)} s, ${Math.round(result.per_second)}/s, ` +
+      `daemon ${result.daemon_cpu_us_per_event.toFixed(1)} µs/event ` +
+      `(${(result.daemon_cpu_share * 100).toFixed(1)}% of a core)\n`,
   );
   return result;
 }
@@ -302,7 +304,8 @@ export async function runEvhLeg(
       } catch (err) {
         if (attempt > 100)
           throw new Error(
-            `the daemon's event-handler endpoint did not accept: ${(err as Error).message}\n${daemon.problems().join('\n')}`,
+            `the daemon's event-handler endpoint did not accept: ${(err as Error).message}\n` +
+              daemon.problems().join('\n'),
             { cause: err },
           );
         await new Promise((r) => setTimeout(r, 100));
@@ -371,6 +374,7 @@ export async function runEvhLeg(
       problems: daemon.problems().slice(-10),
     };
   } finally {
+    // Best effort: a step that fails must not keep the others from running.
     while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
   }
 }
@@ -378,13 +382,29 @@ export async function runEvhLeg(
 export function renderEvh(r: EvhResult): string[] {
   const f = (n: number | undefined, digits = 1): string => (n === undefined ? '—' : n.toFixed(digits));
   const k = (n: number): string => Math.round(n).toLocaleString('en-US');
-  const row = (name: string, p: EvhPhase): string =>
-    `  ${name.padEnd(9)} ${k(p.events).padStart(8)}/${k(p.sent).padEnd(8)} ${f(p.seconds, 2).padStart(6)} s ${k(p.per_second).padStart(8)} events/s  daemon ${f(p.daemon_cpu_us_per_event).padStart(5)} µs/event${p.daemon_net_cpu_us_per_event === undefined ? '' : ` (${f(p.daemon_net_cpu_us_per_event)} less idle)`} (${f(p.daemon_cpu_share * 100)}% of a core)  nats-server ${f(p.nats_cpu_us_per_event)} µs/event${p.delay_ms ? `  delay p50 ${f(p.delay_ms.p50, 2)} ms, p99 ${f(p.delay_ms.p99, 2)} ms` : ''}${p.complete ? '' : '  INCOMPLETE'}`;
+  const row = (name: string, p: EvhPhase): string => {
+    const lessIdle =
+      p.daemon_net_cpu_us_per_event === undefined ? '' : ` (${f(p.daemon_net_cpu_us_per_event)} less idle)`;
+    const delay = p.delay_ms ? `  delay p50 ${f(p.delay_ms.p50, 2)} ms, p99 ${f(p.delay_ms.p99, 2)} ms` : '';
+    return (
+      `  ${name.padEnd(9)} ${k(p.events).padStart(8)}/${k(p.sent).padEnd(8)} ${f(p.seconds, 2).padStart(6)} s ` +
+      `${k(p.per_second).padStart(8)} events/s  ` +
+      `daemon ${f(p.daemon_cpu_us_per_event).padStart(5)} µs/event${lessIdle} ` +
+      `(${f(p.daemon_cpu_share * 100)}% of a core)  nats-server ${f(p.nats_cpu_us_per_event)} µs/event${delay}` +
+      (p.complete ? '' : '  INCOMPLETE')
+    );
+  };
+  const dropped =
+    r.daemon_evh_metrics.filter((line) => /_dropped_total.* [1-9]/.test(line)).join(', ') || 'dropped no event';
+  const logs = r.daemon_log_lines;
   return [
-    `event handlers (fake wsevh → daemon → janus.evh.<id>.media; media statistics events of ${r.event_bytes} bytes compact, ${r.parameters.group} per message, ${r.parameters.layout})`,
+    'event handlers (fake wsevh → daemon → janus.evh.<id>.media; ' +
+      `media statistics events of ${r.event_bytes} bytes compact, ` +
+      `${r.parameters.group} per message, ${r.parameters.layout})`,
     row('paced', r.paced),
     row('flat-out', r.flat_out),
-    `  daemon idle: ${f(r.daemon_idle_cpu_share * 100, 2)}% of a core; ${r.daemon_evh_metrics.filter((line) => /_dropped_total.* [1-9]/.test(line)).join(', ') || 'dropped no event'}; RSS ${f(r.daemon_rss_mib)} MiB; warn/error logs ${r.daemon_log_lines.warn ?? 0}/${(r.daemon_log_lines.error ?? 0) + (r.daemon_log_lines.fatal ?? 0)}`,
+    `  daemon idle: ${f(r.daemon_idle_cpu_share * 100, 2)}% of a core; ${dropped}; RSS ${f(r.daemon_rss_mib)} MiB; ` +
+      `warn/error logs ${logs.warn ?? 0}/${(logs.error ?? 0) + (logs.fatal ?? 0)}`,
   ];
 }
 

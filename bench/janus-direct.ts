@@ -45,9 +45,9 @@ export class DirectJanus {
     });
   }
 
-  /** Fire-and-forget: nothing waits for the answer (it reaches onOther). */
+  /** Fire-and-forget: nothing waits for the answer (it reaches onOther). A `transaction` in `message` is kept. */
   send(message: Record<string, unknown>): void {
-    this.ws.send(JSON.stringify({ ...message, transaction: `f${++this.next}` }));
+    this.ws.send(JSON.stringify({ transaction: `f${++this.next}`, ...message }));
   }
 
   close(): Promise<void> {

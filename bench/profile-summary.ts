@@ -74,13 +74,12 @@ export function summarizeProfile(file: string, top = 15): { total_ms: number; id
 }
 
 export function formatSummary(title: string, summary: ReturnType<typeof summarizeProfile>): string {
-  const lines = [
-    `${title}: ${(summary.total_ms - summary.idle_ms).toFixed(0)} ms busy of ${summary.total_ms.toFixed(0)} ms profiled (percent of busy time)`,
-  ];
+  const busyMs = (summary.total_ms - summary.idle_ms).toFixed(0);
+  const lines = [`${title}: ${busyMs} ms busy of ${summary.total_ms.toFixed(0)} ms profiled (percent of busy time)`];
   for (const entry of summary.top) {
-    lines.push(
-      `  ${entry.self_ms.toFixed(1).padStart(8)} ms ${entry.percent.toFixed(1).padStart(5)}%  ${entry.function}  ${entry.location}`,
-    );
+    const selfMs = entry.self_ms.toFixed(1).padStart(8);
+    const percent = entry.percent.toFixed(1).padStart(5);
+    lines.push(`  ${selfMs} ms ${percent}%  ${entry.function}  ${entry.location}`);
   }
   return lines.join('\n');
 }

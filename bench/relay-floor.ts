@@ -65,6 +65,7 @@ function call(body: Body): Promise<Body> {
 const created = await call({ janus: 'create' });
 const session = (created.data as { id: number }).id;
 // Janus's session_timeout is 60 s by default: a long benchmark must not lose the session.
+// call() never rejects (it has no timeout).
 setInterval(() => void call({ janus: 'keepalive', session_id: session }), 20_000).unref();
 
 function relay(msg: Msg): void {

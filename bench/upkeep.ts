@@ -345,18 +345,21 @@ async function runSize(n: number, nats: NatsServer, janus: FakeJanus, nc: NatsCo
     await sleep(5000);
     const steady = await measureWindow(ctx);
     log(
-      `  ${n}: steady ${steady.writes_per_replica_mean} writes/s per replica (${steady.lease_writes_per_replica_mean} lease writes), CPU ${steady.cpu_percent_mean} %`,
+      `  ${n}: steady ${steady.writes_per_replica_mean} writes/s per replica ` +
+        `(${steady.lease_writes_per_replica_mean} lease writes), CPU ${steady.cpu_percent_mean} %`,
     );
     let late: Window | undefined;
     if (LATE) {
       const lateAt = balancedAt + 12 * TTL_S * 1000;
       log(
-        `  ${n}: waiting ${Math.round((lateAt - Date.now()) / 1000)} s for the late window (12 × ha.leaseTtl after balance)`,
+        `  ${n}: waiting ${Math.round((lateAt - Date.now()) / 1000)} s ` +
+          'for the late window (12 × ha.leaseTtl after balance)',
       );
       await sleep(Math.max(0, lateAt - Date.now()));
       late = await measureWindow(ctx);
       log(
-        `  ${n}: late ${late.writes_per_replica_mean} writes/s per replica (${late.lease_writes_per_replica_mean} lease writes), CPU ${late.cpu_percent_mean} %, owners ${late.owners}`,
+        `  ${n}: late ${late.writes_per_replica_mean} writes/s per replica ` +
+          `(${late.lease_writes_per_replica_mean} lease writes), CPU ${late.cpu_percent_mean} %, owners ${late.owners}`,
       );
     }
     const problems = [...daemons].flatMap(([id, d]) =>
@@ -480,7 +483,9 @@ async function main(): Promise<void> {
         late_window: LATE,
         janus: 'one fake Janus (WebSocket, janus-protocol) in the benchmark process',
       },
-      note: 'writes counted on core NATS ($KV.<bucket>.>): every put/create/update a replica sends, taken or refused; previous design: n/3 leases per replica renewed every TTL/3 = n/TTL writes/s per replica (heartbeats aside)',
+      note:
+        'writes counted on core NATS ($KV.<bucket>.>): every put/create/update a replica sends, taken or refused; ' +
+        'previous design: n/3 leases per replica renewed every TTL/3 = n/TTL writes/s per replica (heartbeats aside)',
       sizes: results,
       targets,
     };
@@ -494,6 +499,7 @@ async function main(): Promise<void> {
     );
     log('written to bench-results/upkeep.json');
   } finally {
+    // Best effort: a step that fails must not keep the others from running.
     while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
   }
 }
