@@ -8,7 +8,15 @@ import type { Logger } from '../log.js';
 import { encodeRecord, type Heartbeat, type Lease } from './lease-record.js';
 import type { WatchedEntry } from './ownership-view.js';
 
-export type WriteResult = { ok: true; revision: number } | { ok: false; conflict: boolean; reason: string };
+export type WriteResult =
+  | { ok: true; revision: number }
+  | {
+      ok: false;
+      conflict: boolean;
+      reason: string;
+      /** On a conflict, the key's revision as the stream's leader has it (from the server's answer), when it says. */
+      current?: number;
+    };
 
 /** JetStream's "wrong last sequence": someone wrote the key since the revision we gave. */
 const WRONG_LAST_SEQUENCE = 10071;
@@ -85,11 +93,10 @@ export class LeaseBucket {
       return { ok: true, revision: await operation() };
     } catch (err) {
       const error = err as { message?: string; api_error?: { err_code?: number } };
-      return {
-        ok: false,
-        conflict: error.api_error?.err_code === WRONG_LAST_SEQUENCE,
-        reason: error.message ?? String(err),
-      };
+      const conflict = error.api_error?.err_code === WRONG_LAST_SEQUENCE;
+      const reason = error.message ?? String(err);
+      const current = conflict ? /wrong last sequence: (\d+)/.exec(reason)?.[1] : undefined;
+      return { ok: false, conflict, reason, ...(current !== undefined ? { current: Number(current) } : {}) };
     }
   }
 }

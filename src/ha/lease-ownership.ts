@@ -283,14 +283,17 @@ export class LeaseOwnership implements Ownership {
     this.scheduleBalance();
   }
 
-  /** Our acknowledged heartbeat has not come back through the watch in time: the watch sees nothing, start it again. */
+  /**
+   * Our acknowledged heartbeat, or a lease revision a refused write told of, has not come back
+   * through the watch in time: the watch sees nothing, or a stale copy of the bucket; start it again.
+   */
   private restartBlindWatch(now: number, limitMs: number): void {
-    const unseenSince = this.view.oldestUnseenOwnWrite();
+    const unseenSince = this.view.oldestUnseenWrite();
     if (unseenSince === undefined || now - unseenSince < limitMs || now - this.lastWatchRestart < limitMs) return;
     this.lastWatchRestart = now;
     this.log.warn(
       { unseen_for_ms: Math.round(now - unseenSince) },
-      'ownership: the bucket watch has not delivered our own heartbeat; starting it again',
+      'ownership: the bucket watch has not delivered what the bucket holds; starting it again',
     );
     this.watch.restart();
   }
@@ -354,6 +357,7 @@ export class LeaseOwnership implements Ownership {
     }
     // Someone wrote it since: a taker while we hand it over, or our own write whose answer we missed
     // (it timed out, yet the server applied it). The watch tells which; the fence bounds the wait.
+    if (result.current) this.view.leaseRevisionExists(id, result.current, this.clock());
     const seen = this.view.lease(id);
     if (seen && seen.revision > held.revision && !held.isFinished)
       this.heldLeaseChanged(id, held, seen.lease, seen.revision);
@@ -433,9 +437,10 @@ export class LeaseOwnership implements Ownership {
           : await this.bucket.create(leaseKey(id), lease);
       // The key we saw may be gone meanwhile (an older bucket's max age removes leases and delete markers): then it is
       // absent.
-      if (!result.ok && result.conflict && revision !== undefined)
+      if (!result.ok && result.conflict && revision !== undefined && !result.current)
         result = await this.bucket.create(leaseKey(id), lease);
       if (!result.ok) {
+        if (result.current) this.view.leaseRevisionExists(id, result.current, this.clock());
         this.slots.claimLost(id, this.clock() + this.tickMs);
         this.log.debug({ janus_id: id, reason: result.reason }, 'ownership: take lost to another replica');
         return;

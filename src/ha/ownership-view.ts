@@ -51,6 +51,8 @@ export class OwnershipView {
   private readonly ownWrites: number[] = [];
   /** Acknowledged heartbeat writes the watch has not delivered yet, oldest first. */
   private readonly unseenOwnWrites: Array<{ revision: number; sentAt: number }> = [];
+  /** Lease revisions the bucket said exist (a refused write) that the watch has not delivered yet. */
+  private readonly unseenLeaseRevisions = new Map<string, { revision: number; since: number }>();
   private readonly leases = new Map<string, SeenLease>();
   /** Deleted lease keys: the revision of the delete, for a compare-and-set create. */
   private readonly deleted = new Map<string, { revision: number; seenAt: number }>();
@@ -68,6 +70,8 @@ export class OwnershipView {
     const removed = entry.operation !== 'PUT';
     if (key.kind === 'lease') {
       const lease = removed ? undefined : decodeLease(entry.value);
+      const expected = this.unseenLeaseRevisions.get(key.janusId);
+      if (expected && entry.revision >= expected.revision) this.unseenLeaseRevisions.delete(key.janusId);
       if (lease) {
         // A restarted watch replays the current values: an unchanged revision is no sign of life.
         const known = this.leases.get(key.janusId);
@@ -101,9 +105,26 @@ export class OwnershipView {
     this.unseenOwnWrites.push({ revision, sentAt });
   }
 
-  /** When the oldest acknowledged heartbeat write the watch has not delivered was sent: a blind watch shows here. */
-  oldestUnseenOwnWrite(): number | undefined {
-    return this.unseenOwnWrites[0]?.sentAt;
+  /**
+   * A write over `janusId`'s lease was refused: the bucket's leader has it at `revision`. A watch
+   * that never delivers that revision reads from a copy of the stream that is behind, or that
+   * differs (nats-server 2.9 can leave a restarted node's copy different): it must start again.
+   */
+  leaseRevisionExists(janusId: string, revision: number, now: number): void {
+    const known = this.leases.get(janusId)?.revision ?? this.deleted.get(janusId)?.revision ?? 0;
+    if (known >= revision || this.unseenLeaseRevisions.has(janusId)) return;
+    this.unseenLeaseRevisions.set(janusId, { revision, since: now });
+  }
+
+  /**
+   * Since when the watch owes a write it should have delivered (our own acknowledged heartbeat,
+   * or a lease revision the bucket told of): a watch that is blind or reads a stale copy shows here.
+   */
+  oldestUnseenWrite(): number | undefined {
+    let oldest = this.unseenOwnWrites[0]?.sentAt;
+    for (const { since } of this.unseenLeaseRevisions.values())
+      if (oldest === undefined || since < oldest) oldest = since;
+    return oldest;
   }
 
   private ownWriteSeen(revision: number): void {
@@ -167,6 +188,8 @@ export class OwnershipView {
       if (now - seen.seenAt > ageMs && !this.leaseIsLive(seen, now)) this.leases.delete(id);
     for (const [replica, seen] of this.heartbeats) if (now - seen.seenAt > ageMs) this.heartbeats.delete(replica);
     for (const [id, deleted] of this.deleted) if (now - deleted.seenAt > ageMs) this.deleted.delete(id);
+    for (const [id, { since }] of this.unseenLeaseRevisions)
+      if (now - since > ageMs) this.unseenLeaseRevisions.delete(id);
   }
 
   /** Whether, and why, a connection this instance does not serve could be taken now. */

@@ -154,7 +154,9 @@ export class FakeKv {
           : true;
     if (!accepted) {
       note('conflict');
-      return { ok: false, conflict: true, reason: 'wrong last sequence' };
+      // As JetStream answers: the key's last revision (0 when it has none).
+      const last = current?.revision ?? 0;
+      return { ok: false, conflict: true, reason: `wrong last sequence: ${last}`, current: last };
     }
     const revision = ++this.seq;
     const stored: Stored =

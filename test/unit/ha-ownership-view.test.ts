@@ -267,15 +267,30 @@ describe('OwnershipView heartbeats', () => {
     view.ownWriteAcknowledged(TTL + 100, 2);
     view.ownWriteAcknowledged(TTL + 200, 3);
     view.ownWriteAcknowledged(TTL + 300, 4);
-    expect(view.oldestUnseenOwnWrite()).toBe(TTL + 100);
+    expect(view.oldestUnseenWrite()).toBe(TTL + 100);
     expect(view.liveReplicas(2 * TTL).map((h) => h.replica)).toEqual(['a']);
     // Another replica's write to its own key is no evidence of ours.
     view.apply(put(heartbeatKey('b'), heartbeatOf('b'), 5), 2 * TTL);
-    expect(view.oldestUnseenOwnWrite()).toBe(TTL + 100);
+    expect(view.oldestUnseenWrite()).toBe(TTL + 100);
     // A replay that shows our newest write confirms every earlier one.
     view.apply(put(heartbeatKey('me'), heartbeatOf('me'), 4), 2 * TTL);
-    expect(view.oldestUnseenOwnWrite()).toBeUndefined();
+    expect(view.oldestUnseenWrite()).toBeUndefined();
     expect(view.liveReplicas(2 * TTL).map((h) => h.replica)).toEqual(['b', 'me']);
+  });
+
+  it('owes a lease revision a refused write told of until the watch delivers it or a later one', () => {
+    const view = new OwnershipView(TTL, 'me');
+    view.apply(put(leaseKey('j1'), leaseOf('serving'), 5), 0);
+    // Nothing owed for what the watch already showed.
+    view.leaseRevisionExists('j1', 5, 100);
+    expect(view.oldestUnseenWrite()).toBeUndefined();
+    view.leaseRevisionExists('j1', 9, 200);
+    view.leaseRevisionExists('j1', 12, 300);
+    expect(view.oldestUnseenWrite()).toBe(200);
+    view.apply(put(leaseKey('j1'), leaseOf('releasing'), 8), 400);
+    expect(view.oldestUnseenWrite()).toBe(200);
+    view.apply(put(leaseKey('j1'), leaseOf('serving'), 9), 500);
+    expect(view.oldestUnseenWrite()).toBeUndefined();
   });
 
   it('confirms own writes up to the revision delivered, not later ones', () => {
@@ -283,7 +298,7 @@ describe('OwnershipView heartbeats', () => {
     view.ownWriteAcknowledged(100, 2);
     view.ownWriteAcknowledged(200, 3);
     view.apply(put(heartbeatKey('me'), heartbeatOf('me'), 2), 150);
-    expect(view.oldestUnseenOwnWrite()).toBe(200);
+    expect(view.oldestUnseenWrite()).toBe(200);
   });
 
   it('leaves a leaving replica out of the fair share while it still counts as alive', () => {
