@@ -4,7 +4,15 @@
  * nowhere. It remembers ended requests, so that their late answers still find the way.
  */
 import type { Logger } from '../log.js';
-import { forClient, isJanusId, mayHaveFollowUps, parseJanusFrame, route, type JanusMessage } from './protocol.js';
+import {
+  ackTransaction,
+  forClient,
+  isJanusId,
+  mayHaveFollowUps,
+  parseJanusFrame,
+  route,
+  type JanusMessage,
+} from './protocol.js';
 import { RecentTransactions, type PendingRequest, type TransactionTable } from './transactions.js';
 
 export interface RouterHooks {
@@ -66,6 +74,8 @@ export class FrameRouter {
   }
 
   private route(text: string): void {
+    const ack = ackTransaction(text);
+    if (ack !== undefined && route('ack', this.hooks.transactions().verbOf(ack)) === 'drop') return;
     const parsed = parseJanusFrame(text);
     if (!parsed.ok) {
       this.log.warn({ reason: parsed.reason, bytes: text.length }, 'frame from Janus dropped');

@@ -203,6 +203,21 @@ export function mayHaveFollowUps(requestVerb: string): boolean {
   return requestVerb === 'message';
 }
 
+const ACK_START = /^\s*\{\s*"janus"\s*:\s*"ack"\s*[,}]/;
+const TRANSACTION_FIELD = /"transaction"\s*:\s*"([^"\\]*)"/;
+
+/**
+ * The transaction of an `ack` frame, read without parsing it; undefined when `text` is not
+ * plainly one (then it is parsed as any frame). Janus writes `"janus"` first, and our own
+ * transactions have no escapes, so a match is exact. Half the frames of a fire-and-forget
+ * flow are acks that end nothing: the router drops those without a JSON.parse.
+ */
+export function ackTransaction(text: string): string | undefined {
+  if (!ACK_START.test(text)) return undefined;
+  const match = TRANSACTION_FIELD.exec(text);
+  return match?.[1];
+}
+
 /** What to do with a message from Janus, given the verb of the request waiting for its transaction (if any). */
 export type Routing = 'answer' | 'drop' | 'event';
 

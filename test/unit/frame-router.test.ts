@@ -54,6 +54,21 @@ describe('FrameRouter', () => {
     expect(JSON.parse(events[0]!.text)).toMatchObject({ transaction: 'client-1', plugindata: { data: { n: 2 } } });
   });
 
+  it('answers a request that an ack completes (keepalive), written compact or indented, and drops other acks', () => {
+    const { wait, router, events, unknown } = setup();
+    const compact = wait('keepalive', 'k-1');
+    router.frame(`{"janus":"ack","session_id":77,"transaction":"${compact.tx}"}`);
+    expect(compact.outcomes).toEqual([answered({ janus: 'ack', session_id: 77, transaction: 'k-1' })]);
+    const indented = wait('keepalive', 'k-2');
+    router.frame(`{\n   "janus": "ack",\n   "session_id": 77,\n   "transaction": "${indented.tx}"\n}`);
+    expect(indented.outcomes.map((o) => o.ok && o.answer.transaction)).toEqual(['k-2']);
+    const message = wait('message', 'm-1');
+    router.frame(`{\n   "janus": "ack",\n   "session_id": 77,\n   "transaction": "${message.tx}"\n}`);
+    expect(message.outcomes).toEqual([]);
+    expect(events).toEqual([]);
+    expect(unknown).toEqual([]);
+  });
+
   it('forgets the transaction of an answered core request: a stray frame with it does not get the client one', () => {
     const { wait, frame, events, unknown } = setup();
     const { tx, outcomes } = wait('attach', 'client-2');

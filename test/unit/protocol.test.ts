@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  ackTransaction,
   bindToSession,
   completes,
   errorReply,
@@ -497,5 +498,22 @@ describe('describeValue', () => {
     ['\r\n', 'a string of 2 characters'],
   ])('describes %j as %s', (value, described) => {
     expect(describeValue(value)).toBe(described);
+  });
+});
+
+describe('ackTransaction', () => {
+  it('reads the transaction of an ack, compact or indented as Janus writes it', () => {
+    expect(ackTransaction('{"janus":"ack","session_id":1,"transaction":"b7"}')).toBe('b7');
+    expect(ackTransaction('{\n   "janus": "ack",\n   "session_id": 1,\n   "transaction": "b7"\n}')).toBe('b7');
+    expect(ackTransaction('{"janus":"ack","transaction":"b7","hint":"x"}')).toBe('b7');
+  });
+
+  it('says nothing of what is not plainly an ack, so that it is parsed as usual', () => {
+    expect(ackTransaction('{"janus":"event","transaction":"b7"}')).toBeUndefined();
+    expect(ackTransaction('{"session_id":1,"janus":"ack","transaction":"b7"}')).toBeUndefined();
+    expect(ackTransaction('{"janus":"acknowledged","transaction":"b7"}')).toBeUndefined();
+    expect(ackTransaction('{"janus":"ack","session_id":1}')).toBeUndefined();
+    expect(ackTransaction('{"janus":"ack","transaction":"a\\"b"}')).toBeUndefined();
+    expect(ackTransaction('{"janus":"ack","hint":"\\"transaction\\": \\"x\\""}')).toBeUndefined();
   });
 });
