@@ -38,20 +38,42 @@ export function eventSubject(base: string, message: JanusMessage, mode: EventSub
  * altered one would mislead them.
  */
 export function eventHeaders(janusId: string, message: JanusMessage, msgId: string): Array<[string, string]> {
-  const headers: Array<[string, string]> = [];
-  const add = (name: string, value: string): void => {
-    if (isExactHeaderValue(value)) headers.push([name, value]);
-  };
-  add('Janus-Id', janusId);
-  add('Janus-Type', message.janus);
-  if (typeof message.session_id === 'number') add('Janus-Session', String(message.session_id));
-  if (typeof message.sender === 'number') add('Janus-Handle', String(message.sender));
-  const plugin = pluginOf(message);
-  if (plugin) add('Janus-Plugin', plugin);
-  if (typeof message.transaction === 'string') add('Janus-Transaction', message.transaction);
-  add('Nats-Msg-Id', msgId);
-  return headers;
+  return eventHeaderBuilder(janusId)(message, msgId);
 }
+
+/**
+ * eventHeaders for one connection, for every event it publishes: the checks of values that
+ * repeat (the janus_id, Janus's message types and plugin names) are made once each; numbers
+ * (session, handle) need none; the transaction, the client's own, is checked every time.
+ */
+export function eventHeaderBuilder(janusId: string): (message: JanusMessage, msgId: string) => Array<[string, string]> {
+  const checked = new Map<string, boolean>();
+  const exactRepeated = (value: string): boolean => {
+    let exact = checked.get(value);
+    if (exact === undefined) {
+      exact = isExactHeaderValue(value);
+      // Janus has a few dozen types and plugins; a misbehaving one must not grow this without bound.
+      if (checked.size < MAX_CHECKED_VALUES) checked.set(value, exact);
+    }
+    return exact;
+  };
+  const idIsExact = isExactHeaderValue(janusId);
+  return (message, msgId) => {
+    const headers: Array<[string, string]> = [];
+    if (idIsExact) headers.push(['Janus-Id', janusId]);
+    if (exactRepeated(message.janus)) headers.push(['Janus-Type', message.janus]);
+    if (typeof message.session_id === 'number') headers.push(['Janus-Session', String(message.session_id)]);
+    if (typeof message.sender === 'number') headers.push(['Janus-Handle', String(message.sender)]);
+    const plugin = pluginOf(message);
+    if (plugin && exactRepeated(plugin)) headers.push(['Janus-Plugin', plugin]);
+    if (typeof message.transaction === 'string' && isExactHeaderValue(message.transaction))
+      headers.push(['Janus-Transaction', message.transaction]);
+    if (isExactHeaderValue(msgId)) headers.push(['Nats-Msg-Id', msgId]);
+    return headers;
+  };
+}
+
+const MAX_CHECKED_VALUES = 256;
 
 /**
  * The longest header value the bridge writes, in UTF-8 bytes. Headers count towards the

@@ -8,7 +8,7 @@ import type { JanusMessage } from '../janus/protocol.js';
 import type { Logger } from '../log.js';
 import type { NatsPublisher, PublishResult } from '../nats/publisher.js';
 import type { ConnectionMetrics } from './reporting.js';
-import { eventHeaders, eventSubject, type EventSubjects } from './event-meta.js';
+import { eventHeaderBuilder, eventSubject, type EventSubjects } from './event-meta.js';
 import type { EventSink } from './event-sink.js';
 import { errorCode, errorText } from './replies.js';
 
@@ -39,10 +39,11 @@ export function eventPublisher(
   const idPrefix = `${randomBytes(6).toString('hex')}-${target.janusId}-`;
   let sequence = 0;
   const report = target.metrics.event;
+  const headersOf = eventHeaderBuilder(target.janusId);
   return (message, text) => {
     try {
       const msgId = idPrefix + (++sequence).toString(36);
-      const h = natsHeaders(eventHeaders(target.janusId, message, msgId), target.log);
+      const h = natsHeaders(headersOf(message, msgId), target.log);
       sink.publish({
         subject: eventSubject(baseSubject, message, mode),
         data: Buffer.from(head + text + '}'),
@@ -61,7 +62,7 @@ export function eventPublisher(
 }
 
 /**
- * nats.js headers of an event. The values passed the header rule already (eventHeaders); one
+ * nats.js headers of an event. The values passed the header rule already (eventHeaderBuilder); one
  * that nats.js refuses all the same is left out, logged, rather than taking the event with it.
  */
 function natsHeaders(values: Array<[string, string]>, log: Logger): MsgHdrs {
