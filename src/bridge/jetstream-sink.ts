@@ -1,11 +1,29 @@
 /**
- * Events captured durably: published through JetStream into a stream over
- * `<prefix>.event.>`, in the order Janus sent them, with at most `maxPending` waiting
- * for their acknowledgement and at most `bufferSize` queued. Requests never wait for
- * any of it. A publish whose ack is lost is sent again, from the first unacknowledged
- * event on, with the same Nats-Msg-Id, so the stream keeps order and stores it once.
+ * Events captured durably: published into a JetStream stream over `<prefix>.event.>`, in the
+ * order Janus sent them, with at most `maxPending` waiting for their acknowledgement and at
+ * most `bufferSize` queued. Requests never wait for any of it. A publish whose ack is lost is
+ * sent again, from the first unacknowledged event on, with the same Nats-Msg-Id, so the
+ * stream keeps order and stores it once.
+ *
+ * Each event goes out as a plain core NATS publish with a reply subject, not through nats.js's
+ * `js.publish()`: that one makes a request per message (a token, promises, a timer and three
+ * Error objects with their stack traces), which cost more than everything else the daemon
+ * does for an event. Here the reply subject is `<inbox>.<token>`, one wildcard subscription
+ * of the sink receives every acknowledgement, and one timer checks the deadlines. It is the
+ * same exchange on the wire (a JetStream publish is a publish whose reply gets the PubAck),
+ * so live subscribers of the event subjects receive each event the moment it is sent.
  */
-import { nanos, NatsError, StorageType, type JetStreamClient, type NatsConnection, type StreamConfig } from 'nats';
+import {
+  createInbox,
+  nanos,
+  NatsError,
+  StorageType,
+  type Msg,
+  type MsgHdrs,
+  type NatsConnection,
+  type StreamConfig,
+  type Subscription,
+} from 'nats';
 import { backoffDelay } from '../backoff.js';
 import type { Logger } from '../log.js';
 import {
@@ -33,19 +51,37 @@ export interface StreamSettings {
 interface Entry {
   readonly event: OutgoingEvent;
   done: boolean;
+  /** While sent and not yet answered: when the sink stops waiting for the ack (performance.now(), monotonic). */
+  deadline: number;
+}
+
+/** Why an attempt failed (for the log), and what follows from it. */
+interface Failure {
+  readonly reason: string;
+  /** 503: nobody captures the subject (no responders), or JetStream is unavailable. */
+  readonly unavailable: boolean;
+  /** The stream answered and would refuse the event again (see isRefusal). */
+  readonly refused: boolean;
 }
 
 const RETRY = { minDelay: 250, maxDelay: 5_000 };
-const ACK_TIMEOUT_MS = 5_000;
+export const ACK_TIMEOUT_MS = 5_000;
+const MSG_ID = 'Nats-Msg-Id';
+const NO_ACK: Failure = { reason: `no ack within ${ACK_TIMEOUT_MS} ms`, unavailable: false, refused: false };
 
 export class JetStreamEventSink implements EventSink {
-  private readonly js: JetStreamClient;
   /** Events in order; `entries[head]` is the oldest not yet acknowledged. */
   private entries: Entry[] = [];
   private head = 0;
   /** The next entry to send. */
   private next = 0;
-  private inFlight = 0;
+  /** Sent entries waiting for their ack, by reply token, in the order they were sent (a Map keeps it). */
+  private readonly inFlight = new Map<string, Entry>();
+  /** Reply subjects are `<inbox>.<token>`; the sink's subscription is `<inbox>.*`. */
+  private readonly replyPrefix = `${createInbox()}.`;
+  private tokens = 0;
+  private sub: Subscription | undefined;
+  private deadlineTimer: NodeJS.Timeout | undefined;
   private ready = false;
   private retrying = false;
   private failures = 0;
@@ -65,7 +101,6 @@ export class JetStreamEventSink implements EventSink {
     private readonly settings: StreamSettings,
     private readonly log: Logger,
   ) {
-    this.js = nc.jetstream();
     this.oversize = new OversizeLog(log);
     void this.ensureStream(0);
   }
@@ -80,6 +115,7 @@ export class JetStreamEventSink implements EventSink {
   }
 
   publish(event: OutgoingEvent): void {
+    withMsgId(event.headers, event.msgId);
     // Decided before it takes a place in the buffer: retried, it would hold every later event back for good.
     const bytes = publishedBytes(event);
     const maxPayload = this.nc.info?.max_payload;
@@ -94,7 +130,7 @@ export class JetStreamEventSink implements EventSink {
       event.report('buffer_full');
       return;
     }
-    this.entries.push({ event, done: false });
+    this.entries.push({ event, done: false, deadline: 0 });
     this.pump();
   }
 
@@ -113,6 +149,8 @@ export class JetStreamEventSink implements EventSink {
     this.stopped = true;
     clearTimeout(this.setupTimer);
     clearTimeout(this.rewindTimer);
+    clearTimeout(this.deadlineTimer);
+    this.sub?.unsubscribe();
     this.flushLog();
     this.oversize.flush();
   }
@@ -145,6 +183,8 @@ export class JetStreamEventSink implements EventSink {
           );
         }
       }
+      if (this.stopped) return;
+      this.listen();
       this.ready = true;
       this.pump();
     } catch (err) {
@@ -168,71 +208,118 @@ export class JetStreamEventSink implements EventSink {
     };
   }
 
+  /** The one subscription every ack arrives on; made again when NATS closed it (a permissions error). */
+  private listen(): void {
+    if (this.sub && !this.sub.isClosed()) return;
+    this.sub = this.nc.subscribe(`${this.replyPrefix}*`, { callback: (err, msg) => this.answered(err, msg) });
+  }
+
   private pump(): void {
-    if (!this.ready || this.retrying || this.stopped) return;
-    while (this.inFlight < this.settings.maxPending && this.next < this.entries.length) {
+    if (!this.ready || this.stopped) return;
+    while (!this.retrying && this.inFlight.size < this.settings.maxPending && this.next < this.entries.length) {
       const entry = this.entries[this.next++]!;
       // After a rewind, events acknowledged meanwhile need no second send.
       if (!entry.done) this.send(entry);
     }
+    // A send can end at once (refused by the client), so the head may be done and a rewind due.
+    this.trim();
+    if (this.retrying && this.inFlight.size === 0 && this.rewindTimer === undefined) this.rewind();
   }
 
   private send(entry: Entry): void {
-    this.inFlight++;
     const { event } = entry;
-    this.js
-      .publish(event.subject, event.data, { msgID: event.msgId, headers: event.headers, timeout: ACK_TIMEOUT_MS })
-      .then(
-        () => {
-          if (entry.done) return;
-          entry.done = true;
-          this.failures = 0;
-          this.noStream = 0;
-          this.totals.published++;
-          event.report('published');
-        },
-        (err: NatsError) => {
-          if (entry.done) return;
-          if (isMaxPayloadError(err)) {
-            // Fitted when it was buffered; the server now connected takes less (another one, or one reconfigured).
-            entry.done = true;
-            this.tooLarge(event, publishedBytes(event), this.nc.info?.max_payload ?? 0);
-          } else if (isRefusal(err)) {
-            // The stream answered and refused it (full with discard new, message too large): retrying would not help.
-            entry.done = true;
-            this.totals.refused++;
-            this.unlogged.refused++;
-            this.unlogged.lastReason = err.api_error?.description ?? err.message;
-            this.scheduleLog();
-            event.report('refused');
-          } else {
-            if (err.code === '503' && ++this.noStream >= 3) {
-              // Nobody captures the subject any more (the stream was deleted): set it up again.
-              this.noStream = 0;
-              this.ready = false;
-              void this.ensureStream(0);
-            }
-            this.retryFromOldest(err);
-          }
-        },
-      )
-      .finally(() => {
-        this.inFlight--;
-        this.trim();
-        if (this.retrying && this.inFlight === 0) this.rewind();
-        this.pump();
-      });
+    const token = (++this.tokens).toString(36);
+    try {
+      // The headers carry the Nats-Msg-Id (see publish()), so a resend is stored once.
+      this.nc.publish(event.subject, event.data, { reply: this.replyPrefix + token, headers: event.headers });
+    } catch (err) {
+      if (isMaxPayloadError(err)) {
+        // Fitted when it was buffered; the server now connected takes less (another one, or one reconfigured).
+        entry.done = true;
+        this.tooLarge(event, publishedBytes(event), this.nc.info?.max_payload ?? 0);
+      } else {
+        // The client refused to send it (the connection is closing, for one): tried again later.
+        this.retryFromOldest((err as Error).message);
+      }
+      return;
+    }
+    entry.deadline = performance.now() + ACK_TIMEOUT_MS;
+    this.inFlight.set(token, entry);
+    this.deadlineTimer ??= setTimeout(() => this.expire(), ACK_TIMEOUT_MS);
+  }
+
+  /** An ack, a JetStream error or a no-responders status, for the attempt whose token ends the subject. */
+  private answered(err: NatsError | null, msg: Msg): void {
+    if (err) {
+      this.log.error({ err: err.message }, 'cannot receive the acknowledgements of the event stream');
+      return;
+    }
+    const token = msg.subject.slice(this.replyPrefix.length);
+    const entry = this.inFlight.get(token);
+    // Unknown: the answer came after its deadline, and the event is (or was) sent again.
+    if (!entry) return;
+    this.inFlight.delete(token);
+    const failure = ackFailure(msg);
+    if (failure) this.failed(entry, failure);
+    else if (!entry.done) {
+      entry.done = true;
+      this.failures = 0;
+      this.noStream = 0;
+      this.totals.published++;
+      entry.event.report('published');
+    }
+    this.pump();
+  }
+
+  private failed(entry: Entry, failure: Failure): void {
+    if (entry.done) return;
+    if (failure.refused) {
+      // The stream answered and refused it (full with discard new, message too large): retrying would not help.
+      entry.done = true;
+      this.totals.refused++;
+      this.unlogged.refused++;
+      this.unlogged.lastReason = failure.reason;
+      this.scheduleLog();
+      entry.event.report('refused');
+      return;
+    }
+    if (failure.unavailable && ++this.noStream >= 3 && this.ready) {
+      // Nobody captures the subject any more (the stream was deleted): set it up again.
+      this.noStream = 0;
+      this.ready = false;
+      void this.ensureStream(0);
+    }
+    this.retryFromOldest(failure.reason);
+  }
+
+  /**
+   * Gives up on the attempts past their deadline. One timer for the sink: entries are sent, and so
+   * enter `inFlight`, in deadline order, so it waits for the oldest one's.
+   */
+  private expire(): void {
+    this.deadlineTimer = undefined;
+    if (this.stopped) return;
+    const now = performance.now();
+    for (const [token, entry] of this.inFlight) {
+      if (entry.deadline > now) {
+        this.deadlineTimer = setTimeout(() => this.expire(), entry.deadline - now);
+        break;
+      }
+      this.inFlight.delete(token);
+      this.failed(entry, NO_ACK);
+    }
+    this.pump();
   }
 
   /**
    * No ack (timeout, NATS away): stop sending, and once nothing is in flight, resend from the oldest unacknowledged.
    */
-  private retryFromOldest(err: Error): void {
+  private retryFromOldest(reason: string): void {
     if (this.retrying) return;
     this.retrying = true;
     this.totals.retried++;
     this.log.warn(
-      { err: err.message, waiting: this.entries.length - this.head },
+      { err: reason, waiting: this.entries.length - this.head },
       'JetStream did not acknowledge an event; resending from the oldest unacknowledged',
     );
   }
@@ -240,8 +327,16 @@ export class JetStreamEventSink implements EventSink {
   private rewind(): void {
     const delay = backoffDelay(this.failures++, RETRY);
     this.rewindTimer = setTimeout(() => {
+      this.rewindTimer = undefined;
       this.retrying = false;
       this.next = this.head;
+      if (this.ready && !this.stopped) {
+        try {
+          this.listen();
+        } catch {
+          // The connection is closing: the sends below fail as well and are tried again after the next delay.
+        }
+      }
       this.pump();
     }, delay);
   }
@@ -254,7 +349,7 @@ export class JetStreamEventSink implements EventSink {
       this.next -= this.head;
       this.head = 0;
     }
-    if (this.head === this.entries.length) {
+    if (this.head === this.entries.length && this.idleWaiters.length) {
       for (const wake of this.idleWaiters.splice(0)) wake();
     }
   }
@@ -278,12 +373,82 @@ export class JetStreamEventSink implements EventSink {
 }
 
 /**
+ * The headers with the event's Nats-Msg-Id, which is what lets JetStream store a resent event
+ * once. The publishers put it there already; set here when one did not (as js.publish() did).
+ */
+function withMsgId(headers: MsgHdrs, msgId: string): void {
+  for (const [name, values] of headers) if (name === MSG_ID && values.length === 1 && values[0] === msgId) return;
+  try {
+    headers.set(MSG_ID, msgId);
+  } catch {
+    // A value nats.js refuses (CR or LF): sent without it, the event is stored all the same, only not deduplicated.
+  }
+}
+
+/**
+ * What JetStream answered to a publish, read without the layers of nats.js: a PubAck
+ * (`{"stream":..,"seq":..,"duplicate":true?}`, a duplicate being stored already), a JetStream
+ * error (`{"error":{"code":..,"err_code":..,"description":..}}`), or a status without a body
+ * (503: no responders, nothing captures the subject). Undefined when the event is stored.
+ */
+export function ackFailure(msg: Pick<Msg, 'data' | 'headers' | 'string'>): Failure | undefined {
+  if (isPlainAck(msg.data)) return undefined;
+  if (msg.data.length === 0) {
+    const code = msg.headers?.code ?? 0;
+    return { reason: code === 503 ? 'no responders' : `status ${code}`, unavailable: code === 503, refused: false };
+  }
+  let answer: { stream?: unknown; error?: { code?: unknown; description?: unknown } };
+  try {
+    answer = JSON.parse(msg.string()) as typeof answer;
+  } catch {
+    return { reason: 'unreadable acknowledgement', unavailable: false, refused: false };
+  }
+  const { error } = answer;
+  if (error) {
+    const description = typeof error.description === 'string' ? error.description : '';
+    return {
+      reason: description || `error ${String(error.code)}`,
+      unavailable: error.code === 503,
+      refused: isRefusal(description),
+    };
+  }
+  if (typeof answer.stream !== 'string' || answer.stream === '')
+    return { reason: 'acknowledgement without a stream', unavailable: false, refused: false };
+  return undefined;
+}
+
+/** How nats-server begins a PubAck, and the key of an error, as bytes. */
+const ACK_START = new TextEncoder().encode('{"stream":"');
+const ERROR_KEY = new TextEncoder().encode('"error"');
+const QUOTE = 0x22;
+
+/**
+ * The common case, read without decoding nor parsing the JSON (which costs more than the rest of
+ * the sink's work for an event): an ack that starts `{"stream":"` with a name, and holds no
+ * `"error"` key (nats-server writes an error first, but wherever it stands it is seen). Anything
+ * else, including a stream or domain named `error`, takes the full parse in ackFailure().
+ */
+function isPlainAck(data: Uint8Array): boolean {
+  // A quote right after the start would be an empty stream name: not an ack.
+  if (data.length <= ACK_START.length || data[ACK_START.length] === QUOTE) return false;
+  for (let i = 0; i < ACK_START.length; i++) if (data[i] !== ACK_START[i]) return false;
+  return !contains(data, ERROR_KEY);
+}
+
+function contains(data: Uint8Array, part: Uint8Array): boolean {
+  search: for (let at = 0; at <= data.length - part.length; at++) {
+    for (let i = 0; i < part.length; i++) if (data[at + i] !== part[i]) continue search;
+    return true;
+  }
+  return false;
+}
+
+/**
  * JetStream answered and will say the same again: the stream is full and discards new
  * messages, or the message breaks one of its limits. Anything else (no answer, the system
  * temporarily unavailable during an election, no stream yet) is worth sending again.
  */
-function isRefusal(err: NatsError): boolean {
-  const description = err.api_error?.description ?? '';
+function isRefusal(description: string): boolean {
   return /maximum|exceed|too large|limit/i.test(description);
 }
 

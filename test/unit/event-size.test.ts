@@ -5,7 +5,7 @@
  * same behaviour against a real nats-server is in test/integration/oversize-events.test.ts.
  */
 import { Writable } from 'node:stream';
-import { ErrorCode, headers, NatsError, type MsgHdrs, type NatsConnection, type PubAck } from 'nats';
+import { ErrorCode, headers, NatsError, type Msg, type MsgHdrs, type NatsConnection } from 'nats';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { eventHeaders } from '../../src/bridge/event-meta.js';
 import {
@@ -195,19 +195,32 @@ describe('CoreEventSink', () => {
   });
 });
 
-/** A NatsConnection stand-in for the JetStream sink: the stream gets created, and publish() is the test's. */
+/**
+ * A NatsConnection stand-in for the JetStream sink: the stream gets created, and `store` takes each publish (it throws
+ * what the client would throw on sending) and gives the stream sequence, sent back to the reply subject as a PubAck.
+ */
 function jetStreamClient(
   maxPayload: number,
-  publish: (subject: string, data: Uint8Array, options: { msgID: string }) => Promise<PubAck>,
+  store: (subject: string, data: Uint8Array, msgId: string) => number,
 ): NatsConnection {
   const notFound = Object.assign(new NatsError('stream not found', '404'), {
     api_error: { code: 404, err_code: 10059, description: 'stream not found' },
   });
   const jsm = { streams: { info: () => Promise.reject(notFound), add: () => Promise.resolve({}) } };
+  let deliver: ((err: NatsError | null, msg: Msg) => void) | undefined;
   return {
     info: { max_payload: maxPayload },
-    jetstream: () => ({ publish }),
     jetstreamManager: () => Promise.resolve(jsm),
+    subscribe: (_subject: string, opts: { callback: typeof deliver }) => {
+      deliver = opts.callback;
+      return { isClosed: () => false, unsubscribe: () => undefined };
+    },
+    publish: (subject: string, data: Uint8Array, { reply, headers: h }: { reply: string; headers: MsgHdrs }) => {
+      const ack = JSON.stringify({ stream: 'T', seq: store(subject, data, h.get('Nats-Msg-Id')) });
+      setImmediate(() =>
+        deliver?.(null, { subject: reply, data: Buffer.from(ack), string: () => ack } as unknown as Msg),
+      );
+    },
   } as unknown as NatsConnection;
 }
 
@@ -221,17 +234,12 @@ const SETTINGS = {
   maxPending: 4,
   bufferSize: 10,
 };
-const ack = (seq: number): PubAck =>
-  ({ stream: 'T', seq, duplicate: false, domain: '', ack: () => undefined }) as unknown as PubAck;
 
 describe('JetStreamEventSink', () => {
   it('reports an event over max_payload as too_large at once, never buffered; the rest stored in order', async () => {
     const stored: string[] = [];
     const sink = new JetStreamEventSink(
-      jetStreamClient(1000, (_s, data) => {
-        stored.push(Buffer.from(data).toString());
-        return Promise.resolve(ack(stored.length));
-      }),
+      jetStreamClient(1000, (_s, data) => stored.push(Buffer.from(data).toString())),
       SETTINGS,
       testLog().log,
     );
@@ -262,11 +270,10 @@ describe('JetStreamEventSink', () => {
     const { log, lines } = testLog();
     // The client's max_payload check fails for m-1 though the sink's own check passed (the server changed in between).
     const sink = new JetStreamEventSink(
-      jetStreamClient(1_000_000, (_s, data, { msgID }) => {
-        attempts.set(msgID, (attempts.get(msgID) ?? 0) + 1);
-        if (msgID === 'm-1') return Promise.reject(NatsError.errorForCode(ErrorCode.MaxPayloadExceeded));
-        stored.push(Buffer.from(data).toString());
-        return Promise.resolve(ack(stored.length));
+      jetStreamClient(1_000_000, (_s, data, msgId) => {
+        attempts.set(msgId, (attempts.get(msgId) ?? 0) + 1);
+        if (msgId === 'm-1') throw NatsError.errorForCode(ErrorCode.MaxPayloadExceeded);
+        return stored.push(Buffer.from(data).toString());
       }),
       SETTINGS,
       log,
