@@ -128,7 +128,15 @@ export async function startDaemon(config: BridgeConfig, log: Logger, options: Da
   });
   parts.publisher = publisher;
   const events = eventSink(config, publisher, log);
-  if (events instanceof JetStreamEventSink) parts.capture = events;
+  if (events instanceof JetStreamEventSink) {
+    parts.capture = events;
+    // Connections start once the stream exists, so that their first status messages are captured too.
+    if (!(await events.whenReady(STREAM_SETUP_WAIT_MS)))
+      log.warn(
+        { waited_ms: STREAM_SETUP_WAIT_MS },
+        'the event stream is not set up yet: connections start anyway; what they publish before it is, is not captured',
+      );
+  }
   const eventHandlers =
     config.eventHandler.port > 0
       ? await startEventHandlers(config, { publisher, metrics, secret: secrets.eventHandler.secret, log })
@@ -310,6 +318,9 @@ async function serveConnections(
 
 /** How long the final NATS drain may take. */
 const DRAIN_LIMIT_MS = 2000;
+
+/** How long the start waits for the event stream (capture on) before it starts the connections anyway. */
+const STREAM_SETUP_WAIT_MS = 5000;
 
 /** How long each Janus may take to answer the close of its event-handler link. */
 const EVENT_HANDLER_CLOSE_MS = 2000;

@@ -93,6 +93,7 @@ export class JetStreamEventSink implements EventSink {
   private unlogged = { dropped: 0, refused: 0, lastReason: '' };
   private logTimer: NodeJS.Timeout | undefined;
   private readonly oversize: OversizeLog;
+  private readonly readyWaiters: Array<() => void> = [];
   /** Since start (see stats()). */
   private readonly totals = { published: 0, dropped: 0, refused: 0, tooLarge: 0, retried: 0 };
 
@@ -103,6 +104,22 @@ export class JetStreamEventSink implements EventSink {
   ) {
     this.oversize = new OversizeLog(log);
     void this.ensureStream(0);
+  }
+
+  /**
+   * Resolves true once the stream is set up, or false after `timeoutMs`. The daemon waits for
+   * it before it starts its connections: a status message (captureStatus) published before the
+   * stream exists would not be captured, and it is the one a service that was away needs.
+   */
+  whenReady(timeoutMs: number): Promise<boolean> {
+    if (this.ready) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.readyWaiters.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
   }
 
   /** Events in the buffer: not yet acknowledged, refused or dropped. */
@@ -186,6 +203,7 @@ export class JetStreamEventSink implements EventSink {
       if (this.stopped) return;
       this.listen();
       this.ready = true;
+      for (const wake of this.readyWaiters.splice(0)) wake();
       this.pump();
     } catch (err) {
       const delay = backoffDelay(attempt, RETRY);

@@ -323,3 +323,21 @@ describe('ackFailure', () => {
     expect(ackFailure(msg('', 408))).toMatchObject({ unavailable: false, refused: false });
   });
 });
+
+describe('JetStreamEventSink start', () => {
+  it('says once the stream is set up (the daemon starts its connections then), or false after the wait', async () => {
+    expect(await sink.whenReady(1000)).toBe(true);
+
+    const failing = { ...fake.nc, jetstreamManager: () => Promise.reject(new Error('no JetStream')) };
+    const late = new JetStreamEventSink(failing as unknown as typeof fake.nc, SETTINGS, testLog().log);
+    const answer = late.whenReady(1000);
+    await vi.advanceTimersByTimeAsync(999);
+    let settled: boolean | undefined;
+    void answer.then((ready) => (settled = ready));
+    await settle();
+    expect(settled).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await answer).toBe(false);
+    late.stop();
+  });
+});
