@@ -803,11 +803,9 @@ describe('LeaseOwnership: leave()', () => {
 });
 
 describe('LeaseOwnership: hand-over protocol', () => {
-  // FAILS against the current src (bug): release() sets held.phase = 'releasing' before awaiting
-  // host.prepareHandOver(), and write() takes the lease state from held.phase, so a renewal falling
-  // in that window announces 'releasing' while the relay is not yet listening; the taker then takes,
-  // serves, and the giver hands over before the relay ever listened. Passes when write() says
-  // 'serving' for a releasing lease whose stopRelay is not set yet.
+  // A write that falls between the decision to release and the relay listening must still say
+  // 'serving': were it to say 'releasing', a taker could take and serve, and the giver hand over,
+  // before the relay that passes the giver's owed answers back ever listened.
   it('says releasing only once the relay listens', async () => {
     const { kv, events, replica } = world();
     const a = replica('A');
