@@ -292,12 +292,23 @@ export class LeaseOwnership implements Ownership {
    */
   private restartBlindWatch(now: number, limitMs: number): void {
     const unseenSince = this.view.oldestUnseenWrite();
-    if (unseenSince === undefined || now - unseenSince < limitMs || now - this.lastWatchRestart < limitMs) return;
+    if (unseenSince === undefined || now - unseenSince < limitMs) return;
+    this.restartWatch(now, { unseen_for_ms: Math.round(now - unseenSince) });
+  }
+
+  /** A refused write's answer says our view of a lease is ahead of the leader's: the watch reads another copy. */
+  private leaseRevisionFromLeader(id: string, revision: number | undefined): void {
+    const now = this.clock();
+    if (revision && this.view.leaseRevisionExists(id, revision, now) === 'ahead')
+      this.restartWatch(now, { janus_id: id, leader_revision: revision, seen_revision: this.view.lease(id)?.revision });
+  }
+
+  /** Starts the watch again, at most once per two heartbeat intervals. */
+  private restartWatch(now: number, why: Record<string, unknown>): void {
+    const limitMs = (BLIND_WATCH_INTERVALS * this.settings.leaseTtlMs) / HEARTBEATS_PER_TTL;
+    if (now - this.lastWatchRestart < limitMs) return;
     this.lastWatchRestart = now;
-    this.log.warn(
-      { unseen_for_ms: Math.round(now - unseenSince) },
-      'ownership: the bucket watch has not delivered what the bucket holds; starting it again',
-    );
+    this.log.warn(why, 'ownership: the bucket watch has not delivered what the bucket holds; starting it again');
     this.watch.restart();
   }
 
@@ -360,7 +371,7 @@ export class LeaseOwnership implements Ownership {
     }
     // Someone wrote it since: a taker while we hand it over, or our own write whose answer we missed
     // (it timed out, yet the server applied it). The watch tells which; the fence bounds the wait.
-    if (result.current) this.view.leaseRevisionExists(id, result.current, this.clock());
+    this.leaseRevisionFromLeader(id, result.current);
     const seen = this.view.lease(id);
     if (seen && seen.revision > held.revision && !held.isFinished)
       this.heldLeaseChanged(id, held, seen.lease, seen.revision);
@@ -443,7 +454,7 @@ export class LeaseOwnership implements Ownership {
       if (!result.ok && result.conflict && revision !== undefined && !result.current)
         result = await this.bucket.create(leaseKey(id), lease);
       if (!result.ok) {
-        if (result.current) this.view.leaseRevisionExists(id, result.current, this.clock());
+        this.leaseRevisionFromLeader(id, result.current);
         this.slots.claimLost(id, this.clock() + this.tickMs);
         this.log.debug({ janus_id: id, reason: result.reason }, 'ownership: take lost to another replica');
         return;

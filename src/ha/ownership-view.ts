@@ -109,11 +109,15 @@ export class OwnershipView {
    * A write over `janusId`'s lease was refused: the bucket's leader has it at `revision`. A watch
    * that never delivers that revision reads from a copy of the stream that is behind, or that
    * differs (nats-server 2.9 can leave a restarted node's copy different): it must start again.
+   * 'ahead' when the view has a later revision than the leader's: then it must start again now.
    */
-  leaseRevisionExists(janusId: string, revision: number, now: number): void {
+  leaseRevisionExists(janusId: string, revision: number, now: number): 'ahead' | undefined {
     const known = this.leases.get(janusId)?.revision ?? this.deleted.get(janusId)?.revision ?? 0;
-    if (known >= revision || this.unseenLeaseRevisions.has(janusId)) return;
-    this.unseenLeaseRevisions.set(janusId, { revision, since: now });
+    // A key's revision only grows on the leader: a view ahead of it reads another copy (or a bucket made anew).
+    if (known > revision) return 'ahead';
+    if (known < revision && !this.unseenLeaseRevisions.has(janusId))
+      this.unseenLeaseRevisions.set(janusId, { revision, since: now });
+    return undefined;
   }
 
   /**

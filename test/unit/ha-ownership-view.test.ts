@@ -293,6 +293,16 @@ describe('OwnershipView heartbeats', () => {
     expect(view.oldestUnseenWrite()).toBeUndefined();
   });
 
+  it('says when its view of a lease is ahead of the leader (it reads another copy of the bucket)', () => {
+    const view = new OwnershipView(TTL, 'me');
+    view.apply(put(leaseKey('j1'), leaseOf('serving'), 230), 0);
+    expect(view.leaseRevisionExists('j1', 225, 100)).toBe('ahead');
+    expect(view.oldestUnseenWrite()).toBeUndefined();
+    expect(view.leaseRevisionExists('j1', 230, 100)).toBeUndefined();
+    expect(view.leaseRevisionExists('j1', 231, 100)).toBeUndefined();
+    expect(view.oldestUnseenWrite()).toBe(100);
+  });
+
   it('confirms own writes up to the revision delivered, not later ones', () => {
     const view = new OwnershipView(TTL, 'me');
     view.ownWriteAcknowledged(100, 2);
