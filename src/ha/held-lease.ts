@@ -201,6 +201,14 @@ export class HeldLease {
     return next;
   }
 
+  /**
+   * The bucket's leader holds our own write at `revision`: carry on from it, even below what we
+   * had (taken from a watch on a copy of the stream that numbers differently).
+   */
+  leaderRevision(revision: number): void {
+    this.written = { ...this.written, revision };
+  }
+
   /** Our own write whose answer we missed (it timed out, yet the server applied it): carry on from it. */
   adoptRevision(revision: number): void {
     if (revision > this.written.revision) this.written = { ...this.written, revision };

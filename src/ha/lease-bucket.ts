@@ -3,7 +3,7 @@
  * leases are not rewritten while nothing changes, so they must not age out; liveness is the
  * holder's heartbeat), watched, and written with compare-and-set.
  */
-import type { KV, KvEntry, NatsConnection, QueuedIterator } from 'nats';
+import type { JetStreamManager, KV, KvEntry, NatsConnection, QueuedIterator } from 'nats';
 import type { Logger } from '../log.js';
 import { encodeRecord, type Heartbeat, type Lease } from './lease-record.js';
 import type { WatchedEntry } from './ownership-view.js';
@@ -20,6 +20,8 @@ export type WriteResult =
 
 /** JetStream's "wrong last sequence": someone wrote the key since the revision we gave. */
 const WRONG_LAST_SEQUENCE = 10071;
+/** JetStream's "no message found": the key has no entry. */
+const NO_MESSAGE_FOUND = 10037;
 
 export interface LeaseBucketOptions {
   readonly name: string;
@@ -31,6 +33,7 @@ export interface LeaseBucketOptions {
 export class LeaseBucket {
   private constructor(
     private readonly kv: KV,
+    private readonly jsm: JetStreamManager,
     readonly name: string,
   ) {}
 
@@ -40,10 +43,10 @@ export class LeaseBucket {
       .jetstream({ timeout: options.timeoutMs })
       .views.kv(options.name, { history: 1, replicas: options.replicas, timeout: options.timeoutMs });
     const status = await kv.status();
+    const jsm = await nc.jetstreamManager({ timeout: options.timeoutMs });
     if (status.ttl > 0) {
       // A bucket made by a release that renewed every lease had the lease TTL as its max age: it would now delete live
       // leases.
-      const jsm = await nc.jetstreamManager({ timeout: options.timeoutMs });
       const stream = `KV_${options.name}`;
       const info = await jsm.streams.info(stream);
       await jsm.streams.update(stream, { ...info.config, max_age: 0 });
@@ -52,7 +55,7 @@ export class LeaseBucket {
         "ownership bucket: max age removed (leases live by their holder's heartbeat now)",
       );
     }
-    return new LeaseBucket(kv, options.name);
+    return new LeaseBucket(kv, jsm, options.name);
   }
 
   create(key: string, record: Lease | Heartbeat): Promise<WriteResult> {
@@ -70,6 +73,26 @@ export class LeaseBucket {
   /** Deletes `key`; with `revision`, only if nobody wrote it since. */
   async delete(key: string, revision?: number): Promise<void> {
     await this.kv.delete(key, revision !== undefined ? { previousSeq: revision } : undefined);
+  }
+
+  /**
+   * The key's last entry as the stream's leader has it (a watch, and a KV get with direct
+   * access, may read a copy that is behind); undefined when the key was never written.
+   */
+  async read(key: string): Promise<WatchedEntry | undefined> {
+    try {
+      const message = await this.jsm.streams.getMessage(`KV_${this.name}`, { last_by_subj: `$KV.${this.name}.${key}` });
+      const operation = message.header?.get('KV-Operation');
+      return {
+        key,
+        operation: operation === 'DEL' || operation === 'PURGE' ? operation : 'PUT',
+        value: message.data,
+        revision: message.seq,
+      };
+    } catch (err) {
+      if ((err as { api_error?: { err_code?: number } }).api_error?.err_code === NO_MESSAGE_FOUND) return undefined;
+      throw err;
+    }
   }
 
   /**

@@ -12,6 +12,8 @@ export interface Bucket {
   put(key: string, record: Lease | Heartbeat): Promise<WriteResult>;
   /** With `revision`: only if nobody wrote the key since. */
   delete(key: string, revision?: number): Promise<void>;
+  /** The key's last entry as the stream's leader has it. */
+  read(key: string): Promise<WatchedEntry | undefined>;
   watch(onEntry: (entry: WatchedEntry) => void, onReady: () => void): Promise<{ stop(): void; done: Promise<void> }>;
 }
 

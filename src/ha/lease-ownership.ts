@@ -27,6 +27,7 @@ import {
 import { LeaseSlots } from './lease-slots.js';
 import { OwnershipView, type SeenLease, type WatchedEntry } from './ownership-view.js';
 import type { Bucket, ConnectionHost, LeaseMetrics, LeaseSettings, OwnerRow } from './lease-ownership-interfaces.js';
+import type { WriteResult } from './lease-bucket.js';
 
 export type { Bucket, ConnectionHost, LeaseMetrics, LeaseSettings, OwnerRow } from './lease-ownership-interfaces.js';
 
@@ -73,6 +74,8 @@ export class LeaseOwnership implements Ownership {
   private lastHeartbeatOk: number | undefined;
   private balancing = false;
   private balanceAgain = false;
+  /** Leases being read from the bucket's leader. */
+  private readonly readingFromLeader = new Set<string>();
   private readonly heartbeat: Heartbeat;
   private readonly tickMs: number;
 
@@ -85,7 +88,7 @@ export class LeaseOwnership implements Ownership {
     private readonly clock: () => number = () => performance.now(),
   ) {
     this.view = new OwnershipView(settings.leaseTtlMs, settings.replicaId);
-    this.watch = new BucketWatch(bucket, (entry) => this.onEntry(entry), log, Math.max(5000, settings.leaseTtlMs));
+    this.watch = new BucketWatch(bucket, (entry) => void this.onEntry(entry), log, Math.max(5000, settings.leaseTtlMs));
     this.heartbeat = {
       replica: settings.replicaId,
       instance: settings.instance,
@@ -220,8 +223,9 @@ export class LeaseOwnership implements Ownership {
     this.watch.stop();
   }
 
-  private onEntry(entry: WatchedEntry): void {
-    const changed = this.view.apply(entry, this.clock()).lease;
+  private onEntry(entry: WatchedEntry): { stale?: true } {
+    const applied = this.view.apply(entry, this.clock());
+    const changed = applied.lease;
     if (changed !== undefined) {
       this.slots.leaseChanged(changed);
       const held = this.slots.held(changed);
@@ -229,6 +233,7 @@ export class LeaseOwnership implements Ownership {
       if (held && !held.isFinished && seen) this.heldLeaseChanged(changed, held, seen.lease, seen.revision);
     }
     this.scheduleBalance();
+    return applied;
   }
 
   /** Someone wrote a lease we hold (or our own write shows up). */
@@ -296,11 +301,61 @@ export class LeaseOwnership implements Ownership {
     this.restartWatch(now, { unseen_for_ms: Math.round(now - unseenSince) });
   }
 
-  /** A refused write's answer says our view of a lease is ahead of the leader's: the watch reads another copy. */
-  private leaseRevisionFromLeader(id: string, revision: number | undefined): void {
+  /**
+   * Every lease write's answer: an acknowledged revision makes older ones stale in the view; a
+   * refusal names the revision the leader has, and a view that differs reads the key from the
+   * leader rather than wait for a watch that may read a copy that is behind.
+   */
+  private async writeLease(id: string, write: () => Promise<WriteResult>): Promise<WriteResult> {
+    const result = await write();
+    if (result.ok) this.view.written(leaseKey(id), result.revision);
+    else if (result.conflict) this.writeRefused(id, result.current);
+    return result;
+  }
+
+  /**
+   * A lease write was refused: the leader has the key at `current`. Whatever the view says, the
+   * key is read from the leader: the watch may be slow, or read a copy that is behind or numbers
+   * differently (then our own revision, taken from it, is wrong too).
+   */
+  private writeRefused(id: string, current: number | undefined): void {
     const now = this.clock();
-    if (revision && this.view.leaseRevisionExists(id, revision, now) === 'ahead')
-      this.restartWatch(now, { janus_id: id, leader_revision: revision, seen_revision: this.view.lease(id)?.revision });
+    const standing = current !== undefined ? this.view.leaderHas(id, current, now) : undefined;
+    this.log.debug(
+      {
+        janus_id: id,
+        leader_revision: current,
+        seen_revision: this.view.lease(id)?.revision,
+        held_revision: this.slots.held(id)?.revision,
+      },
+      'ownership: lease write refused; reading the lease from the leader',
+    );
+    if (standing === 'ahead')
+      this.restartWatch(now, { janus_id: id, leader_revision: current, seen_revision: this.view.lease(id)?.revision });
+    this.runDetached(this.readFromLeader(id));
+  }
+
+  /** Reads a lease from the bucket's leader, and its holder's heartbeat, into the view as if the watch had. */
+  private async readFromLeader(id: string): Promise<void> {
+    if (this.readingFromLeader.has(id)) return;
+    this.readingFromLeader.add(id);
+    try {
+      const entry = await this.bucket.read(leaseKey(id));
+      if (!entry || this.stopped || this.onEntry(entry).stale) return;
+      const lease = this.view.lease(id)?.lease;
+      const held = this.slots.held(id);
+      // The leader holds our own write: what we write next goes over that revision, whatever the watch said.
+      if (lease?.instance === this.settings.instance && held && !held.isFinished) held.leaderRevision(entry.revision);
+      // Without its holder's heartbeat the view would count a live holder dead.
+      if (lease?.v === 2 && lease.instance !== this.settings.instance) {
+        const heartbeat = await this.bucket.read(heartbeatKey(lease.replica));
+        if (heartbeat && !this.stopped) this.onEntry(heartbeat);
+      }
+    } catch (err) {
+      this.log.debug({ janus_id: id, err: (err as Error).message }, 'ownership: cannot read a lease from the leader');
+    } finally {
+      this.readingFromLeader.delete(id);
+    }
   }
 
   /** Starts the watch again, at most once per two heartbeat intervals. */
@@ -362,7 +417,7 @@ export class LeaseOwnership implements Ownership {
   private async write(id: string, held: HeldLease, state?: LeaseState): Promise<boolean> {
     const result = await held.write(async () => {
       const lease = this.desiredLease(id, held, state);
-      return { lease, result: await this.bucket.update(leaseKey(id), lease, held.revision) };
+      return { lease, result: await this.writeLease(id, () => this.bucket.update(leaseKey(id), lease, held.revision)) };
     });
     if (!result || result.ok) return result?.ok ?? false;
     if (!result.conflict) {
@@ -370,8 +425,8 @@ export class LeaseOwnership implements Ownership {
       return false;
     }
     // Someone wrote it since: a taker while we hand it over, or our own write whose answer we missed
-    // (it timed out, yet the server applied it). The watch tells which; the fence bounds the wait.
-    this.leaseRevisionFromLeader(id, result.current);
+    // (it timed out, yet the server applied it). The watch (or a read from the leader) tells which; the fence bounds
+    // the wait.
     const seen = this.view.lease(id);
     if (seen && seen.revision > held.revision && !held.isFinished)
       this.heldLeaseChanged(id, held, seen.lease, seen.revision);
@@ -445,16 +500,15 @@ export class LeaseOwnership implements Ownership {
         v: 2,
         ...(from ? { from } : {}),
       };
-      let result =
-        revision !== undefined
-          ? await this.bucket.update(leaseKey(id), lease, revision)
-          : await this.bucket.create(leaseKey(id), lease);
+      const key = leaseKey(id);
+      let result = await this.writeLease(id, () =>
+        revision !== undefined ? this.bucket.update(key, lease, revision) : this.bucket.create(key, lease),
+      );
       // The key we saw may be gone meanwhile (an older bucket's max age removes leases and delete markers): then it is
       // absent.
       if (!result.ok && result.conflict && revision !== undefined && !result.current)
-        result = await this.bucket.create(leaseKey(id), lease);
+        result = await this.writeLease(id, () => this.bucket.create(key, lease));
       if (!result.ok) {
-        this.leaseRevisionFromLeader(id, result.current);
         this.slots.claimLost(id, this.clock() + this.tickMs);
         this.log.debug({ janus_id: id, reason: result.reason }, 'ownership: take lost to another replica');
         return;
@@ -463,7 +517,8 @@ export class LeaseOwnership implements Ownership {
       if (this.stopped || this.leaving || !spec) {
         // Leaving, or no longer listed, since the take began: give it straight back.
         this.slots.claimWithdrawn(id);
-        await this.bucket.update(leaseKey(id), { ...lease, state: 'free' }, result.revision);
+        const taken = result.revision;
+        await this.writeLease(id, () => this.bucket.update(key, { ...lease, state: 'free' }, taken));
         return;
       }
       const held = new HeldLease(spec, lease, result.revision);
@@ -547,7 +602,7 @@ export class LeaseOwnership implements Ownership {
       'warn',
       async () => {
         await this.host.drop(id, reason, 0);
-        await this.bucket.update(leaseKey(id), owner, held.revision);
+        await this.writeLease(id, () => this.bucket.update(leaseKey(id), owner, held.revision));
       },
       this.restUntil(),
     );
@@ -577,7 +632,7 @@ export class LeaseOwnership implements Ownership {
       session_id: this.host.sessionOf(id) ?? held.lease.session_id,
       state: 'serving',
     };
-    const result = await this.bucket.update(leaseKey(id), lease, revision);
+    const result = await this.writeLease(id, () => this.bucket.update(leaseKey(id), lease, revision));
     if (!result.ok) {
       held.reclaimFailed();
       return;

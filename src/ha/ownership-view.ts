@@ -8,11 +8,25 @@
  * the watch then has delivered every write made before it, so a replica whose watch went
  * blind (its consumer on a node that died) gathers no evidence while it sees nothing.
  * A version 2 lease lives while its holder's heartbeat
- * does; a version 1 lease (an older release) while it is renewed. Pure: time comes in as an
- * argument.
+ * does; a version 1 lease (an older release) while it is renewed.
+ *
+ * A key's revision only grows on the stream's leader, but a watch reads whichever copy of the
+ * stream its consumer lives on, and a copy on a node that was cut off or restarted can be
+ * behind: a restarted watch may replay a lease as it was before the last take. So the view
+ * never goes back: an entry older than what is known of its key (from the watch, from our own
+ * acknowledged writes, or from the leader's answer to a refused write) is stale and ignored.
+ * Pure: time comes in as an argument.
  */
 import type { TakeReason } from './balance.js';
-import { decodeHeartbeat, decodeLease, parseKey, type Heartbeat, type Lease } from './lease-record.js';
+import {
+  decodeHeartbeat,
+  decodeLease,
+  heartbeatKey,
+  leaseKey,
+  parseKey,
+  type Heartbeat,
+  type Lease,
+} from './lease-record.js';
 
 export interface WatchedEntry {
   readonly key: string;
@@ -51,8 +65,10 @@ export class OwnershipView {
   private readonly ownWrites: number[] = [];
   /** Acknowledged heartbeat writes the watch has not delivered yet, oldest first. */
   private readonly unseenOwnWrites: Array<{ revision: number; sentAt: number }> = [];
-  /** Lease revisions the bucket said exist (a refused write) that the watch has not delivered yet. */
-  private readonly unseenLeaseRevisions = new Map<string, { revision: number; since: number }>();
+  /** Per key, the highest revision known to exist: older entries are stale. */
+  private readonly revisions = new Map<string, number>();
+  /** Per lease key, a revision the leader said exists (a refused write) that the watch has not delivered yet. */
+  private readonly owed = new Map<string, { revision: number; since: number }>();
   private readonly leases = new Map<string, SeenLease>();
   /** Deleted lease keys: the revision of the delete, for a compare-and-set create. */
   private readonly deleted = new Map<string, { revision: number; seenAt: number }>();
@@ -64,14 +80,19 @@ export class OwnershipView {
     private readonly ownReplica?: string,
   ) {}
 
-  /** Takes one watch entry; returns the janus_id of a lease it changed, if any. */
-  apply(entry: WatchedEntry, now: number): { lease?: string; heartbeat?: string } {
+  /**
+   * Takes one watch entry (or one read from the leader); returns the janus_id of a lease it
+   * changed, if any, or `stale` when the entry is older than what the view knows of its key.
+   */
+  apply(entry: WatchedEntry, now: number): { lease?: string; heartbeat?: string; stale?: true } {
     const key = parseKey(entry.key);
+    if (key.kind === 'other') return {};
+    if (entry.revision < (this.revisions.get(entry.key) ?? 0)) return { stale: true };
+    this.revisions.set(entry.key, entry.revision);
+    this.owed.delete(entry.key);
     const removed = entry.operation !== 'PUT';
     if (key.kind === 'lease') {
       const lease = removed ? undefined : decodeLease(entry.value);
-      const expected = this.unseenLeaseRevisions.get(key.janusId);
-      if (expected && entry.revision >= expected.revision) this.unseenLeaseRevisions.delete(key.janusId);
       if (lease) {
         // A restarted watch replays the current values: an unchanged revision is no sign of life.
         const known = this.leases.get(key.janusId);
@@ -84,16 +105,13 @@ export class OwnershipView {
       }
       return { lease: key.janusId };
     }
-    if (key.kind === 'heartbeat') {
-      const heartbeat = removed ? undefined : decodeHeartbeat(entry.value);
-      const known = this.heartbeats.get(key.replica);
-      const seenAt = known?.revision === entry.revision ? known.seenAt : now;
-      if (heartbeat) this.heartbeats.set(key.replica, { heartbeat, revision: entry.revision, seenAt });
-      else this.heartbeats.delete(key.replica);
-      if (heartbeat && key.replica === this.ownReplica) this.ownWriteSeen(entry.revision);
-      return { heartbeat: key.replica };
-    }
-    return {};
+    const heartbeat = removed ? undefined : decodeHeartbeat(entry.value);
+    const known = this.heartbeats.get(key.replica);
+    const seenAt = known?.revision === entry.revision ? known.seenAt : now;
+    if (heartbeat) this.heartbeats.set(key.replica, { heartbeat, revision: entry.revision, seenAt });
+    else this.heartbeats.delete(key.replica);
+    if (heartbeat && key.replica === this.ownReplica) this.ownWriteSeen(entry.revision);
+    return { heartbeat: key.replica };
   }
 
   lease(janusId: string): SeenLease | undefined {
@@ -102,22 +120,35 @@ export class OwnershipView {
 
   /** The bucket acknowledged one of this replica's heartbeat writes; it counts once the watch delivers it. */
   ownWriteAcknowledged(sentAt: number, revision: number): void {
+    // Not a floor for the watch: our earlier heartbeats it delivers still count as seen.
     this.unseenOwnWrites.push({ revision, sentAt });
   }
 
+  /** The bucket acknowledged our write of `key` at `revision`: anything older the watch delivers is stale. */
+  written(key: string, revision: number): void {
+    if (revision > (this.revisions.get(key) ?? 0)) this.revisions.set(key, revision);
+  }
+
   /**
-   * A write over `janusId`'s lease was refused: the bucket's leader has it at `revision`. A watch
-   * that never delivers that revision reads from a copy of the stream that is behind, or that
-   * differs (nats-server 2.9 can leave a restarted node's copy different): it must start again.
-   * 'ahead' when the view has a later revision than the leader's: then it must start again now.
+   * A write over `janusId`'s lease was refused: the bucket's leader has it at `revision`.
+   * 'behind' when the view has not seen that revision: the watch is slow, or reads a copy of the
+   * stream that is behind; a watch that never delivers it must start again. 'ahead' when the
+   * view has a later revision than the leader: it read a copy that differs (nats-server 2.9 can
+   * leave a restarted node's copy so); the leader's numbering is taken as the truth from now on.
+   * Either way the key is best read from the leader.
    */
-  leaseRevisionExists(janusId: string, revision: number, now: number): 'ahead' | undefined {
+  leaderHas(janusId: string, revision: number, now: number): 'ahead' | 'behind' | undefined {
+    const key = leaseKey(janusId);
     const known = this.leases.get(janusId)?.revision ?? this.deleted.get(janusId)?.revision ?? 0;
-    // A key's revision only grows on the leader: a view ahead of it reads another copy (or a bucket made anew).
-    if (known > revision) return 'ahead';
-    if (known < revision && !this.unseenLeaseRevisions.has(janusId))
-      this.unseenLeaseRevisions.set(janusId, { revision, since: now });
-    return undefined;
+    if (known > revision) {
+      this.revisions.set(key, revision);
+      this.owed.delete(key);
+      return 'ahead';
+    }
+    if (known === revision) return undefined;
+    if (!this.owed.has(key)) this.owed.set(key, { revision, since: now });
+    this.written(key, revision);
+    return 'behind';
   }
 
   /**
@@ -126,8 +157,7 @@ export class OwnershipView {
    */
   oldestUnseenWrite(): number | undefined {
     let oldest = this.unseenOwnWrites[0]?.sentAt;
-    for (const { since } of this.unseenLeaseRevisions.values())
-      if (oldest === undefined || since < oldest) oldest = since;
+    for (const { since } of this.owed.values()) if (oldest === undefined || since < oldest) oldest = since;
     return oldest;
   }
 
@@ -189,11 +219,18 @@ export class OwnershipView {
   prune(now: number, ageMs: number): void {
     // A lease is not rewritten while nothing changes: it stays known while its holder lives.
     for (const [id, seen] of this.leases)
-      if (now - seen.seenAt > ageMs && !this.leaseIsLive(seen, now)) this.leases.delete(id);
-    for (const [replica, seen] of this.heartbeats) if (now - seen.seenAt > ageMs) this.heartbeats.delete(replica);
-    for (const [id, deleted] of this.deleted) if (now - deleted.seenAt > ageMs) this.deleted.delete(id);
-    for (const [id, { since }] of this.unseenLeaseRevisions)
-      if (now - since > ageMs) this.unseenLeaseRevisions.delete(id);
+      if (now - seen.seenAt > ageMs && !this.leaseIsLive(seen, now))
+        this.forget(leaseKey(id), () => this.leases.delete(id));
+    for (const [replica, seen] of this.heartbeats)
+      if (now - seen.seenAt > ageMs) this.forget(heartbeatKey(replica), () => this.heartbeats.delete(replica));
+    for (const [id, deleted] of this.deleted)
+      if (now - deleted.seenAt > ageMs) this.forget(leaseKey(id), () => this.deleted.delete(id));
+    for (const [key, { since }] of this.owed) if (now - since > ageMs) this.owed.delete(key);
+  }
+
+  private forget(key: string, remove: () => void): void {
+    remove();
+    this.revisions.delete(key);
   }
 
   /** Whether, and why, a connection this instance does not serve could be taken now. */

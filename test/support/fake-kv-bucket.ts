@@ -56,7 +56,7 @@ export class FakeKv {
   private readonly watchCounts = new Map<string, number>();
   /** Replicas whose watches lag, a watch started again included. */
   private readonly held = new Set<string>();
-  private readonly failures: Array<{ match: (attempt: Attempt) => boolean; left: number }> = [];
+  private readonly failures: Array<{ match: (attempt: Attempt) => boolean; left: number; applied: boolean }> = [];
 
   constructor(
     private readonly events: string[],
@@ -74,13 +74,41 @@ export class FakeKv {
         const result = await this.write({ by, op: 'delete', key });
         if (!result.ok) throw new Error(result.reason);
       },
+      read: async (key) => {
+        this.reads.push({ by, key });
+        this.expire();
+        const stored = this.store.get(key);
+        return stored && { key, operation: stored.operation, value: stored.value, revision: stored.revision };
+      },
       watch: async (onEntry, onReady) => this.watch(by, onEntry, onReady),
     };
   }
 
-  /** Writes matching `match` fail as a timeout (NATS unreachable), `times` times; returns the way to end it. */
-  failWrites(match: (attempt: Attempt) => boolean, times = Number.POSITIVE_INFINITY): () => void {
-    const rule = { match, left: times };
+  /** Keys read from the leader, and by whom. */
+  readonly reads: Array<{ by: string; key: string }> = [];
+
+  /** The bucket's content now: what a copy of the stream that stops here would replay. */
+  snapshot(): ReadonlyMap<string, WatchedEntry> {
+    return new Map(
+      [...this.store].map(([key, stored]) => [
+        key,
+        { key, operation: stored.operation, value: stored.value, revision: stored.revision },
+      ]),
+    );
+  }
+
+  /** `by`'s watch replays `copy`, as a watch started again on a copy of the stream that is behind. */
+  replayTo(by: string, copy: ReadonlyMap<string, WatchedEntry>): void {
+    const entries = [...copy.values()].sort((a, b) => a.revision - b.revision);
+    for (const watcher of this.watchers) if (watcher.by === by) for (const entry of entries) watcher.onEntry(entry);
+  }
+
+  /**
+   * Writes matching `match` fail as a timeout (NATS unreachable), `times` times; with `applied`, the
+   * bucket applies them all the same (the answer is what got lost). Returns the way to end it.
+   */
+  failWrites(match: (attempt: Attempt) => boolean, times = Number.POSITIVE_INFINITY, applied = false): () => void {
+    const rule = { match, left: times, applied };
     this.failures.push(rule);
     return () => {
       rule.left = 0;
@@ -140,8 +168,8 @@ export class FakeKv {
       this.events.push(`${attempt.by} ${attempt.op} ${attempt.key}${state} ${outcome}`);
     };
     const failure = this.failures.find((f) => f.left > 0 && f.match(attempt));
-    if (failure) {
-      failure.left--;
+    if (failure) failure.left--;
+    if (failure && !failure.applied) {
       note('timeout');
       return { ok: false, conflict: false, reason: 'timeout' };
     }
@@ -164,10 +192,10 @@ export class FakeKv {
         ? { operation: 'DEL', value: new Uint8Array(), revision, writtenAt: now }
         : { operation: 'PUT', value: encodeRecord(attempt.record!), revision, writtenAt: now };
     this.store.set(attempt.key, stored);
-    note('ok', revision);
+    note(failure ? 'timeout' : 'ok', revision);
     for (const watcher of [...this.watchers])
       this.deliver(watcher, { key: attempt.key, operation: stored.operation, value: stored.value, revision });
-    return { ok: true, revision };
+    return failure ? { ok: false, conflict: false, reason: 'timeout' } : { ok: true, revision };
   }
 
   private deliver(watcher: Watcher, entry: WatchedEntry): void {

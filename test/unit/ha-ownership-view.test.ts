@@ -282,25 +282,63 @@ describe('OwnershipView heartbeats', () => {
     const view = new OwnershipView(TTL, 'me');
     view.apply(put(leaseKey('j1'), leaseOf('serving'), 5), 0);
     // Nothing owed for what the watch already showed.
-    view.leaseRevisionExists('j1', 5, 100);
+    expect(view.leaderHas('j1', 5, 100)).toBeUndefined();
     expect(view.oldestUnseenWrite()).toBeUndefined();
-    view.leaseRevisionExists('j1', 9, 200);
-    view.leaseRevisionExists('j1', 12, 300);
+    expect(view.leaderHas('j1', 9, 200)).toBe('behind');
+    expect(view.leaderHas('j1', 12, 300)).toBe('behind');
     expect(view.oldestUnseenWrite()).toBe(200);
-    view.apply(put(leaseKey('j1'), leaseOf('releasing'), 8), 400);
+    // Older than the leader's revision: stale, the view keeps what it had.
+    expect(view.apply(put(leaseKey('j1'), leaseOf('releasing'), 8), 400)).toEqual({ stale: true });
+    expect(view.lease('j1')).toMatchObject({ revision: 5, lease: { state: 'serving' } });
     expect(view.oldestUnseenWrite()).toBe(200);
-    view.apply(put(leaseKey('j1'), leaseOf('serving'), 9), 500);
+    view.apply(put(leaseKey('j1'), leaseOf('releasing'), 12), 500);
     expect(view.oldestUnseenWrite()).toBeUndefined();
+    expect(view.lease('j1')).toMatchObject({ revision: 12, lease: { state: 'releasing' } });
   });
 
-  it('says when its view of a lease is ahead of the leader (it reads another copy of the bucket)', () => {
+  it("says when its view of a lease is ahead of the leader, and takes the leader's numbering from then on", () => {
     const view = new OwnershipView(TTL, 'me');
     view.apply(put(leaseKey('j1'), leaseOf('serving'), 230), 0);
-    expect(view.leaseRevisionExists('j1', 225, 100)).toBe('ahead');
+    expect(view.leaderHas('j1', 225, 100)).toBe('ahead');
     expect(view.oldestUnseenWrite()).toBeUndefined();
-    expect(view.leaseRevisionExists('j1', 230, 100)).toBeUndefined();
-    expect(view.leaseRevisionExists('j1', 231, 100)).toBeUndefined();
-    expect(view.oldestUnseenWrite()).toBe(100);
+    // The leader's entry (read from it, or replayed by a watch on a good copy) replaces the one from the other copy.
+    expect(view.apply(put(leaseKey('j1'), leaseOf('releasing'), 225), 200)).toEqual({ lease: 'j1' });
+    expect(view.lease('j1')).toMatchObject({ revision: 225, lease: { state: 'releasing' } });
+    expect(view.leaderHas('j1', 225, 300)).toBeUndefined();
+    expect(view.leaderHas('j1', 231, 300)).toBe('behind');
+    expect(view.oldestUnseenWrite()).toBe(300);
+  });
+
+  it('never goes back: a watch replaying an older copy of the bucket changes nothing', () => {
+    const view = new OwnershipView(TTL, 'me');
+    view.apply(put(leaseKey('j1'), { ...leaseOf('serving'), replica: 'a', instance: 'a-1' }, 10), 0);
+    view.apply(put(heartbeatKey('a'), heartbeatOf('a'), 11), 0);
+    view.apply(put(leaseKey('j1'), { ...leaseOf('serving'), replica: 'b', instance: 'b-1' }, 20), 100);
+    view.apply(put(heartbeatKey('a'), heartbeatOf('a'), 21), 100);
+    // A restarted watch on a copy that stopped at revision 15.
+    expect(view.apply(put(leaseKey('j1'), { ...leaseOf('serving'), replica: 'a', instance: 'a-1' }, 10), 200)).toEqual({
+      stale: true,
+    });
+    expect(view.apply(put(heartbeatKey('a'), heartbeatOf('a'), 11), 200)).toEqual({ stale: true });
+    expect(view.lease('j1')).toMatchObject({ revision: 20, lease: { replica: 'b' } });
+    // The same entry again is no news either way, and a newer one is taken.
+    expect(view.apply(put(leaseKey('j1'), { ...leaseOf('serving'), replica: 'b', instance: 'b-1' }, 20), 300)).toEqual({
+      lease: 'j1',
+    });
+    expect(view.apply(del(leaseKey('j1'), 30), 400)).toEqual({ lease: 'j1' });
+    expect(view.lease('j1')).toBeUndefined();
+    expect(view.apply(put(leaseKey('j1'), leaseOf('serving'), 20), 500)).toEqual({ stale: true });
+    expect(view.takeBasis('j1')).toEqual({ revision: 30, previous: undefined });
+  });
+
+  it('takes our own acknowledged write as known: the watch delivering an older revision of the key is stale', () => {
+    const view = new OwnershipView(TTL, 'me');
+    view.apply(put(leaseKey('j1'), { ...leaseOf('serving'), replica: 'a', instance: 'a-1' }, 10), 0);
+    view.written(leaseKey('j1'), 14);
+    expect(view.apply(put(leaseKey('j1'), { ...leaseOf('serving'), replica: 'a', instance: 'a-1' }, 12), 100)).toEqual({
+      stale: true,
+    });
+    expect(view.apply(put(leaseKey('j1'), leaseOf('serving'), 14), 100)).toEqual({ lease: 'j1' });
   });
 
   it('confirms own writes up to the revision delivered, not later ones', () => {
