@@ -5,16 +5,18 @@
  * over without losing their session, and stops serving everything once it can no longer
  * prove it is alive.
  *
- * LeaseOwnership keeps the tick, the watch and the balance plan; where each connection
- * stands is in LeaseSlots (not held) and HeldLease (held), whose methods are the only
- * transitions.
+ * LeaseOwnership keeps the tick, the balance plan and the take and hand-over steps. What the
+ * replica knows of the bucket is OwnershipView, kept true by BucketSync (the watch, reads from
+ * the leader); the heartbeat and the fence are HeartbeatWriter; where each connection stands
+ * is in LeaseSlots (not held) and HeldLease (held), whose methods are the only transitions.
  */
 import type { ConnectionSpec } from '../connections/spec.js';
 import type { Ownership } from '../connections/ownership.js';
 import type { Logger } from '../log.js';
 import { sleep } from '../sleep.js';
 import { planBalance } from './balance.js';
-import { BucketWatch } from './bucket-watch.js';
+import { BucketSync } from './bucket-sync.js';
+import { HeartbeatWriter } from './heartbeat.js';
 import { HeldLease } from './held-lease.js';
 import {
   heartbeatKey,
@@ -27,25 +29,11 @@ import {
 import { LeaseSlots } from './lease-slots.js';
 import { OwnershipView, type SeenLease, type WatchedEntry } from './ownership-view.js';
 import type { Bucket, ConnectionHost, LeaseMetrics, LeaseSettings, OwnerRow } from './lease-ownership-interfaces.js';
-import type { WriteResult } from './lease-bucket.js';
 
 export type { Bucket, ConnectionHost, LeaseMetrics, LeaseSettings, OwnerRow } from './lease-ownership-interfaces.js';
 
-/**
- * A holder stops serving when its last successful heartbeat write is this share of a TTL
- * old. Others take its leases only once its heartbeat has been silent for a whole TTL (of
- * time in which they could write), so the holder is gone (WebSocket closed) at least
- * (1 - FENCE_SHARE - 1 / TICKS_PER_TTL) TTL before.
- */
-const FENCE_SHARE = 0.7;
 /** Timer checks per TTL: fences are checked every tick. */
 const TICKS_PER_TTL = 10;
-/**
- * Heartbeats per TTL. Five (every 2 s with the default 10 s TTL) keep a replica within its
- * fence through a JetStream leader election (writes fail for 4–10 s, measured) that starts
- * just after a heartbeat.
- */
-const HEARTBEATS_PER_TTL = 5;
 /**
  * Heartbeat intervals an acknowledged heartbeat may stay unseen by the watch before the
  * watch is started again: its consumer may live on a node that died, and nats.js can take
@@ -57,7 +45,8 @@ const FORGET_AFTER_TTLS = 10;
 
 export class LeaseOwnership implements Ownership {
   private readonly view: OwnershipView;
-  private readonly watch: BucketWatch;
+  private readonly sync: BucketSync;
+  private readonly heartbeat: HeartbeatWriter;
   private listed = new Map<string, ConnectionSpec>();
   private readonly slots = new LeaseSlots();
   private leaving = false;
@@ -68,15 +57,8 @@ export class LeaseOwnership implements Ownership {
   /** No balancing before this: replicas started together first see each other's heartbeats. */
   private balanceFrom = Number.POSITIVE_INFINITY;
   private tickTimer: NodeJS.Timeout | undefined;
-  private lastHeartbeat = 0;
-  private lastWatchRestart = 0;
-  /** When the last successful heartbeat write was sent: nobody may take our leases until a TTL after it. */
-  private lastHeartbeatOk: number | undefined;
   private balancing = false;
   private balanceAgain = false;
-  /** Leases being read from the bucket's leader. */
-  private readonly readingFromLeader = new Set<string>();
-  private readonly heartbeat: Heartbeat;
   private readonly tickMs: number;
 
   constructor(
@@ -88,13 +70,25 @@ export class LeaseOwnership implements Ownership {
     private readonly clock: () => number = () => performance.now(),
   ) {
     this.view = new OwnershipView(settings.leaseTtlMs, settings.replicaId);
-    this.watch = new BucketWatch(bucket, (entry) => void this.onEntry(entry), log, Math.max(5000, settings.leaseTtlMs));
-    this.heartbeat = {
-      replica: settings.replicaId,
-      instance: settings.instance,
-      since: new Date().toISOString(),
-      ttl_ms: settings.leaseTtlMs,
-    };
+    this.heartbeat = new HeartbeatWriter(bucket, this.view, settings, metrics, log, clock);
+    this.sync = new BucketSync(
+      bucket,
+      this.view,
+      {
+        entry: (entry) => this.onEntry(entry),
+        ownLeaseAtLeader: (id, revision) => {
+          const held = this.slots.held(id);
+          if (held && !held.isFinished) held.leaderRevision(revision);
+        },
+      },
+      {
+        instance: settings.instance,
+        restartAfterMs: BLIND_WATCH_INTERVALS * this.heartbeat.intervalMs,
+        initTimeoutMs: Math.max(5000, settings.leaseTtlMs),
+      },
+      log,
+      clock,
+    );
     this.tickMs = Math.max(100, Math.floor(settings.leaseTtlMs / TICKS_PER_TTL));
   }
 
@@ -105,7 +99,7 @@ export class LeaseOwnership implements Ownership {
 
   /** Watches the bucket (resolving once its current content is known) and starts the timers. */
   async start(): Promise<void> {
-    await this.watch.start();
+    await this.sync.start();
     this.ready = true;
     const previous = this.view.liveReplicas(this.clock()).find((h) => h.replica === this.settings.replicaId);
     if (previous && previous.instance !== this.settings.instance) {
@@ -120,7 +114,7 @@ export class LeaseOwnership implements Ownership {
 
   /** NATS came back: the watch may have missed changes, so it starts again from the bucket's content. */
   resync(): void {
-    this.watch.restart();
+    this.sync.restart();
     this.scheduleBalance();
   }
 
@@ -137,7 +131,7 @@ export class LeaseOwnership implements Ownership {
     }
     if (!this.announced && !this.leaving) {
       this.announced = true;
-      await this.writeHeartbeat();
+      await this.heartbeat.write(false);
       this.balanceFrom = this.clock() + Math.min(1000, this.settings.leaseTtlMs / 3);
       this.log.info(
         {
@@ -202,7 +196,7 @@ export class LeaseOwnership implements Ownership {
     // A taker slow to serve gets two hand-over timeouts; requests taken finish within the grace.
     const limit = sleep(2 * this.settings.handoverTimeoutMs + this.settings.requestGraceMs + 1000);
     // Still alive (its leases with it) until they are handed over, but out of the fair share.
-    const leaveSet = this.announced ? this.writeHeartbeat() : Promise.resolve();
+    const leaveSet = this.announced ? this.heartbeat.write(true) : Promise.resolve();
     await Promise.race([leaveSet, limit]);
     this.scheduleBalance();
     const all = Promise.all(this.slots.heldLeases().map(([, held]) => held.finished));
@@ -220,7 +214,7 @@ export class LeaseOwnership implements Ownership {
   stop(): void {
     this.stopped = true;
     clearInterval(this.tickTimer);
-    this.watch.stop();
+    this.sync.stop();
   }
 
   private onEntry(entry: WatchedEntry): { stale?: true } {
@@ -264,7 +258,7 @@ export class LeaseOwnership implements Ownership {
         // We serve on until the taker serves, within bounds should it never get there.
         if (moveStarted !== undefined && now - moveStarted > 2 * this.settings.handoverTimeoutMs)
           this.runDetached(this.completeHandOver(id, taker.lease.replica));
-      } else if (this.fenced(now)) {
+      } else if (this.heartbeat.fenced(now)) {
         this.runDetached(this.dropLease(id, 'heartbeat not renewed in time (NATS unreachable?)'));
       } else if (
         held.kind === 'releasing' &&
@@ -282,111 +276,9 @@ export class LeaseOwnership implements Ownership {
         this.runDetached(this.write(id, held));
       }
     }
-    const heartbeatInterval = this.settings.leaseTtlMs / HEARTBEATS_PER_TTL;
-    // Half a tick early counts as due: timers fire a hair early or late, and a tick that comes just before the interval
-    // is up must not push the heartbeat a whole tick later (0.3 TTL apart instead of 0.2).
-    if (this.announced && now - this.lastHeartbeat >= heartbeatInterval - this.tickMs / 2)
-      this.runDetached(this.writeHeartbeat());
-    this.restartBlindWatch(now, BLIND_WATCH_INTERVALS * heartbeatInterval);
+    if (this.announced && this.heartbeat.due(now, this.tickMs)) this.runDetached(this.heartbeat.write(this.leaving));
+    this.sync.checkWatch(now);
     this.scheduleBalance();
-  }
-
-  /**
-   * Our acknowledged heartbeat, or a lease revision a refused write told of, has not come back
-   * through the watch in time: the watch sees nothing, or a stale copy of the bucket; start it again.
-   */
-  private restartBlindWatch(now: number, limitMs: number): void {
-    const unseenSince = this.view.oldestUnseenWrite();
-    if (unseenSince === undefined || now - unseenSince < limitMs) return;
-    this.restartWatch(now, { unseen_for_ms: Math.round(now - unseenSince) });
-  }
-
-  /**
-   * Every lease write's answer: an acknowledged revision makes older ones stale in the view; a
-   * refusal names the revision the leader has, and a view that differs reads the key from the
-   * leader rather than wait for a watch that may read a copy that is behind.
-   */
-  private async writeLease(id: string, write: () => Promise<WriteResult>): Promise<WriteResult> {
-    const result = await write();
-    if (result.ok) this.view.written(leaseKey(id), result.revision);
-    else if (result.conflict) this.writeRefused(id, result.current);
-    return result;
-  }
-
-  /**
-   * A lease write was refused: the leader has the key at `current`. Whatever the view says, the
-   * key is read from the leader: the watch may be slow, or read a copy that is behind or numbers
-   * differently (then our own revision, taken from it, is wrong too).
-   */
-  private writeRefused(id: string, current: number | undefined): void {
-    const now = this.clock();
-    const standing = current !== undefined ? this.view.leaderHas(id, current, now) : undefined;
-    this.log.debug(
-      {
-        janus_id: id,
-        leader_revision: current,
-        seen_revision: this.view.lease(id)?.revision,
-        held_revision: this.slots.held(id)?.revision,
-      },
-      'ownership: lease write refused; reading the lease from the leader',
-    );
-    if (standing === 'ahead')
-      this.restartWatch(now, { janus_id: id, leader_revision: current, seen_revision: this.view.lease(id)?.revision });
-    this.runDetached(this.readFromLeader(id));
-  }
-
-  /** Reads a lease from the bucket's leader, and its holder's heartbeat, into the view as if the watch had. */
-  private async readFromLeader(id: string): Promise<void> {
-    if (this.readingFromLeader.has(id)) return;
-    this.readingFromLeader.add(id);
-    try {
-      const entry = await this.bucket.read(leaseKey(id));
-      if (!entry || this.stopped || this.onEntry(entry).stale) return;
-      const lease = this.view.lease(id)?.lease;
-      const held = this.slots.held(id);
-      // The leader holds our own write: what we write next goes over that revision, whatever the watch said.
-      if (lease?.instance === this.settings.instance && held && !held.isFinished) held.leaderRevision(entry.revision);
-      // Without its holder's heartbeat the view would count a live holder dead.
-      if (lease?.v === 2 && lease.instance !== this.settings.instance) {
-        const heartbeat = await this.bucket.read(heartbeatKey(lease.replica));
-        if (heartbeat && !this.stopped) this.onEntry(heartbeat);
-      }
-    } catch (err) {
-      this.log.debug({ janus_id: id, err: (err as Error).message }, 'ownership: cannot read a lease from the leader');
-    } finally {
-      this.readingFromLeader.delete(id);
-    }
-  }
-
-  /** Starts the watch again, at most once per two heartbeat intervals. */
-  private restartWatch(now: number, why: Record<string, unknown>): void {
-    const limitMs = (BLIND_WATCH_INTERVALS * this.settings.leaseTtlMs) / HEARTBEATS_PER_TTL;
-    if (now - this.lastWatchRestart < limitMs) return;
-    this.lastWatchRestart = now;
-    this.log.warn(why, 'ownership: the bucket watch has not delivered what the bucket holds; starting it again');
-    this.watch.restart();
-  }
-
-  /** The one periodic write: it keeps every lease this replica holds alive, however many. */
-  private async writeHeartbeat(): Promise<void> {
-    const sent = this.clock();
-    this.lastHeartbeat = sent;
-    const record: Heartbeat = this.leaving ? { ...this.heartbeat, leaving: true } : this.heartbeat;
-    const result = await this.bucket.put(heartbeatKey(this.settings.replicaId), record);
-    this.metrics.renewal((this.clock() - sent) / 1000, result.ok);
-    if (!result.ok) {
-      this.log.warn({ reason: result.reason }, 'ownership: heartbeat not renewed');
-      // Tried again at the next tick, not a whole heartbeat interval later: the fence is running.
-      this.lastHeartbeat = 0;
-      return;
-    }
-    this.lastHeartbeatOk = Math.max(this.lastHeartbeatOk ?? 0, sent);
-    this.view.ownWriteAcknowledged(sent, result.revision);
-  }
-
-  /** Our heartbeat is too old for us to be sure nobody may take our leases: stop serving them. */
-  private fenced(now: number): boolean {
-    return this.lastHeartbeatOk === undefined || now - this.lastHeartbeatOk > this.settings.leaseTtlMs * FENCE_SHARE;
   }
 
   /** While we release a connection: the lease as another replica (the taker) wrote it, if it did. */
@@ -417,7 +309,10 @@ export class LeaseOwnership implements Ownership {
   private async write(id: string, held: HeldLease, state?: LeaseState): Promise<boolean> {
     const result = await held.write(async () => {
       const lease = this.desiredLease(id, held, state);
-      return { lease, result: await this.writeLease(id, () => this.bucket.update(leaseKey(id), lease, held.revision)) };
+      return {
+        lease,
+        result: await this.sync.writeLease(id, () => this.bucket.update(leaseKey(id), lease, held.revision)),
+      };
     });
     if (!result || result.ok) return result?.ok ?? false;
     if (!result.conflict) {
@@ -457,7 +352,7 @@ export class LeaseOwnership implements Ownership {
   private balance(): void {
     const now = this.clock();
     // Nothing is taken before our heartbeat is written: others would see the new lease's holder as dead.
-    if (this.fenced(now) && !this.leaving) return;
+    if (this.heartbeat.fenced(now) && !this.leaving) return;
     const live = new Set(this.view.sharingReplicas(now).map((h) => h.replica));
     if (this.leaving) live.delete(this.settings.replicaId);
     else live.add(this.settings.replicaId);
@@ -501,13 +396,13 @@ export class LeaseOwnership implements Ownership {
         ...(from ? { from } : {}),
       };
       const key = leaseKey(id);
-      let result = await this.writeLease(id, () =>
+      let result = await this.sync.writeLease(id, () =>
         revision !== undefined ? this.bucket.update(key, lease, revision) : this.bucket.create(key, lease),
       );
       // The key we saw may be gone meanwhile (an older bucket's max age removes leases and delete markers): then it is
       // absent.
       if (!result.ok && result.conflict && revision !== undefined && !result.current)
-        result = await this.writeLease(id, () => this.bucket.create(key, lease));
+        result = await this.sync.writeLease(id, () => this.bucket.create(key, lease));
       if (!result.ok) {
         this.slots.claimLost(id, this.clock() + this.tickMs);
         this.log.debug({ janus_id: id, reason: result.reason }, 'ownership: take lost to another replica');
@@ -518,7 +413,7 @@ export class LeaseOwnership implements Ownership {
         // Leaving, or no longer listed, since the take began: give it straight back.
         this.slots.claimWithdrawn(id);
         const taken = result.revision;
-        await this.writeLease(id, () => this.bucket.update(key, { ...lease, state: 'free' }, taken));
+        await this.sync.writeLease(id, () => this.bucket.update(key, { ...lease, state: 'free' }, taken));
         return;
       }
       const held = new HeldLease(spec, lease, result.revision);
@@ -602,7 +497,7 @@ export class LeaseOwnership implements Ownership {
       'warn',
       async () => {
         await this.host.drop(id, reason, 0);
-        await this.writeLease(id, () => this.bucket.update(leaseKey(id), owner, held.revision));
+        await this.sync.writeLease(id, () => this.bucket.update(leaseKey(id), owner, held.revision));
       },
       this.restUntil(),
     );
@@ -632,7 +527,7 @@ export class LeaseOwnership implements Ownership {
       session_id: this.host.sessionOf(id) ?? held.lease.session_id,
       state: 'serving',
     };
-    const result = await this.writeLease(id, () => this.bucket.update(leaseKey(id), lease, revision));
+    const result = await this.sync.writeLease(id, () => this.bucket.update(leaseKey(id), lease, revision));
     if (!result.ok) {
       held.reclaimFailed();
       return;

@@ -5,7 +5,7 @@
  * testcontainers instead (containers.ts), with the same interface.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -83,7 +83,10 @@ export function manage(child: ChildProcess, keep = 200_000): ManagedProcess {
   return {
     pid: child.pid!,
     child,
-    pause: () => child.kill('SIGSTOP'),
+    pause: () => {
+      child.kill('SIGSTOP');
+      untilStopped(child.pid!);
+    },
     resume: () => child.kill('SIGCONT'),
     kill: async () => {
       if (gone()) return;
@@ -103,6 +106,24 @@ export function manage(child: ChildProcess, keep = 200_000): ManagedProcess {
     },
     output: () => out,
   };
+}
+
+/**
+ * kill() returns once the signal is queued; each thread stops when it next runs. Janus answered a
+ * request sent right after SIGSTOP (5 ms later, on a loaded machine): wait until every thread
+ * shows state T in /proc (at most a second; a process that is gone counts as stopped).
+ */
+function untilStopped(pid: number): void {
+  const until = Date.now() + 1000;
+  const stopped = (stat: string): boolean => stat.slice(stat.lastIndexOf(')') + 2).startsWith('T');
+  while (Date.now() < until) {
+    try {
+      const tasks = readdirSync(`/proc/${pid}/task`);
+      if (tasks.every((task) => stopped(readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8')))) return;
+    } catch {
+      return;
+    }
+  }
 }
 
 export interface NatsServer extends ServerHandle {

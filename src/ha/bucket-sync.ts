@@ -1,0 +1,128 @@
+/**
+ * Keeps this replica's view of the ownership bucket true. The watch feeds it; a watch that does
+ * not deliver what the bucket is known to hold (our acknowledged heartbeat, a revision a refused
+ * write told of) is started again; and every lease write's answer corrects it: an acknowledged
+ * revision makes older entries stale, and a refused write reads the key from the stream's
+ * leader rather than wait for a watch that may read a copy that is behind, or numbers
+ * differently (nats-server 2.9 has left restarted nodes' copies so).
+ */
+import type { Logger } from '../log.js';
+import { BucketWatch } from './bucket-watch.js';
+import type { WriteResult } from './lease-bucket.js';
+import type { Bucket } from './lease-ownership-interfaces.js';
+import { heartbeatKey, leaseKey } from './lease-record.js';
+import type { OwnershipView, WatchedEntry } from './ownership-view.js';
+
+export interface BucketSyncHandlers {
+  /** One entry for the view, from the watch or read from the leader; says whether it was stale. */
+  entry(entry: WatchedEntry): { stale?: true };
+  /** The leader holds our own write of this lease at `revision`: the next write goes over it. */
+  ownLeaseAtLeader(janusId: string, revision: number): void;
+}
+
+export interface BucketSyncSettings {
+  /** This process: a lease it wrote is its own. */
+  readonly instance: string;
+  /** At most one watch restart this often; a write unseen this long restarts the watch. */
+  readonly restartAfterMs: number;
+  /** How long the current values may take to arrive before the watch is started again. */
+  readonly initTimeoutMs: number;
+}
+
+export class BucketSync {
+  private readonly watch: BucketWatch;
+  private lastRestart = 0;
+  private stopped = false;
+  /** Leases being read from the bucket's leader. */
+  private readonly reading = new Set<string>();
+
+  constructor(
+    private readonly bucket: Bucket,
+    private readonly view: OwnershipView,
+    private readonly handlers: BucketSyncHandlers,
+    private readonly settings: BucketSyncSettings,
+    private readonly log: Logger,
+    private readonly clock: () => number,
+  ) {
+    this.watch = new BucketWatch(bucket, (entry) => void handlers.entry(entry), log, settings.initTimeoutMs);
+  }
+
+  /** Resolves once the bucket's current content has been delivered. */
+  start(): Promise<void> {
+    return this.watch.start();
+  }
+
+  /** From the bucket's current content again (NATS came back: the watch may have missed changes). */
+  restart(): void {
+    this.watch.restart();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.watch.stop();
+  }
+
+  /**
+   * Our acknowledged heartbeat, or a lease revision a refused write told of, has not come back
+   * through the watch in time: the watch sees nothing, or a stale copy of the bucket; start it again.
+   */
+  checkWatch(now: number): void {
+    const unseenSince = this.view.oldestUnseenWrite();
+    if (unseenSince === undefined || now - unseenSince < this.settings.restartAfterMs) return;
+    this.restartWatch(now, { unseen_for_ms: Math.round(now - unseenSince) });
+  }
+
+  /** Runs one lease write and learns from its answer. */
+  async writeLease(janusId: string, write: () => Promise<WriteResult>): Promise<WriteResult> {
+    const result = await write();
+    if (result.ok) this.view.written(leaseKey(janusId), result.revision);
+    else if (result.conflict) this.writeRefused(janusId, result.current);
+    return result;
+  }
+
+  /** A lease write was refused: the leader has the key at `current`. Whatever the view says, the key is read again. */
+  private writeRefused(janusId: string, current: number | undefined): void {
+    const now = this.clock();
+    const seen = this.view.lease(janusId)?.revision;
+    const standing = current !== undefined ? this.view.leaderHas(janusId, current, now) : undefined;
+    this.log.debug(
+      { janus_id: janusId, leader_revision: current, seen_revision: seen },
+      'ownership: lease write refused; reading the lease from the leader',
+    );
+    if (standing === 'ahead')
+      this.restartWatch(now, { janus_id: janusId, leader_revision: current, seen_revision: seen });
+    void this.readFromLeader(janusId);
+  }
+
+  /** Reads a lease from the bucket's leader, and its holder's heartbeat, into the view as if the watch had. */
+  private async readFromLeader(janusId: string): Promise<void> {
+    if (this.reading.has(janusId)) return;
+    this.reading.add(janusId);
+    try {
+      const entry = await this.bucket.read(leaseKey(janusId));
+      if (!entry || this.stopped || this.handlers.entry(entry).stale) return;
+      const lease = this.view.lease(janusId)?.lease;
+      if (lease?.instance === this.settings.instance) this.handlers.ownLeaseAtLeader(janusId, entry.revision);
+      // Without its holder's heartbeat the view would count a live holder dead.
+      else if (lease?.v === 2) {
+        const heartbeat = await this.bucket.read(heartbeatKey(lease.replica));
+        if (heartbeat && !this.stopped) this.handlers.entry(heartbeat);
+      }
+    } catch (err) {
+      this.log.debug(
+        { janus_id: janusId, err: (err as Error).message },
+        'ownership: cannot read a lease from the leader',
+      );
+    } finally {
+      this.reading.delete(janusId);
+    }
+  }
+
+  /** Starts the watch again, at most once per `restartAfterMs`. */
+  private restartWatch(now: number, why: Record<string, unknown>): void {
+    if (now - this.lastRestart < this.settings.restartAfterMs) return;
+    this.lastRestart = now;
+    this.log.warn(why, 'ownership: the bucket watch has not delivered what the bucket holds; starting it again');
+    this.watch.restart();
+  }
+}
