@@ -67,6 +67,9 @@ export class BucketSync {
    * through the watch in time: the watch sees nothing, or a stale copy of the bucket; start it again.
    */
   checkWatch(now: number): void {
+    const differsSince = this.view.watchNumberingDiffers();
+    if (differsSince !== undefined && this.restartWatch(now, { reason: 'its copy numbers messages unlike the leader' }))
+      return;
     const unseenSince = this.view.oldestUnseenWrite();
     if (unseenSince === undefined || now - unseenSince < this.settings.restartAfterMs) return;
     this.restartWatch(now, { unseen_for_ms: Math.round(now - unseenSince) });
@@ -118,11 +121,16 @@ export class BucketSync {
     }
   }
 
-  /** Starts the watch again, at most once per `restartAfterMs`. */
-  private restartWatch(now: number, why: Record<string, unknown>): void {
-    if (now - this.lastRestart < this.settings.restartAfterMs) return;
+  /**
+   * Starts the watch again, at most once per `restartAfterMs`; says whether it did. When the
+   * watch read a copy numbered unlike the leader, the revisions learnt from it are forgotten.
+   */
+  private restartWatch(now: number, why: Record<string, unknown>): boolean {
+    if (now - this.lastRestart < this.settings.restartAfterMs) return false;
     this.lastRestart = now;
     this.log.warn(why, 'ownership: the bucket watch has not delivered what the bucket holds; starting it again');
+    if (this.view.watchNumberingDiffers() !== undefined) this.view.forgetRevisions();
     this.watch.restart();
+    return true;
   }
 }

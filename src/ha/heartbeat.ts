@@ -25,6 +25,7 @@ export const HEARTBEATS_PER_TTL = 5;
 export class HeartbeatWriter {
   private readonly record: Heartbeat;
   private lastSent = 0;
+  private writes = 0;
   /** When the last successful write was sent: nobody may take our leases until a TTL after it. */
   private lastOk: number | undefined;
   private readonly fenceMs: number;
@@ -61,9 +62,10 @@ export class HeartbeatWriter {
   async write(leaving: boolean): Promise<void> {
     const sent = this.clock();
     this.lastSent = sent;
+    const n = ++this.writes;
     const result = await this.bucket.put(
       heartbeatKey(this.record.replica),
-      leaving ? { ...this.record, leaving: true } : this.record,
+      leaving ? { ...this.record, leaving: true, n } : { ...this.record, n },
     );
     this.metrics.renewal((this.clock() - sent) / 1000, result.ok);
     if (!result.ok) {
@@ -73,7 +75,7 @@ export class HeartbeatWriter {
       return;
     }
     this.lastOk = Math.max(this.lastOk ?? 0, sent);
-    this.view.ownWriteAcknowledged(sent, result.revision);
+    this.view.ownWriteAcknowledged(sent, result.revision, n);
   }
 
   /** Our heartbeat is too old for us to be sure nobody may take our leases (or was never written). */

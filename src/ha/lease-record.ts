@@ -48,6 +48,12 @@ export interface Heartbeat {
   readonly ttl_ms: number;
   /** Shutting down: it hands its connections over and counts no more in the fair share. */
   readonly leaving?: boolean;
+  /**
+   * Which write of this instance it is (1, 2, …): the writer compares the revision the leader
+   * acknowledged with the one its watch shows for the same write, and so sees a watch that
+   * reads a copy of the stream numbered differently.
+   */
+  readonly n?: number;
 }
 
 const LEASE_PREFIX = 'owner.';
@@ -132,6 +138,7 @@ export function decodeHeartbeat(bytes: Uint8Array): Heartbeat | undefined {
     since: value.since,
     ttl_ms: value.ttl_ms,
     ...(value.leaving === true ? { leaving: true } : {}),
+    ...(typeof value.n === 'number' && Number.isSafeInteger(value.n) ? { n: value.n } : {}),
   };
 }
 

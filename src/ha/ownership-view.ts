@@ -54,6 +54,9 @@ const LONGEST_V1_TTL_MS = 120_000;
 export type TakeBasis =
   { revision: number; previous: Lease | undefined } | { revision: undefined; previous: Lease | undefined };
 
+/** Heartbeat writes whose two revisions (acknowledged, watched) are kept for comparison. */
+const NUMBERING_KEPT = 16;
+
 /** Own successful writes since a heartbeat was last seen before its writer counts as dead (see above). */
 export const WRITABLE_ROUNDS = 3;
 
@@ -65,6 +68,10 @@ export class OwnershipView {
   private readonly ownWrites: number[] = [];
   /** Acknowledged heartbeat writes the watch has not delivered yet, oldest first. */
   private readonly unseenOwnWrites: Array<{ revision: number; sentAt: number }> = [];
+  /** Our heartbeat writes by number (Heartbeat.n): the revision the leader acknowledged, the one the watch showed. */
+  private readonly ownNumbering = new Map<number, { acked?: number; watched?: number }>();
+  /** Since when the watch has shown one of our heartbeats at another revision than the leader acknowledged. */
+  private numberingDiffersSince: number | undefined;
   /** Per key, the highest revision known to exist: older entries are stale. */
   private readonly revisions = new Map<string, number>();
   /** Per lease key, a revision the leader said exists (a refused write) that the watch has not delivered yet. */
@@ -110,7 +117,11 @@ export class OwnershipView {
     const seenAt = known?.revision === entry.revision ? known.seenAt : now;
     if (heartbeat) this.heartbeats.set(key.replica, { heartbeat, revision: entry.revision, seenAt });
     else this.heartbeats.delete(key.replica);
-    if (heartbeat && key.replica === this.ownReplica) this.ownWriteSeen(entry.revision);
+    if (heartbeat && key.replica === this.ownReplica) {
+      if (heartbeat.n !== undefined) this.compareNumbering(heartbeat.n, { watched: entry.revision }, now);
+      // A copy numbered unlike the leader proves nothing about what was written before.
+      if (this.numberingDiffersSince === undefined) this.ownWriteSeen(entry.revision);
+    }
     return { heartbeat: key.replica };
   }
 
@@ -119,9 +130,40 @@ export class OwnershipView {
   }
 
   /** The bucket acknowledged one of this replica's heartbeat writes; it counts once the watch delivers it. */
-  ownWriteAcknowledged(sentAt: number, revision: number): void {
+  ownWriteAcknowledged(sentAt: number, revision: number, n?: number): void {
     // Not a floor for the watch: our earlier heartbeats it delivers still count as seen.
     this.unseenOwnWrites.push({ revision, sentAt });
+    if (n !== undefined) this.compareNumbering(n, { acked: revision }, sentAt);
+  }
+
+  /**
+   * The same heartbeat write at two revisions, the leader's and the watch's: the watch reads a
+   * copy of the stream that numbers messages differently (nats-server 2.9 has left copies so
+   * after a partition or a restart). Revisions from that copy mean nothing next to the leader's.
+   */
+  private compareNumbering(n: number, seen: { acked?: number; watched?: number }, now: number): void {
+    const both = { ...this.ownNumbering.get(n), ...seen };
+    this.ownNumbering.set(n, both);
+    if (this.ownNumbering.size > NUMBERING_KEPT) this.ownNumbering.delete(this.ownNumbering.keys().next().value!);
+    if (both.acked !== undefined && both.watched !== undefined && both.acked !== both.watched)
+      this.numberingDiffersSince ??= now;
+  }
+
+  /** Since when the watch has read a copy of the stream numbered otherwise than the leader, if it has. */
+  watchNumberingDiffers(): number | undefined {
+    return this.numberingDiffersSince;
+  }
+
+  /**
+   * The watch starts again on another copy: what was learnt of revisions from the one it read
+   * (numbered otherwise than the leader) must not make the new copy's entries look stale.
+   */
+  forgetRevisions(): void {
+    this.revisions.clear();
+    // Evidence that the bucket takes writes came through that copy too: gathered again from the next one.
+    this.ownWrites.length = 0;
+    this.ownNumbering.clear();
+    this.numberingDiffersSince = undefined;
   }
 
   /** The bucket acknowledged our write of `key` at `revision`: anything older the watch delivers is stale. */

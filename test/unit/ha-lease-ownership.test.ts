@@ -489,6 +489,50 @@ describe('LeaseOwnership: a watch reading a copy of the bucket that is behind', 
     expect(a.host.of('drop')).toEqual([]);
   });
 
+  it('restarts its watch, forgetting what it read, when the watch numbers our heartbeat otherwise', async () => {
+    const { kv, replica } = world();
+    const z = kv.bucket('Z');
+    await z.put(heartbeatKey('Z'), { replica: 'Z', instance: 'Z-1', since: new Date().toISOString(), ttl_ms: TTL });
+    const lease: Lease = {
+      replica: 'Z',
+      instance: 'Z-1',
+      session_id: 9,
+      since: new Date().toISOString(),
+      state: 'serving',
+      ttl_ms: LEGACY_READERS_TTL_MS,
+      v: 2,
+    };
+    await z.put(leaseKey('jx'), lease);
+    const a = replica('A');
+    await a.join('j1');
+    await advance(SETTLE + 2 * TICK);
+    const stateOfJx = () => a.leaseOwnership.owners().owners.find((o) => o.janus_id === 'jx')?.state;
+    expect(stateOfJx()).toBe('serving');
+
+    // A copy that numbers everything 100 higher, and says jx is free.
+    const copy = kv.snapshot();
+    const renumbered = new Map(
+      [...copy].map(([key, entry]) => [
+        key,
+        key === leaseKey('jx')
+          ? {
+              ...entry,
+              value: new TextEncoder().encode(JSON.stringify({ ...lease, state: 'free' })),
+              revision: entry.revision + 100,
+            }
+          : { ...entry, revision: entry.revision + 100 },
+      ]),
+    );
+    const watches = kv.watchesStarted('A');
+    kv.replayTo('A', renumbered);
+    expect(stateOfJx()).toBe('free');
+    // At the next tick, not after two heartbeat intervals without our own write seen.
+    await advanceUntil(() => kv.watchesStarted('A') > watches, 2 * TICK);
+    await advance(TICK);
+    expect(stateOfJx()).toBe('serving');
+    expect(a.host.of('drop')).toEqual([]);
+  });
+
   it('reads a lease from the leader when a write is refused over a revision its watch has not shown', async () => {
     const { kv, replica } = world();
     const a = replica('A');

@@ -173,8 +173,11 @@ describe('heartbeat records', () => {
     ttl_ms: 6000,
   };
 
-  it('round-trips a heartbeat', () => {
+  it('round-trips a heartbeat, with its write number when it has one', () => {
     expect(decodeHeartbeat(encodeRecord(heartbeat))).toEqual(heartbeat);
+    expect(decodeHeartbeat(encodeRecord({ ...heartbeat, n: 12 }))).toEqual({ ...heartbeat, n: 12 });
+    // A write number that is not a whole number is left out: the heartbeat still counts.
+    expect(decodeHeartbeat(bytes({ ...heartbeat, n: 1.5 }))).toEqual(heartbeat);
   });
 
   it('rejects a heartbeat with a missing or mistyped field, or one that is not an object', () => {

@@ -331,6 +331,26 @@ describe('OwnershipView heartbeats', () => {
     expect(view.takeBasis('j1')).toEqual({ revision: 30, previous: undefined });
   });
 
+  it('sees a watch reading a copy numbered unlike the leader, and forgets what it learnt from it when told', () => {
+    const view = new OwnershipView(TTL, 'me');
+    view.ownWriteAcknowledged(100, 40, 7);
+    // The same write (n 7) at the revision the leader gave it: the numbering agrees.
+    view.apply(put(heartbeatKey('me'), { ...heartbeatOf('me'), n: 7 }, 40), 110);
+    expect(view.watchNumberingDiffers()).toBeUndefined();
+    // Write 8 shown before its acknowledgement arrives, at another revision.
+    view.apply(put(leaseKey('j1'), leaseOf('serving'), 90), 150);
+    view.apply(put(heartbeatKey('me'), { ...heartbeatOf('me'), n: 8 }, 95), 210);
+    expect(view.watchNumberingDiffers()).toBeUndefined();
+    view.ownWriteAcknowledged(200, 44, 8);
+    expect(view.watchNumberingDiffers()).toBe(200);
+    // Revisions from that copy made the leader's entries look stale; once forgotten they are taken.
+    expect(view.apply(put(leaseKey('j1'), leaseOf('releasing'), 41), 300)).toEqual({ stale: true });
+    view.forgetRevisions();
+    expect(view.watchNumberingDiffers()).toBeUndefined();
+    expect(view.apply(put(leaseKey('j1'), leaseOf('releasing'), 41), 300)).toEqual({ lease: 'j1' });
+    expect(view.lease('j1')).toMatchObject({ revision: 41, lease: { state: 'releasing' } });
+  });
+
   it('takes our own acknowledged write as known: the watch delivering an older revision of the key is stale', () => {
     const view = new OwnershipView(TTL, 'me');
     view.apply(put(leaseKey('j1'), { ...leaseOf('serving'), replica: 'a', instance: 'a-1' }, 10), 0);
