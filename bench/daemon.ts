@@ -3,7 +3,7 @@
  * BENCH_DAEMON_MAIN: another build's main.js (e.g. one of the last commit while src/ does not compile).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { manage, REPO, type ManagedProcess as Managed } from '../test/support/processes.js';
@@ -55,7 +55,11 @@ export function startDaemon(options: DaemonOptions): DaemonProcess {
   const problems: string[] = [];
   let bytes = 0;
   let partial = '';
+  // BENCH_DAEMON_LOGS=<dir>: each daemon's log lines kept in <dir>/<pid>.log, to see where the time went.
+  const keep = process.env.BENCH_DAEMON_LOGS;
+  if (keep) mkdirSync(keep, { recursive: true });
   child.stdout!.on('data', (d: Buffer) => {
+    if (keep) appendFileSync(join(keep, `${child.pid}.log`), d);
     bytes += d.length;
     const lines = (partial + d.toString()).split('\n');
     partial = lines.pop() ?? '';

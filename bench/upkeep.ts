@@ -308,6 +308,7 @@ async function runSize(n: number, nats: NatsServer, janus: FakeJanus, nc: NatsCo
       const daemon = startDaemon({
         natsUrl: nats.url,
         connections,
+        ...(process.env.BENCH_UPKEEP_PROFILE_DIR ? { profileDir: process.env.BENCH_UPKEEP_PROFILE_DIR } : {}),
         config: {
           nats: { servers: [nats.url], subjectPrefix: prefix },
           http: { host: '127.0.0.1', port: ports[k] },
@@ -379,7 +380,9 @@ async function runSize(n: number, nats: NatsServer, janus: FakeJanus, nc: NatsCo
     };
   } finally {
     // No hand-overs at the end: the next size starts from nothing.
-    await Promise.all([...daemons.values()].map((d) => d.daemon.kill()));
+    // A profiled daemon writes its profile only when it exits on its own (SIGTERM).
+    const profiling = process.env.BENCH_UPKEEP_PROFILE_DIR !== undefined;
+    await Promise.all([...daemons.values()].map((d) => (profiling ? d.daemon.stop(60_000) : d.daemon.kill())));
   }
 }
 

@@ -57,6 +57,7 @@ export class LeaseOwnership implements Ownership {
   /** No balancing before this: replicas started together first see each other's heartbeats. */
   private balanceFrom = Number.POSITIVE_INFINITY;
   private tickTimer: NodeJS.Timeout | undefined;
+  private settleTimer: NodeJS.Timeout | undefined;
   private balancing = false;
   private balanceAgain = false;
   private readonly tickMs: number;
@@ -132,7 +133,10 @@ export class LeaseOwnership implements Ownership {
     if (!this.announced && !this.leaving) {
       this.announced = true;
       await this.heartbeat.write(false);
-      this.balanceFrom = this.clock() + Math.min(1000, this.settings.leaseTtlMs / 3);
+      const settle = Math.min(1000, this.settings.leaseTtlMs / 3);
+      this.balanceFrom = this.clock() + settle;
+      // Balanced as soon as it may, not at the next tick or watch entry (up to a tick later: 1 s by default).
+      this.settleTimer = setTimeout(() => this.scheduleBalance(), settle);
       this.log.info(
         {
           replica: this.settings.replicaId,
@@ -214,6 +218,7 @@ export class LeaseOwnership implements Ownership {
   stop(): void {
     this.stopped = true;
     clearInterval(this.tickTimer);
+    clearTimeout(this.settleTimer);
     this.sync.stop();
   }
 

@@ -307,6 +307,19 @@ describe('LeaseOwnership: one replica', () => {
   });
 });
 
+describe('LeaseOwnership: start', () => {
+  it('takes its share as soon as the settling time after its announcement is over, not at the next tick', async () => {
+    const { kv, replica } = world();
+    const a = replica('A');
+    await a.join('j1');
+    await advance(SETTLE - 10);
+    expect(kv.writesTo(leaseKey('j1'), 'A')).toEqual([]);
+    // Ticks come every 300 ms from start(): the next one is 200 ms after the settling time.
+    await advance(20);
+    expect(kv.writesTo(leaseKey('j1'), 'A').map((w) => (w.record as Lease).state)).toEqual(['taking', 'serving']);
+  });
+});
+
 describe('LeaseOwnership: two replicas', () => {
   it('hands the excess over to a replica that joins, the giver closing only once the taker serves', async () => {
     const { kv, events, replica } = world();
