@@ -58,6 +58,7 @@ export class LeaseOwnership implements Ownership {
   private balanceFrom = Number.POSITIVE_INFINITY;
   private tickTimer: NodeJS.Timeout | undefined;
   private settleTimer: NodeJS.Timeout | undefined;
+  private silenceTimer: NodeJS.Timeout | undefined;
   private balancing = false;
   private balanceAgain = false;
   private readonly tickMs: number;
@@ -219,6 +220,7 @@ export class LeaseOwnership implements Ownership {
     this.stopped = true;
     clearInterval(this.tickTimer);
     clearTimeout(this.settleTimer);
+    clearTimeout(this.silenceTimer);
     this.sync.stop();
   }
 
@@ -283,6 +285,7 @@ export class LeaseOwnership implements Ownership {
     }
     if (this.announced && this.heartbeat.due(now, this.tickMs)) this.runDetached(this.heartbeat.write(this.leaving));
     this.sync.checkWatch(now);
+    this.balanceAtNextSilence(now);
     this.scheduleBalance();
   }
 
@@ -331,6 +334,14 @@ export class LeaseOwnership implements Ownership {
     if (seen && seen.revision > held.revision && !held.isFinished)
       this.heldLeaseChanged(id, held, seen.lease, seen.revision);
     return false;
+  }
+
+  /** A replica's heartbeat reaches its TTL of silence before the next tick: balance then. */
+  private balanceAtNextSilence(now: number): void {
+    const at = this.view.nextSilence(now);
+    clearTimeout(this.silenceTimer);
+    if (at !== undefined && at - now < this.tickMs)
+      this.silenceTimer = setTimeout(() => this.scheduleBalance(), at - now);
   }
 
   private scheduleBalance(): void {

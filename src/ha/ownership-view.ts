@@ -249,6 +249,21 @@ export class OwnershipView {
     return [...this.heartbeats.values()].filter((h) => this.heartbeatIsLive(h, now)).map((h) => h.heartbeat);
   }
 
+  /**
+   * The next moment a live replica's heartbeat will have been silent for its TTL (after `now`),
+   * when its leases may become takeable: balancing then, not at the next tick, keeps a failover
+   * within the TTL and a few milliseconds.
+   */
+  nextSilence(now: number): number | undefined {
+    let next: number | undefined;
+    for (const [replica, seen] of this.heartbeats) {
+      if (replica === this.ownReplica) continue;
+      const at = seen.seenAt + Math.max(this.ttlMs, seen.heartbeat.ttl_ms) + 1;
+      if (at > now && (next === undefined || at < next)) next = at;
+    }
+    return next;
+  }
+
   /** Live replicas that count in the fair share: not leaving. */
   sharingReplicas(now: number): Heartbeat[] {
     return this.liveReplicas(now).filter((h) => !h.leaving);

@@ -691,6 +691,37 @@ describe('LeaseOwnership: keys the bucket aged out', () => {
   });
 });
 
+describe('LeaseOwnership: failover', () => {
+  it("takes a dead replica's connections a TTL after its last heartbeat, not at its next tick after that", async () => {
+    const { kv, replica } = world();
+    const a = replica('A');
+    await a.join('j1', 'j2');
+    await advance(SETTLE + 2 * TICK);
+    // B's heartbeats, and so the moment its silence reaches the TTL, half a tick away from A's ticks.
+    await advance(TICK / 2 - ((Date.now() - T0) % TICK));
+    const b = replica('B');
+    await b.join('j1', 'j2');
+    await advance(SETTLE + 3 * TTL);
+    expect(b.leaseOwnership.leasesHeld).toBe(1);
+    const [ofB] = ['j1', 'j2'].filter((id) => kv.lease(id)?.replica === 'B');
+
+    b.leaseOwnership.stop(); // dead: no hand-over, its heartbeat goes silent
+    const lastHeartbeat = kv
+      .writesTo(heartbeatKey('B'), 'B')
+      .filter((w) => w.outcome === 'ok')
+      .at(-1)!.at;
+    while (kv.lease(ofB!)?.replica !== 'A') {
+      if (Date.now() - lastHeartbeat > 2 * TTL) throw new Error('not taken within 2 TTLs');
+      await advance(5);
+    }
+    const taken = kv
+      .writesTo(leaseKey(ofB!), 'A')
+      .find((w) => w.at > lastHeartbeat && (w.record as Lease).state === 'taking')!.at;
+    expect(taken - lastHeartbeat).toBeGreaterThan(TTL);
+    expect(taken - lastHeartbeat).toBeLessThan(TTL + 20);
+  });
+});
+
 describe('LeaseOwnership: fencing and failed writes', () => {
   it('stops serving once its heartbeat has failed for 70 % of the TTL, before anyone may take its leases', async () => {
     const { kv, replica } = world();
