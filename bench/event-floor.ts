@@ -1,7 +1,7 @@
 /**
  * The event legs' floor: the least any Janus → NATS event relay written with nats.js and ws
  * does per event, in its own process.
- *   node dist-bench/bench/event-floor.js <nats-url> <janus ws url> [janus_id]
+ *   node dist-bench/bench/event-floor.js <nats-url> <janus ws url> [janus_id] [capture]
  *
  * It creates one Janus session, then for every message on `janus.request.floor`: parses it,
  * puts its own transaction and the session on it and writes it to Janus (writes of one tick
@@ -14,11 +14,14 @@
  * Nats-Msg-Id), made the plain way with nats.js `headers()`. Nothing else: no validation, no
  * header-value checks, no timeouts, no metrics, no logging, no reconnects, no other
  * notifications. Whatever the daemon costs per event beyond this is the price of its features.
+ * With `capture`, each event goes out as a JetStream publish does (a reply subject, `<inbox>.<n>`,
+ * under one subscription that counts the PubAcks and reads nothing of them): the least a relay
+ * capturing into a stream does, with no retries, order or once-only guarantee.
  * `bench.event-floor.cpu` answers with process.cpuUsage(). Prints "ready" once serving.
  */
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { connect, headers, type Msg } from 'nats';
+import { connect, createInbox, headers, type Msg } from 'nats';
 import WebSocket from 'ws';
 
 type Body = Record<string, unknown> & { janus?: string; transaction?: string };
@@ -26,6 +29,7 @@ type Body = Record<string, unknown> & { janus?: string; transaction?: string };
 const natsUrl = process.argv[2] ?? 'nats://127.0.0.1:4222';
 const janusUrl = process.argv[3];
 const janusId = process.argv[4] ?? 'floor';
+const capture = process.argv[5] === 'capture';
 if (!janusUrl) {
   process.stderr.write('usage: event-floor.js <nats-url> <janus ws url> [janus_id]\n');
   process.exit(2);
@@ -61,6 +65,14 @@ let counter = 0;
 const nc = await connect({ servers: natsUrl, name: 'bench-event-floor' });
 const idPrefix = `${randomBytes(6).toString('hex')}-${janusId}-`;
 let sequence = 0;
+const ackPrefix = `${createInbox()}.`;
+let acks = 0;
+if (capture)
+  nc.subscribe(`${ackPrefix}*`, {
+    callback: () => {
+      acks++;
+    },
+  });
 
 /** One event: the client's transaction back on it, published with the daemon's headers. */
 function publishEvent(event: Body, ours: string): void {
@@ -76,9 +88,10 @@ function publishEvent(event: Body, ours: string): void {
   const plugin = (event.plugindata as { plugin?: unknown } | undefined)?.plugin;
   if (typeof plugin === 'string') h.set('Janus-Plugin', plugin);
   if (clientTransaction !== undefined) h.set('Janus-Transaction', clientTransaction);
-  h.set('Nats-Msg-Id', idPrefix + (++sequence).toString(36));
+  const id = (++sequence).toString(36);
+  h.set('Nats-Msg-Id', idPrefix + id);
   const data = Buffer.from(JSON.stringify({ janus_id: janusId, janus_url: janusUrl, janus_body: event }));
-  nc.publish(eventSubject, data, { headers: h });
+  nc.publish(eventSubject, data, capture ? { headers: h, reply: ackPrefix + id } : { headers: h });
 }
 
 ws.on('message', (data) => {
@@ -127,7 +140,7 @@ function relay(msg: Msg): void {
 nc.subscribe(requestSubject, { callback: (_err, msg) => relay(msg) });
 nc.subscribe('bench.event-floor.cpu', {
   callback: (_err, msg) => {
-    msg.respond(Buffer.from(JSON.stringify(process.cpuUsage())));
+    msg.respond(Buffer.from(JSON.stringify({ ...process.cpuUsage(), acks })));
   },
 });
 await nc.flush();

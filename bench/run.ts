@@ -14,6 +14,8 @@
  *   floor    NATS → a minimal event relay (bench/event-floor.ts: Janus `event` in, published with
  *            the daemon's headers out; nothing else) → a NATS subscriber: the event legs' floor
  *   bridge   NATS → the daemon above (capture off) → janus.event.<id>
+ *   capture floor  the floor relay publishing as a JetStream publish does (a reply subject, PubAcks
+ *            counted) on the capture leg's nats-server, into its stream: what capture costs any relay
  *   capture  NATS → a second daemon with JetStream capture on (events.stream.enabled, an R1 file
  *            stream in a temporary store directory, its own nats-server with -js) → janus.event.<id>;
  *            the stream must hold every event once
@@ -850,7 +852,28 @@ async function main(): Promise<void> {
     streamRounds.push({ ...burstStored, messages: messages ?? null, expected, stored_once: messages === expected });
   };
 
-  const eventLegs = { direct: directEventLeg, floor: floorEventLeg, bridge: bridgeEventLeg, capture: captureEventLeg };
+  // capture floor: the event floor publishing as a JetStream publish does, into the same stream, on the capture
+  // leg's nats-server: what capturing costs any relay, and what the server's ingest alone does to live consumers.
+  const profileCaptureFloor = PROFILE ? join(PROFILE_DIR, 'capture-floor') : undefined;
+  const captureFloor = await startResponder(
+    'event-floor.js',
+    [jsNats.url, `ws://127.0.0.1:${janus.wsPort}/janus`, 'floorcap', 'capture'],
+    profileCaptureFloor,
+  );
+  cleanups.push(() => captureFloor.stop());
+  const captureFloorEventLeg = await natsEventLeg(jsNc, 'floorcap', {
+    cpu: cpuOver(jsNc, 'bench.event-floor.cpu'),
+    janus: janusCpu(janus),
+    nats: { read: () => procCpuMicros(jsNats.pid) },
+  });
+
+  const eventLegs = {
+    direct: directEventLeg,
+    floor: floorEventLeg,
+    bridge: bridgeEventLeg,
+    captureFloor: captureFloorEventLeg,
+    capture: captureEventLeg,
+  };
   for (const [name, leg] of Object.entries(eventLegs)) {
     log(`${name}: event warm-up (${EVENT_WARMUP} events)`);
     await eventBurst(leg, EVENT_WARMUP, 'w-');
@@ -865,6 +888,7 @@ async function main(): Promise<void> {
     direct: directEvents,
     floor: floorEvents,
     bridge: bridgeEvents,
+    captureFloor: captureFloorEvents,
     capture: captureEvents,
   } = await measureEventLegs(eventLegs);
 
@@ -1046,6 +1070,13 @@ async function main(): Promise<void> {
     },
     capture_cpu_us_per_event: ratio(captureEvents.cpu!.us_per_request, 35, true),
     capture_stored_once: captureResult.stream.stored_once,
+    // Against the capture floor (info: the issue's targets are absolute).
+    capture_over_capture_floor_cpu: {
+      value: captureEvents.cpu!.us_per_request / captureFloorEvents.cpu!.us_per_request,
+      per_round: perRound((i) => eventCpu(captureEvents, i) / eventCpu(captureFloorEvents, i)),
+    },
+    capture_floor_over_direct_rate: captureFloorEvents.per_second / directEvents.per_second,
+    capture_over_capture_floor_rate: captureEvents.per_second / captureFloorEvents.per_second,
   };
   // Capture must not delay live consumers: its send → event delays against capture off's, per phase.
   const delayCheck = (phase: 'delay_one_at_a_time' | 'delay_paced') => {
@@ -1060,10 +1091,18 @@ async function main(): Promise<void> {
       delays_live_consumers: !(on.p50_ms - off.p50_ms <= allowed) || on.received < on.sent,
     };
   };
+  // What capture adds to a relay's delays whoever relays: the capture floor against the floor (same code).
+  const floorDelay = (phase: 'delay_one_at_a_time' | 'delay_paced') => ({
+    floor: { p50_ms: floorEvents[phase].p50_ms, p99_ms: floorEvents[phase].p99_ms },
+    capture_floor: { p50_ms: captureFloorEvents[phase].p50_ms, p99_ms: captureFloorEvents[phase].p99_ms },
+    added_p50_ms: captureFloorEvents[phase].p50_ms - floorEvents[phase].p50_ms,
+  });
   const eventDelayCheck = {
     tolerance: `capture p50 ≤ capture-off p50 + max(${DELAY_TOLERANCE.share * 100}%, ${DELAY_TOLERANCE.ms} ms)`,
     one_at_a_time: delayCheck('delay_one_at_a_time'),
     paced: delayCheck('delay_paced'),
+    floor_one_at_a_time: floorDelay('delay_one_at_a_time'),
+    floor_paced: floorDelay('delay_paced'),
   };
   const largest = connectionResults[connectionResults.length - 1] as
     { connections: number; all_connected_ms?: number; rss_mib_when_up: number } | undefined;
@@ -1100,7 +1139,13 @@ async function main(): Promise<void> {
     },
     ratios,
     floor_ratios: floorRatios,
-    events: { direct: directEvents, floor: floorEvents, bridge: bridgeEvents, bridge_jetstream: captureResult },
+    events: {
+      direct: directEvents,
+      floor: floorEvents,
+      bridge: bridgeEvents,
+      floor_jetstream: captureFloorEvents,
+      bridge_jetstream: captureResult,
+    },
     event_ratios: eventRatios,
     event_delays: eventDelayCheck,
     connections: connectionResults,
@@ -1224,6 +1269,7 @@ function render(r: any): string {
       evRow('direct (ws ↔ Janus)', ev.direct),
       evRow('floor (NATS → minimal event relay → NATS)', ev.floor),
       evRow('bridge (daemon, capture off)', ev.bridge),
+      evRow('capture floor (minimal relay, capture on)', ev.floor_jetstream),
       evRow('capture (daemon, JetStream capture on)', ev.bridge_jetstream),
     ]),
   );
@@ -1251,6 +1297,15 @@ function render(r: any): string {
   const delays = dc.one_at_a_time.delays_live_consumers || dc.paced.delays_live_consumers;
   lines.push(`capture delays live consumers? ${delays ? 'YES  MISS' : 'no  PASS'} (capture off → on; ${dc.tolerance})`);
   lines.push(`  one at a time: ${added(dc.one_at_a_time)}; paced: ${added(dc.paced)}`);
+  lines.push(
+    `  (info) the same for the minimal relay (floor → capture floor): one at a time p50 ` +
+      `${f(dc.floor_one_at_a_time.floor.p50_ms)} → ${f(dc.floor_one_at_a_time.capture_floor.p50_ms)} ms, paced p50 ` +
+      `${f(dc.floor_paced.floor.p50_ms)} → ${f(dc.floor_paced.capture_floor.p50_ms)} ms; capture daemon / capture ` +
+      `floor CPU ${f(er.capture_over_capture_floor_cpu.value, 2)} (by round ` +
+      `${er.capture_over_capture_floor_cpu.per_round.map((v: number) => v.toFixed(2)).join(', ')}), events/s ` +
+      `${f(er.capture_over_capture_floor_rate, 2)}; capture floor / direct events/s ` +
+      `${f(er.capture_floor_over_direct_rate, 2)}`,
+  );
   const rounds = (values: number[]): string => values.map((v) => v.toFixed(2)).join(', ');
   lines.push(
     `  (info) events/s floor / direct ${f(er.floor_over_direct_rate, 2)}, ` +

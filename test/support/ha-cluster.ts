@@ -10,7 +10,7 @@
  * `stop()`, also after a failed start.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, createInbox, NatsError, type ConnectionOptions, type Msg, type NatsConnection } from 'nats';
@@ -824,6 +824,7 @@ export class HaCluster {
 
   /** Writes every replica's log lines (as parsed, one JSON object a line) into dir/<replica>.log. */
   dumpLogs(dir: string): void {
+    mkdirSync(dir, { recursive: true });
     for (const replica of this.replicas.keys()) {
       const lines = this.logs
         .filter((l) => l.replica === replica)
