@@ -10,7 +10,7 @@ import type { Logger } from '../log.js';
 import { BucketWatch } from './bucket-watch.js';
 import type { WriteResult } from './lease-bucket.js';
 import type { Bucket } from './lease-ownership-interfaces.js';
-import { heartbeatKey, leaseKey } from './lease-record.js';
+import { decodeLease, heartbeatKey, leaseKey, type Lease } from './lease-record.js';
 import type { OwnershipView, WatchedEntry } from './ownership-view.js';
 
 export interface BucketSyncHandlers {
@@ -75,6 +75,36 @@ export class BucketSync {
     this.restartWatch(now, { unseen_for_ms: Math.round(now - unseenSince) });
   }
 
+  /**
+   * The watch has owed us a write for longer than `restartAfterMs`, or reads a copy numbered
+   * unlike the leader: this replica cannot tell who is dead (see Heartbeat.blind).
+   */
+  blind(now: number): boolean {
+    const unseenSince = this.view.oldestUnseenWrite();
+    return (
+      this.view.watchNumberingDiffers() !== undefined ||
+      (unseenSince !== undefined && now - unseenSince >= this.settings.restartAfterMs)
+    );
+  }
+
+  /**
+   * What a take writes over, as the leader has it. The view may come from a copy of the stream
+   * that numbers messages unlike the leader (nats-server 2.9 has left copies so): a
+   * compare-and-set over its revision could then match another replica's newer write on the
+   * leader, and two replicas would both take one lease (seen in the cluster test). So the key is
+   * read from the leader first: its revision is used when its lease is the one the view shows
+   * (same holder, state and session), and anything else goes into the view and ends the take.
+   */
+  async leaderBasis(janusId: string, seen: Lease | undefined): Promise<{ revision: number | undefined } | 'differs'> {
+    const entry = await this.bucket.read(leaseKey(janusId));
+    // Never written: a create, which fails if anyone writes the key first.
+    if (!entry) return { revision: undefined };
+    const atLeader = entry.operation === 'PUT' ? decodeLease(entry.value) : undefined;
+    if (sameLease(atLeader, seen)) return { revision: entry.revision };
+    if (!this.stopped) this.handlers.entry(entry);
+    return 'differs';
+  }
+
   /** Runs one lease write and learns from its answer. */
   async writeLease(janusId: string, write: () => Promise<WriteResult>): Promise<WriteResult> {
     const result = await write();
@@ -133,4 +163,10 @@ export class BucketSync {
     this.watch.restart();
     return true;
   }
+}
+
+/** The same lease as far as a take is concerned: holder, state and session (or both absent). */
+function sameLease(a: Lease | undefined, b: Lease | undefined): boolean {
+  if (!a || !b) return a === b;
+  return a.instance === b.instance && a.replica === b.replica && a.state === b.state && a.session_id === b.session_id;
 }

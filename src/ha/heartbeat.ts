@@ -58,15 +58,25 @@ export class HeartbeatWriter {
     return now - this.lastSent >= this.intervalMs - tickMs / 2;
   }
 
-  /** Writes the heartbeat (`leaving`: out of the fair share, still alive). */
-  async write(leaving: boolean): Promise<void> {
+  /** What the last heartbeat written said of this replica's watch. */
+  private wroteBlind = false;
+
+  /** Whether the heartbeat must say anew whether this replica is blind (see Heartbeat.blind). */
+  blindChanged(blind: boolean): boolean {
+    return blind !== this.wroteBlind;
+  }
+
+  /** Writes the heartbeat (`leaving`, `blind`: out of the fair share, still alive). */
+  async write(leaving: boolean, blind = false): Promise<void> {
     const sent = this.clock();
     this.lastSent = sent;
     const n = ++this.writes;
-    const result = await this.bucket.put(
-      heartbeatKey(this.record.replica),
-      leaving ? { ...this.record, leaving: true, n } : { ...this.record, n },
-    );
+    const result = await this.bucket.put(heartbeatKey(this.record.replica), {
+      ...this.record,
+      ...(leaving ? { leaving: true } : {}),
+      ...(blind ? { blind: true } : {}),
+      n,
+    });
     this.metrics.renewal((this.clock() - sent) / 1000, result.ok);
     if (!result.ok) {
       this.log.warn({ reason: result.reason }, 'ownership: heartbeat not renewed');
@@ -74,6 +84,7 @@ export class HeartbeatWriter {
       this.lastSent = 0;
       return;
     }
+    this.wroteBlind = blind;
     this.lastOk = Math.max(this.lastOk ?? 0, sent);
     this.view.ownWriteAcknowledged(sent, result.revision, n);
   }

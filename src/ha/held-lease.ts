@@ -209,11 +209,6 @@ export class HeldLease {
     this.written = { ...this.written, revision };
   }
 
-  /** Our own write whose answer we missed (it timed out, yet the server applied it): carry on from it. */
-  adoptRevision(revision: number): void {
-    if (revision > this.written.revision) this.written = { ...this.written, revision };
-  }
-
   private move(from: HeldKind, to: HeldState): boolean {
     if (this.current.kind !== from) return false;
     this.current = to;

@@ -40,6 +40,13 @@ const TICKS_PER_TTL = 10;
  * 10 to 15 s to notice.
  */
 const BLIND_WATCH_INTERVALS = 2;
+/**
+ * After its announcement, a replica waits this long before it takes anything: replicas started
+ * together (a Deployment created, the benchmark) announce within a few hundred milliseconds
+ * and first see each other, rather than one taking everything and handing most of it over.
+ * Longer only delays every start: replicas that start further apart balance by hand-overs.
+ */
+const SETTLE_MS = 500;
 /** What the view forgets, in TTLs without a write. */
 const FORGET_AFTER_TTLS = 10;
 
@@ -134,7 +141,7 @@ export class LeaseOwnership implements Ownership {
     if (!this.announced && !this.leaving) {
       this.announced = true;
       await this.heartbeat.write(false);
-      const settle = Math.min(1000, this.settings.leaseTtlMs / 3);
+      const settle = Math.min(SETTLE_MS, this.settings.leaseTtlMs / 3);
       this.balanceFrom = this.clock() + settle;
       // Balanced as soon as it may, not at the next tick or watch entry (up to a tick later: 1 s by default).
       this.settleTimer = setTimeout(() => this.scheduleBalance(), settle);
@@ -240,8 +247,8 @@ export class LeaseOwnership implements Ownership {
   /** Someone wrote a lease we hold (or our own write shows up). */
   private heldLeaseChanged(id: string, held: HeldLease, lease: Lease, revision: number): void {
     if (lease.instance === this.settings.instance) {
-      // Our write whose answer we missed (it timed out, yet the server applied it): carry on from it.
-      held.adoptRevision(revision);
+      // Our own write, or one whose answer we missed: its revision is not taken from the watch, which may read a copy
+      // numbered unlike the leader; a write refused over the old one reads the leader's (BucketSync).
       return;
     }
     if (held.kind !== 'releasing' && held.kind !== 'reclaiming')
@@ -283,7 +290,9 @@ export class LeaseOwnership implements Ownership {
         this.runDetached(this.write(id, held));
       }
     }
-    if (this.announced && this.heartbeat.due(now, this.tickMs)) this.runDetached(this.heartbeat.write(this.leaving));
+    const blind = this.sync.blind(now);
+    if (this.announced && (this.heartbeat.due(now, this.tickMs) || this.heartbeat.blindChanged(blind)))
+      this.runDetached(this.heartbeat.write(this.leaving, blind));
     this.sync.checkWatch(now);
     this.balanceAtNextSilence(now);
     this.scheduleBalance();
@@ -399,7 +408,15 @@ export class LeaseOwnership implements Ownership {
     if (!this.listed.has(id) || !this.slots.startClaim(id, this.clock())) return;
     try {
       const why = this.view.takeReason(id, this.settings.instance, this.clock());
-      const { revision, previous } = this.view.takeBasis(id);
+      const { previous } = this.view.takeBasis(id);
+      const basis = await this.sync.leaderBasis(id, previous).catch(() => 'unreachable' as const);
+      if (typeof basis === 'string') {
+        // The leader has another lease than the view showed (now in the view), or could not be read: decide again.
+        this.slots.claimLost(id, this.clock() + this.tickMs);
+        this.log.debug({ janus_id: id, reason: basis }, 'ownership: take not tried: the leader has another lease');
+        return;
+      }
+      const { revision } = basis;
       const from = previous && previous.instance !== this.settings.instance ? previous.replica : undefined;
       const lease: Lease = {
         replica: this.settings.replicaId,
@@ -415,8 +432,7 @@ export class LeaseOwnership implements Ownership {
       let result = await this.sync.writeLease(id, () =>
         revision !== undefined ? this.bucket.update(key, lease, revision) : this.bucket.create(key, lease),
       );
-      // The key we saw may be gone meanwhile (an older bucket's max age removes leases and delete markers): then it is
-      // absent.
+      // The key may be gone meanwhile (an older bucket's max age removes leases and delete markers): then it is absent.
       if (!result.ok && result.conflict && revision !== undefined && !result.current)
         result = await this.sync.writeLease(id, () => this.bucket.create(key, lease));
       if (!result.ok) {

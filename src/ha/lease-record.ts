@@ -49,6 +49,12 @@ export interface Heartbeat {
   /** Shutting down: it hands its connections over and counts no more in the fair share. */
   readonly leaving?: boolean;
   /**
+   * Its watch has not shown what the bucket holds for a while (its consumer on a node cut off,
+   * say): it cannot see who is dead, so it takes nothing, and counts in nobody's fair share
+   * until it sees again; others take what a dead replica leaves, all of it if need be.
+   */
+  readonly blind?: boolean;
+  /**
    * Which write of this instance it is (1, 2, …): the writer compares the revision the leader
    * acknowledged with the one its watch shows for the same write, and so sees a watch that
    * reads a copy of the stream numbered differently.
@@ -138,6 +144,7 @@ export function decodeHeartbeat(bytes: Uint8Array): Heartbeat | undefined {
     since: value.since,
     ttl_ms: value.ttl_ms,
     ...(value.leaving === true ? { leaving: true } : {}),
+    ...(value.blind === true ? { blind: true } : {}),
     ...(typeof value.n === 'number' && Number.isSafeInteger(value.n) ? { n: value.n } : {}),
   };
 }

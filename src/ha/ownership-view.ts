@@ -264,9 +264,9 @@ export class OwnershipView {
     return next;
   }
 
-  /** Live replicas that count in the fair share: not leaving. */
+  /** Live replicas that count in the fair share: not leaving, not blind. */
   sharingReplicas(now: number): Heartbeat[] {
-    return this.liveReplicas(now).filter((h) => !h.leaving);
+    return this.liveReplicas(now).filter((h) => !h.leaving && !h.blind);
   }
 
   /**

@@ -176,6 +176,7 @@ describe('heartbeat records', () => {
   it('round-trips a heartbeat, with its write number when it has one', () => {
     expect(decodeHeartbeat(encodeRecord(heartbeat))).toEqual(heartbeat);
     expect(decodeHeartbeat(encodeRecord({ ...heartbeat, n: 12 }))).toEqual({ ...heartbeat, n: 12 });
+    expect(decodeHeartbeat(encodeRecord({ ...heartbeat, blind: true }))).toEqual({ ...heartbeat, blind: true });
     // A write number that is not a whole number is left out: the heartbeat still counts.
     expect(decodeHeartbeat(bytes({ ...heartbeat, n: 1.5 }))).toEqual(heartbeat);
   });
