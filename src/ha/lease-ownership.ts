@@ -398,7 +398,11 @@ export class LeaseOwnership implements Ownership {
       leaving: this.leaving,
       tieBreak: this.settings.instance,
       takeReason,
-      overdue: (id) => this.slots.unservedFor(id, now) >= this.settings.leaseTtlMs,
+      // Our own lease that we do not serve (dropped at a fence) is ours to take back whatever the share: nobody else
+      // may take it while our heartbeat lives. The share is restored by hand-overs after.
+      overdue: (id) =>
+        this.view.lease(id)?.lease.instance === this.settings.instance ||
+        this.slots.unservedFor(id, now) >= this.settings.leaseTtlMs,
     });
     for (const id of plan.release) this.runDetached(this.startRelease(id));
     for (const id of plan.take) this.runDetached(this.take(id));

@@ -861,6 +861,32 @@ describe('LeaseOwnership: fencing and failed writes', () => {
     expect(a.host.of('drop')).toEqual([]);
   });
 
+  it('takes back every lease it dropped at a fence once its heartbeat is written again, beyond its share', async () => {
+    const { kv, replica } = world();
+    const ids = ['j1', 'j2', 'j3', 'j4'];
+    const a = replica('A');
+    await a.join(...ids);
+    await advance(SETTLE + 2 * TICK);
+    expect(a.leaseOwnership.leasesHeld).toBe(4);
+    const heal = kv.failWrites((w) => w.by === 'A' && w.key === heartbeatKey('A'));
+    await advance(0.8 * TTL);
+    expect(a.leaseOwnership.leasesHeld).toBe(0);
+    // B joins meanwhile: A's leases are A's (its heartbeat is not a TTL old), the share is 2 each.
+    const b = replica('B');
+    await b.join(...ids);
+    await advance(SETTLE + TICK);
+    expect(b.leaseOwnership.leasesHeld).toBe(0);
+
+    heal();
+    // Nobody else may take them while A lives: A takes all four back at once, not two now and two a TTL later.
+    const running = (): number => a.host.sessions.size + b.host.sessions.size;
+    expect(running()).toBe(0);
+    await advanceUntil(() => running() === 4, 3 * TICK);
+    await advance(3 * TTL);
+    expect([a.host.sessions.size, b.host.sessions.size]).toEqual([2, 2]);
+    expect(Object.values(servedBy(kv, ids)).sort()).toEqual(['A', 'A', 'B', 'B']);
+  });
+
   it('repeats a failed serving write with the next renewal, saying serving', async () => {
     const { kv, replica } = world();
     const a = replica('A');
