@@ -412,8 +412,13 @@ export class LeaseOwnership implements Ownership {
     if (!this.listed.has(id) || !this.slots.startClaim(id, this.clock())) return;
     try {
       const why = this.view.takeReason(id, this.settings.instance, this.clock());
-      const { previous } = this.view.takeBasis(id);
-      const basis = await this.sync.leaderBasis(id, previous).catch(() => 'unreachable' as const);
+      const seen = this.view.takeBasis(id);
+      const { previous } = seen;
+      // A key the view never saw written is created, which fails if it exists: no need to ask the leader first.
+      const basis =
+        seen.revision === undefined
+          ? { revision: undefined }
+          : await this.sync.leaderBasis(id, previous).catch(() => 'unreachable' as const);
       if (typeof basis === 'string') {
         // The leader has another lease than the view showed (now in the view), or could not be read: decide again.
         this.slots.claimLost(id, this.clock() + this.tickMs);
