@@ -58,8 +58,15 @@ export class LeaseBucket {
     return new LeaseBucket(kv, jsm, options.name);
   }
 
+  /**
+   * Writes `key` only if it has never been written (or is gone). Not nats.js `kv.create()`: on a
+   * conflict that one reads the key with a direct get, which any copy of the stream may answer,
+   * and writes over a delete marker's revision from there; on a copy that is behind or numbered
+   * differently, that compare-and-set could match another replica's write. Over a delete marker
+   * the caller writes with update(), over the revision the leader names.
+   */
   create(key: string, record: Lease | Heartbeat): Promise<WriteResult> {
-    return this.write(() => this.kv.create(key, encodeRecord(record)));
+    return this.write(() => this.kv.put(key, encodeRecord(record), { previousSeq: 0 }));
   }
 
   update(key: string, record: Lease | Heartbeat, revision: number): Promise<WriteResult> {

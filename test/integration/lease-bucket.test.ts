@@ -69,3 +69,18 @@ it("answers a write over a stale revision with the key's revision on the leader"
   const refused = await bucket.update(key, lease('releasing'), first.revision);
   expect(refused).toMatchObject({ ok: false, conflict: true, current: second.revision });
 });
+
+it("refuses a create over a delete marker, naming the marker's revision; an update over it works", async () => {
+  const key = leaseKey('j-recreated');
+  const first = await bucket.create(key, lease('serving'));
+  expect(first.ok).toBe(true);
+  await bucket.delete(key);
+  const marker = await bucket.read(key);
+  expect(marker?.operation).toBe('DEL');
+  expect(await bucket.create(key, lease('taking'))).toMatchObject({
+    ok: false,
+    conflict: true,
+    current: marker!.revision,
+  });
+  expect(await bucket.update(key, lease('taking'), marker!.revision)).toMatchObject({ ok: true });
+});

@@ -44,7 +44,8 @@ interface Watcher {
 
 /**
  * JetStream KV semantics: one sequence for the whole bucket (a key's revision is the
- * sequence of its last message); create works when the key is absent or deleted; update
+ * sequence of its last message); create works only when the key is absent (a delete marker
+ * is a revision: LeaseBucket.create does not fall back as nats.js kv.create does); update
  * only over the key's last revision; delete leaves a DEL marker with a revision of its
  * own; max age removes messages (values and markers) without telling watchers.
  */
@@ -176,7 +177,7 @@ export class FakeKv {
     const current = this.store.get(attempt.key);
     const accepted =
       attempt.op === 'create'
-        ? !current || current.operation === 'DEL'
+        ? !current
         : attempt.op === 'update'
           ? (current?.revision ?? 0) === attempt.expected
           : true;
