@@ -93,7 +93,8 @@ export class BucketSync {
    * compare-and-set over its revision could then match another replica's newer write on the
    * leader, and two replicas would both take one lease (seen in the cluster test). So the key is
    * read from the leader first: its revision is used when its lease is the one the view shows
-   * (same holder, state and session), and anything else goes into the view and ends the take.
+   * (same holder, state and session), and anything else goes into the view, the leader's
+   * numbering winning over the view's, and ends the take.
    */
   async leaderBasis(janusId: string, seen: Lease | undefined): Promise<{ revision: number | undefined } | 'differs'> {
     const entry = await this.bucket.read(leaseKey(janusId));
@@ -101,7 +102,10 @@ export class BucketSync {
     if (!entry) return { revision: undefined };
     const atLeader = entry.operation === 'PUT' ? decodeLease(entry.value) : undefined;
     if (sameLease(atLeader, seen)) return { revision: entry.revision };
-    if (!this.stopped) this.handlers.entry(entry);
+    if (this.stopped) return 'differs';
+    // A view ahead of the leader read a differing copy: without this the leader's entry would look stale.
+    this.view.leaderHas(janusId, entry.revision, this.clock());
+    this.handlers.entry(entry);
     return 'differs';
   }
 

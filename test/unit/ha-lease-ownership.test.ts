@@ -582,6 +582,45 @@ describe('LeaseOwnership: a watch reading a copy of the bucket that is behind', 
     expect(a.host.of('serve')).toEqual([]);
   });
 
+  it("takes the leader's lease into its view when a differing copy numbered it higher; takes over that", async () => {
+    const { kv, replica } = world();
+    const since = new Date().toISOString();
+    const zLease = (state: LeaseState): Lease => ({
+      replica: 'Z',
+      instance: 'Z-1',
+      session_id: 7,
+      since,
+      state,
+      ttl_ms: LEGACY_READERS_TTL_MS,
+      v: 2,
+    });
+    await kv.bucket('Z').put(heartbeatKey('Z'), { replica: 'Z', instance: 'Z-1', since, ttl_ms: TTL });
+    await kv.bucket('Z').put(leaseKey('j1'), zLease('free'));
+    const a = replica('A');
+    await a.leaseOwnership.start();
+    // A copy that shows Z still serving j1, at a revision far above the leader's.
+    const atLeader = kv.snapshot().get(leaseKey('j1'))!;
+    kv.replayTo(
+      'A',
+      new Map([
+        [
+          atLeader.key,
+          {
+            ...atLeader,
+            value: new TextEncoder().encode(JSON.stringify(zLease('serving'))),
+            revision: atLeader.revision + 100,
+          },
+        ],
+      ]),
+    );
+    await a.leaseOwnership.offer(specs('j1'));
+    // Z's heartbeat goes silent: A takes j1 over the leader's revision of the free lease, once, not a read per tick.
+    await advanceUntil(() => servedBy(kv, ['j1']).j1 === 'A', 3 * TTL);
+    expect(kv.writesTo(leaseKey('j1'), 'A')[0]).toMatchObject({ outcome: 'ok', expected: atLeader.revision });
+    expect(kv.reads.filter((r) => r.by === 'A' && r.key === leaseKey('j1')).length).toBeLessThanOrEqual(2);
+    expect(a.host.of('serve')).toEqual([['j1', 7]]);
+  });
+
   it('reads a lease from the leader when a write is refused over a revision its watch has not shown', async () => {
     const { kv, replica } = world();
     const a = replica('A');
