@@ -5,7 +5,7 @@
  * testcontainers instead (containers.ts), with the same interface.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -200,12 +200,60 @@ export function janusFlags(options: JanusOptions): string[] {
   return flags;
 }
 
+/**
+ * Whether process `pid` has a TCP socket listening on 127.0.0.1:`port` (Linux: /proc/net/tcp,
+ * the socket's inode among the process's descriptors). False when another process has it.
+ */
+export function listensOn(pid: number, port: number): boolean {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const inodes = new Set<string>();
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    // local_address, state 0A (LISTEN), inode
+    if (fields[1] === local && fields[3] === '0A') inodes.add(fields[9]!);
+  }
+  if (inodes.size === 0) return false;
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return false; // the process is gone
+  }
+  for (const fd of fds) {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      continue; // closed meanwhile
+    }
+    const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+    if (inode && inodes.has(inode)) return true;
+  }
+  return false;
+}
+
+/** Tries at a Janus on ports found free: another test's server may bind one between the check and Janus's bind. */
+const JANUS_START_ATTEMPTS = 3;
+
 export async function startJanus(options: JanusOptions = {}): Promise<JanusServer> {
   if (selected() === 'containers') {
     // A container's Janus would dial its own loopback, not the test's endpoint.
     if (options.eventHandlerBackend !== undefined) throw new Error('eventHandlerBackend: local Janus processes only');
     return (await import('./containers.js')).startJanus(options);
   }
+  const portsGiven = options.wsPort !== undefined || options.adminPort !== undefined;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startLocalJanus(options);
+    } catch (err) {
+      if (!(err instanceof PortTaken) || portsGiven || attempt >= JANUS_START_ATTEMPTS) throw err;
+    }
+  }
+}
+
+class PortTaken extends Error {}
+
+async function startLocalJanus(options: JanusOptions): Promise<JanusServer> {
   const wsPort = options.wsPort ?? (await freePort());
   const adminPort = options.adminPort ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'janus-test-'));
@@ -227,6 +275,12 @@ export async function startJanus(options: JanusOptions = {}): Promise<JanusServe
   } catch (err) {
     await managed.kill();
     throw new Error(`Janus did not start: ${(err as Error).message}\n${managed.output().slice(-2000)}`, { cause: err });
+  }
+  // Something listens on both ports: Janus, or another test's server that took one first (Janus runs without it then).
+  const taken = [wsPort, adminPort].filter((port) => !listensOn(child.pid!, port));
+  if (taken.length > 0) {
+    await managed.kill();
+    throw new PortTaken(`Janus did not get port ${taken.join(', ')}: another process listens there`);
   }
   return {
     ...managed,
