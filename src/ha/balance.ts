@@ -34,6 +34,8 @@ export interface BalanceInput {
    * share (lists differ during a reload) or none has room. Taken beyond the share.
    */
   overdue(janusId: string): boolean;
+  /** Another replica is the one to take it first (designated-taker.ts): left alone for now. */
+  designatedElsewhere(janusId: string): boolean;
 }
 
 export interface BalancePlan {
@@ -66,7 +68,8 @@ export function planBalance(input: BalanceInput): BalancePlan {
   for (const id of listed) {
     if (input.held.has(id) || input.releasing.has(id) || input.leftAlone.has(id)) continue;
     const why = input.takeReason(id);
-    if (why) candidates.push({ id, rank: PREFERENCE.indexOf(why), order: order(id, input.tieBreak) });
+    if (why && !input.designatedElsewhere(id))
+      candidates.push({ id, rank: PREFERENCE.indexOf(why), order: order(id, input.tieBreak) });
   }
   candidates.sort((a, b) => a.rank - b.rank || a.order.localeCompare(b.order));
   const within = candidates.slice(0, room).map((c) => c.id);

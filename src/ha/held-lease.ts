@@ -22,7 +22,7 @@ export type HeldState =
    * We want another replica to take it and serve on until one does. Until the relay (which
    * passes answers owed to our requests back to us) listens, the lease still says serving.
    */
-  | { readonly kind: 'releasing'; readonly since: number; readonly stopRelay?: () => void }
+  | { readonly kind: 'releasing'; readonly since: number; readonly to?: string; readonly stopRelay?: () => void }
   /** The taker gave the lease back (or died before serving): we write it back to us. */
   | { readonly kind: 'reclaiming'; readonly since: number; readonly stopRelay?: () => void }
   /**
@@ -99,8 +99,15 @@ export class HeldLease {
     return this.move('taking', { kind: 'serving' });
   }
 
-  startRelease(now: number): boolean {
-    return this.move('serving', { kind: 'releasing', since: now });
+  /** `to`: the replica we hand it to (the lease names it; others leave it to that one for a moment). */
+  startRelease(now: number, to?: string): boolean {
+    return this.move('serving', { kind: 'releasing', since: now, ...(to !== undefined ? { to } : {}) });
+  }
+
+  /** While the lease says releasing: the replica it names as the taker. */
+  get releaseTo(): string | undefined {
+    const state = this.current;
+    return state.kind === 'releasing' ? state.to : undefined;
   }
 
   relayListening(stopRelay: () => void): boolean {

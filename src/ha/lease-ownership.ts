@@ -14,8 +14,9 @@ import type { ConnectionSpec } from '../connections/spec.js';
 import type { Ownership } from '../connections/ownership.js';
 import type { Logger } from '../log.js';
 import { sleep } from '../sleep.js';
-import { planBalance } from './balance.js';
+import { fairShare, planBalance, type TakeReason } from './balance.js';
 import { BucketSync } from './bucket-sync.js';
+import { DESIGNATED_FIRST_TICKS, designatedTaker, handOverTarget } from './designated-taker.js';
 import { HeartbeatWriter } from './heartbeat.js';
 import { HeldLease } from './held-lease.js';
 import {
@@ -66,6 +67,8 @@ export class LeaseOwnership implements Ownership {
   private tickTimer: NodeJS.Timeout | undefined;
   private settleTimer: NodeJS.Timeout | undefined;
   private silenceTimer: NodeJS.Timeout | undefined;
+  /** Balances again once connections left to their designated taker may be taken by anyone. */
+  private designatedTimer: NodeJS.Timeout | undefined;
   private balancing = false;
   private balanceAgain = false;
   private readonly tickMs: number;
@@ -228,6 +231,7 @@ export class LeaseOwnership implements Ownership {
     clearInterval(this.tickTimer);
     clearTimeout(this.settleTimer);
     clearTimeout(this.silenceTimer);
+    clearTimeout(this.designatedTimer);
     this.sync.stop();
   }
 
@@ -315,7 +319,11 @@ export class LeaseOwnership implements Ownership {
   private desiredLease(id: string, held: HeldLease, state?: LeaseState): Lease {
     // The session may have been replaced since (Janus expired it): the next owner claims the current one.
     const session = this.host.sessionOf(id) ?? held.lease.session_id;
-    return { ...held.lease, session_id: session, state: state ?? held.leaseState };
+    const wanted = state ?? held.leaseState;
+    // Only a releasing lease names a taker.
+    const { to: _named, ...lease } = held.lease;
+    const to = wanted === 'releasing' ? held.releaseTo : undefined;
+    return { ...lease, session_id: session, state: wanted, ...(to !== undefined ? { to } : {}) };
   }
 
   /**
@@ -389,6 +397,12 @@ export class LeaseOwnership implements Ownership {
       const why = this.slots.kindOf(id) === 'held' ? undefined : takeReason(id);
       this.slots.seenUnserved(id, why === 'free' || why === 'expired', now);
     }
+    let leftToAnother = false;
+    const designatedElsewhere = (id: string): boolean => {
+      const elsewhere = this.designatedElsewhere(id, takeReason(id), live, now);
+      leftToAnother ||= elsewhere;
+      return elsewhere;
+    };
     const plan = planBalance({
       listed: [...this.listed.keys()],
       held: new Set([...inState('serving', 'taking'), ...this.slots.claiming()]),
@@ -403,9 +417,60 @@ export class LeaseOwnership implements Ownership {
       overdue: (id) =>
         this.view.lease(id)?.lease.instance === this.settings.instance ||
         this.slots.unservedFor(id, now) >= this.settings.leaseTtlMs,
+      designatedElsewhere,
     });
-    for (const id of plan.release) this.runDetached(this.startRelease(id));
+    if (plan.release.length > 0) {
+      const held = this.leasesHeldBy(live, now);
+      const share = fairShare(this.listed.size, Math.max(1, live.size));
+      for (const id of plan.release) this.runDetached(this.startRelease(id, handOverTarget(id, held, share)));
+    }
     for (const id of plan.take) this.runDetached(this.take(id));
+    if (leftToAnother && this.designatedTimer === undefined)
+      this.designatedTimer = setTimeout(() => {
+        this.designatedTimer = undefined;
+        this.scheduleBalance();
+      }, this.designatedFirstMs);
+  }
+
+  private get designatedFirstMs(): number {
+    return DESIGNATED_FIRST_TICKS * this.tickMs;
+  }
+
+  /**
+   * Whether another replica is to take `id` first (designated-taker.ts): the one a releasing
+   * owner named, or the one rendezvous hashing picks among the sharing replicas (`sharing`) for
+   * a connection nobody serves, until it has had DESIGNATED_FIRST_TICKS to do so.
+   */
+  private designatedElsewhere(id: string, why: TakeReason | undefined, sharing: Set<string>, now: number): boolean {
+    const seen = this.view.lease(id);
+    if (why === 'releasing') {
+      const to = seen?.lease.to;
+      return (
+        seen !== undefined &&
+        to !== undefined &&
+        to !== this.settings.replicaId &&
+        now - seen.seenAt < this.designatedFirstMs
+      );
+    }
+    if (why === undefined || seen?.lease.instance === this.settings.instance) return false;
+    const taker = designatedTaker(id, sharing);
+    return (
+      taker !== undefined &&
+      taker !== this.settings.replicaId &&
+      this.slots.unservedFor(id, now) < this.designatedFirstMs
+    );
+  }
+
+  /** How many leases each of the other sharing replicas holds, as this replica sees the bucket. */
+  private leasesHeldBy(sharing: Set<string>, now: number): Map<string, number> {
+    const held = new Map<string, number>();
+    for (const replica of sharing) if (replica !== this.settings.replicaId) held.set(replica, 0);
+    for (const [, seen] of this.view.allLeases()) {
+      const count = held.get(seen.lease.replica);
+      if (count !== undefined && seen.lease.state !== 'free' && this.view.leaseIsLive(seen, now))
+        held.set(seen.lease.replica, count + 1);
+    }
+    return held;
   }
 
   private async take(id: string): Promise<void> {
@@ -488,15 +553,15 @@ export class LeaseOwnership implements Ownership {
     }
   }
 
-  private async startRelease(id: string): Promise<void> {
+  private async startRelease(id: string, to: string | undefined): Promise<void> {
     const held = this.slots.held(id);
-    if (!held || !held.startRelease(this.clock())) return;
+    if (!held || !held.startRelease(this.clock(), to)) return;
     const stopRelay = await this.host.prepareHandOver(id);
     if (!held.relayListening(stopRelay)) {
       stopRelay();
       return;
     }
-    this.log.info({ janus_id: id, leaving: this.leaving }, 'ownership: handing over');
+    this.log.info({ janus_id: id, leaving: this.leaving, to: to ?? null }, 'ownership: handing over');
     await this.write(id, held);
     // What follows comes from the watch (a taker serves) or from the tick (nobody took it in time).
   }

@@ -28,6 +28,11 @@ export interface Lease {
   /** The replica this owner took it from (a hand-over or failover), for `owner-changed`. */
   readonly from?: string;
   /**
+   * While releasing: the replica the owner hands it to. Others leave it to that one for a
+   * moment (see designated-taker.ts); an older release ignores it and may take it at once.
+   */
+  readonly to?: string;
+  /**
    * Version 1 leases (written by releases before heartbeat upkeep) live while renewed within
    * `ttl_ms`. Version 2 leases live while their holder's heartbeat does; they carry a
    * `ttl_ms` so long (LEGACY_READERS_TTL_MS) that a replica of the older release, during a
@@ -112,7 +117,7 @@ export function encodeRecord(record: Lease | Heartbeat): Uint8Array {
 export function decodeLease(bytes: Uint8Array): Lease | undefined {
   const value = parseObject(bytes);
   if (!value) return undefined;
-  const { replica, instance, session_id: sessionId, since, state, from, ttl_ms: ttl } = value;
+  const { replica, instance, session_id: sessionId, since, state, from, to, ttl_ms: ttl } = value;
   if (typeof replica !== 'string' || typeof instance !== 'string' || typeof since !== 'string') return undefined;
   if (!(sessionId === null || (typeof sessionId === 'number' && Number.isSafeInteger(sessionId)))) return undefined;
   if (!STATES.includes(state as LeaseState) || !isTtl(ttl)) return undefined;
@@ -123,6 +128,7 @@ export function decodeLease(bytes: Uint8Array): Lease | undefined {
     since,
     state: state as LeaseState,
     ...(typeof from === 'string' ? { from } : {}),
+    ...(typeof to === 'string' ? { to } : {}),
     ttl_ms: ttl,
     ...(value.v === 2 ? { v: 2 as const } : {}),
   };

@@ -23,6 +23,7 @@ function input(
     leaving: false,
     tieBreak: 'instance-a',
     overdue: () => false,
+    designatedElsewhere: () => false,
     ...rest,
     takeReason: why,
   } as BalanceInput;
@@ -275,5 +276,19 @@ describe('planBalance, connections nobody serves', () => {
       input({ listed: ['a', 'b', 'c'], held: new Set(['a', 'b']), liveReplicas: 2, takeReason: { c: 'free' } }),
     );
     expect(plan).toEqual({ take: [], release: [] });
+  });
+
+  it('leaves connections designated to another replica alone, even overdue ones, and takes the rest', () => {
+    const listed = range('j', 6);
+    const plan = planBalance(
+      input({
+        listed,
+        liveReplicas: 2,
+        takeReason: (id) => (id === 'j0' ? 'releasing' : id === 'j1' ? 'free' : 'expired'),
+        overdue: () => true,
+        designatedElsewhere: (id) => ['j0', 'j2', 'j4'].includes(id),
+      }),
+    );
+    expect([...plan.take].sort()).toEqual(['j1', 'j3', 'j5']);
   });
 });

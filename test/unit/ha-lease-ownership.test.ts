@@ -795,6 +795,71 @@ describe('LeaseOwnership: failover', () => {
   });
 });
 
+describe('LeaseOwnership: takers that do not collide', () => {
+  it("splits a dead replica's connections between the survivors: no lease is reached for by two at once", async () => {
+    const { kv, replica } = world();
+    const ids = Array.from({ length: 30 }, (_, i) => `j${i}`);
+    const [a, b, c] = [replica('A'), replica('B'), replica('C')];
+    for (const r of [a, b, c]) await r.join(...ids);
+    await advanceUntil(() => Object.values(servedBy(kv, ids)).filter((r) => r === 'C').length === 10, 20 * TTL);
+    await advance(2 * TTL);
+    const ofC = ids.filter((id) => kv.lease(id)?.replica === 'C');
+    expect(ofC).toHaveLength(10);
+
+    c.leaseOwnership.stop(); // dead: its heartbeat goes silent
+    const lastHeartbeat = kv
+      .writesTo(heartbeatKey('C'), 'C')
+      .filter((w) => w.outcome === 'ok')
+      .at(-1)!.at;
+    // Both see the silence at the same moment and neither sees the other's takes for a while (as on a real
+    // cluster, where the takes cross within milliseconds).
+    await advance(lastHeartbeat + TTL - TICK / 2 - Date.now());
+    const reads = kv.reads.length;
+    kv.holdWatch('A');
+    kv.holdWatch('B');
+    await advance(TICK / 2 + 10);
+    kv.releaseWatch('A');
+    kv.releaseWatch('B');
+    const reachedFor = new Map<string, Set<string>>();
+    for (const { by, key } of kv.reads.slice(reads)) reachedFor.set(key, new Set([...(reachedFor.get(key) ?? []), by]));
+    expect(reachedFor.size).toBeGreaterThan(0);
+    expect([...reachedFor].filter(([, by]) => by.size > 1)).toEqual([]);
+    await advanceUntil(() => ofC.every((id) => ['A', 'B'].includes(servedBy(kv, ids)[id] ?? '')), 2 * TTL);
+  });
+
+  it('names the taker in a releasing lease, and two joining replicas never reach for one lease at once', async () => {
+    const { kv, replica } = world();
+    const ids = Array.from({ length: 12 }, (_, i) => `j${i}`);
+    const a = replica('A');
+    await a.join(...ids);
+    await advanceUntil(() => Object.values(servedBy(kv, ids)).every((r) => r === 'A'), 3 * TTL);
+    const joined = Date.now();
+    const [b, c] = [replica('B'), replica('C')];
+    await Promise.all([b.join(...ids), c.join(...ids)]);
+    const counts = () => Object.values(servedBy(kv, ids)).filter((r) => r === 'B' || r === 'C').length;
+    await advanceUntil(() => counts() === 8, 10 * TTL);
+
+    const releases = ids.flatMap((id) =>
+      kv
+        .writesTo(leaseKey(id), 'A')
+        .filter((w) => w.at > joined && (w.record as Lease).state === 'releasing')
+        .map((w) => (w.record as Lease).to),
+    );
+    expect(releases.length).toBeGreaterThanOrEqual(8);
+    expect(releases.every((to) => to === 'B' || to === 'C')).toBe(true);
+    for (const id of ids) {
+      const takers = new Set(
+        kv
+          .writesTo(leaseKey(id))
+          .filter((w) => w.at > joined && (w.record as Lease | undefined)?.state === 'taking')
+          .map((w) => w.by),
+      );
+      expect([id, takers.size <= 1]).toEqual([id, true]);
+    }
+    expect(ids.map((id) => kv.lease(id)).filter((lease) => lease?.to !== undefined)).toEqual([]);
+  });
+});
+
 describe('LeaseOwnership: a blind replica', () => {
   it("counts in nobody's fair share: a dead replica's connections are all taken by those that see", async () => {
     const { kv, replica } = world();

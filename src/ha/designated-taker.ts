@@ -1,0 +1,40 @@
+/**
+ * Who should take a connection when several replicas could, so that they do not reach for
+ * the same lease at the same moment. A compare-and-set decides between takers, but on a
+ * clustered JetStream it is not serialisable: nats-server checks the expected revision before
+ * the write goes through raft, so two updates over the same revision that arrive within a few
+ * milliseconds can both be accepted (nats-io/nats-server#4320, in 2.9 up to 2.9.20; a
+ * leader change can still do it later). Both takers then claim the Janus session, the last
+ * claim wins the session's events, and the lease may say the other. Seen in the cluster test:
+ * two replicas taking a dead replica's connection at the same TTL of silence.
+ *
+ * So each takeable lease has one designated taker: for a dead or absent owner, the live
+ * replica that rendezvous hashing picks among those that share the load (every replica
+ * computes the same from the same heartbeats); for a hand-over, the replica the owner names in
+ * its lease (`to`). The others leave it alone for a moment (DESIGNATED_FIRST), then anyone may
+ * take it: a designated replica that is at its share, slow or dead does not strand it. Pure.
+ */
+import { createHash } from 'node:crypto';
+
+/** Of a balancing tick: how long the others wait before they may take what is designated to another replica. */
+export const DESIGNATED_FIRST_TICKS = 0.5;
+
+/** The replica that takes `janusId` first among `replicas` (rendezvous hashing), or undefined when there is none. */
+export function designatedTaker(janusId: string, replicas: Iterable<string>): string | undefined {
+  let best: { replica: string; weight: string } | undefined;
+  for (const replica of replicas) {
+    const weight = createHash('sha1').update(replica).update('\0').update(janusId).digest('hex');
+    if (!best || weight > best.weight || (weight === best.weight && replica < best.replica)) best = { replica, weight };
+  }
+  return best?.replica;
+}
+
+/**
+ * Whom a replica hands `janusId` over to: of the replicas that share the load (the giver
+ * excluded, with the leases each holds), those below the fair `share` (all of them when none
+ * is), one picked by rendezvous hashing, so that a giver of several connections spreads them.
+ */
+export function handOverTarget(janusId: string, held: ReadonlyMap<string, number>, share: number): string | undefined {
+  const below = [...held].filter(([, count]) => count < share).map(([replica]) => replica);
+  return designatedTaker(janusId, below.length > 0 ? below : held.keys());
+}

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { designatedTaker, handOverTarget } from '../../src/ha/designated-taker.js';
+
+const ids = Array.from({ length: 300 }, (_, i) => `j${i}`);
+
+describe('designatedTaker', () => {
+  it('names the same replica whatever the order the replicas are listed in', () => {
+    for (const id of ids.slice(0, 50))
+      expect(designatedTaker(id, ['r1', 'r2', 'r3'])).toBe(designatedTaker(id, ['r3', 'r1', 'r2']));
+  });
+
+  it('spreads connections over the replicas about evenly', () => {
+    const counts = new Map<string, number>();
+    for (const id of ids) {
+      const taker = designatedTaker(id, ['r1', 'r2', 'r3'])!;
+      counts.set(taker, (counts.get(taker) ?? 0) + 1);
+    }
+    expect([...counts.keys()].sort()).toEqual(['r1', 'r2', 'r3']);
+    for (const count of counts.values()) expect(count).toBeGreaterThan(70);
+  });
+
+  it('moves only the connections of a replica that goes: the others keep their taker', () => {
+    const moved = ids.filter((id) => designatedTaker(id, ['r1', 'r2', 'r3']) !== designatedTaker(id, ['r1', 'r2']));
+    expect(moved.length).toBeGreaterThan(0);
+    for (const id of moved) expect(designatedTaker(id, ['r1', 'r2', 'r3'])).toBe('r3');
+  });
+
+  it('names nobody without replicas, and the only one when alone', () => {
+    expect(designatedTaker('j1', [])).toBeUndefined();
+    expect(designatedTaker('j1', ['r1'])).toBe('r1');
+  });
+});
+
+describe('handOverTarget', () => {
+  it('hands over to a replica below the share, never one at it', () => {
+    const held = new Map([
+      ['r2', 5],
+      ['r3', 3],
+      ['r4', 4],
+    ]);
+    const targets = new Set(ids.slice(0, 40).map((id) => handOverTarget(id, held, 5)));
+    expect([...targets].sort()).toEqual(['r3', 'r4']);
+  });
+
+  it('picks among all when every one is at the share, and nobody when there is nobody', () => {
+    const held = new Map([
+      ['r2', 5],
+      ['r3', 5],
+    ]);
+    expect(['r2', 'r3']).toContain(handOverTarget('j1', held, 5));
+    expect(handOverTarget('j1', new Map(), 5)).toBeUndefined();
+  });
+});
