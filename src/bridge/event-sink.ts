@@ -1,6 +1,7 @@
 /** Where events go: core NATS (fire and forget), or JetStream (see jetstream-sink.ts). */
 import { ErrorCode, type MsgHdrs, type NatsConnection } from 'nats';
 import type { Logger } from '../log.js';
+import { HeaderBlock } from '../nats/header-block.js';
 import type { NatsPublisher } from '../nats/publisher.js';
 import type { EventResult } from './reporting.js';
 
@@ -61,6 +62,7 @@ export function publishedBytes(event: Pick<OutgoingEvent, 'data' | 'headers'>): 
  * interface because MsgHdrs does not declare the encode() its implementation has.
  */
 export function headerBlockBytes(headers: MsgHdrs): number {
+  if (headers instanceof HeaderBlock) return headers.byteLength;
   let bytes = 0;
   for (const [name, values] of headers) {
     for (const value of values) bytes += 2 + Buffer.byteLength(name) + 2 + Buffer.byteLength(value);

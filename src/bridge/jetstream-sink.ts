@@ -395,7 +395,8 @@ export class JetStreamEventSink implements EventSink {
  * once. The publishers put it there already; set here when one did not (as js.publish() did).
  */
 function withMsgId(headers: MsgHdrs, msgId: string): void {
-  for (const [name, values] of headers) if (name === MSG_ID && values.length === 1 && values[0] === msgId) return;
+  const present = headers.values(MSG_ID);
+  if (present.length === 1 && present[0] === msgId) return;
   try {
     headers.set(MSG_ID, msgId);
   } catch {

@@ -3,9 +3,9 @@
  * subject (with headers that say what they are) and lifecycle changes on the status subject.
  */
 import { randomBytes } from 'node:crypto';
-import { headers, type MsgHdrs } from 'nats';
 import type { JanusMessage } from '../janus/protocol.js';
 import type { Logger } from '../log.js';
+import { HeaderBlock } from '../nats/header-block.js';
 import type { NatsPublisher, PublishResult } from '../nats/publisher.js';
 import type { ConnectionMetrics } from './reporting.js';
 import { eventHeaderBuilder, eventSubject, type EventSubjects } from './event-meta.js';
@@ -43,11 +43,11 @@ export function eventPublisher(
   return (message, text) => {
     try {
       const msgId = idPrefix + (++sequence).toString(36);
-      const h = natsHeaders(headersOf(message, msgId), target.log);
       sink.publish({
         subject: eventSubject(baseSubject, message, mode),
         data: Buffer.from(head + text + '}'),
-        headers: h,
+        // The values passed the header rule (eventHeaderBuilder): encoded once, not validated again by nats.js.
+        headers: new HeaderBlock(headersOf(message, msgId)),
         msgId,
         report,
       });
@@ -59,22 +59,6 @@ export function eventPublisher(
       target.metrics.publishFailed('event');
     }
   };
-}
-
-/**
- * nats.js headers of an event. The values passed the header rule already (eventHeaderBuilder); one
- * that nats.js refuses all the same is left out, logged, rather than taking the event with it.
- */
-function natsHeaders(values: Array<[string, string]>, log: Logger): MsgHdrs {
-  const h = headers();
-  for (const [name, value] of values) {
-    try {
-      h.set(name, value);
-    } catch (err) {
-      log.warn({ header: name, code: errorCode(err) }, 'event header left out');
-    }
-  }
-  return h;
 }
 
 /**

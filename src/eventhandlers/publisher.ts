@@ -10,10 +10,10 @@
  * JSON but 3.3 µs for Janus's default indented JSON).
  */
 import { randomBytes } from 'node:crypto';
-import { headers, type MsgHdrs } from 'nats';
 import { LOG_EVERY_MS, type EventSink } from '../bridge/event-sink.js';
 import { errorCode, errorText } from '../bridge/replies.js';
 import type { Logger } from '../log.js';
+import { HeaderBlock } from '../nats/header-block.js';
 import type { EvhTally } from './tally.js';
 import { EvhHeaders, evhSubjects, evhTypeName, parseWsevhMessage, type EvhEvent, type EvhTypeName } from './wsevh.js';
 
@@ -73,7 +73,8 @@ export class EvhPublisher {
       target.sink.publish({
         subject: this.subjects[typeName],
         data: bytes ?? Buffer.from(JSON.stringify(event)),
-        headers: natsHeaders(this.headers.of(event, typeName, msgId)),
+        // The values passed the header rule: encoded once, not validated again by nats.js.
+        headers: new HeaderBlock(this.headers.of(event, typeName, msgId)),
         msgId,
         report: target.tally.report,
       });
@@ -131,20 +132,4 @@ export class EvhPublisher {
     this.unloggedMalformed = 0;
     this.unloggedFailures = 0;
   }
-}
-
-/**
- * nats.js headers; the values passed the header rule, so append() does not refuse them (one
- * it would is left out). append, not set: the names are distinct, and set() looks each up twice.
- */
-function natsHeaders(values: Array<[string, string]>): MsgHdrs {
-  const h = headers();
-  for (const [name, value] of values) {
-    try {
-      h.append(name, value);
-    } catch {
-      // Left out, as publishers.ts does: the event matters more than one header.
-    }
-  }
-  return h;
 }
