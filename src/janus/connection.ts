@@ -13,6 +13,13 @@ import { JanusSocket } from './socket.js';
 import { TransactionTable, type AnswerOrError } from './transactions.js';
 import type { JanusCredentials, JanusUrl } from './url.js';
 
+/**
+ * A stop with a grace waits at least this long after the last fire-and-forget request: its
+ * follow-up events may reach the session's next owner, which passes them back to us while we
+ * finish (src/ha/relay.ts), and only we know the client's transaction to publish them with.
+ */
+export const FIRE_AND_FORGET_LINGER_MS = 1000;
+
 /** Every state a connection can be in, in the order of its life. */
 export const CONNECTION_STATES = ['connecting', 'opening-session', 'ready', 'disconnected', 'stopped'] as const;
 export type ConnectionState = (typeof CONNECTION_STATES)[number];
@@ -100,6 +107,8 @@ export class JanusConnection {
   private stopping: Promise<void> | undefined;
   /** Frames written to Janus on behalf of clients (see stats()). */
   private clientFramesSent = 0;
+  /** performance.now() of the last fire-and-forget request sent (see FIRE_AND_FORGET_LINGER_MS). */
+  private lastFireAndForgetAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly options: ConnectionOptions,
@@ -173,6 +182,7 @@ export class JanusConnection {
     this.router.sent(transaction, clientTransaction);
     if (!this.socket.send(text)) return bridgeError('unavailable', 'socket closed');
     this.clientFramesSent++;
+    this.lastFireAndForgetAt = performance.now();
     return undefined;
   }
 
@@ -198,8 +208,11 @@ export class JanusConnection {
     clearTimeout(this.reconnectTimer);
     clearInterval(this.keepaliveTimer);
     // While we wait, `stopping` keeps connect(), becomeReady() and onSocketClosed() from arming timers again.
-    if (options.graceMs > 0 && this.transactions.size > 0) {
-      await Promise.race([this.transactions.whenEmpty(), sleep(options.graceMs)]);
+    if (options.graceMs > 0) {
+      const deadline = performance.now() + options.graceMs;
+      if (this.transactions.size > 0) await Promise.race([this.transactions.whenEmpty(), sleep(options.graceMs)]);
+      const lingering = Math.min(deadline, this.lastFireAndForgetAt + FIRE_AND_FORGET_LINGER_MS) - performance.now();
+      if (lingering > 0) await sleep(lingering);
     }
     const wasReady = this.currentState === 'ready';
     this.setState('stopped');

@@ -54,15 +54,42 @@ async function metric(bridge: TestBridge, name: string): Promise<number> {
   return line ? Number(line.split(' ').pop()) : Number.NaN;
 }
 
+/** Resolves once `bridge` serves `id`: its connection is ready and it logged that it serves. */
+function untilServing(bridge: TestBridge, id: string, who: string): Promise<void> {
+  return eventually(
+    () => bridge.daemon.connectionStats(id)?.state === 'ready' && bridge.logs().some((l) => l.msg === 'serving'),
+    10_000,
+    `${who} serves ${id}`,
+  );
+}
+
+/**
+ * Starts replica `next`, lets it settle, stops `owner` (SIGTERM's path: a hand-over) and waits until `next`
+ * serves `id`; `ms` from the owner's stop to then.
+ */
+async function handOver(
+  owner: TestBridge,
+  next: string,
+  connections: Array<{ janus_id: string; janus_url: string }>,
+  id: string,
+): Promise<{ taker: TestBridge; ms: number }> {
+  const taker = await haBridge(next, connections);
+  // Past the taker's start-up settling (a third of the TTL, at most 1 s): what follows is the hand-over alone.
+  await new Promise((r) => setTimeout(r, 1200));
+  const started = performance.now();
+  const leaving = owner.stop();
+  await untilServing(taker, id, next);
+  const ms = performance.now() - started;
+  await leaving;
+  bridges.splice(bridges.indexOf(owner), 1);
+  return { taker, ms };
+}
+
 describe('hand-overs under a flood of asynchronous requests', () => {
   it('answer each request with its event, relay those that reached the taker, keep handle and session', async () => {
     const connections = [{ janus_id: 'h1', janus_url: janus.url }];
     let owner = await haBridge('a', connections);
-    await eventually(
-      () => owner.daemon.connectionStats('h1')?.state === 'ready' && owner.logs().some((l) => l.msg === 'serving'),
-      10_000,
-      'a serves h1',
-    );
+    await untilServing(owner, 'h1', 'a');
     const attached = await client.request('jh.request.h1', { janus: 'attach', plugin: 'janus.plugin.echotest' });
     const handle = (attached.json.data as { id: number }).id;
     const session = owner.daemon.connectionStats('h1')!.sessionId;
@@ -91,19 +118,7 @@ describe('hand-overs under a flood of asynchronous requests', () => {
     const streams = Array.from({ length: 40 }, (_, n) => stream(n));
     const moves: Array<{ ms: number; relayed: number; published: number }> = [];
     for (const next of ['b', 'c', 'd']) {
-      const taker = await haBridge(next, connections);
-      // Past the taker's start-up settling (a third of the TTL, at most 1 s): what follows is the hand-over alone.
-      await new Promise((r) => setTimeout(r, 1200));
-      const started = performance.now();
-      const leaving = owner.stop();
-      await eventually(
-        () => taker.daemon.connectionStats('h1')?.state === 'ready' && taker.logs().some((l) => l.msg === 'serving'),
-        10_000,
-        `${next} serves h1`,
-      );
-      const ms = performance.now() - started;
-      await leaving;
-      bridges.splice(bridges.indexOf(owner), 1);
+      const { taker, ms } = await handOver(owner, next, connections, 'h1');
       await new Promise((r) => setTimeout(r, 300));
       moves.push({
         ms,
@@ -142,6 +157,52 @@ describe('hand-overs under a flood of asynchronous requests', () => {
     expect(after.json.janus).toBe('event');
     expect(await listSessions(janus.adminUrl)).toEqual([session]);
   }, 90_000);
+});
+
+describe('hand-overs under a flood of fire-and-forget messages', () => {
+  it("publish every message's event with the client's transaction, also those that reached the taker", async () => {
+    const connections = [{ janus_id: 'f1', janus_url: janus.url }];
+    let owner = await haBridge('fa', connections);
+    await untilServing(owner, 'f1', 'fa');
+    const attached = await client.request('jh.request.f1', { janus: 'attach', plugin: 'janus.plugin.echotest' });
+    const handle = (attached.json.data as { id: number }).id;
+    const events = client.collect('jh.event.f1');
+
+    // One message every millisecond or so (fire-and-forget: no reply subject), through two hand-overs.
+    let moving = true;
+    const sent: string[] = [];
+    const flood = (async () => {
+      while (moving) {
+        for (let i = 0; i < 5; i++) {
+          const transaction = `ff-${sent.length}`;
+          sent.push(transaction);
+          client.publish('jh.request.f1', {
+            janus: 'message',
+            handle_id: handle,
+            body: { audio: true },
+            transaction,
+          });
+        }
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    for (const next of ['fb', 'fc']) owner = (await handOver(owner, next, connections, 'f1')).taker;
+    await new Promise((r) => setTimeout(r, 300));
+    moving = false;
+    await flood;
+    await new Promise((r) => setTimeout(r, 1000));
+
+    const published = new Set(events.messages.map((m) => (m.json.janus_body as { transaction?: string }).transaction));
+    // Messages that reached an owner after it stopped taking requests get "no responders" in NATS terms: lost, not
+    // answered by someone else. Those sent while served must each have their event under their own transaction.
+    const foreign = [...published].filter((t) => t !== undefined && !t.startsWith('ff-'));
+    console.log(
+      `[ha] 2 hand-overs under ${sent.length} fire-and-forget messages: ${published.size} events published, ` +
+        `${foreign.length} under a transaction that is not the client's`,
+    );
+    expect(foreign).toEqual([]);
+    expect(published.size).toBeGreaterThan(sent.length * 0.9);
+  }, 60_000);
 });
 
 describe('start-up checks', () => {

@@ -130,3 +130,37 @@ describe('faults', () => {
     expect(down.json).toMatchObject({ error: { code: 611 } });
   });
 });
+
+describe('shutting down after a fire-and-forget request', () => {
+  it('waits a second after the last one, so its event is still published with its transaction', async () => {
+    const { bridge, connection, events } = await setup({}, {}, 'ff1');
+    const attached = await scope.client.request('janus.request.ff1', {
+      janus: 'attach',
+      plugin: 'janus.plugin.echotest',
+    });
+    const handle = (attached.json.data as { id: number }).id;
+    const before = connection().clientFramesSent;
+    scope.client.publish('janus.request.ff1', {
+      janus: 'message',
+      handle_id: handle,
+      body: { audio: true },
+      transaction: 'last-words',
+    });
+    await eventually(() => connection().clientFramesSent > before, 5000, 'the message sent to Janus');
+    const started = performance.now();
+    await bridge.daemon.shutdown('test');
+    const took = performance.now() - started;
+    expect(took).toBeGreaterThan(900);
+    expect(took).toBeLessThan(3000);
+    expect(events.messages.map((m) => (m.json.janus_body as { transaction?: string }).transaction)).toContain(
+      'last-words',
+    );
+  }, 20_000);
+
+  it('does not wait when no fire-and-forget request went out for a second', async () => {
+    const { bridge } = await setup({}, {}, 'ff2');
+    const started = performance.now();
+    await bridge.daemon.shutdown('test');
+    expect(performance.now() - started).toBeLessThan(900);
+  }, 20_000);
+});
