@@ -15,6 +15,8 @@
  * take it: a designated replica that is at its share, slow or dead does not strand it. Pure.
  */
 import { createHash } from 'node:crypto';
+import type { TakeReason } from './balance.js';
+import type { Lease } from './lease-record.js';
 
 /** Of a balancing tick: how long the others wait before they may take what is designated to another replica. */
 export const DESIGNATED_FIRST_TICKS = 0.5;
@@ -37,4 +39,46 @@ export function designatedTaker(janusId: string, replicas: Iterable<string>): st
 export function handOverTarget(janusId: string, held: ReadonlyMap<string, number>, share: number): string | undefined {
   const below = [...held].filter(([, count]) => count < share).map(([replica]) => replica);
   return designatedTaker(janusId, below.length > 0 ? below : held.keys());
+}
+
+/** What a replica knows of a connection it could take, for designatedElsewhere. */
+export interface TakeCandidate {
+  readonly janusId: string;
+  readonly why: TakeReason | undefined;
+  /** The lease as seen, if any, and how long ago its current revision was first seen. */
+  readonly lease: Pick<Lease, 'instance' | 'to'> | undefined;
+  readonly leaseSeenForMs: number;
+  /** How long this replica has seen it free or expired. */
+  readonly unservedForMs: number;
+}
+
+/**
+ * Whether another replica is to take the candidate first: the one a releasing owner named, or
+ * the one rendezvous hashing picks among the replicas that share the load (`sharing`) for a
+ * connection nobody serves, until it has had `firstMs` to do so. Our own lease (dropped at a
+ * fence) is ours to take back: nobody else may while our heartbeat lives.
+ */
+export function designatedElsewhere(
+  candidate: TakeCandidate,
+  self: { readonly replica: string; readonly instance: string },
+  sharing: Iterable<string>,
+  firstMs: number,
+): boolean {
+  const { why, lease } = candidate;
+  if (why === 'releasing')
+    return lease?.to !== undefined && lease.to !== self.replica && candidate.leaseSeenForMs < firstMs;
+  if (why === undefined || lease?.instance === self.instance) return false;
+  const taker = designatedTaker(candidate.janusId, sharing);
+  return taker !== undefined && taker !== self.replica && candidate.unservedForMs < firstMs;
+}
+
+/** How many leases each replica of `others` holds (0 for none), of `leases`: those live and not free. */
+export function leasesHeldBy(others: Iterable<string>, leases: Iterable<Pick<Lease, 'replica'>>): Map<string, number> {
+  const held = new Map<string, number>();
+  for (const replica of others) held.set(replica, 0);
+  for (const { replica } of leases) {
+    const count = held.get(replica);
+    if (count !== undefined) held.set(replica, count + 1);
+  }
+  return held;
 }

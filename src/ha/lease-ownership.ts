@@ -14,9 +14,14 @@ import type { ConnectionSpec } from '../connections/spec.js';
 import type { Ownership } from '../connections/ownership.js';
 import type { Logger } from '../log.js';
 import { sleep } from '../sleep.js';
-import { fairShare, planBalance, type TakeReason } from './balance.js';
+import { fairShare, planBalance } from './balance.js';
 import { BucketSync } from './bucket-sync.js';
-import { DESIGNATED_FIRST_TICKS, designatedTaker, handOverTarget } from './designated-taker.js';
+import {
+  DESIGNATED_FIRST_TICKS,
+  designatedElsewhere as leftElsewhere,
+  handOverTarget,
+  leasesHeldBy,
+} from './designated-taker.js';
 import { HeartbeatWriter } from './heartbeat.js';
 import { HeldLease } from './held-lease.js';
 import {
@@ -398,8 +403,17 @@ export class LeaseOwnership implements Ownership {
       this.slots.seenUnserved(id, why === 'free' || why === 'expired', now);
     }
     let leftToAnother = false;
+    const self = { replica: this.settings.replicaId, instance: this.settings.instance };
     const designatedElsewhere = (id: string): boolean => {
-      const elsewhere = this.designatedElsewhere(id, takeReason(id), live, now);
+      const seen = this.view.lease(id);
+      const candidate = {
+        janusId: id,
+        why: takeReason(id),
+        lease: seen?.lease,
+        leaseSeenForMs: seen ? now - seen.seenAt : 0,
+        unservedForMs: this.slots.unservedFor(id, now),
+      };
+      const elsewhere = leftElsewhere(candidate, self, live, this.designatedFirstMs);
       leftToAnother ||= elsewhere;
       return elsewhere;
     };
@@ -420,7 +434,12 @@ export class LeaseOwnership implements Ownership {
       designatedElsewhere,
     });
     if (plan.release.length > 0) {
-      const held = this.leasesHeldBy(live, now);
+      const others = [...live].filter((replica) => replica !== this.settings.replicaId);
+      const standing = this.view
+        .allLeases()
+        .filter(([, seen]) => seen.lease.state !== 'free' && this.view.leaseIsLive(seen, now))
+        .map(([, seen]) => seen.lease);
+      const held = leasesHeldBy(others, standing);
       const share = fairShare(this.listed.size, Math.max(1, live.size));
       for (const id of plan.release) this.runDetached(this.startRelease(id, handOverTarget(id, held, share)));
     }
@@ -434,43 +453,6 @@ export class LeaseOwnership implements Ownership {
 
   private get designatedFirstMs(): number {
     return DESIGNATED_FIRST_TICKS * this.tickMs;
-  }
-
-  /**
-   * Whether another replica is to take `id` first (designated-taker.ts): the one a releasing
-   * owner named, or the one rendezvous hashing picks among the sharing replicas (`sharing`) for
-   * a connection nobody serves, until it has had DESIGNATED_FIRST_TICKS to do so.
-   */
-  private designatedElsewhere(id: string, why: TakeReason | undefined, sharing: Set<string>, now: number): boolean {
-    const seen = this.view.lease(id);
-    if (why === 'releasing') {
-      const to = seen?.lease.to;
-      return (
-        seen !== undefined &&
-        to !== undefined &&
-        to !== this.settings.replicaId &&
-        now - seen.seenAt < this.designatedFirstMs
-      );
-    }
-    if (why === undefined || seen?.lease.instance === this.settings.instance) return false;
-    const taker = designatedTaker(id, sharing);
-    return (
-      taker !== undefined &&
-      taker !== this.settings.replicaId &&
-      this.slots.unservedFor(id, now) < this.designatedFirstMs
-    );
-  }
-
-  /** How many leases each of the other sharing replicas holds, as this replica sees the bucket. */
-  private leasesHeldBy(sharing: Set<string>, now: number): Map<string, number> {
-    const held = new Map<string, number>();
-    for (const replica of sharing) if (replica !== this.settings.replicaId) held.set(replica, 0);
-    for (const [, seen] of this.view.allLeases()) {
-      const count = held.get(seen.lease.replica);
-      if (count !== undefined && seen.lease.state !== 'free' && this.view.leaseIsLive(seen, now))
-        held.set(seen.lease.replica, count + 1);
-    }
-    return held;
   }
 
   private async take(id: string): Promise<void> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { designatedTaker, handOverTarget } from '../../src/ha/designated-taker.js';
+import { designatedElsewhere, designatedTaker, handOverTarget, leasesHeldBy } from '../../src/ha/designated-taker.js';
 
 const ids = Array.from({ length: 300 }, (_, i) => `j${i}`);
 
@@ -49,5 +49,56 @@ describe('handOverTarget', () => {
     ]);
     expect(['r2', 'r3']).toContain(handOverTarget('j1', held, 5));
     expect(handOverTarget('j1', new Map(), 5)).toBeUndefined();
+  });
+});
+
+describe('designatedElsewhere', () => {
+  const self = { replica: 'r1', instance: 'r1-i' };
+  const sharing = ['r1', 'r2', 'r3'];
+  const FIRST = 500;
+  const mine = ids.find((id) => designatedTaker(id, sharing) === 'r1')!;
+  const theirs = ids.find((id) => designatedTaker(id, sharing) === 'r2')!;
+  const expired = (janusId: string, unservedForMs: number) => ({
+    janusId,
+    why: 'expired' as const,
+    lease: { instance: 'r9-i' },
+    leaseSeenForMs: 10_000,
+    unservedForMs,
+  });
+
+  it("leaves a dead owner's connection to its designated taker for a moment, then to anyone", () => {
+    expect(designatedElsewhere(expired(theirs, 0), self, sharing, FIRST)).toBe(true);
+    expect(designatedElsewhere(expired(theirs, FIRST), self, sharing, FIRST)).toBe(false);
+    expect(designatedElsewhere(expired(mine, 0), self, sharing, FIRST)).toBe(false);
+  });
+
+  it('leaves a releasing lease to the replica it names, for a moment; one naming nobody is anyone’s', () => {
+    const releasing = (to: string | undefined, leaseSeenForMs: number) => ({
+      janusId: theirs,
+      why: 'releasing' as const,
+      lease: { instance: 'r3-i', ...(to ? { to } : {}) },
+      leaseSeenForMs,
+      unservedForMs: 0,
+    });
+    expect(designatedElsewhere(releasing('r2', 100), self, sharing, FIRST)).toBe(true);
+    expect(designatedElsewhere(releasing('r2', FIRST), self, sharing, FIRST)).toBe(false);
+    expect(designatedElsewhere(releasing('r1', 100), self, sharing, FIRST)).toBe(false);
+    expect(designatedElsewhere(releasing(undefined, 100), self, sharing, FIRST)).toBe(false);
+  });
+
+  it('never leaves our own lease to another, nor one nobody may take', () => {
+    const own = { ...expired(theirs, 0), why: 'free' as const, lease: { instance: 'r1-i' } };
+    expect(designatedElsewhere(own, self, sharing, FIRST)).toBe(false);
+    expect(designatedElsewhere({ ...expired(theirs, 0), why: undefined }, self, sharing, FIRST)).toBe(false);
+  });
+});
+
+describe('leasesHeldBy', () => {
+  it('counts the leases of each given replica, zero for one holding none, ignoring the rest', () => {
+    const held = leasesHeldBy(['r2', 'r3'], [{ replica: 'r2' }, { replica: 'r1' }, { replica: 'r2' }]);
+    expect([...held]).toEqual([
+      ['r2', 2],
+      ['r3', 0],
+    ]);
   });
 });
