@@ -11,7 +11,7 @@
  * So each takeable lease has one designated taker: for a dead or absent owner, the live
  * replica that rendezvous hashing picks among those that share the load (every replica
  * computes the same from the same heartbeats); for a hand-over, the replica the owner names in
- * its lease (`to`). The others leave it alone for a moment (DESIGNATED_FIRST), then anyone may
+ * its lease (`to`). The others leave it alone for a moment (DESIGNATED_FIRST_TICKS), then anyone may
  * take it: a designated replica that is at its share, slow or dead does not strand it. Pure.
  */
 import { createHash } from 'node:crypto';
@@ -72,7 +72,7 @@ export function designatedElsewhere(
   return taker !== undefined && taker !== self.replica && candidate.unservedForMs < firstMs;
 }
 
-/** How many leases each replica of `others` holds (0 for none), of `leases`: those live and not free. */
+/** How many of `leases` (those that count: live, not free) each replica of `others` holds, 0 for none. */
 export function leasesHeldBy(others: Iterable<string>, leases: Iterable<Pick<Lease, 'replica'>>): Map<string, number> {
   const held = new Map<string, number>();
   for (const replica of others) held.set(replica, 0);
