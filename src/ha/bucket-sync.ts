@@ -103,8 +103,11 @@ export class BucketSync {
     const atLeader = entry.operation === 'PUT' ? decodeLease(entry.value) : undefined;
     if (sameLease(atLeader, seen)) return { revision: entry.revision };
     if (this.stopped) return 'differs';
-    // A view ahead of the leader read a differing copy: without this the leader's entry would look stale.
-    this.view.leaderHas(janusId, entry.revision, this.clock());
+    // A view ahead of the leader read a differing copy: without this the leader's entry would look stale, and the
+    // watch, still on that copy, is started again (as after a refused write).
+    const now = this.clock();
+    if (this.view.leaderHas(janusId, entry.revision, now) === 'ahead')
+      this.restartWatch(now, { janus_id: janusId, leader_revision: entry.revision, reason: 'a take read the leader' });
     this.handlers.entry(entry);
     return 'differs';
   }

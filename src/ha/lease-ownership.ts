@@ -610,11 +610,8 @@ export class LeaseOwnership implements Ownership {
       return;
     }
     if (!held.startReclaim()) return;
-    const lease: Lease = {
-      ...held.lease,
-      session_id: this.host.sessionOf(id) ?? held.lease.session_id,
-      state: 'serving',
-    };
+    // Serving again: the lease no longer names a taker.
+    const lease = this.desiredLease(id, held, 'serving');
     const result = await this.sync.writeLease(id, () => this.bucket.update(leaseKey(id), lease, revision));
     if (!result.ok) {
       held.reclaimFailed();

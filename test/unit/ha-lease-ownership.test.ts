@@ -403,6 +403,7 @@ describe('LeaseOwnership: two replicas', () => {
     // Nobody else takes it: A's release times out, it keeps serving, and B does not try again at once.
     await advance(HANDOVER + 2 * TICK);
     expect(kv.lease(moving[0]!)).toMatchObject({ replica: 'A', state: 'serving' });
+    expect(kv.lease(moving[0]!)).not.toHaveProperty('to');
     expect(a.host.ids('stopRelay')).toContain(moving[0]);
     // A then offers its other connection (still over its share); B, unable to reach it either, gives it back too.
     expect(b.host.ids('serve').filter((id) => id === moving[0])).toHaveLength(1);
@@ -615,8 +616,11 @@ describe('LeaseOwnership: a watch reading a copy of the bucket that is behind', 
     );
     await a.leaseOwnership.offer(specs('j1'));
     // Z's heartbeat goes silent: A takes j1 over the leader's revision of the free lease, once, not a read per tick.
+    const watches = kv.watchesStarted('A');
     await advanceUntil(() => servedBy(kv, ['j1']).j1 === 'A', 3 * TTL);
     expect(kv.writesTo(leaseKey('j1'), 'A')[0]).toMatchObject({ outcome: 'ok', expected: atLeader.revision });
+    // The watch read that copy: it is started again.
+    expect(kv.watchesStarted('A')).toBeGreaterThan(watches);
     expect(kv.reads.filter((r) => r.by === 'A' && r.key === leaseKey('j1')).length).toBeLessThanOrEqual(2);
     expect(a.host.of('serve')).toEqual([['j1', 7]]);
   });
