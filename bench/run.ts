@@ -758,19 +758,38 @@ async function main(): Promise<void> {
     else directEventLeg.other++;
   };
 
-  // floor: the least an event relay does (bench/event-floor.ts), on the echo leg's nats-server.
-  const profileEventFloor = PROFILE ? join(PROFILE_DIR, 'event-floor') : undefined;
-  const eventFloor = await startResponder(
-    'event-floor.js',
-    [echoNats.url, `ws://127.0.0.1:${janus.wsPort}/janus`, 'floor'],
-    profileEventFloor,
-  );
-  cleanups.push(() => eventFloor.stop());
-  const floorEventLeg = await natsEventLeg(echoNc, 'floor', {
-    cpu: cpuOver(echoNc, 'bench.event-floor.cpu'),
-    janus: janusCpu(janus),
-    nats: { read: () => procCpuMicros(echoNats.pid) },
-  });
+  /**
+   * A minimal event relay (bench/event-floor.ts) on `server` as the leg `janusId`; with `capture`, publishing as a
+   * JetStream publish does. Profiled into PROFILE_DIR/`profileName` with BENCH_PROFILE.
+   */
+  const eventFloorLeg = async (
+    server: { url: string; pid: number },
+    client: NatsConnection,
+    janusId: string,
+    profileName: string,
+    capture = false,
+  ) => {
+    const profileDir = PROFILE ? join(PROFILE_DIR, profileName) : undefined;
+    const relay = await startResponder(
+      'event-floor.js',
+      [server.url, `ws://127.0.0.1:${janus.wsPort}/janus`, janusId, ...(capture ? ['capture'] : [])],
+      profileDir,
+    );
+    cleanups.push(() => relay.stop());
+    const leg = await natsEventLeg(client, janusId, {
+      cpu: cpuOver(client, 'bench.event-floor.cpu'),
+      janus: janusCpu(janus),
+      nats: { read: () => procCpuMicros(server.pid) },
+    });
+    return { leg, relay, profileDir };
+  };
+
+  // floor: the least an event relay does, on the echo leg's nats-server.
+  const {
+    leg: floorEventLeg,
+    relay: eventFloor,
+    profileDir: profileEventFloor,
+  } = await eventFloorLeg(echoNats, echoNc, 'floor', 'event-floor');
 
   // bridge: the daemon of the request legs (capture off).
   const bridgeEventLeg = await natsEventLeg(nc, 'bench', {
@@ -854,18 +873,7 @@ async function main(): Promise<void> {
 
   // capture floor: the event floor publishing as a JetStream publish does, into the same stream, on the capture
   // leg's nats-server: what capturing costs any relay, and what the server's ingest alone does to live consumers.
-  const profileCaptureFloor = PROFILE ? join(PROFILE_DIR, 'capture-floor') : undefined;
-  const captureFloor = await startResponder(
-    'event-floor.js',
-    [jsNats.url, `ws://127.0.0.1:${janus.wsPort}/janus`, 'floorcap', 'capture'],
-    profileCaptureFloor,
-  );
-  cleanups.push(() => captureFloor.stop());
-  const captureFloorEventLeg = await natsEventLeg(jsNc, 'floorcap', {
-    cpu: cpuOver(jsNc, 'bench.event-floor.cpu'),
-    janus: janusCpu(janus),
-    nats: { read: () => procCpuMicros(jsNats.pid) },
-  });
+  const { leg: captureFloorEventLeg } = await eventFloorLeg(jsNats, jsNc, 'floorcap', 'capture-floor', true);
 
   const eventLegs = {
     direct: directEventLeg,

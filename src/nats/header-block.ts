@@ -73,7 +73,7 @@ export class HeaderBlock implements MsgHdrs {
   set(name: string, value: string): void {
     checked(name, value);
     this.delete(name);
-    this.append(name, value);
+    this.pairs.push([name, value.trim()]);
   }
 
   append(name: string, value: string): void {

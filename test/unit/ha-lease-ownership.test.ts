@@ -232,6 +232,26 @@ function stateOf(kv: FakeKv, id: string): LeaseState | undefined {
   return kv.lease(id)?.state;
 }
 
+/** Another replica's version 2 lease, as replica `who` (instance `<who>-1`) writes it. */
+function leaseOf(who: string, state: LeaseState, sessionId: number): Lease {
+  return {
+    replica: who,
+    instance: `${who}-1`,
+    session_id: sessionId,
+    since: new Date().toISOString(),
+    state,
+    ttl_ms: LEGACY_READERS_TTL_MS,
+    v: 2,
+  };
+}
+
+/** Writes the heartbeat of replica `who` (instance `<who>-1`) once. */
+async function heartbeatOf(kv: FakeKv, who: string): Promise<void> {
+  await kv
+    .bucket(who)
+    .put(heartbeatKey(who), { replica: who, instance: `${who}-1`, since: new Date().toISOString(), ttl_ms: TTL });
+}
+
 beforeEach(() => {
   vi.useFakeTimers({ now: T0 });
   leaseOwnerships = [];
@@ -505,18 +525,9 @@ describe('LeaseOwnership: a watch reading a copy of the bucket that is behind', 
 
   it('restarts its watch, forgetting what it read, when the watch numbers our heartbeat otherwise', async () => {
     const { kv, replica } = world();
-    const z = kv.bucket('Z');
-    await z.put(heartbeatKey('Z'), { replica: 'Z', instance: 'Z-1', since: new Date().toISOString(), ttl_ms: TTL });
-    const lease: Lease = {
-      replica: 'Z',
-      instance: 'Z-1',
-      session_id: 9,
-      since: new Date().toISOString(),
-      state: 'serving',
-      ttl_ms: LEGACY_READERS_TTL_MS,
-      v: 2,
-    };
-    await z.put(leaseKey('jx'), lease);
+    await heartbeatOf(kv, 'Z');
+    const lease = leaseOf('Z', 'serving', 9);
+    await kv.bucket('Z').put(leaseKey('jx'), lease);
     const a = replica('A');
     await a.join('j1');
     await advance(SETTLE + 2 * TICK);
@@ -549,18 +560,8 @@ describe('LeaseOwnership: a watch reading a copy of the bucket that is behind', 
 
   it("never takes over a revision its watch numbered otherwise: it checks the leader's lease first", async () => {
     const { kv, replica } = world();
-    const since = new Date().toISOString();
-    const lease = (who: string, state: LeaseState): Lease => ({
-      replica: who,
-      instance: `${who}-1`,
-      session_id: 7,
-      since,
-      state,
-      ttl_ms: LEGACY_READERS_TTL_MS,
-      v: 2,
-    });
-    for (const who of ['Y', 'Z'])
-      await kv.bucket(who).put(heartbeatKey(who), { replica: who, instance: `${who}-1`, since, ttl_ms: TTL });
+    const lease = (who: string, state: LeaseState): Lease => leaseOf(who, state, 7);
+    for (const who of ['Y', 'Z']) await heartbeatOf(kv, who);
     const released = await kv.bucket('Z').put(leaseKey('j1'), lease('Z', 'releasing'));
     const a = replica('A');
     await a.leaseOwnership.start();
@@ -585,17 +586,8 @@ describe('LeaseOwnership: a watch reading a copy of the bucket that is behind', 
 
   it("takes the leader's lease into its view when a differing copy numbered it higher; takes over that", async () => {
     const { kv, replica } = world();
-    const since = new Date().toISOString();
-    const zLease = (state: LeaseState): Lease => ({
-      replica: 'Z',
-      instance: 'Z-1',
-      session_id: 7,
-      since,
-      state,
-      ttl_ms: LEGACY_READERS_TTL_MS,
-      v: 2,
-    });
-    await kv.bucket('Z').put(heartbeatKey('Z'), { replica: 'Z', instance: 'Z-1', since, ttl_ms: TTL });
+    const zLease = (state: LeaseState): Lease => leaseOf('Z', state, 7);
+    await heartbeatOf(kv, 'Z');
     await kv.bucket('Z').put(leaseKey('j1'), zLease('free'));
     const a = replica('A');
     await a.leaseOwnership.start();
