@@ -37,7 +37,7 @@ const K8S = join(REPO, 'deploy/k8s');
 const BASE = join(K8S, 'base');
 const MAIN = join(REPO, 'dist/main.js');
 /** The opt-in components, deploy/k8s/components/<name>. */
-const COMPONENTS = ['sql-list', 'nats-credentials', 'jetstream-capture'] as const;
+const COMPONENTS = ['sql-list', 'nats-credentials', 'jetstream-capture', 'nats-cluster'] as const;
 type ComponentName = (typeof COMPONENTS)[number];
 const HAS_KUBECTL = spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore', timeout: 30_000 }).status === 0;
 
@@ -794,11 +794,12 @@ describe('the base, the overlay ha and every combination of the components rende
         const sorted = (list: Obj[]) => [...list].sort((a, b) => key(a).localeCompare(key(b)));
         expect(sorted(ours), "this test's build equals `kubectl kustomize`").toEqual(sorted(objects));
       }
-      const { ha, sql, creds, capture } = {
+      const { ha, sql, creds, capture, cluster } = {
         ha: combination.overlay === 'overlays/ha',
         sql: combination.components.includes('sql-list'),
         creds: combination.components.includes('nats-credentials'),
         capture: combination.components.includes('jetstream-capture'),
+        cluster: combination.components.includes('nats-cluster'),
       };
 
       // Valid objects, no placeholders, the same objects as without the components, changed
@@ -904,6 +905,16 @@ describe('the base, the overlay ha and every combination of the components rende
       // JetStream capture.
       expect(config.events.stream.enabled).toBe(capture);
       if (capture) expect(env.get('JNB_EVENTS_STREAM')?.value).toBe('true');
+
+      // A NATS cluster: every server, the bucket and the stream with three replicas, a TTL that rides out an election.
+      if (cluster) {
+        expect(config.nats.servers).toEqual([0, 1, 2].map((i) => `nats://nats-${i}.nats-headless:4222`));
+        expect([config.ha.bucketReplicas, config.events.stream.replicas, config.ha.leaseTtl]).toEqual([3, 3, 20]);
+      } else {
+        expect(config.nats.servers).toEqual(['nats://nats:4222']);
+        expect(config.ha.bucketReplicas).toBe(1);
+        expect(config.events.stream.replicas).toBe(1);
+      }
 
       // The grace period covers the shutdown this configuration makes: hand-overs (twice
       // ha.handoverTimeout), in-flight requests, session closes and, with capture, the
