@@ -96,12 +96,17 @@ export class BucketSync {
    * (same holder, state and session), and anything else goes into the view, the leader's
    * numbering winning over the view's, and ends the take.
    */
-  async leaderBasis(janusId: string, seen: Lease | undefined): Promise<{ revision: number | undefined } | 'differs'> {
+  async leaderBasis(
+    janusId: string,
+    seen: Lease | undefined,
+    expired = false,
+  ): Promise<{ revision: number | undefined } | 'differs' | 'holder lives'> {
     const entry = await this.bucket.read(leaseKey(janusId));
     // Never written: a create, which fails if anyone writes the key first.
     if (!entry) return { revision: undefined };
     const atLeader = entry.operation === 'PUT' ? decodeLease(entry.value) : undefined;
-    if (sameLease(atLeader, seen)) return { revision: entry.revision };
+    if (sameLease(atLeader, seen))
+      return expired && seen && (await this.holderLives(janusId, seen)) ? 'holder lives' : { revision: entry.revision };
     if (this.stopped) return 'differs';
     // A view ahead of the leader read a differing copy: without this the leader's entry would look stale, and the
     // watch, still on that copy, is started again (as after a refused write).
@@ -110,6 +115,35 @@ export class BucketSync {
       this.restartWatch(now, { janus_id: janusId, leader_revision: entry.revision, reason: 'a take read the leader' });
     this.handlers.entry(entry);
     return 'differs';
+  }
+
+  /**
+   * Whether the holder of a lease the view counts as expired has written a heartbeat the view
+   * has not seen. The view may be behind (its watch slow or reading a copy that is behind): a
+   * holder back from a fence writes its heartbeat, then takes its own lease back; a replica
+   * that took it as expired at the same moment has been accepted too (nats-server's
+   * compare-and-set is not serializable under a leader change, nats-io/nats-server#8469).
+   */
+  private async holderLives(janusId: string, holder: Lease): Promise<boolean> {
+    if (holder.v !== 2) return false;
+    const heartbeat = await this.bucket.read(heartbeatKey(holder.replica));
+    if (!heartbeat || this.stopped) return false;
+    this.handlers.entry(heartbeat);
+    const seen = this.view.lease(janusId);
+    return seen !== undefined && this.view.leaseIsLive(seen, this.clock());
+  }
+
+  /**
+   * Whether the leader still has our take at `revision`, read a moment after it was
+   * acknowledged. Two compare-and-sets over one revision can both be accepted (the server bug
+   * above): the later one is the lease, and the earlier taker must not serve. Anything else the
+   * leader has goes into the view.
+   */
+  async takeStands(janusId: string, revision: number): Promise<boolean> {
+    const entry = await this.bucket.read(leaseKey(janusId));
+    if (entry?.revision === revision) return true;
+    if (entry && !this.stopped) this.handlers.entry(entry);
+    return false;
   }
 
   /** Runs one lease write and learns from its answer. */

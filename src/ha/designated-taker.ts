@@ -11,8 +11,8 @@
  * So each takeable lease has one designated taker: for a dead or absent owner, the live
  * replica that rendezvous hashing picks among those that share the load (every replica
  * computes the same from the same heartbeats); for a hand-over, the replica the owner names in
- * its lease (`to`). The others leave it alone for a moment (DESIGNATED_FIRST_TICKS), then anyone may
- * take it: a designated replica that is at its share, slow or dead does not strand it. Pure.
+ * its lease (`to`). The others follow in the ranking's order, a moment (DESIGNATED_FIRST_TICKS) each: a
+ * designated replica that is at its share, slow or dead does not strand it. Pure.
  */
 import { createHash } from 'node:crypto';
 import type { TakeReason } from './balance.js';
@@ -21,14 +21,19 @@ import type { Lease } from './lease-record.js';
 /** Of a balancing tick: how long the others wait before they may take what is designated to another replica. */
 export const DESIGNATED_FIRST_TICKS = 0.5;
 
-/** The replica that takes `janusId` first among `replicas` (rendezvous hashing), or undefined when there is none. */
+/** The replicas in the order they may take `janusId` (rendezvous hashing): the first is its designated taker. */
+export function takerRanking(janusId: string, replicas: Iterable<string>): string[] {
+  const weighed = [...new Set(replicas)].map((replica) => ({
+    replica,
+    weight: createHash('sha1').update(replica).update('\0').update(janusId).digest('hex'),
+  }));
+  weighed.sort((a, b) => (a.weight !== b.weight ? (a.weight > b.weight ? -1 : 1) : a.replica < b.replica ? -1 : 1));
+  return weighed.map(({ replica }) => replica);
+}
+
+/** The replica that takes `janusId` first among `replicas`, or undefined when there is none. */
 export function designatedTaker(janusId: string, replicas: Iterable<string>): string | undefined {
-  let best: { replica: string; weight: string } | undefined;
-  for (const replica of replicas) {
-    const weight = createHash('sha1').update(replica).update('\0').update(janusId).digest('hex');
-    if (!best || weight > best.weight || (weight === best.weight && replica < best.replica)) best = { replica, weight };
-  }
-  return best?.replica;
+  return takerRanking(janusId, replicas)[0];
 }
 
 /**
@@ -55,8 +60,10 @@ export interface TakeCandidate {
 /**
  * Whether another replica is to take the candidate first: the one a releasing owner named, or
  * the one rendezvous hashing picks among the replicas that share the load (`sharing`) for a
- * connection nobody serves, until it has had `firstMs` to do so. Our own lease (dropped at a
- * fence) is ours to take back: nobody else may while our heartbeat lives.
+ * connection nobody serves. Should that one not take it (it is at its share, slow, dead), the
+ * next in the ranking may after `firstMs`, the one after that after twice that, and so on: two
+ * replicas never become takers at the same moment. Our own lease (dropped at a fence) is ours
+ * to take back: nobody else may while our heartbeat lives.
  */
 export function designatedElsewhere(
   candidate: TakeCandidate,
@@ -65,11 +72,20 @@ export function designatedElsewhere(
   firstMs: number,
 ): boolean {
   const { why, lease } = candidate;
-  if (why === 'releasing')
-    return lease?.to !== undefined && lease.to !== self.replica && candidate.leaseSeenForMs < firstMs;
+  if (why === 'releasing') {
+    const named = lease?.to;
+    if (named === undefined || named === self.replica) return false;
+    return candidate.leaseSeenForMs < (1 + rankOf(candidate.janusId, self.replica, sharing, named)) * firstMs;
+  }
   if (why === undefined || lease?.instance === self.instance) return false;
-  const taker = designatedTaker(candidate.janusId, sharing);
-  return taker !== undefined && taker !== self.replica && candidate.unservedForMs < firstMs;
+  return candidate.unservedForMs < rankOf(candidate.janusId, self.replica, sharing) * firstMs;
+}
+
+/** Where `replica` stands in the ranking of `sharing` (without `except`); last when it does not share. */
+function rankOf(janusId: string, replica: string, sharing: Iterable<string>, except?: string): number {
+  const ranking = takerRanking(janusId, sharing).filter((other) => other !== except);
+  const rank = ranking.indexOf(replica);
+  return rank >= 0 ? rank : ranking.length;
 }
 
 /** How many of `leases` (those that count: live, not free) each replica of `others` holds, 0 for none. */

@@ -53,6 +53,13 @@ const BLIND_WATCH_INTERVALS = 2;
  * Longer only delays every start: replicas that start further apart balance by hand-overs.
  */
 const SETTLE_MS = 500;
+/**
+ * A take is read back from the leader this long after it was sent, at least, before the
+ * connection is served: a compare-and-set accepted alongside ours is applied within about
+ * one more write's time.
+ */
+const TAKE_CHECK_MIN_MS = 50;
+const TAKE_CHECK_WRITES = 2;
 /** What the view forgets, in TTLs without a write. */
 const FORGET_AFTER_TTLS = 10;
 
@@ -72,7 +79,7 @@ export class LeaseOwnership implements Ownership {
   private tickTimer: NodeJS.Timeout | undefined;
   private settleTimer: NodeJS.Timeout | undefined;
   private silenceTimer: NodeJS.Timeout | undefined;
-  /** Balances again once connections left to their designated taker may be taken by anyone. */
+  /** Balances again once connections left to another replica may be taken by the next in line. */
   private designatedTimer: NodeJS.Timeout | undefined;
   private balancing = false;
   private balanceAgain = false;
@@ -465,11 +472,12 @@ export class LeaseOwnership implements Ownership {
       const basis =
         seen.revision === undefined
           ? { revision: undefined }
-          : await this.sync.leaderBasis(id, previous).catch(() => 'unreachable' as const);
+          : await this.sync.leaderBasis(id, previous, why === 'expired').catch(() => 'unreachable' as const);
       if (typeof basis === 'string') {
-        // The leader has another lease than the view showed (now in the view), or could not be read: decide again.
+        // The leader has another lease than the view showed, or the holder a newer heartbeat (now in the view), or
+        // could not be read: decide again.
         this.slots.claimLost(id, this.clock() + this.tickMs);
-        this.log.debug({ janus_id: id, reason: basis }, 'ownership: take not tried: the leader has another lease');
+        this.log.debug({ janus_id: id, reason: basis }, 'ownership: take not tried');
         return;
       }
       const { revision } = basis;
@@ -485,6 +493,7 @@ export class LeaseOwnership implements Ownership {
         ...(from ? { from } : {}),
       };
       const key = leaseKey(id);
+      const sent = this.clock();
       let result = await this.sync.writeLease(id, () =>
         revision !== undefined ? this.bucket.update(key, lease, revision) : this.bucket.create(key, lease),
       );
@@ -494,6 +503,10 @@ export class LeaseOwnership implements Ownership {
       if (!result.ok) {
         this.slots.claimLost(id, this.clock() + this.tickMs);
         this.log.debug({ janus_id: id, reason: result.reason }, 'ownership: take lost to another replica');
+        return;
+      }
+      if (!(await this.takeStands(id, result.revision, this.clock() - sent))) {
+        this.slots.claimLost(id, this.clock() + this.tickMs);
         return;
       }
       const spec = this.listed.get(id);
@@ -533,6 +546,24 @@ export class LeaseOwnership implements Ownership {
       this.slots.claimLost(id, this.clock() + this.tickMs);
       this.scheduleBalance();
     }
+  }
+
+  /**
+   * Reads the leader a moment after our take was acknowledged, before we serve: another
+   * compare-and-set over the same revision may have been accepted as well (BucketSync.takeStands).
+   * The moment is long enough for a write proposed together with ours to have been applied.
+   */
+  private async takeStands(id: string, revision: number, writeMs: number): Promise<boolean> {
+    await sleep(Math.max(TAKE_CHECK_MIN_MS, TAKE_CHECK_WRITES * writeMs));
+    const stands = await this.sync.takeStands(id, revision).catch(() => undefined);
+    if (stands === true) return true;
+    this.log.warn(
+      { janus_id: id, revision, leader: stands === undefined ? 'unreachable' : 'another lease' },
+      stands === undefined
+        ? 'ownership: a take could not be checked with the leader; not serving it yet'
+        : 'ownership: another take of this lease was accepted after ours; not serving it',
+    );
+    return false;
   }
 
   private async startRelease(id: string, to: string | undefined): Promise<void> {

@@ -116,6 +116,16 @@ export class FakeKv {
     };
   }
 
+  /**
+   * Updates matching `match` are accepted whatever revision they expect, as nats-server has
+   * accepted two compare-and-sets over one revision (nats-io/nats-server#4320, #8469).
+   */
+  acceptOverAnyRevision(match: (attempt: Attempt) => boolean): void {
+    this.overAnyRevision.push(match);
+  }
+
+  private readonly overAnyRevision: Array<(attempt: Attempt) => boolean> = [];
+
   /** The key is gone as the bucket's max age removes it: no watch entry. */
   vanish(key: string): void {
     this.store.delete(key);
@@ -179,7 +189,7 @@ export class FakeKv {
       attempt.op === 'create'
         ? !current
         : attempt.op === 'update'
-          ? (current?.revision ?? 0) === attempt.expected
+          ? (current?.revision ?? 0) === attempt.expected || this.overAnyRevision.some((match) => match(attempt))
           : true;
     if (!accepted) {
       note('conflict');

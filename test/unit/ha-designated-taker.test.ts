@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { designatedElsewhere, designatedTaker, handOverTarget, leasesHeldBy } from '../../src/ha/designated-taker.js';
+import {
+  designatedElsewhere,
+  designatedTaker,
+  handOverTarget,
+  leasesHeldBy,
+  takerRanking,
+} from '../../src/ha/designated-taker.js';
 
 const ids = Array.from({ length: 300 }, (_, i) => `j${i}`);
 
@@ -66,13 +72,36 @@ describe('designatedElsewhere', () => {
     unservedForMs,
   });
 
-  it("leaves a dead owner's connection to its designated taker for a moment, then to anyone", () => {
+  it("leaves a dead owner's connection to its designated taker, then to each of the others in turn", () => {
+    const rank = takerRanking(theirs, sharing).indexOf('r1');
+    expect(rank).toBeGreaterThan(0);
     expect(designatedElsewhere(expired(theirs, 0), self, sharing, FIRST)).toBe(true);
-    expect(designatedElsewhere(expired(theirs, FIRST), self, sharing, FIRST)).toBe(false);
+    expect(designatedElsewhere(expired(theirs, rank * FIRST - 1), self, sharing, FIRST)).toBe(true);
+    expect(designatedElsewhere(expired(theirs, rank * FIRST), self, sharing, FIRST)).toBe(false);
     expect(designatedElsewhere(expired(mine, 0), self, sharing, FIRST)).toBe(false);
   });
 
-  it('leaves a releasing lease to the replica it names, for a moment; one naming nobody is anyone’s', () => {
+  it('never lets two replicas become takers of one connection at the same moment', () => {
+    const four = ['r1', 'r2', 'r3', 'r4'];
+    for (const id of ids) {
+      // The first moment (in steps of FIRST) at which each replica may take it.
+      const firstMoments = four.map((replica) => {
+        const me = { replica, instance: `${replica}-i` };
+        let step = 0;
+        while (designatedElsewhere(expired(id, step * FIRST), me, four, FIRST)) step++;
+        return step;
+      });
+      expect([id, [...firstMoments].sort()]).toEqual([id, [0, 1, 2, 3]]);
+    }
+  });
+
+  it('puts a replica outside the sharing ones (blind) last', () => {
+    const blind = { replica: 'r4', instance: 'r4-i' };
+    expect(designatedElsewhere(expired(theirs, 3 * FIRST - 1), blind, sharing, FIRST)).toBe(true);
+    expect(designatedElsewhere(expired(theirs, 3 * FIRST), blind, sharing, FIRST)).toBe(false);
+  });
+
+  it('leaves a releasing lease to the replica it names first; one naming nobody is anyone’s', () => {
     const releasing = (to: string | undefined, leaseSeenForMs: number) => ({
       janusId: theirs,
       why: 'releasing' as const,
@@ -80,8 +109,11 @@ describe('designatedElsewhere', () => {
       leaseSeenForMs,
       unservedForMs: 0,
     });
+    // After the named one, the others in the ranking's order.
+    const after = 1 + takerRanking(theirs, ['r1', 'r3']).indexOf('r1');
     expect(designatedElsewhere(releasing('r2', 100), self, sharing, FIRST)).toBe(true);
-    expect(designatedElsewhere(releasing('r2', FIRST), self, sharing, FIRST)).toBe(false);
+    expect(designatedElsewhere(releasing('r2', after * FIRST - 1), self, sharing, FIRST)).toBe(true);
+    expect(designatedElsewhere(releasing('r2', after * FIRST), self, sharing, FIRST)).toBe(false);
     expect(designatedElsewhere(releasing('r1', 100), self, sharing, FIRST)).toBe(false);
     expect(designatedElsewhere(releasing(undefined, 100), self, sharing, FIRST)).toBe(false);
   });

@@ -24,6 +24,8 @@ const TICK = TTL / 10;
 const SETTLE = Math.min(500, TTL / 3);
 const HANDOVER = 2000;
 const GRACE = 500;
+/** A take is read back from the leader this long after it (at least) before it is served. */
+const TAKE_CHECK_MS = 50;
 const T0 = Date.UTC(2024, 0, 1);
 
 const silent = createLogger('silent');
@@ -252,6 +254,27 @@ async function heartbeatOf(kv: FakeKv, who: string): Promise<void> {
     .put(heartbeatKey(who), { replica: who, instance: `${who}-1`, since: new Date().toISOString(), ttl_ms: TTL });
 }
 
+/** When replica `who`'s last acknowledged heartbeat was written. */
+function lastHeartbeatOf(kv: FakeKv, who: string): number {
+  return kv
+    .writesTo(heartbeatKey(who), who)
+    .filter((w) => w.outcome === 'ok')
+    .at(-1)!.at;
+}
+
+/** A serves j1, B has joined and sees it so: B's view has evidence enough to count A dead should A go silent. */
+async function aServesJ1BWatches() {
+  const w = world();
+  const a = w.replica('A');
+  await a.join('j1');
+  await advance(SETTLE + 2 * TICK);
+  const b = w.replica('B');
+  await b.join('j1');
+  await advance(2 * TTL);
+  expect(servedBy(w.kv, ['j1'])).toEqual({ j1: 'A' });
+  return { ...w, a, b };
+}
+
 beforeEach(() => {
   vi.useFakeTimers({ now: T0 });
   leaseOwnerships = [];
@@ -336,6 +359,9 @@ describe('LeaseOwnership: start', () => {
     expect(kv.writesTo(leaseKey('j1'), 'A')).toEqual([]);
     // Ticks come every 300 ms from start(): the next one is 100 ms after the settling time.
     await advance(20);
+    expect(kv.writesTo(leaseKey('j1'), 'A').map((w) => (w.record as Lease).state)).toEqual(['taking']);
+    // Served once the leader still shows the take a moment later.
+    await advance(TAKE_CHECK_MS);
     expect(kv.writesTo(leaseKey('j1'), 'A').map((w) => (w.record as Lease).state)).toEqual(['taking', 'serving']);
   });
 });
@@ -613,7 +639,8 @@ describe('LeaseOwnership: a watch reading a copy of the bucket that is behind', 
     expect(kv.writesTo(leaseKey('j1'), 'A')[0]).toMatchObject({ outcome: 'ok', expected: atLeader.revision });
     // The watch read that copy: it is started again.
     expect(kv.watchesStarted('A')).toBeGreaterThan(watches);
-    expect(kv.reads.filter((r) => r.by === 'A' && r.key === leaseKey('j1')).length).toBeLessThanOrEqual(2);
+    // Before the take and once after it, not once per tick.
+    expect(kv.reads.filter((r) => r.by === 'A' && r.key === leaseKey('j1')).length).toBeLessThanOrEqual(3);
     expect(a.host.of('serve')).toEqual([['j1', 7]]);
   });
 
@@ -775,10 +802,7 @@ describe('LeaseOwnership: failover', () => {
     const [ofB] = ['j1', 'j2'].filter((id) => kv.lease(id)?.replica === 'B');
 
     b.leaseOwnership.stop(); // dead: no hand-over, its heartbeat goes silent
-    const lastHeartbeat = kv
-      .writesTo(heartbeatKey('B'), 'B')
-      .filter((w) => w.outcome === 'ok')
-      .at(-1)!.at;
+    const lastHeartbeat = lastHeartbeatOf(kv, 'B');
     while (kv.lease(ofB!)?.replica !== 'A') {
       if (Date.now() - lastHeartbeat > 2 * TTL) throw new Error('not taken within 2 TTLs');
       await advance(5);
@@ -803,10 +827,7 @@ describe('LeaseOwnership: takers that do not collide', () => {
     expect(ofC).toHaveLength(10);
 
     c.leaseOwnership.stop(); // dead: its heartbeat goes silent
-    const lastHeartbeat = kv
-      .writesTo(heartbeatKey('C'), 'C')
-      .filter((w) => w.outcome === 'ok')
-      .at(-1)!.at;
+    const lastHeartbeat = lastHeartbeatOf(kv, 'C');
     // Both see the silence at the same moment and neither sees the other's takes for a while (as on a real
     // cluster, where the takes cross within milliseconds).
     await advance(lastHeartbeat + TTL - TICK / 2 - Date.now());
@@ -817,7 +838,8 @@ describe('LeaseOwnership: takers that do not collide', () => {
     kv.releaseWatch('A');
     kv.releaseWatch('B');
     const reachedFor = new Map<string, Set<string>>();
-    for (const { by, key } of kv.reads.slice(reads)) reachedFor.set(key, new Set([...(reachedFor.get(key) ?? []), by]));
+    for (const { by, key } of kv.reads.slice(reads).filter((read) => read.key.startsWith(leaseKey(''))))
+      reachedFor.set(key, new Set([...(reachedFor.get(key) ?? []), by]));
     expect(reachedFor.size).toBeGreaterThan(0);
     expect([...reachedFor].filter(([, by]) => by.size > 1)).toEqual([]);
     await advanceUntil(() => ofC.every((id) => ['A', 'B'].includes(servedBy(kv, ids)[id] ?? '')), 2 * TTL);
@@ -856,6 +878,54 @@ describe('LeaseOwnership: takers that do not collide', () => {
   });
 });
 
+describe('LeaseOwnership: takes the bucket accepted twice', () => {
+  it('takes no lease as expired whose holder has a newer heartbeat at the leader than its watch shows', async () => {
+    const { kv, a, b } = await aServesJ1BWatches();
+
+    // A is cut off long enough to drop j1 at its fence; B's view is about to count A dead.
+    const healHeartbeat = kv.failWrites((w) => w.by === 'A' && w.key === heartbeatKey('A'));
+    const healLease = kv.failWrites((w) => w.by === 'A' && w.key === leaseKey('j1'));
+    const lastOk = lastHeartbeatOf(kv, 'A');
+    await advance(lastOk + 0.8 * TTL - Date.now());
+    expect(a.host.of('drop')).toHaveLength(1);
+    // A comes back and writes its heartbeat; B's watch has not delivered it when A's silence reaches a TTL there.
+    kv.holdWatch('B');
+    healHeartbeat();
+    await advance(lastOk + TTL + 3 * TICK - Date.now());
+    expect(kv.writesTo(heartbeatKey('A'), 'A').filter((w) => w.at > lastOk && w.outcome === 'ok')).not.toEqual([]);
+    expect(kv.reads.filter((r) => r.by === 'B' && r.key === heartbeatKey('A')).length).toBeGreaterThan(0);
+    expect(kv.writesTo(leaseKey('j1'), 'B')).toEqual([]);
+
+    kv.releaseWatch('B');
+    healLease();
+    await advanceUntil(() => servedBy(kv, ['j1']).j1 === 'A', 2 * TTL);
+    expect(b.host.of('serve')).toEqual([]);
+  });
+
+  it('does not serve a take when the leader shows another take accepted over the same revision after it', async () => {
+    const { kv, replica } = world();
+    await heartbeatOf(kv, 'Z');
+    await kv.bucket('Z').put(leaseKey('j1'), leaseOf('Z', 'serving', 7));
+    const b = replica('B');
+    await b.join('j1');
+    // Z is dead: B takes j1 as expired over Z's revision; D's compare-and-set over the same revision is accepted too.
+    const zRevision = kv.snapshot().get(leaseKey('j1'))!.revision;
+    const limit = Date.now() + 3 * TTL;
+    while (!kv.writesTo(leaseKey('j1'), 'B').some((w) => w.outcome === 'ok') && Date.now() < limit) await advance(5);
+    expect(b.host.of('serve')).toEqual([]);
+    kv.acceptOverAnyRevision((w) => w.by === 'D');
+    await heartbeatOf(kv, 'D');
+    const second = await kv.bucket('D').update(leaseKey('j1'), leaseOf('D', 'taking', 7), zRevision);
+    expect(second.ok).toBe(true);
+
+    await advance(2 * TICK);
+    expect(b.host.of('serve')).toEqual([]);
+    expect(kv.writesTo(leaseKey('j1'), 'B').map((w) => (w.record as Lease).state)).toEqual(['taking']);
+    expect(kv.lease('j1')).toMatchObject({ replica: 'D' });
+    expect(b.leaseOwnership.leasesHeld).toBe(0);
+  });
+});
+
 describe('LeaseOwnership: a blind replica', () => {
   it("counts in nobody's fair share: a dead replica's connections are all taken by those that see", async () => {
     const { kv, replica } = world();
@@ -890,22 +960,12 @@ describe('LeaseOwnership: a blind replica', () => {
 
 describe('LeaseOwnership: fencing and failed writes', () => {
   it('stops serving once its heartbeat has failed for 70 % of the TTL, before anyone may take its leases', async () => {
-    const { kv, replica } = world();
-    const a = replica('A');
-    await a.join('j1');
-    await advance(SETTLE + 2 * TICK);
-    const b = replica('B');
-    await b.join('j1');
-    await advance(2 * TTL);
-    expect(servedBy(kv, ['j1'])).toEqual({ j1: 'A' });
+    const { kv, a, b } = await aServesJ1BWatches();
     const session = a.host.sessions.get('j1');
 
     // NATS unreachable for A (its watch keeps running: only writes time out).
     kv.failWrites((w) => w.by === 'A');
-    const lastOk = kv
-      .writesTo(heartbeatKey('A'), 'A')
-      .filter((w) => w.outcome === 'ok')
-      .at(-1)!.at;
+    const lastOk = lastHeartbeatOf(kv, 'A');
     await advanceUntil(() => a.host.of('drop').length > 0, TTL);
     const drop = a.host.calls.find((c) => c.call === 'drop')!;
     expect(drop.args[0]).toBe('j1');
