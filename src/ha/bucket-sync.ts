@@ -134,16 +134,20 @@ export class BucketSync {
   }
 
   /**
-   * Whether the leader still has our take at `revision`, read a moment after it was
-   * acknowledged. Two compare-and-sets over one revision can both be accepted (the server bug
-   * above): the later one is the lease, and the earlier taker must not serve. Anything else the
-   * leader has goes into the view.
+   * The revision at which the leader has our take (`taken`, acknowledged at `revision`), read a
+   * moment after the acknowledgement; 'another' when it has another lease. Two compare-and-sets
+   * over one revision can both be accepted (the server bug above): the later one is the lease,
+   * and the earlier taker must not serve. Our own record at another revision is still ours (a
+   * new leader may number otherwise). Anything else the leader has goes into the view.
    */
-  async takeStands(janusId: string, revision: number): Promise<boolean> {
+  async takeStands(janusId: string, taken: Lease, revision: number): Promise<number | 'another'> {
     const entry = await this.bucket.read(leaseKey(janusId));
-    if (entry?.revision === revision) return true;
+    if (entry?.revision === revision) return revision;
+    const atLeader = entry?.operation === 'PUT' ? decodeLease(entry.value) : undefined;
+    if (entry && atLeader?.instance === taken.instance && atLeader.since === taken.since && atLeader.state === 'taking')
+      return entry.revision;
     if (entry && !this.stopped) this.handlers.entry(entry);
-    return false;
+    return 'another';
   }
 
   /** Runs one lease write and learns from its answer. */

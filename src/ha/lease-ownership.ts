@@ -60,6 +60,10 @@ const SETTLE_MS = 500;
  */
 const TAKE_CHECK_MIN_MS = 50;
 const TAKE_CHECK_WRITES = 2;
+/** A slow leader (an election under way) must not hold a failover up for long. */
+const TAKE_CHECK_MAX_MS = 1000;
+/** Reads of the leader before a take that cannot be checked is given back. */
+const TAKE_CHECK_ATTEMPTS = 3;
 /** What the view forgets, in TTLs without a write. */
 const FORGET_AFTER_TTLS = 10;
 
@@ -411,6 +415,8 @@ export class LeaseOwnership implements Ownership {
     }
     let leftToAnother = false;
     const self = { replica: this.settings.replicaId, instance: this.settings.instance };
+    // A blind replica is out of the others' sharing set, so it comes after them in every ranking, as they see it.
+    const ranked = this.sync.blind(now) ? new Set([...live].filter((r) => r !== self.replica)) : live;
     const designatedElsewhere = (id: string): boolean => {
       const seen = this.view.lease(id);
       const candidate = {
@@ -420,7 +426,7 @@ export class LeaseOwnership implements Ownership {
         leaseSeenForMs: seen ? now - seen.seenAt : 0,
         unservedForMs: this.slots.unservedFor(id, now),
       };
-      const elsewhere = leftElsewhere(candidate, self, live, this.designatedFirstMs);
+      const elsewhere = leftElsewhere(candidate, self, ranked, this.designatedFirstMs);
       leftToAnother ||= elsewhere;
       return elsewhere;
     };
@@ -505,19 +511,21 @@ export class LeaseOwnership implements Ownership {
         this.log.debug({ janus_id: id, reason: result.reason }, 'ownership: take lost to another replica');
         return;
       }
-      if (!(await this.takeStands(id, result.revision, this.clock() - sent))) {
+      const stands = await this.takeStands(id, lease, result.revision, this.clock() - sent);
+      if (stands === 'another') {
         this.slots.claimLost(id, this.clock() + this.tickMs);
         return;
       }
       const spec = this.listed.get(id);
-      if (this.stopped || this.leaving || !spec) {
-        // Leaving, or no longer listed, since the take began: give it straight back.
+      if (this.stopped || this.leaving || !spec || stands === 'unchecked') {
+        // Leaving, or no longer listed, since the take began, or the take could not be checked: give it straight back
+        // (refused if another take was accepted after ours), so that a lease nobody serves does not wait for us.
         this.slots.claimWithdrawn(id);
-        const taken = result.revision;
+        const taken = stands === 'unchecked' ? result.revision : stands;
         await this.sync.writeLease(id, () => this.bucket.update(key, { ...lease, state: 'free' }, taken));
         return;
       }
-      const held = new HeldLease(spec, lease, result.revision);
+      const held = new HeldLease(spec, lease, stands);
       this.slots.claimed(id, held);
       this.log.info(
         { janus_id: id, from: from ?? null, session_id: lease.session_id, reason: why },
@@ -552,18 +560,26 @@ export class LeaseOwnership implements Ownership {
    * Reads the leader a moment after our take was acknowledged, before we serve: another
    * compare-and-set over the same revision may have been accepted as well (BucketSync.takeStands).
    * The moment is long enough for a write proposed together with ours to have been applied.
+   * Returns the revision our take stands at, 'another', or 'unchecked' (the leader could not be read).
    */
-  private async takeStands(id: string, revision: number, writeMs: number): Promise<boolean> {
-    await sleep(Math.max(TAKE_CHECK_MIN_MS, TAKE_CHECK_WRITES * writeMs));
-    const stands = await this.sync.takeStands(id, revision).catch(() => undefined);
-    if (stands === true) return true;
-    this.log.warn(
-      { janus_id: id, revision, leader: stands === undefined ? 'unreachable' : 'another lease' },
-      stands === undefined
-        ? 'ownership: a take could not be checked with the leader; not serving it yet'
-        : 'ownership: another take of this lease was accepted after ours; not serving it',
-    );
-    return false;
+  private async takeStands(
+    id: string,
+    taken: Lease,
+    revision: number,
+    writeMs: number,
+  ): Promise<number | 'another' | 'unchecked'> {
+    const pause = Math.min(TAKE_CHECK_MAX_MS, Math.max(TAKE_CHECK_MIN_MS, TAKE_CHECK_WRITES * writeMs));
+    for (let attempt = 1; attempt <= TAKE_CHECK_ATTEMPTS; attempt++) {
+      await sleep(pause);
+      const stands = await this.sync.takeStands(id, taken, revision).catch(() => undefined);
+      if (typeof stands === 'number') return stands;
+      if (stands === 'another') {
+        this.log.warn({ janus_id: id, revision }, 'ownership: another take of this lease was accepted after ours');
+        return 'another';
+      }
+    }
+    this.log.warn({ janus_id: id, revision }, 'ownership: a take could not be checked with the leader; giving it back');
+    return 'unchecked';
   }
 
   private async startRelease(id: string, to: string | undefined): Promise<void> {

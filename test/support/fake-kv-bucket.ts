@@ -77,6 +77,7 @@ export class FakeKv {
       },
       read: async (key) => {
         this.reads.push({ by, key });
+        if (this.readFailures.some((match) => match(by, key))) throw new Error('timeout');
         this.expire();
         const stored = this.store.get(key);
         return stored && { key, operation: stored.operation, value: stored.value, revision: stored.revision };
@@ -87,6 +88,22 @@ export class FakeKv {
 
   /** Keys read from the leader, and by whom. */
   readonly reads: Array<{ by: string; key: string }> = [];
+  private readonly readFailures: Array<(by: string, key: string) => boolean> = [];
+
+  /** Reads matching `match` fail as a timeout (the leader unreachable) until the returned function is called. */
+  failReads(match: (by: string, key: string) => boolean): () => void {
+    this.readFailures.push(match);
+    return () => {
+      this.readFailures.splice(this.readFailures.indexOf(match), 1);
+    };
+  }
+
+  /** The leader numbers `key`'s last entry `revision` from now on (a new leader of a copy numbered otherwise). */
+  renumber(key: string, revision: number): void {
+    const stored = this.store.get(key);
+    if (stored) this.store.set(key, { ...stored, revision });
+    this.seq = Math.max(this.seq, revision);
+  }
 
   /** The bucket's content now: what a copy of the stream that stops here would replay. */
   snapshot(): ReadonlyMap<string, WatchedEntry> {

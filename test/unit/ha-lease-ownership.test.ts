@@ -275,6 +275,26 @@ async function aServesJ1BWatches() {
   return { ...w, a, b };
 }
 
+/** Z held j1 (session 7) and is dead; B has joined, and will take j1 as expired. */
+async function zDeadWithJ1() {
+  const w = world();
+  await heartbeatOf(w.kv, 'Z');
+  await w.kv.bucket('Z').put(leaseKey('j1'), leaseOf('Z', 'serving', 7));
+  const b = w.replica('B');
+  await b.join('j1');
+  return { ...w, b };
+}
+
+/** Advances in small steps until `who`'s take of j1 is written, before it is checked and served. */
+async function untilTakeWritten(kv: FakeKv, who: string): Promise<void> {
+  const limit = Date.now() + 3 * TTL;
+  while (!kv.writesTo(leaseKey('j1'), who).some((w) => w.outcome === 'ok')) {
+    if (Date.now() >= limit) throw new Error('no take written');
+    await advance(5);
+  }
+  expect(kv.writesTo(leaseKey('j1'), who).map((w) => (w.record as Lease).state)).toEqual(['taking']);
+}
+
 beforeEach(() => {
   vi.useFakeTimers({ now: T0 });
   leaseOwnerships = [];
@@ -902,17 +922,37 @@ describe('LeaseOwnership: takes the bucket accepted twice', () => {
     expect(b.host.of('serve')).toEqual([]);
   });
 
-  it('does not serve a take when the leader shows another take accepted over the same revision after it', async () => {
-    const { kv, replica } = world();
-    await heartbeatOf(kv, 'Z');
-    await kv.bucket('Z').put(leaseKey('j1'), leaseOf('Z', 'serving', 7));
-    const b = replica('B');
-    await b.join('j1');
-    // Z is dead: B takes j1 as expired over Z's revision; D's compare-and-set over the same revision is accepted too.
-    const zRevision = kv.snapshot().get(leaseKey('j1'))!.revision;
-    const limit = Date.now() + 3 * TTL;
-    while (!kv.writesTo(leaseKey('j1'), 'B').some((w) => w.outcome === 'ok') && Date.now() < limit) await advance(5);
+  it('gives a take back unserved when the leader cannot be read to check it; takes it once it can', async () => {
+    const { kv, b } = await zDeadWithJ1();
+    await untilTakeWritten(kv, 'B');
+    const heal = kv.failReads((by, key) => by === 'B' && key === leaseKey('j1'));
+    await advance(2 * TICK);
     expect(b.host.of('serve')).toEqual([]);
+    expect(kv.writesTo(leaseKey('j1'), 'B').map((w) => [(w.record as Lease).state, w.outcome])).toEqual([
+      ['taking', 'ok'],
+      ['free', 'ok'],
+    ]);
+    expect(kv.lease('j1')).toMatchObject({ state: 'free', session_id: 7 });
+
+    heal();
+    await advanceUntil(() => servedBy(kv, ['j1']).j1 === 'B', 2 * TTL);
+    expect(b.host.of('serve')).toEqual([['j1', 7]]);
+  });
+
+  it('serves a take the leader numbers otherwise when the record there is its own, writing on from there', async () => {
+    const { kv, b } = await zDeadWithJ1();
+    await untilTakeWritten(kv, 'B');
+    kv.renumber(leaseKey('j1'), 500);
+    await advanceUntil(() => servedBy(kv, ['j1']).j1 === 'B', TTL);
+    expect(kv.writesTo(leaseKey('j1'), 'B').at(-1)).toMatchObject({ outcome: 'ok', expected: 500 });
+    expect(b.host.of('serve')).toEqual([['j1', 7]]);
+  });
+
+  it('does not serve a take when the leader shows another take accepted over the same revision after it', async () => {
+    const { kv, b } = await zDeadWithJ1();
+    // B takes j1 as expired over Z's revision; D's compare-and-set over the same revision is accepted too.
+    const zRevision = kv.snapshot().get(leaseKey('j1'))!.revision;
+    await untilTakeWritten(kv, 'B');
     kv.acceptOverAnyRevision((w) => w.by === 'D');
     await heartbeatOf(kv, 'D');
     const second = await kv.bucket('D').update(leaseKey('j1'), leaseOf('D', 'taking', 7), zRevision);
