@@ -81,6 +81,22 @@ export function designatedElsewhere(
   return candidate.unservedForMs < rankOf(candidate.janusId, self.replica, sharing) * firstMs;
 }
 
+/**
+ * How long a connection must have been unserved before this replica takes it beyond its
+ * share: once every sharing replica has had its turn (the designated ones may all be at
+ * their share, or unable to take: blind, cut off), then again one at a time in the ranking's
+ * order. Never longer than `longestMs` (a lease TTL).
+ */
+export function overdueAfterMs(
+  janusId: string,
+  self: string,
+  sharing: ReadonlySet<string>,
+  firstMs: number,
+  longestMs: number,
+): number {
+  return Math.min(longestMs, (sharing.size + rankOf(janusId, self, sharing)) * firstMs);
+}
+
 /** Where `replica` stands in the ranking of `sharing` (without `except`); last when it does not share. */
 function rankOf(janusId: string, replica: string, sharing: Iterable<string>, except?: string): number {
   const ranking = takerRanking(janusId, sharing).filter((other) => other !== except);

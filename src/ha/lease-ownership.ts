@@ -21,6 +21,7 @@ import {
   designatedElsewhere as leftElsewhere,
   handOverTarget,
   leasesHeldBy,
+  overdueAfterMs,
 } from './designated-taker.js';
 import { HeartbeatWriter } from './heartbeat.js';
 import { HeldLease } from './held-lease.js';
@@ -83,7 +84,7 @@ export class LeaseOwnership implements Ownership {
   private tickTimer: NodeJS.Timeout | undefined;
   private settleTimer: NodeJS.Timeout | undefined;
   private silenceTimer: NodeJS.Timeout | undefined;
-  /** Balances again once connections left to another replica may be taken by the next in line. */
+  /** Balances again once connections left to another replica, or unserved, may be taken by the next in line. */
   private designatedTimer: NodeJS.Timeout | undefined;
   private balancing = false;
   private balanceAgain = false;
@@ -443,7 +444,8 @@ export class LeaseOwnership implements Ownership {
       // may take it while our heartbeat lives. The share is restored by hand-overs after.
       overdue: (id) =>
         this.view.lease(id)?.lease.instance === this.settings.instance ||
-        this.slots.unservedFor(id, now) >= this.settings.leaseTtlMs,
+        this.slots.unservedFor(id, now) >=
+          overdueAfterMs(id, self.replica, ranked, this.designatedFirstMs, this.settings.leaseTtlMs),
       designatedElsewhere,
     });
     if (plan.release.length > 0) {
@@ -457,7 +459,12 @@ export class LeaseOwnership implements Ownership {
       for (const id of plan.release) this.runDetached(this.startRelease(id, handOverTarget(id, held, share)));
     }
     for (const id of plan.take) this.runDetached(this.take(id));
-    if (leftToAnother && this.designatedTimer === undefined)
+    // Left to another replica, or unserved and not ours yet: the turns of designatedElsewhere and overdueAfterMs pass
+    // in steps of designatedFirstMs, sooner than the next tick.
+    const waiting =
+      leftToAnother ||
+      [...this.listed.keys()].some((id) => this.slots.isUnserved(id) && this.slots.kindOf(id) === 'none');
+    if (waiting && this.designatedTimer === undefined)
       this.designatedTimer = setTimeout(() => {
         this.designatedTimer = undefined;
         this.scheduleBalance();

@@ -112,6 +112,10 @@ export class LeaseSlots {
     else if (!this.unserved.has(id)) this.unserved.set(id, now);
   }
 
+  isUnserved(id: string): boolean {
+    return this.unserved.has(id);
+  }
+
   unservedFor(id: string, now: number): number {
     const since = this.unserved.get(id);
     return since === undefined ? 0 : now - since;

@@ -4,6 +4,7 @@ import {
   designatedTaker,
   handOverTarget,
   leasesHeldBy,
+  overdueAfterMs,
   takerRanking,
 } from '../../src/ha/designated-taker.js';
 
@@ -122,6 +123,22 @@ describe('designatedElsewhere', () => {
     const own = { ...expired(theirs, 0), why: 'free' as const, lease: { instance: 'r1-i' } };
     expect(designatedElsewhere(own, self, sharing, FIRST)).toBe(false);
     expect(designatedElsewhere({ ...expired(theirs, 0), why: undefined }, self, sharing, FIRST)).toBe(false);
+  });
+});
+
+describe('overdueAfterMs', () => {
+  it('lets each sharing replica have its turn first, then one replica at a time take beyond its share', () => {
+    const sharing = new Set(['r1', 'r2', 'r3']);
+    for (const id of ids) {
+      const after = [...sharing].map((replica) => overdueAfterMs(id, replica, sharing, 500, 20_000));
+      expect([id, [...after].sort((a, b) => a - b)]).toEqual([id, [1500, 2000, 2500]]);
+    }
+  });
+
+  it('is never longer than the given bound (a lease TTL), and puts a replica outside the sharing ones last', () => {
+    const sharing = new Set(['r1', 'r2', 'r3']);
+    expect(overdueAfterMs('j1', 'r1', sharing, 5000, 12_000)).toBeLessThanOrEqual(12_000);
+    expect(overdueAfterMs('j1', 'r9', sharing, 500, 20_000)).toBe(3000);
   });
 });
 
