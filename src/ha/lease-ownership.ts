@@ -442,10 +442,15 @@ export class LeaseOwnership implements Ownership {
       takeReason,
       // Our own lease that we do not serve (dropped at a fence) is ours to take back whatever the share: nobody else
       // may take it while our heartbeat lives. The share is restored by hand-overs after.
+      // A dead owner's connection is taken beyond the share after everyone's turn (its designated taker may not see
+      // the owner dead yet); a free one after a TTL, so that replicas started together, whose takes are still on their
+      // way, do not take beyond their share and hand it back.
       overdue: (id) =>
         this.view.lease(id)?.lease.instance === this.settings.instance ||
         this.slots.unservedFor(id, now) >=
-          overdueAfterMs(id, self.replica, ranked, this.designatedFirstMs, this.settings.leaseTtlMs),
+          (takeReason(id) === 'expired'
+            ? overdueAfterMs(id, self.replica, ranked, this.designatedFirstMs, this.settings.leaseTtlMs)
+            : this.settings.leaseTtlMs),
       designatedElsewhere,
     });
     if (plan.release.length > 0) {
