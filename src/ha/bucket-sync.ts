@@ -125,10 +125,7 @@ export class BucketSync {
    * compare-and-set is not serializable under a leader change, nats-io/nats-server#8469).
    */
   private async holderLives(janusId: string, holder: Lease): Promise<boolean> {
-    if (holder.v !== 2) return false;
-    const heartbeat = await this.bucket.read(heartbeatKey(holder.replica));
-    if (!heartbeat || this.stopped) return false;
-    this.handlers.entry(heartbeat);
+    if (holder.v !== 2 || !(await this.readHeartbeat(holder.replica))) return false;
     const seen = this.view.lease(janusId);
     return seen !== undefined && this.view.leaseIsLive(seen, this.clock());
   }
@@ -148,6 +145,14 @@ export class BucketSync {
       return entry.revision;
     if (entry && !this.stopped) this.handlers.entry(entry);
     return 'another';
+  }
+
+  /** Reads a replica's heartbeat from the leader into the view; says whether there was one. */
+  private async readHeartbeat(replica: string): Promise<boolean> {
+    const heartbeat = await this.bucket.read(heartbeatKey(replica));
+    if (!heartbeat || this.stopped) return false;
+    this.handlers.entry(heartbeat);
+    return true;
   }
 
   /** Runs one lease write and learns from its answer. */
@@ -182,10 +187,7 @@ export class BucketSync {
       const lease = this.view.lease(janusId)?.lease;
       if (lease?.instance === this.settings.instance) this.handlers.ownLeaseAtLeader(janusId, entry.revision);
       // Without its holder's heartbeat the view would count a live holder dead.
-      else if (lease?.v === 2) {
-        const heartbeat = await this.bucket.read(heartbeatKey(lease.replica));
-        if (heartbeat && !this.stopped) this.handlers.entry(heartbeat);
-      }
+      else if (lease?.v === 2) await this.readHeartbeat(lease.replica);
     } catch (err) {
       this.log.debug(
         { janus_id: janusId, err: (err as Error).message },
