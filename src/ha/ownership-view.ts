@@ -49,6 +49,12 @@ interface SeenHeartbeat {
 
 /** A version 1 lease is never trusted to live longer than this without a renewal. */
 const LONGEST_V1_TTL_MS = 120_000;
+/**
+ * A heartbeat is never trusted to live longer than this without a renewal: the longest
+ * `ha.leaseTtl` a replica can run with. A row with a larger `ttl_ms` (written by hand, or by
+ * a hostile client) would otherwise keep a replica that does not exist in every fair share.
+ */
+const LONGEST_HEARTBEAT_TTL_MS = 300_000;
 
 /** How to write a lease we take: over the revision we saw, or as a new key. */
 export type TakeBasis =
@@ -225,7 +231,12 @@ export class OwnershipView {
   }
 
   private heartbeatIsLive(seen: SeenHeartbeat, now: number): boolean {
-    return !this.silentFor(seen.seenAt, Math.max(this.ttlMs, seen.heartbeat.ttl_ms), now);
+    return !this.silentFor(seen.seenAt, this.heartbeatTtl(seen), now);
+  }
+
+  /** Ours, or the writer's when longer (replicas may run with different ha.leaseTtl), within bounds. */
+  private heartbeatTtl(seen: SeenHeartbeat): number {
+    return Math.max(this.ttlMs, Math.min(seen.heartbeat.ttl_ms, LONGEST_HEARTBEAT_TTL_MS));
   }
 
   /**
@@ -258,7 +269,7 @@ export class OwnershipView {
     let next: number | undefined;
     for (const [replica, seen] of this.heartbeats) {
       if (replica === this.ownReplica) continue;
-      const at = seen.seenAt + Math.max(this.ttlMs, seen.heartbeat.ttl_ms) + 1;
+      const at = seen.seenAt + this.heartbeatTtl(seen) + 1;
       if (at > now && (next === undefined || at < next)) next = at;
     }
     return next;

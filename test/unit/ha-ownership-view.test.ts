@@ -206,6 +206,16 @@ describe('OwnershipView heartbeats', () => {
     expect(view.liveReplicas(5_000 + TTL + 1)).toEqual([]);
   });
 
+  it('counts a heartbeat claiming an endless TTL dead after 5 minutes of silence, the longest ha.leaseTtl', () => {
+    const view = new OwnershipView(TTL);
+    const endless = { ...heartbeatOf('phantom'), ttl_ms: Number.MAX_SAFE_INTEGER };
+    view.apply(put(heartbeatKey('phantom'), endless, 1), 0);
+    wrote(view, 1_000, 2_000, 3_000);
+    expect(view.liveReplicas(300_000)).toEqual([endless]);
+    expect(view.liveReplicas(300_001)).toEqual([]);
+    expect(view.nextSilence(1_000)).toBe(300_001);
+  });
+
   it('keeps a renewed heartbeat live and shows its latest content', () => {
     const view = new OwnershipView(TTL);
     view.apply(put(heartbeatKey('a'), heartbeatOf('a', 'old'), 1), 0);
