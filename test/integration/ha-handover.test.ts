@@ -85,13 +85,24 @@ async function handOver(
   return { taker, ms };
 }
 
+/** Replica `name` serving the one connection of `connections`, with an echotest handle attached through it. */
+async function servingWithHandle(
+  name: string,
+  connections: Array<{ janus_id: string; janus_url: string }>,
+): Promise<{ owner: TestBridge; handle: number }> {
+  const id = connections[0]!.janus_id;
+  const owner = await haBridge(name, connections);
+  await untilServing(owner, id, name);
+  const attached = await client.request(`jh.request.${id}`, { janus: 'attach', plugin: 'janus.plugin.echotest' });
+  return { owner, handle: (attached.json.data as { id: number }).id };
+}
+
 describe('hand-overs under a flood of asynchronous requests', () => {
   it('answer each request with its event, relay those that reached the taker, keep handle and session', async () => {
     const connections = [{ janus_id: 'h1', janus_url: janus.url }];
-    let owner = await haBridge('a', connections);
-    await untilServing(owner, 'h1', 'a');
-    const attached = await client.request('jh.request.h1', { janus: 'attach', plugin: 'janus.plugin.echotest' });
-    const handle = (attached.json.data as { id: number }).id;
+    const first = await servingWithHandle('a', connections);
+    let owner = first.owner;
+    const handle = first.handle;
     const session = owner.daemon.connectionStats('h1')!.sessionId;
     const status = client.collect('jh.status.h1');
 
@@ -162,10 +173,9 @@ describe('hand-overs under a flood of asynchronous requests', () => {
 describe('hand-overs under a flood of fire-and-forget messages', () => {
   it("publish every message's event with the client's transaction, also those that reached the taker", async () => {
     const connections = [{ janus_id: 'f1', janus_url: janus.url }];
-    let owner = await haBridge('fa', connections);
-    await untilServing(owner, 'f1', 'fa');
-    const attached = await client.request('jh.request.f1', { janus: 'attach', plugin: 'janus.plugin.echotest' });
-    const handle = (attached.json.data as { id: number }).id;
+    const first = await servingWithHandle('fa', connections);
+    let owner = first.owner;
+    const handle = first.handle;
     const events = client.collect('jh.event.f1');
 
     // One message every millisecond or so (fire-and-forget: no reply subject), through two hand-overs.
