@@ -66,6 +66,8 @@ import {
  */
 const LEASE_TTL = Number(process.env.CLUSTER_LEASE_TTL ?? 20);
 const LIMIT_MS = LEASE_TTL * 1000 + 2000;
+/** How long the cluster itself may take to be whole again after a partition heals. */
+const HEAL_LIMIT_MS = 90_000;
 const THREE = ['r1', 'r2', 'r3'];
 /** Per load client; three clients. */
 const RATE = 70;
@@ -169,8 +171,11 @@ async function moveLeaderOff(stream: string, avoid: number[]): Promise<number> {
   }
 }
 
-/** Every node running with its routes to the two others, both streams with three current peers. */
-async function clusterHealthy(timeoutMs = 30_000): Promise<void> {
+/**
+ * Every node running with its routes to the two others, both streams with three current
+ * peers; resolves with the time it became so.
+ */
+async function clusterHealthy(timeoutMs = 30_000): Promise<number> {
   let last = '';
   await eventually(
     async () => {
@@ -195,6 +200,7 @@ async function clusterHealthy(timeoutMs = 30_000): Promise<void> {
   ).catch((err: Error) => {
     throw new Error(`${err.message}: ${last}`);
   });
+  return Date.now();
 }
 
 /** Replicas whose NATS connection is on `node` now. */
@@ -1078,7 +1084,9 @@ describe(`on a three-node NATS cluster (ha.leaseTtl ${LEASE_TTL} s)`, () => {
     await sleep(LEASE_TTL * 1000 + 5000);
     const during = await cluster.owners();
     await recover(fault);
-    await clusterHealthy();
+    // nats-server 2.9 has taken up to 22 s after a heal to elect the bucket's leader, and
+    // the cut node's peers catch up after that: what the daemon does meanwhile is measured.
+    const healthy = await clusterHealthy(HEAL_LIMIT_MS);
     const rejoined = await balanced(60_000, 2000);
     const a = await finishRun(run);
 
@@ -1098,7 +1106,8 @@ describe(`on a three-node NATS cluster (ha.leaseTtl ${LEASE_TTL} s)`, () => {
       `${describeRun(run, a)}; cut replicas ${cut.join(',')} held ${held.length}, ` +
       `stopped serving at +${stoppedAt} ms, ` +
       `others served them from +${servedFrom} ms; during the cut ${HaCluster.describeCounts(during)}; ` +
-      `healed: balanced ${seconds(rejoined.at - fault.to!)} after (${HaCluster.describeCounts(rejoined.table)})`;
+      `healed: cluster healthy ${seconds(healthy - fault.to!)} after, ` +
+      `balanced ${seconds(rejoined.at - fault.to!)} after (${HaCluster.describeCounts(rejoined.table)})`;
     console.log(line);
     summaries.push(line);
     expectInvariants(run, a);
@@ -1115,7 +1124,7 @@ describe(`on a three-node NATS cluster (ha.leaseTtl ${LEASE_TTL} s)`, () => {
       order.filter((o) => o.stop && o.stop.time - fault.from >= LEASE_TTL * 1000).map((o) => o.id),
       'stopped before its lease could be taken',
     ).toEqual([]);
-  }, 180_000);
+  }, 300_000);
 
   it('a rolling restart of the three nodes, one at a time: no ownership change', async () => {
     await balanced();
