@@ -14,7 +14,7 @@ import type { ConnectionSpec } from '../connections/spec.js';
 import type { Ownership } from '../connections/ownership.js';
 import type { Logger } from '../log.js';
 import { sleep } from '../sleep.js';
-import { fairShare, planBalance } from './balance.js';
+import { describeLeft, fairShare, planBalance } from './balance.js';
 import { BucketSync } from './bucket-sync.js';
 import {
   DESIGNATED_FIRST_TICKS,
@@ -88,6 +88,8 @@ export class LeaseOwnership implements Ownership {
   private designatedTimer: NodeJS.Timeout | undefined;
   private balancing = false;
   private balanceAgain = false;
+  /** The last debug line on what a balance left and why: written again only when it changes. */
+  private leftSaid = '';
   private readonly tickMs: number;
 
   constructor(
@@ -402,7 +404,10 @@ export class LeaseOwnership implements Ownership {
   private balance(): void {
     const now = this.clock();
     // Nothing is taken before our heartbeat is written: others would see the new lease's holder as dead.
-    if (this.heartbeat.fenced(now) && !this.leaving) return;
+    if (this.heartbeat.fenced(now) && !this.leaving) {
+      this.sayOnChange('fenced', {}, 'ownership: not balancing until our heartbeat is written');
+      return;
+    }
     const live = new Set(this.view.sharingReplicas(now).map((h) => h.replica));
     if (this.leaving) live.delete(this.settings.replicaId);
     else live.add(this.settings.replicaId);
@@ -464,6 +469,12 @@ export class LeaseOwnership implements Ownership {
       for (const id of plan.release) this.runDetached(this.startRelease(id, handOverTarget(id, held, share)));
     }
     for (const id of plan.take) this.runDetached(this.take(id));
+    const left = describeLeft(plan.left);
+    this.sayOnChange(
+      left,
+      { left, blind: this.sync.blind(now), sharing: [...ranked].sort() },
+      'ownership: takeable connections left',
+    );
     // Left to another replica, or unserved and not ours yet: the turns of designatedElsewhere and overdueAfterMs pass
     // in steps of designatedFirstMs, sooner than the next tick.
     const waiting =
@@ -474,6 +485,13 @@ export class LeaseOwnership implements Ownership {
         this.designatedTimer = undefined;
         this.scheduleBalance();
       }, this.designatedFirstMs);
+  }
+
+  /** Why a balance took nothing or left takeable connections, in the debug log when that changes ('' says nothing). */
+  private sayOnChange(said: string, fields: Record<string, unknown>, message: string): void {
+    if (said === this.leftSaid) return;
+    this.leftSaid = said;
+    if (said) this.log.debug(fields, message);
   }
 
   private get designatedFirstMs(): number {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fairShare, planBalance, type BalanceInput, type TakeReason } from '../../src/ha/balance.js';
+import { describeLeft, fairShare, planBalance, type BalanceInput, type TakeReason } from '../../src/ha/balance.js';
 
 const range = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
@@ -65,7 +65,12 @@ describe('planBalance', () => {
   it('takes nothing at its share, and only what fills the share below it', () => {
     const listed = range('j', 6);
     const atShare = planBalance(input({ listed, liveReplicas: 2, held: new Set(['j0', 'j1', 'j2']) }));
-    expect(atShare).toEqual({ take: [], release: [] });
+    expect(atShare).toMatchObject({ take: [], release: [] });
+    expect(atShare.left.map((l) => `${l.janusId} ${l.why}`).sort()).toEqual([
+      'j3 at share',
+      'j4 at share',
+      'j5 at share',
+    ]);
     const below = planBalance(input({ listed, liveReplicas: 2, held: new Set(['j0']) }));
     expect(below.release).toEqual([]);
     expect(below.take).toHaveLength(2);
@@ -105,7 +110,7 @@ describe('planBalance', () => {
     const listed = range('j', 4);
     const held = new Set(listed); // share with 2 replicas is 2: excess 2
     const plan = planBalance(input({ listed, held, leftAlone: new Set(['j0', 'j1', 'j2']), liveReplicas: 2 }));
-    expect(plan).toEqual({ take: [], release: ['j3'] });
+    expect(plan).toMatchObject({ take: [], release: ['j3'] });
   });
 
   it('does not count what it is already releasing as held', () => {
@@ -114,7 +119,7 @@ describe('planBalance', () => {
     const plan = planBalance(
       input({ listed, held: new Set(listed), releasing: new Set(['j2', 'j3']), liveReplicas: 2 }),
     );
-    expect(plan).toEqual({ take: [], release: [] });
+    expect(plan).toMatchObject({ take: [], release: [] });
   });
 
   it('has a leaving replica release everything it holds but those left alone, and take nothing', () => {
@@ -135,7 +140,7 @@ describe('planBalance', () => {
 
   it('has a leaving replica take nothing even when it holds nothing and everything is free', () => {
     const plan = planBalance(input({ listed: range('j', 3), leaving: true }));
-    expect(plan).toEqual({ take: [], release: [] });
+    expect(plan).toMatchObject({ take: [], release: [] });
   });
 
   it("prefers 'releasing' over 'free' over 'expired'", () => {
@@ -179,7 +184,7 @@ describe('planBalance', () => {
     const full = planBalance(
       input({ listed, held: new Set(['j0', 'j3']), releasing: new Set(['j1', 'j2']), liveReplicas: 2 }),
     );
-    expect(full).toEqual({ take: [], release: [] });
+    expect(full).toMatchObject({ take: [], release: [] });
   });
 
   it('never takes an id that is not in the list, even when said takeable', () => {
@@ -211,7 +216,7 @@ describe('planBalance', () => {
     expect(over.release[0]).toMatch(/^j[012]$/);
     // Leaving: unlisted ids are not released either.
     const leaving = planBalance(input({ listed, held: new Set(['j0', 'x1']), leaving: true }));
-    expect(leaving).toEqual({ take: [], release: ['j0'] });
+    expect(leaving).toMatchObject({ take: [], release: ['j0'] });
   });
 
   it('does not count ids that are not in the list and being released against the room to take', () => {
@@ -268,14 +273,14 @@ describe('planBalance, connections nobody serves', () => {
         overdue: (id) => id === 'c' || id === 'd',
       }),
     );
-    expect(plan).toEqual({ take: ['c'], release: [] });
+    expect(plan).toEqual({ take: ['c'], release: [], left: [{ janusId: 'd', why: 'at share' }] });
   });
 
   it('leaves a connection that is not yet overdue to a replica with room', () => {
     const plan = planBalance(
       input({ listed: ['a', 'b', 'c'], held: new Set(['a', 'b']), liveReplicas: 2, takeReason: { c: 'free' } }),
     );
-    expect(plan).toEqual({ take: [], release: [] });
+    expect(plan).toEqual({ take: [], release: [], left: [{ janusId: 'c', why: 'at share' }] });
   });
 
   it('leaves connections designated to another replica alone, even overdue ones, and takes the rest', () => {
@@ -290,5 +295,23 @@ describe('planBalance, connections nobody serves', () => {
       }),
     );
     expect([...plan.take].sort()).toEqual(['j1', 'j3', 'j5']);
+    expect(plan.left.map((l) => `${l.janusId} ${l.why}`)).toEqual([
+      'j0 designated elsewhere',
+      'j2 designated elsewhere',
+      'j4 designated elsewhere',
+    ]);
+  });
+});
+
+describe('describeLeft', () => {
+  it('groups the connections a plan left by why, sorted, with the ids past the limit counted', () => {
+    const left = [
+      { janusId: 'j3', why: 'at share' as const },
+      { janusId: 'j1', why: 'designated elsewhere' as const },
+      { janusId: 'j0', why: 'at share' as const },
+      { janusId: 'j2', why: 'at share' as const },
+    ];
+    expect(describeLeft(left, 2)).toBe('at share 3: j0,j2,+1; designated elsewhere 1: j1');
+    expect(describeLeft([])).toBe('');
   });
 });

@@ -3,6 +3,7 @@
  * markers, watches, max age), fake connection hosts and fake timers: one or two
  * LeaseOwnerships share the fake bucket, time moves only when a test advances it.
  */
+import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ConnectionSpec } from '../../src/connections/spec.js';
 import { toSpec } from '../../src/connections/spec.js';
@@ -163,7 +164,19 @@ interface Replica {
 
 let leaseOwnerships: LeaseOwnership[] = [];
 
-function world(options: { maxAgeMs?: number | undefined } = {}) {
+/** A debug logger that keeps each line, parsed, with the replica that wrote it. */
+function keptLog(name: string, lines: Array<Record<string, unknown>>) {
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n').filter(Boolean))
+        lines.push({ replica: name, ...(JSON.parse(line) as Record<string, unknown>) });
+      done();
+    },
+  });
+  return createLogger('debug', sink);
+}
+
+function world(options: { maxAgeMs?: number | undefined; logs?: Array<Record<string, unknown>> } = {}) {
   const events: string[] = [];
   const kv = new FakeKv(events, options.maxAgeMs);
   let lastSession = 1000;
@@ -181,7 +194,7 @@ function world(options: { maxAgeMs?: number | undefined } = {}) {
         requestGraceMs: GRACE,
       },
       metrics,
-      silent,
+      options.logs ? keptLog(name, options.logs) : silent,
       () => Date.now(),
     );
     leaseOwnerships.push(leaseOwnership);
@@ -789,12 +802,15 @@ describe('LeaseOwnership: keys the bucket aged out', () => {
   });
 
   it('takes nothing while its own heartbeat cannot be written: nobody would see the holder alive', async () => {
-    const { kv, replica } = world();
+    const logs: Array<Record<string, unknown>> = [];
+    const { kv, replica } = world({ logs });
     const a = replica('A');
     const heal = kv.failWrites((w) => w.by === 'A' && w.key === heartbeatKey('A'));
     await a.join('j1');
     await advance(SETTLE + 10 * TICK);
     expect(kv.writesTo(leaseKey('j1'))).toEqual([]);
+    // Said once, not at every balance.
+    expect(logs.filter((l) => l.msg === 'ownership: not balancing until our heartbeat is written')).toHaveLength(1);
     heal();
     await advanceUntil(() => servedBy(kv, ['j1']).j1 === 'A', TTL);
   });
@@ -848,7 +864,8 @@ describe('LeaseOwnership: failover', () => {
 
 describe('LeaseOwnership: takers that do not collide', () => {
   it("splits a dead replica's connections between the survivors: no lease is reached for by two at once", async () => {
-    const { kv, replica } = world();
+    const logs: Array<Record<string, unknown>> = [];
+    const { kv, replica } = world({ logs });
     const ids = Array.from({ length: 30 }, (_, i) => `j${i}`);
     const [a, b, c] = [replica('A'), replica('B'), replica('C')];
     for (const r of [a, b, c]) await r.join(...ids);
@@ -874,6 +891,20 @@ describe('LeaseOwnership: takers that do not collide', () => {
     expect(reachedFor.size).toBeGreaterThan(0);
     expect([...reachedFor].filter(([, by]) => by.size > 1)).toEqual([]);
     await advanceUntil(() => ofC.every((id) => ['A', 'B'].includes(servedBy(kv, ids)[id] ?? '')), 2 * TTL);
+    // Each survivor says which of C's connections it left to the other once C is out of the sharing replicas.
+    for (const survivor of ['A', 'B']) {
+      const said = logs.find(
+        (l) =>
+          l.replica === survivor &&
+          l.msg === 'ownership: takeable connections left' &&
+          JSON.stringify(l.sharing) === '["A","B"]' &&
+          String(l.left).includes('designated elsewhere'),
+      );
+      expect(said, `${survivor} said what it left to the other`).toBeDefined();
+      const leftToOther = /designated elsewhere \d+: ([^;]+)/.exec(String(said!.left))![1]!.split(',');
+      expect(leftToOther.filter((id) => !ofC.includes(id))).toEqual([]);
+      expect(said!.blind).toBe(false);
+    }
   });
 
   it('names the taker in a releasing lease, and two joining replicas never reach for one lease at once', async () => {
