@@ -7,13 +7,16 @@
  *
  * LeaseOwnership keeps the tick, the balance plan and the take and hand-over steps. What the
  * replica knows of the bucket is OwnershipView, kept true by BucketSync (the watch, reads from
- * the leader); the heartbeat and the fence are HeartbeatWriter; where each connection stands
- * is in LeaseSlots (not held) and HeldLease (held), whose methods are the only transitions.
+ * the leader); winning a lease in the bucket is LeaseClaims; the heartbeat and the fence are
+ * HeartbeatWriter; where each connection stands is in LeaseSlots (not held) and HeldLease
+ * (held), whose methods are the only transitions; balances due before the next tick ring
+ * BalanceAlarm.
  */
 import type { ConnectionSpec } from '../connections/spec.js';
 import type { Ownership } from '../connections/ownership.js';
 import type { Logger } from '../log.js';
 import { sleep } from '../sleep.js';
+import { BalanceAlarm } from './balance-alarm.js';
 import { describeLeft, fairShare, planBalance } from './balance.js';
 import { BucketSync } from './bucket-sync.js';
 import {
@@ -25,14 +28,8 @@ import {
 } from './designated-taker.js';
 import { HeartbeatWriter } from './heartbeat.js';
 import { HeldLease } from './held-lease.js';
-import {
-  heartbeatKey,
-  leaseKey,
-  LEGACY_READERS_TTL_MS,
-  type Heartbeat,
-  type Lease,
-  type LeaseState,
-} from './lease-record.js';
+import { LeaseClaims } from './lease-claim.js';
+import { heartbeatKey, leaseKey, type Heartbeat, type Lease, type LeaseState } from './lease-record.js';
 import { LeaseSlots } from './lease-slots.js';
 import { OwnershipView, type SeenLease, type WatchedEntry } from './ownership-view.js';
 import type { Bucket, ConnectionHost, LeaseMetrics, LeaseSettings, OwnerRow } from './lease-ownership-interfaces.js';
@@ -54,17 +51,6 @@ const BLIND_WATCH_INTERVALS = 2;
  * Longer only delays every start: replicas that start further apart balance by hand-overs.
  */
 const SETTLE_MS = 500;
-/**
- * A take is read back from the leader this long after it was sent, at least, before the
- * connection is served: a compare-and-set accepted alongside ours is applied within about
- * one more write's time.
- */
-const TAKE_CHECK_MIN_MS = 50;
-const TAKE_CHECK_WRITES = 2;
-/** A slow leader (an election under way) must not hold a failover up for long. */
-const TAKE_CHECK_MAX_MS = 1000;
-/** Reads of the leader before a take that cannot be checked is given back. */
-const TAKE_CHECK_ATTEMPTS = 3;
 /** What the view forgets, in TTLs without a write. */
 const FORGET_AFTER_TTLS = 10;
 
@@ -82,10 +68,9 @@ export class LeaseOwnership implements Ownership {
   /** No balancing before this: replicas started together first see each other's heartbeats. */
   private balanceFrom = Number.POSITIVE_INFINITY;
   private tickTimer: NodeJS.Timeout | undefined;
-  private settleTimer: NodeJS.Timeout | undefined;
-  private silenceTimer: NodeJS.Timeout | undefined;
-  /** Balances again once connections left to another replica, or unserved, may be taken by the next in line. */
-  private designatedTimer: NodeJS.Timeout | undefined;
+  /** Balances sooner than the next tick: after the settling time, at a silence, at the next taker's turn. */
+  private readonly alarm: BalanceAlarm;
+  private readonly claims: LeaseClaims;
   private balancing = false;
   private balanceAgain = false;
   /** The last debug line on what a balance left and why: written again only when it changes. */
@@ -121,6 +106,8 @@ export class LeaseOwnership implements Ownership {
       clock,
     );
     this.tickMs = Math.max(100, Math.floor(settings.leaseTtlMs / TICKS_PER_TTL));
+    this.alarm = new BalanceAlarm(() => this.scheduleBalance(), clock);
+    this.claims = new LeaseClaims(bucket, this.sync, this.view, settings, log, clock);
   }
 
   /** Connections this replica holds a lease on (serving, taking over or handing over). */
@@ -166,7 +153,7 @@ export class LeaseOwnership implements Ownership {
       const settle = Math.min(SETTLE_MS, this.settings.leaseTtlMs / 3);
       this.balanceFrom = this.clock() + settle;
       // Balanced as soon as it may, not at the next tick or watch entry (up to a tick later: 1 s by default).
-      this.settleTimer = setTimeout(() => this.scheduleBalance(), settle);
+      this.alarm.in(settle);
       this.log.info(
         {
           replica: this.settings.replicaId,
@@ -248,9 +235,7 @@ export class LeaseOwnership implements Ownership {
   stop(): void {
     this.stopped = true;
     clearInterval(this.tickTimer);
-    clearTimeout(this.settleTimer);
-    clearTimeout(this.silenceTimer);
-    clearTimeout(this.designatedTimer);
+    this.alarm.stop();
     this.sync.stop();
   }
 
@@ -317,7 +302,6 @@ export class LeaseOwnership implements Ownership {
     if (this.announced && (this.heartbeat.due(now, this.tickMs) || this.heartbeat.blindChanged(blind)))
       this.runDetached(this.heartbeat.write(this.leaving, blind));
     this.sync.checkWatch(now);
-    this.balanceAtNextSilence(now);
     this.scheduleBalance();
   }
 
@@ -375,13 +359,16 @@ export class LeaseOwnership implements Ownership {
   /** A replica's heartbeat reaches its TTL of silence before the next tick: balance then. */
   private balanceAtNextSilence(now: number): void {
     const at = this.view.nextSilence(now);
-    clearTimeout(this.silenceTimer);
-    if (at !== undefined && at - now < this.tickMs)
-      this.silenceTimer = setTimeout(() => this.scheduleBalance(), at - now);
+    if (at !== undefined && at - now < this.tickMs) this.alarm.in(at - now);
   }
 
   private scheduleBalance(): void {
-    if (!this.ready || this.stopped || (!this.leaving && this.clock() < this.balanceFrom)) return;
+    if (!this.ready || this.stopped) return;
+    const now = this.clock();
+    if (!this.leaving && now < this.balanceFrom) {
+      this.alarm.in(this.balanceFrom - now);
+      return;
+    }
     if (this.balancing) {
       this.balanceAgain = true;
       return;
@@ -403,6 +390,7 @@ export class LeaseOwnership implements Ownership {
 
   private balance(): void {
     const now = this.clock();
+    this.balanceAtNextSilence(now);
     // Nothing is taken before our heartbeat is written: others would see the new lease's holder as dead.
     if (this.heartbeat.fenced(now) && !this.leaving) {
       this.sayOnChange('fenced', {}, 'ownership: not balancing until our heartbeat is written');
@@ -480,11 +468,7 @@ export class LeaseOwnership implements Ownership {
     const waiting =
       leftToAnother ||
       [...this.listed.keys()].some((id) => this.slots.isUnserved(id) && this.slots.kindOf(id) === 'none');
-    if (waiting && this.designatedTimer === undefined)
-      this.designatedTimer = setTimeout(() => {
-        this.designatedTimer = undefined;
-        this.scheduleBalance();
-      }, this.designatedFirstMs);
+    if (waiting) this.alarm.in(this.designatedFirstMs);
   }
 
   /** Why a balance took nothing or left takeable connections, in the debug log when that changes ('' says nothing). */
@@ -502,60 +486,22 @@ export class LeaseOwnership implements Ownership {
     if (!this.listed.has(id) || !this.slots.startClaim(id, this.clock())) return;
     try {
       const why = this.view.takeReason(id, this.settings.instance, this.clock());
-      const seen = this.view.takeBasis(id);
-      const { previous } = seen;
-      // A key the view never saw written is created, which fails if it exists: no need to ask the leader first.
-      const basis =
-        seen.revision === undefined
-          ? { revision: undefined }
-          : await this.sync.leaderBasis(id, previous, why === 'expired').catch(() => 'unreachable' as const);
-      if (typeof basis === 'string') {
-        // The leader has another lease than the view showed, or the holder a newer heartbeat (now in the view), or
-        // could not be read: decide again.
-        this.slots.claimLost(id, this.clock() + this.tickMs);
-        this.log.debug({ janus_id: id, reason: basis }, 'ownership: take not tried');
-        return;
-      }
-      const { revision } = basis;
-      const from = previous && previous.instance !== this.settings.instance ? previous.replica : undefined;
-      const lease: Lease = {
-        replica: this.settings.replicaId,
-        instance: this.settings.instance,
-        session_id: previous?.session_id ?? null,
-        since: new Date().toISOString(),
-        state: 'taking',
-        ttl_ms: LEGACY_READERS_TTL_MS,
-        v: 2,
-        ...(from ? { from } : {}),
-      };
-      const key = leaseKey(id);
-      const sent = this.clock();
-      let result = await this.sync.writeLease(id, () =>
-        revision !== undefined ? this.bucket.update(key, lease, revision) : this.bucket.create(key, lease),
-      );
-      // The key may be gone meanwhile (an older bucket's max age removes leases and delete markers): then it is absent.
-      if (!result.ok && result.conflict && revision !== undefined && !result.current)
-        result = await this.sync.writeLease(id, () => this.bucket.create(key, lease));
-      if (!result.ok) {
-        this.slots.claimLost(id, this.clock() + this.tickMs);
-        this.log.debug({ janus_id: id, reason: result.reason }, 'ownership: take lost to another replica');
-        return;
-      }
-      const stands = await this.takeStands(id, lease, result.revision, this.clock() - sent);
-      if (stands === 'another') {
+      const claim = await this.claims.claim(id, why === 'expired');
+      if (claim.outcome === 'lost') {
         this.slots.claimLost(id, this.clock() + this.tickMs);
         return;
       }
       const spec = this.listed.get(id);
-      if (this.stopped || this.leaving || !spec || stands === 'unchecked') {
-        // Leaving, or no longer listed, since the take began, or the take could not be checked: give it straight back
-        // (refused if another take was accepted after ours), so that a lease nobody serves does not wait for us.
+      if (this.stopped || this.leaving || !spec || claim.outcome === 'unchecked') {
+        // Leaving, or no longer listed, since the take began, or the take could not be checked: give it straight back,
+        // so that a lease nobody serves does not wait for us.
         this.slots.claimWithdrawn(id);
-        const taken = stands === 'unchecked' ? result.revision : stands;
-        await this.sync.writeLease(id, () => this.bucket.update(key, { ...lease, state: 'free' }, taken));
+        await this.claims.giveBack(id, claim);
         return;
       }
-      const held = new HeldLease(spec, lease, stands);
+      const { lease, previous } = claim;
+      const from = lease.from;
+      const held = new HeldLease(spec, lease, claim.revision);
       this.slots.claimed(id, held);
       this.log.info(
         { janus_id: id, from: from ?? null, session_id: lease.session_id, reason: why },
@@ -584,32 +530,6 @@ export class LeaseOwnership implements Ownership {
       this.slots.claimLost(id, this.clock() + this.tickMs);
       this.scheduleBalance();
     }
-  }
-
-  /**
-   * Reads the leader a moment after our take was acknowledged, before we serve: another
-   * compare-and-set over the same revision may have been accepted as well (BucketSync.takeStands).
-   * The moment is long enough for a write proposed together with ours to have been applied.
-   * Returns the revision our take stands at, 'another', or 'unchecked' (the leader could not be read).
-   */
-  private async takeStands(
-    id: string,
-    taken: Lease,
-    revision: number,
-    writeMs: number,
-  ): Promise<number | 'another' | 'unchecked'> {
-    const pause = Math.min(TAKE_CHECK_MAX_MS, Math.max(TAKE_CHECK_MIN_MS, TAKE_CHECK_WRITES * writeMs));
-    for (let attempt = 1; attempt <= TAKE_CHECK_ATTEMPTS; attempt++) {
-      await sleep(pause);
-      const stands = await this.sync.takeStands(id, taken, revision).catch(() => undefined);
-      if (typeof stands === 'number') return stands;
-      if (stands === 'another') {
-        this.log.warn({ janus_id: id, revision }, 'ownership: another take of this lease was accepted after ours');
-        return 'another';
-      }
-    }
-    this.log.warn({ janus_id: id, revision }, 'ownership: a take could not be checked with the leader; giving it back');
-    return 'unchecked';
   }
 
   private async startRelease(id: string, to: string | undefined): Promise<void> {
