@@ -342,7 +342,8 @@ export const SCHEMA = {
     stallTimeout: {
       doc:
         "Milliseconds the NATS server may leave the bridge's ping unanswered (while writes wait) before the " +
-        'connection is taken as stalled: it is dropped and another server tried (one that sends nothing for half of ' +
+        'connection is taken as stalled: it is dropped and another server tried, the stalled one last (one that ' +
+        'sends nothing for half of ' +
         'it on a new connection is skipped), and /readyz says not ready meanwhile.',
       format: 'milliseconds',
       default: 4000,

@@ -14,7 +14,7 @@ export function natsOptions(config: BridgeConfig['nats'], secrets: Secrets['nats
     reconnectTimeWait: 500,
     pingInterval: 10_000,
     // A server that accepts the TCP connection and then says nothing (a stopped one does) is skipped
-    // quickly: after leaving a stalled server, nats.js dials that same server first.
+    // quickly: the stalled server is dialed last, but several may be stalled.
     timeout: dialTimeoutMs(config.stallTimeout),
   };
   if (secrets.user) {

@@ -235,6 +235,27 @@ function messageBytes(subject: string, data: Uint8Array, headers: MsgHdrs | unde
 const HEADER_BLOCK_ESTIMATE = 256;
 const PROTOCOL_LINE_ESTIMATE = 32;
 
+/** Where nats.js 2.x keeps its socket and its server list (not public API: each is checked before use). */
+interface ClientInternals {
+  transport?: { socket?: { destroy(err?: Error): void } };
+  servers?: { servers?: unknown; getCurrentServer?: () => unknown };
+}
+
+/**
+ * Moves the stalled server to the end of the client's list: nats.js dials the head of the list
+ * next, which would be the server just left (a stopped one accepts the TCP connection and
+ * says nothing, so that dial waits the whole dial timeout before the next server is tried).
+ */
+function leaveLast(servers: ClientInternals['servers']): void {
+  const list = servers?.servers;
+  const current = servers?.getCurrentServer?.();
+  if (!Array.isArray(list) || current === undefined || list.length < 2) return;
+  const at = list.indexOf(current);
+  if (at < 0) return;
+  list.splice(at, 1);
+  list.push(current);
+}
+
 /**
  * Drops the client's connection at once so that it dials another server. nats.js's own
  * reconnect() first waits for its pending writes to be flushed, which never happens when the
@@ -243,8 +264,9 @@ const PROTOCOL_LINE_ESTIMATE = 32;
  * the fallback (slower, but not stuck forever once the kernel gives the socket up).
  */
 function dropConnection(nc: NatsConnection, log: Logger): void {
-  const socket = (nc as unknown as { protocol?: { transport?: { socket?: { destroy(err?: Error): void } } } }).protocol
-    ?.transport?.socket;
+  const protocol = (nc as unknown as { protocol?: ClientInternals }).protocol;
+  leaveLast(protocol?.servers);
+  const socket = protocol?.transport?.socket;
   if (socket) {
     socket.destroy(new Error('NATS server stalled'));
     return;
