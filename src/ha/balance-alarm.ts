@@ -7,6 +7,7 @@
 export class BalanceAlarm {
   private timer: NodeJS.Timeout | undefined;
   private due = Number.POSITIVE_INFINITY;
+  private stopped = false;
 
   constructor(
     private readonly ring: () => void,
@@ -16,7 +17,7 @@ export class BalanceAlarm {
   /** Rings in `delayMs`, unless it is set to ring sooner. */
   in(delayMs: number): void {
     const at = this.clock() + Math.max(0, delayMs);
-    if (at >= this.due) return;
+    if (this.stopped || at >= this.due) return;
     clearTimeout(this.timer);
     this.due = at;
     this.timer = setTimeout(() => {
@@ -26,7 +27,9 @@ export class BalanceAlarm {
     }, at - this.clock());
   }
 
+  /** For good: a balance already under way when the replica stops cannot set it again. */
   stop(): void {
+    this.stopped = true;
     clearTimeout(this.timer);
     this.timer = undefined;
     this.due = Number.POSITIVE_INFINITY;

@@ -112,7 +112,11 @@ function order(id: string, tieBreak: string): string {
  */
 export function describeLeft(left: BalancePlan['left'], limit = 20): string {
   const groups = new Map<LeftReason, string[]>();
-  for (const { janusId, why } of left) groups.set(why, [...(groups.get(why) ?? []), janusId]);
+  for (const { janusId, why } of left) {
+    const ids = groups.get(why);
+    if (ids) ids.push(janusId);
+    else groups.set(why, [janusId]);
+  }
   return [...groups]
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([why, ids]) => {

@@ -393,6 +393,7 @@ export class LeaseOwnership implements Ownership {
     this.balanceAtNextSilence(now);
     // Nothing is taken before our heartbeat is written: others would see the new lease's holder as dead.
     if (this.heartbeat.fenced(now) && !this.leaving) {
+      // Nothing waits for a turn meanwhile: our heartbeat, once written, comes back through the watch and balances.
       this.sayOnChange('fenced', {}, 'ownership: not balancing until our heartbeat is written');
       return;
     }
@@ -457,12 +458,14 @@ export class LeaseOwnership implements Ownership {
       for (const id of plan.release) this.runDetached(this.startRelease(id, handOverTarget(id, held, share)));
     }
     for (const id of plan.take) this.runDetached(this.take(id));
-    const left = describeLeft(plan.left);
-    this.sayOnChange(
-      left,
-      { left, blind: this.sync.blind(now), sharing: [...ranked].sort() },
-      'ownership: takeable connections left',
-    );
+    if (this.log.isLevelEnabled('debug')) {
+      const left = describeLeft(plan.left);
+      this.sayOnChange(
+        left,
+        { left, blind: this.sync.blind(now), sharing: [...ranked].sort() },
+        'ownership: takeable connections left',
+      );
+    }
     // Left to another replica, or unserved and not ours yet: the turns of designatedElsewhere and overdueAfterMs pass
     // in steps of designatedFirstMs, sooner than the next tick.
     const waiting =

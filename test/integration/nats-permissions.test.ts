@@ -8,7 +8,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, Events, type NatsConnection } from 'nats';
+import { AckPolicy, connect, Events, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consumeEvents, JanusNats } from '../../packages/janus-nats-client/src/index.js';
 import { leaseKey } from '../../src/ha/lease-record.js';
@@ -99,6 +99,13 @@ describe('the NATS permissions of docs/security.md', () => {
     // A message without a reply subject: its event is published, and captured.
     const message = { janus: 'message', handle_id: echo.id, body: { audio: false }, transaction: 'unanswered-1' };
     serviceConnection.publish('janus.request.x', JSON.stringify(message));
+    // The reader's durable consumer is created by a user that may (here the bridge's), as the docs say.
+    const admin = await (await connectAs('bridge')).jetstreamManager();
+    await admin.consumers.add('JANUS_EVENTS', {
+      durable_name: 'audit',
+      ack_policy: AckPolicy.Explicit,
+      filter_subject: 'janus.event.>',
+    });
     const reader = await consumeEvents(await connectAs('reader'), { durable: 'audit', janusId: 'x', type: 'event' });
     const stored = await reader.next();
     expect(stored.value?.headers.transaction).toBe('unanswered-1');
@@ -129,6 +136,13 @@ describe('the NATS permissions of docs/security.md', () => {
     expect([...permissionErrors(first), ...permissionErrors(second)]).toEqual([]);
     expect(Object.fromEntries(refused)).toEqual({});
   }, 60_000);
+
+  it('refuse a reader creating a consumer (it could deliver anywhere)', async () => {
+    const nc = await connectAs('reader');
+    await expect(consumeEvents(nc, { durable: 'own' })).rejects.toThrow(/cannot consume JANUS_EVENTS as own/);
+    await eventually(() => (refused.get('reader') ?? []).length >= 1, 5000, 'a refusal');
+    expect(refused.get('reader')).toEqual(['PERMISSIONS_VIOLATION']);
+  }, 30_000);
 
   it('refuse a service writing a lease, a relay answer or an admin request, and leave the owner serving', async () => {
     const owner = bridges.find((b) => serving(b)) ?? (await replica('c'));

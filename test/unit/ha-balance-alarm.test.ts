@@ -39,13 +39,14 @@ describe('BalanceAlarm', () => {
     expect(rang).toEqual([100, 250]);
   });
 
-  it('rings at once for a time already past, and never after stop()', () => {
+  it('rings at once for a time already past, and never after stop(), even when asked again', () => {
     const { rang, alarm: a } = alarm();
     a.in(-5);
     vi.advanceTimersByTime(0);
     expect(rang).toEqual([0]);
     a.in(100);
     a.stop();
+    a.in(50);
     vi.advanceTimersByTime(1000);
     expect(rang).toEqual([0]);
   });
