@@ -31,6 +31,30 @@ function documentedAuthorization(): string {
   return blocks[0]![1]!;
 }
 
+/**
+ * The block as the docs say to cut it for a bridge without ha.enabled or capture: the bridge's
+ * `janus.relay.>`, `$KV.janus_owners.>`, `$JS.API.>` and its subscription to `_INBOX.>` left out.
+ */
+function withoutHaOrCapture(block: string): string {
+  const lines = block.split('\n');
+  const from = lines.findIndex((l) => l.includes('{ user: bridge,'));
+  const to = lines.findIndex((l, i) => i > from && l.includes('{ user:'));
+  const drop = (line: string, entries: string[]): string =>
+    entries.reduce((kept, entry) => kept.replace(new RegExp(`,? ?"${entry.replace(/[.$*>]/g, '\\$&')}"`), ''), line);
+  for (let i = from; i < to; i++) {
+    const cut = [
+      'janus.relay.>',
+      '$KV.janus_owners.>',
+      '$JS.API.>',
+      ...(lines[i]!.includes('subscribe') ? ['_INBOX.>'] : []),
+    ];
+    const before = lines[i]!;
+    lines[i] = drop(before, cut);
+    if (lines[i] === before && /subscribe|publish/.test(before)) throw new Error(`nothing cut from ${before}`);
+  }
+  return lines.join('\n');
+}
+
 const dir = mkdtempSync(join(tmpdir(), 'jnb-permissions-'));
 let nats: NatsServer;
 let janus: JanusServer;
@@ -159,5 +183,37 @@ describe('the NATS permissions of docs/security.md', () => {
     const service = new JanusNats(nc, 'x');
     expect(typeof (await service.info()).version).toBe('number');
     expect(owner.logs().filter((l) => l.msg === 'stopped serving')).toEqual([]);
+  }, 30_000);
+});
+
+describe('the same block cut as docs/security.md says, for a bridge without ha.enabled or capture', () => {
+  it('lets it serve requests and publish events, with no permission refused', async () => {
+    const conf = join(dir, 'plain.conf');
+    const cut = withoutHaOrCapture(documentedAuthorization());
+    expect(cut).not.toMatch(/relay|\$KV|\$JS\.API\.>/);
+    writeFileSync(conf, cut);
+    const plain = await startNats(undefined, ['-c', conf]);
+    try {
+      const bridge = await startBridge({
+        nats: { servers: [plain.url], user: 'bridge', password: PASSWORDS.BRIDGE_PASSWORD },
+        connections: [{ janus_id: 'y', janus_url: janus.url }],
+      });
+      const nc = await connect({ servers: plain.url, user: 'service', pass: PASSWORDS.SERVICE_PASSWORD });
+      try {
+        await eventually(() => bridge.daemon.connectionStats('y')?.state === 'ready', 10_000, 'y ready');
+        const echo = await new JanusNats(nc, 'y').attach('janus.plugin.echotest');
+        const events = echo.events();
+        const message = { janus: 'message', handle_id: echo.id, body: { audio: true }, transaction: 'plain-1' };
+        nc.publish('janus.request.y', JSON.stringify(message));
+        for await (const e of events) if (e.transaction === 'plain-1') break;
+        await echo.detach();
+        expect(permissionErrors(bridge)).toEqual([]);
+      } finally {
+        await nc.close();
+        await bridge.stop();
+      }
+    } finally {
+      await plain.stop();
+    }
   }, 30_000);
 });
