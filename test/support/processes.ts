@@ -22,14 +22,30 @@ function findRepoRoot(from: string): string {
   }
 }
 
+/**
+ * Ports for test servers come from below the kernel's ephemeral range (32768 and up), so that
+ * no outgoing connection's local port takes one between its choice and the server's bind, and
+ * each test worker draws from its own slice, so that two files never choose the same one.
+ */
+const PORT_FLOOR = 20_000;
+const PORTS_PER_WORKER = 500;
+const PORT_SLICES = 25;
+const portSlice = (Number(process.env.VITEST_POOL_ID) || 0) % PORT_SLICES;
+let portTurn = Math.floor(Math.random() * PORTS_PER_WORKER);
+
 export async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
+  for (let tried = 0; tried < PORTS_PER_WORKER; tried++) {
+    const port = PORT_FLOOR + portSlice * PORTS_PER_WORKER + (portTurn++ % PORTS_PER_WORKER);
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free port among the ${PORTS_PER_WORKER} of this test worker (slice ${portSlice})`);
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((done) => {
     const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
+    server.once('error', () => done(false));
+    server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => done(true)));
   });
 }
 
