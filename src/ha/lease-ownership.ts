@@ -490,10 +490,8 @@ export class LeaseOwnership implements Ownership {
     try {
       const why = this.view.takeReason(id, this.settings.instance, this.clock());
       const claim = await this.claims.claim(id, why === 'expired');
-      if (claim.outcome === 'lost') {
-        this.slots.claimLost(id, this.clock() + this.tickMs);
-        return;
-      }
+      // Lost: waited out by the `finally` below, as every claim that ends without a lease.
+      if (claim.outcome === 'lost') return;
       const spec = this.listed.get(id);
       if (this.stopped || this.leaving || !spec || claim.outcome === 'unchecked') {
         // Leaving, or no longer listed, since the take began, or the take could not be checked: give it straight back,
@@ -529,7 +527,7 @@ export class LeaseOwnership implements Ownership {
         else this.metrics.handOver('taken');
       }
     } finally {
-      // A claim that ended without a lease (an exception) is waited out like a lost one.
+      // A claim that ended without a lease (lost, or an exception) is tried again a tick later.
       this.slots.claimLost(id, this.clock() + this.tickMs);
       this.scheduleBalance();
     }
