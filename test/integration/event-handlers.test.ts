@@ -10,9 +10,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { headers as natsHeaders, type MsgHdrs } from 'nats';
 import WebSocket from 'ws';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { selected } from '../support/environment.js';
-import { Client, eventually, startBridge, testConfig, type Collector, type TestBridge } from '../support/bridge.js';
+import {
+  Client,
+  eventually,
+  logStory,
+  startBridge,
+  testConfig,
+  type Collector,
+  type TestBridge,
+} from '../support/bridge.js';
 import { freePort, startJanus, startNats, type JanusServer, type NatsServer } from '../support/processes.js';
 
 const SECRET = 'evh-s3cret+/=';
@@ -526,14 +534,17 @@ describe.skipIf(selected() === 'containers')('Janus event handlers (wsevh) to NA
     const p = await ports();
     const other = await ports();
     const events = await collect('jr.evh.evh6.>');
+    // The default lease TTL: what this proves is the link, and a replica fenced by a loaded machine (0.7 TTL
+    // without a heartbeat) would stop serving between two steps.
     const values = (replicaId: string) => ({
       nats: { servers: [nats.url], subjectPrefix: 'jr' },
-      ha: { enabled: true, replicaId, leaseTtl: 3, handoverTimeout: 1 },
+      ha: { enabled: true, replicaId, handoverTimeout: 1 },
     });
     const owner = await bridge(['evh6'], other, values('owner'));
     await eventually(() => owner.daemon.connectionStats('evh6') !== undefined, 15_000, 'owner holds the lease');
     // The second replica's endpoint is the one Janus dials: it owns nothing.
     const listener = await bridge(['evh6'], { ...p, ws: other.ws }, values('listener'));
+    onTestFailed(() => console.log(`[owner]\n${logStory(owner)}\n[listener]\n${logStory(listener)}`));
     await janusFor({ ...p, ws: other.ws, admin: other.admin }, backend(p.evh, 'evh6'));
     await eventually(() => owner.daemon.connectionStats('evh6')?.state === 'ready', 15_000, 'owner serving');
     await events.waitForMessage((m) => m.subject === 'jr.evh.evh6.core', 15_000);

@@ -155,6 +155,26 @@ export class Collector {
   }
 }
 
+const STORY_FIELDS = ['janus_id', 'replica', 'reason', 'from', 'to', 'session_id', 'status'];
+
+/**
+ * What a bridge logged at info and above, a line each (time, level, message, the fields that
+ * say who and why): printed when a test fails, where a replica's hand-overs and fences are
+ * the first thing to read.
+ */
+export function logStory(bridge: TestBridge): string {
+  return bridge
+    .logs()
+    .filter((line) => line.level !== 'debug' && line.level !== 'trace')
+    .map((line) => {
+      const fields = STORY_FIELDS.filter((key) => line[key] !== undefined).map(
+        (key) => `${key}=${JSON.stringify(line[key])}`,
+      );
+      return [line.time, line.level, line.msg, ...fields].join(' ');
+    })
+    .join('\n');
+}
+
 /** Waits until `check` is true, polling every 20 ms (tests only). */
 export async function eventually(
   check: () => boolean | Promise<boolean>,
