@@ -10,6 +10,7 @@ import { JanusConnection, type JanusConnectionStats } from '../janus/connection.
 import type { JanusMessage } from '../janus/protocol.js';
 import type { Logger } from '../log.js';
 import type { NatsPublisher } from '../nats/publisher.js';
+import { sleep } from '../sleep.js';
 import type { ConnectionMetrics, ConnectionMetricsSource } from './reporting.js';
 import { EndpointStats } from './endpoint-stats.js';
 import { serveAdminApi } from './admin-api.js';
@@ -34,6 +35,12 @@ export interface AnswerHandOff {
 export interface JanusInfoCheck {
   check(info: JanusMessage, server: string, log: Logger): void;
 }
+
+/**
+ * How long a stop without grace keeps refusing requests already on their way (one round trip to the NATS server;
+ * a stop must not wait on a server that no longer answers).
+ */
+const REFUSAL_DRAIN_MS = 2000;
 
 /** What every connection shares. */
 export interface BridgeContext {
@@ -298,19 +305,41 @@ export class BridgedConnection implements ServedConnection {
   async stop(reason: string, options: StopOptions): Promise<void> {
     this.stopped = true;
     const subscriptions = this.closeRequests();
-    // Drain, not unsubscribe, when requests may still be answered: those already on their way to us are taken too.
-    // A drain fails only when NATS is closing or gone: then nothing more can arrive anyway.
-    if (options.handedOver || options.graceMs > 0)
+    const stopJanusSide = () =>
+      Promise.all([
+        this.connection.stop(reason, {
+          destroySession: options.destroySession,
+          graceMs: options.graceMs,
+          quiet: options.handedOver ?? false,
+        }),
+        this.adminLink?.stop(reason, options.graceMs),
+      ]);
+    if (options.handedOver || options.graceMs > 0) {
+      // Drain, not unsubscribe: requests already on their way to us are taken too, and answered within the grace.
+      // A drain fails only when NATS is closing or gone: then nothing more can arrive anyway.
       await Promise.all(subscriptions.map((s) => s.drain().catch(() => undefined)));
-    else for (const subscription of subscriptions) subscription.unsubscribe();
-    await Promise.all([
-      this.connection.stop(reason, {
-        destroySession: options.destroySession,
-        graceMs: options.graceMs,
-        quiet: options.handedOver ?? false,
-      }),
-      this.adminLink?.stop(reason, options.graceMs),
-    ]);
+      await stopJanusSide();
+    } else {
+      // Without a grace the Janus side stops first (it refuses from that moment, synchronously), then the requests
+      // already on their way to us are drained into that refusal: a clear 613 now rather than a client's timeout.
+      await Promise.all([stopJanusSide(), this.refuseInFlight(subscriptions)]);
+    }
     this.context.metrics.removeConnection(this.spec.janusId, this.reporter);
+  }
+
+  /**
+   * Drains `subscriptions` (each message still delivered is refused by the stopped connection), for at most
+   * REFUSAL_DRAIN_MS. While NATS is away they are unsubscribed instead: a drain would wait for the reconnect, and a
+   * subscription still draining then would be sent to the server again and take requests meant for the next owner.
+   */
+  private async refuseInFlight(subscriptions: Subscription[]): Promise<void> {
+    if (!this.context.publisher.isConnected) {
+      for (const subscription of subscriptions) subscription.unsubscribe();
+      return;
+    }
+    const drained = Promise.all(subscriptions.map((s) => s.drain().catch(() => undefined)));
+    await Promise.race([drained, sleep(REFUSAL_DRAIN_MS)]);
+    // Still draining (the server is slow to answer): nothing more is taken.
+    for (const subscription of subscriptions) if (!subscription.isClosed()) subscription.unsubscribe();
   }
 }

@@ -47,6 +47,8 @@ export class AdminLink {
   private failedAttempts = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private stopping = false;
+  /** Why stop() was called: what requests that come after it are told. */
+  private stopReason = '';
   /** Frames written to Janus (see stats()). */
   private framesSent = 0;
 
@@ -82,6 +84,8 @@ export class AdminLink {
 
   /** Sends an admin request (already validated) and resolves with Janus's answer or a bridge error. */
   request(message: JanusMessage, clientTransaction: string | undefined, timeoutMs?: number): Promise<AnswerOrError> {
+    if (this.currentState === 'stopped')
+      return Promise.resolve({ ok: false, error: bridgeError('shutting_down', this.stopReason) });
     if (this.currentState !== 'ready' || !this.socket) {
       return Promise.resolve({
         ok: false,
@@ -124,6 +128,7 @@ export class AdminLink {
   async stop(reason: string, graceMs = 0): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.stopReason = reason;
     clearTimeout(this.reconnectTimer);
     if (graceMs > 0 && this.transactions.size > 0) await Promise.race([this.transactions.whenEmpty(), sleep(graceMs)]);
     this.setState('stopped');

@@ -105,6 +105,8 @@ export class JanusConnection {
   private timeoutsChecked = false;
   private janusVersion: string | undefined;
   private stopping: Promise<void> | undefined;
+  /** Why stop() was called: what requests that come after it are told. */
+  private stopReason = '';
   /** Frames written to Janus on behalf of clients (see stats()). */
   private clientFramesSent = 0;
   /** performance.now() of the last fire-and-forget request sent (see FIRE_AND_FORGET_LINGER_MS). */
@@ -168,6 +170,9 @@ export class JanusConnection {
    * error. `timeoutMs`: this request's deadline, when shorter than janus.cmdTimeout.
    */
   request(message: JanusMessage, clientTransaction: string | undefined, timeoutMs?: number): Promise<AnswerOrError> {
+    // Stopped for good: retrying here is useless, another replica or a restarted daemon answers.
+    if (this.currentState === 'stopped')
+      return Promise.resolve({ ok: false, error: bridgeError('shutting_down', this.stopReason) });
     if (this.currentState !== 'ready') return Promise.resolve(this.unavailable());
     return this.transmit(message, this.session, { sessionCommand: false, clientTransaction }, timeoutMs);
   }
@@ -200,6 +205,7 @@ export class JanusConnection {
    */
   stop(reason: string, options: JanusStopOptions): Promise<void> {
     // Once asked, every later call gets the same stop, and nothing reconnects meanwhile.
+    if (!this.stopping) this.stopReason = reason;
     this.stopping ??= this.stopNow(reason, options);
     return this.stopping;
   }

@@ -4,7 +4,7 @@
  * a new session after a restart. Real Janus, real nats-server.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, natsPerFile, startBridge } from '../support/bridge.js';
+import { eventually, natsPerFile, startBridge, testConfig } from '../support/bridge.js';
 import { listSessions } from '../support/janus-admin.js';
 import { startJanus } from '../support/processes.js';
 
@@ -162,5 +162,52 @@ describe('shutting down after a fire-and-forget request', () => {
     const started = performance.now();
     await bridge.daemon.shutdown('test');
     expect(performance.now() - started).toBeLessThan(900);
+  }, 20_000);
+});
+
+describe('a connection stopped without a grace', () => {
+  it('answers the requests already on their way with 613 (removed by a reload): none is left to time out', async () => {
+    const janus = await startJanus({});
+    running.push(janus);
+    let ids = ['rf1', 'rf2'];
+    const values = () => ({
+      nats: { servers: [scope.nats.url] },
+      connections: ids.map((id) => ({
+        janus_id: id,
+        janus_url: janus.url,
+        janus_admin_url: `${janus.adminUrl}?admin_secret=janusoverlord`,
+      })),
+    });
+    const bridge = await startBridge(values(), { rereadConfig: () => ({ ok: true, config: testConfig(values()) }) });
+    running.push(bridge);
+    const rf1 = () => bridge.daemon.connectionStats('rf1');
+    await eventually(() => rf1()?.state === 'ready' && rf1()?.admin?.state === 'ready', 10_000, 'rf1 ready');
+    // A burst on both subjects, then the reload at once: most of it is still between the NATS server and the daemon.
+    const burst = (subject: string, payload: unknown, answered: (json: Record<string, unknown>) => boolean) =>
+      Array.from({ length: 500 }, () =>
+        scope.client.request(subject, payload, 3000).then(
+          (reply) => (answered(reply.json) ? 'answered' : String((reply.json.error as { code: number }).code)),
+          (error: { code?: string }) => String(error.code),
+        ),
+      );
+    const requests = burst('janus.request.rf1', { janus: 'ping' }, (json) => json.janus === 'pong');
+    const adminRequests = burst('janus.adminapi.rf1', { janus: 'list_sessions' }, (json) => json.janus === 'success');
+    ids = ['rf2'];
+    expect(await bridge.daemon.reload('test')).toMatchObject({ ok: true, removed: ['rf1'] });
+    const tally = async (outcomes: Array<Promise<string>>) => {
+      const counts: Record<string, number> = {};
+      for (const outcome of await Promise.all(outcomes)) counts[outcome] = (counts[outcome] ?? 0) + 1;
+      return counts;
+    };
+    const [requestTally, adminTally] = [await tally(requests), await tally(adminRequests)];
+    for (const counts of [requestTally, adminTally]) {
+      // answered before the reload; 613: taken, refused; 503: sent after the server forgot the subscription.
+      expect(Object.keys(counts).filter((code) => !['answered', '613', '503'].includes(code))).toEqual([]);
+      expect(counts['613']).toBeGreaterThan(0);
+    }
+    console.log(
+      `[stop] bursts of 500 requests and 500 Admin API requests over a reload that removed their janus_id: ` +
+        `${JSON.stringify(requestTally)}, ${JSON.stringify(adminTally)}`,
+    );
   }, 20_000);
 });

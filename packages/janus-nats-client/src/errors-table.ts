@@ -66,7 +66,7 @@ export const BRIDGE_ERRORS = {
   },
   shutting_down: {
     code: 613,
-    reason: 'the connection is being stopped (shutdown or removed from the list)',
+    reason: 'the connection is stopped here (shutdown, removed from the list, or served by another replica now)',
     action: 'retry: another replica or the restarted daemon will answer',
   },
   reply_too_large: {
