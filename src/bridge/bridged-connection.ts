@@ -329,8 +329,8 @@ export class BridgedConnection implements ServedConnection {
 
   /**
    * Drains `subscriptions` (each message still delivered is refused by the stopped connection), for at most
-   * REFUSAL_DRAIN_MS. While NATS is away they are unsubscribed instead: a drain would wait for the reconnect, and a
-   * subscription still draining then would be sent to the server again and take requests meant for the next owner.
+   * REFUSAL_DRAIN_MS. While NATS is away they are unsubscribed instead: nothing is on its way then, and a drain would
+   * only wait for the reconnect.
    */
   private async refuseInFlight(subscriptions: Subscription[]): Promise<void> {
     if (!this.context.publisher.isConnected) {

@@ -64,8 +64,9 @@ export function serveRequests(options: RequestServerOptions): Subscription {
     }
     if (!msg.reply) {
       const error = target.fireAndForget(parsed.message, parsed.clientTransaction);
+      // Those refused by a connection being stopped are expected (a reload, a hand-over): not a warning each.
       if (error)
-        log.warn(
+        log[error.name === 'shutting_down' ? 'debug' : 'warn'](
           { code: error.code, reason: error.reason, verb: parsed.message.janus.slice(0, VERB_IN_LOG_CHARS) },
           'fire-and-forget request not sent',
         );

@@ -179,6 +179,7 @@ export class JanusConnection {
 
   /** Sends a client's request that nobody waits for (only while ready); its answers become events. */
   fireAndForget(message: JanusMessage, clientTransaction: string | undefined): BridgeError | undefined {
+    if (this.currentState === 'stopped') return bridgeError('shutting_down', this.stopReason);
     if (this.currentState !== 'ready' || !this.socket)
       return bridgeError('unavailable', `connection is ${this.currentState}`);
     const transaction = this.transactions.nextTransaction();

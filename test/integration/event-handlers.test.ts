@@ -541,10 +541,14 @@ describe.skipIf(selected() === 'containers')('Janus event handlers (wsevh) to NA
       ha: { enabled: true, replicaId, handoverTimeout: 1 },
     });
     const owner = await bridge(['evh6'], other, values('owner'));
+    const replicas: Record<string, TestBridge> = { owner };
+    onTestFailed(() => {
+      for (const [name, replica] of Object.entries(replicas)) console.log(`[${name}]\n${logStory(replica)}`);
+    });
     await eventually(() => owner.daemon.connectionStats('evh6') !== undefined, 15_000, 'owner holds the lease');
     // The second replica's endpoint is the one Janus dials: it owns nothing.
     const listener = await bridge(['evh6'], { ...p, ws: other.ws }, values('listener'));
-    onTestFailed(() => console.log(`[owner]\n${logStory(owner)}\n[listener]\n${logStory(listener)}`));
+    replicas.listener = listener;
     await janusFor({ ...p, ws: other.ws, admin: other.admin }, backend(p.evh, 'evh6'));
     await eventually(() => owner.daemon.connectionStats('evh6')?.state === 'ready', 15_000, 'owner serving');
     await events.waitForMessage((m) => m.subject === 'jr.evh.evh6.core', 15_000);

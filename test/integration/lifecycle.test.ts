@@ -192,6 +192,7 @@ describe('a connection stopped without a grace', () => {
       );
     const requests = burst('janus.request.rf1', { janus: 'ping' }, (json) => json.janus === 'pong');
     const adminRequests = burst('janus.adminapi.rf1', { janus: 'list_sessions' }, (json) => json.janus === 'success');
+    for (let i = 0; i < 200; i++) scope.client.publish('janus.request.rf1', { janus: 'ping' });
     ids = ['rf2'];
     expect(await bridge.daemon.reload('test')).toMatchObject({ ok: true, removed: ['rf1'] });
     const tally = async (outcomes: Array<Promise<string>>) => {
@@ -205,9 +206,17 @@ describe('a connection stopped without a grace', () => {
       expect(Object.keys(counts).filter((code) => !['answered', '613', '503'].includes(code))).toEqual([]);
       expect(counts['613']).toBeGreaterThan(0);
     }
+    // Fire-and-forget messages refused the same way are expected, not a warning each.
+    await scope.client.nc.flush();
+    await eventually(() => bridge.daemon.connectionStats('rf1') === undefined, 5000, 'rf1 stopped');
+    const notSent = bridge.logs().filter((line) => line.msg === 'fire-and-forget request not sent');
+    expect(notSent.filter((line) => line.level !== 'debug')).toEqual([]);
+    expect(notSent.length).toBeGreaterThan(0);
+    expect(notSent.every((line) => line.code === 613)).toBe(true);
     console.log(
       `[stop] bursts of 500 requests and 500 Admin API requests over a reload that removed their janus_id: ` +
-        `${JSON.stringify(requestTally)}, ${JSON.stringify(adminTally)}`,
+        `${JSON.stringify(requestTally)}, ${JSON.stringify(adminTally)}; ${notSent.length} of 200 fire-and-forget ` +
+        `refused (613, at debug)`,
     );
   }, 20_000);
 });

@@ -66,7 +66,8 @@ export const BRIDGE_ERRORS = {
   },
   shutting_down: {
     code: 613,
-    reason: 'the connection is stopped here (shutdown, removed from the list, or served by another replica now)',
+    reason:
+      'the connection is stopped here (shutdown, removed from the list, new janus_url, or another replica serves it)',
     action: 'retry: another replica or the restarted daemon will answer',
   },
   reply_too_large: {
