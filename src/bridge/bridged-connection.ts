@@ -316,8 +316,7 @@ export class BridgedConnection implements ServedConnection {
       ]);
     if (options.handedOver || options.graceMs > 0) {
       // Drain, not unsubscribe: requests already on their way to us are taken too, and answered within the grace.
-      // A drain fails only when NATS is closing or gone: then nothing more can arrive anyway.
-      await Promise.all(subscriptions.map((s) => s.drain().catch(() => undefined)));
+      await drainAll(subscriptions);
       await stopJanusSide();
     } else {
       // Without a grace the Janus side stops first (it refuses from that moment, synchronously), then the requests
@@ -337,9 +336,13 @@ export class BridgedConnection implements ServedConnection {
       for (const subscription of subscriptions) subscription.unsubscribe();
       return;
     }
-    const drained = Promise.all(subscriptions.map((s) => s.drain().catch(() => undefined)));
-    await Promise.race([drained, sleep(REFUSAL_DRAIN_MS)]);
+    await Promise.race([drainAll(subscriptions), sleep(REFUSAL_DRAIN_MS)]);
     // Still draining (the server is slow to answer): nothing more is taken.
     for (const subscription of subscriptions) if (!subscription.isClosed()) subscription.unsubscribe();
   }
+}
+
+/** Drains every subscription; one that fails is left alone (NATS is closing or gone: nothing more can arrive). */
+async function drainAll(subscriptions: Subscription[]): Promise<void> {
+  await Promise.all(subscriptions.map((s) => s.drain().catch(() => undefined)));
 }

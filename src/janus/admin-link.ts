@@ -84,12 +84,14 @@ export class AdminLink {
 
   /** Sends an admin request (already validated) and resolves with Janus's answer or a bridge error. */
   request(message: JanusMessage, clientTransaction: string | undefined, timeoutMs?: number): Promise<AnswerOrError> {
-    if (this.currentState === 'stopped')
-      return Promise.resolve({ ok: false, error: bridgeError('shutting_down', this.stopReason) });
     if (this.currentState !== 'ready' || !this.socket) {
       return Promise.resolve({
         ok: false,
-        error: bridgeError('unavailable', `the Admin API link is ${this.currentState}`),
+        // Stopped for good answers 613, as a stopped connection does: the next owner serves it.
+        error:
+          this.currentState === 'stopped'
+            ? bridgeError('shutting_down', this.stopReason)
+            : bridgeError('unavailable', `the Admin API link is ${this.currentState}`),
       });
     }
     const table = this.transactions;

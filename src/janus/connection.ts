@@ -170,18 +170,13 @@ export class JanusConnection {
    * error. `timeoutMs`: this request's deadline, when shorter than janus.cmdTimeout.
    */
   request(message: JanusMessage, clientTransaction: string | undefined, timeoutMs?: number): Promise<AnswerOrError> {
-    // Stopped for good: retrying here is useless, another replica or a restarted daemon answers.
-    if (this.currentState === 'stopped')
-      return Promise.resolve({ ok: false, error: bridgeError('shutting_down', this.stopReason) });
     if (this.currentState !== 'ready') return Promise.resolve(this.unavailable());
     return this.transmit(message, this.session, { sessionCommand: false, clientTransaction }, timeoutMs);
   }
 
   /** Sends a client's request that nobody waits for (only while ready); its answers become events. */
   fireAndForget(message: JanusMessage, clientTransaction: string | undefined): BridgeError | undefined {
-    if (this.currentState === 'stopped') return bridgeError('shutting_down', this.stopReason);
-    if (this.currentState !== 'ready' || !this.socket)
-      return bridgeError('unavailable', `connection is ${this.currentState}`);
+    if (this.currentState !== 'ready' || !this.socket) return this.notReady();
     const transaction = this.transactions.nextTransaction();
     const text = this.encode(bindToSession(message, this.session, transaction));
     if (typeof text !== 'string') return text;
@@ -206,12 +201,12 @@ export class JanusConnection {
    */
   stop(reason: string, options: JanusStopOptions): Promise<void> {
     // Once asked, every later call gets the same stop, and nothing reconnects meanwhile.
-    if (!this.stopping) this.stopReason = reason;
     this.stopping ??= this.stopNow(reason, options);
     return this.stopping;
   }
 
   private async stopNow(reason: string, options: JanusStopOptions): Promise<void> {
+    this.stopReason = reason;
     clearTimeout(this.reconnectTimer);
     clearInterval(this.keepaliveTimer);
     // While we wait, `stopping` keeps connect(), becomeReady() and onSocketClosed() from arming timers again.
@@ -362,7 +357,17 @@ export class JanusConnection {
   }
 
   private unavailable(): AnswerOrError {
-    return { ok: false, error: bridgeError('unavailable', `connection is ${this.currentState}`) };
+    return { ok: false, error: this.notReady() };
+  }
+
+  /**
+   * Why nothing can be sent now: stopped for good (613: retrying here is useless, another replica or a restarted
+   * daemon answers), or not ready yet (611).
+   */
+  private notReady(): BridgeError {
+    return this.currentState === 'stopped'
+      ? bridgeError('shutting_down', this.stopReason)
+      : bridgeError('unavailable', `connection is ${this.currentState}`);
   }
 
   /** Writes a request on the socket and resolves with its answer; whether it may go now is the caller's to say. */
