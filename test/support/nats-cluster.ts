@@ -15,8 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NatsConnection } from 'nats';
-import { createServer, type Server } from 'node:net';
-import { manage, waitForPort, type ServerHandle } from './processes.js';
+import { freePort, manage, waitForPort, type ServerHandle } from './processes.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 
 export interface ClusterNode extends ServerHandle {
@@ -64,22 +63,11 @@ export interface ClusterOptions {
   readonly routeProxies?: boolean;
 }
 
-/** `count` distinct free loopback ports: all held at once, then released. */
+/** `count` distinct ports, from this test worker's slice (freePort: below the ephemeral range, each checked). */
 async function distinctFreePorts(count: number): Promise<number[]> {
-  const servers: Server[] = [];
-  try {
-    for (let i = 0; i < count; i++) {
-      const server = createServer();
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(0, '127.0.0.1', () => resolve());
-      });
-      servers.push(server);
-    }
-    return servers.map((server) => (server.address() as { port: number }).port);
-  } finally {
-    await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
-  }
+  const ports: number[] = [];
+  for (let i = 0; i < count; i++) ports.push(await freePort());
+  return ports;
 }
 
 export async function startNatsCluster(options: ClusterOptions = {}): Promise<NatsCluster> {
